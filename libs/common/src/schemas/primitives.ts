@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/** Epoch numbers below this are seconds, at or above it milliseconds (1e11 s is the year 5138). */
+const EPOCH_MS_THRESHOLD = 1e11;
+
+/**
+ * An instant as producers send it: ISO-8601 with a zone (`Z` or `±hh:mm`), or epoch seconds (or milliseconds,
+ * told apart by size). Normalised to an ISO-8601 UTC string with millisecond precision. A zoneless ISO time is
+ * refused: guessing the zone is how readings end up an hour off.
+ */
+export const InstantSchema = z.union([z.string(), z.number()]).transform((input, ctx) => {
+  let ms: number;
+  if (typeof input === 'number') {
+    if (!Number.isFinite(input) || input < 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be a non-negative epoch time in seconds or milliseconds' });
+      return z.NEVER;
+    }
+    ms = input < EPOCH_MS_THRESHOLD ? input * 1000 : input;
+  } else {
+    if (!ISO_WITH_ZONE.test(input)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an ISO-8601 date-time with a zone (e.g. 2026-01-27T12:00:00Z) or epoch seconds',
+      });
+      return z.NEVER;
+    }
+    ms = Date.parse(input);
+  }
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) {
+    ctx.addIssue({ code: 'custom', message: 'is not a valid date-time' });
+    return z.NEVER;
+  }
+  return date.toISOString();
+});
+
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+/** A reading's value: JSON cannot carry NaN, but `1e999` parses to Infinity, so finiteness is checked. */
+export const ValueSchema = z.number({
+  error: (issue) =>
+    typeof issue.input === 'number' && !Number.isFinite(issue.input) ? 'must be a finite number' : 'must be a number',
+});
+
+export const DeviceIdSchema = z
+  .string({ error: 'must be a string' })
+  .trim()
+  .min(1, { error: 'must not be empty' })
+  .max(128, { error: 'must be at most 128 characters' });
+
+export const MetricNameSchema = z
+  .string({ error: 'must be a string' })
+  .trim()
+  .min(1, { error: 'must not be empty' })
+  .max(64, { error: 'must be at most 64 characters' })
+  .regex(/^[A-Za-z0-9_.:-]+$/, { error: 'may hold only letters, digits and _ . : -' });
+
+export const LabelSchema = z.string().trim().max(128, { error: 'must be at most 128 characters' });
+
+/** Canonical unit spellings, so that `celsius`, `°C` and `C` are one unit downstream. */
+const UNIT_ALIASES: Record<string, string> = {
+  c: 'C',
+  '°c': 'C',
+  celsius: 'C',
+  degc: 'C',
+  f: 'F',
+  '°f': 'F',
+  fahrenheit: 'F',
+  '%': '%',
+  '%rh': '%',
+  percent: '%',
+  rh: '%',
+  v: 'V',
+  volt: 'V',
+  volts: 'V',
+  a: 'A',
+  amp: 'A',
+  amps: 'A',
+  ampere: 'A',
+  hpa: 'hPa',
+  pa: 'Pa',
+  kpa: 'kPa',
+};
+
+export function canonicalUnit(unit: string | null | undefined): string | null {
+  if (unit == null) return null;
+  const trimmed = unit.trim();
+  if (trimmed === '') return null;
+  return UNIT_ALIASES[trimmed.toLowerCase()] ?? trimmed;
+}
+
+export const UnitSchema = z.string().max(32, { error: 'must be at most 32 characters' });
+
+/** Default units for the metrics the original gateway sends as bare numbers. */
+export const DEFAULT_UNITS: Record<string, string> = {
+  temperature: 'C',
+  humidity: '%',
+  pressure: 'hPa',
+  voltage: 'V',
+  current: 'A',
+};

@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { parseEvents, parseEventsStrict, detectShape } from './upcast.js';
+import { deriveEventId } from './event-id.js';
+import { ValidationError } from '../errors/index.js';
+
+const fixture = (name: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(new URL(`../../../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));
+
+test('upcasts the v2 event fixture to one reading with its own event_id', () => {
+  const [r, ...rest] = parseEventsStrict(fixture('event-v2'));
+  assert.equal(rest.length, 0);
+  assert.deepEqual(r, {
+    event_id: '6f1c2a9e-3b0d-4c8e-9a51-0d2f7e4b8c13',
+    device_id: 'D-789',
+    metric: 'temperature',
+    event_time: '2026-01-27T12:00:00.000Z',
+    value: 21.4,
+    unit: 'C',
+    site: null,
+    region: 'us-east',
+    firmware: '1.2.3',
+    schema_version: 2,
+    sequence_id: null,
+  });
+});
+
+test('upcasts the gateway multi-metric sample to one reading per metric with derived ids', () => {
+  const readings = parseEventsStrict(fixture('gateway-sample-multi'));
+  assert.deepEqual(
+    readings.map((r) => [r.metric, r.value, r.unit]),
+    [
+      ['temperature', 23.5, 'C'],
+      ['humidity', 65.2, '%'],
+      ['pressure', 1013.25, 'hPa'],
+      ['voltage', 3.3, 'V'],
+      ['current', 0.5, 'A'],
+    ],
+  );
+  const ids = new Set(readings.map((r) => r.event_id));
+  assert.equal(ids.size, 5, 'every metric gets its own event_id');
+  assert.equal(readings[0]!.event_id, deriveEventId('sensor_001', 'temperature', '2025-12-26T10:30:00.000Z', 23.5));
+});
+
+test('a resent gateway sample gets the same event ids, so it dedups downstream', () => {
+  const a = parseEventsStrict(fixture('gateway-sample-multi')).map((r) => r.event_id);
+  const b = parseEventsStrict(fixture('gateway-sample-multi')).map((r) => r.event_id);
+  assert.deepEqual(a, b);
+});
+
+test('upcasts the original HTTP ingest payload, reading site and firmware from metadata', () => {
+  const [r] = parseEventsStrict(fixture('http-ingest-original'));
+  assert.equal(r!.device_id, 'sensor-42');
+  assert.equal(r!.metric, 'temperature');
+  assert.equal(r!.unit, 'C', 'celsius is canonicalised');
+  assert.equal(r!.site, 'zone-3');
+  assert.equal(r!.firmware, '2.3.1');
+  assert.equal(r!.event_time, '2026-01-03T08:15:30.250Z');
+  assert.equal(r!.schema_version, 1);
+});
+
+test('accepts a batch mixing every shape, as an array and as { events: [...] }', () => {
+  const batch = [fixture('event-v2'), fixture('gateway-sample-multi'), fixture('http-ingest-original')];
+  assert.equal(parseEventsStrict(batch).length, 7);
+  assert.equal(parseEventsStrict({ events: batch }).length, 7);
+});
+
+test('names the field and index of each bad event in a batch', () => {
+  const bad = { ...fixture('event-v2'), value: 'hot' };
+  const noTime = { ...fixture('http-ingest-original') };
+  delete noTime.timestamp;
+  const parsed = parseEvents({ events: [fixture('event-v2'), bad, noTime] });
+  assert.deepEqual(parsed.rejected, [1, 2]);
+  assert.deepEqual(
+    parsed.issues.map((i) => i.path),
+    ['events[1].value', 'events[2].timestamp'],
+  );
+  assert.equal(parsed.readings.length, 1);
+});
+
+test('refuses a zoneless timestamp rather than guessing its zone', () => {
+  const e = { ...fixture('event-v2'), event_time: '2026-01-27T12:00:00' };
+  assert.throws(
+    () => parseEventsStrict(e),
+    (err: unknown) => err instanceof ValidationError && err.issues[0]!.path === 'event_time',
+  );
+});
+
+test('refuses an infinite value (1e999 parses to Infinity)', () => {
+  const e = JSON.parse(
+    '{"device_id":"d","metric":"t","event_id":"x","event_time":"2026-01-01T00:00:00Z","value":1e999}',
+  );
+  assert.throws(() => parseEventsStrict(e), /value: must be a finite number/);
+});
+
+test('says which shapes it knows when an event matches none', () => {
+  assert.throws(() => parseEventsStrict({ hello: 'world' }), /unrecognised event shape/);
+});
+
+test('maps a non-UUID event_id to a stable UUID', () => {
+  const e = { ...fixture('event-v2'), event_id: 'order-17' };
+  const [a] = parseEventsStrict(e);
+  const [b] = parseEventsStrict(e);
+  assert.match(a!.event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-/);
+  assert.equal(a!.event_id, b!.event_id);
+});
+
+test('a reading in the internal form survives a round trip through JSON unchanged', () => {
+  const reading = fc.record({
+    event_id: fc.uuid().map((u) => u.toLowerCase()),
+    device_id: fc.stringMatching(/^[a-zA-Z0-9_-]{1,32}$/),
+    metric: fc.stringMatching(/^[a-z_]{1,16}$/),
+    event_time: fc
+      .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true })
+      .map((d) => d.toISOString()),
+    value: fc.double({ noNaN: true, noDefaultInfinity: true }),
+    unit: fc.constantFrom('C', '%', 'V', null),
+    site: fc.constantFrom('plant-1', null),
+    region: fc.constantFrom('eu-west', null),
+    firmware: fc.constantFrom('1.0.0', null),
+    schema_version: fc.constant(3),
+    sequence_id: fc.option(fc.nat(), { nil: null }),
+  });
+  fc.assert(
+    fc.property(reading, (r) => {
+      const back = parseEventsStrict(JSON.parse(JSON.stringify(r)));
+      // -0 becomes 0 through JSON, which is the same reading.
+      assert.deepEqual(back, [{ ...r, value: r.value === 0 ? 0 : r.value }]);
+    }),
+  );
+});
+
+test('tells shapes apart by their keys', () => {
+  assert.equal(detectShape(fixture('event-v2')), 'event-v2');
+  assert.equal(detectShape(fixture('gateway-sample-multi')), 'gateway-sample');
+  assert.equal(detectShape(fixture('http-ingest-original')), 'ingest');
+  assert.equal(detectShape({ metric: 'x' }), 'reading');
+});

@@ -1,0 +1,136 @@
+import type { z } from 'zod';
+import { type FieldIssue, ValidationError, formatPath } from '../errors/index.js';
+import { ReadingSchema, type Reading } from './reading.schema.js';
+import { EventV2Schema, eventV2ToReading } from './event-v2.schema.js';
+import { IngestEventSchema, ingestEventToReading } from './ingest-event.schema.js';
+import { GatewaySampleSchema, gatewaySampleToReadings } from './gateway-sample.schema.js';
+
+/** Largest number of events one body or one task may carry: bounds the memory one input can claim. */
+export const MAX_EVENTS_PER_BATCH = 10_000;
+
+export type EventShape = 'reading' | 'event-v2' | 'ingest' | 'gateway-sample';
+
+/**
+ * Tells the shape of one event by its keys, so that validation errors name the fields of *that* shape rather
+ * than a union's guesses. Order matters: the internal form also has `event_time`, the ingest form also has
+ * `timestamp`.
+ */
+export function detectShape(o: Record<string, unknown>): EventShape | null {
+  if ('metric' in o) return 'reading';
+  if ('sensor_type' in o || 'event_time' in o) return 'event-v2';
+  if ('type' in o && 'value' in o) return 'ingest';
+  if ('device_id' in o && 'timestamp' in o) return 'gateway-sample';
+  return null;
+}
+
+const UNKNOWN_SHAPE =
+  'unrecognised event shape: expected a reading (metric, event_time, value), a v2 event (sensor_type, ' +
+  'event_time, value), an ingest event (device_id, type, value, timestamp) or a gateway sample (device_id, ' +
+  'timestamp, <metric>: number)';
+
+function issuesOf(error: z.ZodError, prefix: string): FieldIssue[] {
+  return error.issues.map((i) => ({ path: formatPath(i.path, prefix), message: i.message }));
+}
+
+/** Upcasts one event of any accepted shape to readings, or returns the issues naming its bad fields. */
+export function upcastEvent(input: unknown, prefix = ''): { readings: Reading[]; issues: FieldIssue[] } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { readings: [], issues: [{ path: prefix, message: 'an event must be a JSON object' }] };
+  }
+  const shape = detectShape(input as Record<string, unknown>);
+  switch (shape) {
+    case 'reading': {
+      const r = ReadingSchema.safeParse(input);
+      return r.success ? { readings: [r.data], issues: [] } : { readings: [], issues: issuesOf(r.error, prefix) };
+    }
+    case 'event-v2': {
+      const r = EventV2Schema.safeParse(input);
+      return r.success
+        ? { readings: [eventV2ToReading(r.data)], issues: [] }
+        : { readings: [], issues: issuesOf(r.error, prefix) };
+    }
+    case 'ingest': {
+      const r = IngestEventSchema.safeParse(input);
+      return r.success
+        ? { readings: [ingestEventToReading(r.data)], issues: [] }
+        : { readings: [], issues: issuesOf(r.error, prefix) };
+    }
+    case 'gateway-sample': {
+      const r = GatewaySampleSchema.safeParse(input);
+      return r.success
+        ? { readings: gatewaySampleToReadings(r.data), issues: [] }
+        : { readings: [], issues: issuesOf(r.error, prefix) };
+    }
+    default:
+      return { readings: [], issues: [{ path: prefix, message: UNKNOWN_SHAPE }] };
+  }
+}
+
+export interface ParsedEvents {
+  readings: Reading[];
+  /** Issues of every bad event, each path naming the event's index and field. */
+  issues: FieldIssue[];
+  /** Number of events in the input (a gateway sample is one event that becomes several readings). */
+  events: number;
+  /** Indexes of the events that were rejected. */
+  rejected: number[];
+}
+
+/**
+ * Parses a body or task payload holding events: one event, an array of events, or `{ "readings": [...] }` /
+ * `{ "events": [...] }`. Collects the issues of every bad event rather than stopping at the first.
+ */
+export function parseEvents(input: unknown, prefix = ''): ParsedEvents {
+  let list: unknown[];
+  let listPrefix = prefix;
+  if (Array.isArray(input)) {
+    list = input;
+  } else if (isBatchObject(input)) {
+    const key = 'readings' in input ? 'readings' : 'events';
+    const value = input[key];
+    listPrefix = formatPath([key], prefix);
+    if (!Array.isArray(value)) {
+      return { readings: [], issues: [{ path: listPrefix, message: 'must be an array' }], events: 0, rejected: [] };
+    }
+    list = value;
+  } else {
+    const one = upcastEvent(input, prefix);
+    return { ...one, events: 1, rejected: one.issues.length ? [0] : [] };
+  }
+  if (list.length === 0) {
+    return {
+      readings: [],
+      issues: [{ path: listPrefix, message: 'must hold at least one event' }],
+      events: 0,
+      rejected: [],
+    };
+  }
+  if (list.length > MAX_EVENTS_PER_BATCH) {
+    const message = `holds ${list.length} events; at most ${MAX_EVENTS_PER_BATCH} are accepted in one batch`;
+    return { readings: [], issues: [{ path: listPrefix, message }], events: list.length, rejected: [] };
+  }
+  const readings: Reading[] = [];
+  const issues: FieldIssue[] = [];
+  const rejected: number[] = [];
+  list.forEach((event, index) => {
+    const one = upcastEvent(event, `${listPrefix}[${index}]`);
+    if (one.issues.length) {
+      rejected.push(index);
+      issues.push(...one.issues);
+    } else {
+      readings.push(...one.readings);
+    }
+  });
+  return { readings, issues, events: list.length, rejected };
+}
+
+function isBatchObject(input: unknown): input is Record<'readings' | 'events', unknown> {
+  return typeof input === 'object' && input !== null && ('readings' in input || 'events' in input);
+}
+
+/** Like parseEvents, but all or nothing: any bad event throws a ValidationError naming every bad field. */
+export function parseEventsStrict(input: unknown, prefix = ''): Reading[] {
+  const parsed = parseEvents(input, prefix);
+  if (parsed.issues.length) throw new ValidationError(parsed.issues);
+  return parsed.readings;
+}
