@@ -1,0 +1,127 @@
+import { connect } from 'node:net';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureRedisServer, type Progress } from './packages.js';
+import { freePort } from './ports.js';
+import { ServerProcess, waitUntil } from './server-process.js';
+import { ServerStartError } from './errors.js';
+
+export interface RedisServerOptions {
+  /** Port on 127.0.0.1; default: a free one. */
+  port?: number;
+  /** Data dir; default: a throwaway temp dir, removed on stop(). */
+  dataDir?: string;
+  /** Turn on the append-only file (`appendfsync everysec`). Default false (tests start empty). */
+  appendOnly?: boolean;
+  /** e.g. '2mb', with `maxmemory-policy noeviction`. */
+  maxMemory?: string;
+  extraArgs?: string[];
+  progress?: Progress;
+  startTimeoutMs?: number;
+}
+
+/** A redis-server of our own on loopback. */
+export class RedisServer {
+  private proc: ServerProcess | undefined;
+  private constructor(
+    readonly port: number,
+    readonly dataDir: string,
+    private readonly throwaway: boolean,
+    private readonly binary: string,
+    private readonly opts: RedisServerOptions,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  static async start(opts: RedisServerOptions = {}): Promise<RedisServer> {
+    const binary = ensureRedisServer(opts.progress);
+    const throwaway = !opts.dataDir;
+    const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'th-redis-'));
+    mkdirSync(dataDir, { recursive: true });
+    // A fixed port is the caller's choice; a free port may be taken between probe and bind, so try a few.
+    for (let attempt = 0; ; attempt++) {
+      const port = opts.port ?? (await freePort());
+      const server = new RedisServer(port, dataDir, throwaway, binary, opts);
+      try {
+        await server.launch();
+        return server;
+      } catch (err) {
+        if (opts.port !== undefined || attempt >= 4 || !/Address already in use/i.test(String(err))) throw err;
+      }
+    }
+  }
+
+  private args(): string[] {
+    const a = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dataDir,
+      '--save',
+      '',
+      '--appendonly',
+      this.opts.appendOnly ? 'yes' : 'no',
+      '--appendfsync',
+      'everysec',
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
+      '--protected-mode',
+      'yes',
+    ];
+    if (this.opts.maxMemory) a.push('--maxmemory', this.opts.maxMemory, '--maxmemory-policy', 'noeviction');
+    return a.concat(this.opts.extraArgs ?? []);
+  }
+
+  private async launch(): Promise<void> {
+    const proc = new ServerProcess(this.binary, this.args(), { parentDeathSignal: 'SIGTERM' });
+    this.proc = proc;
+    try {
+      await waitUntil(() => ping(this.port), proc, this.opts.startTimeoutMs ?? 15_000, 'redis-server');
+    } catch (err) {
+      await proc.stop('SIGKILL', 1000);
+      throw new ServerStartError(`redis-server on port ${this.port}: ${(err as Error).message}`, proc.log);
+    }
+  }
+
+  /** Sends a signal to the server (SIGKILL to simulate a crash, SIGSTOP to freeze it). */
+  signal(sig: NodeJS.Signals): void {
+    this.proc?.signal(sig);
+  }
+
+  /** Stops and starts again on the same port and data dir (AOF replays if it is on). */
+  async restart(): Promise<void> {
+    await this.proc?.stop('SIGTERM');
+    await this.launch();
+  }
+
+  /** Stops the server; removes a throwaway data dir. Idempotent. */
+  async stop(): Promise<void> {
+    await this.proc?.stop('SIGTERM');
+    if (this.throwaway) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** One raw PING over TCP: no client library needed to tell that the server is up. */
+export function ping(port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
