@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { CommonConfigShape, ConfigError, loadConfig, port, redactUrl } from './load-config.js';
+
+const Schema = z.object({ ...CommonConfigShape, HUB_PORT: port(8080) });
+
+test('applies the documented defaults when nothing is set', () => {
+  const c = loadConfig(Schema, { env: {} });
+  assert.equal(c.QUEUE_NAME, 'tasks');
+  assert.equal(c.HUB_PORT, 8080);
+  assert.equal(c.LOG_LEVEL, 'info');
+  assert.ok(Object.isFrozen(c));
+});
+
+test('names every bad variable at once', () => {
+  assert.throws(
+    () => loadConfig(Schema, { env: { HUB_PORT: 'eighty', REDIS_URL: 'http://x', LOG_LEVEL: 'loud' } }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      const names = err.problems.map((p) => p.split(':')[0]).sort();
+      assert.deepEqual(names, ['HUB_PORT', 'LOG_LEVEL', 'REDIS_URL']);
+      assert.match(err.message, /HUB_PORT: .* \(got "eighty"\)/);
+      return true;
+    },
+  );
+});
+
+test('reads CONFIG_FILE first and lets the environment override it', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'th-cfg-')), 'config.json');
+  writeFileSync(file, JSON.stringify({ HUB_PORT: 9000, QUEUE_NAME: 'from-file' }));
+  const c = loadConfig(Schema, { env: { CONFIG_FILE: file, QUEUE_NAME: 'from-env' } });
+  assert.equal(c.HUB_PORT, 9000);
+  assert.equal(c.QUEUE_NAME, 'from-env');
+});
+
+test('redacts the password of a URL', () => {
+  assert.equal(redactUrl('rediss://user:hunter2@host:6380/0'), 'rediss://user:***@host:6380/0');
+});

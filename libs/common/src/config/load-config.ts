@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { AppError, ErrorCodes } from '../errors/index.js';
+
+/** Every problem with the configuration, one line each, naming the variable. */
+export class ConfigError extends AppError {
+  constructor(readonly problems: string[]) {
+    super(ErrorCodes.CONFIG, `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Defaults to process.env; tests pass their own. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Validates configuration once, at start-up. Keys of `schema` are environment variable names. If `CONFIG_FILE`
+ * names a JSON file, its keys are read first and the environment overrides them. Empty strings count as unset.
+ * On failure throws a ConfigError listing *every* bad variable; on success returns a frozen object.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, opts: LoadConfigOptions = {}): Readonly<z.output<S>> {
+  const env = opts.env ?? process.env;
+  const merged: Record<string, unknown> = {};
+  const file = env.CONFIG_FILE;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError([`CONFIG_FILE: cannot read ${file} as JSON (${(err as Error).message})`]);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError([`CONFIG_FILE: ${file} must hold a JSON object of VARIABLE: value`]);
+    }
+    for (const [k, v] of Object.entries(parsed)) merged[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') merged[key] = v;
+  }
+  const r = schema.safeParse(merged);
+  if (!r.success) {
+    throw new ConfigError(
+      r.error.issues.map((i) => {
+        const name = String(i.path[0] ?? '');
+        const got = merged[name];
+        const shown = got === undefined ? 'unset' : isSecretName(name) ? '(redacted)' : JSON.stringify(got);
+        return `${name}: ${i.message} (got ${shown})`;
+      }),
+    );
+  }
+  return Object.freeze(r.data) as Readonly<z.output<S>>;
+}
+
+function isSecretName(name: string): boolean {
+  return /PASSWORD|SECRET|KEY|TOKEN/i.test(name);
+}
+
+/** A URL with its password replaced, for logs and start-up banners. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}
+
+/** Reusable pieces of the apps' config schemas. */
+export const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+export const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+export const redisUrl = () =>
+  z
+    .string()
+    .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
+    .default('redis://127.0.0.1:6379');
+export const postgresUrl = () =>
+  z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' })
+    .default('postgres://postgres@127.0.0.1:5432/telemetry');
+export const logLevel = () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+export const queueName = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_.:{}-]{1,64}$/, { error: 'may hold letters, digits and _ . : { } - (at most 64)' })
+    .default('tasks');
+export const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** The variables both apps share. */
+export const CommonConfigShape = {
+  REDIS_URL: redisUrl(),
+  QUEUE_NAME: queueName(),
+  LOG_LEVEL: logLevel(),
+  /** Seconds the app may take to drain on SIGTERM before it exits 1. */
+  SHUTDOWN_TIMEOUT_SECONDS: positiveInt(25),
+};

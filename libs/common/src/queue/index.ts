@@ -1,0 +1,3 @@
+export * from './keys.js';
+export * from './redis-connection.js';
+export * from './redis-list/index.js';

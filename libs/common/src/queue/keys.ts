@@ -1,0 +1,26 @@
+/**
+ * Key names of the queue protocol (a public contract, see README "Wire protocol"). For Redis Cluster, give the
+ * queue a hash tag (`{tasks}`) so that all its keys share one slot and the Lua scripts may touch them together.
+ */
+export interface QueueKeys {
+  /** Producers LPUSH here; consumers take from the right (FIFO). */
+  pending: string;
+  /** Tasks a consumer has taken and not yet settled. */
+  processing: (consumerId: string) => string;
+  /** Retries waiting for their due time (sorted set, score = due epoch ms). */
+  delayed: string;
+  /** Dead letters (poison or exhausted tasks), newest first, each with its reason. */
+  failed: string;
+  /** Live consumers (sorted set, score = heartbeat expiry epoch ms). */
+  consumers: string;
+}
+
+export function queueKeys(queue: string): QueueKeys {
+  return {
+    pending: `${queue}:pending`,
+    processing: (consumerId) => `${queue}:processing:${consumerId}`,
+    delayed: `${queue}:delayed`,
+    failed: `${queue}:failed`,
+    consumers: `${queue}:consumers`,
+  };
+}

@@ -1,0 +1,45 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+
+export interface RedisConnectionOptions {
+  /** Timeout of every non-blocking command (ms). Default 5000. */
+  commandTimeoutMs?: number;
+  /** Connect timeout (ms). Default 5000. */
+  connectTimeoutMs?: number;
+  /** Connection used for BLMOVE: no command timeout, blocking-command protection instead. */
+  blocking?: boolean;
+  /** Queue commands while disconnected (true) or fail them at once (false, what a producer with a spool wants). */
+  offlineQueue?: boolean;
+  name?: string;
+  log?: Logger;
+}
+
+/**
+ * An ioredis client with timeouts on everything: commands time out, reconnects back off (capped at 5 s), and
+ * errors are logged (at most once per 10 s) rather than left to the default handler. TLS and ACL user/password
+ * come from the URL (`rediss://user:pass@host:port/db`).
+ */
+export function createRedis(url: string, opts: RedisConnectionOptions = {}): Redis {
+  const options: RedisOptions = {
+    connectTimeout: opts.connectTimeoutMs ?? 5000,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: opts.offlineQueue ?? true,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
+    connectionName: opts.name ?? 'telemetryhub',
+    ...(opts.blocking
+      ? { blockingTimeout: 1000, blockingTimeoutGrace: 1000 }
+      : { commandTimeout: opts.commandTimeoutMs ?? 5000 }),
+  };
+  const redis = new Redis(url, options);
+  let lastLogged = 0;
+  redis.on('error', (err) => {
+    const now = Date.now();
+    if (now - lastLogged < 10_000) return;
+    lastLogged = now;
+    opts.log?.warn(
+      { err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
+      'redis connection error',
+    );
+  });
+  return redis;
+}
