@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppError, ErrorCodes, ValidationError, type ErrorCode, type FieldIssue } from '../errors/index.js';
 
@@ -74,6 +74,6 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
 }
 
 /** 404 for every unmatched route, as problem+json. */
-export function notFoundHandler(): import('express').RequestHandler {
+export function notFoundHandler(): RequestHandler {
   return (req, res) => sendProblem(res, problemFor(ErrorCodes.NOT_FOUND, `no route for ${req.method} ${req.path}`));
 }
