@@ -1,0 +1,27 @@
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@telemetryhub/common';
+import type { ReadingBuffer } from './buffer/reading-buffer.js';
+import type { HubMetrics } from './metrics.js';
+import { httpIngestRouter } from './ingest/http-ingest.route.js';
+
+export interface HubAppDeps {
+  log: Logger;
+  registry: Registry;
+  metrics: HubMetrics;
+  readiness: Readiness;
+  buffer: ReadingBuffer;
+  bodyLimitBytes: number;
+}
+
+/** The hub's HTTP API, without listen() and without process.env: tests build it with their own deps. */
+export function createApp(deps: HubAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(opsRouter(deps));
+  app.use(httpIngestRouter(deps));
+  app.use(notFoundHandler());
+  app.use(problemMiddleware(deps.log));
+  return app;
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import {
+  CommonConfigShape,
+  TaskTypes,
+  loadConfig,
+  nonNegativeInt,
+  port,
+  positiveInt,
+  type LoadConfigOptions,
+} from '@telemetryhub/common';
+
+/** Every hub setting, its environment variable and its default. The README's configuration table mirrors this. */
+export const HubConfigSchema = z.object({
+  ...CommonConfigShape,
+  HUB_PORT: port(8080),
+  /** Simulated sensors: how many devices (0 turns the simulator off). */
+  SIM_DEVICES: nonNegativeInt(5),
+  /** Simulated sensors: samples per second per device (each sample reads every metric). */
+  SIM_RATE_HZ: z.coerce.number().positive().max(100_000).default(1),
+  SIM_METRICS: z
+    .string()
+    .default('temperature,humidity,pressure,voltage,current')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    ),
+  /** Seed of the simulator's random numbers; unset = a new seed per run. */
+  SIM_SEED: z.coerce.number().int().optional(),
+  SITE: z.string().max(128).default('local'),
+  REGION: z.string().max(128).default('local'),
+  /** Ring buffer capacity, in readings. */
+  BUFFER_CAPACITY: positiveInt(100_000),
+  /** What a full buffer does: evict the oldest reading (counted) or refuse new ones (HTTP 503). */
+  BUFFER_POLICY: z.enum(['drop-oldest', 'reject']).default('drop-oldest'),
+  /** A task is published when it holds this many readings … */
+  BATCH_MAX_READINGS: positiveInt(500),
+  /** … or when the oldest reading in it has waited this long. */
+  BATCH_LINGER_MS: nonNegativeInt(50),
+  /** Largest HTTP body accepted (bytes); larger gets 413. */
+  HTTP_BODY_LIMIT_BYTES: positiveInt(1_048_576),
+  /** Type of the tasks the hub publishes. */
+  TASK_TYPE: z.string().default(TaskTypes.ANALYZE),
+});
+export type HubConfig = z.output<typeof HubConfigSchema>;
+
+export function loadHubConfig(opts?: LoadConfigOptions): Readonly<HubConfig> {
+  return loadConfig(HubConfigSchema, opts);
+}

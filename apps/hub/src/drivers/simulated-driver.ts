@@ -1,0 +1,142 @@
+import { v7 as uuidv7 } from 'uuid';
+import { DEFAULT_UNITS, INTERNAL_SCHEMA_VERSION, type Reading } from '@telemetryhub/common';
+import type { ReadingSink, SensorDriver } from './sensor-driver.js';
+import { gaussian, seededRandom } from './random.js';
+
+/** How a simulated metric behaves: a level it wanders around, how far it drifts, how noisy a reading is. */
+interface MetricModel {
+  base: number;
+  /** Spread of device baselines around `base`. */
+  spread: number;
+  /** Random-walk step per sample (standard deviation). */
+  drift: number;
+  /** Measurement noise (standard deviation). */
+  noise: number;
+  /** The walk is pulled back inside [min, max]. */
+  min: number;
+  max: number;
+  decimals: number;
+}
+
+/** Plausible factory-floor values: a warm room, moderate humidity, sea-level pressure, a 3.3 V rail. */
+export const METRIC_MODELS: Record<string, MetricModel> = {
+  temperature: { base: 24, spread: 4, drift: 0.05, noise: 0.15, min: -10, max: 60, decimals: 2 },
+  humidity: { base: 50, spread: 10, drift: 0.1, noise: 0.4, min: 5, max: 95, decimals: 1 },
+  pressure: { base: 1013.25, spread: 5, drift: 0.05, noise: 0.1, min: 950, max: 1060, decimals: 2 },
+  voltage: { base: 3.3, spread: 0.05, drift: 0.002, noise: 0.01, min: 2.9, max: 3.6, decimals: 3 },
+  current: { base: 0.5, spread: 0.15, drift: 0.005, noise: 0.02, min: 0.05, max: 1.8, decimals: 3 },
+};
+const GENERIC_MODEL: MetricModel = { base: 100, spread: 10, drift: 0.2, noise: 0.5, min: 0, max: 1000, decimals: 2 };
+
+export interface SimulatedDriverOptions {
+  devices: number;
+  /** Samples per second per device; each sample reads every metric. */
+  rateHz: number;
+  metrics: string[];
+  site: string;
+  region: string;
+  seed?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+  /** Tick period (ms); at high rates a tick emits several samples per device. Default: 1000/rate, at least 10. */
+  tickMs?: number;
+}
+
+interface DeviceState {
+  id: string;
+  sequence: number;
+  levels: Map<string, number>;
+}
+
+/** N simulated devices producing realistic readings (baseline per device, random-walk drift, gaussian noise). */
+export class SimulatedDriver implements SensorDriver {
+  readonly name = 'simulated';
+  private readonly random: () => number;
+  private readonly devices: DeviceState[];
+  private timer: NodeJS.Timeout | undefined;
+  private owed = 0; // fractional samples carried between ticks
+  private last = 0;
+
+  constructor(private readonly opts: SimulatedDriverOptions) {
+    this.random = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.devices = Array.from({ length: opts.devices }, (_, i) => ({
+      id: `sim-${String(i + 1).padStart(3, '0')}`,
+      sequence: 0,
+      levels: new Map(opts.metrics.map((m) => [m, this.baseline(modelOf(m))])),
+    }));
+  }
+
+  get deviceIds(): string[] {
+    return this.devices.map((d) => d.id);
+  }
+
+  start(sink: ReadingSink): void {
+    if (this.timer || this.devices.length === 0) return;
+    const now = this.opts.now ?? Date.now;
+    const tickMs = this.opts.tickMs ?? Math.max(10, 1000 / this.opts.rateHz);
+    this.last = now();
+    sink(this.sampleAll(1, now()));
+    this.timer = setInterval(() => {
+      const t = now();
+      this.owed += ((t - this.last) / 1000) * this.opts.rateHz;
+      this.last = t;
+      const samples = Math.floor(this.owed);
+      if (samples < 1) return;
+      this.owed -= samples;
+      sink(this.sampleAll(samples, t));
+    }, tickMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** `samples` samples per device, spread evenly over the time since the last tick. */
+  sampleAll(samples: number, atMs: number): Reading[] {
+    const out: Reading[] = [];
+    const step = 1000 / this.opts.rateHz;
+    for (let s = samples - 1; s >= 0; s--) {
+      const eventTime = new Date(Math.round(atMs - s * step)).toISOString();
+      for (const device of this.devices) this.sampleDevice(device, eventTime, out);
+    }
+    return out;
+  }
+
+  private sampleDevice(device: DeviceState, eventTime: string, out: Reading[]): void {
+    device.sequence++;
+    for (const metric of this.opts.metrics) {
+      const model = modelOf(metric);
+      let level = (device.levels.get(metric) ?? model.base) + gaussian(this.random) * model.drift;
+      level = Math.min(model.max, Math.max(model.min, level));
+      device.levels.set(metric, level);
+      const value = round(level + gaussian(this.random) * model.noise, model.decimals);
+      out.push({
+        event_id: uuidv7(),
+        device_id: device.id,
+        metric,
+        event_time: eventTime,
+        value,
+        unit: DEFAULT_UNITS[metric] ?? null,
+        site: this.opts.site,
+        region: this.opts.region,
+        firmware: 'sim-1.0.0',
+        schema_version: INTERNAL_SCHEMA_VERSION,
+        sequence_id: device.sequence,
+      });
+    }
+  }
+
+  private baseline(model: MetricModel): number {
+    return model.base + (this.random() * 2 - 1) * model.spread;
+  }
+}
+
+function modelOf(metric: string): MetricModel {
+  return METRIC_MODELS[metric] ?? GENERIC_MODEL;
+}
+
+function round(v: number, decimals: number): number {
+  const f = 10 ** decimals;
+  return Math.round(v * f) / f;
+}

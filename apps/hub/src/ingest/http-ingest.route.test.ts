@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { buildTestHub, listen } from '../test-support.js';
+
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../../../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));
+
+type ResponseBody = { errors: Array<{ path: string }>; status: number; type: string } & Record<string, unknown>;
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    type: res.headers.get('content-type') ?? '',
+    headers: res.headers,
+    body: (await res.json()) as ResponseBody,
+  };
+}
+
+test('accepts every producer shape, alone and in a batch, with 202 and counts', async () => {
+  const hub = buildTestHub();
+  const srv = await listen(hub.app);
+  try {
+    for (const name of ['event-v2', 'gateway-sample-multi', 'http-ingest-original']) {
+      const r = await post(`${srv.url}/v1/telemetry`, fixture(name));
+      assert.equal(r.status, 202, name);
+    }
+    const batch = await post(`${srv.url}/telemetry`, [fixture('event-v2'), fixture('gateway-sample-multi')]);
+    assert.equal(batch.status, 202);
+    assert.deepEqual(batch.body, { accepted_events: 2, accepted_readings: 6 });
+    assert.equal(hub.buffer.size, 1 + 5 + 1 + 6);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('answers 400 problem+json naming each bad field, and takes none of the batch', async () => {
+  const hub = buildTestHub();
+  const srv = await listen(hub.app);
+  try {
+    const bad = { ...(fixture('event-v2') as object), value: 'warm' };
+    const r = await post(`${srv.url}/v1/telemetry`, { events: [fixture('event-v2'), bad] });
+    assert.equal(r.status, 400);
+    assert.match(r.type, /application\/problem\+json/);
+    assert.deepEqual(
+      r.body.errors.map((e) => e.path),
+      ['events[1].value'],
+    );
+    assert.equal(r.body.status, 400);
+    assert.equal(hub.buffer.size, 0);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('answers 400 for a body that is not JSON and 413 for one over the limit', async () => {
+  const hub = buildTestHub({ bodyLimitBytes: 1024 });
+  const srv = await listen(hub.app);
+  try {
+    const notJson = await post(`${srv.url}/v1/telemetry`, '{"device_id":');
+    assert.equal(notJson.status, 400);
+    assert.equal(notJson.body.type, 'urn:telemetryhub:error:invalid_json');
+    const big = Array.from({ length: 50 }, () => fixture('event-v2'));
+    const tooLarge = await post(`${srv.url}/v1/telemetry`, big);
+    assert.equal(tooLarge.status, 413);
+    assert.match(tooLarge.type, /problem\+json/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('under the reject policy a full buffer answers 503 with Retry-After and /ready turns false', async () => {
+  const hub = buildTestHub({ capacity: 2, policy: 'reject' });
+  hub.readiness.register('buffer', async () => {
+    if (hub.buffer.isRefusing) throw new Error('full');
+  });
+  const srv = await listen(hub.app);
+  try {
+    assert.equal((await post(`${srv.url}/v1/telemetry`, [fixture('event-v2'), fixture('event-v2')])).status, 202);
+    const r = await post(`${srv.url}/v1/telemetry`, fixture('event-v2'));
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('retry-after'), '1');
+    assert.equal((await fetch(`${srv.url}/ready`)).status, 503);
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    assert.match(text, /telemetry_hub_buffer_dropped_samples_total\{reason="rejected"\} 1/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('serves /health, Prometheus /metrics and a problem+json 404', async () => {
+  const hub = buildTestHub();
+  const srv = await listen(hub.app);
+  try {
+    assert.deepEqual(await (await fetch(`${srv.url}/health`)).json(), { status: 'ok' });
+    const metrics = await fetch(`${srv.url}/metrics`);
+    assert.match(metrics.headers.get('content-type') ?? '', /text\/plain/);
+    assert.match(await metrics.text(), /telemetry_hub_buffer_capacity_samples 1000/);
+    const missing = await fetch(`${srv.url}/nope`);
+    assert.equal(missing.status, 404);
+    assert.match(missing.headers.get('content-type') ?? '', /problem\+json/);
+  } finally {
+    await srv.close();
+  }
+});

@@ -1,0 +1,122 @@
+import { once } from 'node:events';
+import {
+  ConfigError,
+  Readiness,
+  TaskProducer,
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  installShutdown,
+  redactUrl,
+} from '@telemetryhub/common';
+import { loadHubConfig } from './config.js';
+import { createHubMetrics } from './metrics.js';
+import { ReadingBuffer } from './buffer/reading-buffer.js';
+import { SimulatedDriver } from './drivers/simulated-driver.js';
+import type { SensorDriver } from './drivers/sensor-driver.js';
+import { TaskPublisher } from './publish/task-publisher.js';
+import { createApp } from './app.js';
+import { VERSION } from './version.js';
+
+const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest → ring buffer → Redis queue.
+
+Usage: npm run hub            (configured by environment variables; see README "Configuration")
+       npm run hub -- --help
+
+Main variables: REDIS_URL, QUEUE_NAME, HUB_PORT, SIM_DEVICES, SIM_RATE_HZ, BUFFER_CAPACITY, BUFFER_POLICY,
+BATCH_MAX_READINGS, BATCH_LINGER_MS, LOG_LEVEL. CONFIG_FILE may name a JSON file of the same keys.`;
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(HELP);
+    return;
+  }
+  let config;
+  try {
+    config = loadHubConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`hub: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL });
+  const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: VERSION });
+  const metrics = createHubMetrics(registry);
+
+  // The producer fails fast while Redis is away; the publisher holds its batch and retries.
+  const redis = createRedis(config.REDIS_URL, {
+    offlineQueue: false,
+    name: 'hub',
+    log: log.child({ component: 'redis' }),
+  });
+  const producer = new TaskProducer(redis, config.QUEUE_NAME);
+  const buffer = new ReadingBuffer(config.BUFFER_CAPACITY, config.BUFFER_POLICY, metrics);
+  const publisher = new TaskPublisher({
+    buffer,
+    producer,
+    metrics,
+    log: log.child({ component: 'publisher' }),
+    taskType: config.TASK_TYPE,
+    batchMaxReadings: config.BATCH_MAX_READINGS,
+    lingerMs: config.BATCH_LINGER_MS,
+  });
+  const readiness = new Readiness()
+    .register('redis', () => redis.ping())
+    .register('buffer', async () => {
+      if (buffer.isRefusing) throw new Error('ring buffer full (policy reject)');
+    });
+
+  const drivers: SensorDriver[] = [];
+  if (config.SIM_DEVICES > 0) {
+    drivers.push(
+      new SimulatedDriver({
+        devices: config.SIM_DEVICES,
+        rateHz: config.SIM_RATE_HZ,
+        metrics: config.SIM_METRICS,
+        site: config.SITE,
+        region: config.REGION,
+        ...(config.SIM_SEED !== undefined ? { seed: config.SIM_SEED } : {}),
+      }),
+    );
+  }
+
+  const app = createApp({ log, registry, metrics, readiness, buffer, bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES });
+  const server = app.listen(config.HUB_PORT);
+  await once(server, 'listening');
+  publisher.start();
+  for (const driver of drivers) {
+    driver.start((readings) => {
+      buffer.add(readings);
+      for (const r of readings) metrics.samples.inc({ driver: driver.name, metric: r.metric });
+    });
+  }
+  log.info(
+    {
+      port: config.HUB_PORT,
+      redis: redactUrl(config.REDIS_URL),
+      queue: config.QUEUE_NAME,
+      drivers: drivers.map((d) => d.name),
+    },
+    'hub started',
+  );
+
+  const timeoutMs = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+  installShutdown({
+    log,
+    timeoutMs,
+    steps: [
+      { name: 'readiness false', run: () => readiness.startDraining() },
+      { name: 'stop sensors', run: () => Promise.all(drivers.map((d) => d.stop())) },
+      { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
+      { name: 'flush buffer', run: () => publisher.stop(Math.max(1000, timeoutMs - 3000)) },
+      { name: 'close redis', run: () => redis.quit() },
+    ],
+  });
+}
+
+main().catch((err) => {
+  console.error('hub: fatal error during start-up', err);
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** All hub metric names in one place (Prometheus conventions: base units, `_total` counters, few labels). */
+export function createHubMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    samples: new Counter({
+      name: 'telemetry_hub_samples_total',
+      help: 'Readings taken in, by source (driver or ingest path) and metric.',
+      labelNames: ['driver', 'metric'],
+      registers,
+    }),
+    bufferSamples: new Gauge({
+      name: 'telemetry_hub_buffer_samples',
+      help: 'Readings waiting in the ring buffer.',
+      registers,
+    }),
+    bufferCapacity: new Gauge({
+      name: 'telemetry_hub_buffer_capacity_samples',
+      help: 'Capacity of the ring buffer, in readings.',
+      registers,
+    }),
+    bufferDropped: new Counter({
+      name: 'telemetry_hub_buffer_dropped_samples_total',
+      help: 'Readings lost or refused at the ring buffer, by reason (overflow = evicted oldest, rejected = refused).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    ingestRejected: new Counter({
+      name: 'telemetry_hub_ingest_rejected_events_total',
+      help: 'Events refused at ingest, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    publishDuration: new Histogram({
+      name: 'telemetry_hub_publish_duration_seconds',
+      help: 'Time to publish one flush (a pipeline of LPUSH batches) to Redis.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    publishedTasks: new Counter({
+      name: 'telemetry_hub_published_tasks_total',
+      help: 'Tasks published to the queue.',
+      registers,
+    }),
+    publishedSamples: new Counter({
+      name: 'telemetry_hub_published_samples_total',
+      help: 'Readings published to the queue.',
+      registers,
+    }),
+    publishErrors: new Counter({
+      name: 'telemetry_hub_publish_errors_total',
+      help: 'Failed publish attempts (the batch is kept and retried).',
+      registers,
+    }),
+    heldSamples: new Gauge({
+      name: 'telemetry_hub_publish_held_samples',
+      help: 'Readings taken from the buffer and not yet confirmed by Redis.',
+      registers,
+    }),
+  };
+}
+export type HubMetrics = ReturnType<typeof createHubMetrics>;

@@ -1,0 +1,29 @@
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { pino } from 'pino';
+import { Readiness, createMetricsRegistry } from '@telemetryhub/common';
+import { createHubMetrics } from './metrics.js';
+import { ReadingBuffer, type BufferPolicy } from './buffer/reading-buffer.js';
+import { createApp } from './app.js';
+
+/** A hub app wired with in-memory deps and a silent logger, for tests. */
+export function buildTestHub(opts: { capacity?: number; policy?: BufferPolicy; bodyLimitBytes?: number } = {}) {
+  const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: 'test', defaultMetrics: false });
+  const metrics = createHubMetrics(registry);
+  const buffer = new ReadingBuffer(opts.capacity ?? 1000, opts.policy ?? 'drop-oldest', metrics);
+  const readiness = new Readiness();
+  const log = pino({ level: 'silent' });
+  const app = createApp({ log, registry, metrics, readiness, buffer, bodyLimitBytes: opts.bodyLimitBytes ?? 65_536 });
+  return { app, buffer, metrics, registry, readiness, log };
+}
+
+/** Listens on an ephemeral loopback port; returns the base URL and a close function. */
+export async function listen(app: Express): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
