@@ -49,3 +49,19 @@ local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
 redis.call('LPUSH', KEYS[2], ARGV[2])
 return removed
 `;
+
+/**
+ * requeue — return every task of a processing list to the consumer end of pending, in their original order
+ * (the oldest in-flight task becomes the next to be taken).
+ *   KEYS[1] processing list
+ *   KEYS[2] pending list
+ * Moving from the processing list's left (newest) to pending's right, one by one, leaves the oldest rightmost.
+ * Returns the number of tasks returned.
+ */
+export const REQUEUE = `
+local n = 0
+while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do
+  n = n + 1
+end
+return n
+`;

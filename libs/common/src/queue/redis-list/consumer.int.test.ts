@@ -107,3 +107,14 @@ test('accepts a task enqueued by hand with redis-cli (a producer that is not our
   assert.equal(envelope.priority, 90);
   assert.equal(envelope.type, 'telemetry.store');
 });
+
+test('requeueInFlight gives unfinished tasks back so they are taken next, in their order', async () => {
+  const q = freshQueue();
+  await new TaskProducer(redis, q).enqueue([task(1), task(2), task(3), task(4)]);
+  const a = new ReliableConsumer(redis, blocking, q);
+  await a.fetch(2, 0);
+  assert.equal(await a.requeueInFlight(), 2);
+  const b = new ReliableConsumer(redis, blocking, q);
+  const order = (await b.fetch(10, 0)).map((raw) => (JSON.parse(raw) as { payload: { i: number } }).payload.i);
+  assert.deepEqual(order, [1, 2, 3, 4]);
+});

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { queueKeys, type QueueKeys } from '../keys.js';
-import { ACK_BATCH, DEAD_LETTER, FETCH_BATCH } from '../lua/scripts.js';
+import { ACK_BATCH, DEAD_LETTER, FETCH_BATCH, REQUEUE } from '../lua/scripts.js';
 
 /** Why a task was dead-lettered. `unknown_type`, `invalid_envelope` and `invalid_payload` are poison. */
 export type DeadLetterReason =
@@ -73,6 +73,14 @@ export class ReliableConsumer {
   async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
     const full: DeadLetterRecord = { ...record, raw, consumer: this.consumerId };
     await this.redis.eval(DEAD_LETTER, 2, this.processingKey, this.keys.failed, raw, JSON.stringify(full));
+  }
+
+  /**
+   * Gives back every task this consumer holds, to be taken next, in order. Called on shutdown for work that could
+   * not be finished (e.g. PostgreSQL down), so it waits in the queue rather than in a dead consumer's list.
+   */
+  async requeueInFlight(): Promise<number> {
+    return (await this.redis.eval(REQUEUE, 2, this.processingKey, this.keys.pending)) as number;
   }
 
   /** Tasks this consumer holds (fetched, not settled). */

@@ -1,0 +1,24 @@
+import express, { type Express } from 'express';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@telemetryhub/common';
+import { queryRouter } from './api/query.routes.js';
+
+export interface ProcessorAppDeps {
+  log: Logger;
+  registry: Registry;
+  readiness: Readiness;
+  pool: pg.Pool;
+}
+
+/** The processor's HTTP API (ops endpoints + queries), without listen() and without process.env. */
+export function createApp(deps: ProcessorAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(opsRouter(deps));
+  app.use(queryRouter(deps));
+  app.use(notFoundHandler());
+  app.use(problemMiddleware(deps.log));
+  return app;
+}

@@ -1,0 +1,41 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import {
+  CommonConfigShape,
+  loadConfig,
+  nonNegativeInt,
+  port,
+  positiveInt,
+  postgresUrl,
+  type LoadConfigOptions,
+} from '@telemetryhub/common';
+
+/** Every task-processor setting, its environment variable and its default (mirrored in the README). */
+export const ProcessorConfigSchema = z.object({
+  ...CommonConfigShape,
+  DATABASE_URL: postgresUrl(),
+  PROCESSOR_PORT: port(8081),
+  /** Most tasks taken per fetch (bounds in-flight work). */
+  FETCH_BATCH_SIZE: positiveInt(100),
+  /** How long a fetch blocks on an empty queue (ms). */
+  FETCH_BLOCK_MS: positiveInt(1000),
+  /** PostgreSQL pool size. */
+  PG_POOL_MAX: positiveInt(Math.max(4, availableParallelism() * 2)),
+  /** Timeout of every SQL statement (ms). */
+  PG_STATEMENT_TIMEOUT_MS: positiveInt(15_000),
+  /** Backoff of transient failures: full jitter up to base·2^attempt, capped at max (ms). */
+  RETRY_BASE_MS: positiveInt(1000),
+  RETRY_MAX_MS: positiveInt(60_000),
+  /** Run migrations at start-up (one replica at a time, under an advisory lock). */
+  MIGRATE_ON_START: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** How long start-up waits for PostgreSQL to answer before it gives up (s); 0 = forever. */
+  STARTUP_WAIT_SECONDS: nonNegativeInt(60),
+});
+export type ProcessorConfig = z.output<typeof ProcessorConfigSchema>;
+
+export function loadProcessorConfig(opts?: LoadConfigOptions): Readonly<ProcessorConfig> {
+  return loadConfig(ProcessorConfigSchema, opts);
+}

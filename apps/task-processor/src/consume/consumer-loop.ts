@@ -1,0 +1,80 @@
+import type { Logger } from 'pino';
+import type { ReliableConsumer } from '@telemetryhub/common';
+import type { TaskRunner } from './task-runner.js';
+import type { ProcessorMetrics } from '../metrics.js';
+import { fullJitterBackoff } from './backoff.js';
+
+export interface ConsumerLoopOptions {
+  consumer: Pick<ReliableConsumer, 'fetch' | 'requeueInFlight' | 'consumerId'>;
+  runner: TaskRunner;
+  metrics: ProcessorMetrics;
+  log: Logger;
+  /** Most tasks taken per fetch: bounds the work in flight. */
+  batchSize: number;
+  /** How long one fetch may block on an empty queue. Also bounds how long stop() waits for an idle fetch. */
+  blockMs: number;
+}
+
+/**
+ * fetch → run → settle, one batch at a time: in-flight work is bounded by `batchSize`, and a slow database
+ * slows fetching instead of piling tasks up in memory. A Redis error backs off and retries; nothing here lets
+ * an error end the loop.
+ */
+export class ConsumerLoop {
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly o: ConsumerLoopOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /**
+   * Stops fetching, lets the batch in hand finish (transient failures are no longer retried), then gives any
+   * unsettled task back to the queue. Idempotent.
+   */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    try {
+      const returned = await this.o.consumer.requeueInFlight();
+      if (returned) this.o.log.info({ tasks: returned }, 'returned unfinished tasks to the queue');
+    } catch (err) {
+      this.o.log.error({ err }, 'could not return unfinished tasks; the reaper will');
+    }
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      let raws: string[];
+      try {
+        raws = await this.o.consumer.fetch(this.o.batchSize, this.o.blockMs);
+        failures = 0;
+      } catch (err) {
+        const delay = fullJitterBackoff(failures++, 200, 5000);
+        this.o.log.warn({ err: { message: (err as Error).message }, delayMs: delay }, 'fetch failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      if (raws.length === 0) continue;
+      this.o.metrics.fetchBatchSize.observe(raws.length);
+      const end = this.o.metrics.batchDuration.startTimer();
+      try {
+        await this.o.runner.run(raws, () => this.running);
+      } catch (err) {
+        // Only Redis failing during ack/dead-letter gets here; the tasks stay in our processing list.
+        this.o.log.error({ err, tasks: raws.length }, 'could not settle a batch; its tasks stay in processing');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      end();
+    }
+  }
+}

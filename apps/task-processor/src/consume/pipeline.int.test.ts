@@ -1,0 +1,189 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { pino } from 'pino';
+import { startStack, type LocalStack } from '@telemetryhub/devstack';
+import {
+  Readiness,
+  ReliableConsumer,
+  TaskProducer,
+  createMetricsRegistry,
+  createRedis,
+  type DeadLetterRecord,
+} from '@telemetryhub/common';
+import { createPgPool } from '../store/pool.js';
+import { migrate } from '../store/migrate.js';
+import { isRetryableDbError } from '../store/pg-errors.js';
+import { createProcessorMetrics } from '../metrics.js';
+import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from '../handlers/index.js';
+import { TaskRunner } from './task-runner.js';
+import { ConsumerLoop } from './consumer-loop.js';
+import { createApp } from '../app.js';
+
+const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+const fixtureText = (name: string) =>
+  readFileSync(new URL(`../../../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8');
+
+let stack: LocalStack;
+let pool: pg.Pool;
+let redis: Redis;
+let blocking: Redis;
+let queueN = 0;
+
+before(async () => {
+  stack = await startStack();
+  pool = createPgPool(stack.postgres.url, { max: 4, statementTimeoutMs: 5000, connectionTimeoutMs: 1000 }, log);
+  await migrate(pool, log);
+  redis = createRedis(stack.redis.url);
+  blocking = createRedis(stack.redis.url, { blocking: true });
+});
+after(async () => {
+  redis.disconnect();
+  blocking.disconnect();
+  await pool.end();
+  await stack.stop();
+});
+
+function pipeline() {
+  const queue = `it${++queueN}`;
+  const metrics = createProcessorMetrics(
+    createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+  );
+  const consumer = new ReliableConsumer(redis, blocking, queue);
+  const handlers = new HandlerRegistry().register(TELEMETRY_TASK_TYPES, createTelemetryHandler({ pool, metrics, log }));
+  const runner = new TaskRunner({
+    consumer,
+    handlers,
+    metrics,
+    log,
+    isRetryable: isRetryableDbError,
+    retryBaseMs: 50,
+    retryMaxMs: 200,
+  });
+  const loop = new ConsumerLoop({ consumer, runner, metrics, log, batchSize: 50, blockMs: 100 });
+  return { queue, consumer, runner, loop, metrics, producer: new TaskProducer(redis, queue) };
+}
+
+async function rowsOf(device: string): Promise<Array<{ metric: string; value: number }>> {
+  const { rows } = await pool.query('SELECT metric, value FROM readings WHERE device_id = $1 ORDER BY metric', [
+    device,
+  ]);
+  return rows;
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('stores the readings of every documented task shape, acks them, and leaves nothing in flight', async () => {
+  const p = pipeline();
+  await p.producer.enqueue([
+    fixtureText('task-shape-a'),
+    fixtureText('task-shape-b'),
+    fixtureText('task-numeric-priority'),
+  ]);
+  const raws = await p.consumer.fetch(10, 0);
+  const outcome = await p.runner.run(raws, () => true);
+  assert.deepEqual(outcome, { acked: 3, deadLettered: 0, unsettled: 0 });
+  assert.deepEqual(await rowsOf('sensor_001'), [
+    { metric: 'humidity', value: 40 },
+    { metric: 'temperature', value: 85.1 },
+  ]);
+  assert.deepEqual(await rowsOf('sensor_002'), [{ metric: 'humidity', value: 97.5 }]);
+  assert.deepEqual(await rowsOf('BESS-07'), [{ metric: 'voltage', value: 2.61 }]);
+  assert.equal(await p.consumer.inFlight(), 0);
+});
+
+test('a duplicate send and a retried task leave exactly one row per event_id', async () => {
+  const p = pipeline();
+  const task = fixtureText('task-numeric-priority')
+    .replace(/BESS-07/g, 'DUP-1')
+    .replace('a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d', 'd0d0d0d0-0000-4000-8000-000000000001');
+  await p.producer.enqueue([task, task, task]);
+  await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+  await p.producer.enqueue([task]);
+  await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+  assert.equal((await rowsOf('DUP-1')).length, 1);
+  assert.equal((await p.metrics.duplicateReadings.get()).values[0]!.value, 3);
+});
+
+test('dead-letters bad tasks with their reason, and still stores the good ones of the same batch', async () => {
+  const p = pipeline();
+  const good = fixtureText('task-shape-a').replace(/sensor_001/g, 'MIX-1');
+  const unknownType = JSON.stringify({ type: 'telemetry.teleport', payload: { x: 1 } });
+  const badPayload = JSON.stringify({
+    type: 'telemetry.store',
+    payload: { device_id: 'd', timestamp: 'yesterday', temperature: 1 },
+  });
+  await p.producer.enqueue([good, '{"broken', unknownType, badPayload]);
+  const outcome = await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+  assert.deepEqual(outcome, { acked: 1, deadLettered: 3, unsettled: 0 });
+  assert.equal((await rowsOf('MIX-1')).length, 2);
+  const dlq = (await redis.lrange(`${p.queue}:failed`, 0, -1)).map((e) => JSON.parse(e) as DeadLetterRecord).reverse();
+  assert.deepEqual(
+    dlq.map((r) => r.reason),
+    ['invalid_envelope', 'unknown_type', 'invalid_payload'],
+  );
+  assert.equal(dlq[0]!.raw, '{"broken');
+  assert.match(dlq[2]!.message, /payload\.timestamp/);
+  assert.equal(await p.consumer.inFlight(), 0);
+});
+
+test('PostgreSQL stopped mid-stream: tasks wait in processing, then everything arrives once, nothing twice', async () => {
+  const p = pipeline();
+  const tasks = Array.from({ length: 40 }, (_, i) =>
+    JSON.stringify({
+      type: 'telemetry.store',
+      payload: { device_id: 'OUTAGE-1', timestamp: 1766745000 + i, temperature: i },
+    }),
+  );
+  await p.producer.enqueue(tasks.slice(0, 20));
+  p.loop.start();
+  await waitFor(async () => (await rowsOf('OUTAGE-1')).length === 20);
+  await stack.postgres.halt();
+  await p.producer.enqueue(tasks.slice(20));
+  await waitFor(async () => (await p.metrics.retries.get()).values[0]!.value > 0);
+  assert.ok((await p.consumer.inFlight()) > 0, 'the tasks are held, not acked, while PostgreSQL is down');
+  await stack.postgres.resume();
+  await waitFor(async () => (await rowsOf('OUTAGE-1').catch(() => [])).length === 40);
+  await p.producer.enqueue(tasks.slice(0, 5)); // resent duplicates
+  await waitFor(async () => (await redis.llen(`${p.queue}:pending`)) === 0 && (await p.consumer.inFlight()) === 0);
+  await p.loop.stop();
+  const values = (await rowsOf('OUTAGE-1')).map((r) => r.value).sort((a, b) => a - b);
+  assert.deepEqual(
+    values,
+    Array.from({ length: 40 }, (_, i) => i),
+  );
+});
+
+test('serves the newest reading of a device and metric, and a 404 problem when there is none', async () => {
+  const p = pipeline();
+  const at = (s: number, v: number) =>
+    JSON.stringify({ type: 'telemetry.store', payload: { device_id: 'Q-1', timestamp: s, humidity: v } });
+  await p.producer.enqueue([at(1766745060, 10), at(1766745120, 30), at(1766745090, 20)]);
+  await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+  const registry = createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false });
+  const server = createApp({ log, registry, readiness: new Readiness(), pool }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const res = await fetch(`${base}/v1/devices/Q-1/metrics/humidity/latest`);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { value: number; event_time: string; unit: string };
+    assert.equal(body.value, 30);
+    assert.equal(body.event_time, '2025-12-26T10:32:00.000Z');
+    assert.equal(body.unit, '%');
+    const missing = await fetch(`${base}/v1/devices/Q-1/metrics/pressure/latest`);
+    assert.equal(missing.status, 404);
+    assert.match(missing.headers.get('content-type') ?? '', /problem\+json/);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});

@@ -1,0 +1,35 @@
+import { TaskTypes } from '@telemetryhub/common';
+import type { TaskHandler } from './task-handler.js';
+
+export type { ParsedTask, TaskHandler } from './task-handler.js';
+export { createTelemetryHandler } from './telemetry.handler.js';
+
+/** Task type → handler. A type with no handler goes to the DLQ with reason `unknown_type`. */
+export class HandlerRegistry {
+  private readonly byType = new Map<string, TaskHandler>();
+
+  register(types: readonly string[], handler: TaskHandler): this {
+    for (const t of types) this.byType.set(t, handler);
+    return this;
+  }
+
+  get(type: string): TaskHandler | undefined {
+    return this.byType.get(type);
+  }
+
+  get types(): string[] {
+    return [...this.byType.keys()];
+  }
+}
+
+/**
+ * The telemetry task types. For now each of them stores its readings; the statistics, alert and rollup steps
+ * that differ between them are not built yet (README "Status").
+ */
+export const TELEMETRY_TASK_TYPES = [
+  TaskTypes.ANALYZE,
+  TaskTypes.STORE,
+  TaskTypes.ALERT,
+  TaskTypes.ANOMALY_DETECT,
+  TaskTypes.AGGREGATE,
+] as const;

@@ -1,0 +1,137 @@
+import { once } from 'node:events';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import {
+  ConfigError,
+  Readiness,
+  ReliableConsumer,
+  createLogger,
+  createMetricsRegistry,
+  createRedis,
+  installShutdown,
+  redactUrl,
+} from '@telemetryhub/common';
+import { loadProcessorConfig } from './config.js';
+import { createProcessorMetrics, registerPoolGauge } from './metrics.js';
+import { createPgPool } from './store/pool.js';
+import { migrate } from './store/migrate.js';
+import { isRetryableDbError } from './store/pg-errors.js';
+import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from './handlers/index.js';
+import { TaskRunner } from './consume/task-runner.js';
+import { ConsumerLoop } from './consume/consumer-loop.js';
+import { createApp } from './app.js';
+import { VERSION } from './version.js';
+
+const HELP = `telemetryhub task-processor — takes tasks from the Redis queue and stores their readings in PostgreSQL.
+
+Usage: npm run processor            (configured by environment variables; see README "Configuration")
+       npm run processor -- --help
+
+Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH_SIZE, PG_POOL_MAX, LOG_LEVEL.
+CONFIG_FILE may name a JSON file of the same keys.`;
+
+/** Waits for PostgreSQL at start-up (it may still be starting next to us), with a deadline. */
+async function waitForDatabase(pool: pg.Pool, log: Logger, seconds: number): Promise<void> {
+  const deadline = seconds > 0 ? Date.now() + seconds * 1000 : Infinity;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pool.query('SELECT 1');
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      if (attempt === 1 || attempt % 10 === 0)
+        log.warn({ err: { message: (err as Error).message } }, 'waiting for PostgreSQL');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(HELP);
+    return;
+  }
+  let config;
+  try {
+    config = loadProcessorConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`task-processor: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger({ service: 'task-processor', version: VERSION, level: config.LOG_LEVEL });
+  const registry = createMetricsRegistry({ prefix: 'taskproc', version: VERSION });
+  const metrics = createProcessorMetrics(registry);
+
+  const pool = createPgPool(
+    config.DATABASE_URL,
+    { max: config.PG_POOL_MAX, statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS },
+    log.child({ component: 'pg' }),
+  );
+  registerPoolGauge(registry, pool);
+  await waitForDatabase(pool, log, config.STARTUP_WAIT_SECONDS);
+  if (config.MIGRATE_ON_START) await migrate(pool, log.child({ component: 'migrate' }));
+
+  const redisLog = log.child({ component: 'redis' });
+  const redis = createRedis(config.REDIS_URL, { name: 'task-processor', log: redisLog });
+  const blocking = createRedis(config.REDIS_URL, { name: 'task-processor-fetch', blocking: true, log: redisLog });
+  const consumer = new ReliableConsumer(redis, blocking, config.QUEUE_NAME);
+
+  const handlers = new HandlerRegistry().register(
+    TELEMETRY_TASK_TYPES,
+    createTelemetryHandler({ pool, metrics, log: log.child({ component: 'telemetry' }) }),
+  );
+  const runner = new TaskRunner({
+    consumer,
+    handlers,
+    metrics,
+    log: log.child({ component: 'runner' }),
+    isRetryable: isRetryableDbError,
+    retryBaseMs: config.RETRY_BASE_MS,
+    retryMaxMs: config.RETRY_MAX_MS,
+  });
+  const loop = new ConsumerLoop({
+    consumer,
+    runner,
+    metrics,
+    log: log.child({ component: 'consumer', consumerId: consumer.consumerId }),
+    batchSize: config.FETCH_BATCH_SIZE,
+    blockMs: config.FETCH_BLOCK_MS,
+  });
+
+  const readiness = new Readiness()
+    .register('redis', () => redis.ping())
+    .register('postgres', () => pool.query('SELECT 1'));
+  const server = createApp({ log, registry, readiness, pool }).listen(config.PROCESSOR_PORT);
+  await once(server, 'listening');
+  loop.start();
+  log.info(
+    {
+      port: config.PROCESSOR_PORT,
+      redis: redactUrl(config.REDIS_URL),
+      database: redactUrl(config.DATABASE_URL),
+      queue: config.QUEUE_NAME,
+      consumerId: consumer.consumerId,
+    },
+    'task-processor started',
+  );
+
+  installShutdown({
+    log,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    steps: [
+      { name: 'readiness false', run: () => readiness.startDraining() },
+      { name: 'stop consuming', run: () => loop.stop() },
+      { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
+      { name: 'close redis', run: () => Promise.all([redis.quit(), blocking.quit()]) },
+      { name: 'close postgres', run: () => pool.end() },
+    ],
+  });
+}
+
+main().catch((err) => {
+  console.error('task-processor: fatal error during start-up', err);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import pg from 'pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** All task-processor metric names in one place. */
+export function createProcessorMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    tasksProcessed: new Counter({
+      name: 'taskproc_tasks_processed_total',
+      help: 'Tasks settled, by type and outcome (acked, dead_lettered).',
+      labelNames: ['type', 'outcome'],
+      registers,
+    }),
+    dlqTasks: new Counter({
+      name: 'taskproc_dlq_tasks_total',
+      help: 'Tasks moved to the dead-letter queue, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    retries: new Counter({
+      name: 'taskproc_task_retries_total',
+      help: 'Times a batch of tasks was retried after a transient failure.',
+      registers,
+    }),
+    fetchBatchSize: new Histogram({
+      name: 'taskproc_fetch_batch_size_tasks',
+      help: 'Tasks taken per fetch.',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers,
+    }),
+    batchDuration: new Histogram({
+      name: 'taskproc_batch_duration_seconds',
+      help: 'Time to process one fetched batch, from fetch to ack.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    taskWait: new Histogram({
+      name: 'taskproc_task_wait_seconds',
+      help: 'Time from a task’s created_at to the start of its processing.',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    dbRowsWritten: new Counter({
+      name: 'taskproc_db_rows_written_total',
+      help: 'Rows written to PostgreSQL, by table.',
+      labelNames: ['table'],
+      registers,
+    }),
+    duplicateReadings: new Counter({
+      name: 'taskproc_duplicate_readings_total',
+      help: 'Readings skipped because their event_id was already stored (resends, retries).',
+      registers,
+    }),
+    eventVisibleLatency: new Histogram({
+      name: 'taskproc_event_visible_latency_seconds',
+      help: 'From a reading’s event time to its row being stored (the 30 s visibility SLO).',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+  };
+}
+export type ProcessorMetrics = ReturnType<typeof createProcessorMetrics>;
+
+/** Pool counts as gauges read at scrape time (prom-client `collect`), not on a timer. */
+export function registerPoolGauge(registry: Registry, pool: pg.Pool): void {
+  new Gauge({
+    name: 'taskproc_db_pool_connections',
+    help: 'PostgreSQL pool connections, by state.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.set({ state: 'total' }, pool.totalCount);
+      this.set({ state: 'idle' }, pool.idleCount);
+      this.set({ state: 'waiting' }, pool.waitingCount);
+    },
+  });
+}

@@ -1,0 +1,28 @@
+import type { Migration } from './migration.js';
+
+/**
+ * Raw readings, one row per event_id (the idempotency key: a resend or a retry inserts nothing).
+ * Not yet partitioned by event time: that arrives with retention (see README "Status").
+ */
+export const migration0001: Migration = {
+  version: 1,
+  name: 'readings',
+  sql: `
+    CREATE TABLE readings (
+      event_id       uuid             PRIMARY KEY,
+      device_id      text             NOT NULL,
+      metric         text             NOT NULL,
+      event_time     timestamptz      NOT NULL,
+      value          double precision NOT NULL,
+      unit           text,
+      site           text,
+      region         text,
+      firmware       text,
+      schema_version smallint         NOT NULL,
+      sequence_id    bigint,
+      task_id        text,
+      stored_at      timestamptz      NOT NULL DEFAULT now()
+    );
+    CREATE INDEX readings_device_metric_time ON readings (device_id, metric, event_time DESC);
+  `,
+};

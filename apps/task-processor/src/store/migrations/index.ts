@@ -1,0 +1,7 @@
+import type { Migration } from './migration.js';
+import { migration0001 } from './0001-readings.js';
+
+export type { Migration };
+
+/** Every migration, in version order. Append only: never edit one that has shipped. */
+export const MIGRATIONS: readonly Migration[] = [migration0001];

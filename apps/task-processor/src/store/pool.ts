@@ -1,0 +1,28 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export interface PgPoolOptions {
+  max: number;
+  statementTimeoutMs: number;
+  connectionTimeoutMs?: number;
+}
+
+/**
+ * The one PostgreSQL pool. Timeouts on connect and on every statement; `pool.on('error')` is handled, because an
+ * idle client losing its connection (server restart) would otherwise crash the process.
+ */
+export function createPgPool(url: string, opts: PgPoolOptions, log: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max,
+    connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5000,
+    statement_timeout: opts.statementTimeoutMs,
+    query_timeout: opts.statementTimeoutMs + 1000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'telemetryhub-task-processor',
+  });
+  pool.on('error', (err) =>
+    log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle PostgreSQL client failed'),
+  );
+  return pool;
+}

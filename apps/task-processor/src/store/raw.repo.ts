@@ -1,0 +1,83 @@
+import type pg from 'pg';
+import type { Reading } from '@telemetryhub/common';
+
+/** A reading with the task that carried it (kept for tracing a row back to its task). */
+export interface StoredReadingInput {
+  reading: Reading;
+  taskId: string;
+}
+
+/**
+ * Inserts readings in one statement however many there are (arrays + unnest: one round trip, one plan), and
+ * skips event_ids already stored. Returns the event_ids this call really added, so later steps (rollups,
+ * alerts) fold in each event exactly once.
+ */
+export async function insertReadings(
+  db: pg.Pool | pg.PoolClient,
+  items: readonly StoredReadingInput[],
+): Promise<Set<string>> {
+  if (items.length === 0) return new Set();
+  const cols = {
+    event_id: [] as string[],
+    device_id: [] as string[],
+    metric: [] as string[],
+    event_time: [] as string[],
+    value: [] as number[],
+    unit: [] as Array<string | null>,
+    site: [] as Array<string | null>,
+    region: [] as Array<string | null>,
+    firmware: [] as Array<string | null>,
+    schema_version: [] as number[],
+    sequence_id: [] as Array<number | null>,
+    task_id: [] as string[],
+  };
+  for (const { reading: r, taskId } of items) {
+    cols.event_id.push(r.event_id);
+    cols.device_id.push(r.device_id);
+    cols.metric.push(r.metric);
+    cols.event_time.push(r.event_time);
+    cols.value.push(r.value);
+    cols.unit.push(r.unit);
+    cols.site.push(r.site);
+    cols.region.push(r.region);
+    cols.firmware.push(r.firmware);
+    cols.schema_version.push(r.schema_version);
+    cols.sequence_id.push(r.sequence_id);
+    cols.task_id.push(taskId);
+  }
+  const { rows } = await db.query<{ event_id: string }>(
+    `INSERT INTO readings (event_id, device_id, metric, event_time, value, unit, site, region, firmware,
+                           schema_version, sequence_id, task_id)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[],
+                          $7::text[], $8::text[], $9::text[], $10::int2[], $11::int8[], $12::text[])
+     ON CONFLICT (event_id) DO NOTHING
+     RETURNING event_id`,
+    Object.values(cols),
+  );
+  return new Set(rows.map((r) => r.event_id));
+}
+
+export interface LatestReading {
+  device_id: string;
+  metric: string;
+  event_time: string;
+  value: number;
+  unit: string | null;
+  event_id: string;
+  stored_at: string;
+}
+
+/** The newest reading (by event time) of one device and metric, or null. Served by the (device, metric, time) index. */
+export async function latestReading(db: pg.Pool, deviceId: string, metric: string): Promise<LatestReading | null> {
+  const { rows } = await db.query<LatestReading>(
+    `SELECT device_id, metric, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS event_time,
+            value, unit, event_id::text AS event_id,
+            to_char(stored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS stored_at
+       FROM readings
+      WHERE device_id = $1 AND metric = $2
+      ORDER BY event_time DESC
+      LIMIT 1`,
+    [deviceId, metric],
+  );
+  return rows[0] ?? null;
+}
