@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** All task-processor metric names in one place. */
