@@ -1,7 +1,7 @@
 /**
  * Runs the test suite with node:test (through tsx). Usage:
  *   tsx scripts/run-tests.ts [--unit | --int] [dir ...]
- * Finds `*.test.ts` under apps/ and libs/ (or the given dirs). `*.int.test.ts` need real Redis/PostgreSQL, which
+ * Finds `*.test.ts` under apps/, libs/ and tests/ (or the given dirs). `*.int.test.ts` need real Redis/PostgreSQL, which
  * each test file starts itself on private ports (libs/devstack); `--unit` skips them.
  */
 import { spawn } from 'node:child_process';
@@ -18,7 +18,9 @@ if (args.includes('--help')) {
 const unitOnly = args.includes('--unit');
 const intOnly = args.includes('--int');
 const dirs = args.filter((a) => !a.startsWith('--'));
-const roots = dirs.length ? dirs.map((d) => resolve(root, d)) : [join(root, 'apps'), join(root, 'libs')];
+const roots = dirs.length
+  ? dirs.map((d) => resolve(root, d))
+  : [join(root, 'apps'), join(root, 'libs'), join(root, 'tests')];
 
 function walk(dir: string, out: string[]): void {
   for (const name of readdirSync(dir)) {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { findOnPath } from './packages.js';
 
 export interface ServerProcessOptions {
@@ -7,6 +8,9 @@ export interface ServerProcessOptions {
   /** Signal the kernel sends the server if this Node process dies, so a crashed test leaves nothing behind. */
   parentDeathSignal: NodeJS.Signals;
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Also append everything the server prints to this file. */
+  logFile?: string;
 }
 
 /**
@@ -33,17 +37,24 @@ export class ServerProcess {
     }
     this.child = spawn(file, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Own process group: a terminal's Ctrl-C reaches only our parent, which stops servers in the right order
+      // (apps drain into Redis/PostgreSQL before those stop). pdeathsig still covers a parent that dies.
+      detached: true,
       env: opts.env ?? process.env,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
       // Without setpriv, Node switches credentials itself.
       ...(!setpriv && opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
     });
+    const logStream = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString('utf8')).slice(-8000);
+      logStream?.write(chunk);
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
     this.exitPromise = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
+        logStream?.end();
         this.exited = true;
         resolve({ code, signal });
       });

@@ -1,0 +1,137 @@
+/**
+ * Starts the whole stack on this machine: Redis and PostgreSQL (libs/devstack), then the hub and the
+ * task-processor as child processes wired to them. Used by `npm start` and by the end-to-end test, so the test
+ * exercises the very start-up path users run.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  ServerProcess,
+  freePort,
+  isPortInUse,
+  startStack,
+  type LocalStack,
+  type Progress,
+} from '@telemetryhub/devstack';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+
+export interface LocalPipelineOptions {
+  /** Keep data here (`.data/` for npm start); default: throwaway dirs removed on stop(). */
+  dataDir?: string;
+  /** Ports: each falls back to a free one when unset, or when the wanted one is taken. */
+  redisPort?: number;
+  postgresPort?: number;
+  hubPort?: number;
+  processorPort?: number;
+  /** Extra environment for the apps (e.g. SIM_DEVICES, LOG_LEVEL). */
+  env?: Record<string, string>;
+  /** Where the apps' logs go; default: only the last lines are kept, for error messages. */
+  logDir?: string;
+  progress?: Progress;
+  readyTimeoutMs?: number;
+}
+
+export interface LocalPipeline {
+  stack: LocalStack;
+  hub: ServerProcess;
+  processor: ServerProcess;
+  hubUrl: string;
+  processorUrl: string;
+  /** Stops the apps (SIGTERM, they drain), then Redis and PostgreSQL. Idempotent. */
+  stop(): Promise<void>;
+}
+
+async function pickPort(wanted: number | undefined, progress: Progress, what: string): Promise<number> {
+  if (wanted === undefined) return freePort();
+  if (!(await isPortInUse(wanted))) return wanted;
+  const port = await freePort();
+  progress(`port ${wanted} for ${what} is taken; using ${port}`);
+  return port;
+}
+
+async function waitReady(url: string, proc: ServerProcess, name: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.hasExited) throw new Error(`${name} exited during start-up:\n${proc.log.slice(-3000)}`);
+    const ok = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${name} not ready after ${timeoutMs} ms:\n${proc.log.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<LocalPipeline> {
+  const progress = o.progress ?? (() => {});
+  const redisPort = o.redisPort === undefined ? undefined : await pickPort(o.redisPort, progress, 'Redis');
+  const postgresPort =
+    o.postgresPort === undefined ? undefined : await pickPort(o.postgresPort, progress, 'PostgreSQL');
+  progress('starting Redis and PostgreSQL …');
+  const stack = await startStack({
+    redis: {
+      ...(redisPort ? { port: redisPort } : {}),
+      ...(o.dataDir ? { dataDir: join(o.dataDir, 'redis'), appendOnly: true } : {}),
+      progress,
+    },
+    postgres: {
+      ...(postgresPort ? { port: postgresPort } : {}),
+      ...(o.dataDir ? { dataDir: join(o.dataDir, 'postgres'), durable: true } : {}),
+      progress,
+    },
+  });
+  const started: ServerProcess[] = [];
+  try {
+    const hubPort = await pickPort(o.hubPort, progress, 'the hub');
+    const processorPort = await pickPort(o.processorPort, progress, 'the task-processor');
+    const env = {
+      ...process.env,
+      REDIS_URL: stack.redis.url,
+      DATABASE_URL: stack.postgres.url,
+      HUB_PORT: String(hubPort),
+      PROCESSOR_PORT: String(processorPort),
+      ...o.env,
+    };
+    if (o.logDir) mkdirSync(o.logDir, { recursive: true });
+    const app = (name: string, entry: string) => {
+      const proc = new ServerProcess(process.execPath, ['--import', 'tsx', entry], {
+        parentDeathSignal: 'SIGTERM',
+        env,
+        cwd: ROOT,
+        ...(o.logDir ? { logFile: join(o.logDir, `${name}.log`) } : {}),
+      });
+      started.push(proc);
+      return proc;
+    };
+    progress('starting the task-processor and the hub …');
+    const processor = app('task-processor', 'apps/task-processor/src/main.ts');
+    const hub = app('hub', 'apps/hub/src/main.ts');
+    const hubUrl = `http://127.0.0.1:${hubPort}`;
+    const processorUrl = `http://127.0.0.1:${processorPort}`;
+    const timeout = o.readyTimeoutMs ?? 60_000;
+    await Promise.all([
+      waitReady(processorUrl, processor, 'task-processor', timeout),
+      waitReady(hubUrl, hub, 'hub', timeout),
+    ]);
+    let stopping: Promise<void> | undefined;
+    return {
+      stack,
+      hub,
+      processor,
+      hubUrl,
+      processorUrl,
+      stop: () =>
+        (stopping ??= (async () => {
+          // The hub first: it flushes its buffer into Redis; then the processor drains what it holds.
+          await hub.stop('SIGTERM', 30_000);
+          await processor.stop('SIGTERM', 30_000);
+          await stack.stop();
+        })()),
+    };
+  } catch (err) {
+    await Promise.allSettled(started.map((p) => p.stop('SIGTERM', 5000)));
+    await stack.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { startLocalPipeline } from '../../scripts/local-pipeline.js';
+
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));
+
+async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('a reading crosses hub → Redis → task-processor → PostgreSQL and comes back through the HTTP API', async () => {
+  const pipeline = await startLocalPipeline({
+    env: { SIM_DEVICES: '2', SIM_RATE_HZ: '5', LOG_LEVEL: 'warn', BATCH_LINGER_MS: '20' },
+  });
+  try {
+    // 1. A reading posted to the hub (the original ingest shape) is readable from the processor's API.
+    const posted = await fetch(`${pipeline.hubUrl}/v1/telemetry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(fixture('http-ingest-original')),
+    });
+    assert.equal(posted.status, 202);
+    const latest = await eventually(async () => {
+      const r = await fetch(`${pipeline.processorUrl}/v1/devices/sensor-42/metrics/temperature/latest`);
+      return r.status === 200 ? ((await r.json()) as { value: number; event_time: string; unit: string }) : undefined;
+    });
+    assert.deepEqual(
+      { value: latest.value, event_time: latest.event_time, unit: latest.unit },
+      { value: 22.7, event_time: '2026-01-03T08:15:30.250Z', unit: 'C' },
+    );
+
+    // 2. The simulated sensors' readings land in PostgreSQL, each device numbering its samples.
+    const db = new pg.Client({ connectionString: pipeline.stack.postgres.url });
+    await db.connect();
+    try {
+      const rows = await eventually(async () => {
+        const { rows } = await db.query<{ device_id: string; n: string }>(
+          `SELECT device_id, count(*) AS n FROM readings WHERE device_id LIKE 'sim-%' GROUP BY device_id ORDER BY 1`,
+        );
+        return rows.length === 2 && rows.every((r) => Number(r.n) >= 25) ? rows : undefined;
+      });
+      assert.deepEqual(
+        rows.map((r) => r.device_id),
+        ['sim-001', 'sim-002'],
+      );
+      const sim = await fetch(`${pipeline.processorUrl}/v1/devices/sim-001/metrics/voltage/latest`);
+      assert.equal(sim.status, 200);
+    } finally {
+      await db.end();
+    }
+    const metrics = await (await fetch(`${pipeline.hubUrl}/metrics`)).text();
+    assert.match(metrics, /telemetry_hub_published_tasks_total [1-9]/);
+  } finally {
+    await pipeline.stop();
+  }
+  assert.equal(pipeline.hub.hasExited && pipeline.processor.hasExited, true, 'both apps stopped');
+  const exits = await Promise.all([pipeline.hub.exitPromise, pipeline.processor.exitPromise]);
+  assert.deepEqual(
+    exits.map((e) => e.code),
+    [0, 0],
+    'both apps drained and exited 0 on SIGTERM',
+  );
+});
