@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import {
-  ConfigError,
   Readiness,
+  configOrHelp,
   TaskProducer,
   createLogger,
   createMetricsRegistry,
@@ -27,20 +27,8 @@ Main variables: REDIS_URL, QUEUE_NAME, HUB_PORT, SIM_DEVICES, SIM_RATE_HZ, BUFFE
 BATCH_MAX_READINGS, BATCH_LINGER_MS, LOG_LEVEL. CONFIG_FILE may name a JSON file of the same keys.`;
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(HELP);
-    return;
-  }
-  let config;
-  try {
-    config = loadHubConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`hub: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = configOrHelp({ app: 'hub', help: HELP, load: () => loadHubConfig() });
+  if (!config) return;
   const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL });
   const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: VERSION });
   const metrics = createHubMetrics(registry);

@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '@telemetryhub/common';
 
-/** The hub's version, from its package.json (read once). */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export const VERSION = packageVersion(new URL('../package.json', import.meta.url));

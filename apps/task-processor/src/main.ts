@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import {
-  ConfigError,
   Readiness,
+  configOrHelp,
   ReliableConsumer,
   createLogger,
   createMetricsRegistry,
@@ -47,20 +47,8 @@ async function waitForDatabase(pool: pg.Pool, log: Logger, seconds: number): Pro
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(HELP);
-    return;
-  }
-  let config;
-  try {
-    config = loadProcessorConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`task-processor: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = configOrHelp({ app: 'task-processor', help: HELP, load: () => loadProcessorConfig() });
+  if (!config) return;
   const log = createLogger({ service: 'task-processor', version: VERSION, level: config.LOG_LEVEL });
   const registry = createMetricsRegistry({ prefix: 'taskproc', version: VERSION });
   const metrics = createProcessorMetrics(registry);

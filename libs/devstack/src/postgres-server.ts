@@ -105,15 +105,21 @@ export class PostgresServer {
     }
   }
 
-  private async canConnect(): Promise<boolean> {
+  /** A client of the `postgres` maintenance database (the app database may not exist yet). */
+  private adminClient(connectionTimeoutMillis: number): pg.Client {
     const client = new pg.Client({
       host: '127.0.0.1',
       port: this.port,
       user: 'postgres',
       database: 'postgres',
-      connectionTimeoutMillis: 1000,
+      connectionTimeoutMillis,
     });
     client.on('error', () => {});
+    return client;
+  }
+
+  private async canConnect(): Promise<boolean> {
+    const client = this.adminClient(1000);
     try {
       await client.connect();
       return true;
@@ -123,13 +129,7 @@ export class PostgresServer {
   }
 
   private async createDatabase(): Promise<void> {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: this.port,
-      user: 'postgres',
-      database: 'postgres',
-      connectionTimeoutMillis: 5000,
-    });
+    const client = this.adminClient(5000);
     await client.connect();
     try {
       const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.database]);
