@@ -23,7 +23,11 @@ export const ProcessorConfigSchema = z.object({
   PG_POOL_MAX: positiveInt(Math.max(4, availableParallelism() * 2)),
   /** Timeout of every SQL statement (ms). */
   PG_STATEMENT_TIMEOUT_MS: positiveInt(15_000),
-  /** Backoff of transient failures: full jitter up to base·2^attempt, capped at max (ms). */
+  /** Deliveries a task gets before it is dead-lettered (a task's own max_attempts wins). */
+  MAX_ATTEMPTS: positiveInt(5),
+  /** A consumer's lease (ms): if it stops heartbeating this long, its tasks are returned to the queue. */
+  CONSUMER_LEASE_MS: positiveInt(30_000),
+  /** Backoff of transient failures: full jitter up to base·2^(attempt−1), capped at max (ms). */
   RETRY_BASE_MS: positiveInt(1000),
   RETRY_MAX_MS: positiveInt(60_000),
   /** Run migrations at start-up (one replica at a time, under an advisory lock). */

@@ -4,18 +4,20 @@ import type { Logger } from 'pino';
 import {
   Readiness,
   configOrHelp,
+  QueueMaintenance,
   ReliableConsumer,
   createLogger,
   createMetricsRegistry,
   createRedis,
   installShutdown,
   redactUrl,
+  registerQueueMetrics,
 } from '@telemetryhub/common';
 import { loadProcessorConfig } from './config.js';
 import { createProcessorMetrics, registerPoolGauge } from './metrics.js';
 import { createPgPool } from './store/pool.js';
 import { migrate } from './store/migrate.js';
-import { isRetryableDbError } from './store/pg-errors.js';
+import { classifyDbError } from './store/pg-errors.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from './handlers/index.js';
 import { TaskRunner } from './consume/task-runner.js';
 import { ConsumerLoop } from './consume/consumer-loop.js';
@@ -65,7 +67,15 @@ async function main(): Promise<void> {
   const redisLog = log.child({ component: 'redis' });
   const redis = createRedis(config.REDIS_URL, { name: 'task-processor', log: redisLog });
   const blocking = createRedis(config.REDIS_URL, { name: 'task-processor-fetch', blocking: true, log: redisLog });
-  const consumer = new ReliableConsumer(redis, blocking, config.QUEUE_NAME);
+  const consumer = new ReliableConsumer(redis, blocking, config.QUEUE_NAME, { leaseMs: config.CONSUMER_LEASE_MS });
+  const maintenance = new QueueMaintenance(redis, config.QUEUE_NAME, {
+    onReaped: (deadConsumer, tasks) => {
+      metrics.reapedTasks.inc(tasks);
+      log.warn({ deadConsumer, tasks }, 'returned the tasks of a consumer whose lease expired');
+    },
+    onError: (err) => log.warn({ err: { message: (err as Error).message } }, 'queue maintenance failed; will retry'),
+  });
+  registerQueueMetrics(registry, redis, config.QUEUE_NAME);
 
   const handlers = new HandlerRegistry().register(
     TELEMETRY_TASK_TYPES,
@@ -76,7 +86,8 @@ async function main(): Promise<void> {
     handlers,
     metrics,
     log: log.child({ component: 'runner' }),
-    isRetryable: isRetryableDbError,
+    classify: classifyDbError,
+    maxAttempts: config.MAX_ATTEMPTS,
     retryBaseMs: config.RETRY_BASE_MS,
     retryMaxMs: config.RETRY_MAX_MS,
   });
@@ -95,6 +106,7 @@ async function main(): Promise<void> {
   const server = createApp({ log, registry, readiness, pool }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');
   loop.start();
+  maintenance.start();
   log.info(
     {
       port: config.PROCESSOR_PORT,
@@ -112,6 +124,7 @@ async function main(): Promise<void> {
     steps: [
       { name: 'readiness false', run: () => readiness.startDraining() },
       { name: 'stop consuming', run: () => loop.stop() },
+      { name: 'stop queue maintenance', run: () => maintenance.stop() },
       { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
       { name: 'close redis', run: () => Promise.all([redis.quit(), blocking.quit()]) },
       { name: 'close postgres', run: () => pool.end() },

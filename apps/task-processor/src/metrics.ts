@@ -7,7 +7,7 @@ export function createProcessorMetrics(registry: Registry) {
   return {
     tasksProcessed: new Counter({
       name: 'taskproc_tasks_processed_total',
-      help: 'Tasks settled, by type and outcome (acked, dead_lettered).',
+      help: 'Tasks settled, by type and outcome (acked, retried, dead_lettered).',
       labelNames: ['type', 'outcome'],
       registers,
     }),
@@ -17,9 +17,14 @@ export function createProcessorMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers,
     }),
-    retries: new Counter({
-      name: 'taskproc_task_retries_total',
-      help: 'Times a batch of tasks was retried after a transient failure.',
+    dependencyWaits: new Counter({
+      name: 'taskproc_dependency_waits_total',
+      help: 'Times a batch was held and retried because PostgreSQL (or another dependency) was unavailable.',
+      registers,
+    }),
+    reapedTasks: new Counter({
+      name: 'taskproc_queue_reaped_tasks_total',
+      help: 'Tasks returned to the queue from consumers whose lease expired.',
       registers,
     }),
     fetchBatchSize: new Histogram({

@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { PRIORITY_DEFAULT, type Reading, type TaskEnvelope, type TaskProducer } from '@telemetryhub/common';
+import {
+  PRIORITY_DEFAULT,
+  QueueFullError,
+  type Reading,
+  type TaskEnvelope,
+  type TaskProducer,
+} from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import type { HubMetrics } from '../metrics.js';
 
 export interface TaskPublisherOptions {
   buffer: ReadingBuffer;
-  producer: Pick<TaskProducer, 'enqueueBatches'>;
+  producer: Pick<TaskProducer, 'enqueueBatches' | 'queue' | 'maxDepth'>;
   metrics: HubMetrics;
   log: Logger;
   taskType: string;
@@ -143,12 +149,14 @@ export class TaskPublisher {
 
   private async flush(): Promise<void> {
     const end = this.o.metrics.publishDuration.startTimer();
-    await this.o.producer.enqueueBatches(this.held.map((task) => [task]));
+    const pushed = await this.o.producer.enqueueBatches(this.held.map((task) => [task]));
     end();
-    this.o.metrics.publishedTasks.inc(this.held.length);
-    this.o.metrics.publishedSamples.inc(this.heldReadings);
-    this.held = [];
-    this.o.metrics.heldSamples.set(0);
+    const sent = this.held.filter((_, i) => pushed[i]);
+    this.o.metrics.publishedTasks.inc(sent.length);
+    this.o.metrics.publishedSamples.inc(sent.reduce((n, t) => n + t.payload.readings.length, 0));
+    this.held = this.held.filter((_, i) => !pushed[i]);
+    this.o.metrics.heldSamples.set(this.heldReadings);
+    if (this.held.length) throw new QueueFullError(this.o.producer.queue, this.o.producer.maxDepth);
   }
 
   private envelope(readings: Reading[]): TaskEnvelope & { payload: { readings: Reading[] } } {

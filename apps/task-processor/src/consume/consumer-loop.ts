@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { ReliableConsumer } from '@telemetryhub/common';
+import type { FetchedTask, ReliableConsumer } from '@telemetryhub/common';
 import type { TaskRunner } from './task-runner.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { fullJitterBackoff } from './backoff.js';
 
 export interface ConsumerLoopOptions {
-  consumer: Pick<ReliableConsumer, 'fetch' | 'requeueInFlight' | 'consumerId'>;
+  consumer: Pick<ReliableConsumer, 'fetch' | 'requeueInFlight' | 'consumerId' | 'startHeartbeat' | 'stopHeartbeat'>;
   runner: TaskRunner;
   metrics: ProcessorMetrics;
   log: Logger;
@@ -29,6 +29,9 @@ export class ConsumerLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.o.consumer.startHeartbeat((err) =>
+      this.o.log.warn({ err: { message: (err as Error).message } }, 'heartbeat failed'),
+    );
     this.loop = this.run();
   }
 
@@ -37,8 +40,8 @@ export class ConsumerLoop {
   }
 
   /**
-   * Stops fetching, lets the batch in hand finish (transient failures are no longer retried), then gives any
-   * unsettled task back to the queue. Idempotent.
+   * Stops fetching, lets the batch in hand finish (an unavailable dependency is no longer waited for), then gives
+   * any unsettled task back to the queue and drops the lease. Idempotent.
    */
   async stop(): Promise<void> {
     this.running = false;
@@ -54,9 +57,9 @@ export class ConsumerLoop {
   private async run(): Promise<void> {
     let failures = 0;
     while (this.running) {
-      let raws: string[];
+      let fetched: FetchedTask[];
       try {
-        raws = await this.o.consumer.fetch(this.o.batchSize, this.o.blockMs);
+        fetched = await this.o.consumer.fetch(this.o.batchSize, this.o.blockMs);
         failures = 0;
       } catch (err) {
         const delay = fullJitterBackoff(failures++, 200, 5000);
@@ -64,14 +67,14 @@ export class ConsumerLoop {
         await new Promise((r) => setTimeout(r, delay));
         continue;
       }
-      if (raws.length === 0) continue;
-      this.o.metrics.fetchBatchSize.observe(raws.length);
+      if (fetched.length === 0) continue;
+      this.o.metrics.fetchBatchSize.observe(fetched.length);
       const end = this.o.metrics.batchDuration.startTimer();
       try {
-        await this.o.runner.run(raws, () => this.running);
+        await this.o.runner.run(fetched, () => this.running);
       } catch (err) {
         // Only Redis failing during ack/dead-letter gets here; the tasks stay in our processing list.
-        this.o.log.error({ err, tasks: raws.length }, 'could not settle a batch; its tasks stay in processing');
+        this.o.log.error({ err, tasks: fetched.length }, 'could not settle a batch; its tasks stay in processing');
         await new Promise((r) => setTimeout(r, 1000));
       }
       end();

@@ -16,7 +16,7 @@ import {
 } from '@telemetryhub/common';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
-import { isRetryableDbError } from '../store/pg-errors.js';
+import { classifyDbError } from '../store/pg-errors.js';
 import { createProcessorMetrics } from '../metrics.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from '../handlers/index.js';
 import { TaskRunner } from './task-runner.js';
@@ -59,8 +59,10 @@ function pipeline() {
     handlers,
     metrics,
     log,
-    isRetryable: isRetryableDbError,
+    classify: classifyDbError,
+    maxAttempts: 5,
     retryBaseMs: 50,
+    unavailableRetryMs: 50,
     retryMaxMs: 200,
   });
   const loop = new ConsumerLoop({ consumer, runner, metrics, log, batchSize: 50, blockMs: 100 });
@@ -91,7 +93,7 @@ test('stores the readings of every documented task shape, acks them, and leaves 
   ]);
   const raws = await p.consumer.fetch(10, 0);
   const outcome = await p.runner.run(raws, () => true);
-  assert.deepEqual(outcome, { acked: 3, deadLettered: 0, unsettled: 0 });
+  assert.deepEqual(outcome, { acked: 3, retried: 0, deadLettered: 0, unsettled: 0 });
   assert.deepEqual(await rowsOf('sensor_001'), [
     { metric: 'humidity', value: 40 },
     { metric: 'temperature', value: 85.1 },
@@ -124,7 +126,7 @@ test('dead-letters bad tasks with their reason, and still stores the good ones o
   });
   await p.producer.enqueue([good, '{"broken', unknownType, badPayload]);
   const outcome = await p.runner.run(await p.consumer.fetch(10, 0), () => true);
-  assert.deepEqual(outcome, { acked: 1, deadLettered: 3, unsettled: 0 });
+  assert.deepEqual(outcome, { acked: 1, retried: 0, deadLettered: 3, unsettled: 0 });
   assert.equal((await rowsOf('MIX-1')).length, 2);
   const dlq = (await redis.lrange(`${p.queue}:failed`, 0, -1)).map((e) => JSON.parse(e) as DeadLetterRecord).reverse();
   assert.deepEqual(
@@ -149,7 +151,7 @@ test('PostgreSQL stopped mid-stream: tasks wait in processing, then everything a
   await waitFor(async () => (await rowsOf('OUTAGE-1')).length === 20);
   await stack.postgres.halt();
   await p.producer.enqueue(tasks.slice(20));
-  await waitFor(async () => (await p.metrics.retries.get()).values[0]!.value > 0);
+  await waitFor(async () => (await p.metrics.dependencyWaits.get()).values[0]!.value > 0);
   assert.ok((await p.consumer.inFlight()) > 0, 'the tasks are held, not acked, while PostgreSQL is down');
   await stack.postgres.resume();
   await waitFor(async () => (await rowsOf('OUTAGE-1').catch(() => [])).length === 40);

@@ -5,149 +5,205 @@ import {
   parseTaskEnvelope,
   summarizeIssues,
   type DeadLetterReason,
+  type FetchedTask,
   type ReliableConsumer,
   type TaskEnvelope,
 } from '@telemetryhub/common';
 import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index.js';
 import type { ProcessorMetrics } from '../metrics.js';
+import type { DbFailureKind } from '../store/pg-errors.js';
 import { fullJitterBackoff } from './backoff.js';
 
 export interface TaskRunnerOptions {
-  consumer: Pick<ReliableConsumer, 'ack' | 'deadLetter'>;
+  consumer: Pick<ReliableConsumer, 'ack' | 'deadLetter' | 'retryLater' | 'firstFailure'>;
   handlers: HandlerRegistry;
   metrics: ProcessorMetrics;
   log: Logger;
-  isRetryable: (err: unknown) => boolean;
+  classify: (err: unknown) => DbFailureKind;
+  /** Default when a task does not set its own `max_attempts`. */
+  maxAttempts: number;
+  /** Backoff of a transient failure: full jitter up to base·2^(attempt−1), capped. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Wait between tries while a dependency is unavailable (doubles up to retryMaxMs). */
+  unavailableRetryMs?: number;
 }
 
-/** Outcome of one fetched batch. `unsettled` tasks stay in the processing list (transient failure at shutdown). */
+/** Outcome of one fetched batch. `unsettled` tasks stay in the processing list (dependency down at shutdown). */
 export interface BatchOutcome {
   acked: number;
+  retried: number;
   deadLettered: number;
   unsettled: number;
 }
 
+interface Delivery extends ParsedTask {
+  /** This delivery's number: 1 for the first. */
+  attempt: number;
+  maxAttempts: number;
+}
+
 /**
  * Runs one fetched batch: validate every task, dispatch groups of tasks to their handler, then settle each task
- * exactly once — acked, or dead-lettered with its reason. Bad input never throws out of here.
+ * exactly once — acked, scheduled for a retry, or dead-lettered with its reason. Bad input never throws out of
+ * here.
+ *
+ * Failures, by kind (see store/pg-errors.ts):
+ * - dependency unavailable: the batch is held and retried in place until it succeeds or shutdown begins — an
+ *   outage is not the task's fault, so it costs no attempt, and fetching pauses meanwhile (backpressure);
+ * - transient: each task goes to the delayed set with exponential backoff and full jitter, one attempt counted;
+ *   past `maxAttempts` it is dead-lettered as `attempts_exhausted`;
+ * - permanent: the group is retried task by task to find the poison task; only that one is dead-lettered.
  */
 export class TaskRunner {
   constructor(private readonly o: TaskRunnerOptions) {}
 
-  /** `keepTrying` says whether to go on retrying a transient failure (false once shutdown has begun). */
-  async run(raws: readonly string[], keepTrying: () => boolean): Promise<BatchOutcome> {
-    const outcome: BatchOutcome = { acked: 0, deadLettered: 0, unsettled: 0 };
-    const groups = new Map<TaskHandler, ParsedTask[]>();
+  /** `keepTrying` says whether to go on retrying while a dependency is down (false once shutdown has begun). */
+  async run(fetched: readonly FetchedTask[], keepTrying: () => boolean): Promise<BatchOutcome> {
+    const outcome: BatchOutcome = { acked: 0, retried: 0, deadLettered: 0, unsettled: 0 };
+    const groups = new Map<TaskHandler, Delivery[]>();
     const now = Date.now();
-    for (const raw of raws) {
-      const parsed = await this.validate(raw, outcome);
+    for (const task of fetched) {
+      const parsed = await this.validate(task, outcome);
       if (!parsed) continue;
-      this.o.metrics.taskWait.observe(Math.max(0, (now - Date.parse(parsed.task.envelope.created_at)) / 1000));
+      this.o.metrics.taskWait.observe(Math.max(0, (now - Date.parse(parsed.delivery.envelope.created_at)) / 1000));
       const group = groups.get(parsed.handler) ?? [];
-      group.push(parsed.task);
+      group.push(parsed.delivery);
       groups.set(parsed.handler, group);
     }
-    for (const [handler, tasks] of groups) await this.runGroup(handler, tasks, keepTrying, outcome);
+    for (const [handler, deliveries] of groups) await this.runGroup(handler, deliveries, keepTrying, outcome);
     return outcome;
   }
 
   private async validate(
-    raw: string,
+    fetched: FetchedTask,
     outcome: BatchOutcome,
-  ): Promise<{ task: ParsedTask; handler: TaskHandler } | null> {
+  ): Promise<{ delivery: Delivery; handler: TaskHandler } | null> {
+    const { raw } = fetched;
     let envelope: TaskEnvelope;
     try {
       envelope = parseTaskEnvelope(raw);
     } catch (err) {
-      await this.deadLetter(raw, null, 'invalid_envelope', (err as Error).message, outcome);
+      await this.deadLetter(raw, null, fetched.redeliveries + 1, 'invalid_envelope', (err as Error).message, outcome);
+      return null;
+    }
+    const attempt = envelope.attempts + fetched.redeliveries + 1;
+    const maxAttempts = envelope.max_attempts ?? this.o.maxAttempts;
+    if (attempt > maxAttempts) {
+      // Delivered again after its last allowed attempt: its consumers died on it (returned by the reaper).
+      const message = `delivered ${attempt} times, max_attempts is ${maxAttempts}; its consumers stopped without settling it`;
+      await this.deadLetter(raw, envelope, attempt, 'attempts_exhausted', message, outcome);
       return null;
     }
     const handler = this.o.handlers.get(envelope.type);
     if (!handler) {
       const message = `no handler for task type "${envelope.type}" (known: ${this.o.handlers.types.join(', ')})`;
-      await this.deadLetter(raw, envelope, 'unknown_type', message, outcome);
+      await this.deadLetter(raw, envelope, attempt, 'unknown_type', message, outcome);
       return null;
     }
     const events = parseEvents(envelope.payload, 'payload');
     if (events.issues.length) {
-      await this.deadLetter(raw, envelope, 'invalid_payload', summarizeIssues(events.issues), outcome);
+      await this.deadLetter(raw, envelope, attempt, 'invalid_payload', summarizeIssues(events.issues), outcome);
       return null;
     }
-    return { task: { raw, envelope, readings: events.readings }, handler };
+    return { delivery: { raw, envelope, readings: events.readings, attempt, maxAttempts }, handler };
   }
 
   private async runGroup(
     handler: TaskHandler,
-    tasks: ParsedTask[],
+    group: Delivery[],
     keepTrying: () => boolean,
     outcome: BatchOutcome,
   ): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    for (let waited = 0; ; waited++) {
+      let kind: DbFailureKind;
+      let error: unknown;
       try {
-        await handler.handle(tasks);
-        await this.o.consumer.ack(tasks.map((t) => t.raw));
-        for (const t of tasks) this.o.metrics.tasksProcessed.inc({ type: t.envelope.type, outcome: 'acked' });
-        outcome.acked += tasks.length;
+        await handler.handle(group);
+        await this.o.consumer.ack(group.map((t) => t.raw));
+        for (const t of group) this.o.metrics.tasksProcessed.inc({ type: t.envelope.type, outcome: 'acked' });
+        outcome.acked += group.length;
         return;
       } catch (err) {
-        if (err instanceof ValidationError || !this.o.isRetryable(err)) {
-          await this.isolatePoison(handler, tasks, err, keepTrying, outcome);
-          return;
-        }
-        if (!keepTrying()) {
-          this.o.log.warn({ err, tasks: tasks.length }, 'transient failure at shutdown; leaving tasks unsettled');
-          outcome.unsettled += tasks.length;
-          return;
-        }
-        const delay = fullJitterBackoff(attempt, this.o.retryBaseMs, this.o.retryMaxMs);
-        this.o.metrics.retries.inc();
-        this.o.log.warn(
-          {
-            err: { message: (err as Error).message, code: (err as { code?: string }).code },
-            attempt,
-            delayMs: delay,
-            tasks: tasks.length,
-          },
-          'transient failure; retrying',
-        );
-        await new Promise((r) => setTimeout(r, delay));
+        error = err;
+        kind = err instanceof ValidationError ? 'permanent' : this.o.classify(err);
       }
+      if (kind === 'permanent') return this.isolatePoison(handler, group, error, keepTrying, outcome);
+      if (kind === 'transient') {
+        for (const t of group) await this.retryOrGiveUp(t, error, outcome);
+        return;
+      }
+      if (!keepTrying()) {
+        this.o.log.warn(
+          { err: brief(error), tasks: group.length },
+          'dependency unavailable at shutdown; tasks stay unsettled',
+        );
+        outcome.unsettled += group.length;
+        return;
+      }
+      const base = this.o.unavailableRetryMs ?? 500;
+      const delay = Math.min(this.o.retryMaxMs, base * 2 ** Math.min(waited, 10));
+      this.o.metrics.dependencyWaits.inc();
+      if (waited === 0 || waited % 10 === 0) {
+        this.o.log.warn(
+          { err: brief(error), tasks: group.length, delayMs: delay },
+          'dependency unavailable; holding tasks and retrying',
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
     }
+  }
+
+  private async retryOrGiveUp(t: Delivery, err: unknown, outcome: BatchOutcome): Promise<void> {
+    const message = (err as Error).message;
+    if (t.attempt >= t.maxAttempts) {
+      await this.deadLetter(t.raw, t.envelope, t.attempt, 'attempts_exhausted', message, outcome);
+      return;
+    }
+    const delay = fullJitterBackoff(t.attempt - 1, this.o.retryBaseMs, this.o.retryMaxMs);
+    await this.o.consumer.retryLater(t.raw, Date.now() + delay);
+    this.o.metrics.tasksProcessed.inc({ type: t.envelope.type, outcome: 'retried' });
+    this.o.log.info(
+      { taskId: t.envelope.id, attempt: t.attempt, delayMs: delay, err: brief(err) },
+      'transient failure; retry scheduled',
+    );
+    outcome.retried++;
   }
 
   /** A permanent failure of a group: retry task by task so that only the poison task goes to the DLQ. */
   private async isolatePoison(
     handler: TaskHandler,
-    tasks: ParsedTask[],
+    group: Delivery[],
     err: unknown,
     keepTrying: () => boolean,
     outcome: BatchOutcome,
   ): Promise<void> {
-    if (tasks.length === 1) {
-      await this.deadLetter(tasks[0]!.raw, tasks[0]!.envelope, 'poison', (err as Error).message, outcome);
+    if (group.length === 1) {
+      const t = group[0]!;
+      await this.deadLetter(t.raw, t.envelope, t.attempt, 'poison', (err as Error).message, outcome);
       return;
     }
-    for (const task of tasks) await this.runGroup(handler, [task], keepTrying, outcome);
+    for (const t of group) await this.runGroup(handler, [t], keepTrying, outcome);
   }
 
   private async deadLetter(
     raw: string,
     envelope: TaskEnvelope | null,
+    attempt: number,
     reason: DeadLetterReason,
     message: string,
     outcome: BatchOutcome,
   ): Promise<void> {
-    const now = new Date().toISOString();
+    const now = new Date();
+    const first = attempt > 1 ? await this.o.consumer.firstFailure(raw) : null;
     await this.o.consumer.deadLetter(raw, {
       reason,
       message,
       task_id: envelope?.id ?? null,
       task_type: envelope?.type ?? null,
-      attempts: (envelope?.attempts ?? 0) + 1,
-      first_failed_at: now,
-      last_failed_at: now,
+      attempts: attempt,
+      first_failed_at: (first ?? now).toISOString(),
+      last_failed_at: now.toISOString(),
     });
     this.o.metrics.dlqTasks.inc({ reason });
     // Only registered types become label values: a producer's typo must not grow the metric's cardinality.
@@ -156,4 +212,9 @@ export class TaskRunner {
     this.o.log.warn({ taskId: envelope?.id, type: envelope?.type, reason, message }, 'task dead-lettered');
     outcome.deadLettered++;
   }
+}
+
+function brief(err: unknown): { message: string; code?: string } {
+  const e = err as { message?: string; code?: string };
+  return { message: e?.message ?? String(err), ...(e?.code ? { code: e.code } : {}) };
 }

@@ -1,16 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRetryableDbError } from './pg-errors.js';
+import { classifyDbError } from './pg-errors.js';
 
-test('treats lost connections, deadlocks and shutdowns as retryable', () => {
-  for (const code of ['08006', '08001', '40001', '40P01', '57P01', '53300', 'ECONNREFUSED']) {
-    assert.equal(isRetryableDbError({ code }), true, code);
+test('treats a database that cannot be reached as unavailable, not as the task’s fault', () => {
+  for (const code of ['08006', '08001', '57P01', '53300', 'ECONNREFUSED', 'ECONNRESET']) {
+    assert.equal(classifyDbError({ code }), 'unavailable', code);
   }
-  assert.equal(isRetryableDbError(new Error('Connection terminated unexpectedly')), true);
+  assert.equal(classifyDbError(new Error('Connection terminated unexpectedly')), 'unavailable');
+});
+
+test('treats lost races (serialization, deadlock, statement timeout) as transient', () => {
+  for (const code of ['40001', '40P01', '57014']) assert.equal(classifyDbError({ code }), 'transient', code);
 });
 
 test('treats bad data and integrity violations as permanent', () => {
   for (const code of ['22P02', '22003', '23502', '23505', '42P01']) {
-    assert.equal(isRetryableDbError({ code }), false, code);
+    assert.equal(classifyDbError({ code }), 'permanent', code);
   }
 });

@@ -1,18 +1,22 @@
 /**
- * Retryable or permanent, decided by SQLSTATE (`err.code`), never by message text.
- * - retryable: the same statement may succeed later — connection exceptions (08), serialization failure
- *   (40001), deadlock (40P01), insufficient resources (53), operator intervention / shutdown (57P01–57P03),
- *   system errors (58), and Node socket errors (no SQLSTATE at all, e.g. ECONNREFUSED, timeouts).
- * - permanent: the data is wrong — data exceptions (22), integrity violations (23), syntax/access (42), … — so
- *   retrying cannot help: dead-letter.
+ * How a database failure should be handled, decided by SQLSTATE (`err.code`), never by message text:
+ * - `unavailable`: the database cannot be reached or is going away — connection exceptions (08), insufficient
+ *   resources (53), operator intervention / shutdown (57P01–57P03), system errors (58), and socket errors with no
+ *   SQLSTATE (ECONNREFUSED, ECONNRESET, timeouts). Not the task's fault: hold the work, retry, count no attempt.
+ * - `transient`: this statement lost a race — serialization failure (40001), deadlock (40P01), statement
+ *   cancelled by timeout (57014). Retry the task later through the queue's backoff, counting an attempt.
+ * - `permanent`: the data is wrong — data exceptions (22), integrity violations (23), syntax/access (42), … —
+ *   so retrying cannot help: dead-letter.
  */
-export function isRetryableDbError(err: unknown): boolean {
+export type DbFailureKind = 'unavailable' | 'transient' | 'permanent';
+
+export function classifyDbError(err: unknown): DbFailureKind {
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return true; // socket-level failure or timeout: no answer from the server
-  if (/^[A-Z]+$/.test(code)) return true; // Node errno (ECONNREFUSED, ECONNRESET, ETIMEDOUT…)
+  if (typeof code !== 'string') return 'unavailable'; // socket-level failure or timeout: no answer from the server
+  if (/^[A-Z_]+$/.test(code)) return 'unavailable'; // Node errno (ECONNREFUSED, ECONNRESET, ETIMEDOUT…)
   const cls = code.slice(0, 2);
-  if (cls === '08' || cls === '53' || cls === '58') return true;
-  if (code === '40001' || code === '40P01') return true;
-  if (code === '57P01' || code === '57P02' || code === '57P03' || code === '57014') return true;
-  return false;
+  if (cls === '08' || cls === '53' || cls === '58') return 'unavailable';
+  if (code === '57P01' || code === '57P02' || code === '57P03') return 'unavailable';
+  if (code === '40001' || code === '40P01' || code === '57014') return 'transient';
+  return 'permanent';
 }

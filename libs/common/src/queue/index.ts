@@ -1,3 +1,5 @@
 export * from './keys.js';
+export * from './errors.js';
 export * from './redis-connection.js';
 export * from './redis-list/index.js';
+export * from './queue-metrics.js';

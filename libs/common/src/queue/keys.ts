@@ -11,8 +11,10 @@ export interface QueueKeys {
   delayed: string;
   /** Dead letters (poison or exhausted tasks), newest first, each with its reason. */
   failed: string;
-  /** Live consumers (sorted set, score = heartbeat expiry epoch ms). */
+  /** Live consumers (sorted set, score = lease expiry epoch ms). */
   consumers: string;
+  /** Deliveries beyond the envelope's own `attempts`, by SHA-1 of the raw task (hash). */
+  attempts: string;
 }
 
 export function queueKeys(queue: string): QueueKeys {
@@ -22,5 +24,6 @@ export function queueKeys(queue: string): QueueKeys {
     delayed: `${queue}:delayed`,
     failed: `${queue}:failed`,
     consumers: `${queue}:consumers`,
+    attempts: `${queue}:attempts`,
   };
 }

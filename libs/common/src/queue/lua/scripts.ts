@@ -1,67 +1,146 @@
 /**
  * The queue's multi-key steps, one Lua script each so that each runs atomically on the server. Kept as strings
- * (not .lua files) so the compiled output needs no asset copying. Each script's header lists its KEYS and ARGV.
+ * (not .lua files) so the compiled output needs no asset copying. Each script's header lists KEYS, ARGV and
+ * what it returns. Attempt counts live in a hash keyed by the SHA-1 of the raw task, so a task's bytes are never
+ * re-encoded by Lua (cjson would round floats to 14 digits).
  */
 
 /**
- * fetchBatch — move up to N tasks from pending (right end, oldest) to a consumer's processing list.
- *   KEYS[1] pending list
- *   KEYS[2] processing list of this consumer
- *   ARGV[1] N, the most tasks to move
- * Returns the moved tasks, oldest first (possibly empty).
+ * fetchBatch — take up to N tasks from pending (right end, oldest) into a consumer's processing list, and
+ * renew the consumer's lease in the same step (a consumer never holds tasks without a lease the reaper can see).
+ *   KEYS[1] pending   KEYS[2] processing list of this consumer   KEYS[3] consumers zset   KEYS[4] attempts hash
+ *   ARGV[1] N   ARGV[2] consumer id   ARGV[3] lease expiry (epoch ms)
+ * Returns a flat array: task, extra deliveries (integer), task, extra deliveries, … oldest first.
  */
 export const FETCH_BATCH = `
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 local items = redis.call('RPOP', KEYS[1], tonumber(ARGV[1]))
 if not items then return {} end
--- LPUSH in chunks: unpack() of thousands of values overflows Lua's C stack.
+local out = {}
 for i = 1, #items, 500 do
   redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 499, #items)))
 end
-return items
+for i = 1, #items do
+  out[#out + 1] = items[i]
+  out[#out + 1] = tonumber(redis.call('HGET', KEYS[4], redis.sha1hex(items[i])) or '0')
+end
+return out
 `;
 
 /**
- * ackBatch — settle tasks: remove each from the processing list.
- *   KEYS[1] processing list of this consumer
+ * ackBatch — settle tasks as done: remove each from the processing list and forget its attempt count.
+ *   KEYS[1] processing list of this consumer   KEYS[2] attempts hash
  *   ARGV[1..n] the raw tasks, exactly as fetched
  * LREM with count -1 scans from the tail, where the oldest in-flight tasks sit, so acking in fetch order costs
- * little however long the list. Returns the number of tasks removed (fewer means some were reaped meanwhile).
+ * little however long the list. Returns the number removed (fewer: some were reaped meanwhile).
  */
 export const ACK_BATCH = `
 local removed = 0
 for i = 1, #ARGV do
-  removed = removed + redis.call('LREM', KEYS[1], -1, ARGV[i])
+  local n = redis.call('LREM', KEYS[1], -1, ARGV[i])
+  if n > 0 then
+    local sha = redis.sha1hex(ARGV[i])
+    redis.call('HDEL', KEYS[2], sha, sha .. ':first')
+  end
+  removed = removed + n
 end
 return removed
+`;
+
+/**
+ * retryLater — move one task from the processing list to the delayed set, due at a time, counting the attempt.
+ *   KEYS[1] processing list   KEYS[2] delayed zset   KEYS[3] attempts hash
+ *   ARGV[1] the raw task   ARGV[2] due time (epoch ms)   ARGV[3] now (epoch ms), kept as the first failure time
+ * Returns 1, or 0 when the task was no longer held (reaped meanwhile: then it is not scheduled twice).
+ */
+export const RETRY_LATER = `
+if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
+local sha = redis.sha1hex(ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HINCRBY', KEYS[3], sha, 1)
+redis.call('HSETNX', KEYS[3], sha .. ':first', ARGV[3])
+return 1
+`;
+
+/**
+ * promoteDue — move retries whose time has come back to the consumer end of pending (taken next).
+ *   KEYS[1] delayed zset   KEYS[2] pending
+ *   ARGV[1] now (epoch ms)   ARGV[2] most tasks to move
+ * Returns the number moved.
+ */
+export const PROMOTE_DUE = `
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
+for i = 1, #due do
+  redis.call('ZREM', KEYS[1], due[i])
+  redis.call('RPUSH', KEYS[2], due[i])
+end
+return #due
 `;
 
 /**
  * deadLetter — move one task from the processing list to the DLQ with its failure record.
- *   KEYS[1] processing list of this consumer
- *   KEYS[2] failed list (DLQ)
- *   ARGV[1] the raw task, exactly as fetched
- *   ARGV[2] the DLQ record (JSON holding the raw task, reason, attempts, times, consumer)
- * Returns 1 when the task was in the processing list, 0 when it was not (reaped meanwhile; the record is still
- * written, so the failure is never lost).
+ *   KEYS[1] processing list   KEYS[2] failed list (DLQ)   KEYS[3] attempts hash
+ *   ARGV[1] the raw task   ARGV[2] the DLQ record (JSON: raw task, reason, attempts, times, consumer)
+ * Returns 1 when the task was held, 0 when it was not (reaped meanwhile); the record is written either way, so a
+ * failure is never lost, and a task reaped and then dead-lettered by its new owner shows up twice, never zero
+ * times.
  */
 export const DEAD_LETTER = `
 local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
 redis.call('LPUSH', KEYS[2], ARGV[2])
+local sha = redis.sha1hex(ARGV[1])
+redis.call('HDEL', KEYS[3], sha, sha .. ':first')
 return removed
 `;
 
 /**
- * requeue — return every task of a processing list to the consumer end of pending, in their original order
- * (the oldest in-flight task becomes the next to be taken).
- *   KEYS[1] processing list
- *   KEYS[2] pending list
+ * requeue — return every task of a processing list to the consumer end of pending, in their original order (the
+ * oldest in-flight task becomes the next to be taken), and drop the consumer's lease.
+ *   KEYS[1] processing list   KEYS[2] pending   KEYS[3] consumers zset   KEYS[4] attempts hash
+ *   ARGV[1] consumer id   ARGV[2] 1 to count a delivery for each task (the reaper), 0 not to (a graceful stop)
+ *   ARGV[3] only if the lease expired before this time (epoch ms), or '' for unconditionally
  * Moving from the processing list's left (newest) to pending's right, one by one, leaves the oldest rightmost.
- * Returns the number of tasks returned.
+ * Returns the number returned, or -1 when the lease was renewed meanwhile (the consumer is alive after all).
  */
 export const REQUEUE = `
+if ARGV[3] ~= '' then
+  local lease = redis.call('ZSCORE', KEYS[3], ARGV[1])
+  if lease and tonumber(lease) >= tonumber(ARGV[3]) then return -1 end
+end
 local n = 0
-while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do
+while true do
+  local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not item then break end
+  if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[4], redis.sha1hex(item), 1) end
   n = n + 1
 end
+redis.call('ZREM', KEYS[3], ARGV[1])
 return n
+`;
+
+/**
+ * enqueueBounded — LPUSH tasks unless pending would exceed a depth limit.
+ *   KEYS[1] pending
+ *   ARGV[1] max depth   ARGV[2..n] the tasks, in order
+ * Returns the new depth, or -1 (nothing pushed) when the limit would be exceeded.
+ */
+export const ENQUEUE_BOUNDED = `
+local depth = redis.call('LLEN', KEYS[1])
+if depth + #ARGV - 1 > tonumber(ARGV[1]) then return -1 end
+for i = 2, #ARGV, 500 do
+  depth = redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
+end
+return depth
+`;
+
+/**
+ * replayDead — move one DLQ entry back to pending as a fresh task (its attempt count starts again).
+ *   KEYS[1] failed list   KEYS[2] pending
+ *   ARGV[1] the DLQ entry, exactly as stored   ARGV[2] the raw task it holds
+ * Returns 1, or 0 when the entry was gone (replayed or purged by someone else): never replayed twice.
+ */
+export const REPLAY_DEAD = `
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[2])
+return 1
 `;

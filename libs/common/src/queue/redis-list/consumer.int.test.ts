@@ -41,7 +41,7 @@ test('consumes in the order produced (FIFO), in batches', async () => {
   const consumer = new ReliableConsumer(redis, blocking, q);
   const first = await consumer.fetch(4, 0);
   const second = await consumer.fetch(4, 0);
-  const order = [...first, ...second].map((raw) => (JSON.parse(raw) as { payload: { i: number } }).payload.i);
+  const order = [...first, ...second].map(({ raw }) => (JSON.parse(raw) as { payload: { i: number } }).payload.i);
   assert.deepEqual(order, [1, 2, 3, 4, 5, 6]);
   assert.equal(first.length, 4);
 });
@@ -53,7 +53,7 @@ test('a fetched task stays in the processing list until acked', async () => {
   const got = await consumer.fetch(10, 0);
   assert.equal(await consumer.inFlight(), 2);
   assert.equal(await redis.llen(`${q}:pending`), 0);
-  assert.equal(await consumer.ack(got), 2);
+  assert.equal(await consumer.ack(got.map((t) => t.raw)), 2);
   assert.equal(await consumer.inFlight(), 0);
 });
 
@@ -64,7 +64,7 @@ test('blocks on an empty queue until a task arrives, then returns it', async () 
   setTimeout(() => void new TaskProducer(redis, q).enqueue([task(7)]), 200);
   const got = await pending;
   assert.equal(got.length, 1);
-  assert.equal(JSON.parse(got[0]!).payload.i, 7);
+  assert.equal(JSON.parse(got[0]!.raw).payload.i, 7);
 });
 
 test('returns nothing when the queue stays empty for the block time', async () => {
@@ -76,9 +76,9 @@ test('dead-letters a task with its reason and the raw bytes, even when they are 
   const q = freshQueue();
   await redis.lpush(`${q}:pending`, '{not json');
   const consumer = new ReliableConsumer(redis, blocking, q);
-  const [raw] = await consumer.fetch(1, 0);
+  const [task] = await consumer.fetch(1, 0);
   const now = new Date().toISOString();
-  await consumer.deadLetter(raw!, {
+  await consumer.deadLetter(task!.raw, {
     reason: 'invalid_envelope',
     message: 'task is not valid JSON',
     task_id: null,
@@ -102,8 +102,8 @@ test('accepts a task enqueued by hand with redis-cli (a producer that is not our
   const body =
     '{"type":"telemetry.store","priority":"HIGH","payload":{"device_id":"d1","timestamp":1766745060,"temperature":21.5}}';
   execFileSync(cli, ['-p', String(server.port), 'LPUSH', `${q}:pending`, body]);
-  const [raw] = await new ReliableConsumer(redis, blocking, q).fetch(1, 0);
-  const envelope = parseTaskEnvelope(raw!);
+  const [task] = await new ReliableConsumer(redis, blocking, q).fetch(1, 0);
+  const envelope = parseTaskEnvelope(task!.raw);
   assert.equal(envelope.priority, 90);
   assert.equal(envelope.type, 'telemetry.store');
 });
@@ -115,6 +115,6 @@ test('requeueInFlight gives unfinished tasks back so they are taken next, in the
   await a.fetch(2, 0);
   assert.equal(await a.requeueInFlight(), 2);
   const b = new ReliableConsumer(redis, blocking, q);
-  const order = (await b.fetch(10, 0)).map((raw) => (JSON.parse(raw) as { payload: { i: number } }).payload.i);
+  const order = (await b.fetch(10, 0)).map(({ raw }) => (JSON.parse(raw) as { payload: { i: number } }).payload.i);
   assert.deepEqual(order, [1, 2, 3, 4]);
 });

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { queueKeys, type QueueKeys } from '../keys.js';
-import { ACK_BATCH, DEAD_LETTER, FETCH_BATCH, REQUEUE } from '../lua/scripts.js';
+import { ACK_BATCH, DEAD_LETTER, FETCH_BATCH, REQUEUE, RETRY_LATER } from '../lua/scripts.js';
 
-/** Why a task was dead-lettered. `unknown_type`, `invalid_envelope` and `invalid_payload` are poison. */
+/** Why a task was dead-lettered. All but `attempts_exhausted` are poison: retrying cannot help. */
 export type DeadLetterReason =
   'invalid_envelope' | 'invalid_payload' | 'unknown_type' | 'poison' | 'attempts_exhausted';
 
@@ -16,10 +16,25 @@ export interface DeadLetterRecord {
   raw: string;
   task_id: string | null;
   task_type: string | null;
+  /** Deliveries made, this one included. */
   attempts: number;
   first_failed_at: string;
   last_failed_at: string;
   consumer: string;
+}
+
+/** A task as taken from the queue. */
+export interface FetchedTask {
+  /** The bytes exactly as stored (the key to ack, retry or dead-letter it). */
+  raw: string;
+  /** Deliveries the queue recorded before this one (retries, returns by the reaper). */
+  redeliveries: number;
+}
+
+export interface ReliableConsumerOptions {
+  consumerId?: string;
+  /** How long a lease lasts without a heartbeat (ms); after it the reaper returns this consumer's tasks. */
+  leaseMs?: number;
 }
 
 export function newConsumerId(): string {
@@ -28,63 +43,148 @@ export function newConsumerId(): string {
 
 /**
  * The consumer side of the protocol: a task taken is moved atomically into this consumer's processing list and
- * stays there until it is acked or dead-lettered, so a consumer that dies loses nothing.
+ * stays there until it is acked, scheduled for retry or dead-lettered, so a consumer that dies loses nothing. The
+ * consumer holds a lease (`<q>:consumers`), renewed by every fetch and by a heartbeat; when the lease expires the
+ * reaper (any consumer's QueueMaintenance) returns its tasks to the queue.
  *
- * Two connections: `redis` for scripts and acks, `blocking` for the BLMOVE that waits for work when the queue
- * is empty (a blocked connection cannot serve anything else).
+ * Two connections: `redis` for scripts, `blocking` for the BLMOVE that waits when the queue is empty.
  */
 export class ReliableConsumer {
   readonly keys: QueueKeys;
+  readonly consumerId: string;
   readonly processingKey: string;
+  readonly leaseMs: number;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: Redis,
     private readonly blocking: Redis,
-    queue: string,
-    readonly consumerId: string = newConsumerId(),
+    readonly queue: string,
+    opts: ReliableConsumerOptions = {},
   ) {
     this.keys = queueKeys(queue);
-    this.processingKey = this.keys.processing(consumerId);
+    this.consumerId = opts.consumerId ?? newConsumerId();
+    this.processingKey = this.keys.processing(this.consumerId);
+    this.leaseMs = opts.leaseMs ?? 30_000;
   }
 
   /**
    * Takes up to `max` tasks, oldest first. If none is waiting, blocks up to `blockMs` on BLMOVE for the first,
    * then takes the rest of the batch in the same call. Returns [] when nothing came.
    */
-  async fetch(max: number, blockMs: number): Promise<string[]> {
+  async fetch(max: number, blockMs: number): Promise<FetchedTask[]> {
     const batch = await this.fetchNow(max);
     if (batch.length || blockMs <= 0) return batch;
+    await this.heartbeat(); // the BLMOVE below does not renew the lease
     const first = await this.blocking.blmove(this.keys.pending, this.processingKey, 'RIGHT', 'LEFT', blockMs / 1000);
     if (first === null) return [];
-    return max > 1 ? [first, ...(await this.fetchNow(max - 1))] : [first];
+    const seen = Number((await this.redis.hget(this.keys.attempts, sha1(first))) ?? 0);
+    const rest = max > 1 ? await this.fetchNow(max - 1) : [];
+    return [{ raw: first, redeliveries: seen }, ...rest];
   }
 
-  private async fetchNow(max: number): Promise<string[]> {
-    return (await this.redis.eval(FETCH_BATCH, 2, this.keys.pending, this.processingKey, max)) as string[];
+  private async fetchNow(max: number): Promise<FetchedTask[]> {
+    const flat = (await this.redis.eval(
+      FETCH_BATCH,
+      4,
+      this.keys.pending,
+      this.processingKey,
+      this.keys.consumers,
+      this.keys.attempts,
+      max,
+      this.consumerId,
+      Date.now() + this.leaseMs,
+    )) as Array<string | number>;
+    const out: FetchedTask[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ raw: String(flat[i]), redeliveries: Number(flat[i + 1]) });
+    return out;
   }
 
-  /** Settles tasks as done. Returns how many were still held (fewer: a reaper took some back meanwhile). */
+  /** Settles tasks as done. Returns how many were still held (fewer: the reaper took some back meanwhile). */
   async ack(raws: readonly string[]): Promise<number> {
     if (raws.length === 0) return 0;
-    return (await this.redis.eval(ACK_BATCH, 1, this.processingKey, ...raws)) as number;
+    return (await this.redis.eval(ACK_BATCH, 2, this.processingKey, this.keys.attempts, ...raws)) as number;
+  }
+
+  /** Schedules a task for another delivery at `dueMs`, counting this attempt. False if it was no longer held. */
+  async retryLater(raw: string, dueMs: number): Promise<boolean> {
+    const moved = await this.redis.eval(
+      RETRY_LATER,
+      3,
+      this.processingKey,
+      this.keys.delayed,
+      this.keys.attempts,
+      raw,
+      dueMs,
+      Date.now(),
+    );
+    return moved === 1;
+  }
+
+  /** When this task first failed (as recorded by retryLater), or null if it never failed before. */
+  async firstFailure(raw: string): Promise<Date | null> {
+    const ms = await this.redis.hget(this.keys.attempts, `${sha1(raw)}:first`);
+    return ms ? new Date(Number(ms)) : null;
   }
 
   /** Moves one task from processing to the DLQ with its failure record, atomically. */
   async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
     const full: DeadLetterRecord = { ...record, raw, consumer: this.consumerId };
-    await this.redis.eval(DEAD_LETTER, 2, this.processingKey, this.keys.failed, raw, JSON.stringify(full));
+    await this.redis.eval(
+      DEAD_LETTER,
+      3,
+      this.processingKey,
+      this.keys.failed,
+      this.keys.attempts,
+      raw,
+      JSON.stringify(full),
+    );
+  }
+
+  /** Renews this consumer's lease. */
+  async heartbeat(): Promise<void> {
+    await this.redis.zadd(this.keys.consumers, Date.now() + this.leaseMs, this.consumerId);
+  }
+
+  /** Renews the lease every third of its length until stopHeartbeat(); a failed beat is retried next time. */
+  startHeartbeat(onError: (err: unknown) => void = () => {}): void {
+    if (this.heartbeatTimer) return;
+    void this.heartbeat().catch(onError);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat().catch(onError), Math.max(100, this.leaseMs / 3));
+    this.heartbeatTimer.unref();
+  }
+
+  stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
   }
 
   /**
-   * Gives back every task this consumer holds, to be taken next, in order. Called on shutdown for work that could
-   * not be finished (e.g. PostgreSQL down), so it waits in the queue rather than in a dead consumer's list.
+   * Gives back every task this consumer holds, to be taken next, in order, and drops the lease (graceful stop:
+   * no attempt is counted). For work that could not be finished, e.g. PostgreSQL down at shutdown.
    */
   async requeueInFlight(): Promise<number> {
-    return (await this.redis.eval(REQUEUE, 2, this.processingKey, this.keys.pending)) as number;
+    this.stopHeartbeat();
+    return (await this.redis.eval(
+      REQUEUE,
+      4,
+      this.processingKey,
+      this.keys.pending,
+      this.keys.consumers,
+      this.keys.attempts,
+      this.consumerId,
+      0,
+      '',
+    )) as number;
   }
 
   /** Tasks this consumer holds (fetched, not settled). */
   async inFlight(): Promise<number> {
     return this.redis.llen(this.processingKey);
   }
+}
+
+/** Same digest as Lua's redis.sha1hex: the attempt-count key of a raw task. */
+export function sha1(raw: string): string {
+  return createHash('sha1').update(raw, 'utf8').digest('hex');
 }

@@ -1,0 +1,99 @@
+import type { Redis } from 'ioredis';
+import { queueKeys, type QueueKeys } from '../keys.js';
+import { PROMOTE_DUE, REQUEUE } from '../lua/scripts.js';
+
+export interface MaintenanceEvents {
+  /** Tasks of a consumer whose lease expired were returned to the queue. */
+  onReaped?: (consumerId: string, tasks: number) => void;
+  onPromoted?: (tasks: number) => void;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * The queue's housekeeping, run by every consumer process (each step is one atomic script, so several replicas
+ * running it at once do no harm):
+ * - promote: retries whose due time has come go back to the consumer end of pending;
+ * - reap: a consumer whose lease expired (killed with -9, OOM-killed, partitioned, frozen) has its tasks returned
+ *   to the consumer end of pending in their order, each delivery counted, so a task that crashes every consumer
+ *   ends in the DLQ after maxAttempts instead of looping forever.
+ */
+export class QueueMaintenance {
+  readonly keys: QueueKeys;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    queue: string,
+    private readonly events: MaintenanceEvents = {},
+    private readonly opts: { intervalMs?: number; batch?: number } = {},
+  ) {
+    this.keys = queueKeys(queue);
+  }
+
+  /** Moves due retries back to pending. Returns how many. */
+  async promoteDue(now = Date.now()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = (await this.redis.eval(
+        PROMOTE_DUE,
+        2,
+        this.keys.delayed,
+        this.keys.pending,
+        now,
+        this.opts.batch ?? 500,
+      )) as number;
+      total += n;
+      if (n < (this.opts.batch ?? 500)) break;
+    }
+    if (total) this.events.onPromoted?.(total);
+    return total;
+  }
+
+  /** Returns the tasks of every consumer whose lease expired before `now`. Returns how many tasks. */
+  async reapExpired(now = Date.now()): Promise<number> {
+    const expired = await this.redis.zrangebyscore(this.keys.consumers, '-inf', `(${now}`, 'LIMIT', 0, 100);
+    let total = 0;
+    for (const id of expired) {
+      const n = (await this.redis.eval(
+        REQUEUE,
+        4,
+        this.keys.processing(id),
+        this.keys.pending,
+        this.keys.consumers,
+        this.keys.attempts,
+        id,
+        1,
+        now,
+      )) as number;
+      if (n > 0) {
+        total += n;
+        this.events.onReaped?.(id, n);
+      }
+    }
+    return total;
+  }
+
+  /** One round of housekeeping. */
+  async runOnce(): Promise<void> {
+    await this.promoteDue();
+    await this.reapExpired();
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.running) return; // a slow round is not overlapped
+      this.running = this.runOnce()
+        .catch((err) => this.events.onError?.(err))
+        .finally(() => (this.running = undefined));
+    }, this.opts.intervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
