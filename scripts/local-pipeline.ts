@@ -50,7 +50,22 @@ async function pickPort(wanted: number | undefined, progress: Progress, what: st
   return port;
 }
 
-async function waitReady(url: string, proc: ServerProcess, name: string, timeoutMs: number): Promise<void> {
+/** Starts one app (`apps/<name>/src/main.ts`) as a child process that dies with its parent. */
+export function startAppProcess(
+  name: 'hub' | 'task-processor',
+  env: NodeJS.ProcessEnv,
+  logDir?: string,
+): ServerProcess {
+  return new ServerProcess(process.execPath, ['--import', 'tsx', `apps/${name}/src/main.ts`], {
+    parentDeathSignal: 'SIGTERM',
+    env,
+    cwd: ROOT,
+    ...(logDir ? { logFile: join(logDir, `${name}.log`) } : {}),
+  });
+}
+
+/** Resolves once `${url}/ready` answers 200; rejects with the app's output if it exits or the time runs out. */
+export async function waitReady(url: string, proc: ServerProcess, name: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.hasExited) throw new Error(`${name} exited during start-up:\n${proc.log.slice(-3000)}`);
@@ -94,19 +109,11 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
       ...o.env,
     };
     if (o.logDir) mkdirSync(o.logDir, { recursive: true });
-    const app = (name: string, entry: string) => {
-      const proc = new ServerProcess(process.execPath, ['--import', 'tsx', entry], {
-        parentDeathSignal: 'SIGTERM',
-        env,
-        cwd: ROOT,
-        ...(o.logDir ? { logFile: join(o.logDir, `${name}.log`) } : {}),
-      });
-      started.push(proc);
-      return proc;
-    };
     progress('starting the task-processor and the hub …');
-    const processor = app('task-processor', 'apps/task-processor/src/main.ts');
-    const hub = app('hub', 'apps/hub/src/main.ts');
+    const processor = startAppProcess('task-processor', env, o.logDir);
+    started.push(processor);
+    const hub = startAppProcess('hub', env, o.logDir);
+    started.push(hub);
     const hubUrl = `http://127.0.0.1:${hubPort}`;
     const processorUrl = `http://127.0.0.1:${processorPort}`;
     const timeout = o.readyTimeoutMs ?? 60_000;

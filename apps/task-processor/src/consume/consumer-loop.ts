@@ -54,6 +54,18 @@ export class ConsumerLoop {
     }
   }
 
+  private async returnUnsettled(): Promise<void> {
+    for (let attempt = 0; this.running; attempt++) {
+      try {
+        await this.o.consumer.requeueInFlight({ keepHeartbeat: true });
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, fullJitterBackoff(attempt, 200, 5000)));
+      }
+    }
+    // Stopping: stop() gives back whatever is still held.
+  }
+
   private async run(): Promise<void> {
     let failures = 0;
     while (this.running) {
@@ -73,9 +85,10 @@ export class ConsumerLoop {
       try {
         await this.o.runner.run(fetched, () => this.running);
       } catch (err) {
-        // Only Redis failing during ack/dead-letter gets here; the tasks stay in our processing list.
-        this.o.log.error({ err, tasks: fetched.length }, 'could not settle a batch; its tasks stay in processing');
-        await new Promise((r) => setTimeout(r, 1000));
+        // Only Redis failing during ack/retry/dead-letter gets here. A live consumer keeps its lease, so the
+        // reaper would never return these tasks: give them back ourselves (reprocessing them is idempotent).
+        this.o.log.error({ err, tasks: fetched.length }, 'could not settle a batch; returning its tasks to the queue');
+        await this.returnUnsettled();
       }
       end();
     }

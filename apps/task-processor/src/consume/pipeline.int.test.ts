@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { startStack, type LocalStack } from '@telemetryhub/devstack';
 import {
+  QueueMaintenance,
   Readiness,
   ReliableConsumer,
   TaskProducer,
@@ -188,4 +189,106 @@ test('serves the newest reading of a device and metric, and a 404 problem when t
   } finally {
     await new Promise((r) => server.close(r));
   }
+});
+
+test('a transient failure is retried through the delayed set, then dead-lettered when attempts run out', async () => {
+  const queue = `it${++queueN}`;
+  const metrics = createProcessorMetrics(
+    createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+  );
+  const consumer = new ReliableConsumer(redis, blocking, queue);
+  let calls = 0;
+  const flaky = {
+    name: 'flaky',
+    async handle() {
+      calls++;
+      throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+    },
+  };
+  const runner = new TaskRunner({
+    consumer,
+    handlers: new HandlerRegistry().register(['telemetry.store'], flaky),
+    metrics,
+    log,
+    classify: classifyDbError,
+    maxAttempts: 3,
+    retryBaseMs: 1,
+    retryMaxMs: 5,
+  });
+  const maintenance = new QueueMaintenance(redis, queue);
+  await new TaskProducer(redis, queue).enqueue([
+    JSON.stringify({
+      id: 'flaky-1',
+      type: 'telemetry.store',
+      payload: { device_id: 'F', timestamp: 1, temperature: 1 },
+    }),
+  ]);
+  const outcomes = [];
+  for (let round = 0; round < 3; round++) {
+    await new Promise((r) => setTimeout(r, 10));
+    await maintenance.promoteDue();
+    outcomes.push(await runner.run(await consumer.fetch(10, 0), () => true));
+  }
+  assert.deepEqual(
+    outcomes.map((o) => [o.retried, o.deadLettered]),
+    [
+      [1, 0],
+      [1, 0],
+      [0, 1],
+    ],
+  );
+  assert.equal(calls, 3);
+  const [entry] = await redis.lrange(`${queue}:failed`, 0, -1);
+  const record = JSON.parse(entry!) as DeadLetterRecord;
+  assert.equal(record.reason, 'attempts_exhausted');
+  assert.equal(record.attempts, 3);
+  assert.ok(record.first_failed_at < record.last_failed_at, 'first and last failure times are both kept');
+  assert.match(record.message, /serialize/);
+  assert.equal(await consumer.inFlight(), 0);
+});
+
+test('a task delivered past its max_attempts (its consumers kept dying) is dead-lettered before it runs', async () => {
+  const p = pipeline();
+  const raw = JSON.stringify({
+    id: 'crashy',
+    type: 'telemetry.store',
+    attempts: 4,
+    max_attempts: 4,
+    payload: { device_id: 'C', timestamp: 1, voltage: 3 },
+  });
+  await p.producer.enqueue([raw]);
+  const outcome = await p.runner.run(await p.consumer.fetch(1, 0), () => true);
+  assert.deepEqual(outcome, { acked: 0, retried: 0, deadLettered: 1, unsettled: 0 });
+  assert.equal((await rowsOf('C')).length, 0);
+});
+
+test('when settling a batch fails, the live consumer gives its tasks back instead of keeping them forever', async () => {
+  const p = pipeline();
+  await p.producer.enqueue(['{"broken']);
+  let failures = 1;
+  const flakyRedis = Object.create(p.consumer) as ReliableConsumer;
+  flakyRedis.deadLetter = async (raw, record) => {
+    if (failures-- > 0) throw new Error('Connection is closed.');
+    return p.consumer.deadLetter(raw, record);
+  };
+  const runner = new TaskRunner({
+    consumer: flakyRedis,
+    handlers: new HandlerRegistry(),
+    metrics: p.metrics,
+    log,
+    classify: classifyDbError,
+    maxAttempts: 5,
+    retryBaseMs: 1,
+    retryMaxMs: 5,
+  });
+  const loop = new ConsumerLoop({ consumer: p.consumer, runner, metrics: p.metrics, log, batchSize: 10, blockMs: 50 });
+  loop.start();
+  try {
+    // Dead-lettered on the second delivery, while the loop still runs: it was given back, not kept.
+    await waitFor(async () => (await redis.llen(`${p.queue}:failed`)) === 1, 5000);
+  } finally {
+    await loop.stop();
+  }
+  assert.equal(await p.consumer.inFlight(), 0);
+  assert.equal(await redis.llen(`${p.queue}:pending`), 0);
 });

@@ -160,11 +160,12 @@ export class ReliableConsumer {
   }
 
   /**
-   * Gives back every task this consumer holds, to be taken next, in order, and drops the lease (graceful stop:
-   * no attempt is counted). For work that could not be finished, e.g. PostgreSQL down at shutdown.
+   * Gives back every task this consumer holds, to be taken next, in order, and drops the lease (no attempt is
+   * counted). For work that could not be finished, e.g. PostgreSQL down at shutdown, or a batch whose settling
+   * failed (`keepHeartbeat`: the consumer goes on, its next fetch takes a new lease).
    */
-  async requeueInFlight(): Promise<number> {
-    this.stopHeartbeat();
+  async requeueInFlight(opts: { keepHeartbeat?: boolean } = {}): Promise<number> {
+    if (!opts.keepHeartbeat) this.stopHeartbeat();
     return (await this.redis.eval(
       REQUEUE,
       4,
