@@ -1,0 +1,94 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import { RedisServer } from '@telemetryhub/devstack';
+import { ReliableConsumer, TaskProducer, createRedis } from '@telemetryhub/common';
+
+const BIN = fileURLToPath(new URL('../bin/telemetryhub.mjs', import.meta.url));
+let server: RedisServer;
+let redis: Redis;
+
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args, '--redis-url', server.url, '--queue', 'cliq'], (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+before(async () => {
+  server = await RedisServer.start();
+  redis = createRedis(server.url);
+  const blocking = createRedis(server.url, { blocking: true });
+  await new TaskProducer(redis, 'cliq').enqueue([
+    JSON.stringify({ id: 'a', type: 'telemetry.store', payload: {} }),
+    JSON.stringify({ id: 'b', type: 'telemetry.nope', payload: {} }),
+  ]);
+  const consumer = new ReliableConsumer(redis, blocking, 'cliq');
+  const now = new Date().toISOString();
+  for (const [i, t] of (await consumer.fetch(2, 0)).entries()) {
+    await consumer.deadLetter(t.raw, {
+      reason: i === 0 ? 'invalid_payload' : 'unknown_type',
+      message: i === 0 ? 'payload: must hold at least one event' : 'no handler',
+      task_id: i === 0 ? 'a' : 'b',
+      task_type: i === 0 ? 'telemetry.store' : 'telemetry.nope',
+      attempts: 1,
+      first_failed_at: now,
+      last_failed_at: now,
+    });
+  }
+  blocking.disconnect();
+});
+after(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+test('lists dead letters as JSON, newest first, with a filter', async () => {
+  const all = await cli('dlq', 'list', '--json');
+  assert.equal(all.code, 0, all.stderr);
+  assert.deepEqual(
+    (JSON.parse(all.stdout) as Array<{ task_id: string }>).map((e) => e.task_id),
+    ['b', 'a'],
+  );
+  const some = await cli('dlq', 'list', '--json', '--reason', 'unknown_type');
+  assert.deepEqual(
+    (JSON.parse(some.stdout) as Array<{ task_id: string }>).map((e) => e.task_id),
+    ['b'],
+  );
+});
+
+test('shows one dead letter with its raw task', async () => {
+  const r = await cli('dlq', 'show', '1');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    (JSON.parse(r.stdout) as { raw: string }).raw,
+    JSON.stringify({ id: 'a', type: 'telemetry.store', payload: {} }),
+  );
+});
+
+test('replays by filter onto pending, and refuses to purge without --yes', async () => {
+  const replay = await cli('dlq', 'replay', '--type', 'telemetry.nope');
+  assert.equal(replay.code, 0, replay.stderr);
+  assert.match(replay.stdout, /replayed 1 task/);
+  assert.deepEqual(await redis.lrange('cliq:pending', 0, -1), [
+    JSON.stringify({ id: 'b', type: 'telemetry.nope', payload: {} }),
+  ]);
+  const refused = await cli('dlq', 'purge', '--all');
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /--yes/);
+  const purged = await cli('dlq', 'purge', '--all', '--yes');
+  assert.match(purged.stdout, /purged 1 dead letter/);
+  assert.equal(await redis.llen('cliq:failed'), 0);
+});
+
+test('prints queue stats, usage errors with exit 2, and help', async () => {
+  const stats = await cli('queue', 'stats', '--json');
+  assert.equal((JSON.parse(stats.stdout) as { pending: number }).pending, 1);
+  assert.equal((await cli('dlq', 'explode')).code, 2);
+  const help = await cli('--help');
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /dlq replay/);
+});

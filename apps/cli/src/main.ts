@@ -1,0 +1,78 @@
+import { parseArgs } from 'node:util';
+import { createRedis, redactUrl } from '@telemetryhub/common';
+import { dlqCommand, DLQ_HELP } from './commands/dlq.command.js';
+import { queueCommand, QUEUE_HELP } from './commands/queue.command.js';
+import { UsageError } from './usage-error.js';
+
+const HELP = `telemetryhub — operate a TelemetryHub queue
+
+Usage: npx telemetryhub <command> [options]
+
+Commands:
+${DLQ_HELP}
+${QUEUE_HELP}
+Options for every command:
+  --redis-url URL   Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
+  --queue NAME      queue name (default: $QUEUE_NAME, else tasks)
+  --json            print JSON instead of text
+  -h, --help        this text`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'redis-url': { type: 'string' },
+      queue: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      reason: { type: 'string' },
+      type: { type: 'string' },
+      'task-id': { type: 'string' },
+      all: { type: 'boolean', default: false },
+      yes: { type: 'boolean', default: false },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+    },
+  });
+  const [command, sub, ...rest] = positionals;
+  if (values.help || !command) {
+    console.log(HELP);
+    return command || values.help ? 0 : 2;
+  }
+  const url = values['redis-url'] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = createRedis(url, {
+    name: 'telemetryhub-cli',
+    offlineQueue: true,
+    connectTimeoutMs: 3000,
+  });
+  redis.on('error', () => {}); // reported by the command that fails
+  try {
+    await redis.ping().catch((err: Error) => {
+      throw new Error(`cannot reach Redis at ${redactUrl(url)} (${err.message})`);
+    });
+    const ctx = {
+      redis,
+      queue: values.queue ?? process.env.QUEUE_NAME ?? 'tasks',
+      json: values.json,
+      out: console.log,
+    };
+    if (command === 'dlq') return await dlqCommand(ctx, sub, rest, values);
+    if (command === 'queue') return await queueCommand(ctx, sub);
+    throw new UsageError(`unknown command "${command}"`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`telemetryhub: ${err.message}\nRun "npx telemetryhub --help" for usage.`);
+      process.exit(2);
+    }
+    console.error(`telemetryhub: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
