@@ -5,6 +5,8 @@
 export interface QueueKeys {
   /** Producers LPUSH here; consumers take from the right (FIFO). */
   pending: string;
+  /** The urgent lane: served before `pending` (with a starvation guard). LPUSH here for priority ≥ threshold. */
+  pendingHigh: string;
   /** Tasks a consumer has taken and not yet settled. */
   processing: (consumerId: string) => string;
   /** Retries waiting for their due time (sorted set, score = due epoch ms). */
@@ -20,6 +22,7 @@ export interface QueueKeys {
 export function queueKeys(queue: string): QueueKeys {
   return {
     pending: `${queue}:pending`,
+    pendingHigh: `${queue}:pending:high`,
     processing: (consumerId) => `${queue}:processing:${consumerId}`,
     delayed: `${queue}:delayed`,
     failed: `${queue}:failed`,

@@ -6,23 +6,32 @@
  */
 
 /**
- * fetchBatch — take up to N tasks from pending (right end, oldest) into a consumer's processing list, and
- * renew the consumer's lease in the same step (a consumer never holds tasks without a lease the reaper can see).
- *   KEYS[1] pending   KEYS[2] processing list of this consumer   KEYS[3] consumers zset   KEYS[4] attempts hash
+ * fetchBatch — take up to N tasks, oldest first, into a consumer's processing list: from the first lane, then
+ * the rest from the second; and renew the consumer's lease in the same step (a consumer never holds tasks
+ * without a lease the reaper can see).
+ *   KEYS[1] first lane   KEYS[2] second lane   KEYS[3] processing list of this consumer
+ *   KEYS[4] consumers zset   KEYS[5] attempts hash
  *   ARGV[1] N   ARGV[2] consumer id   ARGV[3] lease expiry (epoch ms)
- * Returns a flat array: task, extra deliveries (integer), task, extra deliveries, … oldest first.
+ * Returns a flat array: task, extra deliveries, lane (1 or 2), task, … in the order taken.
  */
 export const FETCH_BATCH = `
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
-local items = redis.call('RPOP', KEYS[1], tonumber(ARGV[1]))
-if not items then return {} end
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+local want = tonumber(ARGV[1])
 local out = {}
-for i = 1, #items, 500 do
-  redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 499, #items)))
-end
-for i = 1, #items do
-  out[#out + 1] = items[i]
-  out[#out + 1] = tonumber(redis.call('HGET', KEYS[4], redis.sha1hex(items[i])) or '0')
+for lane = 1, 2 do
+  if want <= 0 then break end
+  local items = redis.call('RPOP', KEYS[lane], want)
+  if items then
+    for i = 1, #items, 500 do
+      redis.call('LPUSH', KEYS[3], unpack(items, i, math.min(i + 499, #items)))
+    end
+    for i = 1, #items do
+      out[#out + 1] = items[i]
+      out[#out + 1] = tonumber(redis.call('HGET', KEYS[5], redis.sha1hex(items[i])) or '0')
+      out[#out + 1] = lane
+    end
+    want = want - #items
+  end
 end
 return out
 `;

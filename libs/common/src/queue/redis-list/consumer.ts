@@ -33,6 +33,11 @@ export interface FetchedTask {
 
 export interface ReliableConsumerOptions {
   consumerId?: string;
+  /**
+   * Starvation guard: after this many fetches in a row served only from the urgent lane while normal work
+   * waits, one fetch serves the normal lane first. Default 4 (normal work gets at least every 5th fetch).
+   */
+  maxUrgentStreak?: number;
   /** How long a lease lasts without a heartbeat (ms); after it the reaper returns this consumer's tasks. */
   leaseMs?: number;
 }
@@ -55,6 +60,8 @@ export class ReliableConsumer {
   readonly processingKey: string;
   readonly leaseMs: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private urgentStreak = 0;
+  private readonly maxUrgentStreak: number;
 
   constructor(
     private readonly redis: Redis,
@@ -66,28 +73,41 @@ export class ReliableConsumer {
     this.consumerId = opts.consumerId ?? newConsumerId();
     this.processingKey = this.keys.processing(this.consumerId);
     this.leaseMs = opts.leaseMs ?? 30_000;
+    this.maxUrgentStreak = opts.maxUrgentStreak ?? 4;
   }
 
   /**
-   * Takes up to `max` tasks, oldest first. If none is waiting, blocks up to `blockMs` on BLMOVE for the first,
-   * then takes the rest of the batch in the same call. Returns [] when nothing came.
+   * Takes up to `max` tasks: urgent lane first (with the starvation guard), oldest first within a lane. If none
+   * is waiting, blocks on BLMOVE for the first normal task in slices of at most 250 ms, looking at the urgent
+   * lane between slices (BLMOVE waits on one list only), until `blockMs` has passed. Returns [] if nothing came.
    */
   async fetch(max: number, blockMs: number): Promise<FetchedTask[]> {
-    const batch = await this.fetchNow(max);
-    if (batch.length || blockMs <= 0) return batch;
-    await this.heartbeat(); // the BLMOVE below does not renew the lease
-    const first = await this.blocking.blmove(this.keys.pending, this.processingKey, 'RIGHT', 'LEFT', blockMs / 1000);
-    if (first === null) return [];
-    const seen = Number((await this.redis.hget(this.keys.attempts, sha1(first))) ?? 0);
-    const rest = max > 1 ? await this.fetchNow(max - 1) : [];
-    return [{ raw: first, redeliveries: seen }, ...rest];
+    const deadline = Date.now() + blockMs;
+    for (;;) {
+      const batch = await this.fetchNow(max);
+      if (batch.length) return batch;
+      const left = deadline - Date.now();
+      if (left <= 0) return [];
+      await this.heartbeat(); // BLMOVE does not renew the lease
+      const slice = Math.max(10, Math.min(250, left));
+      const first = await this.blocking.blmove(this.keys.pending, this.processingKey, 'RIGHT', 'LEFT', slice / 1000);
+      if (first === null) continue;
+      const seen = Number((await this.redis.hget(this.keys.attempts, sha1(first))) ?? 0);
+      const rest = max > 1 ? await this.fetchNow(max - 1) : [];
+      return [{ raw: first, redeliveries: seen }, ...rest];
+    }
   }
 
   private async fetchNow(max: number): Promise<FetchedTask[]> {
+    const normalFirst = this.urgentStreak >= this.maxUrgentStreak;
+    const [first, second] = normalFirst
+      ? [this.keys.pending, this.keys.pendingHigh]
+      : [this.keys.pendingHigh, this.keys.pending];
     const flat = (await this.redis.eval(
       FETCH_BATCH,
-      4,
-      this.keys.pending,
+      5,
+      first,
+      second,
       this.processingKey,
       this.keys.consumers,
       this.keys.attempts,
@@ -96,7 +116,14 @@ export class ReliableConsumer {
       Date.now() + this.leaseMs,
     )) as Array<string | number>;
     const out: FetchedTask[] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ raw: String(flat[i]), redeliveries: Number(flat[i + 1]) });
+    let fromNormal = false;
+    for (let i = 0; i < flat.length; i += 3) {
+      out.push({ raw: String(flat[i]), redeliveries: Number(flat[i + 1]) });
+      if ((flat[i + 2] === 1) === normalFirst) fromNormal = true;
+    }
+    // The streak counts fetches that took urgent work only while normal work may be waiting behind it.
+    if (out.length === 0 || fromNormal) this.urgentStreak = 0;
+    else this.urgentStreak++;
     return out;
   }
 

@@ -5,12 +5,15 @@ import { QueueFullError } from '../errors.js';
 import type { TaskEnvelope } from '../../schemas/index.js';
 
 export interface TaskProducerOptions {
-  /** Refuse (QueueFullError) instead of pushing past this many pending tasks. Default: no limit. */
+  /** Refuse (QueueFullError) instead of pushing past this many pending tasks in a lane. Default: no limit. */
   maxDepth?: number;
+  /** Tasks with at least this priority go to the urgent lane (`<q>:pending:high`). Default 80. */
+  urgentPriority?: number;
 }
 
 /**
- * The producer side of the protocol: `LPUSH <q>:pending <envelope JSON>`. A batch of tasks goes out as one
+ * The producer side of the protocol: `LPUSH <q>:pending <envelope JSON>` (or `<q>:pending:high` for urgent
+ * tasks). A batch of tasks goes out as one
  * command (one round trip, atomic); several batches are pipelined. With `maxDepth`, the push and the depth check
  * are one Lua script, so a full queue refuses the whole batch rather than half of it.
  */
@@ -24,19 +27,21 @@ export class TaskProducer {
     this.keys = queueKeys(queue);
   }
 
-  /** Enqueues tasks in order (the first is consumed first). Resolves with the pending depth after the push. */
+  /**
+   * Enqueues tasks in order (the first is consumed first), each in its lane by priority. Raw strings go to the
+   * normal lane as they are. Resolves with the depth of the lanes pushed to, after the push.
+   */
   async enqueue(tasks: ReadonlyArray<TaskEnvelope | string>): Promise<number> {
-    if (tasks.length === 0) return this.redis.llen(this.keys.pending);
-    const values = tasks.map(serializeTask);
-    if (this.opts.maxDepth === undefined) return this.redis.lpush(this.keys.pending, ...values);
-    const depth = (await this.redis.eval(
-      ENQUEUE_BOUNDED,
-      1,
-      this.keys.pending,
-      this.opts.maxDepth,
-      ...values,
-    )) as number;
-    if (depth < 0) throw new QueueFullError(this.queue, this.opts.maxDepth);
+    let depth = 0;
+    for (const [lane, values] of this.byLane(tasks)) {
+      if (this.opts.maxDepth === undefined) {
+        depth += await this.redis.lpush(lane, ...values);
+        continue;
+      }
+      const d = (await this.redis.eval(ENQUEUE_BOUNDED, 1, lane, this.opts.maxDepth, ...values)) as number;
+      if (d < 0) throw new QueueFullError(this.queue, this.opts.maxDepth);
+      depth += d;
+    }
     return depth;
   }
 
@@ -47,24 +52,52 @@ export class TaskProducer {
    */
   async enqueueBatches(batches: ReadonlyArray<ReadonlyArray<TaskEnvelope | string>>): Promise<boolean[]> {
     const pipeline = this.redis.pipeline();
+    const commandsPerBatch: number[] = [];
     for (const batch of batches) {
-      const values = batch.map(serializeTask);
-      if (values.length === 0) pipeline.llen(this.keys.pending);
-      else if (this.opts.maxDepth === undefined) pipeline.lpush(this.keys.pending, ...values);
-      else pipeline.eval(ENQUEUE_BOUNDED, 1, this.keys.pending, this.opts.maxDepth, ...values);
+      const lanes = this.byLane(batch);
+      commandsPerBatch.push(lanes.length);
+      for (const [lane, values] of lanes) {
+        if (this.opts.maxDepth === undefined) pipeline.lpush(lane, ...values);
+        else pipeline.eval(ENQUEUE_BOUNDED, 1, lane, this.opts.maxDepth, ...values);
+      }
     }
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([err]) => err);
     if (failed) throw failed[0];
-    return results.map(([, depth]) => (depth as number) >= 0);
+    let at = 0;
+    return commandsPerBatch.map((n) => {
+      const ok = results.slice(at, at + n).every(([, depth]) => (depth as number) >= 0);
+      at += n;
+      return ok;
+    });
+  }
+
+  /** Tasks grouped by lane (urgent first), each group in the given order. */
+  private byLane(tasks: ReadonlyArray<TaskEnvelope | string>): Array<[string, string[]]> {
+    const urgent: string[] = [];
+    const normal: string[] = [];
+    const threshold = this.opts.urgentPriority ?? 80;
+    for (const t of tasks) {
+      if (typeof t !== 'string' && t.priority >= threshold) urgent.push(JSON.stringify(t));
+      else normal.push(serializeTask(t));
+    }
+    const lanes: Array<[string, string[]]> = [];
+    if (urgent.length) lanes.push([this.keys.pendingHigh, urgent]);
+    if (normal.length) lanes.push([this.keys.pending, normal]);
+    return lanes;
   }
 
   get maxDepth(): number | undefined {
     return this.opts.maxDepth;
   }
 
+  /** Tasks waiting in both lanes. */
   async pendingDepth(): Promise<number> {
-    return this.redis.llen(this.keys.pending);
+    const [[, a], [, b]] = (await this.redis.multi().llen(this.keys.pending).llen(this.keys.pendingHigh).exec()) as [
+      [null, number],
+      [null, number],
+    ];
+    return a + b;
   }
 }
 

@@ -2,7 +2,10 @@ import type { Redis } from 'ioredis';
 import { queueKeys } from '../keys.js';
 
 export interface QueueDepths {
+  /** Waiting in both lanes. */
   pending: number;
+  /** Of which in the urgent lane. */
+  pendingUrgent: number;
   processing: number;
   delayed: number;
   failed: number;
@@ -15,20 +18,29 @@ export interface QueueDepths {
 export async function queueDepths(redis: Redis, queue: string, now = Date.now()): Promise<QueueDepths> {
   const k = queueKeys(queue);
   const consumers = await redis.zrange(k.consumers, 0, -1);
-  const pipeline = redis.pipeline().llen(k.pending).zcard(k.delayed).llen(k.failed).lindex(k.pending, -1);
+  const pipeline = redis
+    .pipeline()
+    .llen(k.pending)
+    .zcard(k.delayed)
+    .llen(k.failed)
+    .lindex(k.pending, -1)
+    .llen(k.pendingHigh)
+    .lindex(k.pendingHigh, -1);
   for (const id of consumers) pipeline.llen(k.processing(id));
   const r = ((await pipeline.exec()) ?? []).map(([err, v]) => {
     if (err) throw err;
     return v;
   });
-  const processing = r.slice(4).reduce<number>((n, v) => n + Number(v), 0);
+  const processing = r.slice(6).reduce<number>((n, v) => n + Number(v), 0);
+  const ages = [ageOf(r[3] as string | null, now), ageOf(r[5] as string | null, now)].filter((a) => a !== null);
   return {
-    pending: Number(r[0]),
+    pending: Number(r[0]) + Number(r[4]),
+    pendingUrgent: Number(r[4]),
     delayed: Number(r[1]),
     failed: Number(r[2]),
     processing,
     consumers: consumers.length,
-    oldestPendingAgeSeconds: ageOf(r[3] as string | null, now),
+    oldestPendingAgeSeconds: ages.length ? Math.max(...ages) : null,
   };
 }
 
