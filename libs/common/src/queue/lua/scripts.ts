@@ -12,12 +12,14 @@
  *   KEYS[1] first lane   KEYS[2] second lane   KEYS[3] processing list of this consumer
  *   KEYS[4] consumers zset   KEYS[5] attempts hash
  *   ARGV[1] N   ARGV[2] consumer id   ARGV[3] lease expiry (epoch ms)
- * Returns a flat array: task, extra deliveries, lane (1 or 2), task, … in the order taken.
+ * Returns { tasks in the order taken, how many came from the first lane, extra deliveries per task (empty when
+ * no task of the queue has failed: the common case skips hashing every task) }.
  */
 export const FETCH_BATCH = `
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 local want = tonumber(ARGV[1])
 local out = {}
+local fromFirst = 0
 for lane = 1, 2 do
   if want <= 0 then break end
   local items = redis.call('RPOP', KEYS[lane], want)
@@ -25,15 +27,36 @@ for lane = 1, 2 do
     for i = 1, #items, 500 do
       redis.call('LPUSH', KEYS[3], unpack(items, i, math.min(i + 499, #items)))
     end
-    for i = 1, #items do
-      out[#out + 1] = items[i]
-      out[#out + 1] = tonumber(redis.call('HGET', KEYS[5], redis.sha1hex(items[i])) or '0')
-      out[#out + 1] = lane
-    end
+    for i = 1, #items do out[#out + 1] = items[i] end
+    if lane == 1 then fromFirst = #items end
     want = want - #items
   end
 end
-return out
+local counts = {}
+if #out > 0 and redis.call('HLEN', KEYS[5]) > 0 then
+  for i = 1, #out do
+    counts[i] = tonumber(redis.call('HGET', KEYS[5], redis.sha1hex(out[i])) or '0')
+  end
+end
+return { out, fromFirst, counts }
+`;
+
+/**
+ * ackRun — settle a run of tasks in O(1) network: when the run is exactly the tail of the processing list (the
+ * oldest tasks held, in fetch order, none removed from its middle) and no failure bookkeeping exists, trim it.
+ *   KEYS[1] processing list   KEYS[2] attempts hash
+ *   ARGV[1] number of tasks   ARGV[2] the first (oldest) task   ARGV[3] the last task
+ * Only the tail can hold the run's first task, and only the list's own order can put the last task `n` from the
+ * tail, because tasks enter only at the head and leave only by removal. Returns n, or -1 when the shortcut does
+ * not apply (the caller then acks by value with ackBatch).
+ */
+export const ACK_RUN = `
+local n = tonumber(ARGV[1])
+if redis.call('HLEN', KEYS[2]) > 0 then return -1 end
+if redis.call('LINDEX', KEYS[1], -1) ~= ARGV[2] then return -1 end
+if redis.call('LINDEX', KEYS[1], -n) ~= ARGV[3] then return -1 end
+if redis.call('LLEN', KEYS[1]) == n then redis.call('DEL', KEYS[1]) else redis.call('LTRIM', KEYS[1], 0, -n - 1) end
+return n
 `;
 
 /**
@@ -45,9 +68,10 @@ return out
  */
 export const ACK_BATCH = `
 local removed = 0
+local counted = redis.call('HLEN', KEYS[2]) > 0
 for i = 1, #ARGV do
   local n = redis.call('LREM', KEYS[1], -1, ARGV[i])
-  if n > 0 then
+  if n > 0 and counted then
     local sha = redis.sha1hex(ARGV[i])
     redis.call('HDEL', KEYS[2], sha, sha .. ':first')
   end

@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { queueKeys, type QueueKeys } from '../keys.js';
-import { ACK_BATCH, DEAD_LETTER, FETCH_BATCH, REQUEUE, RETRY_LATER } from '../lua/scripts.js';
+import { ACK_BATCH, ACK_RUN, DEAD_LETTER, FETCH_BATCH, REQUEUE, RETRY_LATER } from '../lua/scripts.js';
+import { runScript } from '../lua/run-script.js';
 
 /** Why a task was dead-lettered. All but `attempts_exhausted` are poison: retrying cannot help. */
 export type DeadLetterReason =
@@ -103,7 +104,8 @@ export class ReliableConsumer {
     const [first, second] = normalFirst
       ? [this.keys.pending, this.keys.pendingHigh]
       : [this.keys.pendingHigh, this.keys.pending];
-    const flat = (await this.redis.eval(
+    const [tasks, fromFirst, counts] = (await runScript(
+      this.redis,
       FETCH_BATCH,
       5,
       first,
@@ -114,28 +116,42 @@ export class ReliableConsumer {
       max,
       this.consumerId,
       Date.now() + this.leaseMs,
-    )) as Array<string | number>;
-    const out: FetchedTask[] = [];
-    let fromNormal = false;
-    for (let i = 0; i < flat.length; i += 3) {
-      out.push({ raw: String(flat[i]), redeliveries: Number(flat[i + 1]) });
-      if ((flat[i + 2] === 1) === normalFirst) fromNormal = true;
-    }
+    )) as [string[], number, number[]];
+    const out = tasks.map((raw, i) => ({ raw, redeliveries: counts[i] ?? 0 }));
+    const fromNormal = normalFirst ? fromFirst > 0 : fromFirst < tasks.length;
     // The streak counts fetches that took urgent work only while normal work may be waiting behind it.
     if (out.length === 0 || fromNormal) this.urgentStreak = 0;
     else this.urgentStreak++;
     return out;
   }
 
-  /** Settles tasks as done. Returns how many were still held (fewer: the reaper took some back meanwhile). */
+  /**
+   * Settles tasks as done; pass them in fetch order. Returns how many were still held (fewer: the reaper took
+   * some back meanwhile). A healthy batch is one contiguous run at the tail of the processing list and is
+   * trimmed without sending the tasks back (ackRun); anything else is removed task by task (ackBatch).
+   */
   async ack(raws: readonly string[]): Promise<number> {
     if (raws.length === 0) return 0;
-    return (await this.redis.eval(ACK_BATCH, 2, this.processingKey, this.keys.attempts, ...raws)) as number;
+    if (raws.length > 1) {
+      const n = (await runScript(
+        this.redis,
+        ACK_RUN,
+        2,
+        this.processingKey,
+        this.keys.attempts,
+        raws.length,
+        raws[0]!,
+        raws.at(-1)!,
+      )) as number;
+      if (n >= 0) return n;
+    }
+    return (await runScript(this.redis, ACK_BATCH, 2, this.processingKey, this.keys.attempts, ...raws)) as number;
   }
 
   /** Schedules a task for another delivery at `dueMs`, counting this attempt. False if it was no longer held. */
   async retryLater(raw: string, dueMs: number): Promise<boolean> {
-    const moved = await this.redis.eval(
+    const moved = await runScript(
+      this.redis,
       RETRY_LATER,
       3,
       this.processingKey,
@@ -157,7 +173,8 @@ export class ReliableConsumer {
   /** Moves one task from processing to the DLQ with its failure record, atomically. */
   async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
     const full: DeadLetterRecord = { ...record, raw, consumer: this.consumerId };
-    await this.redis.eval(
+    await runScript(
+      this.redis,
       DEAD_LETTER,
       3,
       this.processingKey,
@@ -193,7 +210,8 @@ export class ReliableConsumer {
    */
   async requeueInFlight(opts: { keepHeartbeat?: boolean } = {}): Promise<number> {
     if (!opts.keepHeartbeat) this.stopHeartbeat();
-    return (await this.redis.eval(
+    return (await runScript(
+      this.redis,
       REQUEUE,
       4,
       this.processingKey,

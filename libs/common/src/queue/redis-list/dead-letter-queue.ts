@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { REPLAY_DEAD } from '../lua/scripts.js';
+import { runScript } from '../lua/run-script.js';
 import type { DeadLetterRecord } from './consumer.js';
 
 /** One DLQ entry: its position (0 = newest), the bytes as stored, and the record (null if unreadable). */
@@ -87,7 +88,7 @@ export class DeadLetterQueue {
   private async replayEntry(e: DeadLetterEntry): Promise<boolean> {
     // An unreadable entry is replayed as the bytes it holds: they are the best copy of the task there is.
     const raw = e.record?.raw ?? e.entry;
-    return (await this.redis.eval(REPLAY_DEAD, 2, this.keys.failed, this.keys.pending, e.entry, raw)) === 1;
+    return (await runScript(this.redis, REPLAY_DEAD, 2, this.keys.failed, this.keys.pending, e.entry, raw)) === 1;
   }
 
   private async collect(filter: DeadLetterFilter): Promise<DeadLetterEntry[]> {

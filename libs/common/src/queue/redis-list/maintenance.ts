@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { PROMOTE_DUE, REQUEUE } from '../lua/scripts.js';
+import { runScript } from '../lua/run-script.js';
 
 export interface MaintenanceEvents {
   /** Tasks of a consumer whose lease expired were returned to the queue. */
@@ -35,7 +36,8 @@ export class QueueMaintenance {
   async promoteDue(now = Date.now()): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = (await this.redis.eval(
+      const n = (await runScript(
+        this.redis,
         PROMOTE_DUE,
         2,
         this.keys.delayed,
@@ -55,7 +57,8 @@ export class QueueMaintenance {
     const expired = await this.redis.zrangebyscore(this.keys.consumers, '-inf', `(${now}`, 'LIMIT', 0, 100);
     let total = 0;
     for (const id of expired) {
-      const n = (await this.redis.eval(
+      const n = (await runScript(
+        this.redis,
         REQUEUE,
         4,
         this.keys.processing(id),

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { ENQUEUE_BOUNDED } from '../lua/scripts.js';
+import { runScript, queueScript } from '../lua/run-script.js';
 import { QueueFullError } from '../errors.js';
 import type { TaskEnvelope } from '../../schemas/index.js';
 
@@ -38,7 +39,7 @@ export class TaskProducer {
         depth += await this.redis.lpush(lane, ...values);
         continue;
       }
-      const d = (await this.redis.eval(ENQUEUE_BOUNDED, 1, lane, this.opts.maxDepth, ...values)) as number;
+      const d = (await runScript(this.redis, ENQUEUE_BOUNDED, 1, lane, this.opts.maxDepth, ...values)) as number;
       if (d < 0) throw new QueueFullError(this.queue, this.opts.maxDepth);
       depth += d;
     }
@@ -58,7 +59,7 @@ export class TaskProducer {
       commandsPerBatch.push(lanes.length);
       for (const [lane, values] of lanes) {
         if (this.opts.maxDepth === undefined) pipeline.lpush(lane, ...values);
-        else pipeline.eval(ENQUEUE_BOUNDED, 1, lane, this.opts.maxDepth, ...values);
+        else queueScript(pipeline, ENQUEUE_BOUNDED, 1, lane, this.opts.maxDepth, ...values);
       }
     }
     const results = (await pipeline.exec()) ?? [];

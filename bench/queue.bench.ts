@@ -1,0 +1,190 @@
+/**
+ * Queue benchmark: enqueue and drain small tasks on one throwaway Redis, and report each driver's drain rate as a
+ * ratio to references measured in the same run (these machines are shared and noisy: absolute numbers move,
+ * ratios much less). Usage: npm run bench -- [--tasks N] [--single-tasks N] [--json]
+ *
+ * Rows:
+ *   redis-benchmark LPUSH / LPOP (pipelined)  Redis' own tool: the ceiling of one list, no reliability
+ *   raw LMPOP COUNT 500                       a batched pop with no processing list: fast and unreliable
+ *   redis-list batched (fetch 500 + ack)      ours: reliable fetch into a processing list, then ack
+ *   redis-list single (fetch 1 + ack)         ours, one task per round trip
+ *   BullMQ Worker (concurrency 100, no-op)    what teams glue together today
+ */
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { Queue, Worker } from 'bullmq';
+import { RedisServer, findOnPath } from '@telemetryhub/devstack';
+import { ReliableConsumer, TaskProducer, createRedis, type TaskEnvelope } from '@telemetryhub/common';
+
+const { values } = parseArgs({
+  options: {
+    tasks: { type: 'string', default: '200000' },
+    'single-tasks': { type: 'string', default: '30000' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log('npm run bench -- [--tasks N (200000)] [--single-tasks N (30000)] [--json]');
+  process.exit(0);
+}
+const N = Number(values.tasks);
+const SINGLE_N = Math.min(N, Number(values['single-tasks']));
+const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+interface Row {
+  name: string;
+  tasks: number;
+  seconds: number;
+  perSecond: number;
+}
+
+const task = (i: number): TaskEnvelope => ({
+  id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+  type: 'telemetry.store',
+  priority: 50,
+  created_at: '2026-01-01T00:00:00.000Z',
+  attempts: 0,
+  payload: { device_id: 'bench', timestamp: 1766745000, temperature: 21.5 },
+});
+
+async function fill(producer: TaskProducer, n: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += 1000) {
+    await producer.enqueueBatches(
+      Array.from({ length: 10 }, (_, b) =>
+        Array.from({ length: Math.max(0, Math.min(100, n - i - b * 100)) }, (_, k) => task(i + b * 100 + k)),
+      ),
+    );
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+function row(name: string, tasks: number, seconds: number): Row {
+  return { name, tasks, seconds, perSecond: tasks / seconds };
+}
+
+async function main(): Promise<void> {
+  progress('starting a throwaway redis-server');
+  const server = await RedisServer.start({ extraArgs: ['--maxmemory', '0'] });
+  const redis = createRedis(server.url, { commandTimeoutMs: 60_000 });
+  const blocking = createRedis(server.url, { blocking: true });
+  const rows: Row[] = [];
+  try {
+    const cli = findOnPath('redis-benchmark');
+    if (cli) {
+      progress('redis-benchmark LPUSH/LPOP, pipelined 16');
+      const out = execFileSync(
+        cli,
+        ['-p', String(server.port), '-n', String(N), '-P', '16', '-q', '-t', 'lpush,lpop'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      for (const m of out.matchAll(/(LPUSH|LPOP)[^:]*:\s*([\d.]+) requests per second/g)) {
+        rows.push({
+          name: `redis-benchmark ${m[1]} (pipelined 16)`,
+          tasks: N,
+          seconds: N / Number(m[2]),
+          perSecond: Number(m[2]),
+        });
+      }
+    } else progress('redis-benchmark not found (Debian package redis-tools): row skipped');
+
+    progress(`raw LMPOP COUNT 500: filling ${N}`);
+    const rawProducer = new TaskProducer(redis, 'bench-raw');
+    const enqueueSeconds = await fill(rawProducer, N);
+    rows.push(row('redis-list enqueue (LPUSH 100/batch, 10 batches/pipeline)', N, enqueueSeconds));
+    let t0 = performance.now();
+    for (let got = 0; got < N;) {
+      const r = (await redis.call('LMPOP', '1', 'bench-raw:pending', 'RIGHT', 'COUNT', '500')) as
+        [string, string[]] | null;
+      if (!r) break;
+      got += r[1].length;
+    }
+    const lmpop = row('raw LMPOP COUNT 500 (no reliability)', N, (performance.now() - t0) / 1000);
+    rows.push(lmpop);
+
+    progress(`redis-list batched: filling ${N}, draining with fetch(500) + ack`);
+    await fill(new TaskProducer(redis, 'bench-batch'), N);
+    const batched = new ReliableConsumer(redis, blocking, 'bench-batch');
+    t0 = performance.now();
+    for (let got = 0; got < N;) {
+      const tasks = await batched.fetch(500, 0);
+      if (!tasks.length) break;
+      await batched.ack(tasks.map((t) => t.raw));
+      got += tasks.length;
+    }
+    const ours = row('redis-list batched (fetch 500 + ack)', N, (performance.now() - t0) / 1000);
+    rows.push(ours);
+
+    progress(`redis-list single: filling ${SINGLE_N}, draining with fetch(1) + ack`);
+    await fill(new TaskProducer(redis, 'bench-single'), SINGLE_N);
+    const single = new ReliableConsumer(redis, blocking, 'bench-single');
+    t0 = performance.now();
+    for (let got = 0; got < SINGLE_N;) {
+      const tasks = await single.fetch(1, 0);
+      if (!tasks.length) break;
+      await single.ack(tasks.map((t) => t.raw));
+      got += tasks.length;
+    }
+    rows.push(row('redis-list single (fetch 1 + ack)', SINGLE_N, (performance.now() - t0) / 1000));
+
+    progress(`BullMQ: adding ${SINGLE_N} jobs, draining with a Worker (concurrency 100, no-op)`);
+    const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
+    const queue = new Queue('bench', { connection });
+    for (let i = 0; i < SINGLE_N; i += 1000) {
+      await queue.addBulk(
+        Array.from({ length: Math.min(1000, SINGLE_N - i) }, (_, k) => ({
+          name: 'telemetry.store',
+          data: task(i + k),
+          opts: { removeOnComplete: true },
+        })),
+      );
+    }
+    let done = 0;
+    t0 = performance.now();
+    const finished = new Promise<void>((resolve) => {
+      const worker = new Worker('bench', async () => undefined, { connection, concurrency: 100, autorun: true });
+      worker.on('completed', () => {
+        if (++done === SINGLE_N) void worker.close().then(resolve);
+      });
+    });
+    await finished;
+    const bull = row('BullMQ Worker (concurrency 100, no-op)', SINGLE_N, (performance.now() - t0) / 1000);
+    rows.push(bull);
+    await queue.close();
+
+    const ratios = {
+      batched_vs_bullmq: ours.perSecond / bull.perSecond,
+      batched_vs_raw_lmpop: ours.perSecond / lmpop.perSecond,
+    };
+    if (values.json) {
+      console.log(JSON.stringify({ tasks: N, rows, ratios }, null, 2));
+    } else {
+      console.log(`\nQueue drain, ${N} tasks (single-task rows: ${SINGLE_N}), one redis-server on loopback\n`);
+      console.log(`${'driver'.padEnd(58)} ${'tasks/s'.padStart(10)}  ${'vs BullMQ'.padStart(9)}`);
+      for (const r of rows) {
+        console.log(
+          `${r.name.padEnd(58)} ${Math.round(r.perSecond).toString().padStart(10)}  ${(r.perSecond / bull.perSecond).toFixed(1).padStart(8)}×`,
+        );
+      }
+      const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
+      console.log(
+        `\nredis-list batched = ${ratios.batched_vs_bullmq.toFixed(1)}× BullMQ (target ≥ 10×: ${mark(ratios.batched_vs_bullmq >= 10)})`,
+      );
+      console.log(
+        `redis-list batched = ${(ratios.batched_vs_raw_lmpop * 100).toFixed(0)}% of raw LMPOP (target ≥ 50%: ${mark(ratios.batched_vs_raw_lmpop >= 0.5)})`,
+      );
+    }
+  } finally {
+    redis.disconnect();
+    blocking.disconnect();
+    await server.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error('[bench] failed:', err);
+  process.exit(1);
+});
