@@ -1,7 +1,7 @@
 /**
  * Runs the test suite with node:test (through tsx). Usage:
  *   tsx scripts/run-tests.ts [--unit | --int] [dir ...]
- * Finds `*.test.ts` under apps/, libs/ and tests/ (or the given dirs). `*.int.test.ts` need real Redis/PostgreSQL, which
+ * Finds `*.test.ts` under apps/, libs/ and tests/ (or the given dirs or files). `*.int.test.ts` need real Redis/PostgreSQL, which
  * each test file starts itself on private ports (libs/devstack); `--unit` skips them.
  */
 import { spawn } from 'node:child_process';
@@ -23,6 +23,10 @@ const roots = dirs.length
   : [join(root, 'apps'), join(root, 'libs'), join(root, 'tests')];
 
 function walk(dir: string, out: string[]): void {
+  if (!statSync(dir).isDirectory()) {
+    out.push(dir); // a single test file
+    return;
+  }
   for (const name of readdirSync(dir)) {
     if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
     const path = join(dir, name);

@@ -1,0 +1,163 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { Redis } from 'ioredis';
+import { RedisServer } from '@telemetryhub/devstack';
+import { createRedis } from '../redis-connection.js';
+import { TaskProducer } from './producer.js';
+import { ReliableConsumer, type FetchedTask } from './consumer.js';
+import { QueueMaintenance } from './maintenance.js';
+
+// Property: whatever the interleaving of fetches, acks (whole batches, in-order subsets, stale batches after
+// a reap), dead letters, retries and reaps, every task is in exactly one place at every step, and after the
+// queue is drained every task was acked or dead-lettered exactly once.
+
+let server: RedisServer;
+let redis: Redis;
+let blocking: Redis;
+let run = 0;
+
+before(async () => {
+  server = await RedisServer.start();
+  redis = createRedis(server.url);
+  blocking = createRedis(server.url, { blocking: true });
+});
+after(async () => {
+  redis.disconnect();
+  blocking.disconnect();
+  await server.stop();
+});
+
+type Op =
+  | { kind: 'fetch'; consumer: number; n: number }
+  | { kind: 'ack'; consumer: number; batch: number; keep: boolean[] }
+  | { kind: 'dead'; consumer: number; batch: number; pick: number }
+  | { kind: 'retry'; consumer: number; batch: number; pick: number }
+  | { kind: 'reap'; consumer: number };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('fetch' as const),
+      consumer: fc.nat(1),
+      n: fc.integer({ min: 1, max: 6 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('ack' as const),
+      consumer: fc.nat(1),
+      batch: fc.nat(5),
+      keep: fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('dead' as const),
+      consumer: fc.nat(1),
+      batch: fc.nat(5),
+      pick: fc.nat(5),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('retry' as const),
+      consumer: fc.nat(1),
+      batch: fc.nat(5),
+      pick: fc.nat(5),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('reap' as const), consumer: fc.nat(1) }) },
+);
+
+test('every task is in exactly one place at every step, and ends acked or dead-lettered exactly once', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 20 }), fc.array(op, { maxLength: 40 }), async (taskCount, ops) => {
+      const q = `cons${++run}`;
+      const ids = Array.from({ length: taskCount }, (_, i) => `task-${i}`);
+      await new TaskProducer(redis, q).enqueue(ids.map((id) => JSON.stringify({ id })));
+      const consumers = [0, 1].map(
+        (i) => new ReliableConsumer(redis, blocking, q, { consumerId: `c${i}`, leaseMs: 60_000 }),
+      );
+      const batches: FetchedTask[][][] = [[], []]; // per consumer, every batch it fetched (stale ones too)
+      const acked: string[] = [];
+      const maintenance = new QueueMaintenance(redis, q);
+      const idOf = (raw: string) => (JSON.parse(raw) as { id: string }).id;
+
+      const where = async (): Promise<string[]> => {
+        const lists = await Promise.all([
+          redis.lrange(`${q}:pending`, 0, -1),
+          redis.lrange(`${q}:processing:c0`, 0, -1),
+          redis.lrange(`${q}:processing:c1`, 0, -1),
+          redis.zrange(`${q}:delayed`, 0, -1),
+          redis.lrange(`${q}:failed`, 0, -1).then((l) => l.map((e) => (JSON.parse(e) as { raw: string }).raw)),
+        ]);
+        return [...lists.flat().map(idOf), ...acked].sort();
+      };
+
+      for (const o of ops) {
+        const c = consumers[o.consumer]!;
+        const mine = batches[o.consumer]!;
+        if (o.kind === 'fetch') {
+          const got = await c.fetch(o.n, 0);
+          if (got.length) mine.push(got);
+        } else if (o.kind === 'reap') {
+          // As the reaper does for a consumer whose lease expired (forced here: the lease is long).
+          await redis.zadd(`${q}:consumers`, 0, `c${o.consumer}`);
+          await maintenance.reapExpired();
+        } else {
+          const batch = mine[o.batch % Math.max(1, mine.length)];
+          if (!batch || batch.length === 0) continue;
+          if (o.kind === 'ack') {
+            const subset = batch.filter((_, i) => o.keep[i % o.keep.length]);
+            const removed = await c.ack(subset.map((t) => t.raw));
+            // Only what was really held counts as acked; the rest was reaped or settled before.
+            const held = new Set(await redis.lrange(`${q}:processing:c${o.consumer}`, 0, -1));
+            assert.ok(removed <= subset.length);
+            for (const t of subset.slice(0, removed)) if (!held.has(t.raw)) acked.push(idOf(t.raw));
+            batch.splice(0, batch.length, ...batch.filter((t) => !subset.includes(t)));
+          } else {
+            const t = batch[o.pick % batch.length]!;
+            const before = await c.inFlight();
+            if (o.kind === 'dead') {
+              const stillHeld = (await redis.lpos(`${q}:processing:c${o.consumer}`, t.raw)) !== null;
+              if (!stillHeld) continue; // a dead letter of a task no longer held would be a (documented) duplicate record
+              await c.deadLetter(t.raw, {
+                reason: 'poison',
+                message: 'm',
+                task_id: null,
+                task_type: null,
+                attempts: 1,
+                first_failed_at: '',
+                last_failed_at: '',
+              });
+            } else {
+              await c.retryLater(t.raw, 0);
+            }
+            assert.ok((await c.inFlight()) <= before);
+            batch.splice(batch.indexOf(t), 1);
+          }
+        }
+        assert.deepEqual(await where(), [...ids].sort(), `after ${JSON.stringify(o)}`);
+      }
+
+      // Drain: promote retries, reap both consumers, then one consumer acks everything.
+      await maintenance.promoteDue(Date.now() + 1);
+      for (const i of [0, 1]) await redis.zadd(`${q}:consumers`, 0, `c${i}`);
+      await maintenance.reapExpired();
+      for (;;) {
+        const got = await consumers[0]!.fetch(50, 0);
+        if (!got.length) break;
+        assert.equal(await consumers[0]!.ack(got.map((t) => t.raw)), got.length);
+        acked.push(...got.map((t) => idOf(t.raw)));
+      }
+      const dead = (await redis.lrange(`${q}:failed`, 0, -1)).map((e) => idOf((JSON.parse(e) as { raw: string }).raw));
+      assert.deepEqual([...acked, ...dead].sort(), [...ids].sort());
+    }),
+    { numRuns: 150 },
+  );
+});
