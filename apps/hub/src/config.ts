@@ -40,6 +40,11 @@ export const HubConfigSchema = z.object({
   BATCH_LINGER_MS: nonNegativeInt(50),
   /** Largest HTTP body accepted (bytes); larger gets 413. */
   HTTP_BODY_LIMIT_BYTES: positiveInt(1_048_576),
+  /**
+   * Backpressure: the hub holds its batches (and its ring buffer fills) instead of pushing past this many
+   * pending tasks. 0 = no limit.
+   */
+  QUEUE_MAX_DEPTH: nonNegativeInt(0),
   /** Type of the tasks the hub publishes. */
   TASK_TYPE: z.string().default(TaskTypes.ANALYZE),
 });

@@ -39,7 +39,11 @@ async function main(): Promise<void> {
     name: 'hub',
     log: log.child({ component: 'redis' }),
   });
-  const producer = new TaskProducer(redis, config.QUEUE_NAME);
+  const producer = new TaskProducer(
+    redis,
+    config.QUEUE_NAME,
+    config.QUEUE_MAX_DEPTH > 0 ? { maxDepth: config.QUEUE_MAX_DEPTH } : {},
+  );
   const buffer = new ReadingBuffer(config.BUFFER_CAPACITY, config.BUFFER_POLICY, metrics);
   const publisher = new TaskPublisher({
     buffer,

@@ -101,3 +101,50 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs = 15_000): Promis
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+test('at the queue depth limit the publisher holds its batches, and delivers them once consumers make room', async () => {
+  const metrics = createHubMetrics(
+    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+  );
+  const buffer = new ReadingBuffer(10_000, 'drop-oldest', metrics);
+  const redis = createRedis(server.url, { offlineQueue: false, commandTimeoutMs: 1000 });
+  const publisher = new TaskPublisher({
+    buffer,
+    producer: new TaskProducer(redis, 'bounded', { maxDepth: 2 }),
+    metrics,
+    log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+    taskType: 'telemetry.analyze',
+    batchMaxReadings: 10,
+    lingerMs: 5,
+    retryMinMs: 20,
+    retryMaxMs: 50,
+  });
+  publisher.start();
+  const input = readings(50);
+  buffer.add(input); // 5 tasks, 2 fit
+  const taken: string[] = [];
+  try {
+    // 2 tasks in, the other 30 readings held (not dropped), and the limit keeps holding while nobody consumes.
+    await waitFor(
+      async () =>
+        (await redis.llen('bounded:pending').catch(() => -1)) === 2 && publisher.heldReadings + buffer.size === 30,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await redis.llen('bounded:pending'), 2);
+    assert.ok((await metrics.publishErrors.get()).values[0]!.value > 0, 'refusals are counted');
+    while (taken.length < 5) {
+      const raw = await redis.rpop('bounded:pending');
+      if (raw) taken.push(raw);
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    assert.equal(await publisher.stop(5000), 0);
+    redis.disconnect();
+  }
+  const ids = taken.flatMap((raw) => parseEventsStrict(parseTaskEnvelope(raw).payload)).map((r) => r.event_id);
+  assert.deepEqual(
+    ids,
+    input.map((r) => r.event_id),
+    'every reading, once, in order',
+  );
+});
