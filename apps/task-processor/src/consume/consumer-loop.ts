@@ -68,6 +68,7 @@ export class ConsumerLoop {
 
   private async run(): Promise<void> {
     let failures = 0;
+    let settleFailures = 0;
     while (this.running) {
       let fetched: FetchedTask[];
       try {
@@ -84,11 +85,14 @@ export class ConsumerLoop {
       const end = this.o.metrics.batchDuration.startTimer();
       try {
         await this.o.runner.run(fetched, () => this.running);
+        settleFailures = 0;
       } catch (err) {
         // Only Redis failing during ack/retry/dead-letter gets here. A live consumer keeps its lease, so the
         // reaper would never return these tasks: give them back ourselves (reprocessing them is idempotent).
         this.o.log.error({ err, tasks: fetched.length }, 'could not settle a batch; returning its tasks to the queue');
         await this.returnUnsettled();
+        // Redis refusing writes (at maxmemory, a DLQ record cannot be added) must not become a hot loop.
+        await new Promise((r) => setTimeout(r, fullJitterBackoff(settleFailures++, 200, 5000)));
       }
       end();
     }

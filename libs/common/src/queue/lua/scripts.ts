@@ -1,5 +1,8 @@
 /**
- * The queue's multi-key steps, one Lua script each so that each runs atomically on the server. Kept as strings
+ * The queue's multi-key steps, one Lua script each so that each runs atomically on the server. Scripts that only
+ * move or delete tasks declare `allow-oom` (Redis ≥ 7.0 script flags): with Redis at maxmemory and `noeviction`,
+ * consumers must still be able to take, settle and return tasks — that is what frees memory. Scripts that add
+ * data (enqueue, dead-letter) stay refusable, so a full Redis pushes back on producers. Kept as strings
  * (not .lua files) so the compiled output needs no asset copying. Each script's header lists KEYS, ARGV and
  * what it returns. Attempt counts live in a hash keyed by the SHA-1 of the raw task, so a task's bytes are never
  * re-encoded by Lua (cjson would round floats to 14 digits).
@@ -15,7 +18,7 @@
  * Returns { tasks in the order taken, how many came from the first lane, extra deliveries per task (empty when
  * no task of the queue has failed: the common case skips hashing every task) }.
  */
-export const FETCH_BATCH = `
+export const FETCH_BATCH = `#!lua flags=allow-oom
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
 local want = tonumber(ARGV[1])
 local out = {}
@@ -50,7 +53,7 @@ return { out, fromFirst, counts }
  * tail, because tasks enter only at the head and leave only by removal. Returns n, or -1 when the shortcut does
  * not apply (the caller then acks by value with ackBatch).
  */
-export const ACK_RUN = `
+export const ACK_RUN = `#!lua flags=allow-oom
 local n = tonumber(ARGV[1])
 if redis.call('HLEN', KEYS[2]) > 0 then return -1 end
 if redis.call('LINDEX', KEYS[1], -1) ~= ARGV[2] then return -1 end
@@ -66,7 +69,7 @@ return n
  * LREM with count -1 scans from the tail, where the oldest in-flight tasks sit, so acking in fetch order costs
  * little however long the list. Returns the number removed (fewer: some were reaped meanwhile).
  */
-export const ACK_BATCH = `
+export const ACK_BATCH = `#!lua flags=allow-oom
 local removed = 0
 local counted = redis.call('HLEN', KEYS[2]) > 0
 for i = 1, #ARGV do
@@ -86,7 +89,7 @@ return removed
  *   ARGV[1] the raw task   ARGV[2] due time (epoch ms)   ARGV[3] now (epoch ms), kept as the first failure time
  * Returns 1, or 0 when the task was no longer held (reaped meanwhile: then it is not scheduled twice).
  */
-export const RETRY_LATER = `
+export const RETRY_LATER = `#!lua flags=allow-oom
 if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
 local sha = redis.sha1hex(ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
@@ -101,7 +104,7 @@ return 1
  *   ARGV[1] now (epoch ms)   ARGV[2] most tasks to move
  * Returns the number moved.
  */
-export const PROMOTE_DUE = `
+export const PROMOTE_DUE = `#!lua flags=allow-oom
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
 for i = 1, #due do
   redis.call('ZREM', KEYS[1], due[i])
@@ -135,7 +138,7 @@ return removed
  * Moving from the processing list's left (newest) to pending's right, one by one, leaves the oldest rightmost.
  * Returns the number returned, or -1 when the lease was renewed meanwhile (the consumer is alive after all).
  */
-export const REQUEUE = `
+export const REQUEUE = `#!lua flags=allow-oom
 if ARGV[3] ~= '' then
   local lease = redis.call('ZSCORE', KEYS[3], ARGV[1])
   if lease and tonumber(lease) >= tonumber(ARGV[3]) then return -1 end
