@@ -137,3 +137,27 @@ test('a processor frozen past its lease and then resumed neither loses nor doubl
   await Promise.all([a.proc.stop('SIGTERM', 20_000), b.proc.stop('SIGTERM', 20_000)]);
   assert.deepEqual([(await a.proc.exitPromise).code, (await b.proc.exitPromise).code], [0, 0]);
 });
+
+test('SIGTERM in the middle of a batch: the processor finishes and acks it, exits 0, and leaves the rest queued', async () => {
+  const queue = 'term';
+  await enqueue(queue, 'TERM-1');
+  const a = await processor(queue);
+  await waitFor('first rows', async () => (await stored('TERM-1')) >= 200);
+  const held = await freezeWhileHolding(a.proc, queue);
+  const [consumerId] = await redis.zrange(`${queue}:consumers`, 0, 0);
+  a.proc.signal('SIGTERM'); // delivered when it resumes, with the batch in hand
+  a.proc.signal('SIGCONT');
+  const exit = await a.proc.exitPromise;
+  assert.equal(exit.code, 0, 'drained and exited 0');
+  assert.ok(held > 0);
+  assert.equal(await redis.llen(`${queue}:processing:${consumerId}`), 0, 'nothing left unsettled');
+  assert.equal(await redis.zscore(`${queue}:consumers`, consumerId!), null, 'its lease is dropped');
+  const afterStop = await stored('TERM-1');
+  const d = await queueDepths(redis, queue);
+  assert.equal(afterStop + d.pending, TASKS, 'every task is stored or still queued: none lost, none half-done');
+
+  const b = await processor(queue);
+  await waitFor('every reading', async () => (await stored('TERM-1')) === TASKS);
+  await b.proc.stop('SIGTERM', 20_000);
+  assert.equal((await b.proc.exitPromise).code, 0);
+});
