@@ -51,6 +51,12 @@ export function createProcessorMetrics(registry: Registry) {
       labelNames: ['table'],
       registers,
     }),
+    alerts: new Counter({
+      name: 'taskproc_alerts_total',
+      help: 'Alert state changes, by metric, rule (max, min) and action (fire, resolve).',
+      labelNames: ['metric', 'rule', 'action'],
+      registers,
+    }),
     duplicateReadings: new Counter({
       name: 'taskproc_duplicate_readings_total',
       help: 'Readings skipped because their event_id was already stored (resends, retries).',

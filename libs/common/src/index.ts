@@ -7,3 +7,4 @@ export * from './health/index.js';
 export * from './http/index.js';
 export * from './queue/index.js';
 export * from './lifecycle/index.js';
+export * from './random/index.js';

@@ -1,7 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
-import { DEFAULT_UNITS, INTERNAL_SCHEMA_VERSION, type Reading } from '@telemetryhub/common';
 import type { ReadingSink, SensorDriver } from './sensor-driver.js';
-import { gaussian, seededRandom } from './random.js';
+import { DEFAULT_UNITS, INTERNAL_SCHEMA_VERSION, gaussian, seededRandom, type Reading } from '@telemetryhub/common';
 
 /** How a simulated metric behaves: a level it wanders around, how far it drifts, how noisy a reading is. */
 interface MetricModel {

@@ -22,10 +22,7 @@ export class HandlerRegistry {
   }
 }
 
-/**
- * The telemetry task types. For now each of them stores its readings; the statistics, alert and rollup steps
- * that differ between them are not built yet (README "Status").
- */
+/** The telemetry task types: each stores its readings, then runs its steps (telemetry.handler.ts STEPS_BY_TYPE). */
 export const TELEMETRY_TASK_TYPES = [
   TaskTypes.ANALYZE,
   TaskTypes.STORE,

@@ -1,21 +1,79 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { TaskTypes, type Reading } from '@telemetryhub/common';
 import { insertReadings } from '../store/raw.repo.js';
+import { foldRollups } from '../store/rollup.repo.js';
+import { applyAlertActions, firingAlerts } from '../store/alert.repo.js';
 import type { ProcessorMetrics } from '../metrics.js';
+import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from './alert-rules.js';
 import type { ParsedTask, TaskHandler } from './task-handler.js';
 
+type Step = 'rollup' | 'alert';
+
+/** What each telemetry task type does after storing its readings (DESIGN.md "Task types"). */
+export const STEPS_BY_TYPE: Readonly<Record<string, readonly Step[]>> = {
+  [TaskTypes.ANALYZE]: ['rollup', 'alert'],
+  [TaskTypes.STORE]: [],
+  [TaskTypes.AGGREGATE]: ['rollup'],
+  [TaskTypes.ALERT]: ['alert'],
+  [TaskTypes.ANOMALY_DETECT]: ['alert'],
+};
+
 /**
- * Stores readings, idempotent on event_id. Every telemetry task type starts here (rollups and alerts must be
- * derived from what was really stored, once); the analysis steps of each type build on the set of event_ids
- * this insert really added.
+ * Stores readings (idempotent on event_id), then folds the ones this insert really added into the rollups and
+ * runs the alert rules over them — all in one transaction, so a crash or a retry can neither lose nor double a
+ * rollup count or an alert: either everything about a reading is committed, or nothing and the task runs again.
  */
-export function createTelemetryHandler(deps: { pool: pg.Pool; metrics: ProcessorMetrics; log: Logger }): TaskHandler {
+export function createTelemetryHandler(deps: {
+  pool: pg.Pool;
+  metrics: ProcessorMetrics;
+  log: Logger;
+  rules?: readonly ThresholdRule[];
+}): TaskHandler {
+  const rules = deps.rules ?? DEFAULT_RULES;
   return {
     name: 'telemetry',
     async handle(tasks: readonly ParsedTask[]): Promise<void> {
       const items = tasks.flatMap((t) => t.readings.map((reading) => ({ reading, taskId: t.envelope.id })));
-      const added = await insertReadings(deps.pool, items);
+      const steps = new Map<string, Set<Step>>();
+      for (const t of tasks) {
+        for (const r of t.readings) {
+          const s = steps.get(r.event_id) ?? new Set<Step>();
+          for (const step of STEPS_BY_TYPE[t.envelope.type] ?? []) s.add(step);
+          steps.set(r.event_id, s);
+        }
+      }
+      const client = await deps.pool.connect();
+      let added: Set<string>;
+      let rollupRows = 0;
+      let alertChanges = 0;
+      try {
+        await client.query('BEGIN');
+        added = await insertReadings(client, items);
+        const fresh = uniqueAdded(
+          items.map((i) => i.reading),
+          added,
+        );
+        const toRoll = fresh.filter((r) => steps.get(r.event_id)?.has('rollup'));
+        const toAlert = fresh.filter((r) => steps.get(r.event_id)?.has('alert'));
+        if (toRoll.length) rollupRows = await foldRollups(client, toRoll);
+        if (toAlert.length) {
+          const firing = await firingAlerts(client, [...new Set(toAlert.map((r) => r.device_id))]);
+          const actions = evaluateRules(toAlert, rules, firing);
+          alertChanges = await applyAlertActions(client, actions);
+          for (const a of actions)
+            deps.metrics.alerts.inc({ metric: a.rule.metric, rule: a.rule.kind, action: a.type });
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
       deps.metrics.dbRowsWritten.inc({ table: 'readings' }, added.size);
+      if (rollupRows) deps.metrics.dbRowsWritten.inc({ table: 'rollups' }, rollupRows);
+      if (alertChanges) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, alertChanges);
       deps.metrics.duplicateReadings.inc(items.length - added.size);
       const now = Date.now();
       for (const { reading } of items) {
@@ -25,4 +83,10 @@ export function createTelemetryHandler(deps: { pool: pg.Pool; metrics: Processor
       }
     },
   };
+}
+
+/** The readings whose event_id the insert added, each once (a batch may carry the same reading twice). */
+function uniqueAdded(readings: readonly Reading[], added: ReadonlySet<string>): Reading[] {
+  const seen = new Set<string>();
+  return readings.filter((r) => added.has(r.event_id) && !seen.has(r.event_id) && seen.add(r.event_id));
 }

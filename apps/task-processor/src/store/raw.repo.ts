@@ -31,7 +31,11 @@ export async function insertReadings(
     sequence_id: [] as Array<number | null>,
     task_id: [] as string[],
   };
-  for (const { reading: r, taskId } of items) {
+  // Lock order: sorted by event_id, so two replicas inserting overlapping batches cannot deadlock.
+  const sorted = [...items].sort((a, b) =>
+    a.reading.event_id < b.reading.event_id ? -1 : a.reading.event_id > b.reading.event_id ? 1 : 0,
+  );
+  for (const { reading: r, taskId } of sorted) {
     cols.event_id.push(r.event_id);
     cols.device_id.push(r.device_id);
     cols.metric.push(r.metric);

@@ -1,0 +1,68 @@
+import type { Reading } from '@telemetryhub/common';
+
+/**
+ * A threshold rule: fire when a reading goes above `max` (or below `min`), resolve when it comes back past the
+ * threshold by `hysteresis` (so a value hovering at the threshold does not flap).
+ */
+export interface ThresholdRule {
+  metric: string;
+  kind: 'max' | 'min';
+  threshold: number;
+  hysteresis: number;
+}
+
+/** The original design's defaults: temperature > 80 °C or < −20 °C, humidity > 95 %, voltage < 2.8 V, current > 2 A. */
+export const DEFAULT_RULES: readonly ThresholdRule[] = [
+  { metric: 'temperature', kind: 'max', threshold: 80, hysteresis: 2 },
+  { metric: 'temperature', kind: 'min', threshold: -20, hysteresis: 2 },
+  { metric: 'humidity', kind: 'max', threshold: 95, hysteresis: 2 },
+  { metric: 'voltage', kind: 'min', threshold: 2.8, hysteresis: 0.1 },
+  { metric: 'current', kind: 'max', threshold: 2.0, hysteresis: 0.1 },
+];
+
+/** Identifies one alert stream: a rule on one device. */
+export const alertKey = (device: string, metric: string, kind: string): string =>
+  `${device}\u0000${metric}\u0000${kind}`;
+
+export type AlertAction =
+  { type: 'fire'; rule: ThresholdRule; reading: Reading } | { type: 'resolve'; rule: ThresholdRule; reading: Reading };
+
+function breaches(rule: ThresholdRule, value: number): boolean {
+  return rule.kind === 'max' ? value > rule.threshold : value < rule.threshold;
+}
+
+function recovered(rule: ThresholdRule, value: number): boolean {
+  return rule.kind === 'max' ? value <= rule.threshold - rule.hysteresis : value >= rule.threshold + rule.hysteresis;
+}
+
+/**
+ * Runs the rules over readings in event-time order, starting from the alert streams already firing, and returns
+ * the state changes: one `fire` when a stream starts breaching (no repeat while it keeps breaching), one
+ * `resolve` when it has recovered past the hysteresis band. Pure: the caller loads and stores the state.
+ */
+export function evaluateRules(
+  readings: readonly Reading[],
+  rules: readonly ThresholdRule[],
+  firing: ReadonlySet<string>,
+): AlertAction[] {
+  const state = new Set(firing);
+  const actions: AlertAction[] = [];
+  const byMetric = new Map<string, ThresholdRule[]>();
+  for (const r of rules) byMetric.set(r.metric, [...(byMetric.get(r.metric) ?? []), r]);
+  const ordered = [...readings].sort((a, b) =>
+    a.event_time < b.event_time ? -1 : a.event_time > b.event_time ? 1 : 0,
+  );
+  for (const reading of ordered) {
+    for (const rule of byMetric.get(reading.metric) ?? []) {
+      const key = alertKey(reading.device_id, rule.metric, rule.kind);
+      if (!state.has(key) && breaches(rule, reading.value)) {
+        state.add(key);
+        actions.push({ type: 'fire', rule, reading });
+      } else if (state.has(key) && recovered(rule, reading.value)) {
+        state.delete(key);
+        actions.push({ type: 'resolve', rule, reading });
+      }
+    }
+  }
+  return actions;
+}

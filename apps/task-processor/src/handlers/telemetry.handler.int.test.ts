@@ -1,0 +1,149 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
+import { pino } from 'pino';
+import { PostgresServer } from '@telemetryhub/devstack';
+import { createMetricsRegistry, parseEventsStrict, parseTaskEnvelope, seededRandom } from '@telemetryhub/common';
+import { createPgPool } from '../store/pool.js';
+import { migrate } from '../store/migrate.js';
+import { createProcessorMetrics } from '../metrics.js';
+import { createTelemetryHandler } from './telemetry.handler.js';
+import type { ParsedTask } from './task-handler.js';
+
+const log = pino({ level: 'silent' });
+let server: PostgresServer;
+let pool: pg.Pool;
+
+before(async () => {
+  server = await PostgresServer.start();
+  pool = createPgPool(server.url, { max: 4, statementTimeoutMs: 10_000 }, log);
+  await migrate(pool, log);
+});
+after(async () => {
+  await pool.end();
+  await server.stop();
+});
+
+const handler = () =>
+  createTelemetryHandler({
+    pool,
+    log,
+    metrics: createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false })),
+  });
+const taskFrom = (raw: string): ParsedTask => {
+  const envelope = parseTaskEnvelope(raw);
+  return { raw, envelope, readings: parseEventsStrict(envelope.payload) };
+};
+const fixture = (name: string, rename?: [string, string]) => {
+  const text = readFileSync(new URL(`../../../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8');
+  return rename ? text.replaceAll(rename[0], rename[1]) : text;
+};
+const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
+  (await pool.query<T>(sql, params)).rows;
+
+test('each documented fixture has its documented effect: stored, rolled up and/or alerted by task type', async () => {
+  const h = handler();
+  await h.handle([
+    taskFrom(fixture('task-shape-a')),
+    taskFrom(fixture('task-shape-b')),
+    taskFrom(fixture('task-numeric-priority')),
+  ]);
+  // shape A (telemetry.analyze): two readings, rolled up, and a temperature alert (85.1 > 80 °C)
+  assert.deepEqual(
+    await q(`SELECT metric, count::int, sum FROM rollups_1m WHERE device_id = 'sensor_001' ORDER BY metric`),
+    [
+      { metric: 'humidity', count: 1, sum: 40 },
+      { metric: 'temperature', count: 1, sum: 85.1 },
+    ],
+  );
+  assert.deepEqual(await q(`SELECT metric, rule, state, value FROM alerts WHERE device_id = 'sensor_001'`), [
+    { metric: 'temperature', rule: 'max', state: 'firing', value: 85.1 },
+  ]);
+  // shape B (telemetry.aggregate): stored and folded into its 1-minute rollup; aggregate-only, so no alert
+  assert.deepEqual(await q(`SELECT count::int, max FROM rollups_1m WHERE device_id = 'sensor_002'`), [
+    { count: 1, max: 97.5 },
+  ]);
+  assert.deepEqual(await q(`SELECT id FROM alerts WHERE device_id = 'sensor_002'`), []);
+  // numeric priority (telemetry.alert): stored, a voltage alert (2.61 < 2.8 V), alert-only, so no rollup
+  assert.deepEqual(await q(`SELECT metric, rule, value FROM alerts WHERE device_id = 'BESS-07'`), [
+    { metric: 'voltage', rule: 'min', value: 2.61 },
+  ]);
+  assert.deepEqual(await q(`SELECT bucket FROM rollups_1m WHERE device_id = 'BESS-07'`), []);
+  assert.equal((await q(`SELECT 1 FROM readings WHERE device_id IN ('sensor_001','sensor_002','BESS-07')`)).length, 4);
+});
+
+test('duplicate sends and retries count each event once in rollups and raise no second alert', async () => {
+  const h = handler();
+  const task = fixture('task-shape-a', ['sensor_001', 'DUPE-9']);
+  await h.handle([taskFrom(task), taskFrom(task)]);
+  await h.handle([taskFrom(task)]);
+  assert.deepEqual(await q(`SELECT count::int FROM rollups_1m WHERE device_id = 'DUPE-9' ORDER BY metric`), [
+    { count: 1 },
+    { count: 1 },
+  ]);
+  assert.deepEqual(await q(`SELECT count::int FROM rollups_1h WHERE device_id = 'DUPE-9' ORDER BY metric`), [
+    { count: 1 },
+    { count: 1 },
+  ]);
+  assert.equal((await q(`SELECT id FROM alerts WHERE device_id = 'DUPE-9'`)).length, 1);
+});
+
+test('rollups equal a recomputation from the raw rows, with out-of-order, late and duplicate events across batches', async () => {
+  const h = handler();
+  const random = seededRandom(7);
+  const base = Date.parse('2026-03-01T10:00:00Z');
+  const events = Array.from({ length: 600 }, (_, i) => ({
+    device_id: `ROLL-${i % 3}`,
+    timestamp: new Date(base + Math.floor(random() * 3 * 3600_000)).toISOString(), // spread over 3 hours
+    temperature: Math.round(random() * 1000) / 10,
+  }));
+  // Shuffled into batches, with 100 events sent twice: arrival order has nothing to do with event time.
+  const sends = [...events, ...events.slice(0, 100)].sort(() => random() - 0.5);
+  for (let i = 0; i < sends.length; i += 70) {
+    const batch = sends
+      .slice(i, i + 70)
+      .map((e) => taskFrom(JSON.stringify({ type: 'telemetry.aggregate', payload: e })));
+    await h.handle(batch);
+  }
+  for (const [table, unit] of [
+    ['rollups_1m', 'minute'],
+    ['rollups_1h', 'hour'],
+  ] as const) {
+    const expected = await q(
+      `SELECT device_id, date_trunc('${unit}', event_time) AS bucket, count(*)::int AS count, round(sum(value)::numeric, 6) AS sum,
+              min(value) AS min, max(value) AS max
+         FROM readings WHERE device_id LIKE 'ROLL-%' GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    const actual = await q(
+      `SELECT device_id, bucket, count::int AS count, round(sum::numeric, 6) AS sum, min, max
+         FROM ${table} WHERE device_id LIKE 'ROLL-%' ORDER BY 1, 2`,
+    );
+    assert.ok(expected.length > 3);
+    assert.deepEqual(actual, expected, table);
+  }
+});
+
+test('an alert fires, holds inside the hysteresis band, resolves past it, and can fire again', async () => {
+  const h = handler();
+  const at = (second: number, value: number) =>
+    taskFrom(
+      JSON.stringify({
+        type: 'telemetry.alert',
+        payload: { device_id: 'HYST-1', timestamp: 1767000000 + second, temperature: value },
+      }),
+    );
+  for (const [s, v] of [
+    [0, 85],
+    [10, 79],
+    [20, 81],
+    [30, 77.5],
+    [40, 83],
+  ] as const) {
+    await h.handle([at(s, v)]);
+  }
+  assert.deepEqual(await q(`SELECT state, value, resolved_value FROM alerts WHERE device_id = 'HYST-1' ORDER BY id`), [
+    { state: 'resolved', value: 85, resolved_value: 77.5 },
+    { state: 'firing', value: 83, resolved_value: null },
+  ]);
+});
