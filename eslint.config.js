@@ -17,8 +17,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['**/apps/*', '@telemetryhub/hub', '@telemetryhub/task-processor'],
-              message: 'apps never import apps',
+              // A regex: gitignore-style groups do not match relative paths that start with '../'.
+              regex: '(^|/)apps/|(^|/)(hub|task-processor|cli)/src/|^@telemetryhub/(hub|task-processor|cli)$',
+              message: 'apps never import apps: move shared code to libs/',
             },
           ],
         },
