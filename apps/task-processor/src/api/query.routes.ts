@@ -1,44 +1,80 @@
 import { Router } from 'express';
 import type pg from 'pg';
-import {
-  AppError,
-  DeviceIdSchema,
-  ErrorCodes,
-  MetricNameSchema,
-  ValidationError,
-  formatPath,
-} from '@telemetryhub/common';
+import { z } from 'zod';
+import { AppError, DeviceIdSchema, ErrorCodes } from '@telemetryhub/common';
+import { ROLLUP_TABLES } from '../store/rollup.repo.js';
+import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
 import { latestReading } from '../store/raw.repo.js';
 
-/** Read API over stored readings. */
+/** Read API over stored readings, rollups and alerts. Every parameter is validated (400 names it). */
 export function queryRouter(deps: { pool: pg.Pool }): Router {
   const router = Router();
+  const db = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> => {
+    try {
+      return (await deps.pool.query<T>(sql, params)).rows;
+    } catch (err) {
+      throw new AppError(ErrorCodes.DEPENDENCY_UNAVAILABLE, 'PostgreSQL did not answer', {
+        cause: err,
+        retryable: true,
+      });
+    }
+  };
 
   router.get('/v1/devices/:deviceId/metrics/:metric/latest', async (req, res) => {
-    const device = DeviceIdSchema.safeParse(req.params.deviceId);
-    const metric = MetricNameSchema.safeParse(req.params.metric);
-    const issues = [
-      ...(device.success
-        ? []
-        : device.error.issues.map((i) => ({ path: formatPath(i.path, 'deviceId'), message: i.message }))),
-      ...(metric.success
-        ? []
-        : metric.error.issues.map((i) => ({ path: formatPath(i.path, 'metric'), message: i.message }))),
-    ];
-    if (!device.success || !metric.success) throw new ValidationError(issues);
-    const reading = await latestReading(deps.pool, device.data, metric.data).catch((err: unknown) => {
+    const p = parseParams(DeviceMetricParams, req.params);
+    const reading = await latestReading(deps.pool, p.deviceId, p.metric).catch((err: unknown) => {
       throw new AppError(ErrorCodes.DEPENDENCY_UNAVAILABLE, 'PostgreSQL did not answer', {
         cause: err,
         retryable: true,
       });
     });
     if (!reading) {
-      throw new AppError(
-        ErrorCodes.NOT_FOUND,
-        `no reading stored for device "${device.data}" and metric "${metric.data}"`,
-      );
+      throw new AppError(ErrorCodes.NOT_FOUND, `no reading stored for device "${p.deviceId}" and metric "${p.metric}"`);
     }
     res.json(reading);
+  });
+
+  const RollupQuery = z.object({ granularity: z.enum(['1m', '1h']).default('1m') }).and(timeRange(1, 400));
+  router.get('/v1/devices/:deviceId/metrics/:metric/rollups', async (req, res) => {
+    const p = parseParams(DeviceMetricParams, req.params);
+    const query = parseParams(RollupQuery, req.query);
+    const table = ROLLUP_TABLES[query.granularity];
+    const rows = await db<{ bucket: string; count: string; sum: number; min: number; max: number }>(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS bucket, count, sum, min, max
+         FROM ${table}
+        WHERE device_id = $1 AND metric = $2 AND bucket >= $3 AND bucket <= $4
+        ORDER BY bucket
+        LIMIT 10000`,
+      [p.deviceId, p.metric, query.from, query.to],
+    );
+    res.json({
+      device_id: p.deviceId,
+      metric: p.metric,
+      granularity: query.granularity,
+      from: query.from,
+      to: query.to,
+      buckets: rows.map((r) => ({ ...r, count: Number(r.count), avg: r.sum / Number(r.count) })),
+    });
+  });
+
+  const AlertQuery = z.object({
+    state: z.enum(['firing', 'resolved']).optional(),
+    device: DeviceIdSchema.optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  });
+  router.get('/v1/alerts', async (req, res) => {
+    const query = parseParams(AlertQuery, req.query);
+    const rows = await db(
+      `SELECT id::text, device_id, metric, rule, threshold, state, value, event_id::text,
+              to_char(fired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS fired_at,
+              to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS resolved_at, resolved_value
+         FROM alerts
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR device_id = $2)
+        ORDER BY fired_at DESC, id DESC
+        LIMIT $3`,
+      [query.state ?? null, query.device ?? null, query.limit],
+    );
+    res.json({ alerts: rows });
   });
 
   return router;

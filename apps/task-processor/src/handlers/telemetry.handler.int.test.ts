@@ -1,10 +1,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { PostgresServer } from '@telemetryhub/devstack';
-import { createMetricsRegistry, parseEventsStrict, parseTaskEnvelope, seededRandom } from '@telemetryhub/common';
+import {
+  Readiness,
+  createMetricsRegistry,
+  parseEventsStrict,
+  parseTaskEnvelope,
+  seededRandom,
+} from '@telemetryhub/common';
+import { createApp } from '../app.js';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
 import { createProcessorMetrics } from '../metrics.js';
@@ -146,4 +154,65 @@ test('an alert fires, holds inside the hysteresis band, resolves past it, and ca
     { state: 'resolved', value: 85, resolved_value: 77.5 },
     { state: 'firing', value: 83, resolved_value: null },
   ]);
+});
+
+test('the API serves rollup series and alerts, and names a bad parameter in a 400', async () => {
+  const app = createApp({
+    log,
+    pool,
+    readiness: new Readiness(),
+    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const get = async (path: string) => {
+    const res = await fetch(base + path);
+    return {
+      status: res.status,
+      body: (await res.json()) as Record<string, unknown> & { errors?: Array<{ path: string }> },
+    };
+  };
+  try {
+    const series = await get(
+      '/v1/devices/ROLL-1/metrics/temperature/rollups?granularity=1h&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z',
+    );
+    assert.equal(series.status, 200);
+    const buckets = series.body.buckets as Array<{ bucket: string; count: number; sum: number; avg: number }>;
+    const raw = await q<{ n: number }>(`SELECT count(*)::int AS n FROM readings WHERE device_id = 'ROLL-1'`);
+    assert.equal(
+      buckets.reduce((n, b) => n + b.count, 0),
+      raw[0]!.n,
+      'the series covers every stored reading',
+    );
+    assert.ok(buckets.every((b) => Math.abs(b.avg - b.sum / b.count) < 1e-9));
+    assert.match(buckets[0]!.bucket, /^2026-03-01T10:00:00Z$/);
+
+    const firing = await get('/v1/alerts?state=firing&device=sensor_001');
+    assert.deepEqual(
+      (firing.body.alerts as Array<{ metric: string; value: number }>).map((a) => [a.metric, a.value]),
+      [['temperature', 85.1]],
+    );
+
+    const badGranularity = await get('/v1/devices/ROLL-1/metrics/temperature/rollups?granularity=5m');
+    assert.equal(badGranularity.status, 400);
+    assert.deepEqual(
+      badGranularity.body.errors?.map((e) => e.path),
+      ['granularity'],
+    );
+    const badWindow = await get(
+      '/v1/devices/ROLL-1/metrics/temperature/rollups?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z',
+    );
+    assert.deepEqual(
+      badWindow.body.errors?.map((e) => e.path),
+      ['from'],
+    );
+    const badLimit = await get('/v1/alerts?limit=0');
+    assert.deepEqual(
+      badLimit.body.errors?.map((e) => e.path),
+      ['limit'],
+    );
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
 });
