@@ -53,6 +53,8 @@ TelemetryHub is running.
   hub            ${hubUrl}        metrics ${hubUrl}/metrics   ingest POST ${hubUrl}/v1/telemetry
   task-processor ${processorUrl}        metrics ${processorUrl}/metrics
   latest reading ${processorUrl}/v1/devices/sim-001/metrics/temperature/latest
+  rollups        ${processorUrl}/v1/devices/sim-001/metrics/temperature/rollups?granularity=1m
+  alerts         ${processorUrl}/v1/alerts?state=firing
   Redis          ${stack.redis.url}   (queue: tasks:pending)
   PostgreSQL     ${stack.postgres.url}
                  psql ${stack.postgres.url} -c 'SELECT * FROM readings ORDER BY stored_at DESC LIMIT 5'
