@@ -35,6 +35,7 @@ async function processor(queue: string): Promise<{ proc: ServerProcess; url: str
     PROCESSOR_PORT: String(port),
     CONSUMER_LEASE_MS: '1000',
     FETCH_BATCH_SIZE: '50',
+    CONSUMER_CONCURRENCY: '1', // one consumer per process, so "the" consumer of a process is well defined
     LOG_LEVEL: 'warn',
   });
   const url = `http://127.0.0.1:${port}`;

@@ -15,6 +15,11 @@ export const ProcessorConfigSchema = z.object({
   ...CommonConfigShape,
   DATABASE_URL: postgresUrl(),
   PROCESSOR_PORT: port(8081),
+  /**
+   * Consumer loops per process, each with its own processing list, lease and Redis connection: while one waits
+   * for PostgreSQL, another validates. In-flight work is at most CONSUMER_CONCURRENCY × FETCH_BATCH_SIZE tasks.
+   */
+  CONSUMER_CONCURRENCY: positiveInt(2),
   /** Most tasks taken per fetch (bounds in-flight work). */
   FETCH_BATCH_SIZE: positiveInt(100),
   /** How long a fetch blocks on an empty queue (ms). */

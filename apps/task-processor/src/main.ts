@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type pg from 'pg';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   Readiness,
@@ -66,8 +67,6 @@ async function main(): Promise<void> {
 
   const redisLog = log.child({ component: 'redis' });
   const redis = createRedis(config.REDIS_URL, { name: 'task-processor', log: redisLog });
-  const blocking = createRedis(config.REDIS_URL, { name: 'task-processor-fetch', blocking: true, log: redisLog });
-  const consumer = new ReliableConsumer(redis, blocking, config.QUEUE_NAME, { leaseMs: config.CONSUMER_LEASE_MS });
   const maintenance = new QueueMaintenance(redis, config.QUEUE_NAME, {
     onReaped: (deadConsumer, tasks) => {
       metrics.reapedTasks.inc(tasks);
@@ -81,23 +80,30 @@ async function main(): Promise<void> {
     TELEMETRY_TASK_TYPES,
     createTelemetryHandler({ pool, metrics, log: log.child({ component: 'telemetry' }) }),
   );
-  const runner = new TaskRunner({
-    consumer,
-    handlers,
-    metrics,
-    log: log.child({ component: 'runner' }),
-    classify: classifyDbError,
-    maxAttempts: config.MAX_ATTEMPTS,
-    retryBaseMs: config.RETRY_BASE_MS,
-    retryMaxMs: config.RETRY_MAX_MS,
-  });
-  const loop = new ConsumerLoop({
-    consumer,
-    runner,
-    metrics,
-    log: log.child({ component: 'consumer', consumerId: consumer.consumerId }),
-    batchSize: config.FETCH_BATCH_SIZE,
-    blockMs: config.FETCH_BLOCK_MS,
+  // CONSUMER_CONCURRENCY loops, each its own consumer: own processing list, lease, and blocking connection.
+  const blockingConnections: Redis[] = [];
+  const loops = Array.from({ length: config.CONSUMER_CONCURRENCY }, () => {
+    const blocking = createRedis(config.REDIS_URL, { name: 'task-processor-fetch', blocking: true, log: redisLog });
+    blockingConnections.push(blocking);
+    const consumer = new ReliableConsumer(redis, blocking, config.QUEUE_NAME, { leaseMs: config.CONSUMER_LEASE_MS });
+    const runner = new TaskRunner({
+      consumer,
+      handlers,
+      metrics,
+      log: log.child({ component: 'runner', consumerId: consumer.consumerId }),
+      classify: classifyDbError,
+      maxAttempts: config.MAX_ATTEMPTS,
+      retryBaseMs: config.RETRY_BASE_MS,
+      retryMaxMs: config.RETRY_MAX_MS,
+    });
+    return new ConsumerLoop({
+      consumer,
+      runner,
+      metrics,
+      log: log.child({ component: 'consumer', consumerId: consumer.consumerId }),
+      batchSize: config.FETCH_BATCH_SIZE,
+      blockMs: config.FETCH_BLOCK_MS,
+    });
   });
 
   const readiness = new Readiness()
@@ -105,7 +111,7 @@ async function main(): Promise<void> {
     .register('postgres', () => pool.query('SELECT 1'));
   const server = createApp({ log, registry, readiness, pool }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');
-  loop.start();
+  for (const loop of loops) loop.start();
   maintenance.start();
   log.info(
     {
@@ -113,7 +119,7 @@ async function main(): Promise<void> {
       redis: redactUrl(config.REDIS_URL),
       database: redactUrl(config.DATABASE_URL),
       queue: config.QUEUE_NAME,
-      consumerId: consumer.consumerId,
+      consumers: config.CONSUMER_CONCURRENCY,
     },
     'task-processor started',
   );
@@ -123,10 +129,10 @@ async function main(): Promise<void> {
     timeoutMs: config.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     steps: [
       { name: 'readiness false', run: () => readiness.startDraining() },
-      { name: 'stop consuming', run: () => loop.stop() },
+      { name: 'stop consuming', run: () => Promise.all(loops.map((loop) => loop.stop())) },
       { name: 'stop queue maintenance', run: () => maintenance.stop() },
       { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
-      { name: 'close redis', run: () => Promise.all([redis.quit(), blocking.quit()]) },
+      { name: 'close redis', run: () => Promise.all([redis.quit(), ...blockingConnections.map((c) => c.quit())]) },
       { name: 'close postgres', run: () => pool.end() },
     ],
   });

@@ -1,0 +1,193 @@
+/**
+ * Processor benchmark: drain a pre-filled queue into PostgreSQL with every step on (telemetry.analyze: store,
+ * rollups, alerts), and compare with PostgreSQL's own COPY of the same rows into a table of the same shape,
+ * measured on the same server in the same run. Usage: npm run bench:processor -- [--events N] [--json]
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { pino } from 'pino';
+import { startStack } from '@telemetryhub/devstack';
+import {
+  ReliableConsumer,
+  TaskProducer,
+  createMetricsRegistry,
+  createRedis,
+  queueDepths,
+  type Reading,
+  type TaskEnvelope,
+} from '@telemetryhub/common';
+import { createPgPool } from '../apps/task-processor/src/store/pool.js';
+import { migrate } from '../apps/task-processor/src/store/migrate.js';
+import { classifyDbError } from '../apps/task-processor/src/store/pg-errors.js';
+import { createProcessorMetrics } from '../apps/task-processor/src/metrics.js';
+import {
+  HandlerRegistry,
+  TELEMETRY_TASK_TYPES,
+  createTelemetryHandler,
+} from '../apps/task-processor/src/handlers/index.js';
+import { TaskRunner } from '../apps/task-processor/src/consume/task-runner.js';
+import { ConsumerLoop } from '../apps/task-processor/src/consume/consumer-loop.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '200000' },
+    'per-task': { type: 'string', default: '500' },
+    json: { type: 'boolean', default: false },
+    loops: { type: 'string', default: '2' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log('npm run bench:processor -- [--events N (200000)] [--per-task N (500)] [--json]');
+  process.exit(0);
+}
+const N = Number(values.events);
+const PER_TASK = Number(values['per-task']);
+const LOOPS = Number(values.loops);
+const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+const log = pino({ level: 'warn' });
+
+function readings(): Reading[] {
+  const base = Date.parse('2026-05-01T00:00:00Z');
+  const metrics = ['temperature', 'humidity', 'voltage', 'current'];
+  return Array.from({ length: N }, (_, i) => ({
+    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    device_id: `bench-${String(i % 200).padStart(3, '0')}`,
+    metric: metrics[i % 4]!,
+    event_time: new Date(base + Math.floor(i / 800) * 1000).toISOString(),
+    value: 20 + (i % 97) / 10,
+    unit: null,
+    site: 'bench',
+    region: 'bench',
+    firmware: '1.0.0',
+    schema_version: 3,
+    sequence_id: i,
+  }));
+}
+
+async function copyReference(url: string, rows: Reading[]): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE readings_copy (LIKE readings INCLUDING ALL)');
+    const esc = (v: string | null) => (v === null ? '\\N' : v);
+    const lines = function* () {
+      for (const r of rows) {
+        yield `${r.event_id}\t${r.device_id}\t${r.metric}\t${r.event_time}\t${r.value}\t${esc(r.unit)}\t${esc(r.site)}\t${esc(r.region)}\t${esc(r.firmware)}\t${r.schema_version}\t${r.sequence_id}\tbench\n`;
+      }
+    };
+    const t0 = performance.now();
+    await pipeline(
+      Readable.from(lines()),
+      client.query(
+        copyFrom(
+          'COPY readings_copy (event_id, device_id, metric, event_time, value, unit, site, region, firmware, schema_version, sequence_id, task_id) FROM STDIN',
+        ),
+      ),
+    );
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  progress('starting throwaway Redis and PostgreSQL');
+  const stack = await startStack();
+  const pool = createPgPool(stack.postgres.url, { max: 8, statementTimeoutMs: 60_000 }, log);
+  const redis = createRedis(stack.redis.url, { commandTimeoutMs: 60_000 });
+  const blockingConns: Array<ReturnType<typeof createRedis>> = [];
+  try {
+    await migrate(pool, log);
+    const rows = readings();
+    progress(`COPY of ${N} rows (reference)`);
+    const copySeconds = await copyReference(stack.postgres.url, rows);
+
+    progress(`enqueuing ${N} readings as telemetry.analyze tasks of ${PER_TASK}`);
+    const producer = new TaskProducer(redis, 'bench');
+    const tasks: TaskEnvelope[] = [];
+    for (let i = 0; i < N; i += PER_TASK) {
+      tasks.push({
+        id: `task-${i}`,
+        type: 'telemetry.analyze',
+        priority: 50,
+        created_at: new Date().toISOString(),
+        attempts: 0,
+        payload: { readings: rows.slice(i, i + PER_TASK) },
+      });
+    }
+    for (let i = 0; i < tasks.length; i += 20) await producer.enqueue(tasks.slice(i, i + 20));
+
+    progress(`draining with the processor pipeline (${LOOPS} consumer loops)`);
+    const metrics = createProcessorMetrics(
+      createMetricsRegistry({ prefix: 'taskproc', version: 'bench', defaultMetrics: false }),
+    );
+    const handlers = new HandlerRegistry().register(
+      TELEMETRY_TASK_TYPES,
+      createTelemetryHandler({ pool, metrics, log }),
+    );
+    // Each loop is what one consumer is in the processor: its own processing list, lease and blocking connection.
+    const loops = Array.from({ length: LOOPS }, () => {
+      const blockingConn = createRedis(stack.redis.url, { blocking: true });
+      blockingConns.push(blockingConn);
+      const consumer = new ReliableConsumer(redis, blockingConn, 'bench');
+      const runner = new TaskRunner({
+        consumer,
+        handlers,
+        metrics,
+        log,
+        classify: classifyDbError,
+        maxAttempts: 5,
+        retryBaseMs: 100,
+        retryMaxMs: 1000,
+      });
+      return new ConsumerLoop({ consumer, runner, metrics, log, batchSize: 4, blockMs: 100 });
+    });
+    const t0 = performance.now();
+    for (const loop of loops) loop.start();
+    for (;;) {
+      const d = await queueDepths(redis, 'bench');
+      if (d.pending === 0 && d.processing === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const drainSeconds = (performance.now() - t0) / 1000;
+    await Promise.all(loops.map((loop) => loop.stop()));
+    const { rows: counted } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
+    if (Number(counted[0]!.n) !== N) throw new Error(`expected ${N} rows, found ${counted[0]!.n}`);
+
+    const result = {
+      events: N,
+      copy_rows_per_second: N / copySeconds,
+      processor_events_per_second: N / drainSeconds,
+      ratio_to_copy: copySeconds / drainSeconds,
+    };
+    if (values.json) console.log(JSON.stringify(result, null, 2));
+    else {
+      console.log(
+        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (store + rollups + alerts), one consumer loop\n`,
+      );
+      console.log(
+        `${'PostgreSQL COPY into a table of the same shape'.padEnd(52)} ${Math.round(result.copy_rows_per_second).toString().padStart(8)} rows/s`,
+      );
+      console.log(
+        `${'task-processor (fetch → validate → insert → fold → ack)'.padEnd(52)} ${Math.round(result.processor_events_per_second).toString().padStart(8)} events/s`,
+      );
+      console.log(
+        `\nprocessor = ${(result.ratio_to_copy * 100).toFixed(0)}% of COPY (target ≥ 60%: ${result.ratio_to_copy >= 0.6 ? 'met' : 'NOT met'})`,
+      );
+    }
+  } finally {
+    redis.disconnect();
+    for (const c of blockingConns) c.disconnect();
+    await pool.end();
+    await stack.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error('[bench] failed:', err);
+  process.exit(1);
+});
