@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { RedisServer } from '@telemetryhub/devstack';
-import { ReliableConsumer, TaskProducer, createRedis } from '@telemetryhub/common';
+import { ReliableConsumer, TaskProducer, createRedis, hashApiKey } from '@telemetryhub/common';
 
 const BIN = fileURLToPath(new URL('../bin/telemetryhub.mjs', import.meta.url));
 let server: RedisServer;
@@ -91,4 +91,14 @@ test('prints queue stats, usage errors with exit 2, and help', async () => {
   const help = await cli('--help');
   assert.equal(help.code, 0);
   assert.match(help.stdout, /dlq replay/);
+});
+
+test('hash-key prints the SHA-256 the hub expects, without needing Redis', async () => {
+  const r = await new Promise<{ code: number; stdout: string }>((resolve) =>
+    execFile(process.execPath, [BIN, 'hash-key', 'a-long-enough-secret-key'], (err, stdout) =>
+      resolve({ code: err ? 1 : 0, stdout }),
+    ),
+  );
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.split('\n')[0], hashApiKey('a-long-enough-secret-key'));
 });

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { createRedis, redactUrl } from '@telemetryhub/common';
 import { dlqCommand, DLQ_HELP } from './commands/dlq.command.js';
 import { queueCommand, QUEUE_HELP } from './commands/queue.command.js';
+import { hashKeyCommand, HASH_KEY_HELP } from './commands/hash-key.command.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `telemetryhub — operate a TelemetryHub queue
@@ -11,6 +12,7 @@ Usage: npx telemetryhub <command> [options]
 Commands:
 ${DLQ_HELP}
 ${QUEUE_HELP}
+${HASH_KEY_HELP}
 Options for every command:
   --redis-url URL   Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
   --queue NAME      queue name (default: $QUEUE_NAME, else tasks)
@@ -40,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return command || values.help ? 0 : 2;
   }
+  if (command === 'hash-key') return hashKeyCommand(sub, console.log); // needs no Redis
   const url = values['redis-url'] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = createRedis(url, {
     name: 'telemetryhub-cli',

@@ -5,6 +5,8 @@ import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@
 import type { ReadingBuffer } from './buffer/reading-buffer.js';
 import type { HubMetrics } from './metrics.js';
 import { httpIngestRouter } from './ingest/http-ingest.route.js';
+import type { ApiKeyEntry } from './ingest/api-key-auth.js';
+import type { RateLimiter } from './ingest/rate-limiter.js';
 
 export interface HubAppDeps {
   log: Logger;
@@ -13,6 +15,8 @@ export interface HubAppDeps {
   readiness: Readiness;
   buffer: ReadingBuffer;
   bodyLimitBytes: number;
+  apiKeys?: readonly ApiKeyEntry[];
+  rateLimiter?: RateLimiter;
 }
 
 /** The hub's HTTP API, without listen() and without process.env: tests build it with their own deps. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseApiKeys } from './ingest/api-key-auth.js';
 import {
   CommonConfigShape,
   TaskTypes,
@@ -38,6 +39,25 @@ export const HubConfigSchema = z.object({
   BATCH_MAX_READINGS: positiveInt(500),
   /** … or when the oldest reading in it has waited this long. */
   BATCH_LINGER_MS: nonNegativeInt(50),
+  /**
+   * API keys accepted by HTTP ingest, as `name:sha256hex,…` (never the keys themselves; hash one with
+   * `npx telemetryhub hash-key <key>`). Unset = no authentication, for local development only.
+   */
+  INGEST_API_KEYS: z
+    .string()
+    .default('')
+    .transform((spec, ctx) => {
+      try {
+        return parseApiKeys(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^INGEST_API_KEYS: /, '') });
+        return z.NEVER;
+      }
+    }),
+  /** Ingest requests per second per client (API key, or address without keys); 0 = no limit. */
+  INGEST_RATE_LIMIT_PER_SECOND: z.coerce.number().nonnegative().default(0),
+  /** Requests a client may send at once before the rate applies. */
+  INGEST_RATE_LIMIT_BURST: positiveInt(20),
   /** Largest HTTP body accepted (bytes); larger gets 413. */
   HTTP_BODY_LIMIT_BYTES: positiveInt(1_048_576),
   /**

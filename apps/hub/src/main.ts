@@ -16,6 +16,7 @@ import { SimulatedDriver } from './drivers/simulated-driver.js';
 import type { SensorDriver } from './drivers/sensor-driver.js';
 import { TaskPublisher } from './publish/task-publisher.js';
 import { createApp } from './app.js';
+import { RateLimiter } from './ingest/rate-limiter.js';
 import { VERSION } from './version.js';
 
 const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest → ring buffer → Redis queue.
@@ -74,7 +75,19 @@ async function main(): Promise<void> {
     );
   }
 
-  const app = createApp({ log, registry, metrics, readiness, buffer, bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES });
+  if (config.INGEST_API_KEYS.length === 0) log.warn('INGEST_API_KEYS is not set: HTTP ingest accepts anyone');
+  const app = createApp({
+    log,
+    registry,
+    metrics,
+    readiness,
+    buffer,
+    bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
+    apiKeys: config.INGEST_API_KEYS,
+    ...(config.INGEST_RATE_LIMIT_PER_SECOND > 0
+      ? { rateLimiter: new RateLimiter(config.INGEST_RATE_LIMIT_PER_SECOND, config.INGEST_RATE_LIMIT_BURST) }
+      : {}),
+  });
   const server = app.listen(config.HUB_PORT);
   await once(server, 'listening');
   publisher.start();

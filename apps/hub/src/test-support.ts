@@ -5,15 +5,34 @@ import { Readiness, createMetricsRegistry } from '@telemetryhub/common';
 import { createHubMetrics } from './metrics.js';
 import { ReadingBuffer, type BufferPolicy } from './buffer/reading-buffer.js';
 import { createApp } from './app.js';
+import type { ApiKeyEntry } from './ingest/api-key-auth.js';
+import type { RateLimiter } from './ingest/rate-limiter.js';
 
 /** A hub app wired with in-memory deps and a silent logger, for tests. */
-export function buildTestHub(opts: { capacity?: number; policy?: BufferPolicy; bodyLimitBytes?: number } = {}) {
+export function buildTestHub(
+  opts: {
+    capacity?: number;
+    policy?: BufferPolicy;
+    bodyLimitBytes?: number;
+    apiKeys?: readonly ApiKeyEntry[];
+    rateLimiter?: RateLimiter;
+  } = {},
+) {
   const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: 'test', defaultMetrics: false });
   const metrics = createHubMetrics(registry);
   const buffer = new ReadingBuffer(opts.capacity ?? 1000, opts.policy ?? 'drop-oldest', metrics);
   const readiness = new Readiness();
   const log = pino({ level: 'silent' });
-  const app = createApp({ log, registry, metrics, readiness, buffer, bodyLimitBytes: opts.bodyLimitBytes ?? 65_536 });
+  const app = createApp({
+    log,
+    registry,
+    metrics,
+    readiness,
+    buffer,
+    bodyLimitBytes: opts.bodyLimitBytes ?? 65_536,
+    ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
+    ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
+  });
   return { app, buffer, metrics, registry, readiness, log };
 }
 

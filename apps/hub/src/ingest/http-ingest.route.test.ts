@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { buildTestHub, listen } from '../test-support.js';
+import { hashApiKey, parseApiKeys } from './api-key-auth.js';
+import { RateLimiter } from './rate-limiter.js';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(new URL(`../../../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));
@@ -104,6 +106,55 @@ test('serves /health, Prometheus /metrics and a problem+json 404', async () => {
     const missing = await fetch(`${srv.url}/nope`);
     assert.equal(missing.status, 404);
     assert.match(missing.headers.get('content-type') ?? '', /problem\+json/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('with API keys configured: 401 problem+json without a valid key, 202 with one (Bearer or X-API-Key)', async () => {
+  const hub = buildTestHub({
+    apiKeys: parseApiKeys(`plant-a:${hashApiKey('s3cret-a')},plant-b:${hashApiKey('s3cret-b')}`),
+  });
+  const srv = await listen(hub.app);
+  try {
+    const none = await post(`${srv.url}/v1/telemetry`, fixture('event-v2'));
+    assert.equal(none.status, 401);
+    assert.match(none.type, /problem\+json/);
+    assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+    assert.equal(
+      (await post(`${srv.url}/v1/telemetry`, fixture('event-v2'), { authorization: 'Bearer nope' })).status,
+      401,
+    );
+    assert.equal(
+      (await post(`${srv.url}/v1/telemetry`, fixture('event-v2'), { authorization: 'Bearer s3cret-b' })).status,
+      202,
+    );
+    assert.equal((await post(`${srv.url}/telemetry`, fixture('event-v2'), { 'x-api-key': 's3cret-a' })).status, 202);
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    assert.match(text, /telemetry_hub_ingest_rejected_events_total\{reason="unauthorized"\} 2/);
+    assert.equal(hub.buffer.size, 2);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('past the rate limit: 429 problem+json with Retry-After, per client', async () => {
+  let now = 0;
+  const hub = buildTestHub({
+    apiKeys: parseApiKeys(`a:${hashApiKey('ka')},b:${hashApiKey('kb')}`),
+    rateLimiter: new RateLimiter(0.5, 2, () => now),
+  });
+  const srv = await listen(hub.app);
+  try {
+    const send = (key: string) => post(`${srv.url}/v1/telemetry`, fixture('event-v2'), { 'x-api-key': key });
+    assert.deepEqual([(await send('ka')).status, (await send('ka')).status], [202, 202]);
+    const limited = await send('ka');
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), '2');
+    assert.equal(limited.body.type, 'urn:telemetryhub:error:rate_limited');
+    assert.equal((await send('kb')).status, 202, 'another key has its own bucket');
+    now += 2000;
+    assert.equal((await send('ka')).status, 202, 'a token came back');
   } finally {
     await srv.close();
   }

@@ -1,21 +1,45 @@
 import express, { Router } from 'express';
 import { AppError, ErrorCodes, ValidationError, parseEvents } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
+import { apiKeyAuth, type ApiKeyEntry } from './api-key-auth.js';
+import type { RateLimiter } from './rate-limiter.js';
 import type { HubMetrics } from '../metrics.js';
 
 export interface HttpIngestDeps {
   buffer: ReadingBuffer;
   metrics: HubMetrics;
   bodyLimitBytes: number;
+  /** Configured API keys; empty = no authentication (local development). */
+  apiKeys?: readonly ApiKeyEntry[];
+  /** Per-client limiter (client = API key name, or remote address without keys); absent = no limit. */
+  rateLimiter?: RateLimiter;
 }
 
 /**
  * `POST /v1/telemetry` (and `/telemetry`, the original path): one event or a batch, in any accepted shape.
+ * With API keys configured, 401 without a valid one; with a rate limit, 429 + Retry-After past it.
  * All or nothing: if any event is bad, none is taken and the 400 names every bad field (`events[3].value`), so a
  * client can fix and resend the whole batch without creating duplicates of the good part. 202 when accepted.
  */
 export function httpIngestRouter(deps: HttpIngestDeps): Router {
   const router = Router();
+  const guards: express.RequestHandler[] = [];
+  if (deps.apiKeys?.length) {
+    guards.push(apiKeyAuth(deps.apiKeys, () => deps.metrics.ingestRejected.inc({ reason: 'unauthorized' })));
+  }
+  if (deps.rateLimiter) {
+    const limiter = deps.rateLimiter;
+    guards.push((req, res, next) => {
+      const client = (res.locals.client as string | undefined) ?? `ip:${req.ip}`;
+      const wait = limiter.take(client);
+      if (wait > 0) {
+        deps.metrics.ingestRejected.inc({ reason: 'rate_limited' });
+        res.setHeader('Retry-After', String(Math.max(1, Math.ceil(wait))));
+        throw new AppError(ErrorCodes.RATE_LIMITED, `rate limit exceeded; retry in ${Math.ceil(wait)} s`);
+      }
+      next();
+    });
+  }
   const json = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
   const handler: express.RequestHandler = (req, res) => {
     if (!req.is('application/json') && !req.is('application/*+json')) {
@@ -35,6 +59,7 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
     for (const r of parsed.readings) deps.metrics.samples.inc({ driver: 'http', metric: r.metric });
     res.status(202).json({ accepted_events: parsed.events, accepted_readings: parsed.readings.length });
   };
-  router.post(['/v1/telemetry', '/telemetry'], json, handler);
+  // Authentication and rate limiting come before the body is read: a refused client costs no parsing.
+  router.post(['/v1/telemetry', '/telemetry'], ...guards, json, handler);
   return router;
 }

@@ -8,6 +8,8 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   UNKNOWN_TYPE: 'unknown_type',
   NOT_FOUND: 'not_found',
+  UNAUTHORIZED: 'unauthorized',
+  RATE_LIMITED: 'rate_limited',
   BACKPRESSURE: 'backpressure',
   DEPENDENCY_UNAVAILABLE: 'dependency_unavailable',
   CONFIG: 'invalid_config',

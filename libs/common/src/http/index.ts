@@ -1,2 +1,3 @@
 export * from './problem.js';
 export * from './ops.routes.js';
+export * from './api-key-hash.js';

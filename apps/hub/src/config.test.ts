@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError } from '@telemetryhub/common';
+import { loadHubConfig } from './config.js';
+import { hashApiKey } from './ingest/api-key-auth.js';
+
+test('reads API keys as name:sha256 and names INGEST_API_KEYS when one is malformed', () => {
+  const c = loadHubConfig({ env: { INGEST_API_KEYS: `line-1:${hashApiKey('k')}` } });
+  assert.equal(c.INGEST_API_KEYS[0]!.name, 'line-1');
+  assert.throws(
+    () => loadHubConfig({ env: { INGEST_API_KEYS: 'line-1:plaintext-key' } }),
+    (err: unknown) => err instanceof ConfigError && /^INGEST_API_KEYS: .*not name:sha256-hex/.test(err.problems[0]!),
+  );
+});
+
+test('has the documented defaults', () => {
+  const c = loadHubConfig({ env: {} });
+  assert.deepEqual(
+    [
+      c.HUB_PORT,
+      c.QUEUE_NAME,
+      c.BUFFER_POLICY,
+      c.BATCH_MAX_READINGS,
+      c.BATCH_LINGER_MS,
+      c.INGEST_RATE_LIMIT_PER_SECOND,
+    ],
+    [8080, 'tasks', 'drop-oldest', 500, 50, 0],
+  );
+  assert.deepEqual(c.INGEST_API_KEYS, []);
+});
