@@ -5,7 +5,9 @@ import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@
 import type { ReadingBuffer } from './buffer/reading-buffer.js';
 import type { HubMetrics } from './metrics.js';
 import { httpIngestRouter } from './ingest/http-ingest.route.js';
-import type { ApiKeyEntry } from './ingest/api-key-auth.js';
+import { apiKeyAuth, type ApiKeyEntry } from './ingest/api-key-auth.js';
+import { deviceControlRouter } from './control/device-control.routes.js';
+import type { DeviceRegistry } from './control/device-registry.js';
 import type { RateLimiter } from './ingest/rate-limiter.js';
 
 export interface HubAppDeps {
@@ -17,6 +19,7 @@ export interface HubAppDeps {
   bodyLimitBytes: number;
   apiKeys?: readonly ApiKeyEntry[];
   rateLimiter?: RateLimiter;
+  devices: DeviceRegistry;
 }
 
 /** The hub's HTTP API, without listen() and without process.env: tests build it with their own deps. */
@@ -25,6 +28,17 @@ export function createApp(deps: HubAppDeps): Express {
   app.disable('x-powered-by');
   app.use(opsRouter(deps));
   app.use(httpIngestRouter(deps));
+  const guard = deps.apiKeys?.length
+    ? apiKeyAuth(deps.apiKeys, () => deps.metrics.ingestRejected.inc({ reason: 'unauthorized' }))
+    : undefined;
+  app.use(
+    deviceControlRouter({
+      registry: deps.devices,
+      metrics: deps.metrics,
+      buffer: deps.buffer,
+      ...(guard ? { guard } : {}),
+    }),
+  );
   app.use(notFoundHandler());
   app.use(problemMiddleware(deps.log));
   return app;

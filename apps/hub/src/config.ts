@@ -3,6 +3,7 @@ import { parseApiKeys } from './ingest/api-key-auth.js';
 import {
   CommonConfigShape,
   TaskTypes,
+  booleanFlag,
   loadConfig,
   nonNegativeInt,
   port,
@@ -29,6 +30,14 @@ export const HubConfigSchema = z.object({
     ),
   /** Seed of the simulator's random numbers; unset = a new seed per run. */
   SIM_SEED: z.coerce.number().int().optional(),
+  /** Simulated faults: probability that one sample's read fails (exercises SafeState). */
+  SIM_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
+  /** Simulated faults: a communication failure after this many samples since a device started (0 = never). */
+  SIM_COMM_FAILURE_AFTER: nonNegativeInt(0),
+  /** Start measuring at boot (otherwise devices wait in Idle for POST /start). */
+  AUTO_START: booleanFlag(true),
+  /** Consecutive read failures that latch a device in SafeState until POST /reset. */
+  SAFE_STATE_AFTER_FAILURES: positiveInt(5),
   SITE: z.string().max(128).default('local'),
   REGION: z.string().max(128).default('local'),
   /** Ring buffer capacity, in readings. */

@@ -17,6 +17,7 @@ import type { SensorDriver } from './drivers/sensor-driver.js';
 import { TaskPublisher } from './publish/task-publisher.js';
 import { createApp } from './app.js';
 import { RateLimiter } from './ingest/rate-limiter.js';
+import { DeviceRegistry } from './control/device-registry.js';
 import { VERSION } from './version.js';
 
 const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest → ring buffer → Redis queue.
@@ -61,19 +62,27 @@ async function main(): Promise<void> {
       if (buffer.isRefusing) throw new Error('ring buffer full (policy reject)');
     });
 
+  const devices = new DeviceRegistry(config.SAFE_STATE_AFTER_FAILURES, (deviceId, from, to, reason) => {
+    const level = to === 'Error' || to === 'SafeState' ? 'warn' : 'info';
+    log[level]({ deviceId, from, to, reason }, 'device state changed');
+  });
   const drivers: SensorDriver[] = [];
   if (config.SIM_DEVICES > 0) {
-    drivers.push(
-      new SimulatedDriver({
-        devices: config.SIM_DEVICES,
-        rateHz: config.SIM_RATE_HZ,
-        metrics: config.SIM_METRICS,
-        site: config.SITE,
-        region: config.REGION,
-        ...(config.SIM_SEED !== undefined ? { seed: config.SIM_SEED } : {}),
-      }),
-    );
+    const simulated = new SimulatedDriver({
+      control: devices,
+      faultRate: config.SIM_FAULT_RATE,
+      commFailureAfter: config.SIM_COMM_FAILURE_AFTER,
+      devices: config.SIM_DEVICES,
+      rateHz: config.SIM_RATE_HZ,
+      metrics: config.SIM_METRICS,
+      site: config.SITE,
+      region: config.REGION,
+      ...(config.SIM_SEED !== undefined ? { seed: config.SIM_SEED } : {}),
+    });
+    for (const id of simulated.deviceIds) devices.register(id);
+    drivers.push(simulated);
   }
+  if (config.AUTO_START) devices.startAll();
 
   if (config.INGEST_API_KEYS.length === 0) log.warn('INGEST_API_KEYS is not set: HTTP ingest accepts anyone');
   const app = createApp({
@@ -84,6 +93,7 @@ async function main(): Promise<void> {
     buffer,
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
     apiKeys: config.INGEST_API_KEYS,
+    devices,
     ...(config.INGEST_RATE_LIMIT_PER_SECOND > 0
       ? { rateLimiter: new RateLimiter(config.INGEST_RATE_LIMIT_PER_SECOND, config.INGEST_RATE_LIMIT_BURST) }
       : {}),

@@ -7,6 +7,7 @@ import { ReadingBuffer, type BufferPolicy } from './buffer/reading-buffer.js';
 import { createApp } from './app.js';
 import type { ApiKeyEntry } from './ingest/api-key-auth.js';
 import type { RateLimiter } from './ingest/rate-limiter.js';
+import { DeviceRegistry } from './control/device-registry.js';
 
 /** A hub app wired with in-memory deps and a silent logger, for tests. */
 export function buildTestHub(
@@ -16,8 +17,10 @@ export function buildTestHub(
     bodyLimitBytes?: number;
     apiKeys?: readonly ApiKeyEntry[];
     rateLimiter?: RateLimiter;
+    devices?: DeviceRegistry;
   } = {},
 ) {
+  const devices = opts.devices ?? new DeviceRegistry(5);
   const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: 'test', defaultMetrics: false });
   const metrics = createHubMetrics(registry);
   const buffer = new ReadingBuffer(opts.capacity ?? 1000, opts.policy ?? 'drop-oldest', metrics);
@@ -30,10 +33,11 @@ export function buildTestHub(
     readiness,
     buffer,
     bodyLimitBytes: opts.bodyLimitBytes ?? 65_536,
+    devices,
     ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
     ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
   });
-  return { app, buffer, metrics, registry, readiness, log };
+  return { app, buffer, metrics, registry, readiness, log, devices };
 }
 
 /** Listens on an ephemeral loopback port; returns the base URL and a close function. */

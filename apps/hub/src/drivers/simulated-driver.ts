@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { ReadingSink, SensorDriver } from './sensor-driver.js';
+import type { DeviceControl } from '../control/device-registry.js';
 import { DEFAULT_UNITS, INTERNAL_SCHEMA_VERSION, gaussian, seededRandom, type Reading } from '@telemetryhub/common';
 
 /** How a simulated metric behaves: a level it wanders around, how far it drifts, how noisy a reading is. */
@@ -39,11 +40,19 @@ export interface SimulatedDriverOptions {
   now?: () => number;
   /** Tick period (ms); at high rates a tick emits several samples per device. Default: 1000/rate, at least 10. */
   tickMs?: number;
+  /** Device states: only measuring devices are read, and faults are reported here. Default: every device reads. */
+  control?: DeviceControl;
+  /** Probability that one sample's read fails (a sensor error): exercises SafeState. Default 0. */
+  faultRate?: number;
+  /** A communication failure after this many samples since a device started measuring (0 = never). */
+  commFailureAfter?: number;
 }
 
 interface DeviceState {
   id: string;
   sequence: number;
+  /** Samples since the device last started measuring (for `commFailureAfter`). */
+  sinceStart: number;
   levels: Map<string, number>;
 }
 
@@ -61,6 +70,7 @@ export class SimulatedDriver implements SensorDriver {
     this.devices = Array.from({ length: opts.devices }, (_, i) => ({
       id: `sim-${String(i + 1).padStart(3, '0')}`,
       sequence: 0,
+      sinceStart: 0,
       levels: new Map(opts.metrics.map((m) => [m, this.baseline(modelOf(m))])),
     }));
   }
@@ -103,7 +113,24 @@ export class SimulatedDriver implements SensorDriver {
   }
 
   private sampleDevice(device: DeviceState, eventTime: string, out: Reading[]): void {
+    const control = this.opts.control;
+    if (control && !control.isMeasuring(device.id)) {
+      device.sinceStart = 0;
+      return;
+    }
+    // The sequence counts every attempt, so a failed read leaves a gap that is visible downstream.
     device.sequence++;
+    device.sinceStart++;
+    const commAfter = this.opts.commFailureAfter ?? 0;
+    if (commAfter > 0 && device.sinceStart > commAfter) {
+      control?.communicationFailed(device.id, `simulated communication failure after ${commAfter} samples`);
+      return;
+    }
+    if ((this.opts.faultRate ?? 0) > 0 && this.random() < (this.opts.faultRate ?? 0)) {
+      control?.readFailed(device.id, 'simulated sensor read error');
+      return;
+    }
+    const first = out.length;
     for (const metric of this.opts.metrics) {
       const model = modelOf(metric);
       let level = (device.levels.get(metric) ?? model.base) + gaussian(this.random) * model.drift;
@@ -124,6 +151,7 @@ export class SimulatedDriver implements SensorDriver {
         sequence_id: device.sequence,
       });
     }
+    control?.readSucceeded(device.id, out.slice(first));
   }
 
   private baseline(model: MetricModel): number {
