@@ -19,6 +19,7 @@ export interface HubAppDeps {
   bodyLimitBytes: number;
   apiKeys?: readonly ApiKeyEntry[];
   rateLimiter?: RateLimiter;
+  maxFutureSkewMs?: number;
   devices: DeviceRegistry;
 }
 

@@ -93,6 +93,7 @@ async function main(): Promise<void> {
     buffer,
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
     apiKeys: config.INGEST_API_KEYS,
+    maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
     devices,
     ...(config.INGEST_RATE_LIMIT_PER_SECOND > 0
       ? { rateLimiter: new RateLimiter(config.INGEST_RATE_LIMIT_PER_SECOND, config.INGEST_RATE_LIMIT_BURST) }

@@ -18,6 +18,7 @@ export function buildTestHub(
     apiKeys?: readonly ApiKeyEntry[];
     rateLimiter?: RateLimiter;
     devices?: DeviceRegistry;
+    maxFutureSkewMs?: number;
   } = {},
 ) {
   const devices = opts.devices ?? new DeviceRegistry(5);
@@ -36,6 +37,7 @@ export function buildTestHub(
     devices,
     ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
     ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
+    ...(opts.maxFutureSkewMs !== undefined ? { maxFutureSkewMs: opts.maxFutureSkewMs } : {}),
   });
   return { app, buffer, metrics, registry, readiness, log, devices };
 }

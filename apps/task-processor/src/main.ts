@@ -95,6 +95,7 @@ async function main(): Promise<void> {
       maxAttempts: config.MAX_ATTEMPTS,
       retryBaseMs: config.RETRY_BASE_MS,
       retryMaxMs: config.RETRY_MAX_MS,
+      maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
     });
     return new ConsumerLoop({
       consumer,

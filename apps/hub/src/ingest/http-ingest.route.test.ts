@@ -159,3 +159,23 @@ test('past the rate limit: 429 problem+json with Retry-After, per client', async
     await srv.close();
   }
 });
+
+test('refuses an event from a device whose clock runs ahead, naming the field', async () => {
+  const hub = buildTestHub({ maxFutureSkewMs: 300_000 });
+  const srv = await listen(hub.app);
+  try {
+    const future = {
+      ...(fixture('http-ingest-original') as object),
+      timestamp: new Date(Date.now() + 3_600_000).toISOString(),
+    };
+    const r = await post(`${srv.url}/v1/telemetry`, future);
+    assert.equal(r.status, 400);
+    assert.deepEqual(
+      r.body.errors.map((e) => e.path),
+      ['timestamp'],
+    );
+    assert.equal(hub.buffer.size, 0);
+  } finally {
+    await srv.close();
+  }
+});

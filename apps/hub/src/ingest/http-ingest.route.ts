@@ -13,6 +13,8 @@ export interface HttpIngestDeps {
   apiKeys?: readonly ApiKeyEntry[];
   /** Per-client limiter (client = API key name, or remote address without keys); absent = no limit. */
   rateLimiter?: RateLimiter;
+  /** Clock-skew guard (ms); absent = no check. */
+  maxFutureSkewMs?: number;
 }
 
 /**
@@ -45,7 +47,11 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
     if (!req.is('application/json') && !req.is('application/*+json')) {
       throw new ValidationError([{ path: '', message: 'Content-Type must be application/json' }]);
     }
-    const parsed = parseEvents(req.body);
+    const parsed = parseEvents(
+      req.body,
+      '',
+      deps.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: deps.maxFutureSkewMs },
+    );
     if (parsed.issues.length) {
       deps.metrics.ingestRejected.inc({ reason: 'invalid' }, Math.max(1, parsed.rejected.length));
       throw new ValidationError(parsed.issues);

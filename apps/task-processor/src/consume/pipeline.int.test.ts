@@ -64,6 +64,7 @@ function pipeline() {
     maxAttempts: 5,
     retryBaseMs: 50,
     unavailableRetryMs: 50,
+    maxFutureSkewMs: 300_000,
     retryMaxMs: 200,
   });
   const loop = new ConsumerLoop({ consumer, runner, metrics, log, batchSize: 50, blockMs: 100 });
@@ -291,4 +292,19 @@ test('when settling a batch fails, the live consumer gives its tasks back instea
   }
   assert.equal(await p.consumer.inFlight(), 0);
   assert.equal(await redis.llen(`${p.queue}:pending`), 0);
+});
+
+test('a task carrying an event from the future (device clock ahead) is dead-lettered, naming the field', async () => {
+  const p = pipeline();
+  const ahead = Math.floor(Date.now() / 1000) + 3600;
+  await p.producer.enqueue([
+    JSON.stringify({ type: 'telemetry.store', payload: { device_id: 'SKEW-1', timestamp: ahead, temperature: 20 } }),
+  ]);
+  const outcome = await p.runner.run(await p.consumer.fetch(1, 0), () => true);
+  assert.equal(outcome.deadLettered, 1);
+  const [entry] = await redis.lrange(`${p.queue}:failed`, 0, -1);
+  const record = JSON.parse(entry!) as DeadLetterRecord;
+  assert.equal(record.reason, 'invalid_payload');
+  assert.match(record.message, /payload\.timestamp: is 3\d{3} s in the future/);
+  assert.equal((await rowsOf('SKEW-1')).length, 0);
 });

@@ -27,6 +27,8 @@ export interface TaskRunnerOptions {
   retryMaxMs: number;
   /** Wait between tries while a dependency is unavailable (doubles up to retryMaxMs). */
   unavailableRetryMs?: number;
+  /** Clock-skew guard (ms): a task carrying an event further in the future is dead-lettered. */
+  maxFutureSkewMs?: number;
 }
 
 /** Outcome of one fetched batch. `unsettled` tasks stay in the processing list (dependency down at shutdown). */
@@ -101,7 +103,8 @@ export class TaskRunner {
       await this.deadLetter(raw, envelope, attempt, 'unknown_type', message, outcome);
       return null;
     }
-    const events = parseEvents(envelope.payload, 'payload');
+    const skew = this.o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: this.o.maxFutureSkewMs };
+    const events = parseEvents(envelope.payload, 'payload', skew);
     if (events.issues.length) {
       await this.deadLetter(raw, envelope, attempt, 'invalid_payload', summarizeIssues(events.issues), outcome);
       return null;

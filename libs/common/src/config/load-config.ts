@@ -99,6 +99,8 @@ export const CommonConfigShape = {
   REDIS_URL: redisUrl(),
   QUEUE_NAME: queueName(),
   LOG_LEVEL: logLevel(),
+  /** Clock-skew guard: events stamped further than this in the future are refused (hub: 400, processor: DLQ). */
+  MAX_CLOCK_SKEW_SECONDS: positiveInt(300),
   /** Seconds the app may take to drain on SIGTERM before it exits 1. */
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt(25),
 };

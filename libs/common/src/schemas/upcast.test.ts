@@ -138,3 +138,27 @@ test('tells shapes apart by their keys', () => {
   assert.equal(detectShape(fixture('http-ingest-original')), 'ingest');
   assert.equal(detectShape({ metric: 'x' }), 'reading');
 });
+
+test('refuses an event stamped too far in the future, naming the time field of its shape', () => {
+  const now = () => Date.parse('2026-01-27T12:00:00Z');
+  const opts = { maxFutureSkewMs: 300_000, now };
+  const ahead = { ...fixture('event-v2'), event_time: '2026-01-27T13:00:00Z' };
+  assert.throws(
+    () => parseEventsStrict(ahead, '', opts),
+    (e: unknown) =>
+      e instanceof ValidationError &&
+      e.issues[0]!.path === 'event_time' &&
+      /3600 s in the future/.test(e.issues[0]!.message),
+  );
+  const gateway = { ...fixture('gateway-sample-multi'), timestamp: '2026-01-27T12:10:00Z' };
+  const parsed = parseEvents({ events: [fixture('event-v2'), gateway] }, '', opts);
+  assert.deepEqual(
+    parsed.issues.map((i) => i.path),
+    ['events[1].timestamp'],
+  );
+  assert.equal(
+    parseEventsStrict({ ...fixture('event-v2'), event_time: '2026-01-27T12:04:00Z' }, '', opts).length,
+    1,
+    'within tolerance',
+  );
+});

@@ -32,8 +32,49 @@ function issuesOf(error: z.ZodError, prefix: string): FieldIssue[] {
   return error.issues.map((i) => ({ path: formatPath(i.path, prefix), message: i.message }));
 }
 
+export interface ParseOptions {
+  /**
+   * Clock-skew guard: refuse events stamped more than this far in the future (ms), so one device with a fast
+   * clock cannot push event-time windows ahead and make honest data late. Default: no check.
+   */
+  maxFutureSkewMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** The field that carries the event time in each shape, for error paths. */
+const TIME_FIELD: Record<EventShape, string> = {
+  reading: 'event_time',
+  'event-v2': 'event_time',
+  ingest: 'timestamp',
+  'gateway-sample': 'timestamp',
+};
+
+function skewIssues(shape: EventShape, readings: Reading[], prefix: string, opts: ParseOptions): FieldIssue[] {
+  if (opts.maxFutureSkewMs === undefined || readings.length === 0) return [];
+  const now = (opts.now ?? Date.now)();
+  const ahead = Date.parse(readings[0]!.event_time) - now; // one event: one time for all its readings
+  if (ahead <= opts.maxFutureSkewMs) return [];
+  const message = `is ${Math.round(ahead / 1000)} s in the future (tolerance ${Math.round(opts.maxFutureSkewMs / 1000)} s): check the device clock`;
+  return [{ path: formatPath([TIME_FIELD[shape]], prefix), message }];
+}
+
 /** Upcasts one event of any accepted shape to readings, or returns the issues naming its bad fields. */
-export function upcastEvent(input: unknown, prefix = ''): { readings: Reading[]; issues: FieldIssue[] } {
+export function upcastEvent(
+  input: unknown,
+  prefix = '',
+  opts: ParseOptions = {},
+): { readings: Reading[]; issues: FieldIssue[] } {
+  const result = upcastShape(input, prefix);
+  if (result.issues.length || !result.shape) return result;
+  const skew = skewIssues(result.shape, result.readings, prefix, opts);
+  return skew.length ? { readings: [], issues: skew } : result;
+}
+
+function upcastShape(
+  input: unknown,
+  prefix: string,
+): { readings: Reading[]; issues: FieldIssue[]; shape?: EventShape } {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { readings: [], issues: [{ path: prefix, message: 'an event must be a JSON object' }] };
   }
@@ -41,24 +82,26 @@ export function upcastEvent(input: unknown, prefix = ''): { readings: Reading[];
   switch (shape) {
     case 'reading': {
       const r = ReadingSchema.safeParse(input);
-      return r.success ? { readings: [r.data], issues: [] } : { readings: [], issues: issuesOf(r.error, prefix) };
+      return r.success
+        ? { readings: [r.data], issues: [], shape }
+        : { readings: [], issues: issuesOf(r.error, prefix) };
     }
     case 'event-v2': {
       const r = EventV2Schema.safeParse(input);
       return r.success
-        ? { readings: [eventV2ToReading(r.data)], issues: [] }
+        ? { readings: [eventV2ToReading(r.data)], issues: [], shape }
         : { readings: [], issues: issuesOf(r.error, prefix) };
     }
     case 'ingest': {
       const r = IngestEventSchema.safeParse(input);
       return r.success
-        ? { readings: [ingestEventToReading(r.data)], issues: [] }
+        ? { readings: [ingestEventToReading(r.data)], issues: [], shape }
         : { readings: [], issues: issuesOf(r.error, prefix) };
     }
     case 'gateway-sample': {
       const r = GatewaySampleSchema.safeParse(input);
       return r.success
-        ? { readings: gatewaySampleToReadings(r.data), issues: [] }
+        ? { readings: gatewaySampleToReadings(r.data), issues: [], shape }
         : { readings: [], issues: issuesOf(r.error, prefix) };
     }
     default:
@@ -80,7 +123,7 @@ export interface ParsedEvents {
  * Parses a body or task payload holding events: one event, an array of events, or `{ "readings": [...] }` /
  * `{ "events": [...] }`. Collects the issues of every bad event rather than stopping at the first.
  */
-export function parseEvents(input: unknown, prefix = ''): ParsedEvents {
+export function parseEvents(input: unknown, prefix = '', opts: ParseOptions = {}): ParsedEvents {
   let list: unknown[];
   let listPrefix = prefix;
   if (Array.isArray(input)) {
@@ -94,8 +137,8 @@ export function parseEvents(input: unknown, prefix = ''): ParsedEvents {
     }
     list = value;
   } else {
-    const one = upcastEvent(input, prefix);
-    return { ...one, events: 1, rejected: one.issues.length ? [0] : [] };
+    const one = upcastEvent(input, prefix, opts);
+    return { readings: one.readings, issues: one.issues, events: 1, rejected: one.issues.length ? [0] : [] };
   }
   if (list.length === 0) {
     return {
@@ -113,7 +156,7 @@ export function parseEvents(input: unknown, prefix = ''): ParsedEvents {
   const issues: FieldIssue[] = [];
   const rejected: number[] = [];
   list.forEach((event, index) => {
-    const one = upcastEvent(event, `${listPrefix}[${index}]`);
+    const one = upcastEvent(event, `${listPrefix}[${index}]`, opts);
     if (one.issues.length) {
       rejected.push(index);
       issues.push(...one.issues);
@@ -129,8 +172,8 @@ function isBatchObject(input: unknown): input is Record<'readings' | 'events', u
 }
 
 /** Like parseEvents, but all or nothing: any bad event throws a ValidationError naming every bad field. */
-export function parseEventsStrict(input: unknown, prefix = ''): Reading[] {
-  const parsed = parseEvents(input, prefix);
+export function parseEventsStrict(input: unknown, prefix = '', opts: ParseOptions = {}): Reading[] {
+  const parsed = parseEvents(input, prefix, opts);
   if (parsed.issues.length) throw new ValidationError(parsed.issues);
   return parsed.readings;
 }
