@@ -2,8 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
-import { RedisServer } from '@telemetryhub/devstack';
-import { createRedis } from '../redis-connection.js';
+import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer, type FetchedTask } from './consumer.js';
 import { QueueMaintenance } from './maintenance.js';
@@ -12,21 +11,16 @@ import { QueueMaintenance } from './maintenance.js';
 // a reap), dead letters, retries and reaps, every task is in exactly one place at every step, and after the
 // queue is drained every task was acked or dead-lettered exactly once.
 
-let server: RedisServer;
+let env: TestRedis | undefined;
 let redis: Redis;
 let blocking: Redis;
 let run = 0;
 
 before(async () => {
-  server = await RedisServer.start();
-  redis = createRedis(server.url);
-  blocking = createRedis(server.url, { blocking: true });
+  env = await startTestRedis();
+  ({ redis, blocking } = env);
 });
-after(async () => {
-  redis.disconnect();
-  blocking.disconnect();
-  await server.stop();
-});
+after(() => stopTestRedis(env));
 
 type Op =
   | { kind: 'fetch'; consumer: number; n: number }

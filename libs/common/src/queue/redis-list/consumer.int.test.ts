@@ -2,12 +2,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { RedisServer, findOnPath } from '@telemetryhub/devstack';
-import { createRedis } from '../redis-connection.js';
+import { findOnPath, type RedisServer } from '@telemetryhub/devstack';
+import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer, type DeadLetterRecord } from './consumer.js';
 import { parseTaskEnvelope } from '../../schemas/index.js';
 
+let env: TestRedis | undefined;
 let server: RedisServer;
 let redis: Redis;
 let blocking: Redis;
@@ -23,15 +24,10 @@ const task = (i: number) => ({
 });
 
 before(async () => {
-  server = await RedisServer.start();
-  redis = createRedis(server.url);
-  blocking = createRedis(server.url, { blocking: true });
+  env = await startTestRedis();
+  ({ server, redis, blocking } = env);
 });
-after(async () => {
-  redis.disconnect();
-  blocking.disconnect();
-  await server.stop();
-});
+after(() => stopTestRedis(env));
 
 test('consumes in the order produced (FIFO), in batches', async () => {
   const q = freshQueue();

@@ -1,28 +1,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import { RedisServer } from '@telemetryhub/devstack';
-import { createRedis } from '../redis-connection.js';
+import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
 
 // Redis at maxmemory with noeviction refuses LPUSH/LMOVE. Consumers must still drain the queue (moving a task
 // from pending to processing and acking it frees memory, it never adds any), so the system recovers by itself.
 
-let server: RedisServer;
+let env: TestRedis | undefined;
 let redis: Redis;
 let blocking: Redis;
 
 before(async () => {
-  server = await RedisServer.start({ maxMemory: '3mb' });
-  redis = createRedis(server.url);
-  blocking = createRedis(server.url, { blocking: true });
+  env = await startTestRedis({ maxMemory: '3mb' });
+  ({ redis, blocking } = env);
 });
-after(async () => {
-  redis.disconnect();
-  blocking.disconnect();
-  await server.stop();
-});
+after(() => stopTestRedis(env));
 
 test('with Redis full, producers are refused, consumers still drain, and producers resume by themselves', async () => {
   const producer = new TaskProducer(redis, 'full');

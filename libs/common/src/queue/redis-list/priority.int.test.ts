@@ -2,14 +2,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { RedisServer } from '@telemetryhub/devstack';
-import { createRedis } from '../redis-connection.js';
+import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
 import { queueDepths } from './queue-stats.js';
 import { normalizeEnvelope, type TaskEnvelope } from '../../schemas/index.js';
 
-let server: RedisServer;
+let env: TestRedis | undefined;
 let redis: Redis;
 let blocking: Redis;
 let n = 0;
@@ -25,15 +24,10 @@ const normal = (i: number): TaskEnvelope => ({
 const idOf = (raw: string) => (JSON.parse(raw) as { id: string }).id;
 
 before(async () => {
-  server = await RedisServer.start();
-  redis = createRedis(server.url);
-  blocking = createRedis(server.url, { blocking: true });
+  env = await startTestRedis();
+  ({ redis, blocking } = env);
 });
-after(async () => {
-  redis.disconnect();
-  blocking.disconnect();
-  await server.stop();
-});
+after(() => stopTestRedis(env));
 
 test('an urgent task (the numeric-priority fixture) overtakes a backlog of normal work', async () => {
   const q = freshQueue();

@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import { RedisServer } from '@telemetryhub/devstack';
-import { createRedis } from '../redis-connection.js';
+import type { RedisServer } from '@telemetryhub/devstack';
+import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer, type DeadLetterRecord } from './consumer.js';
 import { QueueMaintenance } from './maintenance.js';
@@ -10,6 +10,7 @@ import { DeadLetterQueue } from './dead-letter-queue.js';
 import { queueDepths } from './queue-stats.js';
 import { QueueFullError } from '../errors.js';
 
+let env: TestRedis | undefined;
 let server: RedisServer;
 let redis: Redis;
 let blocking: Redis;
@@ -26,15 +27,10 @@ const task = (i: number, extra: Record<string, unknown> = {}) =>
 const ids = (raws: Array<{ raw: string }>) => raws.map(({ raw }) => (JSON.parse(raw) as { id: string }).id);
 
 before(async () => {
-  server = await RedisServer.start({ appendOnly: true });
-  redis = createRedis(server.url);
-  blocking = createRedis(server.url, { blocking: true });
+  env = await startTestRedis({ appendOnly: true });
+  ({ server, redis, blocking } = env);
 });
-after(async () => {
-  redis.disconnect();
-  blocking.disconnect();
-  await server.stop();
-});
+after(() => stopTestRedis(env));
 
 test('the reaper returns the tasks of a consumer whose lease expired, in order, counting a delivery', async () => {
   const q = freshQueue();
