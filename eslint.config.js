@@ -12,6 +12,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+      // An inner declaration hiding an outer one once made a cache silently receive nothing.
+      '@typescript-eslint/no-shadow': 'error',
     },
   },
   {

@@ -52,8 +52,8 @@ async function fill(producer: TaskProducer, n: number): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < n; i += 1000) {
     await producer.enqueueBatches(
-      Array.from({ length: 10 }, (_, b) =>
-        Array.from({ length: Math.max(0, Math.min(100, n - i - b * 100)) }, (_, k) => task(i + b * 100 + k)),
+      Array.from({ length: 10 }, (_unused, b) =>
+        Array.from({ length: Math.max(0, Math.min(100, n - i - b * 100)) }, (_none, k) => task(i + b * 100 + k)),
       ),
     );
   }

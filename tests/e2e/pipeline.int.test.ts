@@ -43,10 +43,10 @@ test('a reading crosses hub → Redis → task-processor → PostgreSQL and come
     await db.connect();
     try {
       const rows = await eventually(async () => {
-        const { rows } = await db.query<{ device_id: string; n: string }>(
+        const { rows: counts } = await db.query<{ device_id: string; n: string }>(
           `SELECT device_id, count(*) AS n FROM readings WHERE device_id LIKE 'sim-%' GROUP BY device_id ORDER BY 1`,
         );
-        return rows.length === 2 && rows.every((r) => Number(r.n) >= 25) ? rows : undefined;
+        return counts.length === 2 && counts.every((r) => Number(r.n) >= 25) ? counts : undefined;
       });
       assert.deepEqual(
         rows.map((r) => r.device_id),

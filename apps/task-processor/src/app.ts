@@ -4,12 +4,14 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@telemetryhub/common';
 import { queryRouter } from './api/query.routes.js';
+import type { LatestCache } from './store/latest.cache.js';
 
 export interface ProcessorAppDeps {
   log: Logger;
   registry: Registry;
   readiness: Readiness;
   pool: pg.Pool;
+  latest?: LatestCache;
 }
 
 /** The processor's HTTP API (ops endpoints + queries), without listen() and without process.env. */

@@ -23,6 +23,7 @@ import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from '.
 import { TaskRunner } from './consume/task-runner.js';
 import { ConsumerLoop } from './consume/consumer-loop.js';
 import { createApp } from './app.js';
+import { LatestCache } from './store/latest.cache.js';
 import { VERSION } from './version.js';
 
 const HELP = `telemetryhub task-processor — takes tasks from the Redis queue and stores their readings in PostgreSQL.
@@ -76,9 +77,10 @@ async function main(): Promise<void> {
   });
   registerQueueMetrics(registry, redis, config.QUEUE_NAME);
 
+  const latest = new LatestCache(redis, log.child({ component: 'latest' }));
   const handlers = new HandlerRegistry().register(
     TELEMETRY_TASK_TYPES,
-    createTelemetryHandler({ pool, metrics, log: log.child({ component: 'telemetry' }) }),
+    createTelemetryHandler({ pool, metrics, latest, log: log.child({ component: 'telemetry' }) }),
   );
   // CONSUMER_CONCURRENCY loops, each its own consumer: own processing list, lease, and blocking connection.
   const blockingConnections: Redis[] = [];
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
   const readiness = new Readiness()
     .register('redis', () => redis.ping())
     .register('postgres', () => pool.query('SELECT 1'));
-  const server = createApp({ log, registry, readiness, pool }).listen(config.PROCESSOR_PORT);
+  const server = createApp({ log, registry, readiness, pool, latest }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');
   for (const loop of loops) loop.start();
   maintenance.start();

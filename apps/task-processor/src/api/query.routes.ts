@@ -3,11 +3,12 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { AppError, DeviceIdSchema, ErrorCodes } from '@telemetryhub/common';
 import { ROLLUP_TABLES } from '../store/rollup.repo.js';
+import type { LatestCache } from '../store/latest.cache.js';
 import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
 import { latestReading } from '../store/raw.repo.js';
 
 /** Read API over stored readings, rollups and alerts. Every parameter is validated (400 names it). */
-export function queryRouter(deps: { pool: pg.Pool }): Router {
+export function queryRouter(deps: { pool: pg.Pool; latest?: LatestCache }): Router {
   const router = Router();
   const db = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> => {
     try {
@@ -22,6 +23,11 @@ export function queryRouter(deps: { pool: pg.Pool }): Router {
 
   router.get('/v1/devices/:deviceId/metrics/:metric/latest', async (req, res) => {
     const p = parseParams(DeviceMetricParams, req.params);
+    const cached = deps.latest ? await deps.latest.get(p.deviceId, p.metric) : null;
+    if (cached) {
+      res.json({ ...cached, source: 'cache' });
+      return;
+    }
     const reading = await latestReading(deps.pool, p.deviceId, p.metric).catch((err: unknown) => {
       throw new AppError(ErrorCodes.DEPENDENCY_UNAVAILABLE, 'PostgreSQL did not answer', {
         cause: err,
@@ -31,7 +37,7 @@ export function queryRouter(deps: { pool: pg.Pool }): Router {
     if (!reading) {
       throw new AppError(ErrorCodes.NOT_FOUND, `no reading stored for device "${p.deviceId}" and metric "${p.metric}"`);
     }
-    res.json(reading);
+    res.json({ ...reading, source: 'database' });
   });
 
   const RollupQuery = z.object({ granularity: z.enum(['1m', '1h']).default('1m') }).and(timeRange(1, 400));

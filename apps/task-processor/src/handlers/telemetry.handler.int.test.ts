@@ -163,9 +163,9 @@ test('the API serves rollup series and alerts, and names a bad parameter in a 40
     readiness: new Readiness(),
     registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
   });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const httpServer = app.listen(0, '127.0.0.1');
+  await new Promise((r) => httpServer.once('listening', r));
+  const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   const get = async (path: string) => {
     const res = await fetch(base + path);
     return {
@@ -213,6 +213,6 @@ test('the API serves rollup series and alerts, and names a bad parameter in a 40
       ['limit'],
     );
   } finally {
-    await new Promise((r) => server.close(r));
+    await new Promise((r) => httpServer.close(r));
   }
 });

@@ -4,6 +4,7 @@ import { TaskTypes, type Reading } from '@telemetryhub/common';
 import { insertReadings } from '../store/raw.repo.js';
 import { foldRollups } from '../store/rollup.repo.js';
 import { applyAlertActions, firingAlerts } from '../store/alert.repo.js';
+import type { LatestCache } from '../store/latest.cache.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from './alert-rules.js';
 import type { ParsedTask, TaskHandler } from './task-handler.js';
@@ -29,6 +30,8 @@ export function createTelemetryHandler(deps: {
   metrics: ProcessorMetrics;
   log: Logger;
   rules?: readonly ThresholdRule[];
+  /** Newest value per device and metric in Redis, for current queries. */
+  latest?: LatestCache;
 }): TaskHandler {
   const rules = deps.rules ?? DEFAULT_RULES;
   return {
@@ -45,12 +48,13 @@ export function createTelemetryHandler(deps: {
       }
       const client = await deps.pool.connect();
       let added: Set<string>;
+      let fresh: Reading[] = [];
       let rollupRows = 0;
       let alertChanges = 0;
       try {
         await client.query('BEGIN');
         added = await insertReadings(client, items);
-        const fresh = uniqueAdded(
+        fresh = uniqueAdded(
           items.map((i) => i.reading),
           added,
         );
@@ -71,6 +75,8 @@ export function createTelemetryHandler(deps: {
       } finally {
         client.release();
       }
+      // After the commit: the cache may lag PostgreSQL, never run ahead of it.
+      if (deps.latest) await deps.latest.update(fresh);
       deps.metrics.dbRowsWritten.inc({ table: 'readings' }, added.size);
       if (rollupRows) deps.metrics.dbRowsWritten.inc({ table: 'rollups' }, rollupRows);
       if (alertChanges) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, alertChanges);

@@ -116,7 +116,7 @@ test('every task is in exactly one place at every step, and ends acked or dead-l
             batch.splice(0, batch.length, ...batch.filter((t) => !subset.includes(t)));
           } else {
             const t = batch[o.pick % batch.length]!;
-            const before = await c.inFlight();
+            const heldBefore = await c.inFlight();
             if (o.kind === 'dead') {
               const stillHeld = (await redis.lpos(`${q}:processing:c${o.consumer}`, t.raw)) !== null;
               if (!stillHeld) continue; // a dead letter of a task no longer held would be a (documented) duplicate record
@@ -132,7 +132,7 @@ test('every task is in exactly one place at every step, and ends acked or dead-l
             } else {
               await c.retryLater(t.raw, 0);
             }
-            assert.ok((await c.inFlight()) <= before);
+            assert.ok((await c.inFlight()) <= heldBefore);
             batch.splice(batch.indexOf(t), 1);
           }
         }

@@ -72,9 +72,9 @@ test('dead-letters a task with its reason and the raw bytes, even when they are 
   const q = freshQueue();
   await redis.lpush(`${q}:pending`, '{not json');
   const consumer = new ReliableConsumer(redis, blocking, q);
-  const [task] = await consumer.fetch(1, 0);
+  const [fetched] = await consumer.fetch(1, 0);
   const now = new Date().toISOString();
-  await consumer.deadLetter(task!.raw, {
+  await consumer.deadLetter(fetched!.raw, {
     reason: 'invalid_envelope',
     message: 'task is not valid JSON',
     task_id: null,
@@ -98,8 +98,8 @@ test('accepts a task enqueued by hand with redis-cli (a producer that is not our
   const body =
     '{"type":"telemetry.store","priority":"HIGH","payload":{"device_id":"d1","timestamp":1766745060,"temperature":21.5}}';
   execFileSync(cli, ['-p', String(server.port), 'LPUSH', `${q}:pending`, body]);
-  const [task] = await new ReliableConsumer(redis, blocking, q).fetch(1, 0);
-  const envelope = parseTaskEnvelope(task!.raw);
+  const [fetched] = await new ReliableConsumer(redis, blocking, q).fetch(1, 0);
+  const envelope = parseTaskEnvelope(fetched!.raw);
   assert.equal(envelope.priority, 90);
   assert.equal(envelope.type, 'telemetry.store');
 });
