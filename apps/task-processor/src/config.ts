@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import {
   CommonConfigShape,
+  ConfigError,
   loadConfig,
   nonNegativeInt,
   port,
@@ -40,11 +41,28 @@ export const ProcessorConfigSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /** Alert webhooks: comma-separated URLs that receive every alert change (signed, retried). Unset = none. */
+  ALERT_WEBHOOK_URLS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ error: 'must hold http(s) URLs, comma-separated' }))),
+  /** The HMAC-SHA256 key webhooks are signed with (required with ALERT_WEBHOOK_URLS; at least 16 characters). */
+  ALERT_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   /** How long start-up waits for PostgreSQL to answer before it gives up (s); 0 = forever. */
   STARTUP_WAIT_SECONDS: nonNegativeInt(60),
 });
 export type ProcessorConfig = z.output<typeof ProcessorConfigSchema>;
 
 export function loadProcessorConfig(opts?: LoadConfigOptions): Readonly<ProcessorConfig> {
-  return loadConfig(ProcessorConfigSchema, opts);
+  const config = loadConfig(ProcessorConfigSchema, opts);
+  if (config.ALERT_WEBHOOK_URLS.length && !config.ALERT_WEBHOOK_SECRET) {
+    throw new ConfigError(['ALERT_WEBHOOK_SECRET: is required when ALERT_WEBHOOK_URLS is set (got unset)']);
+  }
+  return config;
 }

@@ -24,6 +24,7 @@ import { TaskRunner } from './consume/task-runner.js';
 import { ConsumerLoop } from './consume/consumer-loop.js';
 import { createApp } from './app.js';
 import { LatestCache } from './store/latest.cache.js';
+import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import { VERSION } from './version.js';
 
 const HELP = `telemetryhub task-processor — takes tasks from the Redis queue and stores their readings in PostgreSQL.
@@ -80,7 +81,13 @@ async function main(): Promise<void> {
   const latest = new LatestCache(redis, log.child({ component: 'latest' }));
   const handlers = new HandlerRegistry().register(
     TELEMETRY_TASK_TYPES,
-    createTelemetryHandler({ pool, metrics, latest, log: log.child({ component: 'telemetry' }) }),
+    createTelemetryHandler({
+      pool,
+      metrics,
+      latest,
+      webhookUrls: config.ALERT_WEBHOOK_URLS,
+      log: log.child({ component: 'telemetry' }),
+    }),
   );
   // CONSUMER_CONCURRENCY loops, each its own consumer: own processing list, lease, and blocking connection.
   const blockingConnections: Redis[] = [];
@@ -116,6 +123,15 @@ async function main(): Promise<void> {
   await once(server, 'listening');
   for (const loop of loops) loop.start();
   maintenance.start();
+  const webhooks = config.ALERT_WEBHOOK_SECRET
+    ? new WebhookDispatcher({
+        pool,
+        secret: config.ALERT_WEBHOOK_SECRET,
+        metrics,
+        log: log.child({ component: 'webhooks' }),
+      })
+    : undefined;
+  webhooks?.start();
   log.info(
     {
       port: config.PROCESSOR_PORT,
@@ -134,6 +150,7 @@ async function main(): Promise<void> {
       { name: 'readiness false', run: () => readiness.startDraining() },
       { name: 'stop consuming', run: () => Promise.all(loops.map((loop) => loop.stop())) },
       { name: 'stop queue maintenance', run: () => maintenance.stop() },
+      { name: 'stop webhooks', run: () => webhooks?.stop() },
       { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
       { name: 'close redis', run: () => Promise.all([redis.quit(), ...blockingConnections.map((c) => c.quit())]) },
       { name: 'close postgres', run: () => pool.end() },

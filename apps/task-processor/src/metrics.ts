@@ -57,6 +57,12 @@ export function createProcessorMetrics(registry: Registry) {
       labelNames: ['metric', 'rule', 'action'],
       registers,
     }),
+    webhooks: new Counter({
+      name: 'taskproc_alert_webhooks_total',
+      help: 'Alert webhook attempts, by outcome (delivered, retried, gave_up).',
+      labelNames: ['outcome'],
+      registers,
+    }),
     duplicateReadings: new Counter({
       name: 'taskproc_duplicate_readings_total',
       help: 'Readings skipped because their event_id was already stored (resends, retries).',

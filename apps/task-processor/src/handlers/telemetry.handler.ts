@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { TaskTypes, type Reading } from '@telemetryhub/common';
 import { insertReadings } from '../store/raw.repo.js';
 import { foldRollups } from '../store/rollup.repo.js';
-import { applyAlertActions, firingAlerts } from '../store/alert.repo.js';
+import { applyAlertActions, firingAlerts, queueAlertNotifications } from '../store/alert.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from './alert-rules.js';
@@ -32,6 +32,8 @@ export function createTelemetryHandler(deps: {
   rules?: readonly ThresholdRule[];
   /** Newest value per device and metric in Redis, for current queries. */
   latest?: LatestCache;
+  /** Alert webhooks: a notification per alert change and URL goes to the outbox in the same transaction. */
+  webhookUrls?: readonly string[];
 }): TaskHandler {
   const rules = deps.rules ?? DEFAULT_RULES;
   return {
@@ -64,7 +66,9 @@ export function createTelemetryHandler(deps: {
         if (toAlert.length) {
           const firing = await firingAlerts(client, [...new Set(toAlert.map((r) => r.device_id))]);
           const actions = evaluateRules(toAlert, rules, firing);
-          alertChanges = await applyAlertActions(client, actions);
+          const changed = await applyAlertActions(client, actions);
+          alertChanges = changed.length;
+          await queueAlertNotifications(client, changed, deps.webhookUrls ?? []);
           for (const a of actions)
             deps.metrics.alerts.inc({ metric: a.rule.metric, rule: a.rule.kind, action: a.type });
         }

@@ -1,3 +1,4 @@
 export * from './problem.js';
 export * from './ops.routes.js';
 export * from './api-key-hash.js';
+export * from './webhook-signature.js';

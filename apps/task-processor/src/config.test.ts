@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError } from '@telemetryhub/common';
+import { loadProcessorConfig } from './config.js';
+
+test('webhook URLs need a secret, and bad URLs are named', () => {
+  assert.throws(
+    () => loadProcessorConfig({ env: { ALERT_WEBHOOK_URLS: 'https://hooks.example/a' } }),
+    /ALERT_WEBHOOK_SECRET: is required/,
+  );
+  assert.throws(
+    () => loadProcessorConfig({ env: { ALERT_WEBHOOK_URLS: 'not a url', ALERT_WEBHOOK_SECRET: 'x'.repeat(16) } }),
+    (err: unknown) => err instanceof ConfigError && err.problems[0]!.startsWith('ALERT_WEBHOOK_URLS'),
+  );
+  const c = loadProcessorConfig({
+    env: { ALERT_WEBHOOK_URLS: 'https://a.example/h, https://b.example/h', ALERT_WEBHOOK_SECRET: 'x'.repeat(16) },
+  });
+  assert.deepEqual(c.ALERT_WEBHOOK_URLS, ['https://a.example/h', 'https://b.example/h']);
+});
+
+test('has the documented defaults', () => {
+  const c = loadProcessorConfig({ env: {} });
+  assert.deepEqual(
+    [
+      c.PROCESSOR_PORT,
+      c.FETCH_BATCH_SIZE,
+      c.MAX_ATTEMPTS,
+      c.CONSUMER_LEASE_MS,
+      c.CONSUMER_CONCURRENCY,
+      c.ALERT_WEBHOOK_URLS,
+    ],
+    [8081, 100, 5, 30_000, 2, []],
+  );
+});
