@@ -359,3 +359,40 @@ test('the latest value per device and metric is served from Redis, and a late re
     await new Promise((r) => server.close(r));
   }
 });
+
+test('a failed ack is not retried by running the handler again: it propagates, for the loop to give the tasks back', async () => {
+  const p = pipeline();
+  await p.producer.enqueue([
+    JSON.stringify({ type: 'telemetry.store', payload: { device_id: 'ACK-1', timestamp: 1, voltage: 3 } }),
+  ]);
+  let handled = 0;
+  let ackFailures = 1;
+  const counting = {
+    name: 'counting',
+    async handle() {
+      handled++;
+    },
+  };
+  const flakyAck = Object.create(p.consumer) as ReliableConsumer;
+  flakyAck.ack = async (raws) => {
+    if (ackFailures-- > 0) throw new Error('Connection is closed.');
+    return p.consumer.ack(raws);
+  };
+  const runner = new TaskRunner({
+    consumer: flakyAck,
+    handlers: new HandlerRegistry().register(['telemetry.store'], counting),
+    metrics: p.metrics,
+    log,
+    classify: classifyDbError,
+    maxAttempts: 5,
+    retryBaseMs: 1,
+    retryMaxMs: 5,
+    unavailableRetryMs: 1,
+  });
+  await assert.rejects(
+    runner.run(await p.consumer.fetch(1, 0), () => true),
+    /Connection is closed/,
+  );
+  assert.equal(handled, 1, 'the stored work is not redone because Redis failed');
+  assert.equal(await p.consumer.inFlight(), 1, 'still held, for the loop to return');
+});

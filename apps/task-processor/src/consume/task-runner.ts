@@ -119,17 +119,21 @@ export class TaskRunner {
     outcome: BatchOutcome,
   ): Promise<void> {
     for (let waited = 0; ; waited++) {
-      let kind: DbFailureKind;
-      let error: unknown;
+      let kind: DbFailureKind = 'permanent';
+      let error: unknown = undefined;
       try {
         await handler.handle(group);
+      } catch (err) {
+        error = err;
+        kind = err instanceof ValidationError ? 'permanent' : this.o.classify(err);
+      }
+      if (error === undefined) {
+        // Outside the classified block: a Redis error while acking is not a database failure, and must not make
+        // the handler run again. It propagates; the consumer loop gives the unsettled tasks back to the queue.
         await this.o.consumer.ack(group.map((t) => t.raw));
         for (const t of group) this.o.metrics.tasksProcessed.inc({ type: t.envelope.type, outcome: 'acked' });
         outcome.acked += group.length;
         return;
-      } catch (err) {
-        error = err;
-        kind = err instanceof ValidationError ? 'permanent' : this.o.classify(err);
       }
       if (kind === 'permanent') return this.isolatePoison(handler, group, error, keepTrying, outcome);
       if (kind === 'transient') {
