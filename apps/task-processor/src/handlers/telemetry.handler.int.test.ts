@@ -133,7 +133,8 @@ test('rollups equal a recomputation from the raw rows, with out-of-order, late a
 });
 
 test('an alert fires, holds inside the hysteresis band, resolves past it, and can fire again', async () => {
-  const h = handler();
+  const m = createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+  const h = createTelemetryHandler({ pool, log, metrics: m });
   const at = (second: number, value: number) =>
     taskFrom(
       JSON.stringify({
@@ -153,6 +154,11 @@ test('an alert fires, holds inside the hysteresis band, resolves past it, and ca
   assert.deepEqual(await q(`SELECT state, value, resolved_value FROM alerts WHERE device_id = 'HYST-1' ORDER BY id`), [
     { state: 'resolved', value: 85, resolved_value: 77.5 },
     { state: 'firing', value: 83, resolved_value: null },
+  ]);
+  const counted = (await m.alerts.get()).values.map((v) => [v.labels.action, v.value]).sort();
+  assert.deepEqual(counted, [
+    ['fire', 2],
+    ['resolve', 1],
   ]);
 });
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { TaskTypes, type Reading } from '@telemetryhub/common';
 import { insertReadings } from '../store/raw.repo.js';
 import { foldRollups } from '../store/rollup.repo.js';
-import { applyAlertActions, firingAlerts, queueAlertNotifications } from '../store/alert.repo.js';
+import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../store/alert.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from './alert-rules.js';
@@ -52,7 +52,7 @@ export function createTelemetryHandler(deps: {
       let added: Set<string>;
       let fresh: Reading[] = [];
       let rollupRows = 0;
-      let alertChanges = 0;
+      let changedAlerts: AlertRow[] = [];
       try {
         await client.query('BEGIN');
         added = await insertReadings(client, items);
@@ -66,11 +66,8 @@ export function createTelemetryHandler(deps: {
         if (toAlert.length) {
           const firing = await firingAlerts(client, [...new Set(toAlert.map((r) => r.device_id))]);
           const actions = evaluateRules(toAlert, rules, firing);
-          const changed = await applyAlertActions(client, actions);
-          alertChanges = changed.length;
-          await queueAlertNotifications(client, changed, deps.webhookUrls ?? []);
-          for (const a of actions)
-            deps.metrics.alerts.inc({ metric: a.rule.metric, rule: a.rule.kind, action: a.type });
+          changedAlerts = await applyAlertActions(client, actions);
+          await queueAlertNotifications(client, changedAlerts, deps.webhookUrls ?? []);
         }
         await client.query('COMMIT');
       } catch (err) {
@@ -83,13 +80,15 @@ export function createTelemetryHandler(deps: {
       if (deps.latest) await deps.latest.update(fresh);
       deps.metrics.dbRowsWritten.inc({ table: 'readings' }, added.size);
       if (rollupRows) deps.metrics.dbRowsWritten.inc({ table: 'rollups' }, rollupRows);
-      if (alertChanges) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, alertChanges);
+      if (changedAlerts.length) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, changedAlerts.length);
+      // Counted after the commit, from the rows really changed: a rolled-back attempt counts nothing.
+      for (const a of changedAlerts) {
+        deps.metrics.alerts.inc({ metric: a.metric, rule: a.rule, action: a.state === 'firing' ? 'fire' : 'resolve' });
+      }
       deps.metrics.duplicateReadings.inc(items.length - added.size);
       const now = Date.now();
-      for (const { reading } of items) {
-        if (added.has(reading.event_id)) {
-          deps.metrics.eventVisibleLatency.observe(Math.max(0, (now - Date.parse(reading.event_time)) / 1000));
-        }
+      for (const r of fresh) {
+        deps.metrics.eventVisibleLatency.observe(Math.max(0, (now - Date.parse(r.event_time)) / 1000));
       }
     },
   };
