@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 const shas = new Map<string, string>();
 const shaOf = (script: string): string => {
@@ -27,14 +27,4 @@ export async function runScript(
     if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
     return redis.eval(script, numKeys, ...args);
   }
-}
-
-/** The same inside a pipeline, where a NOSCRIPT reply cannot be retried in place: plain EVAL. */
-export function queueScript(
-  pipeline: ChainableCommander,
-  script: string,
-  numKeys: number,
-  ...args: Array<string | number>
-): void {
-  pipeline.eval(script, numKeys, ...args);
 }

@@ -89,7 +89,7 @@ export class ReliableConsumer {
       if (batch.length) return batch;
       const left = deadline - Date.now();
       if (left <= 0) return [];
-      await this.heartbeat(); // BLMOVE does not renew the lease
+      // No heartbeat needed here: fetchNow's script renewed the lease a moment ago and a slice is ≤ 250 ms.
       const slice = Math.max(10, Math.min(250, left));
       const first = await this.blocking.blmove(this.keys.pending, this.processingKey, 'RIGHT', 'LEFT', slice / 1000);
       if (first === null) continue;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { ENQUEUE_BOUNDED } from '../lua/scripts.js';
-import { runScript, queueScript } from '../lua/run-script.js';
+import { runScript } from '../lua/run-script.js';
 import { QueueFullError } from '../errors.js';
 import type { TaskEnvelope } from '../../schemas/index.js';
 
@@ -59,7 +59,8 @@ export class TaskProducer {
       commandsPerBatch.push(lanes.length);
       for (const [lane, values] of lanes) {
         if (this.opts.maxDepth === undefined) pipeline.lpush(lane, ...values);
-        else queueScript(pipeline, ENQUEUE_BOUNDED, 1, lane, this.opts.maxDepth, ...values);
+        // In a pipeline a NOSCRIPT reply cannot be retried in place: plain EVAL.
+        else pipeline.eval(ENQUEUE_BOUNDED, 1, lane, this.opts.maxDepth, ...values);
       }
     }
     const results = (await pipeline.exec()) ?? [];
@@ -79,7 +80,7 @@ export class TaskProducer {
     const normal: string[] = [];
     const threshold = this.opts.urgentPriority ?? 80;
     for (const t of tasks) {
-      if (typeof t !== 'string' && t.priority >= threshold) urgent.push(JSON.stringify(t));
+      if (typeof t !== 'string' && t.priority >= threshold) urgent.push(serializeTask(t));
       else normal.push(serializeTask(t));
     }
     const lanes: Array<[string, string[]]> = [];
