@@ -18,6 +18,7 @@ import {
   queueDepths,
   type Reading,
   type TaskEnvelope,
+  sleep,
 } from '@telemetryhub/common';
 import { createPgPool } from '../apps/task-processor/src/store/pool.js';
 import { migrate } from '../apps/task-processor/src/store/migrate.js';
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
     for (;;) {
       const d = await queueDepths(redis, 'bench');
       if (d.pending === 0 && d.processing === 0) break;
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     const drainSeconds = (performance.now() - t0) / 1000;
     await Promise.all(loops.map((loop) => loop.stop()));

@@ -9,6 +9,7 @@ import {
   ServerProcess,
   freePort,
   isPortInUse,
+  sleep,
   startStack,
   type LocalStack,
   type Progress,
@@ -74,7 +75,7 @@ export async function waitReady(url: string, proc: ServerProcess, name: string, 
       .catch(() => false);
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`${name} not ready after ${timeoutMs} ms:\n${proc.log.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

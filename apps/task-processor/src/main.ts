@@ -13,6 +13,8 @@ import {
   installShutdown,
   redactUrl,
   registerQueueMetrics,
+  briefError,
+  sleep,
 } from '@telemetryhub/common';
 import { loadProcessorConfig } from './config.js';
 import { createProcessorMetrics, registerPoolGauge } from './metrics.js';
@@ -44,9 +46,8 @@ async function waitForDatabase(pool: pg.Pool, log: Logger, seconds: number): Pro
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
-      if (attempt === 1 || attempt % 10 === 0)
-        log.warn({ err: { message: (err as Error).message } }, 'waiting for PostgreSQL');
-      await new Promise((r) => setTimeout(r, 500));
+      if (attempt === 1 || attempt % 10 === 0) log.warn({ err: briefError(err) }, 'waiting for PostgreSQL');
+      await sleep(500);
     }
   }
 }
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
       metrics.reapedTasks.inc(tasks);
       log.warn({ deadConsumer, tasks }, 'returned the tasks of a consumer whose lease expired');
     },
-    onError: (err) => log.warn({ err: { message: (err as Error).message } }, 'queue maintenance failed; will retry'),
+    onError: (err) => log.warn({ err: briefError(err) }, 'queue maintenance failed; will retry'),
   });
   registerQueueMetrics(registry, redis, config.QUEUE_NAME);
 

@@ -6,6 +6,7 @@ import {
   type Reading,
   type TaskEnvelope,
   type TaskProducer,
+  briefError,
 } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import type { HubMetrics } from '../metrics.js';
@@ -88,10 +89,7 @@ export class TaskPublisher {
         backoff = this.o.retryMinMs ?? 100;
       } catch (err) {
         this.o.metrics.publishErrors.inc();
-        this.o.log.warn(
-          { err: { message: (err as Error).message }, readings: this.heldReadings },
-          'publish failed; will retry',
-        );
+        this.o.log.warn({ err: briefError(err), readings: this.heldReadings }, 'publish failed; will retry');
         if (!this.running && Date.now() + backoff > this.stopDeadline) return;
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, this.o.retryMaxMs ?? 5000);

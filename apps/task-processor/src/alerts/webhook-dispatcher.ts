@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { WEBHOOK_HEADERS, signWebhook } from '@telemetryhub/common';
+import { WEBHOOK_HEADERS, signWebhook, briefError } from '@telemetryhub/common';
 import type { ProcessorMetrics } from '../metrics.js';
 
 export interface WebhookDispatcherOptions {
@@ -45,7 +45,7 @@ export class WebhookDispatcher {
       if (this.running) return;
       this.running = this.runOnce()
         .then(() => undefined)
-        .catch((err) => this.o.log.warn({ err: { message: (err as Error).message } }, 'webhook round failed'))
+        .catch((err) => this.o.log.warn({ err: briefError(err) }, 'webhook round failed'))
         .finally(() => (this.running = undefined));
     }, this.o.intervalMs ?? 1000);
     this.timer.unref();

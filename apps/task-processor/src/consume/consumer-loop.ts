@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { FetchedTask, ReliableConsumer } from '@telemetryhub/common';
+import { briefError, sleep, type FetchedTask, type ReliableConsumer } from '@telemetryhub/common';
 import type { TaskRunner } from './task-runner.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { fullJitterBackoff } from './backoff.js';
@@ -29,9 +29,7 @@ export class ConsumerLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.o.consumer.startHeartbeat((err) =>
-      this.o.log.warn({ err: { message: (err as Error).message } }, 'heartbeat failed'),
-    );
+    this.o.consumer.startHeartbeat((err) => this.o.log.warn({ err: briefError(err) }, 'heartbeat failed'));
     this.loop = this.run();
   }
 
@@ -60,7 +58,7 @@ export class ConsumerLoop {
         await this.o.consumer.requeueInFlight({ keepHeartbeat: true });
         return;
       } catch {
-        await new Promise((r) => setTimeout(r, fullJitterBackoff(attempt, 200, 5000)));
+        await sleep(fullJitterBackoff(attempt, 200, 5000));
       }
     }
     // Stopping: stop() gives back whatever is still held.
@@ -76,8 +74,8 @@ export class ConsumerLoop {
         failures = 0;
       } catch (err) {
         const delay = fullJitterBackoff(failures++, 200, 5000);
-        this.o.log.warn({ err: { message: (err as Error).message }, delayMs: delay }, 'fetch failed; retrying');
-        await new Promise((r) => setTimeout(r, delay));
+        this.o.log.warn({ err: briefError(err), delayMs: delay }, 'fetch failed; retrying');
+        await sleep(delay);
         continue;
       }
       if (fetched.length === 0) continue;
@@ -92,7 +90,7 @@ export class ConsumerLoop {
         this.o.log.error({ err, tasks: fetched.length }, 'could not settle a batch; returning its tasks to the queue');
         await this.returnUnsettled();
         // Redis refusing writes (at maxmemory, a DLQ record cannot be added) must not become a hot loop.
-        await new Promise((r) => setTimeout(r, fullJitterBackoff(settleFailures++, 200, 5000)));
+        await sleep(fullJitterBackoff(settleFailures++, 200, 5000));
       }
       end();
     }

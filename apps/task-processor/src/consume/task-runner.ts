@@ -8,6 +8,8 @@ import {
   type FetchedTask,
   type ReliableConsumer,
   type TaskEnvelope,
+  briefError,
+  sleep,
 } from '@telemetryhub/common';
 import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index.js';
 import type { ProcessorMetrics } from '../metrics.js';
@@ -142,7 +144,7 @@ export class TaskRunner {
       }
       if (!keepTrying()) {
         this.o.log.warn(
-          { err: brief(error), tasks: group.length },
+          { err: briefError(error), tasks: group.length },
           'dependency unavailable at shutdown; tasks stay unsettled',
         );
         outcome.unsettled += group.length;
@@ -153,11 +155,11 @@ export class TaskRunner {
       this.o.metrics.dependencyWaits.inc();
       if (waited === 0 || waited % 10 === 0) {
         this.o.log.warn(
-          { err: brief(error), tasks: group.length, delayMs: delay },
+          { err: briefError(error), tasks: group.length, delayMs: delay },
           'dependency unavailable; holding tasks and retrying',
         );
       }
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
     }
   }
 
@@ -171,7 +173,7 @@ export class TaskRunner {
     await this.o.consumer.retryLater(t.raw, Date.now() + delay);
     this.o.metrics.tasksProcessed.inc({ type: t.envelope.type, outcome: 'retried' });
     this.o.log.info(
-      { taskId: t.envelope.id, attempt: t.attempt, delayMs: delay, err: brief(err) },
+      { taskId: t.envelope.id, attempt: t.attempt, delayMs: delay, err: briefError(err) },
       'transient failure; retry scheduled',
     );
     outcome.retried++;
@@ -219,9 +221,4 @@ export class TaskRunner {
     this.o.log.warn({ taskId: envelope?.id, type: envelope?.type, reason, message }, 'task dead-lettered');
     outcome.deadLettered++;
   }
-}
-
-function brief(err: unknown): { message: string; code?: string } {
-  const e = err as { message?: string; code?: string };
-  return { message: e?.message ?? String(err), ...(e?.code ? { code: e.code } : {}) };
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Reading } from '@telemetryhub/common';
+import { briefError, type Reading } from '@telemetryhub/common';
 import type { LatestReading } from './raw.repo.js';
 
 /**
@@ -62,7 +62,7 @@ export class LatestCache {
       for (const [device, args] of byDevice) pipeline.eval(LATEST_IF_NEWER, 1, this.key(device), ...args);
       await pipeline.exec();
     } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message } }, 'could not update latest values in Redis');
+      this.log.warn({ err: briefError(err) }, 'could not update latest values in Redis');
     }
   }
 

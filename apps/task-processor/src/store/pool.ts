@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { briefError } from '@telemetryhub/common';
 
 export interface PgPoolOptions {
   max: number;
@@ -21,8 +22,6 @@ export function createPgPool(url: string, opts: PgPoolOptions, log: Logger): pg.
     idleTimeoutMillis: 30_000,
     application_name: 'telemetryhub-task-processor',
   });
-  pool.on('error', (err) =>
-    log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle PostgreSQL client failed'),
-  );
+  pool.on('error', (err) => log.warn({ err: briefError(err) }, 'idle PostgreSQL client failed'));
   return pool;
 }

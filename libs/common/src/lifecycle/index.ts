@@ -1,2 +1,3 @@
 export * from './shutdown.js';
 export * from './startup.js';
+export * from './sleep.js';

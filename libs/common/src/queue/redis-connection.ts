@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { briefError } from '../log/index.js';
 
 export interface RedisConnectionOptions {
   /** Timeout of every non-blocking command (ms). Default 5000. */
@@ -36,10 +37,7 @@ export function createRedis(url: string, opts: RedisConnectionOptions = {}): Red
     const now = Date.now();
     if (now - lastLogged < 10_000) return;
     lastLogged = now;
-    opts.log?.warn(
-      { err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
-      'redis connection error',
-    );
+    opts.log?.warn({ err: briefError(err) }, 'redis connection error');
   });
   return redis;
 }
