@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { WEBHOOK_HEADERS, signWebhook, briefError } from '@telemetryhub/common';
+import { PeriodicTask, WEBHOOK_HEADERS, briefError, signWebhook } from '@telemetryhub/common';
 import type { ProcessorMetrics } from '../metrics.js';
 
 export interface WebhookDispatcherOptions {
@@ -34,27 +34,22 @@ interface Claimed {
  * `maxAttempts`. At-least-once: a receiver dedups on the X-TelemetryHub-Delivery header.
  */
 export class WebhookDispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly periodic: PeriodicTask;
 
-  constructor(private readonly o: WebhookDispatcherOptions) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.runOnce()
-        .then(() => undefined)
-        .catch((err) => this.o.log.warn({ err: briefError(err) }, 'webhook round failed'))
-        .finally(() => (this.running = undefined));
-    }, this.o.intervalMs ?? 1000);
-    this.timer.unref();
+  constructor(private readonly o: WebhookDispatcherOptions) {
+    this.periodic = new PeriodicTask(
+      () => this.runOnce(),
+      o.intervalMs ?? 1000,
+      (err) => o.log.warn({ err: briefError(err) }, 'webhook round failed'),
+    );
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  start(): void {
+    this.periodic.start();
+  }
+
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One round: claim due notifications and try each once. Returns how many were delivered. */

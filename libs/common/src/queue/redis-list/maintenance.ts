@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { PROMOTE_DUE, REQUEUE } from '../lua/scripts.js';
+import { PeriodicTask } from '../../lifecycle/periodic-task.js';
 import { runScript } from '../lua/run-script.js';
 
 export interface MaintenanceEvents {
@@ -20,8 +21,7 @@ export interface MaintenanceEvents {
  */
 export class QueueMaintenance {
   readonly keys: QueueKeys;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly periodic: PeriodicTask;
 
   constructor(
     private readonly redis: Redis,
@@ -30,6 +30,11 @@ export class QueueMaintenance {
     private readonly opts: { intervalMs?: number; batch?: number } = {},
   ) {
     this.keys = queueKeys(queue);
+    this.periodic = new PeriodicTask(
+      () => this.runOnce(),
+      opts.intervalMs ?? 1000,
+      (err) => events.onError?.(err),
+    );
   }
 
   /** Moves due retries back to pending. Returns how many. */
@@ -84,19 +89,10 @@ export class QueueMaintenance {
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.running) return; // a slow round is not overlapped
-      this.running = this.runOnce()
-        .catch((err) => this.events.onError?.(err))
-        .finally(() => (this.running = undefined));
-    }, this.opts.intervalMs ?? 1000);
-    this.timer.unref();
+    this.periodic.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 }
