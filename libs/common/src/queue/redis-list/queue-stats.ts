@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { queueKeys } from '../keys.js';
+import { InstantSchema } from '../../schemas/primitives.js';
 
 export interface QueueDepths {
   /** Waiting in both lanes. */
@@ -44,13 +45,15 @@ export async function queueDepths(redis: Redis, queue: string, now = Date.now())
   };
 }
 
+/** Age of a raw task by its created_at, read by the envelope's own rule for times (InstantSchema). */
 function ageOf(raw: string | null, now: number): number | null {
   if (!raw) return null;
+  let createdAt: unknown;
   try {
-    const created = (JSON.parse(raw) as { created_at?: unknown }).created_at;
-    const ms = typeof created === 'number' ? (created < 1e11 ? created * 1000 : created) : Date.parse(String(created));
-    return Number.isFinite(ms) ? Math.max(0, (now - ms) / 1000) : null;
+    createdAt = (JSON.parse(raw) as { created_at?: unknown }).created_at;
   } catch {
     return null;
   }
+  const instant = InstantSchema.safeParse(createdAt);
+  return instant.success ? Math.max(0, (now - Date.parse(instant.data)) / 1000) : null;
 }

@@ -147,3 +147,21 @@ test('tasks survive a Redis restart with the append-only file on', async () => {
   const d = await queueDepths(redis, q);
   assert.deepEqual([d.pending, d.processing], [1, 1]);
 });
+
+test('queue depths report the age of the oldest pending task in either lane, whatever form its created_at has', async () => {
+  const q = freshQueue();
+  const now = Date.parse('2026-01-01T00:10:00Z');
+  assert.equal((await queueDepths(redis, q, now)).oldestPendingAgeSeconds, null, 'empty queue');
+  await redis.lpush(
+    `${q}:pending`,
+    JSON.stringify({ id: 'a', type: 't', created_at: '2026-01-01T00:08:00Z', payload: {} }),
+  );
+  assert.equal((await queueDepths(redis, q, now)).oldestPendingAgeSeconds, 120);
+  const epochSeconds = Date.parse('2026-01-01T00:05:00Z') / 1000;
+  await redis.lpush(`${q}:pending:high`, JSON.stringify({ id: 'b', type: 't', created_at: epochSeconds, payload: {} }));
+  const d = await queueDepths(redis, q, now);
+  assert.equal(d.oldestPendingAgeSeconds, 300, 'the urgent lane’s older task, given in epoch seconds');
+  assert.deepEqual([d.pending, d.pendingUrgent], [2, 1]);
+  await redis.lpush(`${q}:pending`, 'not json'); // newest, so the oldest is still readable
+  assert.equal((await queueDepths(redis, q, now)).oldestPendingAgeSeconds, 300);
+});
