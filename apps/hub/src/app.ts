@@ -28,16 +28,17 @@ export function createApp(deps: HubAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(opsRouter(deps));
-  app.use(httpIngestRouter(deps));
-  const guard = deps.apiKeys?.length
+  // One API-key guard for ingest and device control (absent without keys: local development).
+  const auth = deps.apiKeys?.length
     ? apiKeyAuth(deps.apiKeys, () => deps.metrics.ingestRejected.inc({ reason: 'unauthorized' }))
     : undefined;
+  app.use(httpIngestRouter({ ...deps, ...(auth ? { auth } : {}) }));
   app.use(
     deviceControlRouter({
       registry: deps.devices,
       metrics: deps.metrics,
       buffer: deps.buffer,
-      ...(guard ? { guard } : {}),
+      ...(auth ? { guard: auth } : {}),
     }),
   );
   app.use(notFoundHandler());

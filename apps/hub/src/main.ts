@@ -10,7 +10,7 @@ import {
   redactUrl,
 } from '@telemetryhub/common';
 import { loadHubConfig } from './config.js';
-import { createHubMetrics } from './metrics.js';
+import { countSamples, createHubMetrics } from './metrics.js';
 import { ReadingBuffer } from './buffer/reading-buffer.js';
 import { SimulatedDriver } from './drivers/simulated-driver.js';
 import type { SensorDriver } from './drivers/sensor-driver.js';
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   for (const driver of drivers) {
     driver.start((readings) => {
       buffer.add(readings);
-      for (const r of readings) metrics.samples.inc({ driver: driver.name, metric: r.metric });
+      countSamples(metrics, driver.name, readings);
     });
   }
   log.info(

@@ -36,6 +36,9 @@ test('accepts every producer shape, alone and in a batch, with 202 and counts', 
     assert.equal(batch.status, 202);
     assert.deepEqual(batch.body, { accepted_events: 2, accepted_readings: 6 });
     assert.equal(hub.buffer.size, 1 + 5 + 1 + 6);
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    assert.match(text, /telemetry_hub_samples_total\{driver="http",metric="temperature"\} 5\n/);
+    assert.match(text, /telemetry_hub_samples_total\{driver="http",metric="humidity"\} 2\n/);
   } finally {
     await srv.close();
   }

@@ -1,16 +1,15 @@
 import express, { Router } from 'express';
 import { AppError, ErrorCodes, ValidationError, parseEvents } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
-import { apiKeyAuth, type ApiKeyEntry } from './api-key-auth.js';
 import type { RateLimiter } from './rate-limiter.js';
-import type { HubMetrics } from '../metrics.js';
+import { countSamples, type HubMetrics } from '../metrics.js';
 
 export interface HttpIngestDeps {
   buffer: ReadingBuffer;
   metrics: HubMetrics;
   bodyLimitBytes: number;
-  /** Configured API keys; empty = no authentication (local development). */
-  apiKeys?: readonly ApiKeyEntry[];
+  /** Authentication (the API-key guard, built once by createApp); absent = none (local development). */
+  auth?: express.RequestHandler;
   /** Per-client limiter (client = API key name, or remote address without keys); absent = no limit. */
   rateLimiter?: RateLimiter;
   /** Clock-skew guard (ms); absent = no check. */
@@ -25,10 +24,7 @@ export interface HttpIngestDeps {
  */
 export function httpIngestRouter(deps: HttpIngestDeps): Router {
   const router = Router();
-  const guards: express.RequestHandler[] = [];
-  if (deps.apiKeys?.length) {
-    guards.push(apiKeyAuth(deps.apiKeys, () => deps.metrics.ingestRejected.inc({ reason: 'unauthorized' })));
-  }
+  const guards: express.RequestHandler[] = deps.auth ? [deps.auth] : [];
   if (deps.rateLimiter) {
     const limiter = deps.rateLimiter;
     guards.push((req, res, next) => {
@@ -62,7 +58,7 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
       res.setHeader('Retry-After', '1');
       throw new AppError(ErrorCodes.BACKPRESSURE, 'the hub buffer is full; retry later');
     }
-    for (const r of parsed.readings) deps.metrics.samples.inc({ driver: 'http', metric: r.metric });
+    countSamples(deps.metrics, 'http', parsed.readings);
     res.status(202).json({ accepted_events: parsed.events, accepted_readings: parsed.readings.length });
   };
   // Authentication and rate limiting come before the body is read: a refused client costs no parsing.
