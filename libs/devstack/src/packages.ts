@@ -31,9 +31,14 @@ const isRoot = (): boolean => typeof process.getuid === 'function' && process.ge
  * MissingDependencyError that tells the user the one command to run. Waits for a busy dpkg lock (two test files
  * may ask at once) instead of failing.
  */
-export function aptInstall(packages: string[], why: string, progress: Progress = () => {}): void {
+export function aptInstall(
+  packages: string[],
+  why: string,
+  progress: Progress = () => {},
+  asRoot: boolean = isRoot(),
+): void {
   const command = `apt-get install -y ${packages.join(' ')}`;
-  if (!isRoot()) {
+  if (!asRoot) {
     throw new MissingDependencyError(`${why}: ${packages.join(', ')} not installed`, `run: sudo ${command}`);
   }
   if (!findOnPath('apt-get')) {

@@ -162,3 +162,13 @@ test('refuses an event stamped too far in the future, naming the time field of i
     'within tolerance',
   );
 });
+
+test('refuses a batch over 10,000 events before looking at any of them (bounded work per input)', () => {
+  const one = fixture('event-v2');
+  const parsed = parseEvents({ events: Array.from({ length: 10_001 }, () => one) });
+  assert.deepEqual(parsed.readings, []);
+  assert.deepEqual(parsed.issues, [
+    { path: 'events', message: 'holds 10001 events; at most 10000 are accepted in one batch' },
+  ]);
+  assert.equal(parseEvents(Array.from({ length: 10_000 }, () => one)).readings.length, 10_000);
+});

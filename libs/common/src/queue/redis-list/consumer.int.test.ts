@@ -7,6 +7,7 @@ import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer, type DeadLetterRecord } from './consumer.js';
 import { parseTaskEnvelope } from '../../schemas/index.js';
+import { createRedis } from '../redis-connection.js';
 
 let env: TestRedis | undefined;
 let server: RedisServer;
@@ -113,4 +114,20 @@ test('requeueInFlight gives unfinished tasks back so they are taken next, in the
   const b = new ReliableConsumer(redis, blocking, q);
   const order = (await b.fetch(10, 0)).map(({ raw }) => (JSON.parse(raw) as { payload: { i: number } }).payload.i);
   assert.deepEqual(order, [1, 2, 3, 4]);
+});
+
+test('an ACL user and password in REDIS_URL (redis://user:pass@host) authenticate; a wrong password is refused', async () => {
+  const secured = await startTestRedis({ extraArgs: ['--user', 'hub', 'on', '>hub-secret-123', '~*', '&*', '+@all'] });
+  const url = (password: string) => `redis://hub:${password}@127.0.0.1:${secured.server.port}`;
+  const good = createRedis(url('hub-secret-123'));
+  const bad = createRedis(url('wrong'), { connectTimeoutMs: 1000 });
+  bad.on('error', () => {});
+  try {
+    assert.equal(await good.call('ACL', 'WHOAMI'), 'hub');
+    await assert.rejects(bad.ping(), /WRONGPASS|invalid username-password/i);
+  } finally {
+    good.disconnect();
+    bad.disconnect();
+    await stopTestRedis(secured);
+  }
 });
