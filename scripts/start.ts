@@ -13,7 +13,7 @@ const HELP = `npm start — run TelemetryHub locally: Redis + PostgreSQL + task-
   npm start                  start everything; Ctrl-C stops everything
   npm start -- --help        this text
 
-Data is kept under .data/ (delete it to start over); app logs go to .data/logs/.
+Data is kept under .data/ (TELEMETRYHUB_DATA_DIR to move it; delete it to start over); logs in .data/logs/.
 Environment (all optional):
   DEV_REDIS_PORT=16379  DEV_POSTGRES_PORT=15432  HUB_PORT=8080  PROCESSOR_PORT=8081
   SIM_DEVICES=5  SIM_RATE_HZ=1  LOG_LEVEL=info      (and any app variable from the README)
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
-  const dataDir = join(ROOT, '.data');
+  const dataDir = process.env.TELEMETRYHUB_DATA_DIR ?? join(ROOT, '.data');
   const num = (v: string | undefined, fallback: number) => (v ? Number(v) : fallback);
   let pipeline: LocalPipeline;
   try {

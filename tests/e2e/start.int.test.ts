@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, isPortInUse } from '@telemetryhub/devstack';
+import { ROOT } from '../../scripts/local-pipeline.js';
+
+// The README's first promise: `npm start` brings everything up, shows readings arriving in PostgreSQL, and
+// Ctrl-C (SIGINT) stops everything it started, leaving nothing behind.
+test('npm start shows readings arriving, and Ctrl-C stops everything it started', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'th-start-'));
+  chmodSync(dataDir, 0o755); // the postgres user must reach its cluster below
+  const ports = {
+    DEV_REDIS_PORT: await freePort(),
+    DEV_POSTGRES_PORT: await freePort(),
+    HUB_PORT: await freePort(),
+    PROCESSOR_PORT: await freePort(),
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      TELEMETRYHUB_DATA_DIR: dataDir,
+      SIM_RATE_HZ: '5',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 90_000;
+    while (!/readings stored in PostgreSQL: [1-9]/.test(out)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not show readings:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(out, /TelemetryHub is running/);
+    assert.match(out, new RegExp(`latest reading http://127\\.0\\.0\\.1:${ports.PROCESSOR_PORT}/v1/devices/sim-001/`));
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.match(out, /stopped; nothing left running/);
+    for (const [name, port] of Object.entries(ports))
+      assert.equal(await isPortInUse(port), false, `${name} ${port} released`);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
