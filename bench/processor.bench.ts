@@ -11,7 +11,6 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { startStack } from '@telemetryhub/devstack';
 import {
-  ReliableConsumer,
   TaskProducer,
   createMetricsRegistry,
   createRedis,
@@ -22,15 +21,13 @@ import {
 } from '@telemetryhub/common';
 import { createPgPool } from '../apps/task-processor/src/store/pool.js';
 import { migrate } from '../apps/task-processor/src/store/migrate.js';
-import { classifyDbError } from '../apps/task-processor/src/store/pg-errors.js';
 import { createProcessorMetrics } from '../apps/task-processor/src/metrics.js';
 import {
   HandlerRegistry,
   TELEMETRY_TASK_TYPES,
   createTelemetryHandler,
 } from '../apps/task-processor/src/handlers/index.js';
-import { TaskRunner } from '../apps/task-processor/src/consume/task-runner.js';
-import { ConsumerLoop } from '../apps/task-processor/src/consume/consumer-loop.js';
+import { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
 
 const { values } = parseArgs({
   options: {
@@ -101,7 +98,7 @@ async function main(): Promise<void> {
   const stack = await startStack();
   const pool = createPgPool(stack.postgres.url, { max: 8, statementTimeoutMs: 60_000 }, log);
   const redis = createRedis(stack.redis.url, { commandTimeoutMs: 60_000 });
-  const blockingConns: Array<ReturnType<typeof createRedis>> = [];
+  const groups: ConsumerGroup[] = [];
   try {
     await migrate(pool, log);
     const rows = readings();
@@ -131,32 +128,33 @@ async function main(): Promise<void> {
       TELEMETRY_TASK_TYPES,
       createTelemetryHandler({ pool, metrics, log }),
     );
-    // Each loop is what one consumer is in the processor: its own processing list, lease and blocking connection.
-    const loops = Array.from({ length: LOOPS }, () => {
-      const blockingConn = createRedis(stack.redis.url, { blocking: true });
-      blockingConns.push(blockingConn);
-      const consumer = new ReliableConsumer(redis, blockingConn, 'bench');
-      const runner = new TaskRunner({
-        consumer,
-        handlers,
-        metrics,
-        log,
-        classify: classifyDbError,
-        maxAttempts: 5,
-        retryBaseMs: 100,
-        retryMaxMs: 1000,
-      });
-      return new ConsumerLoop({ consumer, runner, metrics, log, batchSize: 4, blockMs: 100 });
+    // The same consumer group main.ts runs (defaults as in config.ts, batch size as FETCH_BATCH_SIZE's effect:
+    // 4 tasks of 500 readings per fetch).
+    const consumers = new ConsumerGroup({
+      redis,
+      redisUrl: stack.redis.url,
+      queue: 'bench',
+      concurrency: LOOPS,
+      leaseMs: 30_000,
+      batchSize: 4,
+      blockMs: 100,
+      handlers,
+      metrics,
+      log,
+      maxAttempts: 5,
+      retryBaseMs: 100,
+      retryMaxMs: 1000,
     });
+    groups.push(consumers);
     const t0 = performance.now();
-    for (const loop of loops) loop.start();
+    consumers.start();
     for (;;) {
       const d = await queueDepths(redis, 'bench');
       if (d.pending === 0 && d.processing === 0) break;
       await sleep(20);
     }
     const drainSeconds = (performance.now() - t0) / 1000;
-    await Promise.all(loops.map((loop) => loop.stop()));
+    await consumers.stop();
     const { rows: counted } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
     if (Number(counted[0]!.n) !== N) throw new Error(`expected ${N} rows, found ${counted[0]!.n}`);
 
@@ -183,7 +181,7 @@ async function main(): Promise<void> {
     }
   } finally {
     redis.disconnect();
-    for (const c of blockingConns) c.disconnect();
+    for (const g of groups) await g.close();
     await pool.end();
     await stack.stop();
   }

@@ -1,12 +1,10 @@
 import { once } from 'node:events';
 import type pg from 'pg';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   Readiness,
   configOrHelp,
   QueueMaintenance,
-  ReliableConsumer,
   createLogger,
   createMetricsRegistry,
   createRedis,
@@ -20,10 +18,8 @@ import { loadProcessorConfig } from './config.js';
 import { createProcessorMetrics, registerPoolGauge } from './metrics.js';
 import { createPgPool } from './store/pool.js';
 import { migrate } from './store/migrate.js';
-import { classifyDbError } from './store/pg-errors.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from './handlers/index.js';
-import { TaskRunner } from './consume/task-runner.js';
-import { ConsumerLoop } from './consume/consumer-loop.js';
+import { ConsumerGroup } from './consume/consumer-group.js';
 import { createApp } from './app.js';
 import { LatestCache } from './store/latest.cache.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
@@ -90,31 +86,21 @@ async function main(): Promise<void> {
       log: log.child({ component: 'telemetry' }),
     }),
   );
-  // CONSUMER_CONCURRENCY loops, each its own consumer: own processing list, lease, and blocking connection.
-  const blockingConnections: Redis[] = [];
-  const loops = Array.from({ length: config.CONSUMER_CONCURRENCY }, () => {
-    const blocking = createRedis(config.REDIS_URL, { name: 'task-processor-fetch', blocking: true, log: redisLog });
-    blockingConnections.push(blocking);
-    const consumer = new ReliableConsumer(redis, blocking, config.QUEUE_NAME, { leaseMs: config.CONSUMER_LEASE_MS });
-    const runner = new TaskRunner({
-      consumer,
-      handlers,
-      metrics,
-      log: log.child({ component: 'runner', consumerId: consumer.consumerId }),
-      classify: classifyDbError,
-      maxAttempts: config.MAX_ATTEMPTS,
-      retryBaseMs: config.RETRY_BASE_MS,
-      retryMaxMs: config.RETRY_MAX_MS,
-      maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
-    });
-    return new ConsumerLoop({
-      consumer,
-      runner,
-      metrics,
-      log: log.child({ component: 'consumer', consumerId: consumer.consumerId }),
-      batchSize: config.FETCH_BATCH_SIZE,
-      blockMs: config.FETCH_BLOCK_MS,
-    });
+  const consumers = new ConsumerGroup({
+    redis,
+    redisUrl: config.REDIS_URL,
+    queue: config.QUEUE_NAME,
+    concurrency: config.CONSUMER_CONCURRENCY,
+    leaseMs: config.CONSUMER_LEASE_MS,
+    batchSize: config.FETCH_BATCH_SIZE,
+    blockMs: config.FETCH_BLOCK_MS,
+    handlers,
+    metrics,
+    log,
+    maxAttempts: config.MAX_ATTEMPTS,
+    retryBaseMs: config.RETRY_BASE_MS,
+    retryMaxMs: config.RETRY_MAX_MS,
+    maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
   });
 
   const readiness = new Readiness()
@@ -122,7 +108,7 @@ async function main(): Promise<void> {
     .register('postgres', () => pool.query('SELECT 1'));
   const server = createApp({ log, registry, readiness, pool, latest }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');
-  for (const loop of loops) loop.start();
+  consumers.start();
   maintenance.start();
   const webhooks = config.ALERT_WEBHOOK_SECRET
     ? new WebhookDispatcher({
@@ -149,11 +135,11 @@ async function main(): Promise<void> {
     timeoutMs: config.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     steps: [
       { name: 'readiness false', run: () => readiness.startDraining() },
-      { name: 'stop consuming', run: () => Promise.all(loops.map((loop) => loop.stop())) },
+      { name: 'stop consuming', run: () => consumers.stop() },
       { name: 'stop queue maintenance', run: () => maintenance.stop() },
       { name: 'stop webhooks', run: () => webhooks?.stop() },
       { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
-      { name: 'close redis', run: () => Promise.all([redis.quit(), ...blockingConnections.map((c) => c.quit())]) },
+      { name: 'close redis', run: () => Promise.all([redis.quit(), consumers.close()]) },
       { name: 'close postgres', run: () => pool.end() },
     ],
   });

@@ -1,0 +1,79 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ReliableConsumer, createRedis } from '@telemetryhub/common';
+import type { HandlerRegistry } from '../handlers/index.js';
+import type { ProcessorMetrics } from '../metrics.js';
+import { classifyDbError } from '../store/pg-errors.js';
+import { ConsumerLoop } from './consumer-loop.js';
+import { TaskRunner } from './task-runner.js';
+
+export interface ConsumerGroupOptions {
+  /** Shared connection for scripts and acks. */
+  redis: Redis;
+  /** Each loop opens its own blocking connection to this URL (a BLMOVE holds a connection). */
+  redisUrl: string;
+  queue: string;
+  concurrency: number;
+  leaseMs: number;
+  batchSize: number;
+  blockMs: number;
+  handlers: HandlerRegistry;
+  metrics: ProcessorMetrics;
+  log: Logger;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxFutureSkewMs?: number;
+}
+
+/**
+ * The processor's consumers: `concurrency` loops, each its own consumer (own processing list, lease and
+ * blocking connection) sharing one handler registry. What main.ts runs and what the processor benchmark measures.
+ */
+export class ConsumerGroup {
+  private readonly loops: ConsumerLoop[] = [];
+  private readonly connections: Redis[] = [];
+
+  constructor(o: ConsumerGroupOptions) {
+    for (let i = 0; i < o.concurrency; i++) {
+      const blocking = createRedis(o.redisUrl, { name: 'task-processor-fetch', blocking: true, log: o.log });
+      this.connections.push(blocking);
+      const consumer = new ReliableConsumer(o.redis, blocking, o.queue, { leaseMs: o.leaseMs });
+      const runner = new TaskRunner({
+        consumer,
+        handlers: o.handlers,
+        metrics: o.metrics,
+        log: o.log.child({ component: 'runner', consumerId: consumer.consumerId }),
+        classify: classifyDbError,
+        maxAttempts: o.maxAttempts,
+        retryBaseMs: o.retryBaseMs,
+        retryMaxMs: o.retryMaxMs,
+        ...(o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: o.maxFutureSkewMs }),
+      });
+      this.loops.push(
+        new ConsumerLoop({
+          consumer,
+          runner,
+          metrics: o.metrics,
+          log: o.log.child({ component: 'consumer', consumerId: consumer.consumerId }),
+          batchSize: o.batchSize,
+          blockMs: o.blockMs,
+        }),
+      );
+    }
+  }
+
+  start(): void {
+    for (const loop of this.loops) loop.start();
+  }
+
+  /** Stops every loop (each finishes its batch and returns what it could not settle). */
+  async stop(): Promise<void> {
+    await Promise.all(this.loops.map((loop) => loop.stop()));
+  }
+
+  /** Closes the blocking connections (after stop()). */
+  async close(): Promise<void> {
+    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+}
