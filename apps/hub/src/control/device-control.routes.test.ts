@@ -59,6 +59,7 @@ test('consecutive read failures latch SafeState; start and reset answer 400 unti
     assert.equal(start.status, 400);
     assert.match(start.type, /problem\+json/);
     assert.match(String(start.body.detail), /reset first/);
+    assert.equal(start.body.type, 'urn:telemetryhub:error:invalid_state');
     assert.deepEqual((await call(`${srv.url}/reset`, 'POST')).body, { ok: true });
     assert.equal((await call(`${srv.url}/status`)).body.state, 'Idle');
     const again = await call(`${srv.url}/reset`, 'POST');

@@ -3,10 +3,10 @@ import { AppError, ErrorCodes } from '@telemetryhub/common';
 /** The original gateway's device states. */
 export type DeviceState = 'Idle' | 'Measuring' | 'Error' | 'SafeState';
 
-/** A refused transition (HTTP 400 with the message). */
+/** A refused transition (HTTP 400, as the original gateway answered, with the reason). */
 export class InvalidTransitionError extends AppError {
   constructor(message: string) {
-    super(ErrorCodes.VALIDATION, message);
+    super(ErrorCodes.INVALID_STATE, message);
   }
 }
 

@@ -14,6 +14,7 @@ export interface Problem {
 
 const STATUS: Record<ErrorCode, number> = {
   [ErrorCodes.VALIDATION]: 400,
+  [ErrorCodes.INVALID_STATE]: 400,
   [ErrorCodes.INVALID_JSON]: 400,
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCodes.UNKNOWN_TYPE]: 400,
@@ -28,6 +29,7 @@ const STATUS: Record<ErrorCode, number> = {
 
 const TITLES: Record<ErrorCode, string> = {
   [ErrorCodes.VALIDATION]: 'Request body failed validation',
+  [ErrorCodes.INVALID_STATE]: 'Not allowed in the current state',
   [ErrorCodes.INVALID_JSON]: 'Request body is not valid JSON',
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 'Request body too large',
   [ErrorCodes.UNKNOWN_TYPE]: 'Unknown type',
