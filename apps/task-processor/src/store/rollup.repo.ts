@@ -40,30 +40,20 @@ export function aggregate(readings: readonly Reading[], granularity: Granularity
       });
     }
   }
-  return [...out.values()];
+  // Sorted by (device, metric, bucket) — NUL-separated keys sort as the tuple does — so that concurrent folds
+  // lock buckets in the same order.
+  return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p);
 }
 
 /**
  * Folds readings into the 1-minute and 1-hour rollups by event time. Call it only with readings the raw insert
- * really added, in the same transaction: then each event counts exactly once, whatever the retries. Rows are
- * sorted by key so that concurrent folds lock buckets in the same order (no deadlock between replicas).
+ * really added, in the same transaction: then each event counts exactly once, whatever the retries. Rows come
+ * sorted from aggregate(), so concurrent folds lock buckets in the same order (no deadlock between replicas).
  */
 export async function foldRollups(client: pg.PoolClient, readings: readonly Reading[]): Promise<number> {
   let rows = 0;
   for (const granularity of Object.keys(ROLLUP_TABLES) as Granularity[]) {
-    const parts = aggregate(readings, granularity).sort((a, b) =>
-      a.device < b.device
-        ? -1
-        : a.device > b.device
-          ? 1
-          : a.metric < b.metric
-            ? -1
-            : a.metric > b.metric
-              ? 1
-              : a.bucket < b.bucket
-                ? -1
-                : 1,
-    );
+    const parts = aggregate(readings, granularity);
     if (!parts.length) continue;
     const table = ROLLUP_TABLES[granularity];
     await client.query(

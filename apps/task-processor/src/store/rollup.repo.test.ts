@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Reading } from '@telemetryhub/common';
+import { aggregate } from './rollup.repo.js';
+
+const r = (device: string, metric: string, time: string, value: number): Reading => ({
+  event_id: `${device}-${metric}-${time}`,
+  device_id: device,
+  metric,
+  event_time: time,
+  value,
+  unit: null,
+  site: null,
+  region: null,
+  firmware: null,
+  schema_version: 3,
+  sequence_id: null,
+});
+
+test('folds readings per (device, metric, bucket), sorted by that key so replicas lock buckets in one order', () => {
+  const parts = aggregate(
+    [
+      r('b', 'temp', '2026-01-01T00:00:30Z', 2),
+      r('a', 'temp', '2026-01-01T00:01:10Z', 5),
+      r('a', 'hum', '2026-01-01T00:00:10Z', 1),
+      r('b', 'temp', '2026-01-01T00:00:50Z', 4),
+      r('ab', 'temp', '2026-01-01T00:00:00Z', 9),
+    ],
+    '1m',
+  );
+  assert.deepEqual(
+    parts.map((p) => [p.device, p.metric, p.bucket.slice(11, 16), p.count, p.sum, p.min, p.max]),
+    [
+      ['a', 'hum', '00:00', 1, 1, 1, 1],
+      ['a', 'temp', '00:01', 1, 5, 5, 5],
+      ['ab', 'temp', '00:00', 1, 9, 9, 9],
+      ['b', 'temp', '00:00', 2, 6, 2, 4],
+    ],
+  );
+});
