@@ -18,9 +18,9 @@ import {
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
 import { classifyDbError } from '../store/pg-errors.js';
-import { createProcessorMetrics } from '../metrics.js';
+import { createProcessorMetrics, type ProcessorMetrics } from '../metrics.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from '../handlers/index.js';
-import { TaskRunner } from './task-runner.js';
+import { TaskRunner, type TaskRunnerOptions } from './task-runner.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import { createApp } from '../app.js';
 import { LatestCache } from '../store/latest.cache.js';
@@ -49,6 +49,26 @@ after(async () => {
   await stack.stop();
 });
 
+/** A runner with this file's defaults (fast retries); each test overrides what it exercises. */
+function runnerFor(
+  consumer: TaskRunnerOptions['consumer'],
+  handlers: HandlerRegistry,
+  metrics: ProcessorMetrics,
+  overrides: Partial<TaskRunnerOptions> = {},
+): TaskRunner {
+  return new TaskRunner({
+    consumer,
+    handlers,
+    metrics,
+    log,
+    classify: classifyDbError,
+    maxAttempts: 5,
+    retryBaseMs: 1,
+    retryMaxMs: 5,
+    ...overrides,
+  });
+}
+
 function pipeline() {
   const queue = `it${++queueN}`;
   const metrics = createProcessorMetrics(
@@ -56,13 +76,7 @@ function pipeline() {
   );
   const consumer = new ReliableConsumer(redis, blocking, queue);
   const handlers = new HandlerRegistry().register(TELEMETRY_TASK_TYPES, createTelemetryHandler({ pool, metrics, log }));
-  const runner = new TaskRunner({
-    consumer,
-    handlers,
-    metrics,
-    log,
-    classify: classifyDbError,
-    maxAttempts: 5,
+  const runner = runnerFor(consumer, handlers, metrics, {
     retryBaseMs: 50,
     unavailableRetryMs: 50,
     maxFutureSkewMs: 300_000,
@@ -207,15 +221,8 @@ test('a transient failure is retried through the delayed set, then dead-lettered
       throw Object.assign(new Error('could not serialize access'), { code: '40001' });
     },
   };
-  const runner = new TaskRunner({
-    consumer,
-    handlers: new HandlerRegistry().register(['telemetry.store'], flaky),
-    metrics,
-    log,
-    classify: classifyDbError,
+  const runner = runnerFor(consumer, new HandlerRegistry().register(['telemetry.store'], flaky), metrics, {
     maxAttempts: 3,
-    retryBaseMs: 1,
-    retryMaxMs: 5,
   });
   const maintenance = new QueueMaintenance(redis, queue);
   await new TaskProducer(redis, queue).enqueue([
@@ -273,16 +280,7 @@ test('when settling a batch fails, the live consumer gives its tasks back instea
     if (failures-- > 0) throw new Error('Connection is closed.');
     return p.consumer.deadLetter(raw, record);
   };
-  const runner = new TaskRunner({
-    consumer: flakyRedis,
-    handlers: new HandlerRegistry(),
-    metrics: p.metrics,
-    log,
-    classify: classifyDbError,
-    maxAttempts: 5,
-    retryBaseMs: 1,
-    retryMaxMs: 5,
-  });
+  const runner = runnerFor(flakyRedis, new HandlerRegistry(), p.metrics);
   const loop = new ConsumerLoop({ consumer: p.consumer, runner, metrics: p.metrics, log, batchSize: 10, blockMs: 50 });
   loop.start();
   try {
@@ -317,19 +315,11 @@ test('the latest value per device and metric is served from Redis, and a late re
   );
   const latest = new LatestCache(redis, log, `t${queueN}`);
   const consumer = new ReliableConsumer(redis, blocking, queue);
-  const runner = new TaskRunner({
+  const runner = runnerFor(
     consumer,
-    handlers: new HandlerRegistry().register(
-      TELEMETRY_TASK_TYPES,
-      createTelemetryHandler({ pool, metrics, log, latest }),
-    ),
+    new HandlerRegistry().register(TELEMETRY_TASK_TYPES, createTelemetryHandler({ pool, metrics, log, latest })),
     metrics,
-    log,
-    classify: classifyDbError,
-    maxAttempts: 5,
-    retryBaseMs: 1,
-    retryMaxMs: 5,
-  });
+  );
   const at = (s: number, v: number) =>
     JSON.stringify({ type: 'telemetry.store', payload: { device_id: 'LAT-1', timestamp: s, pressure: v } });
   const producer = new TaskProducer(redis, queue);
@@ -378,15 +368,7 @@ test('a failed ack is not retried by running the handler again: it propagates, f
     if (ackFailures-- > 0) throw new Error('Connection is closed.');
     return p.consumer.ack(raws);
   };
-  const runner = new TaskRunner({
-    consumer: flakyAck,
-    handlers: new HandlerRegistry().register(['telemetry.store'], counting),
-    metrics: p.metrics,
-    log,
-    classify: classifyDbError,
-    maxAttempts: 5,
-    retryBaseMs: 1,
-    retryMaxMs: 5,
+  const runner = runnerFor(flakyAck, new HandlerRegistry().register(['telemetry.store'], counting), p.metrics, {
     unavailableRetryMs: 1,
   });
   await assert.rejects(

@@ -1,21 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Reading } from '@telemetryhub/common';
+import { testReading } from '../test-support.js';
 import { DEFAULT_RULES, alertKey, evaluateRules } from './alert-rules.js';
 
-const reading = (metric: string, value: number, second: number, device = 'd1'): Reading => ({
-  event_id: `00000000-0000-4000-8000-${String(second).padStart(12, '0')}`,
-  device_id: device,
-  metric,
-  event_time: new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString(),
-  value,
-  unit: null,
-  site: null,
-  region: null,
-  firmware: null,
-  schema_version: 3,
-  sequence_id: null,
-});
+const reading = (metric: string, value: number, second: number, device = 'd1') =>
+  testReading({
+    device_id: device,
+    metric,
+    value,
+    event_time: new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString(),
+  });
 
 test('fires once when a reading crosses a threshold, and not again while it stays above', () => {
   const actions = evaluateRules(

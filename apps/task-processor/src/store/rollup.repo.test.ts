@@ -1,21 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Reading } from '@telemetryhub/common';
+import { testReading } from '../test-support.js';
 import { aggregate } from './rollup.repo.js';
 
-const r = (device: string, metric: string, time: string, value: number): Reading => ({
-  event_id: `${device}-${metric}-${time}`,
-  device_id: device,
-  metric,
-  event_time: time,
-  value,
-  unit: null,
-  site: null,
-  region: null,
-  firmware: null,
-  schema_version: 3,
-  sequence_id: null,
-});
+const r = (device: string, metric: string, time: string, value: number) =>
+  testReading({ device_id: device, metric, event_time: time, value });
 
 test('folds readings per (device, metric, bucket), sorted by that key so replicas lock buckets in one order', () => {
   const parts = aggregate(
