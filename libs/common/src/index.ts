@@ -8,3 +8,4 @@ export * from './http/index.js';
 export * from './queue/index.js';
 export * from './lifecycle/index.js';
 export * from './random/index.js';
+export * from './spool/index.js';

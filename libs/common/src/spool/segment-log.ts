@@ -1,0 +1,308 @@
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError, ErrorCodes } from '../errors/index.js';
+import { decodeRecord, encodeRecord, findNextRecord, type SpoolRecord } from './spool-record.js';
+import { scanSegment } from './segment-scan.js';
+
+export interface SegmentLogOptions {
+  dir: string;
+  /** A segment is closed and a new one started past this size. Default 8 MiB. */
+  segmentBytes?: number;
+  /** fdatasync after every append (default true). Off only for tests and benchmarks that measure without it. */
+  fsync?: boolean;
+}
+
+export interface SpoolPosition {
+  segment: number;
+  offset: number;
+}
+
+/** Records read from the log; `commit(batch)` marks them delivered. */
+export interface SpoolBatch {
+  records: SpoolRecord[];
+  bytes: number;
+  next: SpoolPosition;
+}
+
+export interface OpenReport {
+  /** Bytes cut from the end of the last segment: a write torn by a crash or power cut. */
+  tornBytes: number;
+  /** Segments left over from before the cursor (delivered, deleted now). */
+  deliveredSegmentsRemoved: number;
+}
+
+export class SpoolLockedError extends AppError {
+  constructor(dir: string, pid: number) {
+    super(ErrorCodes.INVALID_STATE, `spool ${dir} is in use by process ${pid}`);
+  }
+}
+
+const SEGMENTS = 'segments';
+const QUARANTINE = 'quarantine';
+const CURSOR = 'cursor.json';
+const LOCK = 'LOCK';
+const READ_CHUNK = 1024 * 1024;
+
+export const segmentFileName = (id: number) => `${String(id).padStart(16, '0')}.seg`;
+
+/**
+ * A durable FIFO of records on local disk: append-only segment files plus a cursor file that marks what has been
+ * delivered. Appends are one write + fdatasync; reads start at the cursor and never move it, so a failed delivery
+ * is simply read again; `commit` moves the cursor (write + rename) and deletes delivered segments. On open, a torn
+ * tail (crash mid-write) is cut off; damage in the middle is quarantined (copied to `quarantine/`) and stepped
+ * over on read, never blocking the records after it. One process at a time (a LOCK file holds its pid).
+ */
+export class SegmentLog {
+  private readonly sizes = new Map<number, number>();
+  private writer!: FileHandle;
+  private writeSegment = 0;
+  private cursor: SpoolPosition = { segment: 1, offset: 0 };
+  private pending = 0;
+  private readonly quarantined = new Set<string>();
+  private readonly segmentBytes: number;
+  private readonly fsync: boolean;
+  /** Records found damaged and stepped over since open (each counted once). */
+  quarantinedRecords = 0;
+
+  private constructor(private readonly opts: SegmentLogOptions) {
+    this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
+    this.fsync = opts.fsync ?? true;
+  }
+
+  static async open(opts: SegmentLogOptions): Promise<{ log: SegmentLog; report: OpenReport }> {
+    const log = new SegmentLog(opts);
+    const report = await log.recover();
+    return { log, report };
+  }
+
+  get dir(): string {
+    return this.opts.dir;
+  }
+
+  /** Records not yet delivered. */
+  get pendingRecords(): number {
+    return this.pending;
+  }
+
+  /** Bytes on disk not yet delivered. */
+  get pendingBytes(): number {
+    let total = 0;
+    for (const [id, size] of this.sizes) if (id >= this.cursor.segment) total += size;
+    return total - this.cursor.offset;
+  }
+
+  get isEmpty(): boolean {
+    return this.pendingBytes === 0;
+  }
+
+  /** Appends records in order, durably (one write and one fdatasync for the lot). */
+  async append(records: ReadonlyArray<SpoolRecord>): Promise<number> {
+    if (records.length === 0) return 0;
+    if (this.sizes.get(this.writeSegment)! >= this.segmentBytes) await this.roll();
+    const bytes = Buffer.concat(records.map((r) => encodeRecord(r.priority, r.payload)));
+    await this.writer.write(bytes);
+    if (this.fsync) await this.writer.datasync();
+    this.sizes.set(this.writeSegment, this.sizes.get(this.writeSegment)! + bytes.length);
+    this.pending += records.length;
+    return bytes.length;
+  }
+
+  /** Reads undelivered records from the cursor, oldest first, up to the limits (at least one record). */
+  async read(maxRecords: number, maxBytes = 16 * 1024 * 1024): Promise<SpoolBatch> {
+    const batch: SpoolBatch = { records: [], bytes: 0, next: { ...this.cursor } };
+    let { segment, offset } = this.cursor;
+    let need = 0;
+    while (batch.records.length < maxRecords && (batch.bytes < maxBytes || batch.records.length === 0)) {
+      const size = this.sizes.get(segment) ?? 0;
+      if (offset >= size) {
+        const after = this.segmentAfter(segment);
+        if (after === undefined) break;
+        segment = after;
+        offset = 0;
+        continue;
+      }
+      const chunk = await this.readAt(segment, offset, Math.min(size - offset, Math.max(READ_CHUNK, need)));
+      let at = 0;
+      while (batch.records.length < maxRecords && (batch.bytes < maxBytes || batch.records.length === 0)) {
+        const r = decodeRecord(chunk, at);
+        if (r.kind !== 'record') {
+          if (at === 0 && r.kind === 'incomplete' && offset + r.needed <= size) need = r.needed;
+          else if (at === 0) offset += await this.stepOverDamage(segment, offset, size);
+          break;
+        }
+        batch.records.push(r.record);
+        batch.bytes += r.end - at;
+        at = r.end;
+      }
+      if (at > 0) need = 0;
+      offset += at;
+    }
+    batch.next = { segment, offset };
+    return batch;
+  }
+
+  /** Marks a batch delivered: moves the cursor past it and deletes segments it emptied. */
+  async commit(batch: SpoolBatch): Promise<void> {
+    this.pending = Math.max(0, this.pending - batch.records.length);
+    this.cursor = { ...batch.next };
+    if (this.cursor.segment === this.writeSegment && this.cursor.offset >= this.sizes.get(this.writeSegment)!) {
+      // Everything delivered: start an empty segment so the delivered bytes leave the disk too.
+      await this.roll();
+      this.cursor = { segment: this.writeSegment, offset: 0 };
+      this.pending = 0;
+    }
+    await this.writeCursor();
+    for (const id of [...this.sizes.keys()]) {
+      if (id >= this.cursor.segment) continue;
+      await rm(this.segmentPath(id), { force: true });
+      this.sizes.delete(id);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.writer?.close().catch(() => undefined);
+    await rm(join(this.dir, LOCK), { force: true });
+  }
+
+  private async recover(): Promise<OpenReport> {
+    await mkdir(join(this.dir, SEGMENTS), { recursive: true });
+    await mkdir(join(this.dir, QUARANTINE), { recursive: true });
+    await this.lock();
+    const report: OpenReport = { tornBytes: 0, deliveredSegmentsRemoved: 0 };
+    const ids = (await readdir(join(this.dir, SEGMENTS)))
+      .filter((n) => /^\d{16}\.seg$/.test(n))
+      .map((n) => Number(n.slice(0, 16)))
+      .sort((a, b) => a - b);
+    this.cursor = (await this.readCursor()) ?? { segment: ids[0] ?? 1, offset: 0 };
+    for (const id of ids) {
+      if (id < this.cursor.segment) {
+        await rm(this.segmentPath(id), { force: true });
+        report.deliveredSegmentsRemoved += 1;
+      } else {
+        this.sizes.set(id, (await stat(this.segmentPath(id))).size);
+      }
+    }
+    const live = [...this.sizes.keys()];
+    if (live.length === 0) {
+      this.sizes.set(this.cursor.segment, 0);
+      this.cursor.offset = 0;
+      live.push(this.cursor.segment);
+      await writeFile(this.segmentPath(this.cursor.segment), '', { flag: 'a' });
+    } else if (!this.sizes.has(this.cursor.segment)) {
+      this.cursor = { segment: live[0]!, offset: 0 };
+    }
+    this.writeSegment = live[live.length - 1]!;
+    // Count what is pending, and cut a torn tail off the last segment (only the last one is ever written to).
+    for (const id of live) {
+      const from = id === this.cursor.segment ? this.cursor.offset : 0;
+      const buf = await readFile(this.segmentPath(id));
+      const scan = scanSegment(buf, Math.min(from, buf.length));
+      this.pending += scan.records;
+      if (id === this.writeSegment && scan.validEnd < buf.length) {
+        const tail = scan.damage.filter((d) => d.offset >= scan.validEnd);
+        if (tail.length) {
+          report.tornBytes = buf.length - scan.validEnd;
+          await this.quarantine(id, scan.validEnd, buf.subarray(scan.validEnd));
+          const fh = await open(this.segmentPath(id), 'r+');
+          await fh.truncate(scan.validEnd);
+          await fh.close();
+          this.sizes.set(id, scan.validEnd);
+        }
+      }
+    }
+    if (this.cursor.segment === this.writeSegment) {
+      this.cursor.offset = Math.min(this.cursor.offset, this.sizes.get(this.writeSegment)!);
+    }
+    this.writer = await open(this.segmentPath(this.writeSegment), 'a');
+    return report;
+  }
+
+  private async roll(): Promise<void> {
+    await this.writer.close();
+    this.writeSegment += 1;
+    this.writer = await open(this.segmentPath(this.writeSegment), 'a');
+    this.sizes.set(this.writeSegment, 0);
+  }
+
+  private segmentAfter(id: number): number | undefined {
+    let best: number | undefined;
+    for (const k of this.sizes.keys()) if (k > id && (best === undefined || k < best)) best = k;
+    return best;
+  }
+
+  /** Copies damaged bytes at `offset` to quarantine and returns how many to skip to the next valid record. */
+  private async stepOverDamage(segment: number, offset: number, size: number): Promise<number> {
+    const rest = await this.readAt(segment, offset, size - offset);
+    const next = findNextRecord(rest, 1);
+    const length = next === -1 ? rest.length : next;
+    await this.quarantine(segment, offset, rest.subarray(0, length));
+    return length;
+  }
+
+  private async quarantine(segment: number, offset: number, bytes: Buffer): Promise<void> {
+    const key = `${segmentFileName(segment)}-${offset}`;
+    if (this.quarantined.has(key)) return;
+    this.quarantined.add(key);
+    this.quarantinedRecords += 1;
+    await writeFile(join(this.dir, QUARANTINE, `${key}.bin`), bytes);
+  }
+
+  private async readAt(segment: number, offset: number, length: number): Promise<Buffer> {
+    const fh = await open(this.segmentPath(segment), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async readCursor(): Promise<SpoolPosition | undefined> {
+    try {
+      const raw = JSON.parse(await readFile(join(this.dir, CURSOR), 'utf8')) as Partial<SpoolPosition>;
+      if (Number.isSafeInteger(raw.segment) && Number.isSafeInteger(raw.offset) && raw.offset! >= 0) {
+        return { segment: raw.segment!, offset: raw.offset! };
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    }
+    // A damaged cursor: start over from the oldest segment (records may be delivered twice, never lost).
+    return undefined;
+  }
+
+  private async writeCursor(): Promise<void> {
+    const tmp = join(this.dir, `${CURSOR}.tmp`);
+    const fh = await open(tmp, 'w');
+    await fh.writeFile(JSON.stringify(this.cursor));
+    if (this.fsync) await fh.datasync();
+    await fh.close();
+    await rename(tmp, join(this.dir, CURSOR));
+  }
+
+  private async lock(): Promise<void> {
+    const path = join(this.dir, LOCK);
+    try {
+      await writeFile(path, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number(await readFile(path, 'utf8').catch(() => '0'));
+    if (holder > 0 && holder !== process.pid && isAlive(holder)) throw new SpoolLockedError(this.dir, holder);
+    await writeFile(path, String(process.pid));
+  }
+
+  private segmentPath(id: number): string {
+    return join(this.dir, SEGMENTS, segmentFileName(id));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
