@@ -97,7 +97,7 @@ test('a damaged record in the middle is quarantined and counted, and the records
     const path = join(dir, 'segments', segmentFileName(1));
     const bytes = await readFile(path);
     const at = bytes.indexOf('damaged-record');
-    bytes[at + 3] ^= 0xff; // a flipped bit on disk
+    bytes[at + 3] = bytes[at + 3]! ^ 0xff; // a flipped bit on disk
     await writeFile(path, bytes);
     const batch = await log.read(10);
     assert.deepEqual(texts(batch), ['before', 'after-1', 'after-2']);
