@@ -3,7 +3,8 @@
  * task-processor as child processes wired to them. Used by `npm start` and by the end-to-end test, so the test
  * exercises the very start-up path users run.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   ServerProcess,
@@ -98,15 +99,18 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     },
   });
   const started: ServerProcess[] = [];
+  let spoolDir = '';
   try {
     const hubPort = await pickPort(o.hubPort, progress, 'the hub');
     const processorPort = await pickPort(o.processorPort, progress, 'the task-processor');
+    spoolDir = o.dataDir ? join(o.dataDir, 'hub-spool') : mkdtempSync(join(tmpdir(), 'th-spool-'));
     const env = {
       ...process.env,
       REDIS_URL: stack.redis.url,
       DATABASE_URL: stack.postgres.url,
       HUB_PORT: String(hubPort),
       PROCESSOR_PORT: String(processorPort),
+      SPOOL_DIR: spoolDir,
       ...o.env,
     };
     if (o.logDir) mkdirSync(o.logDir, { recursive: true });
@@ -135,11 +139,13 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
           await hub.stop('SIGTERM', 30_000);
           await processor.stop('SIGTERM', 30_000);
           await stack.stop();
+          if (!o.dataDir) rmSync(spoolDir, { recursive: true, force: true });
         })()),
     };
   } catch (err) {
     await Promise.allSettled(started.map((p) => p.stop('SIGTERM', 5000)));
     await stack.stop();
+    if (!o.dataDir && spoolDir) rmSync(spoolDir, { recursive: true, force: true });
     throw err;
   }
 }

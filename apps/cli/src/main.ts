@@ -3,9 +3,10 @@ import { createRedis, redactUrl } from '@telemetryhub/common';
 import { dlqCommand, DLQ_HELP } from './commands/dlq.command.js';
 import { queueCommand, QUEUE_HELP } from './commands/queue.command.js';
 import { hashKeyCommand, HASH_KEY_HELP } from './commands/hash-key.command.js';
+import { spoolCommand, SPOOL_HELP } from './commands/spool.command.js';
 import { UsageError } from './usage-error.js';
 
-const HELP = `telemetryhub — operate a TelemetryHub queue
+const HELP = `telemetryhub — operate a TelemetryHub queue and hub spool
 
 Usage: npx telemetryhub <command> [options]
 
@@ -13,6 +14,7 @@ Commands:
 ${DLQ_HELP}
 ${QUEUE_HELP}
 ${HASH_KEY_HELP}
+${SPOOL_HELP}
 Options for every command:
   --redis-url URL   Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
   --queue NAME      queue name (default: $QUEUE_NAME, else tasks)
@@ -35,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
       yes: { type: 'boolean', default: false },
       limit: { type: 'string' },
       offset: { type: 'string' },
+      dir: { type: 'string' },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -43,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   if (command === 'hash-key') return hashKeyCommand(sub, console.log); // needs no Redis
+  if (command === 'spool') {
+    const dir = values.dir ?? process.env.SPOOL_DIR ?? 'data/hub-spool';
+    return spoolCommand(sub, dir, values.json, console.log);
+  }
   const url = values['redis-url'] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = createRedis(url, {
     name: 'telemetryhub-cli',

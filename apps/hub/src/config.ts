@@ -74,6 +74,13 @@ export const HubConfigSchema = z.object({
    * pending tasks. 0 = no limit.
    */
   QUEUE_MAX_DEPTH: nonNegativeInt(0),
+  /**
+   * Directory of the durable spool that keeps tasks on disk while Redis is unreachable or the queue is full, and
+   * replays them oldest first. Empty = no spool (batches are held in memory and retried).
+   */
+  SPOOL_DIR: z.string().default('data/hub-spool'),
+  /** Spool capacity in bytes; warns at 70 %, then drops normal-priority batches past 90 % (counted). */
+  SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024),
   /** Type of the tasks the hub publishes. */
   TASK_TYPE: z.string().default(TaskTypes.ANALYZE),
 });

@@ -15,6 +15,7 @@ import { ReadingBuffer } from './buffer/reading-buffer.js';
 import { SimulatedDriver } from './drivers/simulated-driver.js';
 import type { SensorDriver } from './drivers/sensor-driver.js';
 import { TaskPublisher } from './publish/task-publisher.js';
+import { TaskSpool } from './spool/task-spool.js';
 import { createApp } from './app.js';
 import { RateLimiter } from './ingest/rate-limiter.js';
 import { DeviceRegistry } from './control/device-registry.js';
@@ -26,7 +27,7 @@ Usage: npm run hub            (configured by environment variables; see README "
        npm run hub -- --help
 
 Main variables: REDIS_URL, QUEUE_NAME, HUB_PORT, SIM_DEVICES, SIM_RATE_HZ, BUFFER_CAPACITY, BUFFER_POLICY,
-BATCH_MAX_READINGS, BATCH_LINGER_MS, LOG_LEVEL. CONFIG_FILE may name a JSON file of the same keys.`;
+BATCH_MAX_READINGS, BATCH_LINGER_MS, SPOOL_DIR, SPOOL_MAX_BYTES, LOG_LEVEL. CONFIG_FILE may name a JSON file of the same keys.`;
 
 async function main(): Promise<void> {
   const config = configOrHelp({ app: 'hub', help: HELP, load: () => loadHubConfig() });
@@ -47,6 +48,14 @@ async function main(): Promise<void> {
     config.QUEUE_MAX_DEPTH > 0 ? { maxDepth: config.QUEUE_MAX_DEPTH } : {},
   );
   const buffer = new ReadingBuffer(config.BUFFER_CAPACITY, config.BUFFER_POLICY, metrics);
+  const spool = config.SPOOL_DIR
+    ? await TaskSpool.open({
+        dir: config.SPOOL_DIR,
+        capacityBytes: config.SPOOL_MAX_BYTES,
+        metrics,
+        log: log.child({ component: 'spool' }),
+      })
+    : undefined;
   const publisher = new TaskPublisher({
     buffer,
     producer,
@@ -55,12 +64,13 @@ async function main(): Promise<void> {
     taskType: config.TASK_TYPE,
     batchMaxReadings: config.BATCH_MAX_READINGS,
     lingerMs: config.BATCH_LINGER_MS,
+    ...(spool ? { spool } : {}),
   });
-  const readiness = new Readiness()
-    .register('redis', () => redis.ping())
-    .register('buffer', async () => {
-      if (buffer.isRefusing) throw new Error('ring buffer full (policy reject)');
-    });
+  // With a spool the hub keeps taking data while Redis is away, so Redis is not part of being ready.
+  const readiness = new Readiness().register('buffer', async () => {
+    if (buffer.isRefusing) throw new Error('ring buffer full (policy reject)');
+  });
+  if (!spool) readiness.register('redis', () => redis.ping());
 
   const devices = new DeviceRegistry(config.SAFE_STATE_AFTER_FAILURES, (deviceId, from, to, reason) => {
     const level = to === 'Error' || to === 'SafeState' ? 'warn' : 'info';
@@ -114,6 +124,7 @@ async function main(): Promise<void> {
       redis: redactUrl(config.REDIS_URL),
       queue: config.QUEUE_NAME,
       drivers: drivers.map((d) => d.name),
+      spool: config.SPOOL_DIR || 'off',
     },
     'hub started',
   );
@@ -127,6 +138,7 @@ async function main(): Promise<void> {
       { name: 'stop sensors', run: () => Promise.all(drivers.map((d) => d.stop())) },
       { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
       { name: 'flush buffer', run: () => publisher.stop(Math.max(1000, timeoutMs - 3000)) },
+      { name: 'close spool', run: () => spool?.close() },
       { name: 'close redis', run: () => redis.quit() },
     ],
   });

@@ -58,6 +58,47 @@ export function createHubMetrics(registry: Registry) {
       help: 'Readings taken from the buffer and not yet confirmed by Redis.',
       registers,
     }),
+    circuitOpen: new Gauge({
+      name: 'telemetry_hub_publish_circuit_open',
+      help: '1 while publishing goes to the disk spool (Redis unreachable or the queue at its depth limit), else 0.',
+      registers,
+    }),
+    spoolRecords: new Gauge({
+      name: 'telemetry_hub_spool_records',
+      help: 'Tasks in the disk spool waiting to be replayed to Redis.',
+      registers,
+    }),
+    spoolBytes: new Gauge({
+      name: 'telemetry_hub_spool_bytes',
+      help: 'Bytes in the disk spool waiting to be replayed to Redis.',
+      registers,
+    }),
+    spoolCapacity: new Gauge({
+      name: 'telemetry_hub_spool_capacity_bytes',
+      help: 'Capacity of the disk spool (SPOOL_MAX_BYTES).',
+      registers,
+    }),
+    spoolWrittenTasks: new Counter({
+      name: 'telemetry_hub_spool_written_tasks_total',
+      help: 'Tasks written to the disk spool.',
+      registers,
+    }),
+    spoolReplayedTasks: new Counter({
+      name: 'telemetry_hub_spool_replayed_tasks_total',
+      help: 'Tasks replayed from the disk spool to Redis.',
+      registers,
+    }),
+    spoolDropped: new Counter({
+      name: 'telemetry_hub_spool_dropped_samples_total',
+      help: 'Readings dropped because the disk spool was full (lowest priority first).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    spoolQuarantined: new Counter({
+      name: 'telemetry_hub_spool_quarantined_records_total',
+      help: 'Spool records found damaged (torn write, checksum mismatch), moved to quarantine and skipped.',
+      registers,
+    }),
   };
 }
 export type HubMetrics = ReturnType<typeof createHubMetrics>;

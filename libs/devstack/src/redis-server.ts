@@ -98,6 +98,16 @@ export class RedisServer {
     this.proc?.signal(sig);
   }
 
+  /** Stops the server (SIGTERM: with AOF on, everything acknowledged is on disk) and keeps its port and data. */
+  async pause(): Promise<void> {
+    await this.proc?.stop('SIGTERM');
+  }
+
+  /** Starts a paused server again on the same port and data dir. */
+  async resume(): Promise<void> {
+    await this.launch();
+  }
+
   /** Stops and starts again on the same port and data dir (AOF replays if it is on). */
   async restart(): Promise<void> {
     await this.proc?.stop('SIGTERM');

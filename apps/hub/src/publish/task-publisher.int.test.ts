@@ -1,4 +1,7 @@
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { RedisServer } from '@telemetryhub/devstack';
@@ -14,6 +17,7 @@ import { createHubMetrics } from '../metrics.js';
 import { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { SimulatedDriver } from '../drivers/simulated-driver.js';
 import { TaskPublisher } from './task-publisher.js';
+import { TaskSpool } from '../spool/task-spool.js';
 
 let server: RedisServer;
 before(async () => {
@@ -147,4 +151,115 @@ test('at the queue depth limit the publisher holds its batches, and delivers the
     input.map((r) => r.event_id),
     'every reading, once, in order',
   );
+});
+
+describe('with a disk spool', () => {
+  let aof: RedisServer;
+  let dir: string;
+  before(async () => {
+    aof = await RedisServer.start({ appendOnly: true });
+    dir = await mkdtemp(join(tmpdir(), 'hub-spool-'));
+  });
+  after(async () => {
+    await aof.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function spooled(queue: string, spoolDir: string) {
+    const metrics = createHubMetrics(
+      createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+    );
+    const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+    const spool = await TaskSpool.open({
+      dir: spoolDir,
+      capacityBytes: 64 * 1024 * 1024,
+      segmentBytes: 16 * 1024,
+      metrics,
+      log,
+    });
+    const buffer = new ReadingBuffer(100_000, 'drop-oldest', metrics);
+    const redis = createRedis(aof.url, { offlineQueue: false, commandTimeoutMs: 1000 });
+    const publisher = new TaskPublisher({
+      buffer,
+      producer: new TaskProducer(redis, queue),
+      metrics,
+      log,
+      taskType: 'telemetry.analyze',
+      batchMaxReadings: 50,
+      lingerMs: 10,
+      retryMinMs: 50,
+      retryMaxMs: 200,
+      spool,
+    });
+    return { buffer, redis, publisher, metrics, spool };
+  }
+
+  const value = async (m: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
+    (await m.get()).values.reduce((n, v) => n + v.value, 0);
+
+  test('an outage goes to disk, and replays oldest first before live traffic once Redis is back', async () => {
+    const { buffer, redis, publisher, metrics, spool } = await spooled('spooled', join(dir, 'a'));
+    const input = readings(600);
+    publisher.start();
+    buffer.add(input.slice(0, 100));
+    await waitFor(async () => (await redis.llen('spooled:pending').catch(() => 0)) === 2);
+    await aof.pause();
+    for (let i = 100; i < 400; i += 100) {
+      buffer.add(input.slice(i, i + 100));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await waitFor(async () => buffer.size === 0 && publisher.heldReadings === 0);
+    assert.equal(await value(metrics.circuitOpen), 1);
+    // (Tasks published before the client's first connect may have gone through the spool too.)
+    const written = await value(metrics.spoolWrittenTasks);
+    const outageTasks = written - (await value(metrics.spoolReplayedTasks));
+    assert.ok(outageTasks >= 6, 'all 300 readings of the outage are on disk');
+    assert.equal(spool.pendingTasks, outageTasks);
+    await aof.resume();
+    buffer.add(input.slice(400)); // live traffic while the spool replays
+    await waitFor(async () => spool.isEmpty && (await value(metrics.publishedSamples)) === 600);
+    assert.equal(await publisher.stop(5000), 0);
+    await spool.close();
+    redis.disconnect();
+    assert.deepEqual(
+      (await drainQueue(aof.url, 'spooled')).map((r) => r.event_id),
+      input.map((r) => r.event_id),
+      'every reading once, in the order it was taken in',
+    );
+    assert.equal(
+      await value(metrics.spoolReplayedTasks),
+      await value(metrics.spoolWrittenTasks),
+      'all spooled went out',
+    );
+    assert.equal(await value(metrics.circuitOpen), 0, 'the circuit closes once the spool is empty');
+  });
+
+  test('a hub stopped during an outage keeps its spool, and the next one replays it', async () => {
+    const spoolDir = join(dir, 'b');
+    const input = readings(300);
+    const first = await spooled('restarted', spoolDir);
+    await aof.pause();
+    first.publisher.start();
+    first.buffer.add(input.slice(0, 200));
+    await waitFor(async () => (await value(first.metrics.spoolWrittenTasks)) > 0);
+    first.buffer.add(input.slice(200));
+    assert.equal(await first.publisher.stop(5000), 0, 'stop moves what is in memory to the spool');
+    const written = first.spool.pendingTasks;
+    assert.ok(written >= 6);
+    await first.spool.close();
+    first.redis.disconnect();
+
+    await aof.resume();
+    const second = await spooled('restarted', spoolDir);
+    assert.equal(second.spool.pendingTasks, written, 'the spool survived the restart');
+    second.publisher.start();
+    await waitFor(async () => second.spool.isEmpty);
+    assert.equal(await second.publisher.stop(5000), 0);
+    await second.spool.close();
+    second.redis.disconnect();
+    assert.deepEqual(
+      (await drainQueue(aof.url, 'restarted')).map((r) => r.event_id),
+      input.map((r) => r.event_id),
+    );
+  });
 });

@@ -10,6 +10,7 @@ import {
 } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import type { HubMetrics } from '../metrics.js';
+import type { TaskSpool } from '../spool/task-spool.js';
 
 export interface TaskPublisherOptions {
   buffer: ReadingBuffer;
@@ -26,17 +27,28 @@ export interface TaskPublisherOptions {
   /** Backoff after a failed publish: doubles from min to max. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * Durable spool: when a publish fails, batches go to disk instead of waiting in memory, and are replayed oldest
+   * first once Redis takes tasks again (live traffic waits behind them, so order holds). Without it, the batch
+   * in hand is held in memory and retried, and the ring buffer absorbs the rest.
+   */
+  spool?: TaskSpool;
+  /** Tasks replayed from the spool per round trip. Default 64. */
+  replayBatchTasks?: number;
 }
 
+type HeldTask = TaskEnvelope & { payload: { readings: Reading[] } };
+
 /**
- * Drains the buffer into tasks and LPUSHes them, several per round trip. A batch taken from the buffer is held
- * until Redis confirms it and retried with backoff meanwhile: a Redis outage costs nothing until the ring buffer
- * itself overflows (counted). Memory stays bounded: the buffer plus one flush in hand.
+ * Drains the buffer into tasks and LPUSHes them, several per round trip. A failed publish opens the circuit:
+ * with a spool, everything goes to disk and is replayed oldest first while probes find Redis back (then the
+ * circuit closes); without one, the batch in hand is held and retried with backoff, and a Redis outage costs
+ * nothing until the ring buffer itself overflows (counted). Memory stays bounded: the buffer plus one flush.
  */
 export class TaskPublisher {
   private readonly maxTasksPerFlush: number;
   /** Tasks taken from the buffer and not yet confirmed; built once, so a retry resends the same task ids. */
-  private held: Array<TaskEnvelope & { payload: { readings: Reading[] } }> = [];
+  private held: HeldTask[] = [];
   private running = false;
   private loop: Promise<void> | undefined;
   /** Set while waiting: re-checks the wait's condition after each add to the buffer. */
@@ -44,9 +56,13 @@ export class TaskPublisher {
   /** Set while waiting: ends the wait at once (stop()). */
   private abortWait: (() => void) | undefined;
   private stopDeadline = Infinity;
+  /** With the circuit open: when the next replay attempt is due, and the wait after a failed one. */
+  private nextProbeAt = 0;
+  private probeBackoff: number;
 
   constructor(private readonly o: TaskPublisherOptions) {
     this.maxTasksPerFlush = o.maxTasksPerFlush ?? 16;
+    this.probeBackoff = this.retryMin;
     o.buffer.onAdd(() => this.onData?.());
   }
 
@@ -72,12 +88,31 @@ export class TaskPublisher {
     await this.loop;
     const left = this.heldReadings + this.o.buffer.size;
     if (left) this.o.log.error({ readings: left }, 'stopped with readings not yet published');
+    if (this.o.spool && !this.o.spool.isEmpty) {
+      this.o.log.warn(
+        { tasks: this.o.spool.pendingTasks },
+        'stopped with tasks in the spool; they go out after restart',
+      );
+    }
     return left;
   }
 
+  private get retryMin(): number {
+    return this.o.retryMinMs ?? 100;
+  }
+
+  private get retryMax(): number {
+    return this.o.retryMaxMs ?? 5000;
+  }
+
   private async run(): Promise<void> {
-    let backoff = this.o.retryMinMs ?? 100;
+    let backoff = this.retryMin;
     for (;;) {
+      if (this.o.spool && !this.o.spool.isEmpty) {
+        if (!(await this.spoolStep(this.o.spool))) return;
+        continue;
+      }
+      this.o.metrics.circuitOpen.set(0);
       if (this.held.length === 0) {
         if (!this.running && this.o.buffer.size === 0) return;
         if (this.running) await this.waitForBatch();
@@ -86,15 +121,84 @@ export class TaskPublisher {
       }
       try {
         await this.flush();
-        backoff = this.o.retryMinMs ?? 100;
+        backoff = this.retryMin;
       } catch (err) {
         this.o.metrics.publishErrors.inc();
+        if (this.o.spool && (await this.spoolInMemory(this.o.spool))) {
+          this.o.log.warn({ err: briefError(err) }, 'publish failed; spooling to disk until Redis takes tasks again');
+          this.probeFailed();
+          continue;
+        }
         this.o.log.warn({ err: briefError(err), readings: this.heldReadings }, 'publish failed; will retry');
         if (!this.running && Date.now() + backoff > this.stopDeadline) return;
         await this.sleep(backoff);
-        backoff = Math.min(backoff * 2, this.o.retryMaxMs ?? 5000);
+        backoff = Math.min(backoff * 2, this.retryMax);
       }
     }
+  }
+
+  /**
+   * One step with the circuit open: move what is in memory to the spool, and replay the oldest spooled tasks
+   * when a probe is due. Returns false when stopping and nothing more can be done before the deadline.
+   */
+  private async spoolStep(spool: TaskSpool): Promise<boolean> {
+    this.o.metrics.circuitOpen.set(1);
+    const untilProbe = () => Math.max(0, this.nextProbeAt - Date.now());
+    if (this.running && untilProbe() > 0) {
+      await this.waitFor(() => this.o.buffer.size > 0, untilProbe());
+      await this.waitFor(() => this.o.buffer.size >= this.o.batchMaxReadings, Math.min(this.o.lingerMs, untilProbe()));
+    }
+    if (!(await this.spoolInMemory(spool))) await this.sleep(this.retryMin); // disk trouble: logged, retried
+    if (untilProbe() === 0) {
+      try {
+        await this.replay(spool);
+        this.probeBackoff = this.retryMin;
+        this.nextProbeAt = 0;
+      } catch (err) {
+        this.o.metrics.publishErrors.inc();
+        this.o.log.debug({ err: briefError(err) }, 'spool replay failed; will probe again');
+        this.probeFailed();
+      }
+    }
+    if (this.running || spool.isEmpty) return true;
+    // Stopping: what is spooled is safe on disk, so stop at the first failed replay or at the deadline.
+    return this.nextProbeAt === 0 && Date.now() < this.stopDeadline;
+  }
+
+  private probeFailed(): void {
+    this.nextProbeAt = Date.now() + this.probeBackoff;
+    this.probeBackoff = Math.min(this.probeBackoff * 2, this.retryMax);
+  }
+
+  /** Writes the batch in hand and everything buffered to the spool, oldest first. False if the disk failed. */
+  private async spoolInMemory(spool: TaskSpool): Promise<boolean> {
+    if (this.held.length === 0) {
+      while (this.o.buffer.size > 0) this.held.push(this.envelope(this.o.buffer.take(this.o.batchMaxReadings)));
+    }
+    if (this.held.length === 0) return true;
+    try {
+      await spool.store(this.held);
+    } catch (err) {
+      this.o.log.error({ err: briefError(err), readings: this.heldReadings }, 'cannot write the spool; holding');
+      return false;
+    }
+    this.held = [];
+    this.o.metrics.heldSamples.set(0);
+    return true;
+  }
+
+  /** Pushes the oldest spooled tasks; marks delivered what Redis took (a prefix), throws if it refused any. */
+  private async replay(spool: TaskSpool): Promise<void> {
+    const spooled = await spool.next(this.o.replayBatchTasks ?? 64);
+    const end = this.o.metrics.publishDuration.startTimer();
+    const pushed = spooled.tasks.length ? await this.o.producer.enqueueBatches(spooled.tasks.map((t) => [t])) : [];
+    end();
+    let n = 0;
+    while (n < pushed.length && pushed[n]) n += 1;
+    await spool.delivered(spooled, n);
+    this.o.metrics.publishedTasks.inc(n);
+    this.o.metrics.publishedSamples.inc(spooled.readings.slice(0, n).reduce((a, b) => a + b, 0));
+    if (n < spooled.tasks.length) throw new QueueFullError(this.o.producer.queue, this.o.producer.maxDepth);
   }
 
   /** Waits until a full batch is buffered, or until the oldest buffered reading has lingered long enough. */
@@ -157,7 +261,7 @@ export class TaskPublisher {
     if (this.held.length) throw new QueueFullError(this.o.producer.queue, this.o.producer.maxDepth);
   }
 
-  private envelope(readings: Reading[]): TaskEnvelope & { payload: { readings: Reading[] } } {
+  private envelope(readings: Reading[]): HeldTask {
     return {
       id: randomUUID(),
       type: this.o.taskType,

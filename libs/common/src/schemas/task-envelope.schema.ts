@@ -13,6 +13,8 @@ export const TaskTypes = {
 } as const;
 
 export const PRIORITY_DEFAULT = 50;
+/** Tasks at or above this priority are urgent: the queue's fast lane, the spool's reserved room. */
+export const PRIORITY_URGENT_MIN = 80;
 /** The named priorities of the original design, on our 0–100 scale. */
 export const NAMED_PRIORITIES: Record<string, number> = {
   CRITICAL: 100,

@@ -59,6 +59,9 @@ test('a read that is not committed is read again (a failed delivery loses nothin
     assert.deepEqual(texts(await log.read(2)), ['a', 'b']);
     await log.commit(await log.read(1));
     assert.deepEqual(texts(await log.read(10)), ['b', 'c']);
+    await log.commit(await log.read(10), 1); // only a prefix went out
+    assert.deepEqual(texts(await log.read(10)), ['c']);
+    assert.equal(log.pendingRecords, 1);
     await log.close();
   }));
 
@@ -79,7 +82,7 @@ test('a torn last record (a crash mid-write) is cut off on open; the records bef
     const first = await SegmentLog.open({ dir });
     await first.log.append([rec('kept-1'), rec('kept-2')]);
     await first.log.close();
-    const torn = encodeRecord(50, Buffer.from('this write never finished'));
+    const torn = encodeRecord(rec('this write never finished'));
     await appendFile(join(dir, 'segments', segmentFileName(1)), torn.subarray(0, torn.length - 5));
     const { log, report } = await SegmentLog.open({ dir });
     assert.equal(report.tornBytes, torn.length - 5);

@@ -20,6 +20,8 @@ export interface SpoolPosition {
 /** Records read from the log; `commit(batch)` marks them delivered. */
 export interface SpoolBatch {
   records: SpoolRecord[];
+  /** Position just past each record, so that a prefix of the batch can be committed. */
+  ends: SpoolPosition[];
   bytes: number;
   next: SpoolPosition;
 }
@@ -99,7 +101,7 @@ export class SegmentLog {
   async append(records: ReadonlyArray<SpoolRecord>): Promise<number> {
     if (records.length === 0) return 0;
     if (this.sizes.get(this.writeSegment)! >= this.segmentBytes) await this.roll();
-    const bytes = Buffer.concat(records.map((r) => encodeRecord(r.priority, r.payload)));
+    const bytes = Buffer.concat(records.map(encodeRecord));
     await this.writer.write(bytes);
     if (this.fsync) await this.writer.datasync();
     this.sizes.set(this.writeSegment, this.sizes.get(this.writeSegment)! + bytes.length);
@@ -109,7 +111,7 @@ export class SegmentLog {
 
   /** Reads undelivered records from the cursor, oldest first, up to the limits (at least one record). */
   async read(maxRecords: number, maxBytes = 16 * 1024 * 1024): Promise<SpoolBatch> {
-    const batch: SpoolBatch = { records: [], bytes: 0, next: { ...this.cursor } };
+    const batch: SpoolBatch = { records: [], ends: [], bytes: 0, next: { ...this.cursor } };
     let { segment, offset } = this.cursor;
     let need = 0;
     while (batch.records.length < maxRecords && (batch.bytes < maxBytes || batch.records.length === 0)) {
@@ -131,6 +133,7 @@ export class SegmentLog {
           break;
         }
         batch.records.push(r.record);
+        batch.ends.push({ segment, offset: offset + r.end });
         batch.bytes += r.end - at;
         at = r.end;
       }
@@ -141,10 +144,14 @@ export class SegmentLog {
     return batch;
   }
 
-  /** Marks a batch delivered: moves the cursor past it and deletes segments it emptied. */
-  async commit(batch: SpoolBatch): Promise<void> {
-    this.pending = Math.max(0, this.pending - batch.records.length);
-    this.cursor = { ...batch.next };
+  /**
+   * Marks the first `count` records of a batch (default: all) delivered: moves the cursor past them and deletes
+   * the segments that emptied.
+   */
+  async commit(batch: SpoolBatch, count = batch.records.length): Promise<void> {
+    if (count <= 0 && batch.records.length > 0) return;
+    this.pending = Math.max(0, this.pending - count);
+    this.cursor = { ...(count >= batch.records.length ? batch.next : batch.ends[count - 1]!) };
     if (this.cursor.segment === this.writeSegment && this.cursor.offset >= this.sizes.get(this.writeSegment)!) {
       // Everything delivered: start an empty segment so the delivered bytes leave the disk too.
       await this.roll();

@@ -5,28 +5,32 @@ import { crc32 } from 'node:zlib';
  *
  *   offset 0  u32 BE  magic 0x54485331 ("THS1"), so a reader can find the next record after damage
  *   offset 4  u32 LE  payload length in bytes
- *   offset 8  u32 LE  CRC-32 of the priority byte and the payload
+ *   offset 8  u32 LE  CRC-32 of everything after it (priority, weight, payload)
  *   offset 12 u8      priority of the task (0–100), so a replay keeps the urgent lane without parsing JSON
- *   offset 13 …       payload (the task envelope JSON, UTF-8)
+ *   offset 13 u32 LE  weight: what the record counts for (the hub stores the number of readings in the task)
+ *   offset 17 …       payload (the task envelope JSON, UTF-8)
  *
  * A record is written whole with one write call and fsynced; a power cut can still leave a torn tail or garbage,
  * which the checksum catches.
  */
 export const RECORD_MAGIC = 0x54485331;
-export const RECORD_HEADER_BYTES = 13;
+export const RECORD_HEADER_BYTES = 17;
 /** Larger lengths are damage, not data: no task comes near this (10,000 readings ≈ 3 MB). */
 export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
 export interface SpoolRecord {
   priority: number;
+  /** What the record counts for, e.g. readings in the task (0 when unused). */
+  weight?: number;
   payload: Buffer;
 }
 
-export function encodeRecord(priority: number, payload: Buffer): Buffer {
+export function encodeRecord({ priority, weight = 0, payload }: SpoolRecord): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
   out.writeUInt32BE(RECORD_MAGIC, 0);
   out.writeUInt32LE(payload.length, 4);
   out.writeUInt8(Math.max(0, Math.min(255, Math.trunc(priority))), 12);
+  out.writeUInt32LE(Math.max(0, Math.min(0xffffffff, Math.trunc(weight))), 13);
   payload.copy(out, RECORD_HEADER_BYTES);
   out.writeUInt32LE(crc32(out.subarray(12)), 8);
   return out;
@@ -57,7 +61,11 @@ export function decodeRecord(buf: Buffer, at: number): DecodeResult {
   if (crc32(buf.subarray(at + 12, end)) !== buf.readUInt32LE(at + 8)) return { kind: 'corrupt', reason: 'checksum' };
   return {
     kind: 'record',
-    record: { priority: buf.readUInt8(at + 12), payload: buf.subarray(at + RECORD_HEADER_BYTES, end) },
+    record: {
+      priority: buf.readUInt8(at + 12),
+      weight: buf.readUInt32LE(at + 13),
+      payload: buf.subarray(at + RECORD_HEADER_BYTES, end),
+    },
     end,
   };
 }

@@ -3,7 +3,15 @@ import { queueKeys, type QueueKeys } from '../keys.js';
 import { ENQUEUE_BOUNDED } from '../lua/scripts.js';
 import { runScript } from '../lua/run-script.js';
 import { QueueFullError } from '../errors.js';
-import type { TaskEnvelope } from '../../schemas/index.js';
+import { PRIORITY_URGENT_MIN, type TaskEnvelope } from '../../schemas/index.js';
+
+/** A task already serialized (e.g. read back from the hub's spool), with the priority that picks its lane. */
+export interface SerializedTask {
+  readonly json: string;
+  readonly priority: number;
+}
+
+export type QueuedTask = TaskEnvelope | SerializedTask | string;
 
 export interface TaskProducerOptions {
   /** Refuse (QueueFullError) instead of pushing past this many pending tasks in a lane. Default: no limit. */
@@ -32,7 +40,7 @@ export class TaskProducer {
    * Enqueues tasks in order (the first is consumed first), each in its lane by priority. Raw strings go to the
    * normal lane as they are. Resolves with the depth of the lanes pushed to, after the push.
    */
-  async enqueue(tasks: ReadonlyArray<TaskEnvelope | string>): Promise<number> {
+  async enqueue(tasks: ReadonlyArray<QueuedTask>): Promise<number> {
     let depth = 0;
     for (const [lane, values] of this.byLane(tasks)) {
       if (this.opts.maxDepth === undefined) {
@@ -51,7 +59,7 @@ export class TaskProducer {
    * false = refused by the depth limit (retry it later). Rejects on a Redis error; some batches may then have
    * gone in, so a retry can duplicate tasks — harmless downstream, where readings dedup by event_id.
    */
-  async enqueueBatches(batches: ReadonlyArray<ReadonlyArray<TaskEnvelope | string>>): Promise<boolean[]> {
+  async enqueueBatches(batches: ReadonlyArray<ReadonlyArray<QueuedTask>>): Promise<boolean[]> {
     const pipeline = this.redis.pipeline();
     const commandsPerBatch: number[] = [];
     for (const batch of batches) {
@@ -75,10 +83,10 @@ export class TaskProducer {
   }
 
   /** Tasks grouped by lane (urgent first), each group in the given order. */
-  private byLane(tasks: ReadonlyArray<TaskEnvelope | string>): Array<[string, string[]]> {
+  private byLane(tasks: ReadonlyArray<QueuedTask>): Array<[string, string[]]> {
     const urgent: string[] = [];
     const normal: string[] = [];
-    const threshold = this.opts.urgentPriority ?? 80;
+    const threshold = this.opts.urgentPriority ?? PRIORITY_URGENT_MIN;
     for (const t of tasks) {
       if (typeof t !== 'string' && t.priority >= threshold) urgent.push(serializeTask(t));
       else normal.push(serializeTask(t));
@@ -103,6 +111,7 @@ export class TaskProducer {
   }
 }
 
-export function serializeTask(task: TaskEnvelope | string): string {
-  return typeof task === 'string' ? task : JSON.stringify(task);
+export function serializeTask(task: QueuedTask): string {
+  if (typeof task === 'string') return task;
+  return 'json' in task ? task.json : JSON.stringify(task);
 }
