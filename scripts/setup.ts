@@ -1,15 +1,22 @@
 /**
  * `npm run setup`: installs the system programs the stack and the tests need (Debian packages redis-server,
- * redis-tools, and postgresql when its server binaries are missing). Tests and `npm start` install on demand
+ * redis-tools, postgresql when its server binaries are missing, and mosquitto for the MQTT ingest tests). Tests and `npm start` install on demand
  * too; CI runs this first so that the install happens once, not in several test files at the same time.
  */
-import { MissingDependencyError, ensurePostgresBinDir, ensureRedisServer, findOnPath } from '@telemetryhub/devstack';
+import {
+  MissingDependencyError,
+  ensureMosquitto,
+  ensurePostgresBinDir,
+  ensureRedisServer,
+  findOnPath,
+} from '@telemetryhub/devstack';
 
 const say = (line: string) => console.log(`[setup] ${line}`);
 try {
   say(`redis-server: ${ensureRedisServer(say)}`);
   say(`redis-cli: ${findOnPath('redis-cli') ?? 'missing (install redis-tools)'}`);
   say(`PostgreSQL server binaries: ${ensurePostgresBinDir(say)}`);
+  say(`mosquitto (MQTT ingest tests): ${ensureMosquitto(say)}`);
   say(
     `setpriv (stops servers with their parent): ${findOnPath('setpriv') ?? 'missing (util-linux); servers may outlive a killed parent'}`,
   );

@@ -81,6 +81,21 @@ export const HubConfigSchema = z.object({
   SPOOL_DIR: z.string().default('data/hub-spool'),
   /** Spool capacity in bytes; warns at 70 %, then drops normal-priority batches past 90 % (counted). */
   SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024),
+  /** MQTT broker for MQTT ingest (`mqtt://user:pass@host:1883`, `mqtts://…`); empty = MQTT ingest off. */
+  MQTT_URL: z
+    .string()
+    .default('')
+    .refine((u) => u === '' || /^(mqtts?|wss?):\/\//.test(u), 'must start with mqtt://, mqtts://, ws:// or wss://'),
+  /** Topic filter MQTT ingest subscribes to. */
+  MQTT_TOPIC: z.string().min(1).default('telemetry/#'),
+  /** QoS of the subscription: 1 (default) = at least once, acked only once buffered. */
+  MQTT_QOS: z.coerce
+    .number()
+    .int()
+    .refine((q): q is 0 | 1 | 2 => q === 0 || q === 1 || q === 2, 'must be 0, 1 or 2')
+    .default(1),
+  /** Client id (a persistent session: the broker keeps messages for it while the hub restarts). */
+  MQTT_CLIENT_ID: z.string().min(1).max(128).default('telemetryhub-hub'),
   /** Type of the tasks the hub publishes. */
   TASK_TYPE: z.string().default(TaskTypes.ANALYZE),
 });

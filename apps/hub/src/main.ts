@@ -18,6 +18,7 @@ import { TaskPublisher } from './publish/task-publisher.js';
 import { TaskSpool } from './spool/task-spool.js';
 import { createApp } from './app.js';
 import { RateLimiter } from './ingest/rate-limiter.js';
+import { MqttIngest } from './ingest/mqtt-ingest.js';
 import { DeviceRegistry } from './control/device-registry.js';
 import { VERSION } from './version.js';
 
@@ -27,7 +28,7 @@ Usage: npm run hub            (configured by environment variables; see README "
        npm run hub -- --help
 
 Main variables: REDIS_URL, QUEUE_NAME, HUB_PORT, SIM_DEVICES, SIM_RATE_HZ, BUFFER_CAPACITY, BUFFER_POLICY,
-BATCH_MAX_READINGS, BATCH_LINGER_MS, SPOOL_DIR, SPOOL_MAX_BYTES, LOG_LEVEL. CONFIG_FILE may name a JSON file of the same keys.`;
+BATCH_MAX_READINGS, BATCH_LINGER_MS, SPOOL_DIR, SPOOL_MAX_BYTES, MQTT_URL, MQTT_TOPIC, LOG_LEVEL. CONFIG_FILE may name a JSON file of the same keys.`;
 
 async function main(): Promise<void> {
   const config = configOrHelp({ app: 'hub', help: HELP, load: () => loadHubConfig() });
@@ -112,6 +113,19 @@ async function main(): Promise<void> {
   const server = app.listen(config.HUB_PORT);
   await once(server, 'listening');
   publisher.start();
+  const mqtt = config.MQTT_URL
+    ? new MqttIngest({
+        url: config.MQTT_URL,
+        topic: config.MQTT_TOPIC,
+        qos: config.MQTT_QOS as 0 | 1 | 2,
+        clientId: config.MQTT_CLIENT_ID,
+        buffer,
+        metrics,
+        log: log.child({ component: 'mqtt' }),
+        maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
+      })
+    : undefined;
+  void mqtt?.start(); // in the background: a broker that is away must not hold up the sensors
   for (const driver of drivers) {
     driver.start((readings) => {
       buffer.add(readings);
@@ -125,6 +139,7 @@ async function main(): Promise<void> {
       queue: config.QUEUE_NAME,
       drivers: drivers.map((d) => d.name),
       spool: config.SPOOL_DIR || 'off',
+      mqtt: config.MQTT_URL ? redactUrl(config.MQTT_URL) : 'off',
     },
     'hub started',
   );
@@ -137,6 +152,7 @@ async function main(): Promise<void> {
       { name: 'readiness false', run: () => readiness.startDraining() },
       { name: 'stop sensors', run: () => Promise.all(drivers.map((d) => d.stop())) },
       { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
+      { name: 'stop mqtt', run: () => mqtt?.stop() },
       { name: 'flush buffer', run: () => publisher.stop(Math.max(1000, timeoutMs - 3000)) },
       { name: 'close spool', run: () => spool?.close() },
       { name: 'close redis', run: () => redis.quit() },

@@ -58,6 +58,11 @@ export function createHubMetrics(registry: Registry) {
       help: 'Readings taken from the buffer and not yet confirmed by Redis.',
       registers,
     }),
+    mqttConnected: new Gauge({
+      name: 'telemetry_hub_mqtt_connected',
+      help: '1 while MQTT ingest is connected to its broker, else 0.',
+      registers,
+    }),
     circuitOpen: new Gauge({
       name: 'telemetry_hub_publish_circuit_open',
       help: '1 while publishing goes to the disk spool (Redis unreachable or the queue at its depth limit), else 0.',

@@ -5,3 +5,4 @@ export * from './server-process.js';
 export * from './redis-server.js';
 export * from './postgres-server.js';
 export * from './stack.js';
+export * from './mosquitto-server.js';

@@ -77,6 +77,16 @@ export function ensureRedisServer(progress?: Progress): string {
   return installed;
 }
 
+/** The mosquitto MQTT broker binary (for the hub's MQTT ingest tests), installing Debian's package if we may. */
+export function ensureMosquitto(progress?: Progress): string {
+  const found = findOnPath('mosquitto');
+  if (found) return found;
+  aptInstall(['mosquitto'], 'Mosquitto is needed to test MQTT ingest', progress);
+  const installed = findOnPath('mosquitto');
+  if (!installed) throw new MissingDependencyError('mosquitto still not found after install', 'check PATH');
+  return installed;
+}
+
 /** The PostgreSQL server bin dir, installing Debian's package when it is missing and we may. */
 export function ensurePostgresBinDir(progress?: Progress): string {
   const found = findPostgresBinDir();

@@ -172,3 +172,19 @@ test('refuses a batch over 10,000 events before looking at any of them (bounded 
   ]);
   assert.equal(parseEvents(Array.from({ length: 10_000 }, () => one)).readings.length, 10_000);
 });
+
+test('a NUL character anywhere in an event (PostgreSQL refuses it) is refused at the edge, naming the field', () => {
+  const base = { device_id: 'd1', type: 'temperature', value: 1, timestamp: '2026-01-01T00:00:00Z' };
+  assert.deepEqual(parseEvents(base).issues, []);
+  const inId = parseEvents({ ...base, device_id: 'd\u00001' });
+  assert.deepEqual(
+    inId.issues.map((i) => i.path),
+    ['device_id'],
+  );
+  const nested = parseEvents({ readings: [base, { ...base, metadata: { tags: ['ok', 'b\u0000d'] } }] });
+  assert.deepEqual(
+    nested.issues.map((i) => i.path),
+    ['readings[1].metadata.tags[1]'],
+  );
+  assert.match(nested.issues[0]!.message, /NUL/);
+});

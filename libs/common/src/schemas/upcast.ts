@@ -23,6 +23,29 @@ export function detectShape(o: Record<string, unknown>): EventShape | null {
   return null;
 }
 
+/**
+ * The path of the first string (key or value) holding U+0000, which PostgreSQL refuses in text and jsonb: such
+ * an event is refused at the edge with the field named, rather than failing later as a poison task.
+ */
+function findNul(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (typeof value !== 'object' || value === null || depth > 32) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNul(value[i], `${path}[${i}]`, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    const at = formatPath([key], path);
+    if (key.includes('\u0000')) return at;
+    const found = findNul(v, at, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 const UNKNOWN_SHAPE =
   'unrecognised event shape: expected a reading (metric, event_time, value), a v2 event (sensor_type, ' +
   'event_time, value), an ingest event (device_id, type, value, timestamp) or a gateway sample (device_id, ' +
@@ -77,6 +100,10 @@ function upcastShape(
 ): { readings: Reading[]; issues: FieldIssue[]; shape?: EventShape } {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { readings: [], issues: [{ path: prefix, message: 'an event must be a JSON object' }] };
+  }
+  const nul = findNul(input, prefix);
+  if (nul !== undefined) {
+    return { readings: [], issues: [{ path: nul, message: 'must not contain the NUL character (\\u0000)' }] };
   }
   const shape = detectShape(input as Record<string, unknown>);
   switch (shape) {

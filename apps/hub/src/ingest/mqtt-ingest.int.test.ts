@@ -1,0 +1,161 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { MosquittoServer } from '@telemetryhub/devstack';
+import { createMetricsRegistry, parseEvents } from '@telemetryhub/common';
+import { createHubMetrics } from '../metrics.js';
+import { ReadingBuffer, type BufferPolicy } from '../buffer/reading-buffer.js';
+import { MqttIngest } from './mqtt-ingest.js';
+
+const SHAPES = new URL('../../../../fixtures/shapes/', import.meta.url);
+const fixture = (name: string) => readFileSync(new URL(name, SHAPES), 'utf8');
+/** The fixtures that are events (task envelopes are the queue's shapes, not ingest's). */
+const eventFixtures = readdirSync(SHAPES)
+  .filter((f) => f.endsWith('.json'))
+  .filter((f) => parseEvents(JSON.parse(fixture(f))).issues.length === 0);
+
+let broker: MosquittoServer;
+let publisher: MqttClient;
+before(async () => {
+  broker = await MosquittoServer.start();
+  publisher = await connectAsync(broker.url, { clientId: 'test-publisher' });
+});
+after(async () => {
+  await publisher.endAsync();
+  await broker.stop();
+});
+
+let clients = 0;
+async function startIngest(
+  capacity = 10_000,
+  policy: BufferPolicy = 'drop-oldest',
+  session?: { clientId: string; topicRoot: string },
+) {
+  const metrics = createHubMetrics(
+    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+  );
+  const buffer = new ReadingBuffer(capacity, policy, metrics);
+  const topicRoot = session?.topicRoot ?? `t${++clients}`;
+  const ingest = new MqttIngest({
+    url: broker.url,
+    topic: `${topicRoot}/#`,
+    qos: 1,
+    clientId: session?.clientId ?? `hub-under-test-${clients}`,
+    buffer,
+    metrics,
+    log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+    maxFutureSkewMs: 300_000,
+  });
+  await ingest.start();
+  const rejected = async (reason: string) =>
+    (await metrics.ingestRejected.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+  return { ingest, buffer, metrics, topicRoot, rejected };
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('every event shape producers send is taken in over MQTT, through the same validation as HTTP', async () => {
+  assert.ok(eventFixtures.length >= 3, `found event fixtures: ${eventFixtures.join(', ')}`);
+  const { ingest, buffer, topicRoot } = await startIngest();
+  try {
+    let expected = 0;
+    for (const name of eventFixtures) {
+      const body = fixture(name);
+      expected += parseEvents(JSON.parse(body)).readings.length;
+      await publisher.publishAsync(`${topicRoot}/site-a/${name}`, body, { qos: 1 });
+    }
+    await until('every fixture is buffered', () => buffer.size === expected);
+    const ids = buffer.take(expected).map((r) => r.event_id);
+    assert.equal(new Set(ids).size, expected);
+  } finally {
+    await ingest.stop();
+  }
+});
+
+test('bad messages are counted and skipped, and the messages after them still arrive', async () => {
+  const { ingest, buffer, topicRoot, rejected } = await startIngest();
+  try {
+    const good = fixture('http-ingest-original.json');
+    const bad = [
+      '{"device_id": "d1", "type": "t", ', // malformed JSON
+      '{"__proto__": {"polluted": true}, "device_id": "d1", "type": "temperature", "value": 1, "timestamp": "2026-01-01T00:00:00Z"}',
+      '{"device_id": "d1", "type": "temperature", "value": 1e999, "timestamp": "2026-01-01T00:00:00Z"}',
+      '{"device_id": "d1", "type": "temperature", "value": "hot", "timestamp": "2026-01-01T00:00:00Z"}',
+      '{"device_id": "d1", "type": "temperature", "value": 1, "timestamp": "2999-01-01T00:00:00Z"}',
+      '{"device_id": "bad\\u0000id", "type": "temperature", "value": 1, "timestamp": "2026-01-01T00:00:00Z"}',
+    ];
+    const valid = '{"device_id": "d1", "type": "temperature", "value": 1, "timestamp": "2026-01-01T00:00:00Z"}';
+    assert.equal(
+      parseEvents(JSON.parse(valid)).issues.length,
+      0,
+      'the bad messages differ from a valid one in one thing',
+    );
+    for (const body of bad) await publisher.publishAsync(`${topicRoot}/x`, body, { qos: 1 });
+    await publisher.publishAsync(`${topicRoot}/x`, good, { qos: 1 });
+    await until('the good message after the bad ones arrives', () => buffer.size > 0);
+    assert.equal(buffer.size, parseEvents(JSON.parse(good)).readings.length);
+    assert.equal(await rejected('mqtt_malformed'), 2, 'broken JSON and a __proto__ key');
+    assert.equal(await rejected('mqtt_invalid'), 4, 'Infinity, a string value, a far-future time, a NUL in an id');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution');
+  } finally {
+    await ingest.stop();
+  }
+});
+
+test('under the reject policy a full buffer is backpressure: messages wait at the broker, none is lost', async () => {
+  const { ingest, buffer, topicRoot } = await startIngest(4, 'reject');
+  try {
+    const sent: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const event = {
+        device_id: 'bp-1',
+        type: 'temperature',
+        value: i,
+        timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+      };
+      sent.push(event.timestamp);
+      await publisher.publishAsync(`${topicRoot}/bp`, JSON.stringify(event), { qos: 1 });
+    }
+    await until('the buffer fills', () => buffer.size === 4);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(buffer.size, 4, 'nothing more is taken while the buffer is full');
+    const got: string[] = [];
+    await until('every message has arrived', () => {
+      got.push(...buffer.take(2).map((r) => r.event_time));
+      return got.length === 12;
+    });
+    assert.deepEqual(got, sent, 'all twelve, in order');
+  } finally {
+    await ingest.stop();
+  }
+});
+
+test('messages sent while the hub is down wait in its broker session and arrive when it is back', async () => {
+  const session = { clientId: 'hub-restarting', topicRoot: 'restart' };
+  const first = await startIngest(100, 'drop-oldest', session);
+  await first.ingest.stop();
+  for (let i = 0; i < 3; i++) {
+    const event = { device_id: 'r-1', type: 'temperature', value: i, timestamp: '2026-01-01T00:00:00Z' };
+    await publisher.publishAsync('restart/r-1', JSON.stringify({ ...event, timestamp: `2026-01-01T00:00:0${i}Z` }), {
+      qos: 1,
+    });
+  }
+  const second = await startIngest(100, 'drop-oldest', session);
+  try {
+    await until('the queued messages arrive', () => second.buffer.size === 3);
+    assert.deepEqual(
+      second.buffer.take(3).map((r) => r.value),
+      [0, 1, 2],
+    );
+  } finally {
+    await second.ingest.stop();
+  }
+});

@@ -1,0 +1,131 @@
+import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
+import sjson from 'secure-json-parse';
+import type { Logger } from 'pino';
+import { briefError, parseEvents, summarizeIssues, type Reading } from '@telemetryhub/common';
+import type { ReadingBuffer } from '../buffer/reading-buffer.js';
+import { countSamples, type HubMetrics } from '../metrics.js';
+
+export interface MqttIngestOptions {
+  /** `mqtt://user:pass@host:1883` (or `mqtts://`). */
+  url: string;
+  /** Topic filter to subscribe to, e.g. `telemetry/#`. */
+  topic: string;
+  qos: 0 | 1 | 2;
+  /** A fixed client id with a persistent session: the broker keeps QoS 1/2 messages while the hub restarts. */
+  clientId: string;
+  buffer: ReadingBuffer;
+  metrics: HubMetrics;
+  log: Logger;
+  maxFutureSkewMs?: number;
+  /** Timeout of one connection attempt (ms). Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+/** Why a message was not taken (a label of telemetry_hub_ingest_rejected_events_total). */
+export type MqttRejectReason = 'malformed' | 'invalid' | 'too_large';
+
+/**
+ * MQTT ingest: subscribes to a topic filter and takes every message (one event or a batch, any accepted shape)
+ * through the same validation as HTTP. Messages are handled one at a time and acknowledged (PUBACK) only once
+ * their readings are in the ring buffer, so a full buffer under the `reject` policy is backpressure: the hub
+ * stops acking, the broker stops sending, nothing is dropped. A bad message is counted and logged, never fatal.
+ */
+export class MqttIngest {
+  private client: MqttClient | undefined;
+  private stopping = false;
+  private lastWarn = 0;
+
+  constructor(private readonly o: MqttIngestOptions) {}
+
+  /**
+   * Connects in the background (never blocks start-up: sensors and HTTP run while the broker is away) and
+   * (re)subscribes on every connect. Resolves once first subscribed; reconnects every second after a loss.
+   */
+  start(): Promise<void> {
+    const client = connect(this.o.url, {
+      clientId: this.o.clientId,
+      clean: false,
+      reconnectPeriod: 1000,
+      connectTimeout: this.o.connectTimeoutMs ?? 10_000,
+    });
+    this.client = client;
+    client.handleMessage = (packet, done) => {
+      this.handle(packet).then(
+        () => done(),
+        (err: unknown) => {
+          this.o.log.error({ err: briefError(err), topic: packet.topic }, 'mqtt message handling failed');
+          done();
+        },
+      );
+    };
+    client.on('error', (err) => this.warn({ err: briefError(err) }, 'mqtt connection error'));
+    client.on('offline', () => this.o.metrics.mqttConnected.set(0));
+    return new Promise((resolve) => {
+      client.on('connect', () => {
+        this.o.metrics.mqttConnected.set(1);
+        client.subscribe(this.o.topic, { qos: this.o.qos }, (err) => {
+          if (err) {
+            this.warn({ err: briefError(err), topic: this.o.topic }, 'mqtt subscribe failed');
+            return;
+          }
+          this.o.log.info({ topic: this.o.topic, qos: this.o.qos }, 'mqtt ingest subscribed');
+          resolve();
+        });
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.client?.endAsync();
+    this.o.metrics.mqttConnected.set(0);
+  }
+
+  private async handle(packet: IPublishPacket): Promise<void> {
+    const readings = this.parse(packet);
+    if (!readings) return;
+    if (readings.length > this.o.buffer.capacity) {
+      this.reject('too_large', 1, packet.topic, `${readings.length} readings exceed the buffer capacity`);
+      return;
+    }
+    // Under `reject` a full buffer holds this message (and, through unacked messages, the broker) until room.
+    while (this.o.buffer.policy === 'reject' && this.o.buffer.free < readings.length && !this.stopping) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.o.buffer.add(readings);
+    countSamples(this.o.metrics, 'mqtt', readings);
+  }
+
+  private parse(packet: IPublishPacket): Reading[] | undefined {
+    let body: unknown;
+    try {
+      body = sjson.parse(packet.payload.toString('utf8'), null, { protoAction: 'error', constructorAction: 'error' });
+    } catch (err) {
+      this.reject('malformed', 1, packet.topic, (err as Error).message);
+      return undefined;
+    }
+    const parsed = parseEvents(
+      body,
+      '',
+      this.o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: this.o.maxFutureSkewMs },
+    );
+    if (parsed.issues.length) {
+      this.reject('invalid', Math.max(1, parsed.rejected.length), packet.topic, summarizeIssues(parsed.issues));
+      return undefined;
+    }
+    return parsed.readings;
+  }
+
+  private reject(reason: MqttRejectReason, events: number, topic: string, detail: string): void {
+    this.o.metrics.ingestRejected.inc({ reason: `mqtt_${reason}` }, events);
+    this.warn({ topic, reason, detail }, 'mqtt message refused');
+  }
+
+  /** Warnings at most once per 10 s: a misbehaving publisher must not flood the log. */
+  private warn(fields: object, msg: string): void {
+    const now = Date.now();
+    if (now - this.lastWarn < 10_000) return;
+    this.lastWarn = now;
+    this.o.log.warn(fields, msg);
+  }
+}
