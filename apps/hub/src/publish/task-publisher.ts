@@ -79,7 +79,7 @@ export class TaskPublisher {
 
   /**
    * Stops after publishing what the buffer holds, or at the deadline, whichever comes first. Returns the number
-   * of readings left unpublished (logged; a durable spool would keep them).
+   * of readings left unpublished (logged); with a spool, what Redis did not take is on disk, not counted here.
    */
   async stop(timeoutMs: number): Promise<number> {
     this.stopDeadline = Date.now() + timeoutMs;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import {
   PRIORITY_URGENT_MIN,
+  RECORD_HEADER_BYTES,
   SegmentLog,
   type SerializedTask,
   type SpoolBatch,
@@ -83,11 +84,12 @@ export class TaskSpool {
     for (const task of tasks) {
       const payload = Buffer.from(JSON.stringify(task));
       const limit = this.o.capacityBytes * (task.priority >= PRIORITY_URGENT_MIN ? 1 : SPOOL_NORMAL_LIMIT_RATIO);
-      if (bytes + payload.length > limit) {
+      const recordBytes = RECORD_HEADER_BYTES + payload.length;
+      if (bytes + recordBytes > limit) {
         droppedReadings += task.payload.readings.length;
         continue;
       }
-      bytes += payload.length;
+      bytes += recordBytes;
       keep.push({ priority: task.priority, weight: task.payload.readings.length, payload });
     }
     await this.segments.append(keep);
