@@ -70,6 +70,13 @@ test('answers 400 for a body that is not JSON and 413 for one over the limit', a
     const notJson = await post(`${srv.url}/v1/telemetry`, '{"device_id":');
     assert.equal(notJson.status, 400);
     assert.equal(notJson.body.type, 'urn:telemetryhub:error:invalid_json');
+    const poisoned = await post(
+      `${srv.url}/v1/telemetry`,
+      '{"device_id":"d1","type":"temperature","value":1,"timestamp":"2026-01-01T00:00:00Z","__proto__":{"x":1}}',
+    );
+    assert.equal(poisoned.status, 400, 'a __proto__ key is refused');
+    assert.equal(poisoned.body.type, 'urn:telemetryhub:error:invalid_json');
+    assert.equal(hub.buffer.size, 0);
     const big = Array.from({ length: 50 }, () => fixture('event-v2'));
     const tooLarge = await post(`${srv.url}/v1/telemetry`, big);
     assert.equal(tooLarge.status, 413);

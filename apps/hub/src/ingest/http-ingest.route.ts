@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import sjson from 'secure-json-parse';
 import { AppError, ErrorCodes, ValidationError, parseEvents } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -38,7 +39,7 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
       next();
     });
   }
-  const json = express.json({ limit: deps.bodyLimitBytes, type: ['application/json', 'application/*+json'] });
+  const json = secureJsonBody(deps.bodyLimitBytes);
   const handler: express.RequestHandler = (req, res) => {
     if (!req.is('application/json') && !req.is('application/*+json')) {
       throw new ValidationError([{ path: '', message: 'Content-Type must be application/json' }]);
@@ -64,4 +65,22 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
   // Authentication and rate limiting come before the body is read: a refused client costs no parsing.
   router.post(['/v1/telemetry', '/telemetry'], ...guards, json, handler);
   return router;
+}
+
+/**
+ * The JSON body parser: the size limit (413) as express.json, but parsed with secure-json-parse, so a body with a
+ * `__proto__` or `constructor.prototype` key is refused (400) instead of reaching code that might merge it.
+ */
+function secureJsonBody(limit: number): express.RequestHandler[] {
+  const text = express.text({ limit, type: ['application/json', 'application/*+json'] });
+  const parse: express.RequestHandler = (req, _res, next) => {
+    if (typeof req.body !== 'string') return next();
+    try {
+      req.body = sjson.parse(req.body, null, { protoAction: 'error', constructorAction: 'error' });
+    } catch (err) {
+      return next(new AppError(ErrorCodes.INVALID_JSON, (err as Error).message));
+    }
+    next();
+  };
+  return [text, parse];
 }
