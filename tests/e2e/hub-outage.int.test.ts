@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisServer, freePort, type ServerProcess } from '@telemetryhub/devstack';
@@ -9,7 +9,7 @@ import {
   encodeRecord,
   parseEventsStrict,
   parseTaskEnvelope,
-  scanSegment,
+  inspectSpool,
   type Reading,
 } from '@telemetryhub/common';
 import { startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
@@ -162,20 +162,12 @@ test('a hub killed with SIGKILL during an outage replays its spool after restart
   await first.hub.exitPromise;
 
   // What the killed hub had made durable: every record of the spool past its cursor.
-  const cursor = JSON.parse(
-    await readFile(join(spoolDir, 'cursor.json'), 'utf8').catch(() => '{"segment":0,"offset":0}'),
-  );
   const spooledIds = new Set<string>();
+  await inspectSpool(spoolDir, (record) => {
+    const task = parseTaskEnvelope(record.payload.toString());
+    for (const r of parseEventsStrict(task.payload)) spooledIds.add(r.event_id);
+  });
   const segments = (await readdir(join(spoolDir, 'segments'))).sort();
-  for (const name of segments) {
-    const id = Number(name.slice(0, 16));
-    const from = id === cursor.segment ? cursor.offset : id < cursor.segment ? Infinity : 0;
-    scanSegment(await readFile(join(spoolDir, 'segments', name)), 0, (record, offset) => {
-      if (offset < from) return;
-      for (const r of parseEventsStrict(parseTaskEnvelope(record.payload.toString()).payload))
-        spooledIds.add(r.event_id);
-    });
-  }
   assert.ok(spooledIds.size > 0);
   // A power cut in the middle of the next write: half a record at the end of the last segment.
   const torn = encodeRecord({ priority: 50, payload: Buffer.from('{"id":"never-finished"}') });

@@ -180,7 +180,7 @@ export class SegmentLog {
       .filter((n) => /^\d{16}\.seg$/.test(n))
       .map((n) => Number(n.slice(0, 16)))
       .sort((a, b) => a - b);
-    this.cursor = (await this.readCursor()) ?? { segment: ids[0] ?? 1, offset: 0 };
+    this.cursor = (await readSpoolCursor(this.dir)) ?? { segment: ids[0] ?? 1, offset: 0 };
     for (const id of ids) {
       if (id < this.cursor.segment) {
         await rm(this.segmentPath(id), { force: true });
@@ -265,19 +265,6 @@ export class SegmentLog {
     }
   }
 
-  private async readCursor(): Promise<SpoolPosition | undefined> {
-    try {
-      const raw = JSON.parse(await readFile(join(this.dir, CURSOR), 'utf8')) as Partial<SpoolPosition>;
-      if (Number.isSafeInteger(raw.segment) && Number.isSafeInteger(raw.offset) && raw.offset! >= 0) {
-        return { segment: raw.segment!, offset: raw.offset! };
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    }
-    // A damaged cursor: start over from the oldest segment (records may be delivered twice, never lost).
-    return undefined;
-  }
-
   private async writeCursor(): Promise<void> {
     const tmp = join(this.dir, `${CURSOR}.tmp`);
     const fh = await open(tmp, 'w');
@@ -303,6 +290,22 @@ export class SegmentLog {
   private segmentPath(id: number): string {
     return join(this.dir, SEGMENTS, segmentFileName(id));
   }
+}
+
+/**
+ * The delivered-up-to position of a spool directory, or undefined when there is none yet — or when it is damaged:
+ * then replay starts over from the oldest segment (records may be delivered twice, never lost).
+ */
+export async function readSpoolCursor(dir: string): Promise<SpoolPosition | undefined> {
+  try {
+    const raw = JSON.parse(await readFile(join(dir, CURSOR), 'utf8')) as Partial<SpoolPosition>;
+    if (Number.isSafeInteger(raw.segment) && Number.isSafeInteger(raw.offset) && raw.offset! >= 0) {
+      return { segment: raw.segment!, offset: raw.offset! };
+    }
+  } catch {
+    // missing or unreadable: as if there were none
+  }
+  return undefined;
 }
 
 function isAlive(pid: number): boolean {

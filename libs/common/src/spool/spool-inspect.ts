@@ -1,6 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scanSegment, type DamagedRange } from './segment-scan.js';
+import { readSpoolCursor } from './segment-log.js';
+import type { SpoolRecord } from './spool-record.js';
 
 export interface SegmentReport {
   file: string;
@@ -22,12 +24,13 @@ export interface SpoolReport {
   lockedBy: number | null;
 }
 
-/** Reads a spool directory without changing it (for `telemetryhub spool stats|validate`). */
-export async function inspectSpool(dir: string): Promise<SpoolReport> {
+/**
+ * Reads a spool directory without changing it (for `telemetryhub spool stats|validate`); `onPending` sees every
+ * valid record not yet delivered, oldest first.
+ */
+export async function inspectSpool(dir: string, onPending?: (record: SpoolRecord) => void): Promise<SpoolReport> {
   const names = (await readdir(join(dir, 'segments'))).filter((n) => /^\d{16}\.seg$/.test(n)).sort();
-  const cursor = await readFile(join(dir, 'cursor.json'), 'utf8')
-    .then((raw) => JSON.parse(raw) as { segment: number; offset: number })
-    .catch(() => null);
+  const cursor = (await readSpoolCursor(dir)) ?? null;
   const report: SpoolReport = {
     dir,
     cursor,
@@ -44,8 +47,10 @@ export async function inspectSpool(dir: string): Promise<SpoolReport> {
     const buf = await readFile(join(dir, 'segments', file));
     const from = !cursor || id > cursor.segment ? 0 : id === cursor.segment ? cursor.offset : buf.length;
     let pending = 0;
-    const scan = scanSegment(buf, 0, (_r, offset) => {
-      if (offset >= from) pending += 1;
+    const scan = scanSegment(buf, 0, (record, offset) => {
+      if (offset < from) return;
+      pending += 1;
+      onPending?.(record);
     });
     report.segments.push({
       file,
