@@ -1,3 +1,4 @@
+export * from './spool-layout.js';
 export * from './spool-record.js';
 export * from './segment-scan.js';
 export * from './segment-log.js';

@@ -4,7 +4,8 @@ import { appendFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { SegmentLog, SpoolLockedError, segmentFileName } from './segment-log.js';
+import { SegmentLog, SpoolLockedError } from './segment-log.js';
+import { segmentFileName } from './spool-layout.js';
 import { encodeRecord } from './spool-record.js';
 import { inspectSpool } from './spool-inspect.js';
 

@@ -1,8 +1,17 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ErrorCodes } from '../errors/index.js';
 import { decodeRecord, encodeRecord, findNextRecord, type SpoolRecord } from './spool-record.js';
 import { scanSegment } from './segment-scan.js';
+import {
+  listSegmentIds,
+  readSpoolCursor,
+  readSpoolLock,
+  segmentFileName,
+  segmentPath,
+  spoolPaths,
+  type SpoolPosition,
+} from './spool-layout.js';
 
 export interface SegmentLogOptions {
   dir: string;
@@ -10,11 +19,6 @@ export interface SegmentLogOptions {
   segmentBytes?: number;
   /** fdatasync after every append (default true). Off only for tests and benchmarks that measure without it. */
   fsync?: boolean;
-}
-
-export interface SpoolPosition {
-  segment: number;
-  offset: number;
 }
 
 /** Records read from the log; `commit(batch)` marks them delivered. */
@@ -29,8 +33,6 @@ export interface SpoolBatch {
 export interface OpenReport {
   /** Bytes cut from the end of the last segment: a write torn by a crash or power cut. */
   tornBytes: number;
-  /** Segments left over from before the cursor (delivered, deleted now). */
-  deliveredSegmentsRemoved: number;
 }
 
 export class SpoolLockedError extends AppError {
@@ -39,13 +41,7 @@ export class SpoolLockedError extends AppError {
   }
 }
 
-const SEGMENTS = 'segments';
-const QUARANTINE = 'quarantine';
-const CURSOR = 'cursor.json';
-const LOCK = 'LOCK';
 const READ_CHUNK = 1024 * 1024;
-
-export const segmentFileName = (id: number) => `${String(id).padStart(16, '0')}.seg`;
 
 /**
  * A durable FIFO of records on local disk: append-only segment files plus a cursor file that marks what has been
@@ -60,11 +56,10 @@ export class SegmentLog {
   private writeSegment = 0;
   private cursor: SpoolPosition = { segment: 1, offset: 0 };
   private pending = 0;
+  /** Damaged ranges copied to quarantine since open (each once, however often it is read). */
   private readonly quarantined = new Set<string>();
   private readonly segmentBytes: number;
   private readonly fsync: boolean;
-  /** Records found damaged and stepped over since open (each counted once). */
-  quarantinedRecords = 0;
 
   private constructor(private readonly opts: SegmentLogOptions) {
     this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
@@ -95,6 +90,11 @@ export class SegmentLog {
 
   get isEmpty(): boolean {
     return this.pendingBytes === 0;
+  }
+
+  /** Damaged records (torn tail or checksum failure) quarantined and stepped over since open. */
+  get quarantinedRecords(): number {
+    return this.quarantined.size;
   }
 
   /** Appends records in order, durably (one write and one fdatasync for the lot). */
@@ -168,23 +168,20 @@ export class SegmentLog {
 
   async close(): Promise<void> {
     await this.writer?.close().catch(() => undefined);
-    await rm(join(this.dir, LOCK), { force: true });
+    await rm(spoolPaths(this.dir).lock, { force: true });
   }
 
   private async recover(): Promise<OpenReport> {
-    await mkdir(join(this.dir, SEGMENTS), { recursive: true });
-    await mkdir(join(this.dir, QUARANTINE), { recursive: true });
+    const paths = spoolPaths(this.dir);
+    await mkdir(paths.segments, { recursive: true });
+    await mkdir(paths.quarantine, { recursive: true });
     await this.lock();
-    const report: OpenReport = { tornBytes: 0, deliveredSegmentsRemoved: 0 };
-    const ids = (await readdir(join(this.dir, SEGMENTS)))
-      .filter((n) => /^\d{16}\.seg$/.test(n))
-      .map((n) => Number(n.slice(0, 16)))
-      .sort((a, b) => a - b);
+    const report: OpenReport = { tornBytes: 0 };
+    const ids = await listSegmentIds(this.dir);
     this.cursor = (await readSpoolCursor(this.dir)) ?? { segment: ids[0] ?? 1, offset: 0 };
     for (const id of ids) {
       if (id < this.cursor.segment) {
-        await rm(this.segmentPath(id), { force: true });
-        report.deliveredSegmentsRemoved += 1;
+        await rm(this.segmentPath(id), { force: true }); // delivered before a crash could delete it
       } else {
         this.sizes.set(id, (await stat(this.segmentPath(id))).size);
       }
@@ -206,15 +203,12 @@ export class SegmentLog {
       const scan = scanSegment(buf, Math.min(from, buf.length));
       this.pending += scan.records;
       if (id === this.writeSegment && scan.validEnd < buf.length) {
-        const tail = scan.damage.filter((d) => d.offset >= scan.validEnd);
-        if (tail.length) {
-          report.tornBytes = buf.length - scan.validEnd;
-          await this.quarantine(id, scan.validEnd, buf.subarray(scan.validEnd));
-          const fh = await open(this.segmentPath(id), 'r+');
-          await fh.truncate(scan.validEnd);
-          await fh.close();
-          this.sizes.set(id, scan.validEnd);
-        }
+        report.tornBytes = buf.length - scan.validEnd;
+        await this.quarantine(id, scan.validEnd, buf.subarray(scan.validEnd));
+        const fh = await open(this.segmentPath(id), 'r+');
+        await fh.truncate(scan.validEnd);
+        await fh.close();
+        this.sizes.set(id, scan.validEnd);
       }
     }
     if (this.cursor.segment === this.writeSegment) {
@@ -250,8 +244,7 @@ export class SegmentLog {
     const key = `${segmentFileName(segment)}-${offset}`;
     if (this.quarantined.has(key)) return;
     this.quarantined.add(key);
-    this.quarantinedRecords += 1;
-    await writeFile(join(this.dir, QUARANTINE, `${key}.bin`), bytes);
+    await writeFile(join(spoolPaths(this.dir).quarantine, `${key}.bin`), bytes);
   }
 
   private async readAt(segment: number, offset: number, length: number): Promise<Buffer> {
@@ -266,46 +259,31 @@ export class SegmentLog {
   }
 
   private async writeCursor(): Promise<void> {
-    const tmp = join(this.dir, `${CURSOR}.tmp`);
+    const { cursor } = spoolPaths(this.dir);
+    const tmp = `${cursor}.tmp`;
     const fh = await open(tmp, 'w');
     await fh.writeFile(JSON.stringify(this.cursor));
     if (this.fsync) await fh.datasync();
     await fh.close();
-    await rename(tmp, join(this.dir, CURSOR));
+    await rename(tmp, cursor);
   }
 
   private async lock(): Promise<void> {
-    const path = join(this.dir, LOCK);
+    const path = spoolPaths(this.dir).lock;
     try {
       await writeFile(path, String(process.pid), { flag: 'wx' });
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const holder = Number(await readFile(path, 'utf8').catch(() => '0'));
-    if (holder > 0 && holder !== process.pid && isAlive(holder)) throw new SpoolLockedError(this.dir, holder);
+    const holder = await readSpoolLock(this.dir);
+    if (holder !== null && holder !== process.pid && isAlive(holder)) throw new SpoolLockedError(this.dir, holder);
     await writeFile(path, String(process.pid));
   }
 
   private segmentPath(id: number): string {
-    return join(this.dir, SEGMENTS, segmentFileName(id));
+    return segmentPath(this.dir, id);
   }
-}
-
-/**
- * The delivered-up-to position of a spool directory, or undefined when there is none yet — or when it is damaged:
- * then replay starts over from the oldest segment (records may be delivered twice, never lost).
- */
-export async function readSpoolCursor(dir: string): Promise<SpoolPosition | undefined> {
-  try {
-    const raw = JSON.parse(await readFile(join(dir, CURSOR), 'utf8')) as Partial<SpoolPosition>;
-    if (Number.isSafeInteger(raw.segment) && Number.isSafeInteger(raw.offset) && raw.offset! >= 0) {
-      return { segment: raw.segment!, offset: raw.offset! };
-    }
-  } catch {
-    // missing or unreadable: as if there were none
-  }
-  return undefined;
 }
 
 function isAlive(pid: number): boolean {

@@ -8,8 +8,6 @@ export interface DamagedRange {
 
 export interface SegmentScan {
   records: number;
-  /** Bytes of valid records. */
-  recordBytes: number;
   /** Offset just past the last valid record: everything after it is a torn or damaged tail. */
   validEnd: number;
   damage: DamagedRange[];
@@ -22,16 +20,15 @@ export interface SegmentScan {
 export function scanSegment(
   buf: Buffer,
   from = 0,
-  onRecord?: (record: SpoolRecord, offset: number, end: number) => void,
+  onRecord?: (record: SpoolRecord, offset: number) => void,
 ): SegmentScan {
-  const scan: SegmentScan = { records: 0, recordBytes: 0, validEnd: from, damage: [] };
+  const scan: SegmentScan = { records: 0, validEnd: from, damage: [] };
   let at = from;
   while (at < buf.length) {
     const r = decodeRecord(buf, at);
     if (r.kind === 'record') {
-      onRecord?.(r.record, at, r.end);
+      onRecord?.(r.record, at);
       scan.records += 1;
-      scan.recordBytes += r.end - at;
       scan.validEnd = r.end;
       at = r.end;
       continue;

@@ -1,7 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { scanSegment, type DamagedRange } from './segment-scan.js';
-import { readSpoolCursor } from './segment-log.js';
+import {
+  listSegmentIds,
+  readSpoolCursor,
+  readSpoolLock,
+  segmentFileName,
+  segmentPath,
+  spoolPaths,
+  type SpoolPosition,
+} from './spool-layout.js';
 import type { SpoolRecord } from './spool-record.js';
 
 export interface SegmentReport {
@@ -15,7 +22,7 @@ export interface SegmentReport {
 
 export interface SpoolReport {
   dir: string;
-  cursor: { segment: number; offset: number } | null;
+  cursor: SpoolPosition | null;
   segments: SegmentReport[];
   pendingRecords: number;
   pendingBytes: number;
@@ -29,7 +36,7 @@ export interface SpoolReport {
  * valid record not yet delivered, oldest first.
  */
 export async function inspectSpool(dir: string, onPending?: (record: SpoolRecord) => void): Promise<SpoolReport> {
-  const names = (await readdir(join(dir, 'segments'))).filter((n) => /^\d{16}\.seg$/.test(n)).sort();
+  const ids = await listSegmentIds(dir);
   const cursor = (await readSpoolCursor(dir)) ?? null;
   const report: SpoolReport = {
     dir,
@@ -37,14 +44,11 @@ export async function inspectSpool(dir: string, onPending?: (record: SpoolRecord
     segments: [],
     pendingRecords: 0,
     pendingBytes: 0,
-    quarantineFiles: (await readdir(join(dir, 'quarantine')).catch(() => [])).length,
-    lockedBy: await readFile(join(dir, 'LOCK'), 'utf8')
-      .then((s) => Number(s) || null)
-      .catch(() => null),
+    quarantineFiles: (await readdir(spoolPaths(dir).quarantine).catch(() => [])).length,
+    lockedBy: await readSpoolLock(dir),
   };
-  for (const file of names) {
-    const id = Number(file.slice(0, 16));
-    const buf = await readFile(join(dir, 'segments', file));
+  for (const id of ids) {
+    const buf = await readFile(segmentPath(dir, id));
     const from = !cursor || id > cursor.segment ? 0 : id === cursor.segment ? cursor.offset : buf.length;
     let pending = 0;
     const scan = scanSegment(buf, 0, (record, offset) => {
@@ -53,7 +57,7 @@ export async function inspectSpool(dir: string, onPending?: (record: SpoolRecord
       onPending?.(record);
     });
     report.segments.push({
-      file,
+      file: segmentFileName(id),
       bytes: buf.length,
       records: scan.records,
       pendingRecords: pending,

@@ -14,6 +14,7 @@ import { crc32 } from 'node:zlib';
  * which the checksum catches.
  */
 export const RECORD_MAGIC = 0x54485331;
+const MAGIC_BYTES = Buffer.from([0x54, 0x48, 0x53, 0x31]);
 export const RECORD_HEADER_BYTES = 17;
 /** Larger lengths are damage, not data: no task comes near this (10,000 readings ≈ 3 MB). */
 export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -48,9 +49,7 @@ export function decodeRecord(buf: Buffer, at: number): DecodeResult {
   if (buf.length - at < RECORD_HEADER_BYTES) {
     // A short header is damage if even its magic is wrong.
     const have = buf.subarray(at, at + 4);
-    const magic = Buffer.alloc(4);
-    magic.writeUInt32BE(RECORD_MAGIC, 0);
-    if (!magic.subarray(0, have.length).equals(have)) return { kind: 'corrupt', reason: 'magic' };
+    if (!MAGIC_BYTES.subarray(0, have.length).equals(have)) return { kind: 'corrupt', reason: 'magic' };
     return { kind: 'incomplete', needed: RECORD_HEADER_BYTES };
   }
   if (buf.readUInt32BE(at) !== RECORD_MAGIC) return { kind: 'corrupt', reason: 'magic' };
@@ -75,9 +74,7 @@ export function decodeRecord(buf: Buffer, at: number): DecodeResult {
  * sequence inside a payload is skipped because the record it would start fails its checksum.
  */
 export function findNextRecord(buf: Buffer, from: number): number {
-  const magic = Buffer.alloc(4);
-  magic.writeUInt32BE(RECORD_MAGIC, 0);
-  for (let at = buf.indexOf(magic, from); at !== -1; at = buf.indexOf(magic, at + 1)) {
+  for (let at = buf.indexOf(MAGIC_BYTES, from); at !== -1; at = buf.indexOf(MAGIC_BYTES, at + 1)) {
     if (decodeRecord(buf, at).kind === 'record') return at;
   }
   return -1;
