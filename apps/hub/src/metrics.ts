@@ -65,7 +65,7 @@ export function createHubMetrics(registry: Registry) {
     }),
     circuitOpen: new Gauge({
       name: 'telemetry_hub_publish_circuit_open',
-      help: '1 while publishing goes to the disk spool (Redis unreachable or the queue at its depth limit), else 0.',
+      help: '1 while the disk spool holds tasks, so publishing goes through it (after Redis was unreachable or the queue full), else 0.',
       registers,
     }),
     spoolRecords: new Gauge({

@@ -4,6 +4,7 @@ import {
   PRIORITY_DEFAULT,
   QueueFullError,
   type Reading,
+  type QueuedTask,
   type TaskEnvelope,
   type TaskProducer,
   briefError,
@@ -56,13 +57,14 @@ export class TaskPublisher {
   /** Set while waiting: ends the wait at once (stop()). */
   private abortWait: (() => void) | undefined;
   private stopDeadline = Infinity;
-  /** With the circuit open: when the next replay attempt is due, and the wait after a failed one. */
+  /** The wait after a failed publish or replay: doubles from retryMin to retryMax, reset by a success. */
+  private failureDelay: number;
+  /** With the spool in use: when the next replay attempt is due (0 = now). */
   private nextProbeAt = 0;
-  private probeBackoff: number;
 
   constructor(private readonly o: TaskPublisherOptions) {
     this.maxTasksPerFlush = o.maxTasksPerFlush ?? 16;
-    this.probeBackoff = this.retryMin;
+    this.failureDelay = this.retryMin;
     o.buffer.onAdd(() => this.onData?.());
   }
 
@@ -105,14 +107,20 @@ export class TaskPublisher {
     return this.o.retryMaxMs ?? 5000;
   }
 
+  /** Returns the delay to wait after this failure, and doubles the next one. */
+  private nextFailureDelay(): number {
+    const delay = this.failureDelay;
+    this.failureDelay = Math.min(delay * 2, this.retryMax);
+    return delay;
+  }
+
   private async run(): Promise<void> {
-    let backoff = this.retryMin;
     for (;;) {
+      // The circuit is open exactly while the spool holds tasks: everything then goes through it, in order.
       if (this.o.spool && !this.o.spool.isEmpty) {
         if (!(await this.spoolStep(this.o.spool))) return;
         continue;
       }
-      this.o.metrics.circuitOpen.set(0);
       if (this.held.length === 0) {
         if (!this.running && this.o.buffer.size === 0) return;
         if (this.running) await this.waitForBatch();
@@ -121,7 +129,7 @@ export class TaskPublisher {
       }
       try {
         await this.flush();
-        backoff = this.retryMin;
+        this.failureDelay = this.retryMin;
       } catch (err) {
         this.o.metrics.publishErrors.inc();
         if (this.o.spool && (await this.spoolInMemory(this.o.spool))) {
@@ -130,9 +138,9 @@ export class TaskPublisher {
           continue;
         }
         this.o.log.warn({ err: briefError(err), readings: this.heldReadings }, 'publish failed; will retry');
-        if (!this.running && Date.now() + backoff > this.stopDeadline) return;
-        await this.sleep(backoff);
-        backoff = Math.min(backoff * 2, this.retryMax);
+        const delay = this.nextFailureDelay();
+        if (!this.running && Date.now() + delay > this.stopDeadline) return;
+        await this.sleep(delay);
       }
     }
   }
@@ -142,7 +150,6 @@ export class TaskPublisher {
    * when a probe is due. Returns false when stopping and nothing more can be done before the deadline.
    */
   private async spoolStep(spool: TaskSpool): Promise<boolean> {
-    this.o.metrics.circuitOpen.set(1);
     const untilProbe = () => Math.max(0, this.nextProbeAt - Date.now());
     if (this.running && untilProbe() > 0) {
       await this.waitFor(() => this.o.buffer.size > 0, untilProbe());
@@ -152,7 +159,7 @@ export class TaskPublisher {
     if (untilProbe() === 0) {
       try {
         await this.replay(spool);
-        this.probeBackoff = this.retryMin;
+        this.failureDelay = this.retryMin;
         this.nextProbeAt = 0;
       } catch (err) {
         this.o.metrics.publishErrors.inc();
@@ -166,8 +173,7 @@ export class TaskPublisher {
   }
 
   private probeFailed(): void {
-    this.nextProbeAt = Date.now() + this.probeBackoff;
-    this.probeBackoff = Math.min(this.probeBackoff * 2, this.retryMax);
+    this.nextProbeAt = Date.now() + this.nextFailureDelay();
   }
 
   /** Writes the batch in hand and everything buffered to the spool, oldest first. False if the disk failed. */
@@ -190,14 +196,14 @@ export class TaskPublisher {
   /** Pushes the oldest spooled tasks; marks delivered what Redis took (a prefix), throws if it refused any. */
   private async replay(spool: TaskSpool): Promise<void> {
     const spooled = await spool.next(this.o.replayBatchTasks ?? 64);
-    const end = this.o.metrics.publishDuration.startTimer();
-    const pushed = spooled.tasks.length ? await this.o.producer.enqueueBatches(spooled.tasks.map((t) => [t])) : [];
-    end();
+    const pushed = spooled.tasks.length ? await this.push(spooled.tasks) : [];
     let n = 0;
     while (n < pushed.length && pushed[n]) n += 1;
     await spool.delivered(spooled, n);
-    this.o.metrics.publishedTasks.inc(n);
-    this.o.metrics.publishedSamples.inc(spooled.readings.slice(0, n).reduce((a, b) => a + b, 0));
+    this.countPublished(
+      n,
+      spooled.readings.slice(0, n).reduce((a, b) => a + b, 0),
+    );
     if (n < spooled.tasks.length) throw new QueueFullError(this.o.producer.queue, this.o.producer.maxDepth);
   }
 
@@ -250,15 +256,30 @@ export class TaskPublisher {
   }
 
   private async flush(): Promise<void> {
-    const end = this.o.metrics.publishDuration.startTimer();
-    const pushed = await this.o.producer.enqueueBatches(this.held.map((task) => [task]));
-    end();
+    const pushed = await this.push(this.held);
     const sent = this.held.filter((_, i) => pushed[i]);
-    this.o.metrics.publishedTasks.inc(sent.length);
-    this.o.metrics.publishedSamples.inc(sent.reduce((n, t) => n + t.payload.readings.length, 0));
+    this.countPublished(
+      sent.length,
+      sent.reduce((n, t) => n + t.payload.readings.length, 0),
+    );
     this.held = this.held.filter((_, i) => !pushed[i]);
     this.o.metrics.heldSamples.set(this.heldReadings);
     if (this.held.length) throw new QueueFullError(this.o.producer.queue, this.o.producer.maxDepth);
+  }
+
+  /** One pipelined round trip, each task its own batch (so the depth limit refuses tasks, not the lot); timed. */
+  private async push(tasks: ReadonlyArray<QueuedTask>): Promise<boolean[]> {
+    const end = this.o.metrics.publishDuration.startTimer();
+    try {
+      return await this.o.producer.enqueueBatches(tasks.map((t) => [t]));
+    } finally {
+      end();
+    }
+  }
+
+  private countPublished(tasks: number, readings: number): void {
+    this.o.metrics.publishedTasks.inc(tasks);
+    this.o.metrics.publishedSamples.inc(readings);
   }
 
   private envelope(readings: Reading[]): HeldTask {

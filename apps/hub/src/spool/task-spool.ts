@@ -41,24 +41,23 @@ export interface SpooledTasks {
 export class TaskSpool {
   private warned = false;
   private lastDropLog = 0;
+  /** Quarantined records already counted in the metric. */
+  private quarantineCounted = 0;
 
   private constructor(
     private readonly segments: SegmentLog,
     private readonly o: TaskSpoolOptions,
   ) {
     o.metrics.spoolCapacity.set(o.capacityBytes);
+    this.countQuarantine('spool: cut a torn last record (crash mid-write)');
     this.updateGauges();
   }
 
   static async open(o: TaskSpoolOptions): Promise<TaskSpool> {
-    const { log: segments, report } = await SegmentLog.open({
+    const { log: segments } = await SegmentLog.open({
       dir: o.dir,
       ...(o.segmentBytes ? { segmentBytes: o.segmentBytes } : {}),
     });
-    if (report.tornBytes > 0) {
-      o.metrics.spoolQuarantined.inc();
-      o.log.warn({ dir: o.dir, bytes: report.tornBytes }, 'spool: cut a torn last record (crash mid-write)');
-    }
     if (segments.pendingRecords > 0) {
       o.log.info(
         { dir: o.dir, tasks: segments.pendingRecords, bytes: segments.pendingBytes },
@@ -100,13 +99,8 @@ export class TaskSpool {
 
   /** The oldest tasks, without removing them: call `delivered` once Redis has them. */
   async next(maxTasks: number): Promise<SpooledTasks> {
-    const before = this.segments.quarantinedRecords;
     const batch = await this.segments.read(maxTasks);
-    const damaged = this.segments.quarantinedRecords - before;
-    if (damaged > 0) {
-      this.o.metrics.spoolQuarantined.inc(damaged);
-      this.o.log.error({ dir: this.o.dir, records: damaged }, 'spool: damaged records quarantined and skipped');
-    }
+    this.countQuarantine('spool: damaged records quarantined and skipped');
     const tasks = batch.records.map((r) => ({ json: r.payload.toString('utf8'), priority: r.priority }));
     return { tasks, readings: batch.records.map((r) => r.weight ?? 0), batch };
   }
@@ -120,6 +114,15 @@ export class TaskSpool {
 
   close(): Promise<void> {
     return this.segments.close();
+  }
+
+  /** Counts (and logs) records the log quarantined since the last call. */
+  private countQuarantine(message: string): void {
+    const damaged = this.segments.quarantinedRecords - this.quarantineCounted;
+    if (damaged <= 0) return;
+    this.quarantineCounted += damaged;
+    this.o.metrics.spoolQuarantined.inc(damaged);
+    this.o.log.error({ dir: this.o.dir, records: damaged }, message);
   }
 
   private dropped(readings: number): void {
@@ -137,6 +140,7 @@ export class TaskSpool {
     const bytes = this.segments.pendingBytes;
     this.o.metrics.spoolBytes.set(bytes);
     this.o.metrics.spoolRecords.set(this.segments.pendingRecords);
+    this.o.metrics.circuitOpen.set(this.segments.isEmpty ? 0 : 1);
     const high = bytes >= this.o.capacityBytes * SPOOL_WARN_RATIO;
     if (high && !this.warned) {
       this.o.log.warn({ dir: this.o.dir, bytes, capacityBytes: this.o.capacityBytes }, 'spool over 70 % full');
