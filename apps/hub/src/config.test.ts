@@ -28,3 +28,18 @@ test('has the documented defaults', () => {
   );
   assert.deepEqual(c.INGEST_API_KEYS, []);
 });
+
+test('spool and MQTT settings: documented defaults, and bad values named', () => {
+  const c = loadHubConfig({ env: {} });
+  assert.deepEqual(
+    [c.SPOOL_DIR, c.SPOOL_MAX_BYTES, c.MQTT_URL, c.MQTT_TOPIC, c.MQTT_QOS, c.MQTT_CLIENT_ID],
+    ['data/hub-spool', 1024 * 1024 * 1024, '', 'telemetry/#', 1, 'telemetryhub-hub'],
+  );
+  assert.throws(
+    () => loadHubConfig({ env: { MQTT_QOS: '3', MQTT_URL: 'http://broker:1883' } }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.problems.some((p) => p.startsWith('MQTT_QOS: must be 0, 1 or 2')) &&
+      err.problems.some((p) => p.startsWith('MQTT_URL: must start with mqtt://')),
+  );
+});

@@ -91,8 +91,7 @@ export const HubConfigSchema = z.object({
   /** QoS of the subscription: 1 (default) = at least once, acked only once buffered. */
   MQTT_QOS: z.coerce
     .number()
-    .int()
-    .refine((q): q is 0 | 1 | 2 => q === 0 || q === 1 || q === 2, 'must be 0, 1 or 2')
+    .pipe(z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'must be 0, 1 or 2' }))
     .default(1),
   /** Client id (a persistent session: the broker keeps messages for it while the hub restarts). */
   MQTT_CLIENT_ID: z.string().min(1).max(128).default('telemetryhub-hub'),

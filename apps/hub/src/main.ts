@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     ? new MqttIngest({
         url: config.MQTT_URL,
         topic: config.MQTT_TOPIC,
-        qos: config.MQTT_QOS as 0 | 1 | 2,
+        qos: config.MQTT_QOS,
         clientId: config.MQTT_CLIENT_ID,
         buffer,
         metrics,
