@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RedisServer, freePort, type ServerProcess } from '@telemetryhub/devstack';
+import { RedisServer, freePort, until, type ServerProcess } from '@telemetryhub/devstack';
 import {
   createRedis,
   encodeRecord,
@@ -60,13 +60,8 @@ async function metric(url: string, name: string): Promise<number> {
   return line ? Number(line.split(' ').pop()) : NaN;
 }
 
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
-}
+/** Waits on a real process: a minute at most, polled every 100 ms. */
+const waitUntil = (what: string, cond: () => Promise<boolean>) => until(what, cond, 60_000, 100);
 
 /** Tasks in the queue, in the order they were pushed, with their readings. */
 async function queued(queue: string): Promise<Array<{ id: string; readings: Reading[] }>> {
@@ -117,20 +112,20 @@ test(`Redis down for ${OUTAGE_SECONDS} s while the sensors run: afterwards every
   const spoolDir = join(workDir, 'outage');
   const { hub, url } = await startHub('outage', spoolDir);
   try {
-    await until(
+    await waitUntil(
       'the first tasks are published',
       async () => (await metric(url, 'telemetry_hub_published_tasks_total')) > 0,
     );
     await redis.pause();
     const outageStart = Date.now();
-    await until('the circuit opens', async () => (await metric(url, 'telemetry_hub_publish_circuit_open')) === 1);
+    await waitUntil('the circuit opens', async () => (await metric(url, 'telemetry_hub_publish_circuit_open')) === 1);
     const ready = await fetch(`${url}/ready`);
     assert.equal(ready.status, 200, 'with a spool the hub stays ready while Redis is away');
     await sleep(Math.max(0, OUTAGE_SECONDS * 1000 - (Date.now() - outageStart)));
     const spooled = await metric(url, 'telemetry_hub_spool_records');
     assert.ok(spooled > 0, 'the outage went to the spool');
     await redis.resume();
-    await until('the spool is replayed and the circuit closes', async () => {
+    await waitUntil('the spool is replayed and the circuit closes', async () => {
       const [records, open] = await Promise.all([
         metric(url, 'telemetry_hub_spool_records'),
         metric(url, 'telemetry_hub_publish_circuit_open'),
@@ -152,12 +147,12 @@ test(`Redis down for ${OUTAGE_SECONDS} s while the sensors run: afterwards every
 test('a hub killed with SIGKILL during an outage replays its spool after restart, skipping a torn last record', async () => {
   const spoolDir = join(workDir, 'killed');
   const first = await startHub('killed', spoolDir);
-  await until(
+  await waitUntil(
     'the first tasks are published',
     async () => (await metric(first.url, 'telemetry_hub_published_tasks_total')) > 0,
   );
   await redis.pause();
-  await until('the spool holds tasks', async () => (await metric(first.url, 'telemetry_hub_spool_records')) >= 5);
+  await waitUntil('the spool holds tasks', async () => (await metric(first.url, 'telemetry_hub_spool_records')) >= 5);
   first.hub.signal('SIGKILL');
   await first.hub.exitPromise;
 
@@ -182,7 +177,10 @@ test('a hub killed with SIGKILL during an outage replays its spool after restart
     );
     assert.ok((await metric(second.url, 'telemetry_hub_spool_records')) >= 5, 'the spool survived the kill');
     await redis.resume();
-    await until('the spool is replayed', async () => (await metric(second.url, 'telemetry_hub_spool_records')) === 0);
+    await waitUntil(
+      'the spool is replayed',
+      async () => (await metric(second.url, 'telemetry_hub_spool_records')) === 0,
+    );
   } finally {
     await stopHub(second.hub);
   }

@@ -6,3 +6,4 @@ export * from './redis-server.js';
 export * from './postgres-server.js';
 export * from './stack.js';
 export * from './mosquitto-server.js';
+export * from './until.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { MosquittoServer } from '@telemetryhub/devstack';
+import { MosquittoServer, until } from '@telemetryhub/devstack';
 import { createMetricsRegistry, parseEvents } from '@telemetryhub/common';
 import { createHubMetrics } from '../metrics.js';
 import { ReadingBuffer, type BufferPolicy } from '../buffer/reading-buffer.js';
@@ -52,14 +52,6 @@ async function startIngest(
   const rejected = async (reason: string) =>
     (await metrics.ingestRejected.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
   return { ingest, buffer, metrics, topicRoot, rejected };
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 test('every event shape producers send is taken in over MQTT, through the same validation as HTTP', async () => {

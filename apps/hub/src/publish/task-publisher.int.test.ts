@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { RedisServer } from '@telemetryhub/devstack';
+import { RedisServer, until } from '@telemetryhub/devstack';
 import {
   TaskProducer,
   createMetricsRegistry,
@@ -82,14 +82,14 @@ test('holds its batch through a Redis outage and delivers everything once Redis 
   publisher.start();
   const first = readings(100);
   buffer.add(first);
-  await waitFor(async () => (await redis.llen('outage:pending').catch(() => 0)) === 2);
+  await until('the first two tasks are in', async () => (await redis.llen('outage:pending').catch(() => 0)) === 2);
   await server.restart(); // Redis comes back empty (no AOF): only what is published after is checked
   server.signal('SIGSTOP');
   const second = readings(300).slice(100);
   buffer.add(second);
-  await waitFor(async () => (await metrics.publishErrors.get()).values[0]!.value > 0);
+  await until('the outage is seen', async () => (await metrics.publishErrors.get()).values[0]!.value > 0);
   server.signal('SIGCONT');
-  await waitFor(async () => (await redis.llen('outage:pending').catch(() => 0)) >= 4);
+  await until('the held batch is delivered', async () => (await redis.llen('outage:pending').catch(() => 0)) >= 4);
   assert.equal(await publisher.stop(5000), 0);
   redis.disconnect();
   const published = await drainQueue(server.url, 'outage');
@@ -97,14 +97,6 @@ test('holds its batch through a Redis outage and delivers everything once Redis 
   for (const r of second) assert.ok(ids.includes(r.event_id), 'every reading of the outage arrived');
   assert.ok((await metrics.publishErrors.get()).values[0]!.value > 0, 'the outage was seen and counted');
 });
-
-async function waitFor(cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test('at the queue depth limit the publisher holds its batches, and delivers them once consumers make room', async () => {
   const metrics = createHubMetrics(
@@ -129,7 +121,8 @@ test('at the queue depth limit the publisher holds its batches, and delivers the
   const taken: string[] = [];
   try {
     // 2 tasks in, the other 30 readings held (not dropped), and the limit keeps holding while nobody consumes.
-    await waitFor(
+    await until(
+      'two tasks are in and 30 readings held',
       async () =>
         (await redis.llen('bounded:pending').catch(() => -1)) === 2 && publisher.heldReadings + buffer.size === 30,
     );
@@ -165,7 +158,7 @@ describe('with a disk spool', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function spooled(queue: string, spoolDir: string) {
+  async function spooled(queue: string, spoolDir: string, opts: { maxDepth?: number; batch?: number } = {}) {
     const metrics = createHubMetrics(
       createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
     );
@@ -181,11 +174,11 @@ describe('with a disk spool', () => {
     const redis = createRedis(aof.url, { offlineQueue: false, commandTimeoutMs: 1000 });
     const publisher = new TaskPublisher({
       buffer,
-      producer: new TaskProducer(redis, queue),
+      producer: new TaskProducer(redis, queue, opts.maxDepth ? { maxDepth: opts.maxDepth } : {}),
       metrics,
       log,
       taskType: 'telemetry.analyze',
-      batchMaxReadings: 50,
+      batchMaxReadings: opts.batch ?? 50,
       lingerMs: 10,
       retryMinMs: 50,
       retryMaxMs: 200,
@@ -202,13 +195,13 @@ describe('with a disk spool', () => {
     const input = readings(600);
     publisher.start();
     buffer.add(input.slice(0, 100));
-    await waitFor(async () => (await redis.llen('spooled:pending').catch(() => 0)) === 2);
+    await until('the first tasks are in', async () => (await redis.llen('spooled:pending').catch(() => 0)) === 2);
     await aof.pause();
     for (let i = 100; i < 400; i += 100) {
       buffer.add(input.slice(i, i + 100));
       await new Promise((r) => setTimeout(r, 30));
     }
-    await waitFor(async () => buffer.size === 0 && publisher.heldReadings === 0);
+    await until('everything of the outage is on disk', async () => buffer.size === 0 && publisher.heldReadings === 0);
     assert.equal(await value(metrics.circuitOpen), 1);
     // (Tasks published before the client's first connect may have gone through the spool too.)
     const written = await value(metrics.spoolWrittenTasks);
@@ -217,7 +210,7 @@ describe('with a disk spool', () => {
     assert.equal(spool.pendingTasks, outageTasks);
     await aof.resume();
     buffer.add(input.slice(400)); // live traffic while the spool replays
-    await waitFor(async () => spool.isEmpty && (await value(metrics.publishedSamples)) === 600);
+    await until('the spool is replayed', async () => spool.isEmpty && (await value(metrics.publishedSamples)) === 600);
     assert.equal(await publisher.stop(5000), 0);
     await spool.close();
     redis.disconnect();
@@ -241,7 +234,7 @@ describe('with a disk spool', () => {
     await aof.pause();
     first.publisher.start();
     first.buffer.add(input.slice(0, 200));
-    await waitFor(async () => (await value(first.metrics.spoolWrittenTasks)) > 0);
+    await until('the spool has tasks', async () => (await value(first.metrics.spoolWrittenTasks)) > 0);
     first.buffer.add(input.slice(200));
     assert.equal(await first.publisher.stop(5000), 0, 'stop moves what is in memory to the spool');
     const written = first.spool.pendingTasks;
@@ -253,7 +246,7 @@ describe('with a disk spool', () => {
     const second = await spooled('restarted', spoolDir);
     assert.equal(second.spool.pendingTasks, written, 'the spool survived the restart');
     second.publisher.start();
-    await waitFor(async () => second.spool.isEmpty);
+    await until('the spool is replayed', async () => second.spool.isEmpty);
     assert.equal(await second.publisher.stop(5000), 0);
     await second.spool.close();
     second.redis.disconnect();
@@ -261,5 +254,37 @@ describe('with a disk spool', () => {
       (await drainQueue(aof.url, 'restarted')).map((r) => r.event_id),
       input.map((r) => r.event_id),
     );
+  });
+
+  test('at the queue depth limit batches go to the spool, and arrive once, in order, as consumers make room', async () => {
+    const { buffer, redis, publisher, metrics, spool } = await spooled('full', join(dir, 'c'), {
+      maxDepth: 2,
+      batch: 10,
+    });
+    await until('connected', async () => (await redis.ping().catch(() => '')) === 'PONG');
+    const input = readings(60);
+    publisher.start();
+    buffer.add(input); // 6 tasks, 2 fit
+    const taken: string[] = [];
+    try {
+      await until('the refused tasks are on disk', async () => spool.pendingTasks >= 4);
+      assert.equal(await redis.llen('full:pending'), 2);
+      while (taken.length < 6) {
+        const raw = await redis.rpop('full:pending');
+        if (raw) taken.push(raw);
+        else await new Promise((r) => setTimeout(r, 10));
+      }
+      await until('the spool is empty', async () => spool.isEmpty);
+    } finally {
+      assert.equal(await publisher.stop(5000), 0);
+      await spool.close();
+      redis.disconnect();
+    }
+    assert.deepEqual(
+      taken.flatMap((raw) => parseEventsStrict(parseTaskEnvelope(raw).payload)).map((r) => r.event_id),
+      input.map((r) => r.event_id),
+      'every reading, once, in order',
+    );
+    assert.ok((await value(metrics.spoolReplayedTasks)) >= 4, 'the refused tasks went through the spool');
   });
 });
