@@ -20,6 +20,7 @@ import { createApp } from './app.js';
 import { RateLimiter } from './ingest/rate-limiter.js';
 import { MqttIngest } from './ingest/mqtt-ingest.js';
 import { DeviceRegistry } from './control/device-registry.js';
+import { registerDeviceMetrics } from './control/device-metrics.js';
 import { VERSION } from './version.js';
 
 const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest → ring buffer → Redis queue.
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
     const level = to === 'Error' || to === 'SafeState' ? 'warn' : 'info';
     log[level]({ deviceId, from, to, reason }, 'device state changed');
   });
+  registerDeviceMetrics(registry, devices);
   const drivers: SensorDriver[] = [];
   if (config.SIM_DEVICES > 0) {
     const simulated = new SimulatedDriver({

@@ -7,3 +7,4 @@ export * from './postgres-server.js';
 export * from './stack.js';
 export * from './mosquitto-server.js';
 export * from './until.js';
+export * from './redis-sentinel.js';

@@ -16,6 +16,7 @@ const PRECEDENCE: readonly DeviceState[] = ['SafeState', 'Error', 'Measuring', '
 export class DeviceRegistry implements DeviceControl {
   private readonly devices = new Map<string, DeviceStateMachine>();
   private readonly latest = new Map<string, Reading>();
+  private readonly lastReadAtMs = new Map<string, number>();
   private latestOverall: Reading | null = null;
 
   constructor(
@@ -50,6 +51,7 @@ export class DeviceRegistry implements DeviceControl {
     this.devices.get(deviceId)?.readSucceeded();
     const last = readings.at(-1);
     if (last) {
+      this.lastReadAtMs.set(deviceId, Date.now());
       this.latest.set(deviceId, last);
       this.latestOverall = last;
     }
@@ -63,6 +65,11 @@ export class DeviceRegistry implements DeviceControl {
 
   latestSample(deviceId?: string): Reading | null {
     return deviceId ? (this.latest.get(deviceId) ?? null) : this.latestOverall;
+  }
+
+  /** When the hub last took a reading from the device (epoch ms), for the "no data from a device" alert. */
+  lastReadAt(deviceId: string): number | undefined {
+    return this.lastReadAtMs.get(deviceId);
   }
 
   get state(): DeviceState {

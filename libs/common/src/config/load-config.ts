@@ -57,15 +57,12 @@ function isSecretName(name: string): boolean {
   return /PASSWORD|SECRET|KEY|TOKEN/i.test(name);
 }
 
-/** A URL with its password replaced, for logs and start-up banners. */
+/** A URL with its passwords replaced, for logs and start-up banners (also a multi-host Sentinel URL). */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable url)';
-  }
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return '(unparseable url)';
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1:***@')
+    .replace(/([?&]sentinel_password=)[^&]*/, '$1***');
 }
 
 /** Reusable pieces of the apps' config schemas. */
@@ -75,7 +72,7 @@ export const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonn
 export const redisUrl = () =>
   z
     .string()
-    .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
+    .regex(/^(rediss?|redis-sentinel):\/\//, { error: 'must be a redis://, rediss:// or redis-sentinel:// URL' })
     .default('redis://127.0.0.1:6379');
 export const postgresUrl = () =>
   z

@@ -1,5 +1,6 @@
 export * from './keys.js';
 export * from './errors.js';
 export * from './redis-connection.js';
+export * from './redis-target.js';
 export * from './redis-list/index.js';
 export * from './queue-metrics.js';

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { briefError } from '../log/index.js';
+import { parseRedisTarget } from './redis-target.js';
 
 export interface RedisConnectionOptions {
   /** Timeout of every non-blocking command (ms). Default 5000. */
@@ -18,20 +19,28 @@ export interface RedisConnectionOptions {
 /**
  * An ioredis client with timeouts on everything: commands time out, reconnects back off (capped at 5 s), and
  * errors are logged (at most once per 10 s) rather than left to the default handler. TLS and ACL user/password
- * come from the URL (`rediss://user:pass@host:port/db`).
+ * come from the URL (`rediss://user:pass@host:port/db`); a `redis-sentinel://` URL follows a Sentinel group's
+ * primary through failovers (see parseRedisTarget).
  */
+/** Reconnect backoff (ms): 200, 400 … capped at 5 s; never gives up. */
+const reconnectDelay = (times: number): number => Math.min(100 * 2 ** Math.min(times, 6), 5000);
+
 export function createRedis(url: string, opts: RedisConnectionOptions = {}): Redis {
   const options: RedisOptions = {
     connectTimeout: opts.connectTimeoutMs ?? 5000,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: opts.offlineQueue ?? true,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
+    retryStrategy: reconnectDelay,
     connectionName: opts.name ?? 'telemetryhub',
     ...(opts.blocking
       ? { blockingTimeout: 1000, blockingTimeoutGrace: 1000 }
       : { commandTimeout: opts.commandTimeoutMs ?? 5000 }),
   };
-  const redis = new Redis(url, options);
+  const target = parseRedisTarget(url);
+  const redis =
+    target.kind === 'url'
+      ? new Redis(target.url, options)
+      : new Redis({ ...options, ...target.options, sentinelRetryStrategy: reconnectDelay });
   let lastLogged = 0;
   redis.on('error', (err) => {
     const now = Date.now();

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRedisTarget, RedisUrlError } from './redis-target.js';
+import { redactUrl } from '../config/index.js';
+
+test('plain and TLS URLs go to ioredis as they are', () => {
+  assert.deepEqual(parseRedisTarget('redis://127.0.0.1:6379/2'), { kind: 'url', url: 'redis://127.0.0.1:6379/2' });
+  assert.equal(parseRedisTarget('rediss://u:p@host:6380').kind, 'url');
+});
+
+test('a Sentinel URL lists its sentinels, the primary name, the ACL user and db', () => {
+  const t = parseRedisTarget('redis-sentinel://app:s%40cret@s1:26379,s2,[::1]:26380/orders/3?sentinel_password=sp');
+  assert.equal(t.kind, 'sentinel');
+  if (t.kind !== 'sentinel') return;
+  assert.deepEqual(t.options.sentinels, [
+    { host: 's1', port: 26379 },
+    { host: 's2', port: 26379 },
+    { host: '::1', port: 26380 },
+  ]);
+  assert.equal(t.options.name, 'orders');
+  assert.equal(t.options.username, 'app');
+  assert.equal(t.options.password, 's@cret');
+  assert.equal(t.options.db, 3);
+  assert.equal(t.options.sentinelPassword, 'sp');
+});
+
+test('a Sentinel URL without a primary name uses mymaster', () => {
+  const t = parseRedisTarget('redis-sentinel://redis-sentinel:26379');
+  assert.equal(t.kind === 'sentinel' && t.options.name, 'mymaster');
+});
+
+test('anything else is refused with a typed error that does not echo the password', () => {
+  assert.throws(
+    () => parseRedisTarget('http://user:hunter2@x'),
+    (err: unknown) => {
+      assert.ok(err instanceof RedisUrlError);
+      assert.doesNotMatch(err.message, /hunter2/);
+      return true;
+    },
+  );
+  assert.throws(() => parseRedisTarget('redis-sentinel://a:b:c/x'), RedisUrlError);
+});
+
+test('redactUrl hides both passwords of a Sentinel URL', () => {
+  assert.equal(
+    redactUrl('redis-sentinel://app:pw@s1:26379,s2:26379/mymaster?sentinel_password=sp'),
+    'redis-sentinel://app:***@s1:26379,s2:26379/mymaster?sentinel_password=***',
+  );
+});

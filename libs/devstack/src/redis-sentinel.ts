@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureRedisServer, type Progress } from './packages.js';
+import { freePort } from './ports.js';
+import { ping } from './redis-server.js';
+import { ServerProcess, waitUntil } from './server-process.js';
+import { ServerStartError } from './errors.js';
+
+export interface RedisSentinelOptions {
+  /** Name of the monitored primary. Default `mymaster`. */
+  masterName?: string;
+  /** How long the primary may be silent before the sentinel calls it down (ms). Default 1000 (fast tests). */
+  downAfterMs?: number;
+  progress?: Progress;
+}
+
+/**
+ * A Redis Sentinel (`redis-server <conf> --sentinel`) on loopback watching one primary, with quorum 1 so that a
+ * single sentinel can fail over. Its config file lives in a throwaway dir (Sentinel rewrites it as it learns).
+ */
+export class RedisSentinel {
+  private constructor(
+    readonly port: number,
+    readonly masterName: string,
+    private readonly dir: string,
+    private readonly proc: ServerProcess,
+  ) {}
+
+  /** The `REDIS_URL` that reaches the primary through this sentinel. */
+  get url(): string {
+    return `redis-sentinel://127.0.0.1:${this.port}/${this.masterName}`;
+  }
+
+  static async start(masterPort: number, opts: RedisSentinelOptions = {}): Promise<RedisSentinel> {
+    const binary = ensureRedisServer(opts.progress);
+    const masterName = opts.masterName ?? 'mymaster';
+    const dir = mkdtempSync(join(tmpdir(), 'th-sentinel-'));
+    const port = await freePort();
+    const conf = join(dir, 'sentinel.conf');
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 1`,
+        `sentinel down-after-milliseconds ${masterName} ${opts.downAfterMs ?? 1000}`,
+        `sentinel failover-timeout ${masterName} 10000`,
+        `sentinel parallel-syncs ${masterName} 1`,
+        '',
+      ].join('\n'),
+    );
+    const proc = new ServerProcess(binary, [conf, '--sentinel'], { parentDeathSignal: 'SIGTERM' });
+    try {
+      await waitUntil(() => ping(port), proc, 15_000, 'redis-sentinel');
+    } catch (err) {
+      await proc.stop('SIGKILL', 1000);
+      rmSync(dir, { recursive: true, force: true });
+      throw new ServerStartError(`redis-sentinel on port ${port}: ${(err as Error).message}`, proc.log);
+    }
+    return new RedisSentinel(port, masterName, dir, proc);
+  }
+
+  async stop(): Promise<void> {
+    await this.proc.stop('SIGTERM');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
