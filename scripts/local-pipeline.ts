@@ -28,6 +28,8 @@ export interface LocalPipelineOptions {
   processorPort?: number;
   /** Extra environment for the apps (e.g. SIM_DEVICES, LOG_LEVEL). */
   env?: Record<string, string>;
+  /** Run the compiled apps (dist/, plain node) as the container images do, instead of the sources through tsx. */
+  compiled?: boolean;
   /** Where the apps' logs go; default: only the last lines are kept, for error messages. */
   logDir?: string;
   progress?: Progress;
@@ -52,13 +54,18 @@ async function pickPort(wanted: number | undefined, progress: Progress, what: st
   return port;
 }
 
-/** Starts one app (`apps/<name>/src/main.ts`) as a child process that dies with its parent. */
+/**
+ * Starts one app as a child process that dies with its parent: the TypeScript source through tsx, or with
+ * `compiled` the `tsc -b` output under plain node, as the container images run it (`node apps/<name>/dist/main.js`).
+ */
 export function startAppProcess(
   name: 'hub' | 'task-processor',
   env: NodeJS.ProcessEnv,
   logDir?: string,
+  compiled = false,
 ): ServerProcess {
-  return new ServerProcess(process.execPath, ['--import', 'tsx', `apps/${name}/src/main.ts`], {
+  const args = compiled ? [`apps/${name}/dist/main.js`] : ['--import', 'tsx', `apps/${name}/src/main.ts`];
+  return new ServerProcess(process.execPath, args, {
     parentDeathSignal: 'SIGTERM',
     env,
     cwd: ROOT,
@@ -115,9 +122,9 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     };
     if (o.logDir) mkdirSync(o.logDir, { recursive: true });
     progress('starting the task-processor and the hub …');
-    const processor = startAppProcess('task-processor', env, o.logDir);
+    const processor = startAppProcess('task-processor', env, o.logDir, o.compiled);
     started.push(processor);
-    const hub = startAppProcess('hub', env, o.logDir);
+    const hub = startAppProcess('hub', env, o.logDir, o.compiled);
     started.push(hub);
     const hubUrl = `http://127.0.0.1:${hubPort}`;
     const processorUrl = `http://127.0.0.1:${processorPort}`;

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { HubConfigSchema } from '../../apps/hub/src/config.js';
+import { ProcessorConfigSchema } from '../../apps/task-processor/src/config.js';
+import { ROOT } from './support/manifests.js';
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  environment?: Record<string, string>;
+  volumes?: string[];
+  ports?: string[];
+}
+const readYaml = (path: string) => parse(readFileSync(join(ROOT, path), 'utf8')) as Record<string, unknown>;
+const compose = readYaml('docker-compose.yml') as { services: Record<string, Service> };
+const APPS = {
+  hub: { keys: Object.keys(HubConfigSchema.shape), portVar: 'HUB_PORT' },
+  'task-processor': { keys: Object.keys(ProcessorConfigSchema.shape), portVar: 'PROCESSOR_PORT' },
+} as const;
+
+test('docker-compose.yml runs the whole stack and sets only variables the apps read', () => {
+  assert.deepEqual(Object.keys(compose.services).sort(), [
+    'grafana',
+    'hub',
+    'postgres',
+    'prometheus',
+    'redis',
+    'task-processor',
+  ]);
+  for (const [name, app] of Object.entries(APPS)) {
+    const svc = compose.services[name]!;
+    const unknown = Object.keys(svc.environment ?? {}).filter((k) => !(app.keys as string[]).includes(k));
+    assert.deepEqual(unknown, [], `${name} sets variables it does not read`);
+    assert.ok(svc.build && existsSync(join(ROOT, svc.build.context, svc.build.dockerfile)), `${name} Dockerfile`);
+    const port = svc.environment?.[app.portVar];
+    assert.ok(svc.ports?.includes(`${port}:${port}`), `${name} publishes the port it listens on`);
+  }
+  const redisCmd = (compose.services.redis as { command: string[] }).command.join(' ');
+  assert.match(redisCmd, /--appendonly yes/);
+  assert.match(redisCmd, /--maxmemory-policy noeviction/);
+});
+
+test('every file the Compose stack mounts exists', () => {
+  for (const [name, svc] of Object.entries(compose.services)) {
+    for (const v of svc.volumes ?? []) {
+      const host = v.split(':')[0]!;
+      if (host.startsWith('.')) assert.ok(existsSync(join(ROOT, host)), `${name} mounts ${host}`);
+    }
+  }
+});
+
+test("Compose's Prometheus scrapes both apps and loads the same alert rules as the PrometheusRule", () => {
+  const prom = readYaml('deploy/compose/prometheus/prometheus.yml') as {
+    rule_files: string[];
+    scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+  };
+  for (const [name, app] of Object.entries(APPS)) {
+    const job = prom.scrape_configs.find((j) => j.job_name === name);
+    const port = compose.services[name]!.environment?.[app.portVar];
+    assert.deepEqual(job?.static_configs[0]?.targets, [`${name}:${port}`]);
+  }
+  const rule = readYaml('k8s/base/monitoring/prometheusrule.yaml') as { spec: { groups: unknown } };
+  const alerts = readYaml('deploy/compose/prometheus/alerts.yml') as { groups: unknown };
+  assert.deepEqual(alerts.groups, rule.spec.groups, 'deploy/compose/prometheus/alerts.yml drifted from k8s/');
+});

@@ -1,0 +1,62 @@
+/**
+ * The deployment's promises, checked against the running apps: the compiled apps start under plain node as the
+ * images' CMD runs them, the images' HEALTHCHECK command passes against them, and every metric that the
+ * PrometheusRule and the Grafana dashboard query is one the apps really export.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startLocalPipeline, type LocalPipeline } from '../../scripts/local-pipeline.js';
+import { ROOT } from './support/manifests.js';
+import { healthcheckArgv, parseDockerfile } from './support/dockerfile.js';
+import { exportedNames, metricNames, shippedQueries } from './support/promql.js';
+
+let pipeline: LocalPipeline;
+before(async () => {
+  // The images run tsc's output: build it (incremental; `npm test` has just type-checked, so usually a no-op).
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'apps/hub', 'apps/task-processor'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
+  pipeline = await startLocalPipeline({
+    compiled: true,
+    env: { NODE_ENV: 'production', SIM_DEVICES: '2', SIM_RATE_HZ: '2', LOG_LEVEL: 'warn' },
+  });
+});
+after(() => pipeline?.stop());
+
+for (const app of ['hub', 'task-processor'] as const) {
+  test(`the ${app} image's HEALTHCHECK command passes against the compiled app`, async () => {
+    const final = parseDockerfile(readFileSync(join(ROOT, `apps/${app}/Dockerfile`), 'utf8')).at(-1)!;
+    const health = final.instructions.find((i) => i.op === 'HEALTHCHECK')!.args;
+    const port = new URL(app === 'hub' ? pipeline.hubUrl : pipeline.processorUrl).port;
+    const [cmd, ...args] = healthcheckArgv(health, { HUB_PORT: port, PROCESSOR_PORT: port });
+    assert.equal(cmd, 'node');
+    const status = await new Promise<number>((resolve) =>
+      execFile(process.execPath, args, { cwd: ROOT, timeout: 20_000 }, (err) => resolve(err ? Number(err.code) : 0)),
+    );
+    assert.equal(status, 0);
+  });
+}
+
+test('every metric the alerts and the dashboard query is exported by the running apps', async () => {
+  const exported = new Set<string>();
+  for (const url of [pipeline.hubUrl, pipeline.processorUrl]) {
+    const res = await fetch(`${url}/metrics`);
+    assert.equal(res.status, 200);
+    for (const n of exportedNames(await res.text())) exported.add(n);
+  }
+  assert.ok(exported.has('telemetry_hub_samples_total') && exported.has('telemetry_queue_depth'));
+  const missing = shippedQueries().flatMap(({ where, expr }) =>
+    metricNames(expr)
+      .filter((n) => !exported.has(n))
+      .map((n) => `${where}: ${n}`),
+  );
+  assert.deepEqual(missing, [], 'queries name metrics the apps do not export');
+});
