@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { HubConfigSchema } from '../../apps/hub/src/config.js';
-import { ProcessorConfigSchema } from '../../apps/task-processor/src/config.js';
 import { ROOT } from './support/manifests.js';
+import { APPS } from './support/apps.js';
 
 interface Service {
   image?: string;
@@ -16,10 +15,6 @@ interface Service {
 }
 const readYaml = (path: string) => parse(readFileSync(join(ROOT, path), 'utf8')) as Record<string, unknown>;
 const compose = readYaml('docker-compose.yml') as { services: Record<string, Service> };
-const APPS = {
-  hub: { keys: Object.keys(HubConfigSchema.shape), portVar: 'HUB_PORT' },
-  'task-processor': { keys: Object.keys(ProcessorConfigSchema.shape), portVar: 'PROCESSOR_PORT' },
-} as const;
 
 test('docker-compose.yml runs the whole stack and sets only variables the apps read', () => {
   assert.deepEqual(Object.keys(compose.services).sort(), [

@@ -5,26 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { queueKeys } from '@telemetryhub/common';
-import { HubConfigSchema } from '../../apps/hub/src/config.js';
-import { ProcessorConfigSchema } from '../../apps/task-processor/src/config.js';
 import { splitImage } from './support/kustomize-lite.js';
 import { OVERLAYS, rendered, workloads, type Container, type K8sObject, type Workload } from './support/manifests.js';
 import { SCHEMA_SOURCE, schemaErrors, typeCheckStrict } from './support/k8s-schemas.js';
+import { APPS, APP_NAMES, type AppName } from './support/apps.js';
 
-/** What each of our images is: its config schema and the port variable its HTTP server listens on. */
-const APPS = {
-  'telemetryhub/hub': { keys: Object.keys(HubConfigSchema.shape), portVar: 'HUB_PORT', defaultPort: 8080 },
-  'telemetryhub/task-processor': {
-    keys: Object.keys(ProcessorConfigSchema.shape),
-    portVar: 'PROCESSOR_PORT',
-    defaultPort: 8081,
-  },
-} as const;
-type AppImage = keyof typeof APPS;
-
-function appOf(c: Container): AppImage | undefined {
+/** Which app a container runs, from its image (`telemetryhub/<app>`, or `<registry>/…/<app>` after `images:`). */
+function appOf(c: Container): AppName | undefined {
   const [name] = splitImage(c.image);
-  return (Object.keys(APPS) as AppImage[]).find((a) => name === a || name.endsWith(`/${a.split('/')[1]}`));
+  return APP_NAMES.find((a) => name.endsWith(`/${a}`));
 }
 
 interface EnvVar {
@@ -59,7 +48,7 @@ function environment(objects: K8sObject[], c: ContainerSpec): Map<string, string
   return env;
 }
 
-function appContainers(objects: K8sObject[]): Array<{ w: Workload; c: ContainerSpec; app: AppImage }> {
+function appContainers(objects: K8sObject[]): Array<{ w: Workload; c: ContainerSpec; app: AppName }> {
   return workloads(objects).flatMap((w) =>
     (w.pod.containers as ContainerSpec[]).flatMap((c) => {
       const app = appOf(c);
@@ -83,7 +72,7 @@ for (const overlay of OVERLAYS) {
   test(`overlays/${overlay}: every variable set on an app container is one the app reads`, () => {
     const objects = rendered(overlay);
     const found = appContainers(objects);
-    assert.deepEqual([...new Set(found.map((f) => f.app))].sort(), Object.keys(APPS).sort(), 'both apps deployed');
+    assert.deepEqual([...new Set(found.map((f) => f.app))].sort(), [...APP_NAMES].sort(), 'both apps deployed');
     for (const { w, c, app } of found) {
       const unknown = [...environment(objects, c).keys()].filter((k) => !(APPS[app].keys as string[]).includes(k));
       assert.deepEqual(unknown, [], `${w.object.kind}/${w.object.metadata.name} sets variables ${app} does not read`);

@@ -32,12 +32,6 @@ export function parseDockerfile(text: string): Stage[] {
   return stages;
 }
 
-/** The URL a `HEALTHCHECK … CMD node probe-cli.js "<url>"` probes, with ${VAR} expanded from `env`. */
-export function healthcheckUrl(healthcheck: string, env: Record<string, string>): string | undefined {
-  const m = /CMD .*probe-cli\.js "([^"]+)"/.exec(healthcheck);
-  return m?.[1]?.replace(/\$\{(\w+)\}/g, (_m, k: string) => env[k] ?? '');
-}
-
 /** The command line of a HEALTHCHECK, as argv (shell form, quotes removed, ${VAR} expanded). */
 export function healthcheckArgv(healthcheck: string, env: Record<string, string>): string[] {
   const cmd = healthcheck
