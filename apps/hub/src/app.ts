@@ -9,6 +9,7 @@ import { apiKeyAuth, type ApiKeyEntry } from './ingest/api-key-auth.js';
 import { deviceControlRouter } from './control/device-control.routes.js';
 import type { DeviceRegistry } from './control/device-registry.js';
 import type { RateLimiter } from './ingest/rate-limiter.js';
+import type { ClockSkewGuard } from './ingest/clock-skew-guard.js';
 
 export interface HubAppDeps {
   log: Logger;
@@ -19,7 +20,8 @@ export interface HubAppDeps {
   bodyLimitBytes: number;
   apiKeys?: readonly ApiKeyEntry[];
   rateLimiter?: RateLimiter;
-  maxFutureSkewMs?: number;
+  /** The clock-skew guard of both ingest paths (its per-device table is served at GET /v1/clock-skew). */
+  skewGuard?: ClockSkewGuard;
   devices: DeviceRegistry;
 }
 
@@ -32,7 +34,16 @@ export function createApp(deps: HubAppDeps): Express {
   const auth = deps.apiKeys?.length
     ? apiKeyAuth(deps.apiKeys, () => deps.metrics.ingestRejected.inc({ reason: 'unauthorized' }))
     : undefined;
-  app.use(httpIngestRouter({ ...deps, ...(auth ? { auth } : {}) }));
+  app.use(
+    httpIngestRouter({
+      ...deps,
+      ...(auth ? { auth } : {}),
+      ...(deps.skewGuard ? { parseOptions: deps.skewGuard.parseOptions } : {}),
+    }),
+  );
+  app.get('/v1/clock-skew', ...(auth ? [auth] : []), (_req, res) => {
+    res.json({ devices: deps.skewGuard?.snapshot() ?? [] });
+  });
   app.use(
     deviceControlRouter({
       registry: deps.devices,

@@ -95,6 +95,12 @@ export const HubConfigSchema = z.object({
     .default(1),
   /** Client id (a persistent session: the broker keeps messages for it while the hub restarts). */
   MQTT_CLIENT_ID: z.string().min(1).max(128).default('telemetryhub-hub'),
+  /**
+   * What the clock-skew guard does with an event stamped further ahead than MAX_CLOCK_SKEW_SECONDS: `reject` it
+   * (HTTP 400 naming the time field, MQTT message skipped) or `clamp` its time to the hub's now. Both are counted
+   * per device (`GET /v1/clock-skew`).
+   */
+  CLOCK_SKEW_POLICY: z.enum(['reject', 'clamp']).default('reject'),
   /** Type of the tasks the hub publishes. */
   TASK_TYPE: z.string().default(TaskTypes.ANALYZE),
 });

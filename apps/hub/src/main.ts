@@ -21,6 +21,7 @@ import { RateLimiter } from './ingest/rate-limiter.js';
 import { MqttIngest } from './ingest/mqtt-ingest.js';
 import { DeviceRegistry } from './control/device-registry.js';
 import { registerDeviceMetrics } from './control/device-metrics.js';
+import { ClockSkewGuard } from './ingest/clock-skew-guard.js';
 import { VERSION } from './version.js';
 
 const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest → ring buffer → Redis queue.
@@ -97,6 +98,11 @@ async function main(): Promise<void> {
   }
   if (config.AUTO_START) devices.startAll();
 
+  const skewGuard = new ClockSkewGuard({
+    maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
+    policy: config.CLOCK_SKEW_POLICY,
+    metrics,
+  });
   if (config.INGEST_API_KEYS.length === 0) log.warn('INGEST_API_KEYS is not set: HTTP ingest accepts anyone');
   const app = createApp({
     log,
@@ -106,7 +112,7 @@ async function main(): Promise<void> {
     buffer,
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
     apiKeys: config.INGEST_API_KEYS,
-    maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
+    skewGuard,
     devices,
     ...(config.INGEST_RATE_LIMIT_PER_SECOND > 0
       ? { rateLimiter: new RateLimiter(config.INGEST_RATE_LIMIT_PER_SECOND, config.INGEST_RATE_LIMIT_BURST) }
@@ -124,7 +130,7 @@ async function main(): Promise<void> {
         buffer,
         metrics,
         log: log.child({ component: 'mqtt' }),
-        maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
+        parseOptions: skewGuard.parseOptions,
       })
     : undefined;
   void mqtt?.start(); // in the background: a broker that is away must not hold up the sensors

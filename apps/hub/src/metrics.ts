@@ -26,6 +26,12 @@ export function createHubMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers,
     }),
+    clockSkewEvents: new Counter({
+      name: 'telemetry_hub_clock_skew_events_total',
+      help: 'Events stamped further in the future than MAX_CLOCK_SKEW_SECONDS, by action (rejected, clamped).',
+      labelNames: ['action'],
+      registers,
+    }),
     ingestRejected: new Counter({
       name: 'telemetry_hub_ingest_rejected_events_total',
       help: 'Events refused at ingest, by reason.',

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { pino } from 'pino';
-import { Readiness, createMetricsRegistry } from '@telemetryhub/common';
+import { Readiness, createMetricsRegistry, type FutureSkewPolicy } from '@telemetryhub/common';
+import { ClockSkewGuard } from './ingest/clock-skew-guard.js';
 import { createHubMetrics } from './metrics.js';
 import { ReadingBuffer, type BufferPolicy } from './buffer/reading-buffer.js';
 import { createApp } from './app.js';
@@ -19,6 +20,7 @@ export function buildTestHub(
     rateLimiter?: RateLimiter;
     devices?: DeviceRegistry;
     maxFutureSkewMs?: number;
+    skewPolicy?: FutureSkewPolicy;
   } = {},
 ) {
   const devices = opts.devices ?? new DeviceRegistry(5);
@@ -27,6 +29,10 @@ export function buildTestHub(
   const buffer = new ReadingBuffer(opts.capacity ?? 1000, opts.policy ?? 'drop-oldest', metrics);
   const readiness = new Readiness();
   const log = pino({ level: 'silent' });
+  const skewGuard =
+    opts.maxFutureSkewMs === undefined
+      ? undefined
+      : new ClockSkewGuard({ maxFutureSkewMs: opts.maxFutureSkewMs, policy: opts.skewPolicy ?? 'reject', metrics });
   const app = createApp({
     log,
     registry,
@@ -37,9 +43,9 @@ export function buildTestHub(
     devices,
     ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
     ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
-    ...(opts.maxFutureSkewMs !== undefined ? { maxFutureSkewMs: opts.maxFutureSkewMs } : {}),
+    ...(skewGuard ? { skewGuard } : {}),
   });
-  return { app, buffer, metrics, registry, readiness, log, devices };
+  return { app, buffer, metrics, registry, readiness, log, devices, skewGuard };
 }
 
 /** Listens on an ephemeral loopback port; returns the base URL and a close function. */

@@ -189,3 +189,33 @@ test('refuses an event from a device whose clock runs ahead, naming the field', 
     await srv.close();
   }
 });
+
+test('with CLOCK_SKEW_POLICY=clamp, a skewed event is accepted at the hub time and counted per device', async () => {
+  const hub = buildTestHub({ maxFutureSkewMs: 300_000, skewPolicy: 'clamp' });
+  const srv = await listen(hub.app);
+  try {
+    const original = fixture('http-ingest-original') as { device_id: string };
+    const before = Date.now();
+    const future = { ...original, timestamp: new Date(before + 3_600_000).toISOString() };
+    assert.equal((await post(`${srv.url}/v1/telemetry`, future)).status, 202);
+    assert.equal((await post(`${srv.url}/v1/telemetry`, future)).status, 202);
+    const taken = hub.buffer.take(10);
+    assert.equal(taken.length, 2);
+    for (const r of taken) {
+      const t = Date.parse(r.event_time);
+      assert.ok(t >= before && t <= Date.now(), `clamped to the hub's now, got ${r.event_time}`);
+    }
+    const table = (await (await fetch(`${srv.url}/v1/clock-skew`)).json()) as {
+      devices: Array<{ device_id: string; clamped: number; rejected: number; max_ahead_seconds: number }>;
+    };
+    assert.equal(table.devices.length, 1);
+    assert.equal(table.devices[0]?.device_id, original.device_id);
+    assert.equal(table.devices[0]?.clamped, 2);
+    assert.equal(table.devices[0]?.rejected, 0);
+    assert.ok(Math.abs(table.devices[0]!.max_ahead_seconds - 3600) <= 2);
+    const metric = await hub.registry.getSingleMetricAsString('telemetry_hub_clock_skew_events_total');
+    assert.match(metric, /action="clamped"} 2/);
+  } finally {
+    await srv.close();
+  }
+});

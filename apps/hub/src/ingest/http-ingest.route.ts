@@ -1,6 +1,6 @@
 import express, { Router } from 'express';
 import sjson from 'secure-json-parse';
-import { AppError, ErrorCodes, ValidationError, parseEvents } from '@telemetryhub/common';
+import { AppError, ErrorCodes, ValidationError, parseEvents, type ParseOptions } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { countSamples, type HubMetrics } from '../metrics.js';
@@ -13,8 +13,8 @@ export interface HttpIngestDeps {
   auth?: express.RequestHandler;
   /** Per-client limiter (client = API key name, or remote address without keys); absent = no limit. */
   rateLimiter?: RateLimiter;
-  /** Clock-skew guard (ms); absent = no check. */
-  maxFutureSkewMs?: number;
+  /** Options of parseEvents (the clock-skew guard); absent = no skew check. */
+  parseOptions?: ParseOptions;
 }
 
 /**
@@ -44,11 +44,7 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
     if (!req.is('application/json') && !req.is('application/*+json')) {
       throw new ValidationError([{ path: '', message: 'Content-Type must be application/json' }]);
     }
-    const parsed = parseEvents(
-      req.body,
-      '',
-      deps.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: deps.maxFutureSkewMs },
-    );
+    const parsed = parseEvents(req.body, '', deps.parseOptions);
     if (parsed.issues.length) {
       deps.metrics.ingestRejected.inc({ reason: 'invalid' }, Math.max(1, parsed.rejected.length));
       throw new ValidationError(parsed.issues);

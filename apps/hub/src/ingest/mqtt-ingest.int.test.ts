@@ -46,7 +46,7 @@ async function startIngest(
     buffer,
     metrics,
     log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
-    maxFutureSkewMs: 300_000,
+    parseOptions: { maxFutureSkewMs: 300_000 },
   });
   await ingest.start();
   const rejected = async (reason: string) =>

@@ -1,7 +1,7 @@
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import sjson from 'secure-json-parse';
 import type { Logger } from 'pino';
-import { briefError, parseEvents, summarizeIssues, type Reading } from '@telemetryhub/common';
+import { briefError, parseEvents, summarizeIssues, type ParseOptions, type Reading } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { countSamples, type HubMetrics } from '../metrics.js';
 
@@ -16,7 +16,8 @@ export interface MqttIngestOptions {
   buffer: ReadingBuffer;
   metrics: HubMetrics;
   log: Logger;
-  maxFutureSkewMs?: number;
+  /** Options of parseEvents (the clock-skew guard); absent = no skew check. */
+  parseOptions?: ParseOptions;
   /** Timeout of one connection attempt (ms). Default 10 s. */
   connectTimeoutMs?: number;
 }
@@ -104,11 +105,7 @@ export class MqttIngest {
       this.reject('malformed', 1, packet.topic, (err as Error).message);
       return undefined;
     }
-    const parsed = parseEvents(
-      body,
-      '',
-      this.o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: this.o.maxFutureSkewMs },
-    );
+    const parsed = parseEvents(body, '', this.o.parseOptions);
     if (parsed.issues.length) {
       this.reject('invalid', Math.max(1, parsed.rejected.length), packet.topic, summarizeIssues(parsed.issues));
       return undefined;

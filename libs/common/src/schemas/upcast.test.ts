@@ -163,6 +163,37 @@ test('refuses an event stamped too far in the future, naming the time field of i
   );
 });
 
+test('clamps an event stamped too far in the future to now when told to, and reports each one', () => {
+  const now = () => Date.parse('2026-01-27T12:00:00Z');
+  const seen: Array<[string, number, string]> = [];
+  const opts = {
+    maxFutureSkewMs: 300_000,
+    now,
+    futureSkewPolicy: 'clamp' as const,
+    onFutureSkew: (device: string, ahead: number, action: string) => seen.push([device, ahead, action]),
+  };
+  const sample = fixture('gateway-sample-multi') as { device_id: string };
+  const gateway = { ...sample, timestamp: '2026-01-27T13:00:00Z' };
+  const honest = { ...fixture('event-v2'), event_time: '2026-01-27T11:59:00Z' };
+  const parsed = parseEvents({ events: [honest, gateway] }, '', opts);
+  assert.deepEqual(parsed.issues, []);
+  const clamped = parsed.readings.filter((r) => r.device_id === sample.device_id);
+  assert.ok(clamped.length > 1, 'every reading of the multi-metric sample');
+  for (const r of clamped) assert.equal(r.event_time, '2026-01-27T12:00:00.000Z');
+  assert.ok(
+    parsed.readings.some((r) => r.event_time === '2026-01-27T11:59:00.000Z'),
+    'honest time kept',
+  );
+  assert.deepEqual(seen, [[sample.device_id, 3_600_000, 'clamped']]);
+
+  seen.length = 0;
+  parseEvents(gateway, '', { ...opts, futureSkewPolicy: 'reject' });
+  assert.deepEqual(
+    seen.map((s) => s[2]),
+    ['rejected'],
+  );
+});
+
 test('refuses a batch over 10,000 events before looking at any of them (bounded work per input)', () => {
   const one = fixture('event-v2');
   const parsed = parseEvents({ events: Array.from({ length: 10_001 }, () => one) });

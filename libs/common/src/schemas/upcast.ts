@@ -61,9 +61,14 @@ export interface ParseOptions {
    * clock cannot push event-time windows ahead and make honest data late. Default: no check.
    */
   maxFutureSkewMs?: number;
+  /** What an event past that tolerance gets: refused with its time field's path (default), or its time set to now. */
+  futureSkewPolicy?: FutureSkewPolicy;
+  /** Told of every event past the tolerance: which device, how far ahead (ms), and what was done with it. */
+  onFutureSkew?: (deviceId: string, aheadMs: number, action: 'rejected' | 'clamped') => void;
   /** Clock, for tests. */
   now?: () => number;
 }
+export type FutureSkewPolicy = 'reject' | 'clamp';
 
 /** The field that carries the event time in each shape, for error paths. */
 const TIME_FIELD: Record<EventShape, string> = {
@@ -73,13 +78,26 @@ const TIME_FIELD: Record<EventShape, string> = {
   'gateway-sample': 'timestamp',
 };
 
-function skewIssues(shape: EventShape, readings: Reading[], prefix: string, opts: ParseOptions): FieldIssue[] {
-  if (opts.maxFutureSkewMs === undefined || readings.length === 0) return [];
+/** The clock-skew guard on one upcast event: its readings as they are, clamped to now, or refused. */
+function guardSkew(
+  shape: EventShape,
+  readings: Reading[],
+  prefix: string,
+  opts: ParseOptions,
+): { readings: Reading[]; issues: FieldIssue[] } {
+  if (opts.maxFutureSkewMs === undefined || readings.length === 0) return { readings, issues: [] };
   const now = (opts.now ?? Date.now)();
   const ahead = Date.parse(readings[0]!.event_time) - now; // one event: one time for all its readings
-  if (ahead <= opts.maxFutureSkewMs) return [];
+  if (ahead <= opts.maxFutureSkewMs) return { readings, issues: [] };
+  const deviceId = readings[0]!.device_id;
+  if (opts.futureSkewPolicy === 'clamp') {
+    opts.onFutureSkew?.(deviceId, ahead, 'clamped');
+    const at = new Date(now).toISOString();
+    return { readings: readings.map((r) => ({ ...r, event_time: at })), issues: [] };
+  }
+  opts.onFutureSkew?.(deviceId, ahead, 'rejected');
   const message = `is ${Math.round(ahead / 1000)} s in the future (tolerance ${Math.round(opts.maxFutureSkewMs / 1000)} s): check the device clock`;
-  return [{ path: formatPath([TIME_FIELD[shape]], prefix), message }];
+  return { readings: [], issues: [{ path: formatPath([TIME_FIELD[shape]], prefix), message }] };
 }
 
 /** Upcasts one event of any accepted shape to readings, or returns the issues naming its bad fields. */
@@ -90,8 +108,7 @@ export function upcastEvent(
 ): { readings: Reading[]; issues: FieldIssue[] } {
   const result = upcastShape(input, prefix);
   if (result.issues.length || !result.shape) return result;
-  const skew = skewIssues(result.shape, result.readings, prefix, opts);
-  return skew.length ? { readings: [], issues: skew } : result;
+  return guardSkew(result.shape, result.readings, prefix, opts);
 }
 
 function upcastShape(
