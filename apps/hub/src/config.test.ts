@@ -43,3 +43,21 @@ test('spool and MQTT settings: documented defaults, and bad values named', () =>
       err.problems.some((p) => p.startsWith('MQTT_URL: must start with mqtt://')),
   );
 });
+
+test('simulator anomaly and clock-skew settings: off by default, probabilities in [0, 1]', () => {
+  const c = loadHubConfig({ env: {} });
+  assert.deepEqual(
+    [c.SIM_SPIKE_RATE, c.SIM_GAP_RATE, c.SIM_DUPLICATE_RATE, c.SIM_OUT_OF_ORDER_RATE, c.CLOCK_SKEW_POLICY],
+    [0, 0, 0, 0, 'reject'],
+  );
+  assert.equal(loadHubConfig({ env: { SIM_GAP_RATE: '0.25' } }).SIM_GAP_RATE, 0.25);
+  assert.throws(
+    () => loadHubConfig({ env: { SIM_DUPLICATE_RATE: '1.5', CLOCK_SKEW_POLICY: 'ignore' } }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.problems
+        .map((p) => p.split(':')[0])
+        .sort()
+        .join() === 'CLOCK_SKEW_POLICY,SIM_DUPLICATE_RATE',
+  );
+});

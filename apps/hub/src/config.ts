@@ -11,6 +11,8 @@ import {
   type LoadConfigOptions,
 } from '@telemetryhub/common';
 
+const probability = () => z.coerce.number().min(0).max(1).default(0);
+
 /** Every hub setting, its environment variable and its default. The README's configuration table mirrors this. */
 export const HubConfigSchema = z.object({
   ...CommonConfigShape,
@@ -31,9 +33,17 @@ export const HubConfigSchema = z.object({
   /** Seed of the simulator's random numbers; unset = a new seed per run. */
   SIM_SEED: z.coerce.number().int().optional(),
   /** Simulated faults: probability that one sample's read fails (exercises SafeState). */
-  SIM_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
+  SIM_FAULT_RATE: probability(),
   /** Simulated faults: a communication failure after this many samples since a device started (0 = never). */
   SIM_COMM_FAILURE_AFTER: nonNegativeInt(0),
+  /** Simulated misbehaviour, each a probability per sample (0 = off): a value far out of range (per reading) … */
+  SIM_SPIKE_RATE: probability(),
+  /** … a sample never sent (its sequence_id skipped) … */
+  SIM_GAP_RATE: probability(),
+  /** … a sample sent twice with the same event_id … */
+  SIM_DUPLICATE_RATE: probability(),
+  /** … a sample held back and sent after the device's next one. */
+  SIM_OUT_OF_ORDER_RATE: probability(),
   /** Start measuring at boot (otherwise devices wait in Idle for POST /start). */
   AUTO_START: booleanFlag(true),
   /** Consecutive read failures that latch a device in SafeState until POST /reset. */

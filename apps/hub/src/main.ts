@@ -86,6 +86,12 @@ async function main(): Promise<void> {
       control: devices,
       faultRate: config.SIM_FAULT_RATE,
       commFailureAfter: config.SIM_COMM_FAILURE_AFTER,
+      anomalies: {
+        spike: config.SIM_SPIKE_RATE,
+        gap: config.SIM_GAP_RATE,
+        duplicate: config.SIM_DUPLICATE_RATE,
+        outOfOrder: config.SIM_OUT_OF_ORDER_RATE,
+      },
       devices: config.SIM_DEVICES,
       rateHz: config.SIM_RATE_HZ,
       metrics: config.SIM_METRICS,

@@ -59,3 +59,43 @@ test('delivers readings at the configured rate while started', async () => {
   await d.stop();
   assert.equal(count, 11);
 });
+
+const one = { ...opts, devices: 1, metrics: ['temperature'] };
+const seqs = (rs: ReadonlyArray<{ sequence_id: number | null }>) => rs.map((r) => r.sequence_id);
+function run(d: SimulatedDriver, samples: number) {
+  return Array.from({ length: samples }, (_, i) => d.sampleAll(1, 1_000 * i)).flat();
+}
+
+test('anomalies on demand: gaps skip sequence numbers without a read failure', () => {
+  const readings = run(new SimulatedDriver({ ...one, anomalies: { gap: 0.3 } }), 200);
+  const sent = seqs(readings) as number[];
+  assert.ok(sent.length > 100 && sent.length < 180, `about 70 % sent (${sent.length})`);
+  assert.deepEqual(
+    sent,
+    [...sent].sort((a, b) => a - b),
+    'still in order',
+  );
+  assert.ok(sent.at(-1)! >= 199, 'the sequence counted every sample, sent or not');
+});
+
+test('anomalies on demand: duplicates repeat a sample with the same event_id', () => {
+  const readings = run(new SimulatedDriver({ ...one, anomalies: { duplicate: 1 } }), 5);
+  assert.deepEqual(seqs(readings), [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+  assert.equal(readings[0]!.event_id, readings[1]!.event_id);
+  assert.equal(new Set(readings.map((r) => r.event_id)).size, 5);
+});
+
+test('anomalies on demand: out-of-order holds a sample back until after the next one', () => {
+  const readings = run(new SimulatedDriver({ ...one, anomalies: { outOfOrder: 1 } }), 6);
+  assert.deepEqual(seqs(readings), [2, 1, 4, 3, 6, 5]);
+  assert.ok(Date.parse(readings[0]!.event_time) > Date.parse(readings[1]!.event_time), 'event times go back');
+});
+
+test('anomalies on demand: spikes leave the metric range, and nothing changes without anomalies', () => {
+  const { min, max } = METRIC_MODELS.temperature!;
+  const spiked = run(new SimulatedDriver({ ...one, anomalies: { spike: 1 } }), 50);
+  for (const r of spiked) assert.ok(r.value <= min || r.value >= max, `${r.value} is a spike`);
+  const plain = run(new SimulatedDriver(one), 50).map((r) => r.value);
+  const zero = run(new SimulatedDriver({ ...one, anomalies: { spike: 0, gap: 0 } }), 50).map((r) => r.value);
+  assert.deepEqual(zero, plain, 'zero rates draw no random numbers: seeded runs stay the same');
+});

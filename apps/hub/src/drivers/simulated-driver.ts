@@ -46,6 +46,19 @@ export interface SimulatedDriverOptions {
   faultRate?: number;
   /** A communication failure after this many samples since a device started measuring (0 = never). */
   commFailureAfter?: number;
+  /** Misbehaviour on demand, to exercise every downstream guarantee. Each a probability per sample, default 0. */
+  anomalies?: SimulatedAnomalies;
+}
+
+export interface SimulatedAnomalies {
+  /** A value far outside the metric's range (level ± its whole range), per reading: outlier and alert rules. */
+  spike?: number;
+  /** A sample not sent at all (its sequence_id is skipped): gap detection. */
+  gap?: number;
+  /** A sample sent twice with the same event_id: deduplication. */
+  duplicate?: number;
+  /** A sample held back and sent after the device's next one: out-of-order and late events. */
+  outOfOrder?: number;
 }
 
 interface DeviceState {
@@ -54,6 +67,8 @@ interface DeviceState {
   /** Samples since the device last started measuring (for `commFailureAfter`). */
   sinceStart: number;
   levels: Map<string, number>;
+  /** A sample held back by the out-of-order anomaly, sent after the next one. */
+  held?: Reading[];
 }
 
 /** N simulated devices producing realistic readings (baseline per device, random-walk drift, gaussian noise). */
@@ -130,14 +145,17 @@ export class SimulatedDriver implements SensorDriver {
       control?.readFailed(device.id, 'simulated sensor read error');
       return;
     }
-    const first = out.length;
+    const anomalies = this.opts.anomalies ?? {};
+    if (this.chance(anomalies.gap)) return; // not a read failure: the device simply never sent it
+    const readings: Reading[] = [];
     for (const metric of this.opts.metrics) {
       const model = modelOf(metric);
       let level = (device.levels.get(metric) ?? model.base) + gaussian(this.random) * model.drift;
       level = Math.min(model.max, Math.max(model.min, level));
       device.levels.set(metric, level);
-      const value = round(level + gaussian(this.random) * model.noise, model.decimals);
-      out.push({
+      const spike = this.chance(anomalies.spike) ? (this.random() < 0.5 ? -1 : 1) * (model.max - model.min) : 0;
+      const value = round(level + spike + gaussian(this.random) * model.noise, model.decimals);
+      readings.push({
         event_id: uuidv7(),
         device_id: device.id,
         metric,
@@ -151,7 +169,21 @@ export class SimulatedDriver implements SensorDriver {
         sequence_id: device.sequence,
       });
     }
-    control?.readSucceeded(device.id, out.slice(first));
+    control?.readSucceeded(device.id, readings);
+    if (!device.held && this.chance(anomalies.outOfOrder)) {
+      device.held = readings;
+      return;
+    }
+    out.push(...readings);
+    if (this.chance(anomalies.duplicate)) out.push(...readings);
+    if (device.held) {
+      out.push(...device.held);
+      device.held = undefined;
+    }
+  }
+
+  private chance(probability: number | undefined): boolean {
+    return probability !== undefined && probability > 0 && this.random() < probability;
   }
 
   private baseline(model: MetricModel): number {
