@@ -40,3 +40,12 @@ test('reads CONFIG_FILE first and lets the environment override it', () => {
 test('redacts the password of a URL', () => {
   assert.equal(redactUrl('rediss://user:hunter2@host:6380/0'), 'rediss://user:***@host:6380/0');
 });
+
+test('REDIS_URL is judged by the same parser createRedis uses, Sentinel addresses included', () => {
+  const ok = loadConfig(Schema, { env: { REDIS_URL: 'redis-sentinel://s1:26379,s2:26379/mymaster' } });
+  assert.equal(ok.REDIS_URL, 'redis-sentinel://s1:26379,s2:26379/mymaster');
+  assert.throws(
+    () => loadConfig(Schema, { env: { REDIS_URL: 'redis-sentinel://s1:x:y/mymaster' } }),
+    (err: unknown) => err instanceof ConfigError && /^REDIS_URL: .*bad sentinel address/.test(err.problems[0]!),
+  );
+});

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AppError, ErrorCodes } from '../errors/index.js';
+import { parseRedisTarget } from '../queue/redis-target.js';
 
 /** Every problem with the configuration, one line each, naming the variable. */
 export class ConfigError extends AppError {
@@ -69,10 +70,17 @@ export function redactUrl(url: string): string {
 export const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 export const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+/** A REDIS_URL that createRedis can connect with: parseRedisTarget is the one judge of what that is. */
 export const redisUrl = () =>
   z
     .string()
-    .regex(/^(rediss?|redis-sentinel):\/\//, { error: 'must be a redis://, rediss:// or redis-sentinel:// URL' })
+    .superRefine((url, ctx) => {
+      try {
+        parseRedisTarget(url);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
     .default('redis://127.0.0.1:6379');
 export const postgresUrl = () =>
   z

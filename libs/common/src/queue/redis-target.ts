@@ -22,9 +22,7 @@ export function parseRedisTarget(url: string): RedisTarget {
   if (/^rediss?:\/\//.test(url)) return { kind: 'url', url };
   const m = SENTINEL.exec(url);
   if (!m) {
-    throw new RedisUrlError(
-      `not a Redis URL: expected redis://, rediss:// or redis-sentinel://host:port[,host:port]/master (got ${url.split('@').pop()})`,
-    );
+    throw new RedisUrlError('must be a redis://, rediss:// or redis-sentinel://host:port[,host:port]/master URL');
   }
   const [, user, password, hostList = '', master, db, query] = m;
   const sentinels = hostList.split(',').map((hp) => {
