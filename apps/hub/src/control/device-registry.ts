@@ -15,8 +15,8 @@ const PRECEDENCE: readonly DeviceState[] = ['SafeState', 'Error', 'Measuring', '
 /** Every device's state machine and latest sample; `start`/`stop`/`reset` of the hub apply to all devices. */
 export class DeviceRegistry implements DeviceControl {
   private readonly devices = new Map<string, DeviceStateMachine>();
-  private readonly latest = new Map<string, Reading>();
-  private readonly lastReadAtMs = new Map<string, number>();
+  /** Each device's latest sample and when the hub took it (epoch ms). */
+  private readonly latest = new Map<string, { reading: Reading; atMs: number }>();
   private latestOverall: Reading | null = null;
 
   constructor(
@@ -51,8 +51,7 @@ export class DeviceRegistry implements DeviceControl {
     this.devices.get(deviceId)?.readSucceeded();
     const last = readings.at(-1);
     if (last) {
-      this.lastReadAtMs.set(deviceId, Date.now());
-      this.latest.set(deviceId, last);
+      this.latest.set(deviceId, { reading: last, atMs: Date.now() });
       this.latestOverall = last;
     }
   }
@@ -64,12 +63,12 @@ export class DeviceRegistry implements DeviceControl {
   }
 
   latestSample(deviceId?: string): Reading | null {
-    return deviceId ? (this.latest.get(deviceId) ?? null) : this.latestOverall;
+    return deviceId ? (this.latest.get(deviceId)?.reading ?? null) : this.latestOverall;
   }
 
   /** When the hub last took a reading from the device (epoch ms), for the "no data from a device" alert. */
   lastReadAt(deviceId: string): number | undefined {
-    return this.lastReadAtMs.get(deviceId);
+    return this.latest.get(deviceId)?.atMs;
   }
 
   get state(): DeviceState {
