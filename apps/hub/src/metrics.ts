@@ -26,6 +26,18 @@ export function createHubMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers,
     }),
+    driverErrors: new Counter({
+      name: 'telemetry_hub_driver_errors_total',
+      help: 'Sensor driver errors, by driver and kind (malformed_frame: skipped; read_failed: a failed sensor read; disconnected: port or bus lost).',
+      labelNames: ['driver', 'kind'],
+      registers,
+    }),
+    driverReconnects: new Counter({
+      name: 'telemetry_hub_driver_reconnects_total',
+      help: 'Ports or buses a sensor driver opened again after losing them.',
+      labelNames: ['driver'],
+      registers,
+    }),
     clockSkewEvents: new Counter({
       name: 'telemetry_hub_clock_skew_events_total',
       help: 'Events stamped further in the future than MAX_CLOCK_SKEW_SECONDS, by action (rejected, clamped).',

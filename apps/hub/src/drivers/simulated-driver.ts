@@ -1,7 +1,7 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { ReadingSink, SensorDriver } from './sensor-driver.js';
 import type { DeviceControl } from '../control/device-registry.js';
-import { DEFAULT_UNITS, INTERNAL_SCHEMA_VERSION, gaussian, seededRandom, type Reading } from '@telemetryhub/common';
+import { gaussian, seededRandom, type Reading } from '@telemetryhub/common';
+import { readingsOf } from './device-readings.js';
 
 /** How a simulated metric behaves: a level it wanders around, how far it drifts, how noisy a reading is. */
 interface MetricModel {
@@ -147,28 +147,17 @@ export class SimulatedDriver implements SensorDriver {
     }
     const anomalies = this.opts.anomalies ?? {};
     if (this.chance(anomalies.gap)) return; // not a read failure: the device simply never sent it
-    const readings: Reading[] = [];
+    const values: Array<[string, number]> = [];
     for (const metric of this.opts.metrics) {
       const model = modelOf(metric);
       let level = (device.levels.get(metric) ?? model.base) + gaussian(this.random) * model.drift;
       level = Math.min(model.max, Math.max(model.min, level));
       device.levels.set(metric, level);
       const spike = this.chance(anomalies.spike) ? (this.random() < 0.5 ? -1 : 1) * (model.max - model.min) : 0;
-      const value = round(level + spike + gaussian(this.random) * model.noise, model.decimals);
-      readings.push({
-        event_id: uuidv7(),
-        device_id: device.id,
-        metric,
-        event_time: eventTime,
-        value,
-        unit: DEFAULT_UNITS[metric] ?? null,
-        site: this.opts.site,
-        region: this.opts.region,
-        firmware: 'sim-1.0.0',
-        schema_version: INTERNAL_SCHEMA_VERSION,
-        sequence_id: device.sequence,
-      });
+      values.push([metric, round(level + spike + gaussian(this.random) * model.noise, model.decimals)]);
     }
+    const identity = { id: device.id, site: this.opts.site, region: this.opts.region, firmware: 'sim-1.0.0' };
+    const readings = readingsOf(identity, values, device.sequence, eventTime);
     control?.readSucceeded(device.id, readings);
     if (!device.held && this.chance(anomalies.outOfOrder)) {
       device.held = readings;
