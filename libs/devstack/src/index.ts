@@ -8,3 +8,4 @@ export * from './stack.js';
 export * from './mosquitto-server.js';
 export * from './until.js';
 export * from './redis-sentinel.js';
+export * from './pty-pair.js';

@@ -67,24 +67,29 @@ export function aptInstall(
   progress(`installed ${packages.join(', ')}`);
 }
 
+/** The path of `binary`, installing the Debian `packages` that provide it when it is missing and we may. */
+function ensureBinary(binary: string, packages: string[], why: string, progress?: Progress): string {
+  const found = findOnPath(binary);
+  if (found) return found;
+  aptInstall(packages, why, progress);
+  const installed = findOnPath(binary);
+  if (!installed) throw new MissingDependencyError(`${binary} still not found after install`, 'check PATH');
+  return installed;
+}
+
 /** The path of `redis-server`, installing Debian's package when it is missing and we may. */
 export function ensureRedisServer(progress?: Progress): string {
-  const found = findOnPath('redis-server');
-  if (found) return found;
-  aptInstall(['redis-server', 'redis-tools'], 'Redis is needed for the task queue', progress);
-  const installed = findOnPath('redis-server');
-  if (!installed) throw new MissingDependencyError('redis-server still not found after install', 'check PATH');
-  return installed;
+  return ensureBinary('redis-server', ['redis-server', 'redis-tools'], 'Redis is needed for the task queue', progress);
 }
 
 /** The mosquitto MQTT broker binary (for the hub's MQTT ingest tests), installing Debian's package if we may. */
 export function ensureMosquitto(progress?: Progress): string {
-  const found = findOnPath('mosquitto');
-  if (found) return found;
-  aptInstall(['mosquitto'], 'Mosquitto is needed to test MQTT ingest', progress);
-  const installed = findOnPath('mosquitto');
-  if (!installed) throw new MissingDependencyError('mosquitto still not found after install', 'check PATH');
-  return installed;
+  return ensureBinary('mosquitto', ['mosquitto'], 'Mosquitto is needed to test MQTT ingest', progress);
+}
+
+/** `socat` (a pseudo-terminal pair stands in for a serial cable in the UART driver's tests), installed if we may. */
+export function ensureSocat(progress?: Progress): string {
+  return ensureBinary('socat', ['socat'], 'socat is needed to test the serial (UART) driver', progress);
 }
 
 /** The PostgreSQL server bin dir, installing Debian's package when it is missing and we may. */

@@ -99,7 +99,12 @@ function decodeNmea(line: string, format: { metrics: readonly string[]; sentence
 }
 
 /** Fields in the order of `metrics`: each a finite number (or, where `emptyIsMissing`, empty for "no value"). */
-function decodeFields(line: string, fields: string[], metrics: readonly string[], emptyIsMissing: boolean): DecodeResult {
+function decodeFields(
+  line: string,
+  fields: string[],
+  metrics: readonly string[],
+  emptyIsMissing: boolean,
+): DecodeResult {
   if (fields.length !== metrics.length) {
     return malformed(`${fields.length} fields, expected ${metrics.length} (${metrics.join(', ')})`, line);
   }
