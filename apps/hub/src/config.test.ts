@@ -35,6 +35,8 @@ test('spool and MQTT settings: documented defaults, and bad values named', () =>
     [c.SPOOL_DIR, c.SPOOL_MAX_BYTES, c.MQTT_URL, c.MQTT_TOPIC, c.MQTT_QOS, c.MQTT_CLIENT_ID],
     ['data/hub-spool', 1024 * 1024 * 1024, '', 'telemetry/#', 1, 'telemetryhub-hub'],
   );
+  assert.equal(loadHubConfig({ env: { SPOOL_DIR: 'off' } }).SPOOL_DIR, '', 'SPOOL_DIR=off turns the spool off');
+  assert.equal(loadHubConfig({ env: { SPOOL_DIR: '' } }).SPOOL_DIR, 'data/hub-spool', 'empty is unset: the default');
   assert.throws(
     () => loadHubConfig({ env: { MQTT_QOS: '3', MQTT_URL: 'http://broker:1883' } }),
     (err: unknown) =>

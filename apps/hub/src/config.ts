@@ -17,6 +17,11 @@ const probability = () => z.coerce.number().min(0).max(1).default(0);
 export const HubConfigSchema = z.object({
   ...CommonConfigShape,
   HUB_PORT: port(8080),
+  /**
+   * The device list (YAML or JSON: devices, their driver — serial, i2c, simulated — port/bus/address, metrics,
+   * period); see apps/hub/devices.example.yaml. When set, it is the whole list and the SIM_* variables are not used.
+   */
+  DEVICES_FILE: z.string().default(''),
   /** Simulated sensors: how many devices (0 turns the simulator off). */
   SIM_DEVICES: nonNegativeInt(5),
   /** Simulated sensors: samples per second per device (each sample reads every metric). */
@@ -86,9 +91,13 @@ export const HubConfigSchema = z.object({
   QUEUE_MAX_DEPTH: nonNegativeInt(0),
   /**
    * Directory of the durable spool that keeps tasks on disk while Redis is unreachable or the queue is full, and
-   * replays them oldest first. Empty = no spool (batches are held in memory and retried).
+   * replays them oldest first. `off` = no spool (batches are held in memory and retried). (An empty variable
+   * counts as unset, like every variable, so it means the default, not "off".)
    */
-  SPOOL_DIR: z.string().default('data/hub-spool'),
+  SPOOL_DIR: z
+    .string()
+    .default('data/hub-spool')
+    .transform((d) => (d.trim().toLowerCase() === 'off' ? '' : d)),
   /** Spool capacity in bytes; warns at 70 %, then drops normal-priority batches past 90 % (counted). */
   SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024),
   /** MQTT broker for MQTT ingest (`mqtt://user:pass@host:1883`, `mqtts://…`); empty = MQTT ingest off. */

@@ -12,8 +12,8 @@ import {
 import { loadHubConfig } from './config.js';
 import { countSamples, createHubMetrics } from './metrics.js';
 import { ReadingBuffer } from './buffer/reading-buffer.js';
-import { SimulatedDriver } from './drivers/simulated-driver.js';
-import type { SensorDriver } from './drivers/sensor-driver.js';
+import { createDrivers, devicesFromEnv } from './drivers/create-drivers.js';
+import { loadDevicesFile } from './drivers/devices-file.js';
 import { TaskPublisher } from './publish/task-publisher.js';
 import { TaskSpool } from './spool/task-spool.js';
 import { createApp } from './app.js';
@@ -26,15 +26,36 @@ import { VERSION } from './version.js';
 
 const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest → ring buffer → Redis queue.
 
-Usage: npm run hub            (configured by environment variables; see README "Configuration")
+Usage: npm run hub                        (configured by environment variables; see README "Configuration")
+       npm run hub -- --check-config     validate the configuration and the devices file, print the devices, exit
        npm run hub -- --help
 
-Main variables: REDIS_URL, QUEUE_NAME, HUB_PORT, SIM_DEVICES, SIM_RATE_HZ, BUFFER_CAPACITY, BUFFER_POLICY,
-BATCH_MAX_READINGS, BATCH_LINGER_MS, SPOOL_DIR, SPOOL_MAX_BYTES, MQTT_URL, MQTT_TOPIC, LOG_LEVEL. CONFIG_FILE may name a JSON file of the same keys.`;
+Main variables: REDIS_URL, QUEUE_NAME, HUB_PORT, DEVICES_FILE, SIM_DEVICES, SIM_RATE_HZ, BUFFER_CAPACITY,
+BUFFER_POLICY, BATCH_MAX_READINGS, BATCH_LINGER_MS, SPOOL_DIR, SPOOL_MAX_BYTES, MQTT_URL, MQTT_TOPIC, LOG_LEVEL.
+CONFIG_FILE may name a JSON file of the same keys.
+
+Devices: DEVICES_FILE names a YAML or JSON file listing every device with its driver:
+  serial     a UART / USB serial port: port, baudRate, format (json | csv | nmea | binary), metrics (field order)
+  i2c        a sensor on an I2C bus: bus, address, sensor (bme280 | sht31), periodMs (needs the optional i2c-bus)
+  simulated  count devices with rateHz, metrics, faultRate and anomalies (spike, gap, duplicate, outOfOrder)
+Example: apps/hub/devices.example.yaml. Without DEVICES_FILE the hub simulates SIM_DEVICES devices (SIM_* variables).`;
 
 async function main(): Promise<void> {
-  const config = configOrHelp({ app: 'hub', help: HELP, load: () => loadHubConfig() });
-  if (!config) return;
+  const loaded = configOrHelp({
+    app: 'hub',
+    help: HELP,
+    load: () => {
+      const c = loadHubConfig();
+      return { config: c, deviceList: c.DEVICES_FILE ? loadDevicesFile(c.DEVICES_FILE) : devicesFromEnv(c) };
+    },
+  });
+  if (!loaded) return;
+  const { config, deviceList } = loaded;
+  if (process.argv.includes('--check-config')) {
+    console.log(JSON.stringify({ devices: deviceList.devices }, null, 2));
+    console.log(`hub: configuration valid (${deviceList.devices.length} device entries)`);
+    return;
+  }
   const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL });
   const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: VERSION });
   const metrics = createHubMetrics(registry);
@@ -80,28 +101,13 @@ async function main(): Promise<void> {
     log[level]({ deviceId, from, to, reason }, 'device state changed');
   });
   registerDeviceMetrics(registry, devices);
-  const drivers: SensorDriver[] = [];
-  if (config.SIM_DEVICES > 0) {
-    const simulated = new SimulatedDriver({
-      control: devices,
-      faultRate: config.SIM_FAULT_RATE,
-      commFailureAfter: config.SIM_COMM_FAILURE_AFTER,
-      anomalies: {
-        spike: config.SIM_SPIKE_RATE,
-        gap: config.SIM_GAP_RATE,
-        duplicate: config.SIM_DUPLICATE_RATE,
-        outOfOrder: config.SIM_OUT_OF_ORDER_RATE,
-      },
-      devices: config.SIM_DEVICES,
-      rateHz: config.SIM_RATE_HZ,
-      metrics: config.SIM_METRICS,
-      site: config.SITE,
-      region: config.REGION,
-      ...(config.SIM_SEED !== undefined ? { seed: config.SIM_SEED } : {}),
-    });
-    for (const id of simulated.deviceIds) devices.register(id);
-    drivers.push(simulated);
-  }
+  const drivers = createDrivers(deviceList, {
+    control: devices,
+    metrics,
+    log,
+    site: config.SITE,
+    region: config.REGION,
+  });
   if (config.AUTO_START) devices.startAll();
 
   const skewGuard = new ClockSkewGuard({

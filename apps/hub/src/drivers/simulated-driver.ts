@@ -2,6 +2,7 @@ import type { ReadingSink, SensorDriver } from './sensor-driver.js';
 import type { DeviceControl } from '../control/device-registry.js';
 import { gaussian, seededRandom, type Reading } from '@telemetryhub/common';
 import { readingsOf } from './device-readings.js';
+import { simulatedId } from './device-ids.js';
 
 /** How a simulated metric behaves: a level it wanders around, how far it drifts, how noisy a reading is. */
 interface MetricModel {
@@ -35,6 +36,8 @@ export interface SimulatedDriverOptions {
   metrics: string[];
   site: string;
   region: string;
+  /** Device ids are `<idPrefix>001`, `<idPrefix>002`, … Default `sim-`. */
+  idPrefix?: string;
   seed?: number;
   /** Clock, for tests. */
   now?: () => number;
@@ -83,7 +86,7 @@ export class SimulatedDriver implements SensorDriver {
   constructor(private readonly opts: SimulatedDriverOptions) {
     this.random = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
     this.devices = Array.from({ length: opts.devices }, (_, i) => ({
-      id: `sim-${String(i + 1).padStart(3, '0')}`,
+      id: simulatedId(opts.idPrefix ?? 'sim-', i),
       sequence: 0,
       sinceStart: 0,
       levels: new Map(opts.metrics.map((m) => [m, this.baseline(modelOf(m))])),
