@@ -1,0 +1,294 @@
+/**
+ * Hub ingest benchmark, two parts, each reported as a ratio to a reference measured in the same run (these
+ * machines are shared and noisy: absolute numbers move, ratios much less).
+ * Usage: npm run bench:hub -- [--events N] [--duration S] [--connections C] [--json]
+ *
+ * 1. Sensors → Redis, in one process: the simulated driver (1000 devices × 5 metrics) → ring buffer → batcher →
+ *    pipelined LPUSH, until every reading is in Redis. Reference: the same task JSON, already serialised, pushed
+ *    again with pipelined LPUSH (the transport's ceiling for those bytes).
+ * 2. HTTP ingest: a real hub process (as `npm run hub` runs it) loaded by autocannon with batched POSTs of 100
+ *    events in the original gateway shape. Reference: a bare node:http server in a child process that reads the
+ *    body, JSON.parses it and answers 202 (the floor of any Node HTTP ingest), under the same load.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { pino } from 'pino';
+import { RedisServer, ServerProcess, freePort } from '@telemetryhub/devstack';
+import { TaskProducer, TaskTypes, createMetricsRegistry, createRedis, sleep } from '@telemetryhub/common';
+import { SimulatedDriver } from '../apps/hub/src/drivers/simulated-driver.js';
+import { ReadingBuffer } from '../apps/hub/src/buffer/reading-buffer.js';
+import { TaskPublisher } from '../apps/hub/src/publish/task-publisher.js';
+import { countSamples, createHubMetrics } from '../apps/hub/src/metrics.js';
+import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000000' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(
+    'npm run bench:hub -- [--events N (1000000, sensors → Redis)] [--duration S (10, per HTTP run)] [--connections C (32)] [--json]',
+  );
+  process.exit(0);
+}
+const EVENTS = Number(values.events);
+const DURATION = Number(values.duration);
+const CONNECTIONS = Number(values.connections);
+const EVENTS_PER_POST = 100;
+const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+/** Part 1: every simulated reading through the hub's own buffer and publisher into Redis. */
+async function sensorsToRedis(redisUrl: string) {
+  const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
+  const metrics = createHubMetrics(createMetricsRegistry({ prefix: 'bench', version: '0', defaultMetrics: false }));
+  const buffer = new ReadingBuffer(200_000, 'drop-oldest', metrics);
+  const publisher = new TaskPublisher({
+    buffer,
+    producer: new TaskProducer(redis, 'bench-sensors'),
+    metrics,
+    log: pino({ level: 'silent' }),
+    taskType: TaskTypes.ANALYZE,
+    batchMaxReadings: 500,
+    lingerMs: 50,
+  });
+  const metricNames = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
+  const sim = new SimulatedDriver({ devices: 1000, rateHz: 1, metrics: metricNames, site: 's', region: 'r', seed: 1 });
+  try {
+    progress(`simulator alone: ${EVENTS} readings`);
+    let t0 = performance.now();
+    for (let n = 0; n < EVENTS;) n += sim.sampleAll(1, Date.now()).length;
+    const simOnly = EVENTS / ((performance.now() - t0) / 1000);
+
+    progress(`simulator → ring buffer → publisher → Redis: ${EVENTS} readings`);
+    publisher.start();
+    t0 = performance.now();
+    let produced = 0;
+    let nextReport = 0;
+    while (produced < EVENTS) {
+      // The drivers' pace is set by time; here they go as fast as the publisher drains, with no drop.
+      if (buffer.free < 10_000) {
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      const readings = sim.sampleAll(1, Date.now());
+      buffer.add(readings);
+      countSamples(metrics, 'simulated', readings);
+      produced += readings.length;
+      if (produced >= nextReport) {
+        progress(`  ${produced} readings taken in`);
+        nextReport += EVENTS / 5;
+      }
+      if (produced % 50_000 === 0) await new Promise((r) => setImmediate(r));
+    }
+    const left = await publisher.stop(120_000);
+    const seconds = (performance.now() - t0) / 1000;
+    const published = (await metrics.publishedSamples.get()).values[0]?.value ?? 0;
+    const dropped = (await metrics.bufferDropped.get()).values.reduce((n, v) => n + v.value, 0);
+    if (left || dropped || published !== produced) {
+      throw new Error(`lost readings: produced ${produced}, published ${published}, dropped ${dropped}, left ${left}`);
+    }
+
+    progress('reference: the same task JSON pushed again, pipelined LPUSH');
+    const raws = await redis.lrange('bench-sensors:pending', 0, -1);
+    await redis.del('bench-sensors:pending');
+    t0 = performance.now();
+    for (let i = raws.length - 1; i >= 0; i -= 16) {
+      const p = redis.pipeline();
+      for (let k = i; k > i - 16 && k >= 0; k--) p.lpush('bench-ref:pending', raws[k]!);
+      await p.exec();
+    }
+    const rawSeconds = (performance.now() - t0) / 1000;
+    return {
+      readings: produced,
+      tasks: raws.length,
+      bytesPerReading: raws.reduce((n, r) => n + r.length, 0) / produced,
+      simulatorOnlyPerSecond: simOnly,
+      oursPerSecond: produced / seconds,
+      rawLpushPerSecond: produced / rawSeconds,
+    };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A batch of events in the original gateway's shape, as a batch POST carries it. */
+function postBody(): string {
+  const t = Date.now() - 5000;
+  return JSON.stringify(
+    Array.from({ length: EVENTS_PER_POST }, (_, i) => ({
+      device_id: `line-${i % 20}`,
+      type: ['temperature', 'humidity', 'pressure', 'voltage', 'current'][i % 5],
+      value: 20 + (i % 7) / 10,
+      unit: ['C', '%', 'hPa', 'V', 'A'][i % 5],
+      timestamp: new Date(t + i).toISOString(),
+      metadata: { location: 'zone-3', firmware_version: '2.3.1' },
+    })),
+  );
+}
+
+async function load(url: string, body: string) {
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: CONNECTIONS,
+    duration: DURATION,
+  });
+  return {
+    requestsPerSecond: r.requests.average,
+    eventsPerSecond: r.requests.average * EVENTS_PER_POST,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+/** The reference server: node:http, the body read and JSON.parsed, 202. Nothing else. */
+const BARE_SERVER = `
+const http = require('node:http');
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const events = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    res.writeHead(202, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ accepted: events.length }));
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+async function peakRssMiB(pid: number | undefined): Promise<number> {
+  if (!pid) return NaN;
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+  return kb ? Number(kb) / 1024 : NaN;
+}
+
+async function httpIngest(redisUrl: string) {
+  const body = postBody();
+  const bareServerPort = await freePort();
+  const bare = new ServerProcess(process.execPath, ['-e', BARE_SERVER], {
+    parentDeathSignal: 'SIGTERM',
+    env: { ...process.env, PORT: String(bareServerPort) },
+  });
+  const spoolDir = await mkdtemp(join(tmpdir(), 'bench-hub-spool-'));
+  const hubPort = await freePort();
+  const hub = startAppProcess('hub', {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    QUEUE_NAME: 'bench-http',
+    HUB_PORT: String(hubPort),
+    SIM_DEVICES: '0',
+    SPOOL_DIR: spoolDir,
+    BUFFER_CAPACITY: '1000000',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+  });
+  try {
+    await sleep(300);
+    progress(`reference: bare node:http + JSON.parse, ${CONNECTIONS} connections, ${DURATION} s`);
+    const reference = await load(`http://127.0.0.1:${bareServerPort}/`, body);
+    await bare.stop('SIGTERM');
+    const hubUrl = `http://127.0.0.1:${hubPort}`;
+    await waitReady(hubUrl, hub, 'hub', 60_000);
+    progress('warming the hub up (2 s)');
+    await autocannon({
+      url: `${hubUrl}/telemetry`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      connections: 8,
+      duration: 2,
+    });
+    progress(`hub POST /telemetry (${EVENTS_PER_POST} events per request), ${CONNECTIONS} connections, ${DURATION} s`);
+    const ours = await load(`${hubUrl}/telemetry`, body);
+    const metricsText = await (await fetch(`${hubUrl}/metrics`)).text();
+    const metric = (name: string) =>
+      metricsText
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    return {
+      reference,
+      ours,
+      hubPeakRssMiB: await peakRssMiB(hub.pid),
+      bufferDropped: metric('telemetry_hub_buffer_dropped_samples_total'),
+      published: metric('telemetry_hub_published_samples_total'),
+    };
+  } finally {
+    await bare.stop('SIGKILL', 1000);
+    await hub.stop('SIGTERM', 30_000);
+    await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  progress('starting a throwaway redis-server');
+  const server = await RedisServer.start({ extraArgs: ['--maxmemory', '0'] });
+  try {
+    const sensors = await sensorsToRedis(server.url);
+    const http = await httpIngest(server.url);
+    const result = {
+      sensors,
+      http,
+      ratios: {
+        sensors_vs_raw_lpush: sensors.oursPerSecond / sensors.rawLpushPerSecond,
+        http_vs_bare_node: http.ours.eventsPerSecond / http.reference.eventsPerSecond,
+      },
+    };
+    if (values.json) {
+      console.log(JSON.stringify(result, null, 2));
+      return;
+    }
+    const k = (n: number) => `${Math.round(n / 1000)}k`;
+    const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
+    console.log(`\nHub ingest, one redis-server on loopback\n`);
+    console.log(
+      `Sensors → Redis (${sensors.readings} readings, ${sensors.tasks} tasks, ${sensors.bytesPerReading.toFixed(0)} bytes/reading)`,
+    );
+    console.log(
+      `  simulator alone (generating readings)        ${k(sensors.simulatorOnlyPerSecond).padStart(6)} readings/s`,
+    );
+    console.log(`  simulator → buffer → publisher → Redis        ${k(sensors.oursPerSecond).padStart(6)} readings/s`);
+    console.log(
+      `  reference: same task JSON, pipelined LPUSH    ${k(sensors.rawLpushPerSecond).padStart(6)} readings/s`,
+    );
+    console.log(
+      `  = ${(result.ratios.sensors_vs_raw_lpush * 100).toFixed(0)}% of raw LPUSH; target ≥ 200k readings/s: ${mark(sensors.oursPerSecond >= 200_000)}`,
+    );
+    console.log(
+      `\nHTTP ingest (${EVENTS_PER_POST} events per POST, ${CONNECTIONS} connections, ${DURATION} s, autocannon)`,
+    );
+    for (const [name, r] of [
+      ['reference: bare node:http + JSON.parse', http.reference],
+      ['hub POST /telemetry (auth off, validate, buffer)', http.ours],
+    ] as const) {
+      console.log(
+        `  ${name.padEnd(50)} ${k(r.eventsPerSecond).padStart(6)} events/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
+      );
+    }
+    console.log(
+      `  = ${(result.ratios.http_vs_bare_node * 100).toFixed(0)}% of bare node:http; target ≥ 100k events/s: ${mark(http.ours.eventsPerSecond >= 100_000)}, p99 < 50 ms: ${mark(http.ours.p99Ms < 50)}`,
+    );
+    console.log(
+      `  hub peak RSS ${http.hubPeakRssMiB.toFixed(0)} MiB; readings published to Redis ${http.published}, dropped at the buffer ${http.bufferDropped}`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error('[bench] failed:', err);
+  process.exit(1);
+});
