@@ -1,5 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
-import { DEFAULT_UNITS, INTERNAL_SCHEMA_VERSION, type Reading } from '@telemetryhub/common';
+import { DEFAULT_UNITS, INTERNAL_SCHEMA_VERSION, newEventId, type Reading } from '@telemetryhub/common';
 
 /** Who a physical (or simulated) device is: what every reading it produces is labelled with. */
 export interface DeviceIdentity {
@@ -19,7 +18,7 @@ export function readingsOf(
   eventTime: string,
 ): Reading[] {
   return values.map(([metric, value]) => ({
-    event_id: uuidv7(),
+    event_id: newEventId(),
     device_id: device.id,
     metric,
     event_time: eventTime,
