@@ -1,9 +1,13 @@
-import { createHash, randomFillSync } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { parse as parseUuid, v7 as uuidv7, validate as isUuid } from 'uuid';
 
 /** Namespace of TelemetryHub's derived ids (uuid v5). Changing it would break dedup of resent readings. */
 export const TELEMETRYHUB_NAMESPACE = '9b3c5c1e-4d4f-5f8a-9a57-2f0d6c7e1a42';
 const NAMESPACE_BYTES = parseUuid(TELEMETRYHUB_NAMESPACE);
+/** The namespace followed by the name, hashed in one call (`crypto.hash`: Node ≥ 20.12) without a Hash object. */
+const scratch = Buffer.alloc(4096);
+scratch.set(NAMESPACE_BYTES, 0);
+const oneShotHash = typeof crypto.hash === 'function' ? crypto.hash : undefined;
 
 /**
  * RFC 9562 UUID v5 of `name` in our namespace, with Node's native SHA-1. Identical to `uuid`'s `v5(name, ns)`
@@ -11,11 +15,17 @@ const NAMESPACE_BYTES = parseUuid(TELEMETRYHUB_NAMESPACE);
  * of the hub's CPU.
  */
 export function uuidV5(name: string): string {
-  const h = createHash('sha1').update(NAMESPACE_BYTES).update(name, 'utf8').digest();
-  h[6] = (h[6]! & 0x0f) | 0x50;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = h.toString('hex', 0, 16);
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  let x: string;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: below this length the name surely fits the scratch buffer.
+  if (oneShotHash && name.length <= (scratch.length - 16) / 3) {
+    const length = scratch.write(name, 16, 'utf8');
+    x = oneShotHash('sha1', scratch.subarray(0, 16 + length), 'hex');
+  } else {
+    x = crypto.createHash('sha1').update(NAMESPACE_BYTES).update(name, 'utf8').digest('hex');
+  }
+  // Version 5 in the 13th hex digit, the RFC variant (10xx) in the 17th.
+  const variant = ((parseInt(x[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-5${x.slice(13, 16)}-${variant}${x.slice(17, 20)}-${x.slice(20, 32)}`;
 }
 
 const POOL_BYTES = 16 * 256;
@@ -30,7 +40,7 @@ const v7State = { msecs: -Infinity, seq: 0 };
  */
 export function newEventId(): string {
   if (poolOffset === POOL_BYTES) {
-    randomFillSync(pool);
+    crypto.randomFillSync(pool);
     poolOffset = 0;
   }
   const random = pool.subarray(poolOffset, (poolOffset += 16));

@@ -27,21 +27,22 @@ export function detectShape(o: Record<string, unknown>): EventShape | null {
  * The path of the first string (key or value) holding U+0000, which PostgreSQL refuses in text and jsonb: such
  * an event is refused at the edge with the field named, rather than failing later as a poison task.
  */
-function findNul(value: unknown, path: string, depth = 0): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+function findNul(value: unknown, depth = 0): PropertyKey[] | undefined {
+  // The path is built only on the way back from a find: most events hold no NUL, and this runs for every event.
+  if (typeof value === 'string') return value.includes('\u0000') ? [] : undefined;
   if (typeof value !== 'object' || value === null || depth > 32) return undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findNul(value[i], `${path}[${i}]`, depth + 1);
-      if (found !== undefined) return found;
+      const found = findNul(value[i], depth + 1);
+      if (found) return [i, ...found];
     }
     return undefined;
   }
-  for (const [key, v] of Object.entries(value)) {
-    const at = formatPath([key], path);
-    if (key.includes('\u0000')) return at;
-    const found = findNul(v, at, depth + 1);
-    if (found !== undefined) return found;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (key.includes('\u0000')) return [key];
+    const found = findNul((value as Record<string, unknown>)[key], depth + 1);
+    if (found) return [key, ...found];
   }
   return undefined;
 }
@@ -118,9 +119,9 @@ function upcastShape(
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { readings: [], issues: [{ path: prefix, message: 'an event must be a JSON object' }] };
   }
-  const nul = findNul(input, prefix);
+  const nul = findNul(input);
   if (nul !== undefined) {
-    return { readings: [], issues: [{ path: nul, message: 'must not contain the NUL character (\\u0000)' }] };
+    return { readings: [], issues: [{ path: formatPath(nul, prefix), message: 'must not contain the NUL character (\\u0000)' }] };
   }
   const shape = detectShape(input as Record<string, unknown>);
   switch (shape) {
