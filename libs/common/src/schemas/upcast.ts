@@ -121,7 +121,10 @@ function upcastShape(
   }
   const nul = findNul(input);
   if (nul !== undefined) {
-    return { readings: [], issues: [{ path: formatPath(nul, prefix), message: 'must not contain the NUL character (\\u0000)' }] };
+    return {
+      readings: [],
+      issues: [{ path: formatPath(nul, prefix), message: 'must not contain the NUL character (\\u0000)' }],
+    };
   }
   const shape = detectShape(input as Record<string, unknown>);
   switch (shape) {
