@@ -24,6 +24,8 @@ export const InstantSchema = z.union([z.string(), z.number()]).transform((input,
       });
       return z.NEVER;
     }
+    const fast = canonicalInstantMs(input);
+    if (fast !== undefined) return input; // already the canonical form, and a real instant
     ms = Date.parse(input);
   }
   const date = new Date(ms);
@@ -33,6 +35,31 @@ export const InstantSchema = z.union([z.string(), z.number()]).transform((input,
   }
   return date.toISOString();
 });
+
+const CANONICAL_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Epoch ms of an instant in our canonical form (`2026-01-27T12:00:00.000Z`, what toISOString gives), checked field
+ * by field; undefined for any other spelling or an impossible date (Feb 30). Most producers send this form, and
+ * reading it this way costs a tenth of `Date.parse` + `toISOString`, once per event on the ingest path.
+ */
+export function canonicalInstantMs(s: string): number | undefined {
+  const m = CANONICAL_UTC.exec(s);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, sec, ms] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
+  const leap = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 1 : 0;
+  // Years below 100 are read by Date.UTC as 19xx: leave those (and the pre-epoch past) to Date.parse.
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > DAYS_IN_MONTH[mo - 1]! + leap || h > 23 || mi > 59 || sec > 59) {
+    return undefined;
+  }
+  return Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+}
+
+/** Epoch ms of an ISO-8601 instant: the canonical form fast, anything else through Date.parse. */
+export function instantMs(iso: string): number {
+  return canonicalInstantMs(iso) ?? Date.parse(iso);
+}
 
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 

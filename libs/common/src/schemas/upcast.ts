@@ -4,6 +4,7 @@ import { ReadingSchema, type Reading } from './reading.schema.js';
 import { EventV2Schema, eventV2ToReading } from './event-v2.schema.js';
 import { IngestEventSchema, ingestEventToReading } from './ingest-event.schema.js';
 import { GatewaySampleSchema, gatewaySampleToReadings } from './gateway-sample.schema.js';
+import { instantMs } from './primitives.js';
 
 /** Largest number of events one body or one task may carry: bounds the memory one input can claim. */
 export const MAX_EVENTS_PER_BATCH = 10_000;
@@ -88,7 +89,7 @@ function guardSkew(
 ): { readings: Reading[]; issues: FieldIssue[] } {
   if (opts.maxFutureSkewMs === undefined || readings.length === 0) return { readings, issues: [] };
   const now = (opts.now ?? Date.now)();
-  const ahead = Date.parse(readings[0]!.event_time) - now; // one event: one time for all its readings
+  const ahead = instantMs(readings[0]!.event_time) - now; // one event: one time for all its readings
   if (ahead <= opts.maxFutureSkewMs) return { readings, issues: [] };
   const deviceId = readings[0]!.device_id;
   if (opts.futureSkewPolicy === 'clamp') {
