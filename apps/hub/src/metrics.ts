@@ -32,6 +32,12 @@ export function createHubMetrics(registry: Registry) {
       labelNames: ['driver', 'kind'],
       registers,
     }),
+    simulatedAnomalies: new Counter({
+      name: 'telemetry_hub_simulated_anomalies_total',
+      help: 'Misbehaviour the simulator injected on demand (SIM_*_RATE), by kind: what downstream checks should find.',
+      labelNames: ['kind'],
+      registers,
+    }),
     driverReconnects: new Counter({
       name: 'telemetry_hub_driver_reconnects_total',
       help: 'Ports or buses a sensor driver opened again after losing them.',

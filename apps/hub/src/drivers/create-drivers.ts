@@ -63,6 +63,7 @@ export function createDrivers(file: DevicesFile, deps: DriverDeps): Array<Sensor
         faultRate: d.faultRate,
         commFailureAfter: d.commFailureAfter,
         anomalies: d.anomalies,
+        onAnomaly: (kind) => deps.metrics.simulatedAnomalies.inc({ kind }),
         ...(d.seed !== undefined ? { seed: d.seed } : {}),
       }),
     );

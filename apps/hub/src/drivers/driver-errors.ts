@@ -4,4 +4,4 @@ import type { HubMetrics } from '../metrics.js';
 export type DriverErrorKind = 'malformed_frame' | 'read_failed' | 'disconnected';
 
 /** The metrics a driver reports into (optional: unit tests of a driver need none). */
-export type DriverMetrics = Pick<HubMetrics, 'driverErrors' | 'driverReconnects'>;
+export type DriverMetrics = Pick<HubMetrics, 'driverErrors' | 'driverReconnects' | 'simulatedAnomalies'>;

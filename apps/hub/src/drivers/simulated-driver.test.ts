@@ -99,3 +99,24 @@ test('anomalies on demand: spikes leave the metric range, and nothing changes wi
   const zero = run(new SimulatedDriver({ ...one, anomalies: { spike: 0, gap: 0 } }), 50).map((r) => r.value);
   assert.deepEqual(zero, plain, 'zero rates draw no random numbers: seeded runs stay the same');
 });
+
+test('reports every anomaly it injects, so a test knows what downstream must find', () => {
+  const seen = { spike: 0, gap: 0, duplicate: 0, out_of_order: 0 };
+  const d = new SimulatedDriver({
+    ...one,
+    anomalies: { spike: 0.1, gap: 0.1, duplicate: 0.1, outOfOrder: 0.1 },
+    onAnomaly: (kind) => seen[kind]++,
+  });
+  const readings = run(d, 500);
+  const last = Math.max(...(seqs(readings) as number[]));
+  const distinct = new Set(readings.map((r) => r.event_id)).size;
+  assert.equal(readings.length - distinct, seen.duplicate, 'each duplicate is one extra copy');
+  assert.ok(
+    last - distinct >= seen.gap && last - distinct <= seen.gap + 1,
+    'gaps (and at most one held sample) missing',
+  );
+  assert.ok(
+    Object.values(seen).every((n) => n > 10),
+    JSON.stringify(seen),
+  );
+});

@@ -51,6 +51,8 @@ export interface SimulatedDriverOptions {
   commFailureAfter?: number;
   /** Misbehaviour on demand, to exercise every downstream guarantee. Each a probability per sample, default 0. */
   anomalies?: SimulatedAnomalies;
+  /** Told of each anomaly injected (a spike per reading), so that a test or a dashboard knows what to expect. */
+  onAnomaly?: (kind: 'spike' | 'gap' | 'duplicate' | 'out_of_order') => void;
 }
 
 export interface SimulatedAnomalies {
@@ -149,25 +151,36 @@ export class SimulatedDriver implements SensorDriver {
       return;
     }
     const anomalies = this.opts.anomalies ?? {};
-    if (this.chance(anomalies.gap)) return; // not a read failure: the device simply never sent it
+    if (this.chance(anomalies.gap)) {
+      this.opts.onAnomaly?.('gap');
+      return; // not a read failure: the device simply never sent it
+    }
     const values: Array<[string, number]> = [];
     for (const metric of this.opts.metrics) {
       const model = modelOf(metric);
       let level = (device.levels.get(metric) ?? model.base) + gaussian(this.random) * model.drift;
       level = Math.min(model.max, Math.max(model.min, level));
       device.levels.set(metric, level);
-      const spike = this.chance(anomalies.spike) ? (this.random() < 0.5 ? -1 : 1) * (model.max - model.min) : 0;
+      let spike = 0;
+      if (this.chance(anomalies.spike)) {
+        spike = (this.random() < 0.5 ? -1 : 1) * (model.max - model.min);
+        this.opts.onAnomaly?.('spike');
+      }
       values.push([metric, round(level + spike + gaussian(this.random) * model.noise, model.decimals)]);
     }
     const identity = { id: device.id, site: this.opts.site, region: this.opts.region, firmware: 'sim-1.0.0' };
     const readings = readingsOf(identity, values, device.sequence, eventTime);
     control?.readSucceeded(device.id, readings);
     if (!device.held && this.chance(anomalies.outOfOrder)) {
+      this.opts.onAnomaly?.('out_of_order');
       device.held = readings;
       return;
     }
     out.push(...readings);
-    if (this.chance(anomalies.duplicate)) out.push(...readings);
+    if (this.chance(anomalies.duplicate)) {
+      this.opts.onAnomaly?.('duplicate');
+      out.push(...readings);
+    }
     if (device.held) {
       out.push(...device.held);
       device.held = undefined;
