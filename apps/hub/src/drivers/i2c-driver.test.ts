@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadingSchema, type Reading } from '@telemetryhub/common';
 import { I2CDriver, I2CBusUnavailableError, type I2CDeviceSpec } from './i2c-driver.js';
-import { FakeI2CBus } from './i2c/fake-bus.test-support.js';
-import { crc8Sensirion } from './checksums.js';
+import { FakeI2CBus, sht31Measurement } from './i2c/fake-bus.test-support.js';
 import { DeviceRegistry } from '../control/device-registry.js';
 
 const sht = (id: string): I2CDeviceSpec => ({
@@ -16,15 +15,6 @@ const sht = (id: string): I2CDeviceSpec => ({
   sensor: 'sht31',
   periodMs: 10,
 });
-
-function measurement(rawT: number, rawRh: number): Buffer {
-  const b = Buffer.alloc(6);
-  b.writeUInt16BE(rawT, 0);
-  b[2] = crc8Sensirion(b, 0, 2);
-  b.writeUInt16BE(rawRh, 3);
-  b[5] = crc8Sensirion(b, 3, 5);
-  return b;
-}
 
 function setup(bus: FakeI2CBus, opts: { openFails?: boolean } = {}) {
   const control = new DeviceRegistry(3);
@@ -46,8 +36,8 @@ function setup(bus: FakeI2CBus, opts: { openFails?: boolean } = {}) {
 
 test('reads each sample into valid readings labelled with the device, numbered by sequence', async () => {
   const bus = new FakeI2CBus()
-    .queueRead(0x44, measurement(0x6666, 0x8000))
-    .queueRead(0x44, measurement(0x6666, 0x8000));
+    .queueRead(0x44, sht31Measurement(0x6666, 0x8000))
+    .queueRead(0x44, sht31Measurement(0x6666, 0x8000));
   const { tick, got, control } = setup(bus);
   await tick();
   await tick();
@@ -74,7 +64,7 @@ test('failed reads leave a gap in the sequence and latch SafeState after the con
   await tick(); // not measuring: not read
   control.resetAll();
   control.startAll();
-  bus.queueRead(0x44, measurement(0x6666, 0x8000));
+  bus.queueRead(0x44, sht31Measurement(0x6666, 0x8000));
   await tick();
   assert.deepEqual(
     got.map((r) => r.sequence_id),
@@ -84,7 +74,7 @@ test('failed reads leave a gap in the sequence and latch SafeState after the con
 });
 
 test('a corrupted answer is a failed read, never a value', async () => {
-  const bad = measurement(0x6666, 0x8000);
+  const bad = sht31Measurement(0x6666, 0x8000);
   bad[1] = bad[1]! ^ 0xff;
   const { tick, got, control } = setup(new FakeI2CBus().queueRead(0x44, bad));
   await tick();
@@ -100,7 +90,7 @@ test('a bus that cannot be opened is a communication failure (Error state)', asy
 
 test('runs on its period after start and stops cleanly, closing the bus', async () => {
   const bus = new FakeI2CBus();
-  for (let i = 0; i < 100; i++) bus.queueRead(0x44, measurement(0x6666 + i, 0x8000));
+  for (let i = 0; i < 100; i++) bus.queueRead(0x44, sht31Measurement(0x6666 + i, 0x8000));
   const { driver, control } = setup(bus);
   const got: Reading[] = [];
   driver.start((r) => got.push(...r));

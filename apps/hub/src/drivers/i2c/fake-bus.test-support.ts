@@ -1,4 +1,5 @@
 import type { I2CBus } from './i2c-bus.js';
+import { crc8Sensirion } from '../checksums.js';
 
 /**
  * An I2C bus for tests (the machines running them have none): registers of each address hold recorded values,
@@ -56,4 +57,14 @@ export class FakeI2CBus implements I2CBus {
     this.failNext = undefined;
     if (err) throw err;
   }
+}
+
+/** The six bytes an SHT3x answers a measurement with: each word followed by its CRC-8. */
+export function sht31Measurement(rawT: number, rawRh: number): Buffer {
+  const b = Buffer.alloc(6);
+  b.writeUInt16BE(rawT, 0);
+  b[2] = crc8Sensirion(b, 0, 2);
+  b.writeUInt16BE(rawRh, 3);
+  b[5] = crc8Sensirion(b, 3, 5);
+  return b;
 }

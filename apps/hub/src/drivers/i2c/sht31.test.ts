@@ -1,17 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sht31, convertSht31, parseSht31Measurement } from './sht31.js';
-import { crc8Sensirion } from '../checksums.js';
-import { FakeI2CBus } from './fake-bus.test-support.js';
-
-function measurement(rawT: number, rawRh: number): Buffer {
-  const b = Buffer.alloc(6);
-  b.writeUInt16BE(rawT, 0);
-  b[2] = crc8Sensirion(b, 0, 2);
-  b.writeUInt16BE(rawRh, 3);
-  b[5] = crc8Sensirion(b, 3, 5);
-  return b;
-}
+import { FakeI2CBus, sht31Measurement } from './fake-bus.test-support.js';
 
 test('converts raw words with the datasheet formulas', () => {
   assert.deepEqual(convertSht31(0, 0), { temperature: -45, humidity: 0 });
@@ -22,15 +12,15 @@ test('converts raw words with the datasheet formulas', () => {
 });
 
 test('checks each word’s CRC and refuses a corrupted one', () => {
-  assert.deepEqual(parseSht31Measurement(measurement(0x6666, 0x8000)), { rawT: 0x6666, rawRh: 0x8000 });
-  const bad = measurement(0x6666, 0x8000);
+  assert.deepEqual(parseSht31Measurement(sht31Measurement(0x6666, 0x8000)), { rawT: 0x6666, rawRh: 0x8000 });
+  const bad = sht31Measurement(0x6666, 0x8000);
   bad[4] = bad[4]! ^ 0x01;
   assert.throws(() => parseSht31Measurement(bad), /CRC mismatch in the humidity word/);
   assert.throws(() => parseSht31Measurement(bad.subarray(0, 4)), /expected 6 bytes, got 4/);
 });
 
 test('reads a sample: single-shot high-repeatability command, then both values', async () => {
-  const bus = new FakeI2CBus().queueRead(0x44, measurement(0x6666, 0x8000));
+  const bus = new FakeI2CBus().queueRead(0x44, sht31Measurement(0x6666, 0x8000));
   const sensor = new Sht31(bus, 0x44);
   await sensor.init();
   assert.deepEqual(await sensor.read(), [
