@@ -1,4 +1,5 @@
 import { after, before, test } from 'node:test';
+import { readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { SerialPort } from 'serialport';
@@ -149,6 +150,35 @@ test('a port that stays away latches SafeState after the configured failures', a
     await pair.unplug();
     await until('the device is latched in SafeState', () => control.get('gone-1')?.state === 'SafeState');
     assert.match(control.get('gone-1')!.snapshot().last_error ?? '', /gone-1|host/);
+  } finally {
+    await driver.stop();
+    await pair.stop();
+  }
+});
+
+test('a port whose device node disappears is dropped even though its reads never fail', async () => {
+  // As a pulled USB adapter removes /dev/ttyUSB0 while a hung-up tty may answer reads with EOF forever.
+  const pair = await PtyPair.start();
+  const { driver, counter, got } = harness([spec('node-1', pair.hostPath, { format: 'csv', metrics: ['v'] })], 1000);
+  const target = readlinkSync(pair.hostPath);
+  try {
+    await until('the port is open', () => driver.isOpen('node-1'));
+    rmSync(pair.hostPath); // the cable still works; only the device node is gone
+    await until(
+      'the driver dropped the port',
+      async () => (await counter('telemetry_hub_driver_errors_total', { driver: 'serial', kind: 'disconnected' })) >= 1,
+    );
+    assert.equal(driver.isOpen('node-1'), false);
+    symlinkSync(target, pair.hostPath); // plugged back in
+    const device = await fakeDevice(pair.devicePath);
+    try {
+      await until('readings flow again', async () => {
+        await send(device, '7\n');
+        return got.length > 0;
+      });
+    } finally {
+      await new Promise((r) => device.close(r));
+    }
   } finally {
     await driver.stop();
     await pair.stop();

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs';
 import type { Logger } from 'pino';
 import { SerialPort } from 'serialport';
 import type { ReadingSink, SensorDriver } from './sensor-driver.js';
@@ -7,6 +8,8 @@ import type { DriverMetrics } from './driver-errors.js';
 import type { FrameDecoder } from './serial/frame-decoder.js';
 import { LineDecoder, type LineFormat } from './serial/line-decoder.js';
 import { BinaryFrameDecoder } from './serial/binary-frame.js';
+
+const PRESENCE_CHECK_MS = 1000;
 
 export const SERIAL_FORMATS = ['json', 'csv', 'nmea', 'binary'] as const;
 export type SerialFormat = (typeof SERIAL_FORMATS)[number];
@@ -54,6 +57,7 @@ class SerialLink {
   private sequence = 0;
   private failedOpens = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private presenceTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private everOpened = false;
 
@@ -85,10 +89,26 @@ class SerialLink {
         this.everOpened = true;
         this.failedOpens = 0;
         this.opts.log?.info({ deviceId: this.spec.id, port: this.spec.port }, 'serial port open');
+        this.watchPresence(port);
         return;
       }
       this.lost(port, err.message);
     });
+  }
+
+  /**
+   * A pulled USB adapter removes its device node, but the read side does not always say so: a hung-up tty can
+   * answer reads with 0 bytes (EOF), which serialport retries forever instead of reporting. So while open, the
+   * link checks every second that the port's path still exists.
+   */
+  private watchPresence(port: SerialPort): void {
+    clearInterval(this.presenceTimer);
+    this.presenceTimer = setInterval(() => {
+      stat(this.spec.port, (err) => {
+        if (err?.code === 'ENOENT') this.lost(port, `${this.spec.port} disappeared`);
+      });
+    }, PRESENCE_CHECK_MS);
+    this.presenceTimer.unref();
   }
 
   /**
@@ -99,6 +119,7 @@ class SerialLink {
   private lost(port: SerialPort, reason: string): void {
     if (port !== this.port) return; // an old port's late event
     this.port = undefined;
+    clearInterval(this.presenceTimer);
     port.removeAllListeners('data');
     if (port.isOpen) port.close(() => {});
     if (this.stopped) return;
@@ -140,6 +161,7 @@ class SerialLink {
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.presenceTimer);
     const port = this.port;
     this.port = undefined;
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
