@@ -10,7 +10,10 @@ export interface PgPoolOptions {
 
 /**
  * The one PostgreSQL pool. Timeouts on connect and on every statement; `pool.on('error')` is handled, because an
- * idle client losing its connection (server restart) would otherwise crash the process.
+ * idle client losing its connection (server restart) would otherwise crash the process. A session left idle inside
+ * a transaction for as long as a statement may run is ended by the server: a processor frozen mid-batch (SIGSTOP,
+ * a long GC pause, a partition) would otherwise hold its row locks, and every other processor inserting the same
+ * event ids would wait on them for as long as it stays frozen.
  */
 export function createPgPool(url: string, opts: PgPoolOptions, log: Logger): pg.Pool {
   const pool = new pg.Pool({
@@ -18,6 +21,7 @@ export function createPgPool(url: string, opts: PgPoolOptions, log: Logger): pg.
     max: opts.max,
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5000,
     statement_timeout: opts.statementTimeoutMs,
+    idle_in_transaction_session_timeout: opts.statementTimeoutMs,
     query_timeout: opts.statementTimeoutMs + 1000,
     idleTimeoutMillis: 30_000,
     application_name: 'telemetryhub-task-processor',

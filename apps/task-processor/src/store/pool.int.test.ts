@@ -1,0 +1,35 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { PostgresServer } from '@telemetryhub/devstack';
+import { createPgPool } from './pool.js';
+
+let server: PostgresServer;
+before(async () => {
+  server = await PostgresServer.start();
+});
+after(async () => {
+  await server.stop();
+});
+
+test('a session frozen inside a transaction loses its locks after the statement timeout, not never', async () => {
+  const pool = createPgPool(server.url, { max: 2, statementTimeoutMs: 1000 }, pino({ level: 'silent' }));
+  try {
+    await pool.query('CREATE TABLE frozen_locks (id int PRIMARY KEY)');
+    const frozen = await pool.connect();
+    frozen.on('error', () => {}); // the server ends this session: expected
+    try {
+      await frozen.query('BEGIN');
+      await frozen.query('INSERT INTO frozen_locks VALUES (1)');
+      // The frozen processor now sends nothing; another one inserts the same key, as a reaped batch's retry does.
+      // Without the idle-in-transaction timeout this waits on the frozen lock until its own statement timeout fails it.
+      const other = await pool.query('INSERT INTO frozen_locks VALUES (1) ON CONFLICT (id) DO NOTHING');
+      assert.equal(other.rowCount, 1, 'the frozen transaction was rolled back by the server, so the row is new');
+      await assert.rejects(frozen.query('COMMIT'), 'the frozen session is gone when it resumes');
+    } finally {
+      frozen.release(true);
+    }
+  } finally {
+    await pool.end();
+  }
+});
