@@ -10,7 +10,7 @@
  *    events in the original gateway shape. Reference: a bare node:http server in a child process that reads the
  *    body, JSON.parses it and answers 202 (the floor of any Node HTTP ingest), under the same load.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,8 @@ import { SimulatedDriver } from '../apps/hub/src/drivers/simulated-driver.js';
 import { ReadingBuffer } from '../apps/hub/src/buffer/reading-buffer.js';
 import { TaskPublisher } from '../apps/hub/src/publish/task-publisher.js';
 import { countSamples, createHubMetrics } from '../apps/hub/src/metrics.js';
-import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
+import { scrapeMetric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
+import { processMemoryMiB } from './process-memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -167,13 +168,6 @@ http.createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
-async function peakRssMiB(pid: number | undefined): Promise<number> {
-  if (!pid) return NaN;
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-  return kb ? Number(kb) / 1024 : NaN;
-}
-
 async function httpIngest(redisUrl: string) {
   const body = postBody();
   const bareServerPort = await freePort();
@@ -212,18 +206,12 @@ async function httpIngest(redisUrl: string) {
     });
     progress(`hub POST /telemetry (${EVENTS_PER_POST} events per request), ${CONNECTIONS} connections, ${DURATION} s`);
     const ours = await load(`${hubUrl}/telemetry`, body);
-    const metricsText = await (await fetch(`${hubUrl}/metrics`)).text();
-    const metric = (name: string) =>
-      metricsText
-        .split('\n')
-        .filter((l) => l.startsWith(name))
-        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
     return {
       reference,
       ours,
-      hubPeakRssMiB: await peakRssMiB(hub.pid),
-      bufferDropped: metric('telemetry_hub_buffer_dropped_samples_total'),
-      published: metric('telemetry_hub_published_samples_total'),
+      hubPeakRssMiB: (await processMemoryMiB(hub.pid)).peak,
+      bufferDropped: await scrapeMetric(hubUrl, 'telemetry_hub_buffer_dropped_samples_total'),
+      published: await scrapeMetric(hubUrl, 'telemetry_hub_published_samples_total'),
     };
   } finally {
     await bare.stop('SIGKILL', 1000);

@@ -5,13 +5,14 @@
  * long the replay took, and whether every reading reached Redis.
  * Usage: npm run bench:hub-outage -- [--minutes M] [--json]
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RedisServer, freePort } from '@telemetryhub/devstack';
 import { createRedis, sleep } from '@telemetryhub/common';
-import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
+import { scrapeMetric as metric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
+import { processMemoryMiB } from './process-memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,20 +27,6 @@ if (values.help) {
 }
 const MINUTES = Number(values.minutes);
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-
-async function rssMiB(pid: number | undefined): Promise<{ rss: number; peak: number }> {
-  const status = pid ? await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '') : '';
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-}
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
-    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-}
 
 async function main(): Promise<void> {
   progress('starting a throwaway redis-server');
@@ -61,7 +48,7 @@ async function main(): Promise<void> {
   try {
     await waitReady(url, hub, 'hub', 60_000);
     await sleep(10_000);
-    const before = await rssMiB(hub.pid);
+    const before = await processMemoryMiB(hub.pid);
     progress(`hub RSS before the outage: ${before.rss.toFixed(0)} MiB; stopping Redis for ${MINUTES} min`);
     await redis.pause();
     const end = Date.now() + MINUTES * 60_000;
@@ -70,7 +57,7 @@ async function main(): Promise<void> {
     let lastReport = 0;
     while (Date.now() < end) {
       await sleep(5000);
-      const { rss } = await rssMiB(hub.pid);
+      const { rss } = await processMemoryMiB(hub.pid);
       peakRss = Math.max(peakRss, rss);
       peakSpool = Math.max(peakSpool, await metric(url, 'telemetry_hub_spool_bytes'));
       if (Date.now() - lastReport >= 60_000) {
@@ -91,7 +78,7 @@ async function main(): Promise<void> {
       await sleep(1000);
     }
     const replaySeconds = (Date.now() - replayStart) / 1000;
-    const after = await rssMiB(hub.pid);
+    const after = await processMemoryMiB(hub.pid);
     const [taken, published, dropped] = await Promise.all([
       metric(url, 'telemetry_hub_samples_total'),
       metric(url, 'telemetry_hub_published_samples_total'),

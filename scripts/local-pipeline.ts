@@ -156,3 +156,18 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     throw err;
   }
 }
+
+/**
+ * A metric as an app's `/metrics` shows it now: the sum of its samples (those carrying every label in `labels`,
+ * when given), 0 when it has none yet. For tests and benchmarks that watch a real app process.
+ */
+export async function scrapeMetric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name} `) && !line.startsWith(`${name}{`)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SerialPort } from 'serialport';
 import { PtyPair, RedisServer, freePort, until } from '@telemetryhub/devstack';
-import { createRedis, parseEventsStrict, parseTaskEnvelope, type Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/common';
 import { ROOT, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
+import { queuedTasks } from './support/queued-tasks.js';
 
 /**
  * The hub as users run it with a devices file: a serial device on a real pseudo-terminal (socat) next to a
@@ -29,13 +30,7 @@ after(async () => {
 const run = promisify(execFile);
 
 async function queuedReadings(queue: string): Promise<Reading[]> {
-  const client = createRedis(redis.url);
-  try {
-    const raws = await client.lrange(`${queue}:pending`, 0, -1);
-    return raws.reverse().flatMap((raw) => parseEventsStrict(parseTaskEnvelope(raw).payload));
-  } finally {
-    client.disconnect();
-  }
+  return (await queuedTasks(redis.url, queue)).flatMap((t) => t.readings);
 }
 
 test('--check-config validates a devices file without starting anything, exit 1 naming the problem', async () => {

@@ -4,15 +4,9 @@ import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisServer, freePort, until, type ServerProcess } from '@telemetryhub/devstack';
-import {
-  createRedis,
-  encodeRecord,
-  parseEventsStrict,
-  parseTaskEnvelope,
-  inspectSpool,
-  type Reading,
-} from '@telemetryhub/common';
-import { startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
+import { encodeRecord, parseEventsStrict, parseTaskEnvelope, inspectSpool, type Reading } from '@telemetryhub/common';
+import { scrapeMetric as metric, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
+import { queuedTasks } from './support/queued-tasks.js';
 
 /**
  * The hub as users run it (a real process, real Redis with AOF, simulated sensors), through Redis outages:
@@ -54,28 +48,8 @@ async function startHub(queue: string, spoolDir: string, extra: Record<string, s
   return { hub, url };
 }
 
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.split(' ').pop()) : NaN;
-}
-
 /** Waits on a real process: a minute at most, polled every 100 ms. */
 const waitUntil = (what: string, cond: () => Promise<boolean>) => until(what, cond, 60_000, 100);
-
-/** Tasks in the queue, in the order they were pushed, with their readings. */
-async function queued(queue: string): Promise<Array<{ id: string; readings: Reading[] }>> {
-  const client = createRedis(redis.url);
-  try {
-    const raws = await client.lrange(`${queue}:pending`, 0, -1);
-    return raws.reverse().map((raw) => {
-      const task = parseTaskEnvelope(raw);
-      return { id: task.id, readings: parseEventsStrict(task.payload) };
-    });
-  } finally {
-    client.disconnect();
-  }
-}
 
 async function stopHub(hub: ServerProcess): Promise<void> {
   await hub.stop('SIGTERM', 30_000);
@@ -135,7 +109,7 @@ test(`Redis down for ${OUTAGE_SECONDS} s while the sensors run: afterwards every
   } finally {
     await stopHub(hub);
   }
-  const readings = checkExactlyOnceInOrder(await queued('outage'));
+  const readings = checkExactlyOnceInOrder(await queuedTasks(redis.url, 'outage'));
   const perDevice = new Set(readings.map((r) => r.device_id));
   assert.equal(perDevice.size, 3);
   // 3 devices × 2 metrics × 20 Hz × the outage: most of it went through the spool.
@@ -184,7 +158,7 @@ test('a hub killed with SIGKILL during an outage replays its spool after restart
   } finally {
     await stopHub(second.hub);
   }
-  const arrived = new Set((await queued('killed')).flatMap((t) => t.readings.map((r) => r.event_id)));
+  const arrived = new Set((await queuedTasks(redis.url, 'killed')).flatMap((t) => t.readings.map((r) => r.event_id)));
   const missing = [...spooledIds].filter((id) => !arrived.has(id));
   assert.deepEqual(missing, [], 'every reading the killed hub had spooled reached Redis');
 });

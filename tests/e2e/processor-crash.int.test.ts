@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { Redis } from 'ioredis';
 import { freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/devstack';
 import { DeadLetterQueue, TaskProducer, createRedis, queueDepths } from '@telemetryhub/common';
-import { startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
+import { scrapeMetric as metric, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 
 // Real task-processor processes against real Redis and PostgreSQL: one is killed with SIGKILL, another frozen
 // with SIGSTOP past its lease, each while it holds a batch; nothing may be lost or stored twice.
@@ -80,12 +80,6 @@ async function freezeWhileHolding(proc: ServerProcess, queue: string): Promise<n
     await new Promise((r) => setTimeout(r, 3));
   }
   throw new Error('never caught the consumer holding tasks');
-}
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
 }
 
 test('a processor killed with SIGKILL in the middle of a batch loses nothing: its tasks are reaped and stored once', async () => {

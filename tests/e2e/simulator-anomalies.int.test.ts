@@ -2,24 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { until } from '@telemetryhub/devstack';
-import { startLocalPipeline } from '../../scripts/local-pipeline.js';
+import { scrapeMetric, startLocalPipeline } from '../../scripts/local-pipeline.js';
 
 /**
  * The simulator's misbehaviour on demand, through the whole pipeline (hub → Redis → processor → PostgreSQL):
  * duplicates are stored once, gaps stay visible as missing sequence numbers, held-back samples still arrive,
  * and spikes fire alerts. The hub's own count of what it injected says what the database must show.
  */
-async function metricValues(url: string, name: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const label = /kind="([^"]+)"/.exec(line)?.[1] ?? /driver="([^"]+)"/.exec(line)?.[1] ?? '';
-    out.set(label, (out.get(label) ?? 0) + Number(line.split(' ').pop()));
-  }
-  return out;
-}
-
 test('duplicates are stored once, gaps stay visible, held-back samples arrive, spikes fire alerts', async () => {
   const pipeline = await startLocalPipeline({
     env: {
@@ -40,18 +29,22 @@ test('duplicates are stored once, gaps stay visible, held-back samples arrive, s
   try {
     await until(
       'the simulator sent 300 readings',
-      async () => ((await metricValues(pipeline.hubUrl, 'telemetry_hub_samples_total')).get('simulated') ?? 0) >= 300,
+      async () => (await scrapeMetric(pipeline.hubUrl, 'telemetry_hub_samples_total', { driver: 'simulated' })) >= 300,
       60_000,
       100,
     );
     assert.equal((await fetch(`${pipeline.hubUrl}/stop`, { method: 'POST' })).status, 200);
     await new Promise((r) => setTimeout(r, 200)); // a tick in flight at the stop
-    const sent = (await metricValues(pipeline.hubUrl, 'telemetry_hub_samples_total')).get('simulated')!;
-    const injected = await metricValues(pipeline.hubUrl, 'telemetry_hub_simulated_anomalies_total');
-    const [duplicates, gaps, held, spikes] = ['duplicate', 'gap', 'out_of_order', 'spike'].map(
-      (k) => injected.get(k) ?? 0,
+    const sent = await scrapeMetric(pipeline.hubUrl, 'telemetry_hub_samples_total', { driver: 'simulated' });
+    const injected = (kind: string) =>
+      scrapeMetric(pipeline.hubUrl, 'telemetry_hub_simulated_anomalies_total', { kind });
+    const [duplicates, gaps, held, spikes] = await Promise.all(
+      ['duplicate', 'gap', 'out_of_order', 'spike'].map(injected),
     );
-    assert.ok(duplicates! > 0 && gaps! > 0 && held! > 0 && spikes! > 0, `every anomaly happened: ${[...injected]}`);
+    assert.ok(
+      duplicates! > 0 && gaps! > 0 && held! > 0 && spikes! > 0,
+      `every anomaly happened: ${[duplicates, gaps, held, spikes]}`,
+    );
 
     const stored = async () =>
       Number(

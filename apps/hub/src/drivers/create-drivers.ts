@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { SensorDriver } from './sensor-driver.js';
 import type { DeviceRegistry } from '../control/device-registry.js';
-import type { DriverMetrics } from './driver-errors.js';
+import type { DriverMetrics } from './driver-metrics.js';
 import type { DevicesFile, SimulatedEntry } from './devices-file.js';
 import type { HubConfig } from '../config.js';
 import { SimulatedDriver } from './simulated-driver.js';

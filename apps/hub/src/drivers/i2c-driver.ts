@@ -3,7 +3,7 @@ import type * as I2cBusModule from 'i2c-bus';
 import type { ReadingSink, SensorDriver } from './sensor-driver.js';
 import type { DeviceControl } from '../control/device-registry.js';
 import { readingsOf, type DeviceIdentity } from './device-readings.js';
-import type { DriverMetrics } from './driver-errors.js';
+import type { DriverMetrics } from './driver-metrics.js';
 import type { I2CBus, I2CSensor } from './i2c/i2c-bus.js';
 import { Bme280 } from './i2c/bme280.js';
 import { Sht31 } from './i2c/sht31.js';

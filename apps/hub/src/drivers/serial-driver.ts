@@ -4,7 +4,7 @@ import { SerialPort } from 'serialport';
 import type { ReadingSink, SensorDriver } from './sensor-driver.js';
 import type { DeviceControl } from '../control/device-registry.js';
 import { readingsOf, type DeviceIdentity } from './device-readings.js';
-import type { DriverMetrics } from './driver-errors.js';
+import type { DriverMetrics } from './driver-metrics.js';
 import type { FrameDecoder } from './serial/frame-decoder.js';
 import { LineDecoder, type LineFormat } from './serial/line-decoder.js';
 import { BinaryFrameDecoder } from './serial/binary-frame.js';
@@ -37,9 +37,7 @@ export interface SerialDriverOptions {
   log?: Logger;
 }
 
-export function decoderFor(
-  spec: Pick<SerialDeviceSpec, 'format' | 'metrics' | 'sentence' | 'separator'>,
-): FrameDecoder {
+function decoderFor(spec: Pick<SerialDeviceSpec, 'format' | 'metrics' | 'sentence' | 'separator'>): FrameDecoder {
   if (spec.format === 'binary') return new BinaryFrameDecoder(spec.metrics);
   const format: LineFormat =
     spec.format === 'json'

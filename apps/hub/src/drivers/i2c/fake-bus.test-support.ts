@@ -9,7 +9,6 @@ export class FakeI2CBus implements I2CBus {
   readonly writes: Array<{ address: number; register?: number; bytes: number[] }> = [];
   readonly registers = new Map<number, Map<number, number>>();
   readonly plainReads = new Map<number, Buffer[]>();
-  failNext: Error | undefined;
   closed = false;
 
   setRegisters(address: number, start: number, bytes: Iterable<number>): this {
@@ -26,23 +25,19 @@ export class FakeI2CBus implements I2CBus {
   }
 
   async readI2cBlock(address: number, register: number, length: number, buffer: Buffer) {
-    this.maybeFail();
     const regs = this.registers.get(address);
     if (!regs) throw Object.assign(new Error('Remote I/O error'), { code: 'EREMOTEIO' }); // no device answers
     for (let i = 0; i < length; i++) buffer[i] = regs.get(register + i) ?? 0;
     return { bytesRead: length, buffer };
   }
   async writeByte(address: number, register: number, byte: number) {
-    this.maybeFail();
     this.writes.push({ address, register, bytes: [byte] });
   }
   async i2cWrite(address: number, length: number, buffer: Buffer) {
-    this.maybeFail();
     this.writes.push({ address, bytes: [...buffer.subarray(0, length)] });
     return { bytesWritten: length, buffer };
   }
   async i2cRead(address: number, length: number, buffer: Buffer) {
-    this.maybeFail();
     const next = this.plainReads.get(address)?.shift();
     if (!next) throw Object.assign(new Error('Remote I/O error'), { code: 'EREMOTEIO' });
     next.copy(buffer, 0, 0, Math.min(length, next.length));
@@ -50,12 +45,6 @@ export class FakeI2CBus implements I2CBus {
   }
   async close() {
     this.closed = true;
-  }
-
-  private maybeFail(): void {
-    const err = this.failNext;
-    this.failNext = undefined;
-    if (err) throw err;
   }
 }
 

@@ -10,7 +10,7 @@ import { malformed, type DecodeResult, type FrameDecoder } from './frame-decoder
  * payload. Values are in the order of the device's configured `metrics`. After a bad CRC the decoder skips one byte
  * and looks for the next sync pair, so one corrupted frame costs one frame, not the stream.
  */
-export const SYNC = [0xaa, 0x55] as const;
+const SYNC = [0xaa, 0x55] as const;
 const HEADER = 3; // sync ×2 + length
 const TRAILER = 2; // CRC
 
