@@ -13,7 +13,7 @@ after(async () => {
 });
 
 test('a session frozen inside a transaction loses its locks after the statement timeout, not never', async () => {
-  const pool = createPgPool(server.url, { max: 2, statementTimeoutMs: 1000 }, pino({ level: 'silent' }));
+  const pool = createPgPool(server.url, { max: 2, statementTimeoutMs: 6000 }, pino({ level: 'silent' }));
   try {
     await pool.query('CREATE TABLE frozen_locks (id int PRIMARY KEY)');
     const frozen = await pool.connect();
@@ -22,7 +22,8 @@ test('a session frozen inside a transaction loses its locks after the statement 
       await frozen.query('BEGIN');
       await frozen.query('INSERT INTO frozen_locks VALUES (1)');
       // The frozen processor now sends nothing; another one inserts the same key, as a reaped batch's retry does.
-      // Without the idle-in-transaction timeout this waits on the frozen lock until its own statement timeout fails it.
+      // Without the idle-in-transaction timeout (here 2 s) this waits on the frozen lock until its own statement
+      // timeout (6 s) fails it.
       const other = await pool.query('INSERT INTO frozen_locks VALUES (1) ON CONFLICT (id) DO NOTHING');
       assert.equal(other.rowCount, 1, 'the frozen transaction was rolled back by the server, so the row is new');
       await assert.rejects(frozen.query('COMMIT'), 'the frozen session is gone when it resumes');

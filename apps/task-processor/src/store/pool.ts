@@ -6,14 +6,18 @@ export interface PgPoolOptions {
   max: number;
   statementTimeoutMs: number;
   connectionTimeoutMs?: number;
+  /** Default: a third of the statement timeout (see below). */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**
  * The one PostgreSQL pool. Timeouts on connect and on every statement; `pool.on('error')` is handled, because an
  * idle client losing its connection (server restart) would otherwise crash the process. A session left idle inside
- * a transaction for as long as a statement may run is ended by the server: a processor frozen mid-batch (SIGSTOP,
+ * a transaction for a third of the statement timeout is ended by the server: a processor frozen mid-batch (SIGSTOP,
  * a long GC pause, a partition) would otherwise hold its row locks, and every other processor inserting the same
- * event ids would wait on them for as long as it stays frozen.
+ * event ids would wait on them for as long as it stays frozen. Shorter than the statement timeout, so that the
+ * session waiting on those locks outlives the frozen one instead of racing it (a tie failed both in CI). Our
+ * transactions send their statements back to back, so a healthy one is never idle for long.
  */
 export function createPgPool(url: string, opts: PgPoolOptions, log: Logger): pg.Pool {
   const pool = new pg.Pool({
@@ -21,7 +25,8 @@ export function createPgPool(url: string, opts: PgPoolOptions, log: Logger): pg.
     max: opts.max,
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5000,
     statement_timeout: opts.statementTimeoutMs,
-    idle_in_transaction_session_timeout: opts.statementTimeoutMs,
+    idle_in_transaction_session_timeout:
+      opts.idleInTransactionTimeoutMs ?? Math.max(1, Math.floor(opts.statementTimeoutMs / 3)),
     query_timeout: opts.statementTimeoutMs + 1000,
     idleTimeoutMillis: 30_000,
     application_name: 'telemetryhub-task-processor',
