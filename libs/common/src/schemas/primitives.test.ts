@@ -17,6 +17,24 @@ test('the canonical fast path agrees with Date.parse on every instant it accepts
   );
 });
 
+test('a canonical instant with one character changed is accepted only if it is still canonical (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }),
+      fc.nat(23),
+      fc.constantFrom(...'0123456789-T:.Z /+x\u0660'.split('')),
+      (d, at, c) => {
+        const iso = d.toISOString();
+        const s = iso.slice(0, at) + c + iso.slice(at + 1);
+        const ms = canonicalInstantMs(s);
+        if (ms === undefined) return;
+        assert.equal(new Date(ms).toISOString(), s, `accepted ${s}`);
+      },
+    ),
+    { numRuns: 5000 },
+  );
+});
+
 test('impossible dates and other spellings leave the fast path, and are judged as before', () => {
   for (const s of [
     '2026-02-29T00:00:00.000Z',

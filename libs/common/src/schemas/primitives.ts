@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Epoch numbers below this are seconds, at or above it milliseconds (1e11 s is the year 5138). */
-const EPOCH_MS_THRESHOLD = 1e11;
+export const EPOCH_MS_THRESHOLD = 1e11;
 
 /**
  * An instant as producers send it: ISO-8601 with a zone (`Z` or `±hh:mm`), or epoch seconds (or milliseconds,
@@ -36,18 +36,47 @@ export const InstantSchema = z.union([z.string(), z.number()]).transform((input,
   return date.toISOString();
 });
 
-const CANONICAL_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$/;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The number spelled by the ASCII digits s[from, to), or -1 if any of them is not a digit. */
+function digits(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
 
 /**
  * Epoch ms of an instant in our canonical form (`2026-01-27T12:00:00.000Z`, what toISOString gives), checked field
  * by field; undefined for any other spelling or an impossible date (Feb 30). Most producers send this form, and
- * reading it this way costs a tenth of `Date.parse` + `toISOString`, once per event on the ingest path.
+ * reading it this way costs a tenth of `Date.parse` + `toISOString`, once per event on the ingest path (character
+ * codes rather than a regular expression: the match arrays were a measurable part of HTTP ingest).
  */
 export function canonicalInstantMs(s: string): number | undefined {
-  const m = CANONICAL_UTC.exec(s);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, sec, ms] = m.slice(1).map(Number) as [number, number, number, number, number, number, number];
+  if (s.length !== 24) return undefined;
+  // Separators at their places: 2026-01-27T12:00:00.000Z
+  if (
+    s.charCodeAt(4) !== 45 ||
+    s.charCodeAt(7) !== 45 ||
+    s.charCodeAt(10) !== 84 ||
+    s.charCodeAt(13) !== 58 ||
+    s.charCodeAt(16) !== 58 ||
+    s.charCodeAt(19) !== 46 ||
+    s.charCodeAt(23) !== 90
+  ) {
+    return undefined;
+  }
+  const y = digits(s, 0, 4);
+  const mo = digits(s, 5, 7);
+  const d = digits(s, 8, 10);
+  const h = digits(s, 11, 13);
+  const mi = digits(s, 14, 16);
+  const sec = digits(s, 17, 19);
+  const ms = digits(s, 20, 23);
+  if ((y | mo | d | h | mi | sec | ms) < 0) return undefined; // a non-digit somewhere
   const leap = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 1 : 0;
   // Years below 100 are read by Date.UTC as 19xx: leave those (and the pre-epoch past) to Date.parse.
   if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > DAYS_IN_MONTH[mo - 1]! + leap || h > 23 || mi > 59 || sec > 59) {

@@ -5,6 +5,7 @@ import { EventV2Schema, eventV2ToReading } from './event-v2.schema.js';
 import { IngestEventSchema, ingestEventToReading } from './ingest-event.schema.js';
 import { GatewaySampleSchema, gatewaySampleToReadings } from './gateway-sample.schema.js';
 import { instantMs } from './primitives.js';
+import { fastUpcast } from './fast-upcast.js';
 
 /** Largest number of events one body or one task may carry: bounds the memory one input can claim. */
 export const MAX_EVENTS_PER_BATCH = 10_000;
@@ -128,33 +129,42 @@ function upcastShape(
     };
   }
   const shape = detectShape(input as Record<string, unknown>);
+  if (!shape) return { readings: [], issues: [{ path: prefix, message: UNKNOWN_SHAPE }] };
+  const fast = fastUpcast(shape, input as Record<string, unknown>);
+  if (fast) return { readings: [fast], issues: [], shape };
+  const judged = upcastBySchema(shape, input, prefix);
+  return judged.issues.length ? judged : { ...judged, shape };
+}
+
+/** The schemas' judgement of one event of a known shape: its readings, or issues naming its bad fields. */
+export function upcastBySchema(
+  shape: EventShape,
+  input: unknown,
+  prefix = '',
+): { readings: Reading[]; issues: FieldIssue[] } {
   switch (shape) {
     case 'reading': {
       const r = ReadingSchema.safeParse(input);
-      return r.success
-        ? { readings: [r.data], issues: [], shape }
-        : { readings: [], issues: issuesOf(r.error, prefix) };
+      return r.success ? { readings: [r.data], issues: [] } : { readings: [], issues: issuesOf(r.error, prefix) };
     }
     case 'event-v2': {
       const r = EventV2Schema.safeParse(input);
       return r.success
-        ? { readings: [eventV2ToReading(r.data)], issues: [], shape }
+        ? { readings: [eventV2ToReading(r.data)], issues: [] }
         : { readings: [], issues: issuesOf(r.error, prefix) };
     }
     case 'ingest': {
       const r = IngestEventSchema.safeParse(input);
       return r.success
-        ? { readings: [ingestEventToReading(r.data)], issues: [], shape }
+        ? { readings: [ingestEventToReading(r.data)], issues: [] }
         : { readings: [], issues: issuesOf(r.error, prefix) };
     }
     case 'gateway-sample': {
       const r = GatewaySampleSchema.safeParse(input);
       return r.success
-        ? { readings: gatewaySampleToReadings(r.data), issues: [], shape }
+        ? { readings: gatewaySampleToReadings(r.data), issues: [] }
         : { readings: [], issues: issuesOf(r.error, prefix) };
     }
-    default:
-      return { readings: [], issues: [{ path: prefix, message: UNKNOWN_SHAPE }] };
   }
 }
 
