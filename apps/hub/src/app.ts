@@ -29,6 +29,8 @@ export interface HubAppDeps {
 export function createApp(deps: HubAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: nothing the hub serves is cached, and Express would hash every 202 body to make one.
+  app.set('etag', false);
   app.use(opsRouter(deps));
   // One API-key guard for ingest and device control (absent without keys: local development).
   const auth = deps.apiKeys?.length

@@ -11,6 +11,17 @@ test('our UUID v5 is byte for byte the uuid package’s, for any text (property)
     }),
     { numRuns: 2000 },
   );
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary-ascii', maxLength: 130 }), (name) => {
+      assert.equal(uuidV5(name), referenceV5(name, TELEMETRYHUB_NAMESPACE), `${name.length} characters`);
+    }),
+    { numRuns: 3000 },
+  );
+  // Every length across SHA-1's block boundaries (namespace 16 + name + padding 9: one block up to 39, two up to 103).
+  for (let n = 0; n <= 130; n++) {
+    const name = 'x'.repeat(n);
+    assert.equal(uuidV5(name), referenceV5(name, TELEMETRYHUB_NAMESPACE), `${n} characters`);
+  }
   const long = 'é'.repeat(3000); // past the one-shot buffer: the streaming hash
   assert.equal(uuidV5(long), referenceV5(long, TELEMETRYHUB_NAMESPACE));
 });
