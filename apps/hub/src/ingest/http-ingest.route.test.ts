@@ -63,6 +63,29 @@ test('answers 400 problem+json naming each bad field, and takes none of the batc
   }
 });
 
+test('refuses a NUL character in any string of a good-looking event, naming the field (PostgreSQL refuses NUL)', async () => {
+  const hub = buildTestHub();
+  const srv = await listen(hub.app);
+  try {
+    const good = fixture('http-ingest-original') as Record<string, unknown>;
+    for (const [bad, path] of [
+      [{ ...good, device_id: 'sensor\u000042' }, '[1].device_id'],
+      [{ ...good, metadata: { location: 'zone-3', tags: ['ok', 'b\u0000d'] } }, '[1].metadata.tags[1]'],
+      [{ ...good, stray: 'x\u0000' }, '[1].stray'],
+    ] as const) {
+      const r = await post(`${srv.url}/v1/telemetry`, [good, bad]);
+      assert.equal(r.status, 400, path);
+      assert.deepEqual(
+        r.body.errors.map((e) => e.path),
+        [path],
+      );
+    }
+    assert.equal(hub.buffer.size, 0);
+  } finally {
+    await srv.close();
+  }
+});
+
 test('answers 400 for a body that is not JSON and 413 for one over the limit', async () => {
   const hub = buildTestHub({ bodyLimitBytes: 1024 });
   const srv = await listen(hub.app);

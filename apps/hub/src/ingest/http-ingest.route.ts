@@ -1,6 +1,13 @@
 import express, { Router } from 'express';
 import sjson from 'secure-json-parse';
-import { AppError, ErrorCodes, ValidationError, parseEvents, type ParseOptions } from '@telemetryhub/common';
+import {
+  AppError,
+  ErrorCodes,
+  ValidationError,
+  jsonTextMayHoldNul,
+  parseEvents,
+  type ParseOptions,
+} from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { countSamples, type HubMetrics } from '../metrics.js';
@@ -44,7 +51,8 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
     if (!req.is('application/json') && !req.is('application/*+json')) {
       throw new ValidationError([{ path: '', message: 'Content-Type must be application/json' }]);
     }
-    const parsed = parseEvents(req.body, '', deps.parseOptions);
+    const textHasNoNul = res.locals.jsonMayHoldNul === false;
+    const parsed = parseEvents(req.body, '', { ...deps.parseOptions, textHasNoNul });
     if (parsed.issues.length) {
       deps.metrics.ingestRejected.inc({ reason: 'invalid' }, Math.max(1, parsed.rejected.length));
       throw new ValidationError(parsed.issues);
@@ -69,8 +77,9 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
  */
 function secureJsonBody(limit: number): express.RequestHandler[] {
   const text = express.text({ limit, type: ['application/json', 'application/*+json'] });
-  const parse: express.RequestHandler = (req, _res, next) => {
+  const parse: express.RequestHandler = (req, res, next) => {
     if (typeof req.body !== 'string') return next();
+    res.locals.jsonMayHoldNul = jsonTextMayHoldNul(req.body);
     try {
       req.body = sjson.parse(req.body, null, { protoAction: 'error', constructorAction: 'error' });
     } catch (err) {

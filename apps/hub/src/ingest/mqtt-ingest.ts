@@ -1,7 +1,14 @@
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import sjson from 'secure-json-parse';
 import type { Logger } from 'pino';
-import { briefError, parseEvents, summarizeIssues, type ParseOptions, type Reading } from '@telemetryhub/common';
+import {
+  briefError,
+  jsonTextMayHoldNul,
+  parseEvents,
+  summarizeIssues,
+  type ParseOptions,
+  type Reading,
+} from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { countSamples, type HubMetrics } from '../metrics.js';
 
@@ -99,13 +106,14 @@ export class MqttIngest {
 
   private parse(packet: IPublishPacket): Reading[] | undefined {
     let body: unknown;
+    const text = packet.payload.toString('utf8');
     try {
-      body = sjson.parse(packet.payload.toString('utf8'), null, { protoAction: 'error', constructorAction: 'error' });
+      body = sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
     } catch (err) {
       this.reject('malformed', 1, packet.topic, (err as Error).message);
       return undefined;
     }
-    const parsed = parseEvents(body, '', this.o.parseOptions);
+    const parsed = parseEvents(body, '', { ...this.o.parseOptions, textHasNoNul: !jsonTextMayHoldNul(text) });
     if (parsed.issues.length) {
       this.reject('invalid', Math.max(1, parsed.rejected.length), packet.topic, summarizeIssues(parsed.issues));
       return undefined;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { parseEvents, parseEventsStrict, detectShape } from './upcast.js';
+import { parseEvents, parseEventsStrict, detectShape, jsonTextMayHoldNul } from './upcast.js';
 import { deriveEventId } from './event-id.js';
 import { ValidationError } from '../errors/index.js';
 
@@ -218,4 +218,32 @@ test('a NUL character anywhere in an event (PostgreSQL refuses it) is refused at
     ['readings[1].metadata.tags[1]'],
   );
   assert.match(nested.issues[0]!.message, /NUL/);
+});
+
+test('a JSON text without a \\u0000 escape cannot hold NUL in any string, so skipping the scan is safe (property)', () => {
+  const holdsNul = (v: unknown): boolean =>
+    typeof v === 'string'
+      ? v.includes('\u0000')
+      : typeof v === 'object' && v !== null
+        ? Object.entries(v).some(([k, x]) => k.includes('\u0000') || holdsNul(x))
+        : false;
+  const event = { device_id: 'd-1', type: 'temperature', value: 21.5, timestamp: '2026-01-27T12:00:00.000Z' };
+  const stringUnit = fc.constantFrom('a', '\u0000', '\\', 'u', '0', 'é');
+  let withNul = 0;
+  fc.assert(
+    fc.property(fc.jsonValue({ stringUnit, maxDepth: 3 }), (extra) => {
+      const text = JSON.stringify([{ ...event, extra }]);
+      const parsed = parseEvents(JSON.parse(text), '', { textHasNoNul: !jsonTextMayHoldNul(text) });
+      if (holdsNul(extra)) {
+        withNul++;
+        assert.ok(jsonTextMayHoldNul(text), text);
+        assert.equal(parsed.readings.length, 0, `taken: ${text}`);
+        assert.match(parsed.issues[0]!.path, /^\[0\]\.extra/);
+      } else {
+        assert.equal(parsed.readings.length, 1, `refused: ${text}`);
+      }
+    }),
+    { numRuns: 3000 },
+  );
+  assert.ok(withNul > 100, `only ${withNul} values held NUL`);
 });
