@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { RedisServer, freePort } from '@telemetryhub/devstack';
 import { createRedis, sleep } from '@telemetryhub/common';
 import { scrapeMetric as metric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
-import { processMemoryMiB } from './process-memory.js';
+import { processMemoryMiB } from './process-stats.js';
 
 const { values } = parseArgs({
   options: {

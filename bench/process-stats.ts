@@ -6,3 +6,17 @@ export async function processMemoryMiB(pid: number | undefined): Promise<{ rss: 
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on every Linux this runs on). */
+const USER_HZ = 100;
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (Linux); NaN where unknown. On a
+ * shared machine a process's CPU time per unit of work is steadier than its throughput.
+ */
+export async function processCpuSeconds(pid: number | undefined): Promise<number> {
+  const stat = pid ? await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '') : '';
+  // Fields after the command name (which may hold spaces) in parentheses: state is the 3rd field, utime the 14th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? NaN) + Number(fields[12] ?? NaN)) / USER_HZ;
+}

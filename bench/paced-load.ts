@@ -1,0 +1,87 @@
+import http from 'node:http';
+
+export interface PacedLoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  non2xx: number;
+  errors: number;
+}
+
+/**
+ * POSTs `body` at a steady `requestsPerSecond` for `durationS` seconds over at most `connections` keep-alive
+ * connections (an open-loop load: requests are sent on schedule whether or not earlier ones were answered).
+ * Latency is counted from when a request was due, not from when a free connection sent it, so a stalled server
+ * is not flattered by the requests it delayed (coordinated omission). Autocannon's `overallRate` is no substitute:
+ * it sends each second's quota as fast as it can and then waits, so its latencies are those of a saturated server.
+ */
+export async function pacedLoad(
+  url: string,
+  body: string,
+  requestsPerSecond: number,
+  durationS: number,
+  connections: number,
+): Promise<PacedLoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const payload = Buffer.from(body);
+  const total = Math.round(requestsPerSecond * durationS);
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  let sent = 0;
+  const start = performance.now();
+
+  const send = (dueAt: number) =>
+    new Promise<void>((resolve) => {
+      const req = http.request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': payload.length },
+          timeout: 30_000,
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - dueAt);
+            if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode > 299) non2xx++;
+            resolve();
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(payload);
+    });
+
+  const inFlight: Array<Promise<void>> = [];
+  await new Promise<void>((done) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * requestsPerSecond));
+      for (; sent < due; sent++) inFlight.push(send(start + (sent / requestsPerSecond) * 1000));
+      if (sent >= total) {
+        clearInterval(timer);
+        done();
+      }
+    }, 1);
+  });
+  await Promise.all(inFlight);
+  const elapsedS = (performance.now() - start) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
+  return {
+    requestsPerSecond: (total - errors) / elapsedS,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: Math.round(latencies.at(-1) ?? NaN),
+    non2xx,
+    errors,
+  };
+}
