@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@telemetryhub/common';
 import { queryRouter } from './api/query.routes.js';
 import type { LatestCache } from './store/latest.cache.js';
+import type { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 
 export interface ProcessorAppDeps {
   log: Logger;
@@ -12,6 +13,7 @@ export interface ProcessorAppDeps {
   readiness: Readiness;
   pool: pg.Pool;
   latest?: LatestCache;
+  pseudonymizer?: DevicePseudonymizer;
 }
 
 /** The processor's HTTP API (ops endpoints + queries), without listen() and without process.env. */

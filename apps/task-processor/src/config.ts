@@ -10,6 +10,7 @@ import {
   postgresUrl,
   type LoadConfigOptions,
 } from '@telemetryhub/common';
+import { MIN_PSEUDONYM_KEY_LENGTH } from './privacy/device-pseudonymizer.js';
 
 /** Every task-processor setting, its environment variable and its default (mirrored in the README). */
 export const ProcessorConfigSchema = z.object({
@@ -54,6 +55,11 @@ export const ProcessorConfigSchema = z.object({
     .pipe(z.array(z.url({ error: 'must hold http(s) URLs, comma-separated' }))),
   /** The HMAC-SHA256 key webhooks are signed with (required with ALERT_WEBHOOK_URLS; at least 16 characters). */
   ALERT_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /**
+   * Device pseudonymisation: with a key, every device id is replaced by a keyed HMAC pseudonym (`dev_…`) before
+   * anything is stored. At least 32 characters; keep it secret and never change it (a new key = new devices).
+   */
+  DEVICE_ID_HMAC_KEY: z.string().min(MIN_PSEUDONYM_KEY_LENGTH, { error: 'must be at least 32 characters' }).optional(),
   /** How long start-up waits for PostgreSQL to answer before it gives up (s); 0 = forever. */
   STARTUP_WAIT_SECONDS: nonNegativeInt(60),
 });

@@ -22,6 +22,7 @@ import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from '.
 import { ConsumerGroup } from './consume/consumer-group.js';
 import { createApp } from './app.js';
 import { LatestCache } from './store/latest.cache.js';
+import { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import { VERSION } from './version.js';
 
@@ -76,6 +77,8 @@ async function main(): Promise<void> {
   registerQueueMetrics(registry, redis, config.QUEUE_NAME);
 
   const latest = new LatestCache(redis, log.child({ component: 'latest' }));
+  const pseudonymizer = config.DEVICE_ID_HMAC_KEY ? new DevicePseudonymizer(config.DEVICE_ID_HMAC_KEY) : undefined;
+  if (pseudonymizer) log.info('device ids are pseudonymised (DEVICE_ID_HMAC_KEY) before anything is stored');
   const handlers = new HandlerRegistry().register(
     TELEMETRY_TASK_TYPES,
     createTelemetryHandler({
@@ -101,12 +104,20 @@ async function main(): Promise<void> {
     retryBaseMs: config.RETRY_BASE_MS,
     retryMaxMs: config.RETRY_MAX_MS,
     maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
+    ...(pseudonymizer ? { pseudonymizer } : {}),
   });
 
   const readiness = new Readiness()
     .register('redis', () => redis.ping())
     .register('postgres', () => pool.query('SELECT 1'));
-  const server = createApp({ log, registry, readiness, pool, latest }).listen(config.PROCESSOR_PORT);
+  const server = createApp({
+    log,
+    registry,
+    readiness,
+    pool,
+    latest,
+    ...(pseudonymizer ? { pseudonymizer } : {}),
+  }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');
   consumers.start();
   maintenance.start();

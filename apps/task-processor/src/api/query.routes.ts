@@ -6,10 +6,17 @@ import { ROLLUP_TABLES } from '../store/rollup.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
 import { latestReading } from '../store/raw.repo.js';
+import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 
 /** Read API over stored readings, rollups and alerts. Every parameter is validated (400 names it). */
-export function queryRouter(deps: { pool: pg.Pool; latest?: LatestCache }): Router {
+export function queryRouter(deps: {
+  pool: pg.Pool;
+  latest?: LatestCache;
+  /** With device pseudonymisation on: a device is looked up by its pseudonym or by the id it sends. */
+  pseudonymizer?: DevicePseudonymizer;
+}): Router {
   const router = Router();
+  const stored = (deviceId: string) => deps.pseudonymizer?.storedDeviceId(deviceId) ?? deviceId;
   const db = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> => {
     try {
       return (await deps.pool.query<T>(sql, params)).rows;
@@ -22,7 +29,8 @@ export function queryRouter(deps: { pool: pg.Pool; latest?: LatestCache }): Rout
   };
 
   router.get('/v1/devices/:deviceId/metrics/:metric/latest', async (req, res) => {
-    const p = parseParams(DeviceMetricParams, req.params);
+    const asked = parseParams(DeviceMetricParams, req.params);
+    const p = { ...asked, deviceId: stored(asked.deviceId) };
     const cached = deps.latest ? await deps.latest.get(p.deviceId, p.metric) : null;
     if (cached) {
       res.json({ ...cached, source: 'cache' });
@@ -35,14 +43,18 @@ export function queryRouter(deps: { pool: pg.Pool; latest?: LatestCache }): Rout
       });
     });
     if (!reading) {
-      throw new AppError(ErrorCodes.NOT_FOUND, `no reading stored for device "${p.deviceId}" and metric "${p.metric}"`);
+      throw new AppError(
+        ErrorCodes.NOT_FOUND,
+        `no reading stored for device "${asked.deviceId}" and metric "${p.metric}"`,
+      );
     }
     res.json({ ...reading, source: 'database' });
   });
 
   const RollupQuery = z.object({ granularity: z.enum(['1m', '1h']).default('1m') }).and(timeRange(1, 400));
   router.get('/v1/devices/:deviceId/metrics/:metric/rollups', async (req, res) => {
-    const p = parseParams(DeviceMetricParams, req.params);
+    const asked = parseParams(DeviceMetricParams, req.params);
+    const p = { ...asked, deviceId: stored(asked.deviceId) };
     const query = parseParams(RollupQuery, req.query);
     const table = ROLLUP_TABLES[query.granularity];
     const rows = await db<{ bucket: string; count: string; sum: number; min: number; max: number }>(
@@ -78,7 +90,7 @@ export function queryRouter(deps: { pool: pg.Pool; latest?: LatestCache }): Rout
         WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR device_id = $2)
         ORDER BY fired_at DESC, id DESC
         LIMIT $3`,
-      [query.state ?? null, query.device ?? null, query.limit],
+      [query.state ?? null, query.device === undefined ? null : stored(query.device), query.limit],
     );
     res.json({ alerts: rows });
   });

@@ -6,6 +6,7 @@ import type { ProcessorMetrics } from '../metrics.js';
 import { classifyDbError } from '../store/pg-errors.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import { TaskRunner } from './task-runner.js';
+import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 
 export interface ConsumerGroupOptions {
   /** Shared connection for scripts and acks. */
@@ -24,6 +25,7 @@ export interface ConsumerGroupOptions {
   retryBaseMs: number;
   retryMaxMs: number;
   maxFutureSkewMs?: number;
+  pseudonymizer?: DevicePseudonymizer;
 }
 
 /**
@@ -49,6 +51,7 @@ export class ConsumerGroup {
         retryBaseMs: o.retryBaseMs,
         retryMaxMs: o.retryMaxMs,
         ...(o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: o.maxFutureSkewMs }),
+        ...(o.pseudonymizer ? { pseudonymizer: o.pseudonymizer } : {}),
       });
       this.loops.push(
         new ConsumerLoop({

@@ -13,6 +13,7 @@ import {
   TaskProducer,
   createMetricsRegistry,
   createRedis,
+  deriveEventId,
   type DeadLetterRecord,
 } from '@telemetryhub/common';
 import { createPgPool } from '../store/pool.js';
@@ -24,6 +25,7 @@ import { TaskRunner, type TaskRunnerOptions } from './task-runner.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import { createApp } from '../app.js';
 import { LatestCache } from '../store/latest.cache.js';
+import { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const fixtureText = (name: string) =>
@@ -202,6 +204,54 @@ test('serves the newest reading of a device and metric, and a 404 problem when t
     const missing = await fetch(`${base}/v1/devices/Q-1/metrics/pressure/latest`);
     assert.equal(missing.status, 404);
     assert.match(missing.headers.get('content-type') ?? '', /problem\+json/);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('with pseudonymisation on, no table holds the device id it sent, and queries still find it by that id', async () => {
+  const p = pipeline();
+  const pseudonymizer = new DevicePseudonymizer('a pseudonymisation key, 32 chars+');
+  const handlers = new HandlerRegistry().register(
+    TELEMETRY_TASK_TYPES,
+    createTelemetryHandler({ pool, metrics: p.metrics, log }),
+  );
+  const runner = runnerFor(p.consumer, handlers, p.metrics, { pseudonymizer });
+  const task = JSON.stringify({
+    type: 'telemetry.analyze',
+    payload: { device_id: 'P-secret-7', timestamp: '2025-12-26T10:30:00Z', temperature: 85.1, humidity: 40 },
+  });
+  await p.producer.enqueue([task, task]); // a duplicate send: still one row per reading
+  assert.equal((await runner.run(await p.consumer.fetch(10, 0), () => true)).acked, 2);
+
+  const pseudonym = pseudonymizer.deviceId('P-secret-7');
+  const count = async (table: string, device: string) =>
+    Number((await pool.query(`SELECT count(*) FROM ${table} WHERE device_id = $1`, [device])).rows[0].count);
+  for (const table of ['readings', 'rollups_1m', 'rollups_1h', 'alerts']) {
+    assert.equal(await count(table, 'P-secret-7'), 0, `${table} holds the real id`);
+  }
+  assert.equal(await count('readings', pseudonym), 2);
+  assert.equal(await count('rollups_1m', pseudonym), 2);
+  assert.equal(await count('alerts', pseudonym), 1, 'the temperature alert fired under the pseudonym');
+  const { rows } = await pool.query(
+    `SELECT event_id::text FROM readings WHERE device_id = $1 AND metric = 'temperature'`,
+    [pseudonym],
+  );
+  const derived = deriveEventId('P-secret-7', 'temperature', '2025-12-26T10:30:00.000Z', 85.1);
+  assert.deepEqual(rows, [{ event_id: pseudonymizer.eventId(derived) }], 'the event id is re-keyed as well');
+
+  const registry = createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false });
+  const server = createApp({ log, registry, readiness: new Readiness(), pool, pseudonymizer }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    for (const asked of ['P-secret-7', pseudonym]) {
+      const latest = await fetch(`${base}/v1/devices/${asked}/metrics/temperature/latest`);
+      assert.equal(latest.status, 200, asked);
+      assert.equal(((await latest.json()) as { device_id: string }).device_id, pseudonym);
+    }
+    const alerts = (await (await fetch(`${base}/v1/alerts?device=P-secret-7`)).json()) as { alerts: unknown[] };
+    assert.equal(alerts.alerts.length, 1);
   } finally {
     await new Promise((r) => server.close(r));
   }

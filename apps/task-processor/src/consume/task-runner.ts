@@ -15,6 +15,7 @@ import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index
 import type { ProcessorMetrics } from '../metrics.js';
 import type { DbFailureKind } from '../store/pg-errors.js';
 import { fullJitterBackoff } from './backoff.js';
+import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 
 export interface TaskRunnerOptions {
   consumer: Pick<ReliableConsumer, 'ack' | 'deadLetter' | 'retryLater' | 'firstFailure'>;
@@ -31,6 +32,8 @@ export interface TaskRunnerOptions {
   unavailableRetryMs?: number;
   /** Clock-skew guard (ms): a task carrying an event further in the future is dead-lettered. */
   maxFutureSkewMs?: number;
+  /** Device pseudonymisation: applied to every reading as it is parsed, before any handler sees it. */
+  pseudonymizer?: DevicePseudonymizer;
 }
 
 /** Outcome of one fetched batch. `unsettled` tasks stay in the processing list (dependency down at shutdown). */
@@ -111,7 +114,9 @@ export class TaskRunner {
       await this.deadLetter(raw, envelope, attempt, 'invalid_payload', summarizeIssues(events.issues), outcome);
       return null;
     }
-    return { delivery: { raw, envelope, readings: events.readings, attempt, maxAttempts }, handler };
+    const p = this.o.pseudonymizer;
+    const readings = p ? events.readings.map((r) => p.reading(r)) : events.readings;
+    return { delivery: { raw, envelope, readings, attempt, maxAttempts }, handler };
   }
 
   private async runGroup(
