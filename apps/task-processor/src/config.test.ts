@@ -32,3 +32,9 @@ test('has the documented defaults', () => {
     [8081, 100, 5, 30_000, 2, []],
   );
 });
+
+test('a pseudonymisation key shorter than 32 characters is refused, naming the variable', () => {
+  assert.throws(() => loadProcessorConfig({ env: { DEVICE_ID_HMAC_KEY: 'too short' } }), /DEVICE_ID_HMAC_KEY/);
+  assert.equal(loadProcessorConfig({ env: { DEVICE_ID_HMAC_KEY: 'k'.repeat(32) } }).DEVICE_ID_HMAC_KEY, 'k'.repeat(32));
+  assert.equal(loadProcessorConfig({ env: {} }).DEVICE_ID_HMAC_KEY, undefined);
+});
