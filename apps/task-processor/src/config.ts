@@ -11,6 +11,9 @@ import {
   type LoadConfigOptions,
 } from '@telemetryhub/common';
 import { MIN_PSEUDONYM_KEY_LENGTH } from './privacy/device-pseudonymizer.js';
+import { DEFAULT_OUTLIER_CONFIG } from './handlers/outlier-rules.js';
+
+const nonNegativeNumber = (dflt: number) => z.coerce.number().min(0).default(dflt);
 
 /** Every task-processor setting, its environment variable and its default (mirrored in the README). */
 export const ProcessorConfigSchema = z.object({
@@ -55,6 +58,14 @@ export const ProcessorConfigSchema = z.object({
     .pipe(z.array(z.url({ error: 'must hold http(s) URLs, comma-separated' }))),
   /** The HMAC-SHA256 key webhooks are signed with (required with ALERT_WEBHOOK_URLS; at least 16 characters). */
   ALERT_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /** Statistical outliers: fire when a reading is this many standard deviations from its running mean (0 = off). */
+  OUTLIER_Z_SCORE: nonNegativeNumber(DEFAULT_OUTLIER_CONFIG.z),
+  /** … and resolve once a later reading is back within this many. */
+  OUTLIER_RESOLVE_Z_SCORE: nonNegativeNumber(DEFAULT_OUTLIER_CONFIG.resolveZ),
+  /** Weight of each reading in the running mean and variance (0.05 ≈ the last 40 readings). */
+  OUTLIER_ALPHA: z.coerce.number().gt(0).lte(1).default(DEFAULT_OUTLIER_CONFIG.alpha),
+  /** Readings a device and metric need before they are judged. */
+  OUTLIER_MIN_SAMPLES: positiveInt(DEFAULT_OUTLIER_CONFIG.minSamples),
   /**
    * Device pseudonymisation: with a key, every device id is replaced by a keyed HMAC pseudonym (`dev_…`) before
    * anything is stored. At least 32 characters; keep it secret and never change it (a new key = new devices).
@@ -67,6 +78,11 @@ export type ProcessorConfig = z.output<typeof ProcessorConfigSchema>;
 
 export function loadProcessorConfig(opts?: LoadConfigOptions): Readonly<ProcessorConfig> {
   const config = loadConfig(ProcessorConfigSchema, opts);
+  if (config.OUTLIER_Z_SCORE > 0 && config.OUTLIER_RESOLVE_Z_SCORE >= config.OUTLIER_Z_SCORE) {
+    throw new ConfigError([
+      `OUTLIER_RESOLVE_Z_SCORE: must be below OUTLIER_Z_SCORE (${config.OUTLIER_Z_SCORE}) (got ${config.OUTLIER_RESOLVE_Z_SCORE})`,
+    ]);
+  }
   if (config.ALERT_WEBHOOK_URLS.length && !config.ALERT_WEBHOOK_SECRET) {
     throw new ConfigError(['ALERT_WEBHOOK_SECRET: is required when ALERT_WEBHOOK_URLS is set (got unset)']);
   }

@@ -86,6 +86,16 @@ async function main(): Promise<void> {
       metrics,
       latest,
       webhookUrls: config.ALERT_WEBHOOK_URLS,
+      ...(config.OUTLIER_Z_SCORE > 0
+        ? {
+            outliers: {
+              z: config.OUTLIER_Z_SCORE,
+              resolveZ: config.OUTLIER_RESOLVE_Z_SCORE,
+              alpha: config.OUTLIER_ALPHA,
+              minSamples: config.OUTLIER_MIN_SAMPLES,
+            },
+          }
+        : {}),
       log: log.child({ component: 'telemetry' }),
     }),
   );

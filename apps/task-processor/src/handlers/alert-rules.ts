@@ -24,8 +24,18 @@ export const DEFAULT_RULES: readonly ThresholdRule[] = [
 export const alertKey = (device: string, metric: string, kind: string): string =>
   `${device}\u0000${metric}\u0000${kind}`;
 
-export type AlertAction =
-  { type: 'fire'; rule: ThresholdRule; reading: Reading } | { type: 'resolve'; rule: ThresholdRule; reading: Reading };
+/** What an alert row records of the rule that fired it: a threshold rule, or the outlier detector (its z limit). */
+export interface AlertRuleRef {
+  metric: string;
+  kind: 'max' | 'min' | 'outlier';
+  threshold: number;
+}
+
+export interface AlertAction {
+  type: 'fire' | 'resolve';
+  rule: AlertRuleRef;
+  reading: Reading;
+}
 
 function breaches(rule: ThresholdRule, value: number): boolean {
   return rule.kind === 'max' ? value > rule.threshold : value < rule.threshold;

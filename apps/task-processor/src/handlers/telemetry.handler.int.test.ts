@@ -162,6 +162,44 @@ test('an alert fires, holds inside the hysteresis band, resolves past it, and ca
   ]);
 });
 
+test('outliers: one alert per excursion from the running statistics, duplicates folded once, two replicas at once', async () => {
+  const outliers = { z: 4, resolveZ: 2, alpha: 0.05, minSamples: 30 };
+  const metrics = () =>
+    createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+  // Two handlers on one database, as two processor replicas would be.
+  const h1 = createTelemetryHandler({ pool, log, metrics: metrics(), outliers });
+  const h2 = createTelemetryHandler({ pool, log, metrics: metrics(), outliers });
+  const random = seededRandom(21);
+  const base = Date.parse('2026-04-01T00:00:00Z');
+  const values = [
+    ...Array.from({ length: 120 }, () => 50 + random() - 0.5),
+    80,
+    ...Array.from({ length: 20 }, () => 50 + random() - 0.5),
+  ];
+  const tasks = values.map((v, i) =>
+    taskFrom(
+      JSON.stringify({
+        type: 'telemetry.alert',
+        payload: { device_id: 'OUT-1', timestamp: new Date(base + i * 1000).toISOString(), pressure: v },
+      }),
+    ),
+  );
+  // In order, in batches of 10 split between the two replicas running at the same time; every batch sent twice.
+  for (let i = 0; i < tasks.length; i += 20) {
+    const a = tasks.slice(i, i + 10);
+    const b = tasks.slice(i + 10, i + 20);
+    await h1.handle(a);
+    await Promise.all([h1.handle(b), h2.handle(b), h2.handle(a)]);
+  }
+  assert.deepEqual(
+    await q(`SELECT rule, threshold, state, value, resolved_value IS NOT NULL AS resolved
+               FROM alerts WHERE device_id = 'OUT-1' ORDER BY fired_at`),
+    [{ rule: 'outlier', threshold: 4, state: 'resolved', value: 80, resolved: true }],
+  );
+  const [state] = await q<{ samples: string }>(`SELECT samples FROM outlier_state WHERE device_id = 'OUT-1'`);
+  assert.equal(Number(state!.samples), values.length, 'each reading folded exactly once');
+});
+
 test('the API serves rollup series and alerts, and names a bad parameter in a 400', async () => {
   const app = createApp({
     log,

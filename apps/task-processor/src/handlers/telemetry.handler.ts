@@ -8,6 +8,8 @@ import type { LatestCache } from '../store/latest.cache.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from './alert-rules.js';
 import type { ParsedTask, TaskHandler } from './task-handler.js';
+import { evaluateOutliers, type OutlierConfig } from './outlier-rules.js';
+import { lockOutlierState, saveOutlierState } from '../store/outlier.repo.js';
 
 type Step = 'rollup' | 'alert';
 
@@ -34,6 +36,8 @@ export function createTelemetryHandler(deps: {
   latest?: LatestCache;
   /** Alert webhooks: a notification per alert change and URL goes to the outbox in the same transaction. */
   webhookUrls?: readonly string[];
+  /** Statistical outliers (running z-score per device and metric) alongside the threshold rules; absent = off. */
+  outliers?: OutlierConfig;
 }): TaskHandler {
   const rules = deps.rules ?? DEFAULT_RULES;
   return {
@@ -66,6 +70,11 @@ export function createTelemetryHandler(deps: {
         if (toAlert.length) {
           const firing = await firingAlerts(client, [...new Set(toAlert.map((r) => r.device_id))]);
           const actions = evaluateRules(toAlert, rules, firing);
+          if (deps.outliers) {
+            const states = await lockOutlierState(client, toAlert);
+            actions.push(...evaluateOutliers(toAlert, states, firing, deps.outliers));
+            await saveOutlierState(client, states);
+          }
           changedAlerts = await applyAlertActions(client, actions);
           await queueAlertNotifications(client, changedAlerts, deps.webhookUrls ?? []);
         }

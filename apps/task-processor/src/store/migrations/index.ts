@@ -2,8 +2,9 @@ import type { Migration } from './migration.js';
 import { migration0001 } from './0001-readings.js';
 import { migration0002 } from './0002-rollups-alerts.js';
 import { migration0003 } from './0003-alert-notifications.js';
+import { migration0004 } from './0004-outlier-state.js';
 
 export type { Migration };
 
 /** Every migration, in version order. Append only: never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
