@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ROOT } from './support/manifests.js';
 import { parseDockerfile, healthcheckArgv } from './support/dockerfile.js';
 import { APPS, APP_NAMES } from './support/apps.js';
+import { NODE_FLAGS } from '../../scripts/local-pipeline.js';
 
 const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
 const workspaceDirs = ['libs/common', 'libs/devstack', 'apps/hub', 'apps/task-processor', 'apps/cli'];
@@ -52,7 +53,8 @@ for (const app of APP_NAMES) {
     const health = final.instructions.find((i) => i.op === 'HEALTHCHECK')?.args ?? '';
     assert.ok(healthcheckArgv(health, { [portVar]: String(port) }).includes(`http://127.0.0.1:${port}/health`));
     const cmd = JSON.parse(final.instructions.findLast((i) => i.op === 'CMD')!.args) as string[];
-    assert.deepEqual(cmd, ['node', `apps/${app}/dist/main.js`]);
+    // The same Node flags as local runs (scripts/local-pipeline.ts NODE_FLAGS), so benchmarks measure what ships.
+    assert.deepEqual(cmd, ['node', ...NODE_FLAGS[app], `apps/${app}/dist/main.js`]);
     assert.ok(existsSync(join(ROOT, `apps/${app}/src/main.ts`)), 'CMD runs the compiled main.ts');
   });
 }
