@@ -28,6 +28,7 @@ import {
   createTelemetryHandler,
 } from '../apps/task-processor/src/handlers/index.js';
 import { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
+import { DEFAULT_OUTLIER_CONFIG } from '../apps/task-processor/src/handlers/outlier-rules.js';
 
 const { values } = parseArgs({
   options: {
@@ -126,7 +127,8 @@ async function main(): Promise<void> {
     );
     const handlers = new HandlerRegistry().register(
       TELEMETRY_TASK_TYPES,
-      createTelemetryHandler({ pool, metrics, log }),
+      // As main.ts runs it by default: threshold rules and statistical outliers on.
+      createTelemetryHandler({ pool, metrics, log, outliers: DEFAULT_OUTLIER_CONFIG }),
     );
     // The same consumer group main.ts runs (defaults as in config.ts, batch size as FETCH_BATCH_SIZE's effect:
     // 4 tasks of 500 readings per fetch).
