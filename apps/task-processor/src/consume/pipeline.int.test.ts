@@ -143,17 +143,24 @@ test('dead-letters bad tasks with their reason, and still stores the good ones o
     type: 'telemetry.store',
     payload: { device_id: 'd', timestamp: 'yesterday', temperature: 1 },
   });
-  await p.producer.enqueue([good, '{"broken', unknownType, badPayload]);
+  // PostgreSQL refuses NUL in text: a reading holding one (here in a field no schema reads) is poison.
+  const nulPayload = JSON.stringify({
+    type: 'telemetry.store',
+    payload: { device_id: 'MIX-2', timestamp: 1766745000, temperature: 1, note: 'a\u0000b' },
+  });
+  await p.producer.enqueue([good, '{"broken', unknownType, badPayload, nulPayload]);
   const outcome = await p.runner.run(await p.consumer.fetch(10, 0), () => true);
-  assert.deepEqual(outcome, { acked: 1, retried: 0, deadLettered: 3, unsettled: 0 });
+  assert.deepEqual(outcome, { acked: 1, retried: 0, deadLettered: 4, unsettled: 0 });
   assert.equal((await rowsOf('MIX-1')).length, 2);
+  assert.equal((await rowsOf('MIX-2')).length, 0);
   const dlq = (await redis.lrange(`${p.queue}:failed`, 0, -1)).map((e) => JSON.parse(e) as DeadLetterRecord).reverse();
   assert.deepEqual(
     dlq.map((r) => r.reason),
-    ['invalid_envelope', 'unknown_type', 'invalid_payload'],
+    ['invalid_envelope', 'unknown_type', 'invalid_payload', 'invalid_payload'],
   );
   assert.equal(dlq[0]!.raw, '{"broken');
   assert.match(dlq[2]!.message, /payload\.timestamp/);
+  assert.match(dlq[3]!.message, /payload\.note.*NUL/);
   assert.equal(await p.consumer.inFlight(), 0);
 });
 

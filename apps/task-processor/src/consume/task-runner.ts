@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import {
   ValidationError,
+  jsonTextMayHoldNul,
   parseEvents,
   parseTaskEnvelope,
   summarizeIssues,
@@ -108,8 +109,10 @@ export class TaskRunner {
       await this.deadLetter(raw, envelope, attempt, 'unknown_type', message, outcome);
       return null;
     }
-    const skew = this.o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: this.o.maxFutureSkewMs };
-    const events = parseEvents(envelope.payload, 'payload', skew);
+    const events = parseEvents(envelope.payload, 'payload', {
+      ...(this.o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: this.o.maxFutureSkewMs }),
+      textHasNoNul: !jsonTextMayHoldNul(raw),
+    });
     if (events.issues.length) {
       await this.deadLetter(raw, envelope, attempt, 'invalid_payload', summarizeIssues(events.issues), outcome);
       return null;

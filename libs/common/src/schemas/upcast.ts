@@ -244,7 +244,7 @@ export function parseEvents(input: unknown, prefix = '', opts: ParseOptions = {}
 
 /**
  * One plainly valid single-reading event within the clock-skew tolerance, without the intermediate results of
- * upcastEvent (they were a tenth of the garbage per HTTP-ingested event); undefined sends the event the full way.
+ * upcastEvent (five small objects per event, on the hot path of ingest); undefined sends the event the full way.
  */
 function fastLane(event: unknown, opts: ParseOptions): Reading | undefined {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return undefined;
