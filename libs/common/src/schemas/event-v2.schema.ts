@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   DeviceIdSchema,
+  EventIdSchema,
   InstantSchema,
   LabelSchema,
   MetricNameSchema,
@@ -13,7 +14,7 @@ import type { Reading } from './reading.schema.js';
 
 /** The streaming pipeline's v2 event: one reading, named by `sensor_type`. */
 export const EventV2Schema = z.object({
-  event_id: z.string().min(1).max(128).optional(),
+  event_id: EventIdSchema.optional(),
   device_id: DeviceIdSchema,
   event_time: InstantSchema,
   sensor_type: MetricNameSchema,

@@ -1,4 +1,10 @@
-import { EPOCH_MS_THRESHOLD, canonicalInstantMs, canonicalUnit } from './primitives.js';
+import {
+  EPOCH_MS_THRESHOLD,
+  FIELD_LIMITS,
+  METRIC_NAME_PATTERN,
+  canonicalInstantMs,
+  canonicalUnit,
+} from './primitives.js';
 import { deriveEventId, normalizeEventId } from './event-id.js';
 import type { Reading } from './reading.schema.js';
 import type { EventShape } from './upcast.js';
@@ -28,21 +34,15 @@ export function fastUpcast(shape: EventShape, o: Record<string, unknown>): Readi
 const UNSURE = Symbol('unsure');
 type Field<T> = T | typeof UNSURE;
 
-const METRIC_NAME = /^[A-Za-z0-9_.:-]+$/;
-
 function trimmed(v: unknown, max: number): Field<string> {
   if (typeof v !== 'string') return UNSURE;
   const t = v.trim();
   return t.length >= 1 && t.length <= max ? t : UNSURE;
 }
 
-function deviceId(v: unknown): Field<string> {
-  return trimmed(v, 128);
-}
-
 function metricName(v: unknown): Field<string> {
-  const t = trimmed(v, 64);
-  return t !== UNSURE && METRIC_NAME.test(t) ? t : UNSURE;
+  const t = trimmed(v, FIELD_LIMITS.metricName);
+  return t !== UNSURE && METRIC_NAME_PATTERN.test(t) ? t : UNSURE;
 }
 
 /** A label (site, region, firmware): absent or blank → null. */
@@ -50,12 +50,12 @@ function label(v: unknown): Field<string | null> {
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string') return UNSURE;
   const t = v.trim();
-  return t.length <= 128 ? t || null : UNSURE;
+  return t.length <= FIELD_LIMITS.label ? t || null : UNSURE;
 }
 
 function unit(v: unknown): Field<string | null> {
   if (v === undefined || v === null) return null;
-  return typeof v === 'string' && v.length <= 32 ? canonicalUnit(v) : UNSURE;
+  return typeof v === 'string' && v.length <= FIELD_LIMITS.unit ? canonicalUnit(v) : UNSURE;
 }
 
 /**
@@ -90,120 +90,74 @@ function schemaVersion(v: unknown, dflt: number): Field<number> {
   return Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 1000 ? (v as number) : UNSURE;
 }
 
-/** An optional producer id: absent → derived from what the reading is; a string of 1–128 → normalised. */
-function optionalEventId(v: unknown): Field<string | undefined> {
-  if (v === undefined) return undefined;
-  return typeof v === 'string' && v.length >= 1 && v.length <= 128 ? normalizeEventId(v) : UNSURE;
+/** A producer id of 1–128 characters, normalised; absent → undefined when `optional` (derived later), else unsure. */
+function eventId(v: unknown, optional: boolean): Field<string | undefined> {
+  if (v === undefined) return optional ? undefined : UNSURE;
+  return typeof v === 'string' && v.length >= 1 && v.length <= FIELD_LIMITS.eventId ? normalizeEventId(v) : UNSURE;
 }
 
 function fastReading(o: Record<string, unknown>): Reading | undefined {
-  const id = o.event_id;
-  if (typeof id !== 'string' || id.length < 1 || id.length > 128) return undefined;
-  const device = deviceId(o.device_id);
-  const metric = metricName(o.metric);
-  const time = instant(o.event_time);
-  const v = value(o.value);
-  const u = unit(o.unit);
-  const site = label(o.site);
-  const region = label(o.region);
-  const firmware = label(o.firmware);
+  const id = eventId(o.event_id, false);
   const version = schemaVersion(o.schema_version, 3);
-  const seq = sequenceId(o.sequence_id);
-  if (
-    device === UNSURE ||
-    metric === UNSURE ||
-    time === UNSURE ||
-    v === UNSURE ||
-    u === UNSURE ||
-    site === UNSURE ||
-    region === UNSURE ||
-    firmware === UNSURE ||
-    version === UNSURE ||
-    seq === UNSURE
-  ) {
-    return undefined;
-  }
-  return {
-    event_id: normalizeEventId(id),
-    device_id: device,
-    metric,
-    event_time: time,
-    value: v,
-    unit: u,
-    site,
-    region,
-    firmware,
-    schema_version: version,
-    sequence_id: seq,
-  };
+  return assemble(o, o.metric, o.event_time, id, label(o.site), label(o.region), label(o.firmware), version);
 }
 
 function fastEventV2(o: Record<string, unknown>): Reading | undefined {
-  const id = optionalEventId(o.event_id);
-  const device = deviceId(o.device_id);
-  const time = instant(o.event_time);
-  const metric = metricName(o.sensor_type);
-  const v = value(o.value);
-  const u = unit(o.unit);
-  const firmware = label(o.firmware_version);
-  const region = label(o.region);
-  const site = label(o.site);
+  const id = eventId(o.event_id, true);
   const version = schemaVersion(o.schema_version, 2);
-  const seq = sequenceId(o.sequence_id);
-  if (
-    id === UNSURE ||
-    device === UNSURE ||
-    metric === UNSURE ||
-    time === UNSURE ||
-    v === UNSURE ||
-    u === UNSURE ||
-    site === UNSURE ||
-    region === UNSURE ||
-    firmware === UNSURE ||
-    version === UNSURE ||
-    seq === UNSURE
-  ) {
-    return undefined;
-  }
-  return {
-    event_id: id ?? deriveEventId(device, metric, time, v),
-    device_id: device,
-    metric,
-    event_time: time,
-    value: v,
-    unit: u,
-    site,
-    region,
-    firmware,
-    schema_version: version,
-    sequence_id: seq,
-  };
+  return assemble(
+    o,
+    o.sensor_type,
+    o.event_time,
+    id,
+    label(o.site),
+    label(o.region),
+    label(o.firmware_version),
+    version,
+  );
 }
 
+const NO_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** The original ingest shape: labels under `metadata`, `priority` checked and ignored, no schema_version of its own. */
 function fastIngestEvent(o: Record<string, unknown>): Reading | undefined {
-  const id = optionalEventId(o.event_id);
-  const device = deviceId(o.device_id);
-  const metric = metricName(o.type);
-  const v = value(o.value);
-  const u = unit(o.unit);
-  const time = instant(o.timestamp);
-  const seq = sequenceId(o.sequence_id);
   const p = o.priority;
   const priorityOk =
     p === undefined || (typeof p === 'string' && p.length <= 16) || (typeof p === 'number' && Number.isFinite(p));
   const meta = o.metadata;
-  let site: Field<string | null> = null;
-  let region: Field<string | null> = null;
-  let firmware: Field<string | null> = null;
-  if (meta !== undefined && meta !== null) {
-    if (typeof meta !== 'object' || Array.isArray(meta)) return undefined;
-    const m = meta as Record<string, unknown>;
-    site = label(m.location);
-    region = label(m.region);
-    firmware = label(m.firmware_version);
+  if (!priorityOk || (meta !== undefined && meta !== null && (typeof meta !== 'object' || Array.isArray(meta)))) {
+    return undefined;
   }
+  const m = (meta ?? NO_METADATA) as Record<string, unknown>;
+  const id = eventId(o.event_id, true);
+  const site = label(m.location);
+  const region = label(m.region);
+  const firmware = label(m.firmware_version);
+  return assemble(o, o.type, o.timestamp, id, site, region, firmware, LEGACY_SCHEMA_VERSION);
+}
+
+/**
+ * The fields every single-reading shape shares (device, value, unit, sequence), with the ones each shape names or
+ * reads its own way passed in; one object literal for every shape, so the fast path's readings share one hidden
+ * class.
+ */
+function assemble(
+  o: Record<string, unknown>,
+  metricField: unknown,
+  timeField: unknown,
+  id: Field<string | undefined>,
+  site: Field<string | null>,
+  region: Field<string | null>,
+  firmware: Field<string | null>,
+  version: Field<number>,
+): Reading | undefined {
+  const device = trimmed(o.device_id, FIELD_LIMITS.deviceId);
+  const metric = metricName(metricField);
+  const time = instant(timeField);
+  const v = value(o.value);
+  const u = unit(o.unit);
+  const seq = sequenceId(o.sequence_id);
   if (
-    !priorityOk ||
     id === UNSURE ||
     device === UNSURE ||
     metric === UNSURE ||
@@ -213,6 +167,7 @@ function fastIngestEvent(o: Record<string, unknown>): Reading | undefined {
     site === UNSURE ||
     region === UNSURE ||
     firmware === UNSURE ||
+    version === UNSURE ||
     seq === UNSURE
   ) {
     return undefined;
@@ -227,7 +182,7 @@ function fastIngestEvent(o: Record<string, unknown>): Reading | undefined {
     site,
     region,
     firmware,
-    schema_version: LEGACY_SCHEMA_VERSION,
+    schema_version: version,
     sequence_id: seq,
   };
 }

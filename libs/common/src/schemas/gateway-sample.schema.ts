@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { DEFAULT_UNITS, DeviceIdSchema, InstantSchema, LabelSchema, ValueSchema } from './primitives.js';
+import {
+  DEFAULT_UNITS,
+  DeviceIdSchema,
+  FIELD_LIMITS,
+  InstantSchema,
+  LabelSchema,
+  METRIC_NAME_PATTERN,
+  ValueSchema,
+} from './primitives.js';
 import { deriveEventId } from './event-id.js';
 import type { Reading } from './reading.schema.js';
 import { LEGACY_SCHEMA_VERSION } from './ingest-event.schema.js';
@@ -41,7 +49,7 @@ export const GatewaySampleSchema = z
     for (const [key, value] of Object.entries(sample)) {
       if (DESCRIPTIVE_KEYS.has(key) || typeof value !== 'number') continue;
       if (!Number.isFinite(value)) ctx.addIssue({ code: 'custom', path: [key], message: 'must be a finite number' });
-      if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(key)) {
+      if (key.length > FIELD_LIMITS.metricName || !METRIC_NAME_PATTERN.test(key)) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'is not a valid metric name' });
       }
     }

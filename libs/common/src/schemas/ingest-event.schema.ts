@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   DeviceIdSchema,
+  EventIdSchema,
   InstantSchema,
   LabelSchema,
   MetricNameSchema,
@@ -16,7 +17,7 @@ import type { Reading } from './reading.schema.js';
  * ignored here: the task that carries the reading has its own priority.
  */
 export const IngestEventSchema = z.object({
-  event_id: z.string().min(1).max(128).optional(),
+  event_id: EventIdSchema.optional(),
   device_id: DeviceIdSchema,
   type: MetricNameSchema,
   value: ValueSchema,

@@ -98,20 +98,27 @@ export const ValueSchema = z.number({
     typeof issue.input === 'number' && !Number.isFinite(issue.input) ? 'must be a finite number' : 'must be a number',
 });
 
+/** Field limits, shared by the schemas and the fast path of upcasting (fast-upcast.ts), so the two cannot drift. */
+export const FIELD_LIMITS = { eventId: 128, deviceId: 128, metricName: 64, label: 128, unit: 32 } as const;
+export const METRIC_NAME_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+
 export const DeviceIdSchema = z
   .string({ error: 'must be a string' })
   .trim()
   .min(1, { error: 'must not be empty' })
-  .max(128, { error: 'must be at most 128 characters' });
+  .max(FIELD_LIMITS.deviceId, { error: `must be at most ${FIELD_LIMITS.deviceId} characters` });
 
 export const MetricNameSchema = z
   .string({ error: 'must be a string' })
   .trim()
   .min(1, { error: 'must not be empty' })
-  .max(64, { error: 'must be at most 64 characters' })
-  .regex(/^[A-Za-z0-9_.:-]+$/, { error: 'may hold only letters, digits and _ . : -' });
+  .max(FIELD_LIMITS.metricName, { error: `must be at most ${FIELD_LIMITS.metricName} characters` })
+  .regex(METRIC_NAME_PATTERN, { error: 'may hold only letters, digits and _ . : -' });
 
-export const LabelSchema = z.string().trim().max(128, { error: 'must be at most 128 characters' });
+export const LabelSchema = z
+  .string()
+  .trim()
+  .max(FIELD_LIMITS.label, { error: `must be at most ${FIELD_LIMITS.label} characters` });
 
 /** Canonical unit spellings, so that `celsius`, `°C` and `C` are one unit downstream. */
 const UNIT_ALIASES: Record<string, string> = {
@@ -145,7 +152,12 @@ export function canonicalUnit(unit: string | null | undefined): string | null {
   return UNIT_ALIASES[trimmed.toLowerCase()] ?? trimmed;
 }
 
-export const UnitSchema = z.string().max(32, { error: 'must be at most 32 characters' });
+export const UnitSchema = z
+  .string()
+  .max(FIELD_LIMITS.unit, { error: `must be at most ${FIELD_LIMITS.unit} characters` });
+
+/** A producer's event id as sent (any string of 1–128 characters; normalised to a UUID by normalizeEventId). */
+export const EventIdSchema = z.string().min(1).max(FIELD_LIMITS.eventId);
 
 /** Default units for the metrics the original gateway sends as bare numbers. */
 export const DEFAULT_UNITS: Record<string, string> = {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   DeviceIdSchema,
+  EventIdSchema,
   InstantSchema,
   LabelSchema,
   MetricNameSchema,
@@ -15,7 +16,7 @@ import { normalizeEventId } from './event-id.js';
  * also publishes readings in this form (`schema_version` keeps the version of the shape it came from).
  */
 export const ReadingSchema = z.object({
-  event_id: z.string().min(1).max(128).transform(normalizeEventId),
+  event_id: EventIdSchema.transform(normalizeEventId),
   device_id: DeviceIdSchema,
   metric: MetricNameSchema,
   event_time: InstantSchema,
