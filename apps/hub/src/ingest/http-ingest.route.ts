@@ -4,7 +4,7 @@ import {
   AppError,
   ErrorCodes,
   ValidationError,
-  jsonTextMayHoldNul,
+  jsonTextHasNoNul,
   parseEvents,
   type ParseOptions,
 } from '@telemetryhub/common';
@@ -51,7 +51,7 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
     if (!req.is('application/json') && !req.is('application/*+json')) {
       throw new ValidationError([{ path: '', message: 'Content-Type must be application/json' }]);
     }
-    const textHasNoNul = res.locals.jsonMayHoldNul === false;
+    const textHasNoNul = res.locals.jsonTextHasNoNul === true;
     const parsed = parseEvents(req.body, '', { ...deps.parseOptions, textHasNoNul });
     if (parsed.issues.length) {
       deps.metrics.ingestRejected.inc({ reason: 'invalid' }, Math.max(1, parsed.rejected.length));
@@ -79,7 +79,7 @@ function secureJsonBody(limit: number): express.RequestHandler[] {
   const text = express.text({ limit, type: ['application/json', 'application/*+json'] });
   const parse: express.RequestHandler = (req, res, next) => {
     if (typeof req.body !== 'string') return next();
-    res.locals.jsonMayHoldNul = jsonTextMayHoldNul(req.body);
+    res.locals.jsonTextHasNoNul = jsonTextHasNoNul(req.body);
     try {
       req.body = sjson.parse(req.body, null, { protoAction: 'error', constructorAction: 'error' });
     } catch (err) {

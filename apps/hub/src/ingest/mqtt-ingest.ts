@@ -3,7 +3,7 @@ import sjson from 'secure-json-parse';
 import type { Logger } from 'pino';
 import {
   briefError,
-  jsonTextMayHoldNul,
+  jsonTextHasNoNul,
   parseEvents,
   summarizeIssues,
   type ParseOptions,
@@ -113,7 +113,7 @@ export class MqttIngest {
       this.reject('malformed', 1, packet.topic, (err as Error).message);
       return undefined;
     }
-    const parsed = parseEvents(body, '', { ...this.o.parseOptions, textHasNoNul: !jsonTextMayHoldNul(text) });
+    const parsed = parseEvents(body, '', { ...this.o.parseOptions, textHasNoNul: jsonTextHasNoNul(text) });
     if (parsed.issues.length) {
       this.reject('invalid', Math.max(1, parsed.rejected.length), packet.topic, summarizeIssues(parsed.issues));
       return undefined;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import {
   ValidationError,
-  jsonTextMayHoldNul,
+  jsonTextHasNoNul,
   parseEvents,
   parseTaskEnvelope,
   summarizeIssues,
@@ -111,7 +111,7 @@ export class TaskRunner {
     }
     const events = parseEvents(envelope.payload, 'payload', {
       ...(this.o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: this.o.maxFutureSkewMs }),
-      textHasNoNul: !jsonTextMayHoldNul(raw),
+      textHasNoNul: jsonTextHasNoNul(raw),
     });
     if (events.issues.length) {
       await this.deadLetter(raw, envelope, attempt, 'invalid_payload', summarizeIssues(events.issues), outcome);

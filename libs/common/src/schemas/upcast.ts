@@ -72,14 +72,14 @@ export interface ParseOptions {
   now?: () => number;
   /**
    * The caller saw the JSON text and it holds no `\u0000` escape, so no string in it can hold NUL (JSON has no
-   * other way to spell one) and the per-event scan is skipped. See `jsonTextMayHoldNul`.
+   * other way to spell one) and the per-event scan is skipped. See `jsonTextHasNoNul`.
    */
   textHasNoNul?: boolean;
 }
 
-/** False when no string parsed from this JSON text can hold U+0000 (the text has no `\u0000` escape). */
-export function jsonTextMayHoldNul(text: string): boolean {
-  return text.includes('\\u0000') || text.includes('\u0000'); // the raw character is invalid JSON: belt and braces
+/** True when no string parsed from this JSON text can hold U+0000 (the text has no `\u0000` escape). */
+export function jsonTextHasNoNul(text: string): boolean {
+  return !text.includes('\\u0000') && !text.includes('\u0000'); // the raw character is invalid JSON: belt and braces
 }
 export type FutureSkewPolicy = 'reject' | 'clamp';
 
