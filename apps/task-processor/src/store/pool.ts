@@ -6,8 +6,6 @@ export interface PgPoolOptions {
   max: number;
   statementTimeoutMs: number;
   connectionTimeoutMs?: number;
-  /** Default: a third of the statement timeout (see below). */
-  idleInTransactionTimeoutMs?: number;
 }
 
 /**
@@ -25,8 +23,7 @@ export function createPgPool(url: string, opts: PgPoolOptions, log: Logger): pg.
     max: opts.max,
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5000,
     statement_timeout: opts.statementTimeoutMs,
-    idle_in_transaction_session_timeout:
-      opts.idleInTransactionTimeoutMs ?? Math.max(1, Math.floor(opts.statementTimeoutMs / 3)),
+    idle_in_transaction_session_timeout: Math.max(1, Math.floor(opts.statementTimeoutMs / 3)),
     query_timeout: opts.statementTimeoutMs + 1000,
     idleTimeoutMillis: 30_000,
     application_name: 'telemetryhub-task-processor',
