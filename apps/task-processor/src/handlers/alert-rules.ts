@@ -20,6 +20,11 @@ export const DEFAULT_RULES: readonly ThresholdRule[] = [
   { metric: 'current', kind: 'max', threshold: 2.0, hysteresis: 0.1 },
 ];
 
+/** A copy of `readings` in event-time order (canonical ISO instants sort as text), for the stateful evaluators. */
+export function inEventTimeOrder(readings: readonly Reading[]): Reading[] {
+  return [...readings].sort((a, b) => (a.event_time < b.event_time ? -1 : a.event_time > b.event_time ? 1 : 0));
+}
+
 /** Identifies one alert stream: a rule on one device. */
 export const alertKey = (device: string, metric: string, kind: string): string =>
   `${device}\u0000${metric}\u0000${kind}`;
@@ -59,10 +64,7 @@ export function evaluateRules(
   const actions: AlertAction[] = [];
   const byMetric = new Map<string, ThresholdRule[]>();
   for (const r of rules) byMetric.set(r.metric, [...(byMetric.get(r.metric) ?? []), r]);
-  const ordered = [...readings].sort((a, b) =>
-    a.event_time < b.event_time ? -1 : a.event_time > b.event_time ? 1 : 0,
-  );
-  for (const reading of ordered) {
+  for (const reading of inEventTimeOrder(readings)) {
     for (const rule of byMetric.get(reading.metric) ?? []) {
       const key = alertKey(reading.device_id, rule.metric, rule.kind);
       if (!state.has(key) && breaches(rule, reading.value)) {

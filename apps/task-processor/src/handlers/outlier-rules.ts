@@ -1,5 +1,5 @@
 import type { Reading } from '@telemetryhub/common';
-import { alertKey, type AlertAction } from './alert-rules.js';
+import { alertKey, inEventTimeOrder, type AlertAction } from './alert-rules.js';
 
 /** The statistical outlier detector's settings (config: OUTLIER_*). */
 export interface OutlierConfig {
@@ -54,10 +54,7 @@ export function evaluateOutliers(
   const open = new Set(firing);
   const actions: AlertAction[] = [];
   const rule = (metric: string) => ({ metric, kind: 'outlier' as const, threshold: cfg.z });
-  const ordered = [...readings].sort((a, b) =>
-    a.event_time < b.event_time ? -1 : a.event_time > b.event_time ? 1 : 0,
-  );
-  for (const reading of ordered) {
+  for (const reading of inEventTimeOrder(readings)) {
     const key = outlierStateKey(reading.device_id, reading.metric);
     let state = states.get(key);
     if (!state) {

@@ -5,8 +5,9 @@ import { outlierStateKey, type EwmaState } from '../handlers/outlier-rules.js';
 /**
  * Loads and locks the running statistics of every device and metric in `readings`, for the rest of the caller's
  * transaction: another replica folding readings of the same device waits, so no update is lost. Rows are first
- * created empty (samples 0) where missing, so that even a first sample has a row to lock; keys are taken in one
- * sorted order, as the rollups are, so replicas cannot deadlock on them.
+ * created empty (samples 0) where missing, so that even a first sample has a row to lock; both statements take
+ * the rows in one order (ORDER BY device, metric: the database's own, whatever the caller's), so replicas cannot
+ * deadlock on them.
  */
 export async function lockOutlierState(
   client: pg.PoolClient,
@@ -14,11 +15,8 @@ export async function lockOutlierState(
 ): Promise<Map<string, EwmaState>> {
   const keys = new Map<string, [string, string]>();
   for (const r of readings) keys.set(outlierStateKey(r.device_id, r.metric), [r.device_id, r.metric]);
-  const sorted = [...keys.values()].sort(([d1, m1], [d2, m2]) =>
-    d1 < d2 ? -1 : d1 > d2 ? 1 : m1 < m2 ? -1 : m1 > m2 ? 1 : 0,
-  );
-  const devices = sorted.map(([d]) => d);
-  const metrics = sorted.map(([, m]) => m);
+  const devices = [...keys.values()].map(([d]) => d);
+  const metrics = [...keys.values()].map(([, m]) => m);
   await client.query(
     `INSERT INTO outlier_state (device_id, metric, samples, mean, variance)
      SELECT d, m, 0, 0, 0 FROM unnest($1::text[], $2::text[]) AS k(d, m)
