@@ -35,6 +35,7 @@ test('accepts every producer shape, alone and in a batch, with 202 and counts', 
     const batch = await post(`${srv.url}/telemetry`, [fixture('event-v2'), fixture('gateway-sample-multi')]);
     assert.equal(batch.status, 202);
     assert.deepEqual(batch.body, { accepted_events: 2, accepted_readings: 6 });
+    assert.equal(batch.headers.get('etag'), null, 'no ETag: nothing the hub serves is cached');
     assert.equal(hub.buffer.size, 1 + 5 + 1 + 6);
     const text = await (await fetch(`${srv.url}/metrics`)).text();
     assert.match(text, /telemetry_hub_samples_total\{driver="http",metric="temperature"\} 5\n/);
