@@ -19,7 +19,11 @@ before(async () => {
   redis = createRedis(stack.redis.url);
   db = new pg.Client({ connectionString: stack.postgres.url });
 });
+// Every processor a test started: stopped here too, so a failed assertion cannot leave one running (the file would
+// then wait for it until its timeout, hiding which assertion failed behind a timeout).
+const started: ServerProcess[] = [];
 after(async () => {
+  await Promise.all(started.map((p) => p.stop('SIGKILL', 5000).catch(() => {})));
   redis.disconnect();
   await db.end().catch(() => {});
   await stack.stop();
@@ -38,6 +42,7 @@ async function processor(queue: string): Promise<{ proc: ServerProcess; url: str
     CONSUMER_CONCURRENCY: '1', // one consumer per process, so "the" consumer of a process is well defined
     LOG_LEVEL: 'warn',
   });
+  started.push(proc);
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, proc, 'task-processor', 60_000);
   if (!db.database || (db as unknown as { _connected?: boolean })._connected !== true)
