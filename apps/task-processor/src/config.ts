@@ -25,6 +25,11 @@ export const ProcessorConfigSchema = z.object({
    * for PostgreSQL, another validates. In-flight work is at most CONSUMER_CONCURRENCY × FETCH_BATCH_SIZE tasks.
    */
   CONSUMER_CONCURRENCY: positiveInt(2),
+  /**
+   * Worker threads that decode tasks (parse JSON, validate and upcast events, pseudonymise); 0 = on the main
+   * thread. Default: one per core.
+   */
+  WORKER_THREADS: nonNegativeInt(availableParallelism()),
   /** Most tasks taken per fetch (bounds in-flight work). */
   FETCH_BATCH_SIZE: positiveInt(100),
   /** How long a fetch blocks on an empty queue (ms). */

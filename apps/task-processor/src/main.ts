@@ -23,6 +23,7 @@ import { ConsumerGroup } from './consume/consumer-group.js';
 import { createApp } from './app.js';
 import { LatestCache } from './store/latest.cache.js';
 import { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
+import { createDecodePool } from './decode/decode-pool.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import { VERSION } from './version.js';
 
@@ -31,7 +32,8 @@ const HELP = `telemetryhub task-processor — takes tasks from the Redis queue a
 Usage: npm run processor            (configured by environment variables; see README "Configuration")
        npm run processor -- --help
 
-Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH_SIZE, PG_POOL_MAX, LOG_LEVEL.
+Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH_SIZE, WORKER_THREADS, PG_POOL_MAX,
+LOG_LEVEL.
 CONFIG_FILE may name a JSON file of the same keys.`;
 
 /** Waits for PostgreSQL at start-up (it may still be starting next to us), with a deadline. */
@@ -99,6 +101,11 @@ async function main(): Promise<void> {
       log: log.child({ component: 'telemetry' }),
     }),
   );
+  const decoder = createDecodePool({
+    threads: config.WORKER_THREADS,
+    maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
+    ...(config.DEVICE_ID_HMAC_KEY ? { deviceIdHmacKey: config.DEVICE_ID_HMAC_KEY } : {}),
+  });
   const consumers = new ConsumerGroup({
     redis,
     redisUrl: config.REDIS_URL,
@@ -113,8 +120,7 @@ async function main(): Promise<void> {
     maxAttempts: config.MAX_ATTEMPTS,
     retryBaseMs: config.RETRY_BASE_MS,
     retryMaxMs: config.RETRY_MAX_MS,
-    maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
-    ...(pseudonymizer ? { pseudonymizer } : {}),
+    decoder,
   });
 
   const readiness = new Readiness()
@@ -147,6 +153,7 @@ async function main(): Promise<void> {
       database: redactUrl(config.DATABASE_URL),
       queue: config.QUEUE_NAME,
       consumers: config.CONSUMER_CONCURRENCY,
+      workerThreads: decoder.threads,
     },
     'task-processor started',
   );
@@ -157,6 +164,7 @@ async function main(): Promise<void> {
     steps: [
       { name: 'readiness false', run: () => readiness.startDraining() },
       { name: 'stop consuming', run: () => consumers.stop() },
+      { name: 'stop worker threads', run: () => decoder.close() },
       { name: 'stop queue maintenance', run: () => maintenance.stop() },
       { name: 'stop webhooks', run: () => webhooks?.stop() },
       { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },

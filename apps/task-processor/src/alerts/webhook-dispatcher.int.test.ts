@@ -63,8 +63,8 @@ const alertTask = (device: string, value: number) => {
     type: 'telemetry.alert',
     payload: { device_id: device, timestamp: 1767000000, voltage: value },
   });
-  const envelope = parseTaskEnvelope(raw);
-  return { raw, envelope, readings: parseEventsStrict(envelope.payload) };
+  const { payload, ...header } = parseTaskEnvelope(raw);
+  return { raw, header, readings: parseEventsStrict(payload) };
 };
 const dispatcher = (maxAttempts: number) =>
   new WebhookDispatcher({ pool, secret: SECRET, log, metrics: metrics(), retryBaseMs: 1, retryMaxMs: 1, maxAttempts });

@@ -6,7 +6,7 @@ import type { ProcessorMetrics } from '../metrics.js';
 import { classifyDbError } from '../store/pg-errors.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import { TaskRunner } from './task-runner.js';
-import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
+import type { TaskDecodePool } from '../decode/decode-pool.js';
 
 export interface ConsumerGroupOptions {
   /** Shared connection for scripts and acks. */
@@ -24,8 +24,8 @@ export interface ConsumerGroupOptions {
   maxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
-  maxFutureSkewMs?: number;
-  pseudonymizer?: DevicePseudonymizer;
+  /** Shared by every loop: decoding (parse, validate, pseudonymise) runs in its worker threads. */
+  decoder: TaskDecodePool;
 }
 
 /**
@@ -50,8 +50,7 @@ export class ConsumerGroup {
         maxAttempts: o.maxAttempts,
         retryBaseMs: o.retryBaseMs,
         retryMaxMs: o.retryMaxMs,
-        ...(o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: o.maxFutureSkewMs }),
-        ...(o.pseudonymizer ? { pseudonymizer: o.pseudonymizer } : {}),
+        decoder: o.decoder,
       });
       this.loops.push(
         new ConsumerLoop({

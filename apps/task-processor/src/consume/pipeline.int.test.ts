@@ -26,6 +26,7 @@ import { ConsumerLoop } from './consumer-loop.js';
 import { createApp } from '../app.js';
 import { LatestCache } from '../store/latest.cache.js';
 import { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
+import { createDecodePool } from '../decode/decode-pool.js';
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const fixtureText = (name: string) =>
@@ -36,6 +37,10 @@ let pool: pg.Pool;
 let redis: Redis;
 let blocking: Redis;
 let queueN = 0;
+/** Decoding in two real worker threads, as the processor runs it. */
+const decoder = createDecodePool({ threads: 2, maxFutureSkewMs: 300_000 });
+const PSEUDONYM_KEY = 'a pseudonymisation key, 32 chars+';
+const pseudonymizingDecoder = createDecodePool({ threads: 1, deviceIdHmacKey: PSEUDONYM_KEY });
 
 before(async () => {
   stack = await startStack();
@@ -45,6 +50,7 @@ before(async () => {
   blocking = createRedis(stack.redis.url, { blocking: true });
 });
 after(async () => {
+  await Promise.all([decoder.close(), pseudonymizingDecoder.close()]);
   redis.disconnect();
   blocking.disconnect();
   await pool.end();
@@ -81,7 +87,7 @@ function pipeline() {
   const runner = runnerFor(consumer, handlers, metrics, {
     retryBaseMs: 50,
     unavailableRetryMs: 50,
-    maxFutureSkewMs: 300_000,
+    decoder,
     retryMaxMs: 200,
   });
   const loop = new ConsumerLoop({ consumer, runner, metrics, log, batchSize: 50, blockMs: 100 });
@@ -218,12 +224,12 @@ test('serves the newest reading of a device and metric, and a 404 problem when t
 
 test('with pseudonymisation on, no table holds the device id it sent, and queries still find it by that id', async () => {
   const p = pipeline();
-  const pseudonymizer = new DevicePseudonymizer('a pseudonymisation key, 32 chars+');
+  const pseudonymizer = new DevicePseudonymizer(PSEUDONYM_KEY);
   const handlers = new HandlerRegistry().register(
     TELEMETRY_TASK_TYPES,
     createTelemetryHandler({ pool, metrics: p.metrics, log }),
   );
-  const runner = runnerFor(p.consumer, handlers, p.metrics, { pseudonymizer });
+  const runner = runnerFor(p.consumer, handlers, p.metrics, { decoder: pseudonymizingDecoder });
   const task = JSON.stringify({
     type: 'telemetry.analyze',
     payload: { device_id: 'P-secret-7', timestamp: '2025-12-26T10:30:00Z', temperature: 85.1, humidity: 40 },

@@ -1,14 +1,9 @@
 import type { Logger } from 'pino';
 import {
   ValidationError,
-  jsonTextHasNoNul,
-  parseEvents,
-  parseTaskEnvelope,
-  summarizeIssues,
   type DeadLetterReason,
   type FetchedTask,
   type ReliableConsumer,
-  type TaskEnvelope,
   briefError,
   sleep,
 } from '@telemetryhub/common';
@@ -16,7 +11,8 @@ import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index
 import type { ProcessorMetrics } from '../metrics.js';
 import type { DbFailureKind } from '../store/pg-errors.js';
 import { fullJitterBackoff } from './backoff.js';
-import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
+import { createDecodePool, type TaskDecodePool } from '../decode/decode-pool.js';
+import type { DecodedTask, TaskHeader } from '../decode/task-decoder.js';
 
 export interface TaskRunnerOptions {
   consumer: Pick<ReliableConsumer, 'ack' | 'deadLetter' | 'retryLater' | 'firstFailure'>;
@@ -31,10 +27,11 @@ export interface TaskRunnerOptions {
   retryMaxMs: number;
   /** Wait between tries while a dependency is unavailable (doubles up to retryMaxMs). */
   unavailableRetryMs?: number;
-  /** Clock-skew guard (ms): a task carrying an event further in the future is dead-lettered. */
-  maxFutureSkewMs?: number;
-  /** Device pseudonymisation: applied to every reading as it is parsed, before any handler sees it. */
-  pseudonymizer?: DevicePseudonymizer;
+  /**
+   * Decodes fetched tasks (parse, validate, upcast, pseudonymise), usually in worker threads. Default: inline, no
+   * clock-skew guard, no pseudonymisation.
+   */
+  decoder?: TaskDecodePool;
 }
 
 /** Outcome of one fetched batch. `unsettled` tasks stay in the processing list (dependency down at shutdown). */
@@ -64,17 +61,22 @@ interface Delivery extends ParsedTask {
  * - permanent: the group is retried task by task to find the poison task; only that one is dead-lettered.
  */
 export class TaskRunner {
-  constructor(private readonly o: TaskRunnerOptions) {}
+  private readonly decoder: TaskDecodePool;
+
+  constructor(private readonly o: TaskRunnerOptions) {
+    this.decoder = o.decoder ?? createDecodePool({ threads: 0 });
+  }
 
   /** `keepTrying` says whether to go on retrying while a dependency is down (false once shutdown has begun). */
   async run(fetched: readonly FetchedTask[], keepTrying: () => boolean): Promise<BatchOutcome> {
     const outcome: BatchOutcome = { acked: 0, retried: 0, deadLettered: 0, unsettled: 0 };
     const groups = new Map<TaskHandler, Delivery[]>();
+    const decoded = await this.decoder.decode(fetched.map((t) => t.raw));
     const now = Date.now();
-    for (const task of fetched) {
-      const parsed = await this.validate(task, outcome);
+    for (const [i, task] of fetched.entries()) {
+      const parsed = await this.validate(task, decoded[i]!, outcome);
       if (!parsed) continue;
-      this.o.metrics.taskWait.observe(Math.max(0, (now - Date.parse(parsed.delivery.envelope.created_at)) / 1000));
+      this.o.metrics.taskWait.observe(Math.max(0, (now - Date.parse(parsed.delivery.header.created_at)) / 1000));
       const group = groups.get(parsed.handler) ?? [];
       group.push(parsed.delivery);
       groups.set(parsed.handler, group);
@@ -83,43 +85,37 @@ export class TaskRunner {
     return outcome;
   }
 
+  /** Settles a task that cannot run (dead-letters it, with the reason) or returns it with its handler. */
   private async validate(
     fetched: FetchedTask,
+    decoded: DecodedTask,
     outcome: BatchOutcome,
   ): Promise<{ delivery: Delivery; handler: TaskHandler } | null> {
     const { raw } = fetched;
-    let envelope: TaskEnvelope;
-    try {
-      envelope = parseTaskEnvelope(raw);
-    } catch (err) {
-      await this.deadLetter(raw, null, fetched.redeliveries + 1, 'invalid_envelope', (err as Error).message, outcome);
+    if (decoded.kind === 'invalid_envelope') {
+      await this.deadLetter(raw, null, fetched.redeliveries + 1, 'invalid_envelope', decoded.message, outcome);
       return null;
     }
-    const attempt = envelope.attempts + fetched.redeliveries + 1;
-    const maxAttempts = envelope.max_attempts ?? this.o.maxAttempts;
+    const { header } = decoded;
+    const attempt = header.attempts + fetched.redeliveries + 1;
+    const maxAttempts = header.max_attempts ?? this.o.maxAttempts;
     if (attempt > maxAttempts) {
       // Delivered again after its last allowed attempt: its consumers died on it (returned by the reaper).
       const message = `delivered ${attempt} times, max_attempts is ${maxAttempts}; its consumers stopped without settling it`;
-      await this.deadLetter(raw, envelope, attempt, 'attempts_exhausted', message, outcome);
+      await this.deadLetter(raw, header, attempt, 'attempts_exhausted', message, outcome);
       return null;
     }
-    const handler = this.o.handlers.get(envelope.type);
+    const handler = this.o.handlers.get(header.type);
     if (!handler) {
-      const message = `no handler for task type "${envelope.type}" (known: ${this.o.handlers.types.join(', ')})`;
-      await this.deadLetter(raw, envelope, attempt, 'unknown_type', message, outcome);
+      const message = `no handler for task type "${header.type}" (known: ${this.o.handlers.types.join(', ')})`;
+      await this.deadLetter(raw, header, attempt, 'unknown_type', message, outcome);
       return null;
     }
-    const events = parseEvents(envelope.payload, 'payload', {
-      ...(this.o.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: this.o.maxFutureSkewMs }),
-      textHasNoNul: jsonTextHasNoNul(raw),
-    });
-    if (events.issues.length) {
-      await this.deadLetter(raw, envelope, attempt, 'invalid_payload', summarizeIssues(events.issues), outcome);
+    if (decoded.kind === 'invalid_payload') {
+      await this.deadLetter(raw, header, attempt, 'invalid_payload', decoded.message, outcome);
       return null;
     }
-    const p = this.o.pseudonymizer;
-    const readings = p ? events.readings.map((r) => p.reading(r)) : events.readings;
-    return { delivery: { raw, envelope, readings, attempt, maxAttempts }, handler };
+    return { delivery: { raw, header, readings: decoded.readings, attempt, maxAttempts }, handler };
   }
 
   private async runGroup(
@@ -141,7 +137,7 @@ export class TaskRunner {
         // Outside the classified block: a Redis error while acking is not a database failure, and must not make
         // the handler run again. It propagates; the consumer loop gives the unsettled tasks back to the queue.
         await this.o.consumer.ack(group.map((t) => t.raw));
-        for (const t of group) this.o.metrics.tasksProcessed.inc({ type: t.envelope.type, outcome: 'acked' });
+        for (const t of group) this.o.metrics.tasksProcessed.inc({ type: t.header.type, outcome: 'acked' });
         outcome.acked += group.length;
         return;
       }
@@ -174,14 +170,14 @@ export class TaskRunner {
   private async retryOrGiveUp(t: Delivery, err: unknown, outcome: BatchOutcome): Promise<void> {
     const message = (err as Error).message;
     if (t.attempt >= t.maxAttempts) {
-      await this.deadLetter(t.raw, t.envelope, t.attempt, 'attempts_exhausted', message, outcome);
+      await this.deadLetter(t.raw, t.header, t.attempt, 'attempts_exhausted', message, outcome);
       return;
     }
     const delay = fullJitterBackoff(t.attempt - 1, this.o.retryBaseMs, this.o.retryMaxMs);
     await this.o.consumer.retryLater(t.raw, Date.now() + delay);
-    this.o.metrics.tasksProcessed.inc({ type: t.envelope.type, outcome: 'retried' });
+    this.o.metrics.tasksProcessed.inc({ type: t.header.type, outcome: 'retried' });
     this.o.log.info(
-      { taskId: t.envelope.id, attempt: t.attempt, delayMs: delay, err: briefError(err) },
+      { taskId: t.header.id, attempt: t.attempt, delayMs: delay, err: briefError(err) },
       'transient failure; retry scheduled',
     );
     outcome.retried++;
@@ -197,7 +193,7 @@ export class TaskRunner {
   ): Promise<void> {
     if (group.length === 1) {
       const t = group[0]!;
-      await this.deadLetter(t.raw, t.envelope, t.attempt, 'poison', (err as Error).message, outcome);
+      await this.deadLetter(t.raw, t.header, t.attempt, 'poison', (err as Error).message, outcome);
       return;
     }
     for (const t of group) await this.runGroup(handler, [t], keepTrying, outcome);
@@ -205,7 +201,7 @@ export class TaskRunner {
 
   private async deadLetter(
     raw: string,
-    envelope: TaskEnvelope | null,
+    header: TaskHeader | null,
     attempt: number,
     reason: DeadLetterReason,
     message: string,
@@ -216,17 +212,17 @@ export class TaskRunner {
     await this.o.consumer.deadLetter(raw, {
       reason,
       message,
-      task_id: envelope?.id ?? null,
-      task_type: envelope?.type ?? null,
+      task_id: header?.id ?? null,
+      task_type: header?.type ?? null,
       attempts: attempt,
       first_failed_at: (first ?? now).toISOString(),
       last_failed_at: now.toISOString(),
     });
     this.o.metrics.dlqTasks.inc({ reason });
     // Only registered types become label values: a producer's typo must not grow the metric's cardinality.
-    const type = envelope && this.o.handlers.get(envelope.type) ? envelope.type : 'unknown';
+    const type = header && this.o.handlers.get(header.type) ? header.type : 'unknown';
     this.o.metrics.tasksProcessed.inc({ type, outcome: 'dead_lettered' });
-    this.o.log.warn({ taskId: envelope?.id, type: envelope?.type, reason, message }, 'task dead-lettered');
+    this.o.log.warn({ taskId: header?.id, type: header?.type, reason, message }, 'task dead-lettered');
     outcome.deadLettered++;
   }
 }

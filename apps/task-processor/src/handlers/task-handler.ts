@@ -1,10 +1,11 @@
-import type { Reading, TaskEnvelope } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/common';
+import type { TaskHeader } from '../decode/task-decoder.js';
 
-/** A task that passed validation: its envelope and the readings its payload upcast to. */
+/** A task that passed validation: its envelope (less the payload) and the readings its payload upcast to. */
 export interface ParsedTask {
   /** The task exactly as fetched (the key to ack or dead-letter it). */
   raw: string;
-  envelope: TaskEnvelope;
+  header: TaskHeader;
   readings: Reading[];
 }
 

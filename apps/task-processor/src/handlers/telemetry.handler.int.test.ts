@@ -40,8 +40,8 @@ const handler = () =>
     metrics: createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false })),
   });
 const taskFrom = (raw: string): ParsedTask => {
-  const envelope = parseTaskEnvelope(raw);
-  return { raw, envelope, readings: parseEventsStrict(envelope.payload) };
+  const { payload, ...header } = parseTaskEnvelope(raw);
+  return { raw, header, readings: parseEventsStrict(payload) };
 };
 const fixture = (name: string, rename?: [string, string]) => {
   const text = readFileSync(new URL(`../../../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8');

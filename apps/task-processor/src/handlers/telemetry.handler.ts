@@ -43,12 +43,12 @@ export function createTelemetryHandler(deps: {
   return {
     name: 'telemetry',
     async handle(tasks: readonly ParsedTask[]): Promise<void> {
-      const items = tasks.flatMap((t) => t.readings.map((reading) => ({ reading, taskId: t.envelope.id })));
+      const items = tasks.flatMap((t) => t.readings.map((reading) => ({ reading, taskId: t.header.id })));
       const steps = new Map<string, Set<Step>>();
       for (const t of tasks) {
         for (const r of t.readings) {
           const s = steps.get(r.event_id) ?? new Set<Step>();
-          for (const step of STEPS_BY_TYPE[t.envelope.type] ?? []) s.add(step);
+          for (const step of STEPS_BY_TYPE[t.header.type] ?? []) s.add(step);
           steps.set(r.event_id, s);
         }
       }
