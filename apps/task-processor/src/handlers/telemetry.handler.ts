@@ -12,6 +12,7 @@ import { evaluateOutliers, type OutlierConfig } from './outlier-rules.js';
 import { lockOutlierState, saveOutlierState } from '../store/outlier.repo.js';
 
 type Step = 'rollup' | 'alert';
+const STEP_BIT: Readonly<Record<Step, number>> = { rollup: 1, alert: 2 };
 
 /** What each telemetry task type does after storing its readings (DESIGN.md "Task types"). */
 export const STEPS_BY_TYPE: Readonly<Record<string, readonly Step[]>> = {
@@ -21,6 +22,7 @@ export const STEPS_BY_TYPE: Readonly<Record<string, readonly Step[]>> = {
   [TaskTypes.ALERT]: ['alert'],
   [TaskTypes.ANOMALY_DETECT]: ['alert'],
 };
+const stepBits = (type: string) => (STEPS_BY_TYPE[type] ?? []).reduce((bits, s) => bits | STEP_BIT[s], 0);
 
 /**
  * Stores readings (idempotent on event_id), then folds the ones this insert really added into the rollups and
@@ -44,13 +46,11 @@ export function createTelemetryHandler(deps: {
     name: 'telemetry',
     async handle(tasks: readonly ParsedTask[]): Promise<void> {
       const items = tasks.flatMap((t) => t.readings.map((reading) => ({ reading, taskId: t.header.id })));
-      const steps = new Map<string, Set<Step>>();
+      // The steps each event gets: the union over every task in this group that carries it.
+      const steps = new Map<string, number>();
       for (const t of tasks) {
-        for (const r of t.readings) {
-          const s = steps.get(r.event_id) ?? new Set<Step>();
-          for (const step of STEPS_BY_TYPE[t.header.type] ?? []) s.add(step);
-          steps.set(r.event_id, s);
-        }
+        const bits = stepBits(t.header.type);
+        for (const r of t.readings) steps.set(r.event_id, (steps.get(r.event_id) ?? 0) | bits);
       }
       const client = await deps.pool.connect();
       let added: Set<string>;
@@ -64,8 +64,8 @@ export function createTelemetryHandler(deps: {
           items.map((i) => i.reading),
           added,
         );
-        const toRoll = fresh.filter((r) => steps.get(r.event_id)?.has('rollup'));
-        const toAlert = fresh.filter((r) => steps.get(r.event_id)?.has('alert'));
+        const toRoll = fresh.filter((r) => (steps.get(r.event_id)! & STEP_BIT.rollup) !== 0);
+        const toAlert = fresh.filter((r) => (steps.get(r.event_id)! & STEP_BIT.alert) !== 0);
         if (toRoll.length) rollupRows = await foldRollups(client, toRoll);
         if (toAlert.length) {
           const firing = await firingAlerts(client, [...new Set(toAlert.map((r) => r.device_id))]);

@@ -15,24 +15,36 @@ interface Partial {
   max: number;
 }
 
-/** Pre-aggregates readings per (device, metric, bucket) in memory: one upsert row per bucket, not per reading. */
-export function aggregate(readings: readonly Reading[], granularity: Granularity): Partial[] {
+interface Bucket extends Omit<Partial, 'bucket'> {
+  bucketMs: number;
+}
+
+/**
+ * Pre-aggregates readings per (device, metric, bucket) in memory: one upsert row per bucket, not per reading.
+ * `eventMs` (each reading's event time in ms, in order) may be passed by a caller that already has it.
+ */
+export function aggregate(
+  readings: readonly Reading[],
+  granularity: Granularity,
+  eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
+): Partial[] {
   const size = BUCKET_MS[granularity];
-  const out = new Map<string, Partial>();
-  for (const r of readings) {
-    const bucket = new Date(Math.floor(Date.parse(r.event_time) / size) * size).toISOString();
-    const key = `${r.device_id}\u0000${r.metric}\u0000${bucket}`;
+  const out = new Map<string, Bucket>();
+  for (let i = 0; i < readings.length; i++) {
+    const r = readings[i]!;
+    const bucketMs = Math.floor(eventMs[i]! / size) * size;
+    const key = `${r.device_id}\u0000${r.metric}\u0000${bucketMs}`;
     const p = out.get(key);
     if (p) {
       p.count++;
       p.sum += r.value;
-      p.min = Math.min(p.min, r.value);
-      p.max = Math.max(p.max, r.value);
+      if (r.value < p.min) p.min = r.value;
+      if (r.value > p.max) p.max = r.value;
     } else {
       out.set(key, {
         device: r.device_id,
         metric: r.metric,
-        bucket,
+        bucketMs,
         count: 1,
         sum: r.value,
         min: r.value,
@@ -40,9 +52,18 @@ export function aggregate(readings: readonly Reading[], granularity: Granularity
       });
     }
   }
-  // Sorted by (device, metric, bucket) — NUL-separated keys sort as the tuple does — so that concurrent folds
-  // lock buckets in the same order.
-  return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p);
+  // Sorted by (device, metric, bucket), so that concurrent folds lock buckets in the same order. A bucket's time
+  // is formatted once per bucket, not once per reading.
+  return [...out.values()].sort(byDeviceMetricBucket).map(({ bucketMs, ...p }) => ({
+    ...p,
+    bucket: new Date(bucketMs).toISOString(),
+  }));
+}
+
+function byDeviceMetricBucket(a: Bucket, b: Bucket): number {
+  if (a.device !== b.device) return a.device < b.device ? -1 : 1;
+  if (a.metric !== b.metric) return a.metric < b.metric ? -1 : 1;
+  return a.bucketMs - b.bucketMs;
 }
 
 /**
@@ -52,8 +73,9 @@ export function aggregate(readings: readonly Reading[], granularity: Granularity
  */
 export async function foldRollups(client: pg.PoolClient, readings: readonly Reading[]): Promise<number> {
   let rows = 0;
+  const eventMs = readings.map((r) => Date.parse(r.event_time));
   for (const granularity of Object.keys(ROLLUP_TABLES) as Granularity[]) {
-    const parts = aggregate(readings, granularity);
+    const parts = aggregate(readings, granularity, eventMs);
     if (!parts.length) continue;
     const table = ROLLUP_TABLES[granularity];
     await client.query(
