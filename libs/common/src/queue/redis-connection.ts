@@ -10,6 +10,11 @@ export interface RedisConnectionOptions {
   connectTimeoutMs?: number;
   /** Connection used for BLMOVE: no command timeout, blocking-command protection instead. */
   blocking?: boolean;
+  /**
+   * A connection handed to BullMQ, which requires `maxRetriesPerRequest: null` and runs its own blocking
+   * commands (it duplicates the connection for them): no per-command timeout.
+   */
+  bullmq?: boolean;
   /** Queue commands while disconnected (true) or fail them at once (false, what a producer with a spool wants). */
   offlineQueue?: boolean;
   name?: string;
@@ -28,13 +33,15 @@ const reconnectDelay = (times: number): number => Math.min(100 * 2 ** Math.min(t
 export function createRedis(url: string, opts: RedisConnectionOptions = {}): Redis {
   const options: RedisOptions = {
     connectTimeout: opts.connectTimeoutMs ?? 5000,
-    maxRetriesPerRequest: 2,
+    maxRetriesPerRequest: opts.bullmq ? null : 2,
     enableOfflineQueue: opts.offlineQueue ?? true,
     retryStrategy: reconnectDelay,
     connectionName: opts.name ?? 'telemetryhub',
-    ...(opts.blocking
-      ? { blockingTimeout: 1000, blockingTimeoutGrace: 1000 }
-      : { commandTimeout: opts.commandTimeoutMs ?? 5000 }),
+    ...(opts.bullmq
+      ? {}
+      : opts.blocking
+        ? { blockingTimeout: 1000, blockingTimeoutGrace: 1000 }
+        : { commandTimeout: opts.commandTimeoutMs ?? 5000 }),
   };
   const target = parseRedisTarget(url);
   const redis =

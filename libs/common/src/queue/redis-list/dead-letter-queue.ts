@@ -3,6 +3,7 @@ import { queueKeys, type QueueKeys } from '../keys.js';
 import { REPLAY_DEAD } from '../lua/scripts.js';
 import { runScript } from '../lua/run-script.js';
 import type { DeadLetterRecord } from './consumer.js';
+import type { QueueProducer } from '../driver.js';
 
 /** One DLQ entry: its position (0 = newest), the bytes as stored, and the record (null if unreadable). */
 export interface DeadLetterEntry {
@@ -27,9 +28,15 @@ const PAGE = 500;
  */
 export class DeadLetterQueue {
   readonly keys: QueueKeys;
+  /**
+   * `replayTo`: the producer of a queue carried by another driver (BullMQ). Without it, a replay is one script
+   * moving the entry back onto `<q>:pending`; with it, the entry is removed, then enqueued, and put back if the
+   * enqueue fails.
+   */
   constructor(
     private readonly redis: Redis,
     readonly queue: string,
+    private readonly replayTo?: QueueProducer,
   ) {
     this.keys = queueKeys(queue);
   }
@@ -88,6 +95,16 @@ export class DeadLetterQueue {
   private async replayEntry(e: DeadLetterEntry): Promise<boolean> {
     // An unreadable entry is replayed as the bytes it holds: they are the best copy of the task there is.
     const raw = e.record?.raw ?? e.entry;
+    if (this.replayTo) {
+      if ((await this.redis.lrem(this.keys.failed, 1, e.entry)) === 0) return false;
+      try {
+        await this.replayTo.enqueue([raw]);
+      } catch (err) {
+        await this.redis.lpush(this.keys.failed, e.entry);
+        throw err;
+      }
+      return true;
+    }
     return (await runScript(this.redis, REPLAY_DEAD, 2, this.keys.failed, this.keys.pending, e.entry, raw)) === 1;
   }
 

@@ -1,0 +1,3 @@
+export * from './job-options.js';
+export * from './producer.js';
+export * from './consumer.js';

@@ -1,0 +1,276 @@
+/**
+ * The queue conformance suite: the same cases against every driver (QUEUE_DRIVER), on a real Redis. Where a
+ * driver cannot meet a case, the case is skipped *with the reason* (node:test prints it), never left out.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { RedisServer } from '@telemetryhub/devstack';
+import { QUEUE_DRIVERS, type QueueDriverName } from '../driver.js';
+import { QueueFullError } from '../errors.js';
+import { DeadLetterQueue } from '../redis-list/dead-letter-queue.js';
+import { createRedis } from '../redis-connection.js';
+import type { FetchedTask } from '../redis-list/consumer.js';
+import { driverUnderTest, type DriverUnderTest } from './drivers.js';
+
+/** Cases a driver cannot meet, with the reason. */
+const CANNOT: Partial<Record<QueueDriverName, Record<string, string>>> = {
+  bullmq: {
+    'starvation guard':
+      'BullMQ serves strictly by priority: a steady stream of urgent jobs starves normal ones (redis-list serves normal work at least every 5th fetch)',
+  },
+};
+
+let server: RedisServer;
+before(async () => {
+  server = await RedisServer.start({ appendOnly: true });
+});
+after(() => server.stop());
+
+let n = 0;
+const task = (i: number, priority = 50) =>
+  JSON.stringify({
+    id: `t-${i}`,
+    type: 'telemetry.store',
+    priority,
+    created_at: '2026-01-01T00:00:00Z',
+    payload: { i },
+  });
+/** An urgent task: its priority picks its lane (a raw string always goes to the normal lane). */
+const urgent = (i: number) => ({ json: task(i, 90), priority: 90 });
+const idOf = (t: { raw: string }) => (JSON.parse(t.raw) as { id: string }).id;
+const ids = (ts: readonly FetchedTask[]) => ts.map(idOf);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Fetches until `count` tasks have come or `ms` have passed. */
+async function fetchAll(c: ReturnType<DriverUnderTest['consumer']>, count: number, ms = 10_000) {
+  const out: FetchedTask[] = [];
+  const deadline = Date.now() + ms;
+  while (out.length < count && Date.now() < deadline) out.push(...(await c.fetch(count - out.length, 200)));
+  return out;
+}
+
+for (const name of QUEUE_DRIVERS) {
+  describe(`queue driver: ${name}`, () => {
+    let d: DriverUnderTest;
+    before(() => {
+      d = driverUnderTest(name, server.url);
+    });
+    after(() => d.close());
+    const q = () => `conf-${name}-${++n}`;
+    const cannot = (c: string) => CANNOT[name]?.[c];
+
+    test('FIFO: tasks come out in the order they went in, across fetches and batches', async () => {
+      const queue = q();
+      const p = d.producer(queue);
+      await p.enqueue(range(1, 10).map((i) => task(i)));
+      await p.enqueueBatches([range(11, 15).map((i) => task(i)), range(16, 20).map((i) => task(i))]);
+      const c = d.consumer(queue);
+      const got: string[] = [];
+      while (got.length < 20) got.push(...ids(await c.fetch(7, 500)));
+      assert.deepEqual(
+        got,
+        range(1, 20).map((i) => `t-${i}`),
+      );
+      assert.equal(await c.ack((await c.fetch(1, 50)).map((t) => t.raw)), 0, 'nothing more');
+    });
+
+    test('ack: acked tasks are gone, nothing pending or held; the bytes come back exactly as sent', async () => {
+      const queue = q();
+      const p = d.producer(queue);
+      const raw = task(1).replace('{', '{ ');
+      await p.enqueue([raw, task(2)]);
+      const c = d.consumer(queue);
+      const got = await fetchAll(c, 2);
+      assert.equal(got[0]?.raw, raw);
+      assert.deepEqual(
+        got.map((t) => t.redeliveries),
+        [0, 0],
+      );
+      assert.equal(await c.inFlight(), 2);
+      assert.equal(await c.ack(got.map((t) => t.raw)), 2);
+      assert.equal(await c.inFlight(), 0);
+      assert.equal(await p.pendingDepth(), 0);
+      assert.deepEqual(await c.fetch(5, 300), []);
+    });
+
+    test('retry: a task retried later comes back once due, not before, counted, with its first failure', async () => {
+      const queue = q();
+      d.housekeeping(queue);
+      await d.producer(queue).enqueue([task(1)]);
+      const c = d.consumer(queue);
+      const [t] = await fetchAll(c, 1);
+      const failedAt = Date.now();
+      assert.equal(await c.retryLater(t!.raw, Date.now() + 700), true);
+      const [again] = await fetchAll(c, 1);
+      assert.ok(Date.now() - failedAt >= 650, 'not before its delay');
+      assert.equal(again?.raw, t!.raw);
+      assert.equal(again?.redeliveries, 1);
+      const first = await c.firstFailure(again!.raw);
+      assert.ok(first && Math.abs(first.getTime() - failedAt) < 1000, 'first failure remembered');
+      assert.equal(await c.ack([again!.raw]), 1);
+    });
+
+    test('dead letter: the task is in the DLQ with its reason, and a replay delivers it again as new', async () => {
+      const queue = q();
+      const p = d.producer(queue);
+      const raw = '{"not json';
+      await p.enqueue([raw, task(2)]);
+      const c = d.consumer(queue);
+      const [bad, good] = await fetchAll(c, 2);
+      const now = new Date().toISOString();
+      await c.deadLetter(bad!.raw, {
+        reason: 'invalid_envelope',
+        message: 'task is not valid JSON',
+        task_id: null,
+        task_type: null,
+        attempts: 1,
+        first_failed_at: now,
+        last_failed_at: now,
+      });
+      await c.ack([good!.raw]);
+      assert.equal(await c.inFlight(), 0);
+      const redis = createRedis(server.url);
+      try {
+        const dlq = new DeadLetterQueue(redis, queue, name === 'redis-list' ? undefined : p);
+        const [entry] = await dlq.list();
+        assert.equal(entry?.record?.reason, 'invalid_envelope');
+        assert.equal(entry?.record?.raw, raw, 'the raw bytes, though not JSON');
+        assert.equal(entry?.record?.consumer, c.consumerId);
+        assert.equal(await dlq.replay({ reason: 'invalid_envelope' }), 1);
+        assert.equal(await dlq.count(), 0);
+        const [replayed] = await fetchAll(c, 1);
+        assert.equal(replayed?.raw, raw);
+        assert.equal(replayed?.redeliveries, 0);
+        await c.ack([replayed!.raw]);
+      } finally {
+        redis.disconnect();
+      }
+    });
+
+    test('priority: an urgent task overtakes a backlog of normal ones', async () => {
+      const queue = q();
+      const p = d.producer(queue);
+      await p.enqueue(range(1, 10).map((i) => task(i)));
+      await p.enqueue([urgent(99)]);
+      const c = d.consumer(queue);
+      const [first] = await fetchAll(c, 1);
+      assert.equal(idOf(first!), 't-99');
+    });
+
+    test(
+      'starvation guard: normal work is still served while urgent work keeps coming',
+      { skip: cannot('starvation guard') },
+      async () => {
+        const queue = q();
+        const p = d.producer(queue);
+        await p.enqueue(range(1, 5).map((i) => task(i)));
+        await p.enqueue(range(100, 119).map(urgent));
+        const c = d.consumer(queue);
+        const got: string[] = [];
+        for (let k = 0; k < 10; k++) got.push(...ids(await c.fetch(1, 200)));
+        assert.ok(
+          got.some((id) => Number(id.slice(2)) < 100),
+          `a normal task among the first 10 fetches: ${got.join(' ')}`,
+        );
+      },
+    );
+
+    test('depth limit: a full queue refuses publish at once with a typed error', async () => {
+      const queue = q();
+      const p = d.producer(queue, { maxDepth: 5 });
+      await p.enqueue(range(1, 5).map((i) => task(i)));
+      await assert.rejects(p.enqueue([task(6)]), QueueFullError);
+      assert.deepEqual(await p.enqueueBatches([[task(7)]]), [false]);
+      assert.equal(await p.pendingDepth(), 5);
+    });
+
+    test('graceful give-back: held tasks return at once, no attempt counted', async () => {
+      const queue = q();
+      await d.producer(queue).enqueue(range(1, 4).map((i) => task(i)));
+      const a = d.consumer(queue);
+      const held = await fetchAll(a, 4);
+      assert.equal(held.length, 4);
+      assert.equal(await a.requeueInFlight(), 4);
+      assert.equal(await a.inFlight(), 0);
+      const b = d.consumer(queue);
+      const again = await fetchAll(b, 4, 3000);
+      assert.deepEqual(ids(again).sort(), ids(held).sort());
+      assert.deepEqual(
+        again.map((t) => t.redeliveries),
+        [0, 0, 0, 0],
+      );
+    });
+
+    test('SIGKILL mid-batch: a consumer process killed while holding a batch loses none of it', async () => {
+      const queue = q();
+      d.housekeeping(queue);
+      await d.producer(queue).enqueue(range(1, 8).map((i) => task(i)));
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          fileURLToPath(new URL('./conformance-child.ts', import.meta.url)),
+          name,
+          server.url,
+          queue,
+          '600',
+          '5',
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      try {
+        const line = await new Promise<string>((resolve, reject) => {
+          createInterface({ input: child.stdout! }).once('line', resolve);
+          child.once('exit', (code) => reject(new Error(`child exited (${code}) before fetching`)));
+        });
+        const { held } = JSON.parse(line) as { held: string[] };
+        assert.deepEqual(
+          held,
+          range(1, 5).map((i) => `t-${i}`),
+        );
+        child.kill('SIGKILL');
+        const survivor = d.consumer(queue, { leaseMs: 600 });
+        survivor.startHeartbeat();
+        const got = await fetchAll(survivor, 8, 15_000);
+        assert.deepEqual(
+          ids(got).sort(),
+          range(1, 8)
+            .map((i) => `t-${i}`)
+            .sort(),
+          'every task, once',
+        );
+        for (const t of got) {
+          assert.equal(t.redeliveries, held.includes(idOf(t)) ? 1 : 0, `${idOf(t)}: the killed delivery counted`);
+        }
+        assert.equal(await survivor.ack(got.map((t) => t.raw)), 8);
+        survivor.stopHeartbeat();
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+
+    test('a consumer frozen past its lease: its late ack settles nothing, the task is delivered again once', async () => {
+      const queue = q();
+      d.housekeeping(queue);
+      await d.producer(queue).enqueue([task(1)]);
+      const frozen = d.consumer(queue, { leaseMs: 400 });
+      const [t] = await fetchAll(frozen, 1);
+      // Frozen: no heartbeat. Another consumer (running the housekeeping) gets the task once the lease is gone.
+      const other = d.consumer(queue, { leaseMs: 400 });
+      other.startHeartbeat();
+      const [again] = await fetchAll(other, 1, 15_000);
+      assert.equal(again?.raw, t!.raw);
+      assert.equal(again?.redeliveries, 1);
+      assert.equal(await frozen.ack([t!.raw]), 0, 'the late ack settles nothing');
+      assert.equal(await other.ack([again!.raw]), 1);
+      other.stopHeartbeat();
+      await sleep(1000);
+      assert.deepEqual(await other.fetch(1, 200), [], 'and it does not come back');
+    });
+  });
+}

@@ -1,0 +1,45 @@
+import type { DeadLetterRecord, FetchedTask } from './redis-list/consumer.js';
+import type { QueuedTask } from './redis-list/producer.js';
+
+/** The queue drivers (QUEUE_DRIVER): our Redis-list protocol (default) or BullMQ underneath. */
+export const QUEUE_DRIVERS = ['redis-list', 'bullmq'] as const;
+export type QueueDriverName = (typeof QUEUE_DRIVERS)[number];
+
+/** What producers (the hub, tests, the DLQ's replay) need of a queue, whichever driver carries it. */
+export interface QueueProducer {
+  readonly queue: string;
+  readonly maxDepth: number | undefined;
+  /** Enqueues tasks in order (the first is consumed first); rejects with QueueFullError at the depth limit. */
+  enqueue(tasks: ReadonlyArray<QueuedTask>): Promise<number>;
+  /** Several batches in one round trip where the driver can; one flag per batch (false = refused, queue full). */
+  enqueueBatches(batches: ReadonlyArray<ReadonlyArray<QueuedTask>>): Promise<boolean[]>;
+  /** Tasks waiting to be taken (both priority lanes). */
+  pendingDepth(): Promise<number>;
+  close?(): Promise<void>;
+}
+
+/**
+ * What the processor needs of a queue: reliable, batched fetch; settle each task exactly once (ack, retry later,
+ * dead-letter); a lease kept alive by a heartbeat; give back what it holds.
+ */
+export interface QueueConsumer {
+  readonly consumerId: string;
+  /** Up to `max` tasks, waiting at most `blockMs` for the first. */
+  fetch(max: number, blockMs: number): Promise<FetchedTask[]>;
+  /** Settles tasks as done. Returns how many were still held (the rest were taken back meanwhile). */
+  ack(raws: readonly string[]): Promise<number>;
+  /** Another delivery at `dueMs`, counting this attempt. False if the task was no longer held. */
+  retryLater(raw: string, dueMs: number): Promise<boolean>;
+  /** When this task first failed (a retry was scheduled), or null. */
+  firstFailure(raw: string): Promise<Date | null>;
+  /** Moves the task to the dead-letter queue (`<q>:failed`) with its failure record. */
+  deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void>;
+  startHeartbeat(onError?: (err: unknown) => void): void;
+  stopHeartbeat(): void;
+  /** Gives back every task held, to be taken next, without counting an attempt. Returns how many. */
+  requeueInFlight(opts?: { keepHeartbeat?: boolean }): Promise<number>;
+  /** Tasks held (fetched, not settled). */
+  inFlight(): Promise<number>;
+  /** Releases the driver's own connections (BullMQ); after requeueInFlight. */
+  close?(): Promise<void>;
+}
