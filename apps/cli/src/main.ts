@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createRedis, redactUrl } from '@telemetryhub/common';
+import { QUEUE_DRIVERS, createRedis, redactUrl, type QueueDriverName } from '@telemetryhub/common';
 import { dlqCommand, DLQ_HELP } from './commands/dlq.command.js';
 import { queueCommand, QUEUE_HELP } from './commands/queue.command.js';
 import { hashKeyCommand, HASH_KEY_HELP } from './commands/hash-key.command.js';
@@ -18,6 +18,8 @@ ${SPOOL_HELP}
 Options for every command:
   --redis-url URL   Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
   --queue NAME      queue name (default: $QUEUE_NAME, else tasks)
+  --driver NAME     queue driver, redis-list or bullmq (default: $QUEUE_DRIVER, else redis-list); DLQ replay
+                    puts tasks back through it
   --json            print JSON instead of text
   -h, --help        this text`;
 
@@ -28,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       'redis-url': { type: 'string' },
       queue: { type: 'string' },
+      driver: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       reason: { type: 'string' },
@@ -61,8 +64,13 @@ async function main(argv: string[]): Promise<number> {
     await redis.ping().catch((err: Error) => {
       throw new Error(`cannot reach Redis at ${redactUrl(url)} (${err.message})`);
     });
+    const driver = values.driver ?? process.env.QUEUE_DRIVER ?? 'redis-list';
+    if (!(QUEUE_DRIVERS as readonly string[]).includes(driver)) {
+      throw new UsageError(`unknown queue driver "${driver}" (known: ${QUEUE_DRIVERS.join(', ')})`);
+    }
     const ctx = {
       redis,
+      driver: driver as QueueDriverName,
       queue: values.queue ?? process.env.QUEUE_NAME ?? 'tasks',
       json: values.json,
       out: console.log,

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import {
   Readiness,
   configOrHelp,
-  TaskProducer,
+  createQueueProducer,
   createLogger,
   createMetricsRegistry,
   createRedis,
@@ -66,7 +66,8 @@ async function main(): Promise<void> {
     name: 'hub',
     log: log.child({ component: 'redis' }),
   });
-  const producer = new TaskProducer(
+  const producer = createQueueProducer(
+    config.QUEUE_DRIVER,
     redis,
     config.QUEUE_NAME,
     config.QUEUE_MAX_DEPTH > 0 ? { maxDepth: config.QUEUE_MAX_DEPTH } : {},

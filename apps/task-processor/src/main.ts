@@ -110,6 +110,7 @@ async function main(): Promise<void> {
     redis,
     redisUrl: config.REDIS_URL,
     queue: config.QUEUE_NAME,
+    driver: config.QUEUE_DRIVER,
     concurrency: config.CONSUMER_CONCURRENCY,
     leaseMs: config.CONSUMER_LEASE_MS,
     batchSize: config.FETCH_BATCH_SIZE,
@@ -136,7 +137,8 @@ async function main(): Promise<void> {
   }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');
   consumers.start();
-  maintenance.start();
+  // BullMQ's workers do this themselves (its stalled check and delayed jobs).
+  if (config.QUEUE_DRIVER === 'redis-list') maintenance.start();
   const webhooks = config.ALERT_WEBHOOK_SECRET
     ? new WebhookDispatcher({
         pool,
@@ -152,6 +154,7 @@ async function main(): Promise<void> {
       redis: redactUrl(config.REDIS_URL),
       database: redactUrl(config.DATABASE_URL),
       queue: config.QUEUE_NAME,
+      queueDriver: config.QUEUE_DRIVER,
       consumers: config.CONSUMER_CONCURRENCY,
       workerThreads: decoder.threads,
     },

@@ -1,4 +1,9 @@
-import { DeadLetterQueue, type DeadLetterEntry, type DeadLetterFilter } from '@telemetryhub/common';
+import {
+  DeadLetterQueue,
+  createQueueProducer,
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+} from '@telemetryhub/common';
 import type { CommandContext } from './context.js';
 import { UsageError } from '../usage-error.js';
 
@@ -52,7 +57,9 @@ export async function dlqCommand(
   args: string[],
   o: DlqOptions,
 ): Promise<number> {
-  const dlq = new DeadLetterQueue(ctx.redis, ctx.queue);
+  // With BullMQ, a replay adds the task back as a BullMQ job (the redis-list driver moves it in one script).
+  const replayTo = ctx.driver === 'bullmq' ? createQueueProducer('bullmq', ctx.redis, ctx.queue) : undefined;
+  const dlq = new DeadLetterQueue(ctx.redis, ctx.queue, replayTo);
   const filter = filterOf(o);
   const filtered = Object.keys(filter).length > 0;
   switch (sub) {

@@ -6,7 +6,7 @@ import {
   type Reading,
   type QueuedTask,
   type TaskEnvelope,
-  type TaskProducer,
+  type QueueProducer,
   briefError,
 } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
@@ -15,7 +15,7 @@ import type { TaskSpool } from '../spool/task-spool.js';
 
 export interface TaskPublisherOptions {
   buffer: ReadingBuffer;
-  producer: Pick<TaskProducer, 'enqueueBatches' | 'queue' | 'maxDepth'>;
+  producer: Pick<QueueProducer, 'enqueueBatches' | 'queue' | 'maxDepth'>;
   metrics: HubMetrics;
   log: Logger;
   taskType: string;

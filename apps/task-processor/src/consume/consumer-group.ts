@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ReliableConsumer, createRedis } from '@telemetryhub/common';
+import { createQueueConsumer, type QueueDriverName } from '@telemetryhub/common';
 import type { HandlerRegistry } from '../handlers/index.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { classifyDbError } from '../store/pg-errors.js';
@@ -11,9 +11,11 @@ import type { TaskDecodePool } from '../decode/decode-pool.js';
 export interface ConsumerGroupOptions {
   /** Shared connection for scripts and acks. */
   redis: Redis;
-  /** Each loop opens its own blocking connection to this URL (a BLMOVE holds a connection). */
+  /** Each loop opens its own connection to this URL (a BLMOVE holds one; BullMQ wants its own). */
   redisUrl: string;
   queue: string;
+  /** QUEUE_DRIVER; default redis-list. */
+  driver?: QueueDriverName;
   concurrency: number;
   leaseMs: number;
   batchSize: number;
@@ -35,12 +37,20 @@ export interface ConsumerGroupOptions {
 export class ConsumerGroup {
   private readonly loops: ConsumerLoop[] = [];
   private readonly connections: Redis[] = [];
+  private readonly consumers: Array<{ close?: () => Promise<void> }> = [];
 
   constructor(o: ConsumerGroupOptions) {
     for (let i = 0; i < o.concurrency; i++) {
-      const blocking = createRedis(o.redisUrl, { name: 'task-processor-fetch', blocking: true, log: o.log });
-      this.connections.push(blocking);
-      const consumer = new ReliableConsumer(o.redis, blocking, o.queue, { leaseMs: o.leaseMs });
+      const { consumer, connection } = createQueueConsumer(o.driver ?? 'redis-list', {
+        redis: o.redis,
+        redisUrl: o.redisUrl,
+        queue: o.queue,
+        leaseMs: o.leaseMs,
+        blockMs: o.blockMs,
+        log: o.log,
+      });
+      this.connections.push(connection);
+      this.consumers.push(consumer);
       const runner = new TaskRunner({
         consumer,
         handlers: o.handlers,
@@ -74,8 +84,9 @@ export class ConsumerGroup {
     await Promise.all(this.loops.map((loop) => loop.stop()));
   }
 
-  /** Closes the blocking connections (after stop()). */
+  /** Closes the consumers' own connections (after stop()). */
   async close(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.close?.()));
     await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 }

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { briefError, sleep, type FetchedTask, type ReliableConsumer } from '@telemetryhub/common';
+import { briefError, sleep, type FetchedTask, type QueueConsumer } from '@telemetryhub/common';
 import type { TaskRunner } from './task-runner.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { fullJitterBackoff } from './backoff.js';
 
 export interface ConsumerLoopOptions {
-  consumer: Pick<ReliableConsumer, 'fetch' | 'requeueInFlight' | 'consumerId' | 'startHeartbeat' | 'stopHeartbeat'>;
+  consumer: Pick<QueueConsumer, 'fetch' | 'requeueInFlight' | 'consumerId' | 'startHeartbeat' | 'stopHeartbeat'>;
   runner: TaskRunner;
   metrics: ProcessorMetrics;
   log: Logger;

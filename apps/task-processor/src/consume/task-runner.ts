@@ -3,7 +3,7 @@ import {
   ValidationError,
   type DeadLetterReason,
   type FetchedTask,
-  type ReliableConsumer,
+  type QueueConsumer,
   briefError,
   sleep,
 } from '@telemetryhub/common';
@@ -15,7 +15,7 @@ import { createDecodePool, type TaskDecodePool } from '../decode/decode-pool.js'
 import type { DecodedTask, TaskHeader } from '../decode/task-decoder.js';
 
 export interface TaskRunnerOptions {
-  consumer: Pick<ReliableConsumer, 'ack' | 'deadLetter' | 'retryLater' | 'firstFailure'>;
+  consumer: Pick<QueueConsumer, 'ack' | 'deadLetter' | 'retryLater' | 'firstFailure'>;
   handlers: HandlerRegistry;
   metrics: ProcessorMetrics;
   log: Logger;

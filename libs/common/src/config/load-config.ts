@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AppError, ErrorCodes } from '../errors/index.js';
 import { parseRedisTarget } from '../queue/redis-target.js';
+import { QUEUE_DRIVERS } from '../queue/driver.js';
 
 /** Every problem with the configuration, one line each, naming the variable. */
 export class ConfigError extends AppError {
@@ -103,6 +104,8 @@ export const booleanFlag = (fallback: boolean) =>
 export const CommonConfigShape = {
   REDIS_URL: redisUrl(),
   QUEUE_NAME: queueName(),
+  /** Which queue carries the tasks: our Redis-list protocol (default) or BullMQ. Hub and processor must agree. */
+  QUEUE_DRIVER: z.enum(QUEUE_DRIVERS).default('redis-list'),
   LOG_LEVEL: logLevel(),
   /** Clock-skew guard: events stamped further than this in the future are refused (hub: 400, processor: DLQ). */
   MAX_CLOCK_SKEW_SECONDS: positiveInt(300),

@@ -6,3 +6,4 @@ export * from './redis-list/index.js';
 export * from './queue-metrics.js';
 export * from './driver.js';
 export * from './bullmq/index.js';
+export * from './driver-factory.js';

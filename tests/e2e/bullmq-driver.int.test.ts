@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { Queue } from 'bullmq';
+import { DeadLetterQueue, createRedis } from '@telemetryhub/common';
+import { startLocalPipeline } from '../../scripts/local-pipeline.js';
+
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));
+
+async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('QUEUE_DRIVER=bullmq: hub and processor run over BullMQ; readings arrive, a poison task reaches the DLQ', async () => {
+  const pipeline = await startLocalPipeline({
+    env: { QUEUE_DRIVER: 'bullmq', SIM_DEVICES: '2', SIM_RATE_HZ: '5', LOG_LEVEL: 'warn', BATCH_LINGER_MS: '20' },
+  });
+  const redis = createRedis(pipeline.stack.redis.url, { bullmq: true });
+  const queue = new Queue('tasks', { connection: redis });
+  const db = new pg.Client({ connectionString: pipeline.stack.postgres.url });
+  try {
+    const posted = await fetch(`${pipeline.hubUrl}/v1/telemetry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(fixture('http-ingest-original')),
+    });
+    assert.equal(posted.status, 202);
+    const latest = await eventually(async () => {
+      const r = await fetch(`${pipeline.processorUrl}/v1/devices/sensor-42/metrics/temperature/latest`);
+      return r.status === 200 ? ((await r.json()) as { value: number }) : undefined;
+    });
+    assert.equal(latest.value, 22.7);
+
+    await db.connect();
+    await eventually(async () => {
+      const { rows } = await db.query<{ n: string }>(
+        `SELECT count(DISTINCT device_id) AS n FROM readings WHERE device_id LIKE 'sim-%'`,
+      );
+      return Number(rows[0]!.n) === 2 ? true : undefined;
+    });
+    assert.equal(await redis.exists('tasks:pending'), 0, 'nothing went through the redis-list protocol');
+
+    // A task no handler can store, added straight to BullMQ, ends in our DLQ with its reason.
+    await queue.add('task', { raw: '{"type":"telemetry.analyze","payload":{"device_id":"x"}}' }, { priority: 2 });
+    const dlq = new DeadLetterQueue(redis, 'tasks');
+    const [entry] = await eventually(async () => {
+      const entries = await dlq.list();
+      return entries.length ? entries : undefined;
+    });
+    assert.equal(entry?.record?.reason, 'invalid_payload');
+  } finally {
+    await db.end().catch(() => {});
+    await queue.close();
+    redis.disconnect();
+    await pipeline.stop();
+  }
+  const exits = await Promise.all([pipeline.hub.exitPromise, pipeline.processor.exitPromise]);
+  assert.deepEqual(
+    exits.map((e) => e.code),
+    [0, 0],
+    'both apps drained and exited 0 on SIGTERM',
+  );
+});
