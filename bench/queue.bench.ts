@@ -14,7 +14,15 @@ import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import { RedisServer, findOnPath } from '@telemetryhub/devstack';
-import { ReliableConsumer, TaskProducer, createRedis, type TaskEnvelope } from '@telemetryhub/common';
+import {
+  BullmqConsumer,
+  BullmqProducer,
+  ReliableConsumer,
+  TaskProducer,
+  createRedis,
+  type QueueProducer,
+  type TaskEnvelope,
+} from '@telemetryhub/common';
 
 const { values } = parseArgs({
   options: {
@@ -48,7 +56,7 @@ const task = (i: number): TaskEnvelope => ({
   payload: { device_id: 'bench', timestamp: 1766745000, temperature: 21.5 },
 });
 
-async function fill(producer: TaskProducer, n: number): Promise<number> {
+async function fill(producer: QueueProducer, n: number): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < n; i += 1000) {
     await producer.enqueueBatches(
@@ -117,6 +125,23 @@ async function main(): Promise<void> {
     }
     const ours = row('redis-list batched (fetch 500 + ack)', N, (performance.now() - t0) / 1000);
     rows.push(ours);
+
+    progress(`bullmq driver: filling ${SINGLE_N}, draining with fetch(500) + ack (QUEUE_DRIVER=bullmq)`);
+    const bullConnection = createRedis(server.url, { bullmq: true });
+    const bullProducer = new BullmqProducer(bullConnection, 'bench-bull-driver');
+    await fill(bullProducer, SINGLE_N);
+    const bullDriver = new BullmqConsumer(bullConnection, 'bench-bull-driver', { blockMs: 100 });
+    t0 = performance.now();
+    for (let got = 0; got < SINGLE_N;) {
+      const tasks = await bullDriver.fetch(500, 100);
+      if (!tasks.length) break;
+      await bullDriver.ack(tasks.map((t) => t.raw));
+      got += tasks.length;
+    }
+    rows.push(row('bullmq driver batched (fetch 500 + ack)', SINGLE_N, (performance.now() - t0) / 1000));
+    await bullDriver.close();
+    await bullProducer.close();
+    bullConnection.disconnect();
 
     progress(`redis-list single: filling ${SINGLE_N}, draining with fetch(1) + ack`);
     await fill(new TaskProducer(redis, 'bench-single'), SINGLE_N);
