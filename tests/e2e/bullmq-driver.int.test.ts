@@ -1,23 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import { DeadLetterQueue, createRedis } from '@telemetryhub/common';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
-
-const fixture = (name: string): unknown =>
-  JSON.parse(readFileSync(new URL(`../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));
-
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { eventually, fixture } from './support/eventually.js';
 
 test('QUEUE_DRIVER=bullmq: hub and processor run over BullMQ; readings arrive, a poison task reaches the DLQ', async () => {
   const pipeline = await startLocalPipeline({

@@ -1,21 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
-
-const fixture = (name: string): unknown =>
-  JSON.parse(readFileSync(new URL(`../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));
-
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { eventually, fixture } from './support/eventually.js';
 
 test('a reading crosses hub → Redis → task-processor → PostgreSQL and comes back through the HTTP API', async () => {
   const pipeline = await startLocalPipeline({
