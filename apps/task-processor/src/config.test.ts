@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '@telemetryhub/common';
@@ -37,4 +38,22 @@ test('a pseudonymisation key shorter than 32 characters is refused, naming the v
   assert.throws(() => loadProcessorConfig({ env: { DEVICE_ID_HMAC_KEY: 'too short' } }), /DEVICE_ID_HMAC_KEY/);
   assert.equal(loadProcessorConfig({ env: { DEVICE_ID_HMAC_KEY: 'k'.repeat(32) } }).DEVICE_ID_HMAC_KEY, 'k'.repeat(32));
   assert.equal(loadProcessorConfig({ env: {} }).DEVICE_ID_HMAC_KEY, undefined);
+});
+
+test('worker threads default to one per core, 0 decodes inline, a negative count is refused by name', () => {
+  assert.equal(loadProcessorConfig({ env: {} }).WORKER_THREADS, availableParallelism());
+  assert.equal(loadProcessorConfig({ env: { WORKER_THREADS: '0' } }).WORKER_THREADS, 0);
+  assert.throws(
+    () => loadProcessorConfig({ env: { WORKER_THREADS: '-1' } }),
+    (err: unknown) => err instanceof ConfigError && err.problems[0]!.startsWith('WORKER_THREADS'),
+  );
+});
+
+test('the queue driver is redis-list unless QUEUE_DRIVER names bullmq; anything else is refused by name', () => {
+  assert.equal(loadProcessorConfig({ env: {} }).QUEUE_DRIVER, 'redis-list');
+  assert.equal(loadProcessorConfig({ env: { QUEUE_DRIVER: 'bullmq' } }).QUEUE_DRIVER, 'bullmq');
+  assert.throws(
+    () => loadProcessorConfig({ env: { QUEUE_DRIVER: 'kafka' } }),
+    (err: unknown) => err instanceof ConfigError && err.problems[0]!.startsWith('QUEUE_DRIVER'),
+  );
 });
