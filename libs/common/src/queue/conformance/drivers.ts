@@ -1,11 +1,8 @@
-import type { Redis } from 'ioredis';
 import { createRedis } from '../redis-connection.js';
 import type { QueueConsumer, QueueDriverName, QueueProducer } from '../driver.js';
-import { TaskProducer, type TaskProducerOptions } from '../redis-list/producer.js';
-import { ReliableConsumer } from '../redis-list/consumer.js';
+import { createQueueConsumer, createQueueProducer } from '../driver-factory.js';
+import type { TaskProducerOptions } from '../redis-list/producer.js';
 import { QueueMaintenance } from '../redis-list/maintenance.js';
-import { BullmqProducer } from '../bullmq/producer.js';
-import { BullmqConsumer } from '../bullmq/consumer.js';
 
 export interface ConsumerSpec {
   leaseMs?: number;
@@ -30,28 +27,27 @@ export interface DriverUnderTest {
 
 export function driverUnderTest(name: QueueDriverName, url: string): DriverUnderTest {
   const closers: Array<() => Promise<unknown> | void> = [];
-  const connection = (opts: Parameters<typeof createRedis>[1] = {}): Redis => {
-    const c = createRedis(url, opts);
-    closers.push(() => c.disconnect());
-    return c;
-  };
-  const shared = connection(name === 'bullmq' ? { bullmq: true } : {});
+  // The same construction the apps use (driver-factory.ts), so the suite tests what runs.
+  const shared = createRedis(url, name === 'bullmq' ? { bullmq: true } : {});
+  closers.push(() => shared.disconnect());
   return {
     name,
     producer(queue, opts) {
-      if (name === 'redis-list') return new TaskProducer(shared, queue, opts);
-      const p = new BullmqProducer(shared, queue, opts);
-      closers.unshift(() => p.close());
+      const p = createQueueProducer(name, shared, queue, opts);
+      if (p.close) closers.unshift(() => p.close!());
       return p;
     },
     consumer(queue, opts = {}) {
-      const leaseMs = opts.leaseMs ?? 30_000;
-      if (name === 'redis-list') {
-        return new ReliableConsumer(shared, connection({ blocking: true }), queue, { leaseMs });
-      }
-      const c = new BullmqConsumer(shared, queue, { leaseMs, blockMs: opts.blockMs ?? 200 });
-      closers.unshift(() => c.close());
-      return c;
+      const { consumer, connection } = createQueueConsumer(name, {
+        redis: shared,
+        redisUrl: url,
+        queue,
+        leaseMs: opts.leaseMs ?? 30_000,
+        blockMs: opts.blockMs ?? 200,
+      });
+      closers.unshift(() => connection.disconnect());
+      if (consumer.close) closers.unshift(() => consumer.close!());
+      return consumer;
     },
     housekeeping(queue) {
       if (name !== 'redis-list') return;
