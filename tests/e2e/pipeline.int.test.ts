@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
-import { eventually, fixture } from './support/eventually.js';
+import { eventually } from './support/eventually.js';
+import { fixture } from './support/fixtures.js';
 
 test('a reading crosses hub → Redis → task-processor → PostgreSQL and comes back through the HTTP API', async () => {
   const pipeline = await startLocalPipeline({

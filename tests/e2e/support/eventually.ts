@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-
 /** Polls `fn` every 100 ms until it returns something (errors count as nothing yet), or fails after the timeout. */
 export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -10,7 +8,3 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-
-/** One of the producers' payload shapes, from fixtures/shapes/. */
-export const fixture = (name: string): unknown =>
-  JSON.parse(readFileSync(new URL(`../../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));
