@@ -20,6 +20,7 @@ import {
   ReliableConsumer,
   TaskProducer,
   createRedis,
+  type QueueConsumer,
   type QueueProducer,
   type TaskEnvelope,
 } from '@telemetryhub/common';
@@ -64,6 +65,23 @@ async function fill(producer: QueueProducer, n: number): Promise<number> {
         Array.from({ length: Math.max(0, Math.min(100, n - i - b * 100)) }, (_none, k) => task(i + b * 100 + k)),
       ),
     );
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** Drains `n` tasks with fetch(batch) + ack, as the processor's loop does; returns the seconds it took. */
+async function drain(
+  consumer: Pick<QueueConsumer, 'fetch' | 'ack'>,
+  n: number,
+  batch: number,
+  blockMs = 0,
+): Promise<number> {
+  const t0 = performance.now();
+  for (let got = 0; got < n;) {
+    const tasks = await consumer.fetch(batch, blockMs);
+    if (!tasks.length) break;
+    await consumer.ack(tasks.map((t) => t.raw));
+    got += tasks.length;
   }
   return (performance.now() - t0) / 1000;
 }
@@ -116,14 +134,7 @@ async function main(): Promise<void> {
     progress(`redis-list batched: filling ${N}, draining with fetch(500) + ack`);
     await fill(new TaskProducer(redis, 'bench-batch'), N);
     const batched = new ReliableConsumer(redis, blocking, 'bench-batch');
-    t0 = performance.now();
-    for (let got = 0; got < N;) {
-      const tasks = await batched.fetch(500, 0);
-      if (!tasks.length) break;
-      await batched.ack(tasks.map((t) => t.raw));
-      got += tasks.length;
-    }
-    const ours = row('redis-list batched (fetch 500 + ack)', N, (performance.now() - t0) / 1000);
+    const ours = row('redis-list batched (fetch 500 + ack)', N, await drain(batched, N, 500));
     rows.push(ours);
 
     progress(`bullmq driver: filling ${SINGLE_N}, draining with fetch(500) + ack (QUEUE_DRIVER=bullmq)`);
@@ -131,14 +142,7 @@ async function main(): Promise<void> {
     const bullProducer = new BullmqProducer(bullConnection, 'bench-bull-driver');
     await fill(bullProducer, SINGLE_N);
     const bullDriver = new BullmqConsumer(bullConnection, 'bench-bull-driver', { blockMs: 100 });
-    t0 = performance.now();
-    for (let got = 0; got < SINGLE_N;) {
-      const tasks = await bullDriver.fetch(500, 100);
-      if (!tasks.length) break;
-      await bullDriver.ack(tasks.map((t) => t.raw));
-      got += tasks.length;
-    }
-    rows.push(row('bullmq driver batched (fetch 500 + ack)', SINGLE_N, (performance.now() - t0) / 1000));
+    rows.push(row('bullmq driver batched (fetch 500 + ack)', SINGLE_N, await drain(bullDriver, SINGLE_N, 500, 100)));
     await bullDriver.close();
     await bullProducer.close();
     bullConnection.disconnect();
@@ -146,14 +150,7 @@ async function main(): Promise<void> {
     progress(`redis-list single: filling ${SINGLE_N}, draining with fetch(1) + ack`);
     await fill(new TaskProducer(redis, 'bench-single'), SINGLE_N);
     const single = new ReliableConsumer(redis, blocking, 'bench-single');
-    t0 = performance.now();
-    for (let got = 0; got < SINGLE_N;) {
-      const tasks = await single.fetch(1, 0);
-      if (!tasks.length) break;
-      await single.ack(tasks.map((t) => t.raw));
-      got += tasks.length;
-    }
-    rows.push(row('redis-list single (fetch 1 + ack)', SINGLE_N, (performance.now() - t0) / 1000));
+    rows.push(row('redis-list single (fetch 1 + ack)', SINGLE_N, await drain(single, SINGLE_N, 1)));
 
     progress(`BullMQ: adding ${SINGLE_N} jobs, draining with a Worker (concurrency 100, no-op)`);
     const connection = { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: null };
