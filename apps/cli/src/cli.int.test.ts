@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { RedisServer } from '@telemetryhub/devstack';
+import { Queue } from 'bullmq';
 import { ReliableConsumer, TaskProducer, createRedis, hashApiKey } from '@telemetryhub/common';
 
 const BIN = fileURLToPath(new URL('../bin/telemetryhub.mjs', import.meta.url));
@@ -82,6 +83,44 @@ test('replays by filter onto pending, and refuses to purge without --yes', async
   const purged = await cli('dlq', 'purge', '--all', '--yes');
   assert.match(purged.stdout, /purged 1 dead letter/);
   assert.equal(await redis.llen('cliq:failed'), 0);
+});
+
+test('with --driver bullmq, replay adds the task back as a BullMQ job; an unknown driver is a usage error', async () => {
+  const raw = JSON.stringify({ id: 'c', type: 'telemetry.store', payload: {} });
+  const now = new Date().toISOString();
+  await redis.lpush(
+    'cliq:failed',
+    JSON.stringify({
+      reason: 'poison',
+      message: 'm',
+      raw,
+      task_id: 'c',
+      task_type: 'telemetry.store',
+      attempts: 1,
+      first_failed_at: now,
+      last_failed_at: now,
+      consumer: 'x',
+    }),
+  );
+  const replay = await cli('dlq', 'replay', '--task-id', 'c', '--driver', 'bullmq');
+  assert.equal(replay.code, 0, replay.stderr);
+  assert.match(replay.stdout, /replayed 1 task\(s\) onto BullMQ queue cliq/);
+  assert.equal(await redis.llen('cliq:failed'), 0);
+  const connection = createRedis(server.url, { bullmq: true });
+  const queue = new Queue('cliq', { connection });
+  try {
+    const jobs = await queue.getJobs(['prioritized', 'wait']);
+    assert.deepEqual(
+      jobs.map((j) => (j.data as { raw: string }).raw),
+      [raw],
+    );
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+  const unknown = await cli('dlq', 'count', '--driver', 'kafka');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown queue driver "kafka"/);
 });
 
 test('prints queue stats, usage errors with exit 2, and help', async () => {

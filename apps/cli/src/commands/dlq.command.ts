@@ -99,7 +99,11 @@ export async function dlqCommand(
       if (args[0] !== undefined) n = (await dlq.replayAt(count(args[0], 'index', 0))) ? 1 : 0;
       else if (o.all || filtered) n = await dlq.replay(filter);
       else throw new UsageError('dlq replay needs an index, --all, or a filter (--reason, --type, --task-id)');
-      ctx.out(ctx.json ? JSON.stringify({ replayed: n }) : `replayed ${n} task(s) onto ${ctx.queue}:pending`);
+      ctx.out(
+        ctx.json
+          ? JSON.stringify({ replayed: n })
+          : `replayed ${n} task(s) onto ${ctx.driver === 'bullmq' ? `BullMQ queue ${ctx.queue}` : `${ctx.queue}:pending`}`,
+      );
       return 0;
     }
     case 'purge': {
