@@ -9,7 +9,14 @@ import { fixture } from './support/fixtures.js';
 
 test('QUEUE_DRIVER=bullmq: hub and processor run over BullMQ; readings arrive, a poison task reaches the DLQ', async () => {
   const pipeline = await startLocalPipeline({
-    env: { QUEUE_DRIVER: 'bullmq', SIM_DEVICES: '2', SIM_RATE_HZ: '5', LOG_LEVEL: 'warn', BATCH_LINGER_MS: '20' },
+    env: {
+      QUEUE_DRIVER: 'bullmq',
+      SIM_DEVICES: '2',
+      SIM_RATE_HZ: '5',
+      LOG_LEVEL: 'warn',
+      BATCH_LINGER_MS: '20',
+      RAW_RETENTION_DAYS: '3650', // the fixtures are from early 2026: store them, do not send them to late_readings
+    },
   });
   const redis = createRedis(pipeline.stack.redis.url, { bullmq: true });
   const queue = new Queue('tasks', { connection: redis });

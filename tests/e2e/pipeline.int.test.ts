@@ -7,7 +7,8 @@ import { fixture } from './support/fixtures.js';
 
 test('a reading crosses hub → Redis → task-processor → PostgreSQL and comes back through the HTTP API', async () => {
   const pipeline = await startLocalPipeline({
-    env: { SIM_DEVICES: '2', SIM_RATE_HZ: '5', LOG_LEVEL: 'warn', BATCH_LINGER_MS: '20' },
+    // The fixtures are from early 2026: keep raw data long enough that they are stored, not sent to late_readings.
+    env: { SIM_DEVICES: '2', SIM_RATE_HZ: '5', LOG_LEVEL: 'warn', BATCH_LINGER_MS: '20', RAW_RETENTION_DAYS: '3650' },
   });
   try {
     // 1. A reading posted to the hub (the original ingest shape) is readable from the processor's API.

@@ -76,6 +76,21 @@ export const ProcessorConfigSchema = z.object({
    * anything is stored. At least 32 characters; keep it secret and never change it (a new key = new devices).
    */
   DEVICE_ID_HMAC_KEY: z.string().min(MIN_PSEUDONYM_KEY_LENGTH, { error: 'must be at least 32 characters' }).optional(),
+  /** Raw readings are kept this many days: whole day partitions are dropped once every row in them is older. */
+  RAW_RETENTION_DAYS: positiveInt(30),
+  /** Rollups (1 minute, 1 hour) are kept this many days (month partitions). */
+  ROLLUP_RETENTION_DAYS: positiveInt(730),
+  /** Day partitions created ahead of today by the upkeep job (the hot path creates any missing one on demand). */
+  PARTITION_AHEAD_DAYS: nonNegativeInt(3),
+  /** How often partition upkeep (create ahead, drop expired) runs; one replica at a time (advisory lock). */
+  PARTITION_UPKEEP_INTERVAL_SECONDS: positiveInt(3600),
+  /**
+   * Readings older than this many days go to the late side output (`late_readings`, inspect and replay with
+   * `npx telemetryhub late`) instead of the raw table. Default and maximum: RAW_RETENTION_DAYS.
+   */
+  LATE_HORIZON_DAYS: z.coerce.number().int().positive().optional(),
+  /** A reading this far (ms) behind its device's newest event time counts as a late correction of its rollups. */
+  ALLOWED_LATENESS_MS: nonNegativeInt(30_000),
   /** How long start-up waits for PostgreSQL to answer before it gives up (s); 0 = forever. */
   STARTUP_WAIT_SECONDS: nonNegativeInt(60),
 });
@@ -90,6 +105,11 @@ export function loadProcessorConfig(opts?: LoadConfigOptions): Readonly<Processo
   }
   if (config.ALERT_WEBHOOK_URLS.length && !config.ALERT_WEBHOOK_SECRET) {
     throw new ConfigError(['ALERT_WEBHOOK_SECRET: is required when ALERT_WEBHOOK_URLS is set (got unset)']);
+  }
+  if (config.LATE_HORIZON_DAYS !== undefined && config.LATE_HORIZON_DAYS > config.RAW_RETENTION_DAYS) {
+    throw new ConfigError([
+      `LATE_HORIZON_DAYS: must not exceed RAW_RETENTION_DAYS (${config.RAW_RETENTION_DAYS}): older raw partitions are dropped (got ${config.LATE_HORIZON_DAYS})`,
+    ]);
   }
   return config;
 }

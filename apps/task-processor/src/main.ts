@@ -26,6 +26,9 @@ import { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 import { createDecodePool } from './decode/decode-pool.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import { VERSION } from './version.js';
+import { PartitionManager } from './store/partitions.js';
+import { PartitionUpkeep } from './store/partition-upkeep.js';
+import { EventTimeWatermarks } from './handlers/event-time-watermark.js';
 
 const HELP = `telemetryhub task-processor — takes tasks from the Redis queue and stores their readings in PostgreSQL.
 
@@ -81,12 +84,28 @@ async function main(): Promise<void> {
   const latest = new LatestCache(redis, log.child({ component: 'latest' }));
   const pseudonymizer = config.DEVICE_ID_HMAC_KEY ? new DevicePseudonymizer(config.DEVICE_ID_HMAC_KEY) : undefined;
   if (pseudonymizer) log.info('device ids are pseudonymised (DEVICE_ID_HMAC_KEY) before anything is stored');
+  const partitions = new PartitionManager(pool, (table) => metrics.partitionsCreated.inc({ table }));
+  const upkeep = new PartitionUpkeep({
+    pool,
+    partitions,
+    policy: {
+      rawDays: config.RAW_RETENTION_DAYS,
+      rollupDays: config.ROLLUP_RETENTION_DAYS,
+      aheadDays: config.PARTITION_AHEAD_DAYS,
+    },
+    intervalMs: config.PARTITION_UPKEEP_INTERVAL_SECONDS * 1000,
+    metrics,
+    log: log.child({ component: 'partitions' }),
+  });
   const handlers = new HandlerRegistry().register(
     TELEMETRY_TASK_TYPES,
     createTelemetryHandler({
       pool,
       metrics,
       latest,
+      partitions,
+      watermarks: new EventTimeWatermarks(config.ALLOWED_LATENESS_MS),
+      lateHorizonMs: (config.LATE_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS) * 86_400_000,
       webhookUrls: config.ALERT_WEBHOOK_URLS,
       ...(config.OUTLIER_Z_SCORE > 0
         ? {
@@ -136,6 +155,7 @@ async function main(): Promise<void> {
     ...(pseudonymizer ? { pseudonymizer } : {}),
   }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');
+  upkeep.start();
   consumers.start();
   // BullMQ's workers do this themselves (its stalled check and delayed jobs).
   if (config.QUEUE_DRIVER === 'redis-list') maintenance.start();
@@ -157,6 +177,8 @@ async function main(): Promise<void> {
       queueDriver: config.QUEUE_DRIVER,
       consumers: config.CONSUMER_CONCURRENCY,
       workerThreads: decoder.threads,
+      rawRetentionDays: config.RAW_RETENTION_DAYS,
+      lateHorizonDays: config.LATE_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS,
     },
     'task-processor started',
   );
@@ -170,6 +192,7 @@ async function main(): Promise<void> {
       { name: 'stop worker threads', run: () => decoder.close() },
       { name: 'stop queue maintenance', run: () => maintenance.stop() },
       { name: 'stop webhooks', run: () => webhooks?.stop() },
+      { name: 'stop partition upkeep', run: () => upkeep.stop() },
       { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
       { name: 'close redis', run: () => Promise.all([redis.quit(), consumers.close()]) },
       { name: 'close postgres', run: () => pool.end() },

@@ -68,6 +68,35 @@ export function createProcessorMetrics(registry: Registry) {
       help: 'Readings skipped because their event_id was already stored (resends, retries).',
       registers,
     }),
+    lateCorrections: new Counter({
+      name: 'taskproc_late_corrections_total',
+      help: 'Readings stored behind their device’s event-time watermark: their (closed) rollup buckets were amended.',
+      registers,
+    }),
+    lateReadings: new Counter({
+      name: 'taskproc_late_readings_total',
+      help: 'Readings sent to the late side output (late_readings) instead of the raw table, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    partitionsCreated: new Counter({
+      name: 'taskproc_partitions_created_total',
+      help: 'Time partitions created (ahead of time or on demand), by table.',
+      labelNames: ['table'],
+      registers,
+    }),
+    partitionsDropped: new Counter({
+      name: 'taskproc_partitions_dropped_total',
+      help: 'Time partitions dropped by retention, by table.',
+      labelNames: ['table'],
+      registers,
+    }),
+    retentionRuns: new Counter({
+      name: 'taskproc_retention_runs_total',
+      help: 'Partition upkeep runs, by outcome (done, skipped: another replica held the lock, failed).',
+      labelNames: ['outcome'],
+      registers,
+    }),
     eventVisibleLatency: new Histogram({
       name: 'taskproc_event_visible_latency_seconds',
       help: 'From a reading’s event time to its row being stored (the 30 s visibility SLO).',

@@ -54,7 +54,7 @@ export async function insertReadings(
                            schema_version, sequence_id, task_id)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[],
                           $7::text[], $8::text[], $9::text[], $10::int2[], $11::int8[], $12::text[])
-     ON CONFLICT (event_id) DO NOTHING
+     ON CONFLICT (event_id, event_time) DO NOTHING
      RETURNING event_id`,
     Object.values(cols),
   );

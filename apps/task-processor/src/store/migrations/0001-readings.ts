@@ -2,7 +2,7 @@ import type { Migration } from './migration.js';
 
 /**
  * Raw readings, one row per event_id (the idempotency key: a resend or a retry inserts nothing).
- * Not yet partitioned by event time: that arrives with retention (see README "Status").
+ * Partitioned by day of event time since migration 5.
  */
 export const migration0001: Migration = {
   version: 1,

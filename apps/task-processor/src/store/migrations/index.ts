@@ -3,8 +3,15 @@ import { migration0001 } from './0001-readings.js';
 import { migration0002 } from './0002-rollups-alerts.js';
 import { migration0003 } from './0003-alert-notifications.js';
 import { migration0004 } from './0004-outlier-state.js';
+import { migration0005 } from './0005-partitions-late.js';
 
 export type { Migration };
 
 /** Every migration, in version order. Append only: never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
+export const MIGRATIONS: readonly Migration[] = [
+  migration0001,
+  migration0002,
+  migration0003,
+  migration0004,
+  migration0005,
+];

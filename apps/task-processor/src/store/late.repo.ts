@@ -1,0 +1,69 @@
+import type pg from 'pg';
+import type { Reading } from '@telemetryhub/common';
+import type { StoredReadingInput } from './raw.repo.js';
+
+/** Why a reading went to the late side output instead of the raw table. */
+export const LATE_REASONS = { beyondHorizon: 'beyond_horizon' } as const;
+export type LateReason = (typeof LATE_REASONS)[keyof typeof LATE_REASONS];
+
+export interface LateReadingRow {
+  event_id: string;
+  device_id: string;
+  metric: string;
+  event_time: string;
+  reason: string;
+  task_id: string | null;
+  reading: Reading;
+  received_at: string;
+}
+
+/**
+ * Keeps readings too old to store raw (older than the late horizon) in `late_readings`, whole, with the reason,
+ * once per event_id: a retried or resent batch adds nothing. Returns how many rows it added.
+ */
+export async function insertLateReadings(
+  db: pg.Pool | pg.PoolClient,
+  items: readonly StoredReadingInput[],
+  reason: LateReason,
+): Promise<number> {
+  if (items.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `INSERT INTO late_readings (event_id, device_id, metric, event_time, reason, task_id, reading)
+     SELECT e, d, m, t, $5, k, r
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $6::text[], $7::jsonb[]) AS u (e, d, m, t, k, r)
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      items.map((i) => i.reading.event_id),
+      items.map((i) => i.reading.device_id),
+      items.map((i) => i.reading.metric),
+      items.map((i) => i.reading.event_time),
+      reason,
+      items.map((i) => i.taskId),
+      items.map((i) => JSON.stringify(i.reading)),
+    ],
+  );
+  return rowCount ?? 0;
+}
+
+const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/** Late readings, oldest received first, optionally of one device. */
+export async function listLateReadings(
+  db: pg.Pool,
+  opts: { limit: number; offset?: number; deviceId?: string },
+): Promise<{ total: number; items: LateReadingRow[] }> {
+  const where = opts.deviceId === undefined ? '' : 'WHERE device_id = $3';
+  const params: unknown[] = [opts.limit, opts.offset ?? 0];
+  if (opts.deviceId !== undefined) params.push(opts.deviceId);
+  const { rows } = await db.query<LateReadingRow & { total: string }>(
+    `SELECT event_id::text AS event_id, device_id, metric,
+            to_char(event_time AT TIME ZONE 'UTC', ${ISO}) AS event_time, reason, task_id, reading,
+            to_char(received_at AT TIME ZONE 'UTC', ${ISO}) AS received_at, count(*) OVER () AS total
+       FROM late_readings ${where}
+      ORDER BY received_at, event_id
+      LIMIT $1 OFFSET $2`,
+    params,
+  );
+  const total = rows[0] ? Number(rows[0].total) : 0;
+  return { total, items: rows.map(({ total: _total, ...row }) => row) };
+}

@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { briefError } from '@telemetryhub/common';
+import type { ProcessorMetrics } from '../metrics.js';
+import type { PartitionManager } from './partitions.js';
+import { runPartitionUpkeep, tableOfPartition, type RetentionPolicy, type UpkeepResult } from './retention.js';
+
+/** Runs partition upkeep (create ahead, drop expired) at start and then every interval, until stopped. */
+export class PartitionUpkeep {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      pool: pg.Pool;
+      partitions: PartitionManager;
+      policy: RetentionPolicy;
+      intervalMs: number;
+      metrics: ProcessorMetrics;
+      log: Logger;
+    },
+  ) {}
+
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.runOnce();
+      this.timer = setTimeout(() => void this.running.then(tick), this.deps.intervalMs);
+      this.timer.unref();
+    };
+    tick();
+  }
+
+  /** One run; never throws (a failure is logged, counted and retried at the next interval). */
+  async runOnce(): Promise<UpkeepResult | null> {
+    const { metrics, log } = this.deps;
+    try {
+      const result = await runPartitionUpkeep(this.deps.pool, this.deps.partitions, this.deps.policy);
+      if (!result) {
+        metrics.retentionRuns.inc({ outcome: 'skipped' });
+        return null;
+      }
+      for (const name of result.dropped) metrics.partitionsDropped.inc({ table: tableOfPartition(name) });
+      metrics.retentionRuns.inc({ outcome: 'done' });
+      if (result.created.length || result.dropped.length) log.info(result, 'partition upkeep');
+      return result;
+    } catch (err) {
+      metrics.retentionRuns.inc({ outcome: 'failed' });
+      log.warn({ err: briefError(err) }, 'partition upkeep failed; will retry at the next interval');
+      return null;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
