@@ -57,3 +57,17 @@ test('the queue driver is redis-list unless QUEUE_DRIVER names bullmq; anything 
     (err: unknown) => err instanceof ConfigError && err.problems[0]!.startsWith('QUEUE_DRIVER'),
   );
 });
+
+test('retention defaults to 30 days raw and 2 years of rollups; the late horizon may not outlive raw partitions', () => {
+  const c = loadProcessorConfig({ env: {} });
+  assert.deepEqual(
+    [c.RAW_RETENTION_DAYS, c.ROLLUP_RETENTION_DAYS, c.PARTITION_AHEAD_DAYS, c.LATE_HORIZON_DAYS, c.ALLOWED_LATENESS_MS],
+    [30, 730, 3, undefined, 30_000],
+  );
+  assert.equal(loadProcessorConfig({ env: { LATE_HORIZON_DAYS: '7' } }).LATE_HORIZON_DAYS, 7);
+  assert.throws(
+    () => loadProcessorConfig({ env: { LATE_HORIZON_DAYS: '31' } }),
+    /LATE_HORIZON_DAYS: must not exceed RAW_RETENTION_DAYS \(30\)/,
+  );
+  assert.throws(() => loadProcessorConfig({ env: { RAW_RETENTION_DAYS: '0' } }), /RAW_RETENTION_DAYS/);
+});

@@ -8,7 +8,7 @@ import {
 } from './partitions.js';
 
 /** Advisory lock key of partition upkeep ("th-retn" as a number): one replica at a time. */
-const RETENTION_LOCK_KEY = 0x74682d7265746en;
+export const RETENTION_LOCK_KEY = 0x74682d7265746en;
 const DAY_MS = 86_400_000;
 const DROP_LOCK_TIMEOUT_MS = 5000;
 

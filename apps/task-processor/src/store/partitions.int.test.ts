@@ -1,0 +1,226 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Counter } from 'prom-client';
+import { pino } from 'pino';
+import { PostgresServer } from '@telemetryhub/devstack';
+import { TaskTypes, createMetricsRegistry, type Reading } from '@telemetryhub/common';
+import { createPgPool } from './pool.js';
+import { migrate } from './migrate.js';
+import { MIGRATIONS } from './migrations/index.js';
+import { PARTITIONED_TABLES, PartitionManager, listPartitions } from './partitions.js';
+import { RETENTION_LOCK_KEY, runPartitionUpkeep } from './retention.js';
+import { listLateReadings } from './late.repo.js';
+import { createProcessorMetrics } from '../metrics.js';
+import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
+import { EventTimeWatermarks } from '../handlers/event-time-watermark.js';
+import type { ParsedTask } from '../handlers/task-handler.js';
+import { testReading } from '../test-support.js';
+
+const log = pino({ level: 'silent' });
+const DAY = 86_400_000;
+let server: PostgresServer;
+
+before(async () => {
+  server = await PostgresServer.start();
+});
+after(async () => {
+  await server.stop();
+});
+
+/** A fresh database per test (tests here create and drop partitions). */
+async function freshDb(name: string): Promise<pg.Pool> {
+  const admin = createPgPool(server.url, { max: 1, statementTimeoutMs: 10_000 }, log);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  return createPgPool(url.toString(), { max: 4, statementTimeoutMs: 10_000 }, log);
+}
+
+const reading = (device: string, iso: string, value = 1): Reading =>
+  testReading({ event_id: randomUUID(), device_id: device, metric: 'temperature', event_time: iso, value });
+const task = (readings: Reading[], type: string = TaskTypes.ANALYZE): ParsedTask => {
+  const id = randomUUID();
+  return {
+    raw: '{}',
+    header: { id, type, priority: 50, attempt: 0, max_attempts: 5, created_at: new Date().toISOString() },
+    readings,
+  } as unknown as ParsedTask;
+};
+const metricsFor = () =>
+  createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+const counted = async (c: Counter, labels: Record<string, string> = {}) =>
+  (await c.get()).values
+    .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
+    .reduce((sum, v) => sum + v.value, 0);
+const names = async (pool: pg.Pool, table: keyof typeof PARTITIONED_TABLES) =>
+  (await listPartitions(pool, PARTITIONED_TABLES[table])).map((p) => p.name);
+
+test('migration 5 moves existing readings and rollups into day and month partitions, nothing lost', async () => {
+  const pool = await freshDb('migrate_existing');
+  try {
+    await migrate(pool, log, MIGRATIONS.slice(0, 4));
+    await pool.query(`INSERT INTO readings (event_id, device_id, metric, event_time, value, schema_version)
+                      VALUES ('00000000-0000-4000-8000-000000000001', 'd', 't', '2026-01-31T23:59:59Z', 1, 3),
+                             ('00000000-0000-4000-8000-000000000002', 'd', 't', '2026-02-01T00:00:00Z', 2, 3)`);
+    await pool.query(`INSERT INTO rollups_1m VALUES ('d', 't', '2026-01-31T23:59:00Z', 1, 1, 1, 1),
+                                                    ('d', 't', '2026-02-01T00:00:00Z', 1, 2, 2, 2)`);
+    await pool.query(`INSERT INTO rollups_1h VALUES ('d', 't', '2026-01-31T23:00:00Z', 1, 1, 1, 1)`);
+    assert.deepEqual(await migrate(pool, log), [5]);
+
+    const { rows } = await pool.query<{ part: string; value: number }>(
+      'SELECT tableoid::regclass::text AS part, value FROM readings ORDER BY value',
+    );
+    assert.deepEqual(rows, [
+      { part: 'readings_p20260131', value: 1 },
+      { part: 'readings_p20260201', value: 2 },
+    ]);
+    assert.deepEqual(await names(pool, 'rollups_1m'), ['rollups_1m_p202601', 'rollups_1m_p202602']);
+    assert.deepEqual(await names(pool, 'rollups_1h'), ['rollups_1h_p202601']);
+    // the raw key is now (event_id, event_time): the same event again is still skipped
+    const again =
+      await pool.query(`INSERT INTO readings (event_id, device_id, metric, event_time, value, schema_version)
+      VALUES ('00000000-0000-4000-8000-000000000001', 'd', 't', '2026-01-31T23:59:59Z', 1, 3)
+      ON CONFLICT (event_id, event_time) DO NOTHING`);
+    assert.equal(again.rowCount, 0);
+  } finally {
+    await pool.end();
+  }
+});
+
+test('the handler creates the partitions its rows need, and sends readings beyond the horizon to late_readings once', async () => {
+  const pool = await freshDb('handler_partitions');
+  try {
+    await migrate(pool, log);
+    const metrics = metricsFor();
+    const now = Date.parse('2026-11-23T12:00:00Z');
+    const handler = createTelemetryHandler({ pool, log, metrics, lateHorizonMs: 30 * DAY, now: () => now });
+    const batch = [
+      task([
+        reading('dev-a', '2026-11-23T11:59:00Z', 10),
+        reading('dev-a', '2026-10-30T08:00:00Z', 20), // 24.2 days old: stored, in October's partitions
+        reading('dev-a', '2026-10-01T08:00:00Z', 30), // 53 days old: beyond the 30-day horizon
+      ]),
+    ];
+    await handler.handle(batch);
+    await handler.handle(batch); // a retry or a resend: nothing new anywhere
+
+    assert.deepEqual(await names(pool, 'readings'), ['readings_p20261030', 'readings_p20261123']);
+    assert.deepEqual(await names(pool, 'rollups_1m'), ['rollups_1m_p202610', 'rollups_1m_p202611']);
+    const { rows: raw } = await pool.query<{ value: number }>('SELECT value FROM readings ORDER BY value');
+    assert.deepEqual(
+      raw.map((r) => r.value),
+      [10, 20],
+    );
+    const { rows: rolled } = await pool.query<{ n: string }>('SELECT sum(count) AS n FROM rollups_1m');
+    assert.equal(Number(rolled[0]!.n), 2, 'the late reading is in no rollup');
+    const late = await listLateReadings(pool, { limit: 10 });
+    assert.equal(late.total, 1);
+    assert.equal(late.items[0]!.reason, 'beyond_horizon');
+    assert.equal(late.items[0]!.event_time, '2026-10-01T08:00:00.000Z');
+    assert.equal(late.items[0]!.reading.value, 30, 'the whole reading is kept, to be replayed');
+    assert.equal(late.items[0]!.task_id, batch[0]!.header.id);
+    assert.equal(await counted(metrics.lateReadings, { reason: 'beyond_horizon' }), 1);
+    assert.equal(await counted(metrics.partitionsCreated), 2 + 2 + 2);
+  } finally {
+    await pool.end();
+  }
+});
+
+test('a reading behind its device’s watermark still corrects its rollup, and is counted as a late correction', async () => {
+  const pool = await freshDb('late_corrections');
+  try {
+    await migrate(pool, log);
+    const metrics = metricsFor();
+    const handler = createTelemetryHandler({ pool, log, metrics, watermarks: new EventTimeWatermarks(30_000) });
+    await handler.handle([task([reading('dev-a', '2026-11-23T10:05:00Z', 4)])]);
+    await handler.handle([task([reading('dev-a', '2026-11-23T10:04:40Z', 2)])]); // 20 s behind: on time
+    await handler.handle([
+      task([reading('dev-a', '2026-11-23T10:01:10Z', 6), reading('dev-b', '2026-11-23T09:00:00Z', 1)]),
+    ]);
+    assert.equal(await counted(metrics.lateCorrections), 1, 'only dev-a’s reading 3 min 50 s behind is late');
+    const { rows } = await pool.query<{ bucket: string; count: string; sum: number }>(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI') AS bucket, count, sum FROM rollups_1m
+        WHERE device_id = 'dev-a' ORDER BY bucket`,
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.bucket, Number(r.count), r.sum]),
+      [
+        ['10:01', 1, 6],
+        ['10:04', 1, 2],
+        ['10:05', 1, 4],
+      ],
+    );
+  } finally {
+    await pool.end();
+  }
+});
+
+test('upkeep creates partitions ahead and drops whole expired ones; one replica at a time', async () => {
+  const pool = await freshDb('retention');
+  try {
+    await migrate(pool, log);
+    const now = Date.parse('2026-11-23T12:00:00Z');
+    const partitions = new PartitionManager(pool);
+    const handler = createTelemetryHandler({ pool, log, metrics: metricsFor(), partitions });
+    // rows 40, 31, 29 days old and today (31 days old: its day ended 30.5 days ago)
+    await handler.handle([
+      task([
+        reading('d', new Date(now - 40 * DAY).toISOString()),
+        reading('d', new Date(now - 31 * DAY).toISOString()),
+        reading('d', new Date(now - 29 * DAY).toISOString()),
+        reading('d', new Date(now).toISOString()),
+      ]),
+    ]);
+
+    const other = await pool.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1)', [RETENTION_LOCK_KEY.toString()]);
+      const policy = { rawDays: 30, rollupDays: 60, aheadDays: 2 };
+      assert.equal(await runPartitionUpkeep(pool, partitions, policy, now), null, 'another replica holds the lock');
+      await other.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK_KEY.toString()]);
+
+      const result = await runPartitionUpkeep(pool, partitions, policy, now);
+      assert.ok(result);
+      assert.deepEqual(result.dropped.sort(), ['readings_p20261014', 'readings_p20261023']);
+      assert.deepEqual(result.created.sort(), ['readings_p20261124', 'readings_p20261125']);
+      assert.deepEqual(await names(pool, 'readings'), [
+        'readings_p20261025',
+        'readings_p20261123',
+        'readings_p20261124',
+        'readings_p20261125',
+      ]);
+      const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
+      assert.equal(Number(rows[0]!.n), 2);
+      // rollups are kept 60 days here: October's month partitions stay
+      assert.deepEqual(await names(pool, 'rollups_1m'), ['rollups_1m_p202610', 'rollups_1m_p202611']);
+      const later = await runPartitionUpkeep(pool, partitions, policy, now + 62 * DAY);
+      assert.ok(later?.dropped.includes('rollups_1m_p202610'));
+      assert.ok(later?.dropped.includes('rollups_1h_p202610'));
+    } finally {
+      other.release();
+    }
+  } finally {
+    await pool.end();
+  }
+});
+
+test('a partition dropped under a replica’s cache is created again, not a dead-lettered batch', async () => {
+  const pool = await freshDb('stale_cache');
+  try {
+    await migrate(pool, log);
+    const handler = createTelemetryHandler({ pool, log, metrics: metricsFor() });
+    await handler.handle([task([reading('d', '2026-11-20T10:00:00Z')])]);
+    await pool.query('DROP TABLE readings_p20261120'); // as retention on another replica would
+    await handler.handle([task([reading('d', '2026-11-20T11:00:00Z', 7)])]);
+    const { rows } = await pool.query<{ value: number }>('SELECT value FROM readings');
+    assert.deepEqual(
+      rows.map((r) => r.value),
+      [7],
+    );
+  } finally {
+    await pool.end();
+  }
+});
