@@ -1,11 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Counter } from 'prom-client';
 import { pino } from 'pino';
 import { PostgresServer } from '@telemetryhub/devstack';
-import { TaskTypes, createMetricsRegistry, type Reading } from '@telemetryhub/common';
+import { Readiness, TaskTypes, createMetricsRegistry, type Reading } from '@telemetryhub/common';
+import { createApp } from '../app.js';
 import { createPgPool } from './pool.js';
 import { migrate } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -124,6 +127,32 @@ test('the handler creates the partitions its rows need, and sends readings beyon
     assert.equal(late.items[0]!.task_id, batch[0]!.header.id);
     assert.equal(await counted(metrics.lateReadings, { reason: 'beyond_horizon' }), 1);
     assert.equal(await counted(metrics.partitionsCreated), 2 + 2 + 2);
+
+    // … and the API shows the side output, by device, and names a bad parameter
+    const app = createApp({
+      log,
+      pool,
+      readiness: new Readiness(),
+      registry: createMetricsRegistry({ prefix: 't', version: 't', defaultMetrics: false }),
+    });
+    const http = app.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1/late-readings`;
+    try {
+      const mine = (await (await fetch(`${base}?device=dev-a`)).json()) as { total: number; late_readings: unknown[] };
+      assert.equal(mine.total, 1);
+      assert.equal(mine.late_readings.length, 1);
+      const others = (await (await fetch(`${base}?device=dev-b`)).json()) as { total: number };
+      assert.equal(others.total, 0);
+      const bad = await fetch(`${base}?limit=0`);
+      assert.equal(bad.status, 400);
+      assert.deepEqual(
+        ((await bad.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path),
+        ['limit'],
+      );
+    } finally {
+      await new Promise((r) => http.close(r));
+    }
   } finally {
     await pool.end();
   }
