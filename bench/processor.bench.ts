@@ -39,12 +39,13 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     loops: { type: 'string', default: '2' },
     threads: { type: 'string', default: String(availableParallelism()) },
+    type: { type: 'string', default: 'telemetry.analyze' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor -- [--events N (200000)] [--per-task N (500)] [--loops N (2)] [--threads N (cores; 0 = decode on the main thread)] [--json]',
+    'npm run bench:processor -- [--events N (200000)] [--per-task N (500)] [--loops N (2)] [--threads N (cores; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--json]',
   );
   process.exit(0);
 }
@@ -115,13 +116,13 @@ async function main(): Promise<void> {
     progress(`COPY of ${N} rows (reference)`);
     const copySeconds = await copyReference(stack.postgres.url, rows);
 
-    progress(`enqueuing ${N} readings as telemetry.analyze tasks of ${PER_TASK}`);
+    progress(`enqueuing ${N} readings as ${values.type} tasks of ${PER_TASK}`);
     const producer = new TaskProducer(redis, 'bench');
     const tasks: TaskEnvelope[] = [];
     for (let i = 0; i < N; i += PER_TASK) {
       tasks.push({
         id: `task-${i}`,
-        type: 'telemetry.analyze',
+        type: values.type,
         priority: 50,
         created_at: new Date().toISOString(),
         attempts: 0,
@@ -184,7 +185,7 @@ async function main(): Promise<void> {
     if (values.json) console.log(JSON.stringify(result, null, 2));
     else {
       console.log(
-        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (store + rollups + alerts), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s)\n`,
+        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (${values.type}), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s)\n`,
       );
       console.log(
         `${'PostgreSQL COPY into a table of the same shape'.padEnd(52)} ${Math.round(result.copy_rows_per_second).toString().padStart(8)} rows/s`,
