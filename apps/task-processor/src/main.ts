@@ -37,6 +37,8 @@ Usage: npm run processor            (configured by environment variables; see RE
 
 Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH_SIZE, WORKER_THREADS, PG_POOL_MAX,
 LOG_LEVEL.
+Storage: RAW_RETENTION_DAYS (30), ROLLUP_RETENTION_DAYS (730), LATE_HORIZON_DAYS (older readings go to
+late_readings), ALLOWED_LATENESS_MS.
 CONFIG_FILE may name a JSON file of the same keys.`;
 
 /** Waits for PostgreSQL at start-up (it may still be starting next to us), with a deadline. */
