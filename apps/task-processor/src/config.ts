@@ -12,6 +12,8 @@ import {
 } from '@telemetryhub/common';
 import { MIN_PSEUDONYM_KEY_LENGTH } from './privacy/device-pseudonymizer.js';
 import { DEFAULT_OUTLIER_CONFIG } from './handlers/outlier-rules.js';
+import { DEFAULT_ALLOWED_LATENESS_MS } from './handlers/event-time-watermark.js';
+import { DEFAULT_RETENTION } from './store/retention.js';
 
 const nonNegativeNumber = (dflt: number) => z.coerce.number().min(0).default(dflt);
 
@@ -77,11 +79,11 @@ export const ProcessorConfigSchema = z.object({
    */
   DEVICE_ID_HMAC_KEY: z.string().min(MIN_PSEUDONYM_KEY_LENGTH, { error: 'must be at least 32 characters' }).optional(),
   /** Raw readings are kept this many days: whole day partitions are dropped once every row in them is older. */
-  RAW_RETENTION_DAYS: positiveInt(30),
+  RAW_RETENTION_DAYS: positiveInt(DEFAULT_RETENTION.rawDays),
   /** Rollups (1 minute, 1 hour) are kept this many days (month partitions). */
-  ROLLUP_RETENTION_DAYS: positiveInt(730),
+  ROLLUP_RETENTION_DAYS: positiveInt(DEFAULT_RETENTION.rollupDays),
   /** Day partitions created ahead of today by the upkeep job (the hot path creates any missing one on demand). */
-  PARTITION_AHEAD_DAYS: nonNegativeInt(3),
+  PARTITION_AHEAD_DAYS: nonNegativeInt(DEFAULT_RETENTION.aheadDays),
   /** How often partition upkeep (create ahead, drop expired) runs; one replica at a time (advisory lock). */
   PARTITION_UPKEEP_INTERVAL_SECONDS: positiveInt(3600),
   /**
@@ -90,7 +92,7 @@ export const ProcessorConfigSchema = z.object({
    */
   LATE_HORIZON_DAYS: z.coerce.number().int().positive().optional(),
   /** A reading this far (ms) behind its device's newest event time counts as a late correction of its rollups. */
-  ALLOWED_LATENESS_MS: nonNegativeInt(30_000),
+  ALLOWED_LATENESS_MS: nonNegativeInt(DEFAULT_ALLOWED_LATENESS_MS),
   /** How long start-up waits for PostgreSQL to answer before it gives up (s); 0 = forever. */
   STARTUP_WAIT_SECONDS: nonNegativeInt(60),
 });

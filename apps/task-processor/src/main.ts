@@ -15,7 +15,7 @@ import {
   sleep,
 } from '@telemetryhub/common';
 import { loadProcessorConfig } from './config.js';
-import { createProcessorMetrics, registerPoolGauge } from './metrics.js';
+import { createProcessorMetrics, partitionMetrics, registerPoolGauge } from './metrics.js';
 import { createPgPool } from './store/pool.js';
 import { migrate } from './store/migrate.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from './handlers/index.js';
@@ -28,6 +28,7 @@ import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import { VERSION } from './version.js';
 import { PartitionManager } from './store/partitions.js';
 import { PartitionUpkeep } from './store/partition-upkeep.js';
+import { DEFAULT_RETENTION } from './store/retention.js';
 import { EventTimeWatermarks } from './handlers/event-time-watermark.js';
 
 const HELP = `telemetryhub task-processor — takes tasks from the Redis queue and stores their readings in PostgreSQL.
@@ -86,7 +87,8 @@ async function main(): Promise<void> {
   const latest = new LatestCache(redis, log.child({ component: 'latest' }));
   const pseudonymizer = config.DEVICE_ID_HMAC_KEY ? new DevicePseudonymizer(config.DEVICE_ID_HMAC_KEY) : undefined;
   if (pseudonymizer) log.info('device ids are pseudonymised (DEVICE_ID_HMAC_KEY) before anything is stored');
-  const partitions = new PartitionManager(pool, (table) => metrics.partitionsCreated.inc({ table }));
+  const partitions = new PartitionManager(pool, partitionMetrics(metrics));
+  const lateHorizonDays = config.LATE_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS;
   const upkeep = new PartitionUpkeep({
     pool,
     partitions,
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
       rawDays: config.RAW_RETENTION_DAYS,
       rollupDays: config.ROLLUP_RETENTION_DAYS,
       aheadDays: config.PARTITION_AHEAD_DAYS,
+      dropLockTimeoutMs: DEFAULT_RETENTION.dropLockTimeoutMs,
     },
     intervalMs: config.PARTITION_UPKEEP_INTERVAL_SECONDS * 1000,
     metrics,
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
       latest,
       partitions,
       watermarks: new EventTimeWatermarks(config.ALLOWED_LATENESS_MS),
-      lateHorizonMs: (config.LATE_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS) * 86_400_000,
+      lateHorizonMs: lateHorizonDays * 86_400_000,
       webhookUrls: config.ALERT_WEBHOOK_URLS,
       ...(config.OUTLIER_Z_SCORE > 0
         ? {
@@ -180,7 +183,7 @@ async function main(): Promise<void> {
       consumers: config.CONSUMER_CONCURRENCY,
       workerThreads: decoder.threads,
       rawRetentionDays: config.RAW_RETENTION_DAYS,
-      lateHorizonDays: config.LATE_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS,
+      lateHorizonDays,
     },
     'task-processor started',
   );

@@ -1,3 +1,6 @@
+/** Allowed lateness of the event-time watermark by default (issue 4: 30 s). */
+export const DEFAULT_ALLOWED_LATENESS_MS = 30_000;
+
 /**
  * Event-time watermark per device (the stream partition of telemetry): the newest event time seen from that
  * device, less the allowed lateness. A reading older than its device's watermark is a late correction: it is

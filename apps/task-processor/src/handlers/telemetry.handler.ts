@@ -5,15 +5,15 @@ import { insertReadings } from '../store/raw.repo.js';
 import { foldRollups } from '../store/rollup.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../store/alert.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
-import type { ProcessorMetrics } from '../metrics.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from './alert-rules.js';
 import type { ParsedTask, TaskHandler } from './task-handler.js';
 import { evaluateOutliers, type OutlierConfig } from './outlier-rules.js';
 import { lockOutlierState, saveOutlierState } from '../store/outlier.repo.js';
 import { PARTITIONED_TABLES, PartitionManager, ROLLUP_SCHEMES } from '../store/partitions.js';
+import { partitionMetrics, type ProcessorMetrics } from '../metrics.js';
 import { LATE_REASONS, insertLateReadings } from '../store/late.repo.js';
 import type { StoredReadingInput } from '../store/raw.repo.js';
-import { EventTimeWatermarks } from './event-time-watermark.js';
+import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from './event-time-watermark.js';
 
 type Step = 'rollup' | 'alert';
 const STEP_BIT: Readonly<Record<Step, number>> = { rollup: 1, alert: 2 };
@@ -27,9 +27,6 @@ export const STEPS_BY_TYPE: Readonly<Record<string, readonly Step[]>> = {
   [TaskTypes.ANOMALY_DETECT]: ['alert'],
 };
 const stepBits = (type: string) => (STEPS_BY_TYPE[type] ?? []).reduce((bits, s) => bits | STEP_BIT[s], 0);
-
-/** Allowed lateness of the event-time watermark when none is configured (issue 4: 30 s). */
-export const DEFAULT_ALLOWED_LATENESS_MS = 30_000;
 
 /** SQLSTATE of "no partition of relation found for row": a partition vanished under our cache (retention). */
 const NO_PARTITION_FOR_ROW = '23514';
@@ -62,8 +59,7 @@ export function createTelemetryHandler(deps: {
   now?: () => number;
 }): TaskHandler {
   const rules = deps.rules ?? DEFAULT_RULES;
-  const partitions =
-    deps.partitions ?? new PartitionManager(deps.pool, (table) => deps.metrics.partitionsCreated.inc({ table }));
+  const partitions = deps.partitions ?? new PartitionManager(deps.pool, partitionMetrics(deps.metrics));
   const watermarks = deps.watermarks ?? new EventTimeWatermarks(DEFAULT_ALLOWED_LATENESS_MS);
   const now = deps.now ?? Date.now;
   /** Creates, outside any transaction, the partitions these rows need (a no-op once they exist). */
@@ -156,8 +152,8 @@ function splitByHorizon(
   allMs: readonly number[],
   horizonMs: number | undefined,
   nowMs: number,
-): { items: StoredReadingInput[]; itemsMs: number[]; late: StoredReadingInput[] } {
-  if (horizonMs === undefined) return { items: [...all], itemsMs: [...allMs], late: [] };
+): { items: readonly StoredReadingInput[]; itemsMs: readonly number[]; late: StoredReadingInput[] } {
+  if (horizonMs === undefined) return { items: all, itemsMs: allMs, late: [] };
   const cutoff = nowMs - horizonMs;
   const items: StoredReadingInput[] = [];
   const itemsMs: number[] = [];

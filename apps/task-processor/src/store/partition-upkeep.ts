@@ -3,9 +3,12 @@ import type { Logger } from 'pino';
 import { briefError } from '@telemetryhub/common';
 import type { ProcessorMetrics } from '../metrics.js';
 import type { PartitionManager } from './partitions.js';
-import { runPartitionUpkeep, tableOfPartition, type RetentionPolicy, type UpkeepResult } from './retention.js';
+import { runPartitionUpkeep, type RetentionPolicy, type UpkeepResult } from './retention.js';
 
-/** Runs partition upkeep (create ahead, drop expired) at start and then every interval, until stopped. */
+/**
+ * Runs partition upkeep (create ahead, drop expired) at start and then every interval, until stopped. Counts its
+ * runs by outcome; created and dropped partitions are counted by the PartitionManager's events.
+ */
 export class PartitionUpkeep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
@@ -41,7 +44,6 @@ export class PartitionUpkeep {
         metrics.retentionRuns.inc({ outcome: 'skipped' });
         return null;
       }
-      for (const name of result.dropped) metrics.partitionsDropped.inc({ table: tableOfPartition(name) });
       metrics.retentionRuns.inc({ outcome: 'done' });
       if (result.created.length || result.dropped.length) log.info(result, 'partition upkeep');
       return result;

@@ -15,7 +15,8 @@ import { MIGRATIONS } from './migrations/index.js';
 import { PARTITIONED_TABLES, PartitionManager, listPartitions } from './partitions.js';
 import { RETENTION_LOCK_KEY, runPartitionUpkeep } from './retention.js';
 import { listLateReadings } from './late.repo.js';
-import { createProcessorMetrics } from '../metrics.js';
+import { createProcessorMetrics, partitionMetrics } from '../metrics.js';
+import { PartitionUpkeep } from './partition-upkeep.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { EventTimeWatermarks } from '../handlers/event-time-watermark.js';
 import type { ParsedTask } from '../handlers/task-handler.js';
@@ -192,8 +193,12 @@ test('upkeep creates partitions ahead and drops whole expired ones; one replica 
   try {
     await migrate(pool, log);
     const now = Date.parse('2026-11-23T12:00:00Z');
-    const partitions = new PartitionManager(pool);
-    const handler = createTelemetryHandler({ pool, log, metrics: metricsFor(), partitions });
+    const metrics = metricsFor();
+    const partitions = new PartitionManager(pool, partitionMetrics(metrics));
+    const handler = createTelemetryHandler({ pool, log, metrics, partitions });
+    // A DBA's own partition (another naming) for an expired range: never ours to drop.
+    await pool.query(`CREATE TABLE readings_archive_oct01 PARTITION OF readings
+                        FOR VALUES FROM ('2026-10-01T00:00:00Z') TO ('2026-10-02T00:00:00Z')`);
     // rows 40, 31, 29 days old and today (31 days old: its day ended 30.5 days ago)
     await handler.handle([
       task([
@@ -207,7 +212,7 @@ test('upkeep creates partitions ahead and drops whole expired ones; one replica 
     const other = await pool.connect();
     try {
       await other.query('SELECT pg_advisory_lock($1)', [RETENTION_LOCK_KEY.toString()]);
-      const policy = { rawDays: 30, rollupDays: 60, aheadDays: 2 };
+      const policy = { rawDays: 30, rollupDays: 60, aheadDays: 2, dropLockTimeoutMs: 5000 };
       assert.equal(await runPartitionUpkeep(pool, partitions, policy, now), null, 'another replica holds the lock');
       await other.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK_KEY.toString()]);
 
@@ -223,14 +228,59 @@ test('upkeep creates partitions ahead and drops whole expired ones; one replica 
       ]);
       const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
       assert.equal(Number(rows[0]!.n), 2);
+      const { rows: foreign } = await pool.query<{ kept: boolean }>(
+        `SELECT to_regclass('readings_archive_oct01') IS NOT NULL AS kept`,
+      );
+      assert.equal(foreign[0]!.kept, true, 'a partition named otherwise is left alone');
+      assert.equal(await counted(metrics.partitionsDropped, { table: 'readings' }), 2);
       // rollups are kept 60 days here: October's month partitions stay
       assert.deepEqual(await names(pool, 'rollups_1m'), ['rollups_1m_p202610', 'rollups_1m_p202611']);
       const later = await runPartitionUpkeep(pool, partitions, policy, now + 62 * DAY);
       assert.ok(later?.dropped.includes('rollups_1m_p202610'));
       assert.ok(later?.dropped.includes('rollups_1h_p202610'));
+      assert.equal(await counted(metrics.partitionsDropped, { table: 'rollups_1h' }), 1);
     } finally {
       other.release();
     }
+  } finally {
+    await pool.end();
+  }
+});
+
+test('a DROP that cannot get its lock soon gives up (counted as failed) instead of queueing inserts behind it', async () => {
+  const pool = await freshDb('upkeep_runs');
+  try {
+    await migrate(pool, log);
+    const metrics = metricsFor();
+    const partitions = new PartitionManager(pool, partitionMetrics(metrics));
+    const [expired] = await partitions.ensure(PARTITIONED_TABLES.readings, [Date.now() - 40 * DAY]);
+    assert.ok(expired);
+    const upkeep = new PartitionUpkeep({
+      pool,
+      partitions,
+      policy: { rawDays: 30, rollupDays: 730, aheadDays: 1, dropLockTimeoutMs: 200 },
+      intervalMs: 3_600_000,
+      metrics,
+      log,
+    });
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`LOCK TABLE ${expired} IN ACCESS SHARE MODE`); // as a long reader or insert would
+      assert.equal(await upkeep.runOnce(), null);
+      assert.equal(await counted(metrics.retentionRuns, { outcome: 'failed' }), 1);
+      await other.query('COMMIT');
+      await other.query('SELECT pg_advisory_lock($1)', [RETENTION_LOCK_KEY.toString()]);
+      assert.equal(await upkeep.runOnce(), null);
+      assert.equal(await counted(metrics.retentionRuns, { outcome: 'skipped' }), 1);
+      await other.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK_KEY.toString()]);
+    } finally {
+      other.release();
+    }
+    const done = await upkeep.runOnce();
+    assert.deepEqual(done?.dropped, [expired]);
+    assert.equal(await counted(metrics.retentionRuns, { outcome: 'done' }), 1);
+    assert.equal(await counted(metrics.partitionsDropped, { table: 'readings' }), 1);
   } finally {
     await pool.end();
   }

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PARTITIONED_TABLES, partitionFor } from './partitions.js';
-import { tableOfPartition } from './retention.js';
 
 const at = (iso: string) => Date.parse(iso);
 const range = (p: { name: string; from: Date; to: Date }) => [p.name, p.from.toISOString(), p.to.toISOString()];
@@ -35,9 +34,4 @@ test('rollups land in month partitions; December ends at the next year', () => {
     '2027-02-01T00:00:00.000Z',
     '2027-03-01T00:00:00.000Z',
   ]);
-});
-
-test('metrics name a partition by its table', () => {
-  assert.equal(tableOfPartition('readings_p20261123'), 'readings');
-  assert.equal(tableOfPartition('rollups_1h_p202611'), 'rollups_1h');
 });

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ROLLUP_TABLES } from './rollup.repo.js';
 
 /**
  * Time-partitioned tables and their partitions. Raw readings are split by day and rollups by month (UTC), so that
@@ -13,14 +14,16 @@ export interface PartitionScheme {
 
 export const PARTITIONED_TABLES = {
   readings: { table: 'readings', unit: 'day' },
-  rollups_1m: { table: 'rollups_1m', unit: 'month' },
-  rollups_1h: { table: 'rollups_1h', unit: 'month' },
+  rollups_1m: { table: ROLLUP_TABLES['1m'], unit: 'month' },
+  rollups_1h: { table: ROLLUP_TABLES['1h'], unit: 'month' },
 } as const satisfies Record<string, PartitionScheme>;
 
-export const ROLLUP_SCHEMES: readonly PartitionScheme[] = [
-  PARTITIONED_TABLES.rollups_1m,
-  PARTITIONED_TABLES.rollups_1h,
-];
+export const ROLLUP_SCHEMES: readonly PartitionScheme[] = Object.values(ROLLUP_TABLES).map((table) => ({
+  table,
+  unit: 'month',
+}));
+
+export type Partition = ReturnType<typeof partitionFor>;
 
 const DAY_MS = 86_400_000;
 
@@ -41,16 +44,8 @@ export function partitionFor(scheme: PartitionScheme, ms: number): { name: strin
   return { name: `${scheme.table}_p${stamp}`, from, to };
 }
 
-/** The start of the partition after the one holding `ms`. */
-export function nextPartitionStart(scheme: PartitionScheme, ms: number): number {
-  return partitionFor(scheme, ms).to.getTime();
-}
-
 /** Our partitions of a table (by name), with their ranges, oldest first. */
-export async function listPartitions(
-  db: pg.Pool | pg.PoolClient,
-  scheme: PartitionScheme,
-): Promise<Array<{ name: string; from: Date; to: Date }>> {
+export async function listPartitions(db: pg.Pool | pg.PoolClient, scheme: PartitionScheme): Promise<Partition[]> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT c.relname AS name
        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -59,7 +54,7 @@ export async function listPartitions(
     [scheme.table],
   );
   const pattern = new RegExp(`^${scheme.table}_p(\\d{4})(\\d{2})(\\d{2})?$`);
-  const out: Array<{ name: string; from: Date; to: Date }> = [];
+  const out: Partition[] = [];
   for (const { name } of rows) {
     const m = pattern.exec(name);
     if (!m || (scheme.unit === 'day') !== (m[3] !== undefined)) continue;
@@ -69,25 +64,34 @@ export async function listPartitions(
   return out;
 }
 
-/** pg error codes a losing racer gets when two replicas create the same partition at once. */
+/**
+ * pg error codes a losing racer gets when two replicas create the same partition at once: duplicate table, or
+ * (when both passed the catalogue check together) a unique violation in pg_type.
+ */
 const ALREADY_CREATED = new Set(['42P07', '23505']);
 
+/** Told of every partition a manager creates or drops (for metrics). */
+export interface PartitionEvents {
+  onCreated?(table: string, partition: string): void;
+  onDropped?(table: string, partition: string): void;
+}
+
 /**
- * Creates missing partitions. Creating one locks its parent table briefly, so callers create them outside the
- * transaction that writes rows (a long transaction must never hold that lock) and ahead of time where they can.
- * Remembers the partitions it has seen, so the hot path costs one Set lookup per distinct day.
+ * Creates and drops partitions. Creating or dropping one locks its parent table, so callers create them outside
+ * the transaction that writes rows (a long transaction must never hold that lock) and ahead of time where they
+ * can. Remembers the partitions it has seen, so the hot path costs one Set lookup per distinct day.
  */
 export class PartitionManager {
   private readonly known = new Set<string>();
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly onCreated: (table: string, partition: string) => void = () => {},
+    private readonly events: PartitionEvents = {},
   ) {}
 
   /** Makes sure the partitions holding each of these times exist; returns the names it created. */
   async ensure(scheme: PartitionScheme, times: Iterable<number>): Promise<string[]> {
-    const wanted = new Map<string, ReturnType<typeof partitionFor>>();
+    const wanted = new Map<string, Partition>();
     let lastFrom = NaN;
     let lastTo = NaN;
     for (const ms of times) {
@@ -105,31 +109,49 @@ export class PartitionManager {
     return created;
   }
 
-  /** Forgets a partition (after retention dropped it), so that a later ensure() checks the catalogue again. */
-  forget(name: string): void {
-    this.known.delete(name);
+  /**
+   * Drops a partition, waiting at most `lockTimeoutMs` for its parent's lock (in-flight inserts hold it): a long
+   * wait would queue every insert behind the DROP. Throws PostgreSQL's lock timeout (55P03) when it gives up.
+   */
+  async drop(scheme: PartitionScheme, p: Partition, lockTimeoutMs: number): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL lock_timeout = '${Math.max(1, Math.floor(lockTimeoutMs))}ms'`);
+      await client.query(`DROP TABLE IF EXISTS ${p.name}`);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+    this.known.delete(p.name);
+    this.events.onDropped?.(scheme.table, p.name);
   }
 
-  /** Forgets every partition (another replica may have dropped some). */
+  /** Forgets every partition (another replica may have dropped some), so ensure() looks at the catalogue again. */
   forgetAll(): void {
     this.known.clear();
   }
 
-  private async create(scheme: PartitionScheme, p: ReturnType<typeof partitionFor>): Promise<boolean> {
+  private async create(scheme: PartitionScheme, p: Partition): Promise<boolean> {
+    // Looked up first: CREATE … PARTITION OF locks the parent even when it then fails, and after a restart every
+    // batch asks for partitions that mostly exist already.
+    const { rows } = await this.pool.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [
+      p.name,
+    ]);
+    if (rows[0]?.exists) return false;
     try {
-      const { rows } = await this.pool.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [
-        p.name,
-      ]);
-      if (rows[0]?.exists) return false;
       await this.pool.query(
-        `CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF ${scheme.table}
+        `CREATE TABLE ${p.name} PARTITION OF ${scheme.table}
            FOR VALUES FROM ('${p.from.toISOString()}') TO ('${p.to.toISOString()}')`,
       );
-      this.onCreated(scheme.table, p.name);
-      return true;
     } catch (err) {
-      if (ALREADY_CREATED.has((err as { code?: string }).code ?? '')) return false;
+      if (ALREADY_CREATED.has((err as { code?: string }).code ?? '')) return false; // another replica was first
       throw err;
     }
+    this.events.onCreated?.(scheme.table, p.name);
+    return true;
   }
 }

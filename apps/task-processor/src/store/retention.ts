@@ -10,7 +10,6 @@ import {
 /** Advisory lock key of partition upkeep ("th-retn" as a number): one replica at a time. */
 export const RETENTION_LOCK_KEY = 0x74682d7265746en;
 const DAY_MS = 86_400_000;
-const DROP_LOCK_TIMEOUT_MS = 5000;
 
 export interface RetentionPolicy {
   /** Raw readings are kept this many days (whole day partitions are dropped once all their rows are older). */
@@ -19,9 +18,17 @@ export interface RetentionPolicy {
   rollupDays: number;
   /** Raw partitions are created this many days ahead of today (rollup partitions: through the month that holds that day). */
   aheadDays: number;
+  /** How long a DROP waits for the table lock before it gives up until the next run. */
+  dropLockTimeoutMs: number;
 }
 
-export const DEFAULT_RETENTION: RetentionPolicy = { rawDays: 30, rollupDays: 730, aheadDays: 3 };
+/** The defaults (config.ts reads them): issue 4 asks for 30 days raw and 2 years of rollups. */
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  rawDays: 30,
+  rollupDays: 730,
+  aheadDays: 3,
+  dropLockTimeoutMs: 5000,
+};
 
 export interface UpkeepResult {
   created: string[];
@@ -55,18 +62,7 @@ export async function runPartitionUpkeep(
         const cutoff = nowMs - days * DAY_MS;
         for (const p of await listPartitions(client, scheme)) {
           if (p.to.getTime() > cutoff) continue;
-          // Dropping locks the parent: wait at most a few seconds for in-flight inserts, else try next run
-          // (a long wait would queue every insert behind it).
-          await client.query('BEGIN');
-          try {
-            await client.query(`SET LOCAL lock_timeout = '${DROP_LOCK_TIMEOUT_MS}ms'`);
-            await client.query(`DROP TABLE IF EXISTS ${p.name}`);
-            await client.query('COMMIT');
-          } catch (err) {
-            await client.query('ROLLBACK').catch(() => {});
-            throw err;
-          }
-          partitions.forget(p.name);
+          await partitions.drop(scheme, p, policy.dropLockTimeoutMs);
           result.dropped.push(p.name);
         }
       };
@@ -79,9 +75,4 @@ export async function runPartitionUpkeep(
   } finally {
     client.release();
   }
-}
-
-/** The table a partition belongs to (for metrics), from our naming scheme. */
-export function tableOfPartition(name: string): string {
-  return name.replace(/_p\d{6,8}$/, '');
 }

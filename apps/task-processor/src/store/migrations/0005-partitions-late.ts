@@ -53,16 +53,7 @@ export const migration0005: Migration = {
       max       double precision NOT NULL,
       PRIMARY KEY (device_id, metric, bucket)
     ) PARTITION BY RANGE (bucket);
-    CREATE TABLE rollups_1h (
-      device_id text             NOT NULL,
-      metric    text             NOT NULL,
-      bucket    timestamptz      NOT NULL,
-      count     bigint           NOT NULL,
-      sum       double precision NOT NULL,
-      min       double precision NOT NULL,
-      max       double precision NOT NULL,
-      PRIMARY KEY (device_id, metric, bucket)
-    ) PARTITION BY RANGE (bucket);
+    CREATE TABLE rollups_1h (LIKE rollups_1m INCLUDING ALL) PARTITION BY RANGE (bucket);
 
     DO $$
     DECLARE
