@@ -8,6 +8,7 @@ import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
 import { latestReading } from '../store/raw.repo.js';
 import { listLateReadings } from '../store/late.repo.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
+import { isoUtc } from '../store/sql-time.js';
 
 /** Read API over stored readings, rollups and alerts. Every parameter is validated (400 names it). */
 export function queryRouter(deps: {
@@ -85,8 +86,8 @@ export function queryRouter(deps: {
     const query = parseParams(AlertQuery, req.query);
     const rows = await db(
       `SELECT id::text, device_id, metric, rule, threshold, state, value, event_id::text,
-              to_char(fired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS fired_at,
-              to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS resolved_at, resolved_value
+              ${isoUtc('fired_at')} AS fired_at,
+              ${isoUtc('resolved_at')} AS resolved_at, resolved_value
          FROM alerts
         WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR device_id = $2)
         ORDER BY fired_at DESC, id DESC

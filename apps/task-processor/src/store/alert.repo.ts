@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { alertKey, type AlertAction } from '../handlers/alert-rules.js';
+import { isoUtc } from './sql-time.js';
 
 /** Keys (alertKey) of the alert streams currently firing for these devices. */
 export async function firingAlerts(client: pg.PoolClient, devices: readonly string[]): Promise<Set<string>> {
@@ -27,8 +28,8 @@ export interface AlertRow {
 }
 
 const RETURNING = `RETURNING id::text, device_id, metric, rule, threshold, state, value, event_id::text,
-  to_char(fired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS fired_at,
-  to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS resolved_at, resolved_value`;
+  ${isoUtc('fired_at')} AS fired_at,
+  ${isoUtc('resolved_at')} AS resolved_at, resolved_value`;
 
 /**
  * Applies alert state changes. A `fire` for a stream already firing (another replica got there first) does

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/common';
 import type { StoredReadingInput } from './raw.repo.js';
+import { isoUtc } from './sql-time.js';
 
 /** Why a reading went to the late side output instead of the raw table. */
 export const LATE_REASONS = { beyondHorizon: 'beyond_horizon' } as const;
@@ -45,8 +46,6 @@ export async function insertLateReadings(
   return rowCount ?? 0;
 }
 
-const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
-
 /** Late readings, oldest received first, optionally of one device. */
 export async function listLateReadings(
   db: pg.Pool,
@@ -57,8 +56,8 @@ export async function listLateReadings(
   if (opts.deviceId !== undefined) params.push(opts.deviceId);
   const { rows } = await db.query<LateReadingRow & { total: string }>(
     `SELECT event_id::text AS event_id, device_id, metric,
-            to_char(event_time AT TIME ZONE 'UTC', ${ISO}) AS event_time, reason, task_id, reading,
-            to_char(received_at AT TIME ZONE 'UTC', ${ISO}) AS received_at, count(*) OVER () AS total
+            ${isoUtc('event_time')} AS event_time, reason, task_id, reading,
+            ${isoUtc('received_at')} AS received_at, count(*) OVER () AS total
        FROM late_readings ${where}
       ORDER BY received_at, event_id
       LIMIT $1 OFFSET $2`,

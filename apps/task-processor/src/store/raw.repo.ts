@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Reading } from '@telemetryhub/common';
+import { isoUtc } from './sql-time.js';
 
 /** A reading with the task that carried it (kept for tracing a row back to its task). */
 export interface StoredReadingInput {
@@ -50,7 +51,7 @@ export async function insertReadings(
 }
 
 /** COPY text format: tab-separated columns, `\N` for NULL, backslash escapes in text (NUL is refused at the edge). */
-export function copyText(items: readonly StoredReadingInput[]): string {
+function copyText(items: readonly StoredReadingInput[]): string {
   let out = '';
   for (const { reading: r, taskId } of items) {
     out +=
@@ -84,9 +85,9 @@ export interface LatestReading {
 /** The newest reading (by event time) of one device and metric, or null. Served by the (device, metric, time) index. */
 export async function latestReading(db: pg.Pool, deviceId: string, metric: string): Promise<LatestReading | null> {
   const { rows } = await db.query<LatestReading>(
-    `SELECT device_id, metric, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS event_time,
+    `SELECT device_id, metric, ${isoUtc('event_time')} AS event_time,
             value, unit, event_id::text AS event_id,
-            to_char(stored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS stored_at
+            ${isoUtc('stored_at')} AS stored_at
        FROM readings
       WHERE device_id = $1 AND metric = $2
       ORDER BY event_time DESC
