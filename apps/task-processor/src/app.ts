@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@telemetryhub/common';
 import { queryRouter } from './api/query.routes.js';
+import { lateRouter } from './api/late.routes.js';
+import type { LateReplayer } from './late/late-replay.js';
 import type { LatestCache } from './store/latest.cache.js';
 import type { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 
@@ -14,6 +16,8 @@ export interface ProcessorAppDeps {
   pool: pg.Pool;
   latest?: LatestCache;
   pseudonymizer?: DevicePseudonymizer;
+  /** Replays the late side output (POST /v1/late-readings/replay); absent = 404. */
+  lateReplayer?: LateReplayer;
 }
 
 /** The processor's HTTP API (ops endpoints + queries), without listen() and without process.env. */
@@ -22,6 +26,13 @@ export function createApp(deps: ProcessorAppDeps): Express {
   app.disable('x-powered-by');
   app.use(opsRouter(deps));
   app.use(queryRouter(deps));
+  app.use(
+    lateRouter({
+      pool: deps.pool,
+      stored: (deviceId) => deps.pseudonymizer?.storedDeviceId(deviceId) ?? deviceId,
+      ...(deps.lateReplayer ? { replayer: deps.lateReplayer } : {}),
+    }),
+  );
   app.use(notFoundHandler());
   app.use(problemMiddleware(deps.log));
   return app;

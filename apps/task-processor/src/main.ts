@@ -27,6 +27,7 @@ import { createDecodePool } from './decode/decode-pool.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import { VERSION } from './version.js';
 import { PartitionManager } from './store/partitions.js';
+import { LateReplayer } from './late/late-replay.js';
 import { PartitionUpkeep } from './store/partition-upkeep.js';
 import { DEFAULT_RETENTION } from './store/retention.js';
 import { EventTimeWatermarks } from './handlers/event-time-watermark.js';
@@ -102,29 +103,33 @@ async function main(): Promise<void> {
     metrics,
     log: log.child({ component: 'partitions' }),
   });
-  const handlers = new HandlerRegistry().register(
-    TELEMETRY_TASK_TYPES,
-    createTelemetryHandler({
-      pool,
-      metrics,
-      latest,
-      partitions,
-      watermarks: new EventTimeWatermarks(config.ALLOWED_LATENESS_MS),
-      lateHorizonMs: lateHorizonDays * 86_400_000,
-      webhookUrls: config.ALERT_WEBHOOK_URLS,
-      ...(config.OUTLIER_Z_SCORE > 0
-        ? {
-            outliers: {
-              z: config.OUTLIER_Z_SCORE,
-              resolveZ: config.OUTLIER_RESOLVE_Z_SCORE,
-              alpha: config.OUTLIER_ALPHA,
-              minSamples: config.OUTLIER_MIN_SAMPLES,
-            },
-          }
-        : {}),
-      log: log.child({ component: 'telemetry' }),
-    }),
-  );
+  const telemetryDeps: Parameters<typeof createTelemetryHandler>[0] = {
+    pool,
+    metrics,
+    latest,
+    partitions,
+    watermarks: new EventTimeWatermarks(config.ALLOWED_LATENESS_MS),
+    lateHorizonMs: lateHorizonDays * 86_400_000,
+    webhookUrls: config.ALERT_WEBHOOK_URLS,
+    ...(config.OUTLIER_Z_SCORE > 0
+      ? {
+          outliers: {
+            z: config.OUTLIER_Z_SCORE,
+            resolveZ: config.OUTLIER_RESOLVE_Z_SCORE,
+            alpha: config.OUTLIER_ALPHA,
+            minSamples: config.OUTLIER_MIN_SAMPLES,
+          },
+        }
+      : {}),
+    log: log.child({ component: 'telemetry' }),
+  };
+  const handlers = new HandlerRegistry().register(TELEMETRY_TASK_TYPES, createTelemetryHandler(telemetryDeps));
+  const lateReplayer = new LateReplayer({
+    pool,
+    handler: createTelemetryHandler({ ...telemetryDeps, observeVisibleLatency: false }),
+    metrics,
+    log: log.child({ component: 'late-replay' }),
+  });
   const decoder = createDecodePool({
     threads: config.WORKER_THREADS,
     maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
@@ -157,6 +162,7 @@ async function main(): Promise<void> {
     readiness,
     pool,
     latest,
+    lateReplayer,
     ...(pseudonymizer ? { pseudonymizer } : {}),
   }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');

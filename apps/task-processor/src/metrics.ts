@@ -18,6 +18,11 @@ export function createProcessorMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers,
     }),
+    lateReplayed: new Counter({
+      name: 'taskproc_late_replayed_total',
+      help: 'Late readings a replay stored (moved from late_readings into the raw table and rollups).',
+      registers,
+    }),
     dependencyWaits: new Counter({
       name: 'taskproc_dependency_waits_total',
       help: 'Times a batch was held and retried because PostgreSQL (or another dependency) was unavailable.',

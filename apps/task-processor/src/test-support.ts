@@ -1,4 +1,9 @@
-import type { Reading } from '@telemetryhub/common';
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { TaskTypes, type Reading } from '@telemetryhub/common';
+import { createPgPool } from './store/pool.js';
+import type { ParsedTask } from './handlers/task-handler.js';
 
 /** A reading in the internal form for unit tests: the fields a test cares about, the rest empty. */
 export function testReading(
@@ -14,4 +19,23 @@ export function testReading(
     sequence_id: null,
     ...r,
   };
+}
+
+/** A task as the handler gets it, with a fresh id, carrying `readings`. */
+export function testTask(readings: Reading[], type: string = TaskTypes.ANALYZE): ParsedTask {
+  return {
+    raw: '{}',
+    header: { id: randomUUID(), type, priority: 50, attempts: 0, created_at: new Date().toISOString() },
+    readings,
+  };
+}
+
+/** A new, empty database on the test server at `serverUrl`, and a pool on it (for tests that drop partitions). */
+export async function freshDatabase(serverUrl: string, name: string, log: Logger): Promise<pg.Pool> {
+  const admin = createPgPool(serverUrl, { max: 1, statementTimeoutMs: 10_000 }, log);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return createPgPool(url.toString(), { max: 4, statementTimeoutMs: 10_000 }, log);
 }

@@ -6,7 +6,6 @@ import { ROLLUP_TABLES } from '../store/rollup.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
 import { latestReading } from '../store/raw.repo.js';
-import { listLateReadings } from '../store/late.repo.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { isoUtc } from '../store/sql-time.js';
 
@@ -95,27 +94,6 @@ export function queryRouter(deps: {
       [query.state ?? null, query.device === undefined ? null : stored(query.device), query.limit],
     );
     res.json({ alerts: rows });
-  });
-
-  const LateQuery = z.object({
-    device: DeviceIdSchema.optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-    offset: z.coerce.number().int().min(0).default(0),
-  });
-  /** The late side output: readings older than the late horizon, kept whole with the reason, oldest first. */
-  router.get('/v1/late-readings', async (req, res) => {
-    const query = parseParams(LateQuery, req.query);
-    const page = await listLateReadings(deps.pool, {
-      limit: query.limit,
-      offset: query.offset,
-      ...(query.device === undefined ? {} : { deviceId: stored(query.device) }),
-    }).catch((err: unknown) => {
-      throw new AppError(ErrorCodes.DEPENDENCY_UNAVAILABLE, 'PostgreSQL did not answer', {
-        cause: err,
-        retryable: true,
-      });
-    });
-    res.json({ total: page.total, late_readings: page.items });
   });
 
   return router;

@@ -56,6 +56,8 @@ export function createTelemetryHandler(deps: {
   partitions?: PartitionManager;
   /** Per-device event-time watermarks that tell late corrections apart (default: 30 s allowed lateness). */
   watermarks?: EventTimeWatermarks;
+  /** Observe event-to-visible latency (default true; off for replays of old readings, which would swamp it). */
+  observeVisibleLatency?: boolean;
   now?: () => number;
 }): TaskHandler {
   const rules = deps.rules ?? DEFAULT_RULES;
@@ -140,6 +142,7 @@ export function createTelemetryHandler(deps: {
       const freshMs = fresh.map((r) => Date.parse(r.event_time));
       const lateCorrections = watermarks.observe(fresh, freshMs).filter(Boolean).length;
       if (lateCorrections) deps.metrics.lateCorrections.inc(lateCorrections);
+      if (deps.observeVisibleLatency === false) return;
       const visibleAt = Date.now();
       for (const ms of freshMs) deps.metrics.eventVisibleLatency.observe(Math.max(0, (visibleAt - ms) / 1000));
     },

@@ -66,3 +66,37 @@ export async function listLateReadings(
   const total = rows[0] ? Number(rows[0].total) : 0;
   return { total, items: rows.map(({ total: _total, ...row }) => row) };
 }
+
+/** A page of late readings after `afterEventId` (keyset on event_id), optionally of one device. */
+export async function lateReadingsAfter(
+  db: pg.Pool | pg.PoolClient,
+  opts: { afterEventId: string | null; limit: number; deviceId?: string },
+): Promise<Array<{ event_id: string; task_id: string | null; reading: Reading }>> {
+  const { rows } = await db.query<{ event_id: string; task_id: string | null; reading: Reading }>(
+    `SELECT event_id::text AS event_id, task_id, reading
+       FROM late_readings
+      WHERE ($1::uuid IS NULL OR event_id > $1::uuid) AND ($3::text IS NULL OR device_id = $3)
+      ORDER BY event_id
+      LIMIT $2`,
+    [opts.afterEventId, opts.limit, opts.deviceId ?? null],
+  );
+  return rows;
+}
+
+/**
+ * Removes from `late_readings` those of `eventIds` that the raw table now holds (same event id and time): what a
+ * replay stored. Safe to run twice; a row still too late stays. Returns how many it removed.
+ */
+export async function deleteStoredLateReadings(
+  db: pg.Pool | pg.PoolClient,
+  eventIds: readonly string[],
+): Promise<number> {
+  if (eventIds.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `DELETE FROM late_readings l
+      WHERE l.event_id = ANY($1::uuid[])
+        AND EXISTS (SELECT 1 FROM readings r WHERE r.event_id = l.event_id AND r.event_time = l.event_time)`,
+    [eventIds],
+  );
+  return rowCount ?? 0;
+}

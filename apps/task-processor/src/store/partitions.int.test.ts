@@ -7,9 +7,8 @@ import type pg from 'pg';
 import type { Counter } from 'prom-client';
 import { pino } from 'pino';
 import { PostgresServer } from '@telemetryhub/devstack';
-import { Readiness, TaskTypes, createMetricsRegistry, type Reading } from '@telemetryhub/common';
+import { Readiness, createMetricsRegistry, type Reading } from '@telemetryhub/common';
 import { createApp } from '../app.js';
-import { createPgPool } from './pool.js';
 import { migrate } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { PARTITIONED_TABLES, PartitionManager, listPartitions } from './partitions.js';
@@ -19,8 +18,7 @@ import { createProcessorMetrics, partitionMetrics } from '../metrics.js';
 import { PartitionUpkeep } from './partition-upkeep.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { EventTimeWatermarks } from '../handlers/event-time-watermark.js';
-import type { ParsedTask } from '../handlers/task-handler.js';
-import { testReading } from '../test-support.js';
+import { freshDatabase, testReading, testTask } from '../test-support.js';
 
 const log = pino({ level: 'silent' });
 const DAY = 86_400_000;
@@ -34,25 +32,11 @@ after(async () => {
 });
 
 /** A fresh database per test (tests here create and drop partitions). */
-async function freshDb(name: string): Promise<pg.Pool> {
-  const admin = createPgPool(server.url, { max: 1, statementTimeoutMs: 10_000 }, log);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(server.url);
-  url.pathname = `/${name}`;
-  return createPgPool(url.toString(), { max: 4, statementTimeoutMs: 10_000 }, log);
-}
+const freshDb = (name: string) => freshDatabase(server.url, name, log);
 
 const reading = (device: string, iso: string, value = 1): Reading =>
   testReading({ event_id: randomUUID(), device_id: device, metric: 'temperature', event_time: iso, value });
-const task = (readings: Reading[], type: string = TaskTypes.ANALYZE): ParsedTask => {
-  const id = randomUUID();
-  return {
-    raw: '{}',
-    header: { id, type, priority: 50, attempt: 0, max_attempts: 5, created_at: new Date().toISOString() },
-    readings,
-  } as unknown as ParsedTask;
-};
+const task = testTask;
 const metricsFor = () =>
   createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
 const counted = async (c: Counter, labels: Record<string, string> = {}) =>

@@ -5,6 +5,7 @@
 export const ErrorCodes = {
   VALIDATION: 'validation_failed',
   INVALID_STATE: 'invalid_state',
+  CONFLICT: 'conflict',
   INVALID_JSON: 'invalid_json',
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   UNKNOWN_TYPE: 'unknown_type',

@@ -15,6 +15,7 @@ export interface Problem {
 const STATUS: Record<ErrorCode, number> = {
   [ErrorCodes.VALIDATION]: 400,
   [ErrorCodes.INVALID_STATE]: 400,
+  [ErrorCodes.CONFLICT]: 409,
   [ErrorCodes.INVALID_JSON]: 400,
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCodes.UNKNOWN_TYPE]: 400,
@@ -30,6 +31,7 @@ const STATUS: Record<ErrorCode, number> = {
 const TITLES: Record<ErrorCode, string> = {
   [ErrorCodes.VALIDATION]: 'Request body failed validation',
   [ErrorCodes.INVALID_STATE]: 'Not allowed in the current state',
+  [ErrorCodes.CONFLICT]: 'Conflicts with work already in progress',
   [ErrorCodes.INVALID_JSON]: 'Request body is not valid JSON',
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 'Request body too large',
   [ErrorCodes.UNKNOWN_TYPE]: 'Unknown type',

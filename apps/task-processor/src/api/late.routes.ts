@@ -1,0 +1,65 @@
+import { Router, json } from 'express';
+import type pg from 'pg';
+import { z } from 'zod';
+import { AppError, DeviceIdSchema, ErrorCodes } from '@telemetryhub/common';
+import { parseParams } from './query-params.js';
+import { listLateReadings } from '../store/late.repo.js';
+import type { LateReplayer } from '../late/late-replay.js';
+
+const LateQuery = z.object({
+  device: DeviceIdSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+const ReplayBody = z.object({
+  device: DeviceIdSchema.optional(),
+  limit: z.number().int().min(1).max(1_000_000).default(10_000),
+});
+
+/** The late side output: list it, and replay what the current horizon now lets in. */
+export function lateRouter(deps: {
+  pool: pg.Pool;
+  replayer?: LateReplayer;
+  /** The id a device is stored under (its pseudonym, with pseudonymisation on). */
+  stored: (deviceId: string) => string;
+}): Router {
+  const router = Router();
+
+  /** Readings older than the late horizon, kept whole with the reason, oldest first. */
+  router.get('/v1/late-readings', async (req, res) => {
+    const query = parseParams(LateQuery, req.query);
+    const page = await listLateReadings(deps.pool, {
+      limit: query.limit,
+      offset: query.offset,
+      ...(query.device === undefined ? {} : { deviceId: deps.stored(query.device) }),
+    }).catch((err: unknown) => {
+      throw unavailable(err);
+    });
+    res.json({ total: page.total, late_readings: page.items });
+  });
+
+  /**
+   * Replays up to `limit` late readings (of `device`, if given) through the telemetry handler: those the current
+   * horizon lets in are stored, folded into rollups and removed from the side output; the rest stay. 409 while
+   * another replay runs.
+   */
+  router.post('/v1/late-readings/replay', json({ limit: '4kb' }), async (req, res) => {
+    if (!deps.replayer) throw new AppError(ErrorCodes.NOT_FOUND, 'late replay is not enabled on this processor');
+    const body = parseParams(ReplayBody, req.body ?? {});
+    const result = await deps.replayer
+      .replay({
+        limit: body.limit,
+        ...(body.device === undefined ? {} : { deviceId: deps.stored(body.device) }),
+      })
+      .catch((err: unknown) => {
+        throw err instanceof AppError ? err : unavailable(err);
+      });
+    res.json({ examined: result.examined, replayed: result.replayed, still_late: result.stillLate });
+  });
+
+  return router;
+}
+
+const unavailable = (err: unknown) =>
+  new AppError(ErrorCodes.DEPENDENCY_UNAVAILABLE, 'PostgreSQL did not answer', { cause: err, retryable: true });
