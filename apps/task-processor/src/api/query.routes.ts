@@ -58,8 +58,8 @@ export function queryRouter(deps: {
     const p = { ...asked, deviceId: stored(asked.deviceId) };
     const query = parseParams(RollupQuery, req.query);
     const table = ROLLUP_TABLES[query.granularity];
-    const rows = await db<{ bucket: string; count: string; sum: number; min: number; max: number }>(
-      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS bucket, count, sum, min, max
+    const rows = await db<{ bucket: string; count: string; sum: number; min: number; max: number; m2: number | null }>(
+      `SELECT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS bucket, count, sum, min, max, m2
          FROM ${table}
         WHERE device_id = $1 AND metric = $2 AND bucket >= $3 AND bucket <= $4
         ORDER BY bucket
@@ -72,7 +72,10 @@ export function queryRouter(deps: {
       granularity: query.granularity,
       from: query.from,
       to: query.to,
-      buckets: rows.map((r) => ({ ...r, count: Number(r.count), avg: r.sum / Number(r.count) })),
+      buckets: rows.map(({ m2, ...r }) => {
+        const count = Number(r.count);
+        return { ...r, count, avg: r.sum / count, stddev: sampleStddev(count, m2) };
+      }),
     });
   });
 
@@ -97,4 +100,9 @@ export function queryRouter(deps: {
   });
 
   return router;
+}
+
+/** The sample standard deviation of a bucket from its m2; null for one reading or a bucket older than m2. */
+function sampleStddev(count: number, m2: number | null): number | null {
+  return count > 1 && m2 !== null ? Math.sqrt(Math.max(0, m2) / (count - 1)) : null;
 }

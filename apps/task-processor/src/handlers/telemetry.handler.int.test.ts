@@ -118,13 +118,15 @@ test('rollups equal a recomputation from the raw rows, with out-of-order, late a
     ['rollups_1m', 'minute'],
     ['rollups_1h', 'hour'],
   ] as const) {
+    // The variance, folded batch by batch in arrival order, equals PostgreSQL's own over the raw rows.
     const expected = await q(
       `SELECT device_id, date_trunc('${unit}', event_time) AS bucket, count(*)::int AS count, round(sum(value)::numeric, 6) AS sum,
-              min(value) AS min, max(value) AS max
+              min(value) AS min, max(value) AS max, round(coalesce(var_samp(value), 0)::numeric, 6) AS variance
          FROM readings WHERE device_id LIKE 'ROLL-%' GROUP BY 1, 2 ORDER BY 1, 2`,
     );
     const actual = await q(
-      `SELECT device_id, bucket, count::int AS count, round(sum::numeric, 6) AS sum, min, max
+      `SELECT device_id, bucket, count::int AS count, round(sum::numeric, 6) AS sum, min, max,
+              round(CASE WHEN count > 1 THEN m2 / (count - 1) ELSE 0 END::numeric, 6) AS variance
          FROM ${table} WHERE device_id LIKE 'ROLL-%' ORDER BY 1, 2`,
     );
     assert.ok(expected.length > 3);
@@ -230,6 +232,15 @@ test('the API serves rollup series and alerts, and names a bad parameter in a 40
       'the series covers every stored reading',
     );
     assert.ok(buckets.every((b) => Math.abs(b.avg - b.sum / b.count) < 1e-9));
+    const spread = await q<{ bucket: Date; sd: number }>(
+      `SELECT date_trunc('hour', event_time) AS bucket, stddev_samp(value) AS sd
+         FROM readings WHERE device_id = 'ROLL-1' GROUP BY 1 ORDER BY 1`,
+    );
+    assert.deepEqual(
+      buckets.map((b) => (b as unknown as { stddev: number }).stddev.toFixed(9)),
+      spread.map((s) => s.sd.toFixed(9)),
+      'each bucket’s standard deviation is the raw rows’ own',
+    );
     assert.match(buckets[0]!.bucket, /^2026-03-01T10:00:00Z$/);
 
     const firing = await get('/v1/alerts?state=firing&device=sensor_001');

@@ -14,6 +14,7 @@ import { MIGRATIONS } from './migrations/index.js';
 import { PARTITIONED_TABLES, PartitionManager, listPartitions } from './partitions.js';
 import { RETENTION_LOCK_KEY, runPartitionUpkeep } from './retention.js';
 import { listLateReadings } from './late.repo.js';
+import { foldRollups } from './rollup.repo.js';
 import { createProcessorMetrics, partitionMetrics } from '../metrics.js';
 import { PartitionUpkeep } from './partition-upkeep.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
@@ -46,7 +47,7 @@ const counted = async (c: Counter, labels: Record<string, string> = {}) =>
 const names = async (pool: pg.Pool, table: keyof typeof PARTITIONED_TABLES) =>
   (await listPartitions(pool, PARTITIONED_TABLES[table])).map((p) => p.name);
 
-test('migration 5 moves existing readings and rollups into day and month partitions, nothing lost', async () => {
+test('migrations 5 and 6 move existing readings and rollups into partitions, nothing lost; old buckets have no m2', async () => {
   const pool = await freshDb('migrate_existing');
   try {
     await migrate(pool, log, MIGRATIONS.slice(0, 4));
@@ -56,7 +57,7 @@ test('migration 5 moves existing readings and rollups into day and month partiti
     await pool.query(`INSERT INTO rollups_1m VALUES ('d', 't', '2026-01-31T23:59:00Z', 1, 1, 1, 1),
                                                     ('d', 't', '2026-02-01T00:00:00Z', 1, 2, 2, 2)`);
     await pool.query(`INSERT INTO rollups_1h VALUES ('d', 't', '2026-01-31T23:00:00Z', 1, 1, 1, 1)`);
-    assert.deepEqual(await migrate(pool, log), [5]);
+    assert.deepEqual(await migrate(pool, log), [5, 6]);
 
     const { rows } = await pool.query<{ part: string; value: number }>(
       'SELECT tableoid::regclass::text AS part, value FROM readings ORDER BY value',
@@ -73,6 +74,24 @@ test('migration 5 moves existing readings and rollups into day and month partiti
       VALUES ('00000000-0000-4000-8000-000000000001', 'd', 't', '2026-01-31T23:59:59Z', 1, 3)
       ON CONFLICT (event_id, event_time) DO NOTHING`);
     assert.equal(again.rowCount, 0);
+    // A bucket folded before migration 6 has no m2, and a reading folded into it later does not invent one.
+    const client = await pool.connect();
+    try {
+      await foldRollups(
+        client,
+        [reading('d', '2026-01-31T23:59:30Z', 4)].map((r) => ({ ...r, metric: 't' })),
+      );
+    } finally {
+      client.release();
+    }
+    const { rows: buckets } = await pool.query<{ count: string; m2: number | null }>(
+      `SELECT count, m2 FROM rollups_1m WHERE bucket = '2026-01-31T23:59:00Z'
+       UNION ALL SELECT count, m2 FROM rollups_1h`,
+    );
+    assert.deepEqual(buckets, [
+      { count: '2', m2: null },
+      { count: '2', m2: null },
+    ]);
   } finally {
     await pool.end();
   }

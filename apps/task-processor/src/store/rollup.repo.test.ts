@@ -27,3 +27,18 @@ test('folds readings per (device, metric, bucket), sorted by that key so replica
     ],
   );
 });
+
+test('each bucket carries m2, the sum of squared deviations from its mean, stable for a large mean', () => {
+  const values = [1_000_000.1, 1_000_000.2, 1_000_000.3, 1_000_000.4];
+  const [part] = aggregate(
+    values.map((v, i) => r('volt', 'v', `2026-01-01T00:00:${10 + i}Z`, v)),
+    '1m',
+  );
+  const mean = values.reduce((a, b) => a + b) / values.length;
+  const m2 = values.reduce((a, v) => a + (v - mean) ** 2, 0);
+  assert.equal(part!.count, 4);
+  assert.ok(Math.abs(part!.m2 - m2) < 1e-6, `m2 ${part!.m2} vs ${m2}`);
+  assert.ok(Math.abs(part!.m2 - 0.05) < 1e-6, 'the spread of 0.1 steps survives a mean of a million');
+  const [single] = aggregate([r('volt', 'v', '2026-01-01T00:00:00Z', 5)], '1m');
+  assert.equal(single!.m2, 0);
+});

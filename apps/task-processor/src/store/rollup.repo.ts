@@ -13,10 +13,13 @@ interface Partial {
   sum: number;
   min: number;
   max: number;
+  /** Sum of squared deviations from the bucket's mean (Welford): variance = m2 / (count - 1). */
+  m2: number;
 }
 
 interface Bucket extends Omit<Partial, 'bucket'> {
   bucketMs: number;
+  mean: number;
 }
 
 /**
@@ -40,6 +43,9 @@ export function aggregate(
       p.sum += r.value;
       if (r.value < p.min) p.min = r.value;
       if (r.value > p.max) p.max = r.value;
+      const delta = r.value - p.mean;
+      p.mean += delta / p.count;
+      p.m2 += delta * (r.value - p.mean);
     } else {
       out.set(key, {
         device: r.device_id,
@@ -49,12 +55,14 @@ export function aggregate(
         sum: r.value,
         min: r.value,
         max: r.value,
+        mean: r.value,
+        m2: 0,
       });
     }
   }
   // Sorted by (device, metric, bucket), so that concurrent folds lock buckets in the same order. A bucket's time
   // is formatted once per bucket, not once per reading.
-  return [...out.values()].sort(byDeviceMetricBucket).map(({ bucketMs, ...p }) => ({
+  return [...out.values()].sort(byDeviceMetricBucket).map(({ bucketMs, mean: _mean, ...p }) => ({
     ...p,
     bucket: new Date(bucketMs).toISOString(),
   }));
@@ -67,7 +75,9 @@ function byDeviceMetricBucket(a: Bucket, b: Bucket): number {
 }
 
 /**
- * Folds readings into the 1-minute and 1-hour rollups by event time. Call it only with readings the raw insert
+ * Folds readings into the 1-minute and 1-hour rollups by event time. Count, sum, min and max add up; `m2` merges
+ * by the pairwise update (m2 = m2a + m2b + δ²·na·nb/(na+nb), δ the difference of the two means), so a bucket's
+ * variance is exact whatever the order and grouping of its readings. Call it only with readings the raw insert
  * really added, in the same transaction: then each event counts exactly once, whatever the retries. Rows come
  * sorted from aggregate(), so concurrent folds lock buckets in the same order (no deadlock between replicas).
  */
@@ -79,11 +89,15 @@ export async function foldRollups(client: pg.PoolClient, readings: readonly Read
     if (!parts.length) continue;
     const table = ROLLUP_TABLES[granularity];
     await client.query(
-      `INSERT INTO ${table} AS r (device_id, metric, bucket, count, sum, min, max)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int8[], $5::float8[], $6::float8[], $7::float8[])
+      `INSERT INTO ${table} AS r (device_id, metric, bucket, count, sum, min, max, m2)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int8[], $5::float8[], $6::float8[],
+                            $7::float8[], $8::float8[])
        ON CONFLICT (device_id, metric, bucket) DO UPDATE
          SET count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
-             min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max)`,
+             min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max),
+             m2 = r.m2 + EXCLUDED.m2
+                  + (EXCLUDED.sum / EXCLUDED.count - r.sum / r.count) ^ 2
+                    * r.count * EXCLUDED.count / (r.count + EXCLUDED.count)`,
       [
         parts.map((p) => p.device),
         parts.map((p) => p.metric),
@@ -92,6 +106,7 @@ export async function foldRollups(client: pg.PoolClient, readings: readonly Read
         parts.map((p) => p.sum),
         parts.map((p) => p.min),
         parts.map((p) => p.max),
+        parts.map((p) => p.m2),
       ],
     );
     rows += parts.length;

@@ -4,6 +4,7 @@ import { migration0002 } from './0002-rollups-alerts.js';
 import { migration0003 } from './0003-alert-notifications.js';
 import { migration0004 } from './0004-outlier-state.js';
 import { migration0005 } from './0005-partitions-late.js';
+import { migration0006 } from './0006-rollup-variance.js';
 
 export type { Migration };
 
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0003,
   migration0004,
   migration0005,
+  migration0006,
 ];
