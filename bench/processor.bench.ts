@@ -11,26 +11,11 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { startStack } from '@telemetryhub/devstack';
-import {
-  TaskProducer,
-  createMetricsRegistry,
-  createRedis,
-  queueDepths,
-  type Reading,
-  type TaskEnvelope,
-  sleep,
-} from '@telemetryhub/common';
+import { TaskProducer, createRedis, queueDepths, type Reading, type TaskEnvelope, sleep } from '@telemetryhub/common';
 import { createPgPool } from '../apps/task-processor/src/store/pool.js';
 import { migrate } from '../apps/task-processor/src/store/migrate.js';
-import { createProcessorMetrics } from '../apps/task-processor/src/metrics.js';
-import {
-  HandlerRegistry,
-  TELEMETRY_TASK_TYPES,
-  createTelemetryHandler,
-} from '../apps/task-processor/src/handlers/index.js';
-import { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
-import { createDecodePool } from '../apps/task-processor/src/decode/decode-pool.js';
-import { DEFAULT_OUTLIER_CONFIG } from '../apps/task-processor/src/handlers/outlier-rules.js';
+import type { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
+import { benchReading, createBenchProcessor } from './processor-harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,13 +24,14 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     loops: { type: 'string', default: '2' },
     threads: { type: 'string', default: String(availableParallelism()) },
+    fetch: { type: 'string', default: '4' },
     type: { type: 'string', default: 'telemetry.analyze' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor -- [--events N (200000)] [--per-task N (500)] [--loops N (2)] [--threads N (cores; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--json]',
+    'npm run bench:processor -- [--events N (200000)] [--per-task N (500)] [--loops N (2)] [--threads N (cores; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (4)] [--json]',
   );
   process.exit(0);
 }
@@ -59,20 +45,7 @@ const log = pino({ level: 'error' });
 
 function readings(): Reading[] {
   const base = Date.parse('2026-05-01T00:00:00Z');
-  const metrics = ['temperature', 'humidity', 'voltage', 'current'];
-  return Array.from({ length: N }, (_, i) => ({
-    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    device_id: `bench-${String(i % 200).padStart(3, '0')}`,
-    metric: metrics[i % 4]!,
-    event_time: new Date(base + Math.floor(i / 800) * 1000).toISOString(),
-    value: 20 + (i % 97) / 10,
-    unit: null,
-    site: 'bench',
-    region: 'bench',
-    firmware: '1.0.0',
-    schema_version: 3,
-    sequence_id: i,
-  }));
+  return Array.from({ length: N }, (_, i) => benchReading(i, base + Math.floor(i / 800) * 1000));
 }
 
 async function copyReference(url: string, rows: Reading[]): Promise<number> {
@@ -111,8 +84,17 @@ async function main(): Promise<void> {
     await migrate(pool, log);
     const rows = readings();
     // Started (threads up, modules loaded) before anything is timed, as in a running processor.
-    const decoder = createDecodePool({ threads: THREADS });
-    await decoder.decode(Array.from({ length: THREADS * 2 }, () => '{}'));
+    const { consumers, decoder } = await createBenchProcessor({
+      redis,
+      redisUrl: stack.redis.url,
+      pool,
+      queue: 'bench',
+      loops: LOOPS,
+      threads: THREADS,
+      fetch: Number(values.fetch),
+      log,
+    });
+    groups.push(consumers);
     progress(`COPY of ${N} rows (reference)`);
     const copySeconds = await copyReference(stack.postgres.url, rows);
 
@@ -132,33 +114,6 @@ async function main(): Promise<void> {
     for (let i = 0; i < tasks.length; i += 20) await producer.enqueue(tasks.slice(i, i + 20));
 
     progress(`draining with the processor pipeline (${LOOPS} consumer loops, ${THREADS} decode threads)`);
-    const metrics = createProcessorMetrics(
-      createMetricsRegistry({ prefix: 'taskproc', version: 'bench', defaultMetrics: false }),
-    );
-    const handlers = new HandlerRegistry().register(
-      TELEMETRY_TASK_TYPES,
-      // As main.ts runs it by default: threshold rules and statistical outliers on.
-      createTelemetryHandler({ pool, metrics, log, outliers: DEFAULT_OUTLIER_CONFIG }),
-    );
-    // The same consumer group main.ts runs (defaults as in config.ts, batch size as FETCH_BATCH_SIZE's effect:
-    // 4 tasks of 500 readings per fetch).
-    const consumers = new ConsumerGroup({
-      redis,
-      redisUrl: stack.redis.url,
-      queue: 'bench',
-      concurrency: LOOPS,
-      leaseMs: 30_000,
-      batchSize: 4,
-      blockMs: 100,
-      handlers,
-      metrics,
-      log,
-      maxAttempts: 5,
-      retryBaseMs: 100,
-      retryMaxMs: 1000,
-      decoder,
-    });
-    groups.push(consumers);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     consumers.start();

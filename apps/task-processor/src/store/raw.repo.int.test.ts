@@ -56,7 +56,7 @@ test('every value survives the insert: escapes, NULLs, unicode and extreme numbe
     item(1, { site: 'back\\slash\ttab\nnew line\rreturn', firmware: '\\N', region: 'Zürich — 東京', unit: null }),
     item(2, { value: 1.7976931348623157e308, sequence_id: 9007199254740991 }),
     item(3, { value: -5e-324, device_id: 'Gerät-ü', sequence_id: null }),
-    item(4, { value: 0.1 + 0.2 }),
+    item(4, { value: 0.1 + 0.2, site: 'NULL', region: '', firmware: 'a,"b"{c}' }),
   ];
   const added = await inTransaction((c) => insertReadings(c, items));
   assert.equal(added.size, 4);
@@ -85,6 +85,7 @@ test('every value survives the insert: escapes, NULLs, unicode and extreme numbe
   assert.equal(rows[2]!.value, -5e-324);
   assert.equal(rows[2]!.device_id, 'Gerät-ü');
   assert.equal(rows[3]!.value, 0.1 + 0.2, 'doubles round-trip exactly');
+  assert.deepEqual([rows[3]!.site, rows[3]!.region, rows[3]!.firmware], ['NULL', '', 'a,"b"{c}']);
 });
 
 test('only new rows are reported added, and a rolled-back insert adds nothing', async () => {

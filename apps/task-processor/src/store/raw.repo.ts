@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/common';
 import { isoUtc } from './sql-time.js';
+import { numberArrayLiteral, textArrayLiteral } from './pg-array.js';
 
 /** A reading with the task that carried it (kept for tracing a row back to its task). */
 export interface StoredReadingInput {
@@ -60,7 +61,20 @@ export async function insertReadings(
                           $7::text[], $8::text[], $9::text[], $10::int2[], $11::int8[], $12::text[])
      ON CONFLICT (event_id, event_time) DO NOTHING
      RETURNING event_id`,
-    Object.values(cols),
+    [
+      textArrayLiteral(cols.event_id),
+      textArrayLiteral(cols.device_id),
+      textArrayLiteral(cols.metric),
+      textArrayLiteral(cols.event_time),
+      numberArrayLiteral(cols.value),
+      textArrayLiteral(cols.unit),
+      textArrayLiteral(cols.site),
+      textArrayLiteral(cols.region),
+      textArrayLiteral(cols.firmware),
+      numberArrayLiteral(cols.schema_version),
+      numberArrayLiteral(cols.sequence_id),
+      textArrayLiteral(cols.task_id),
+    ],
   );
   return new Set(rows.map((r) => r.event_id));
 }

@@ -1,0 +1,92 @@
+/**
+ * The processor as main.ts runs it (consumer group, decode pool, telemetry handler with threshold rules and
+ * statistical outliers), built over a throwaway stack for the processor benchmarks.
+ */
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { createMetricsRegistry, type Reading } from '@telemetryhub/common';
+import { createProcessorMetrics, type ProcessorMetrics } from '../apps/task-processor/src/metrics.js';
+import {
+  HandlerRegistry,
+  TELEMETRY_TASK_TYPES,
+  createTelemetryHandler,
+  type TaskHandler,
+} from '../apps/task-processor/src/handlers/index.js';
+import { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
+import { createDecodePool, type TaskDecodePool } from '../apps/task-processor/src/decode/decode-pool.js';
+import { DEFAULT_OUTLIER_CONFIG } from '../apps/task-processor/src/handlers/outlier-rules.js';
+
+const METRICS = ['temperature', 'humidity', 'voltage', 'current'];
+
+/** The i-th benchmark reading: 200 devices, four metrics, at `eventMs`. */
+export function benchReading(i: number, eventMs: number): Reading {
+  return {
+    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    device_id: `bench-${String(i % 200).padStart(3, '0')}`,
+    metric: METRICS[i % 4]!,
+    event_time: new Date(eventMs).toISOString(),
+    value: 20 + (i % 97) / 10,
+    unit: null,
+    site: 'bench',
+    region: 'bench',
+    firmware: '1.0.0',
+    schema_version: 3,
+    sequence_id: i,
+  };
+}
+
+export interface BenchProcessor {
+  consumers: ConsumerGroup;
+  decoder: TaskDecodePool;
+  metrics: ProcessorMetrics;
+}
+
+/**
+ * A started-up (threads up, modules loaded) but not yet consuming processor on `queue`. `wrap` may decorate the
+ * telemetry handler (to time it). Otherwise as config.ts's defaults.
+ */
+export async function createBenchProcessor(opts: {
+  redis: Redis;
+  redisUrl: string;
+  pool: pg.Pool;
+  queue: string;
+  loops: number;
+  threads: number;
+  /** Tasks per fetch (FETCH_BATCH_SIZE). */
+  fetch: number;
+  log: Logger;
+  lateHorizonMs?: number;
+  wrap?: (handler: TaskHandler) => TaskHandler;
+}): Promise<BenchProcessor> {
+  const decoder = createDecodePool({ threads: opts.threads });
+  await decoder.decode(Array.from({ length: opts.threads * 2 }, () => '{}'));
+  const metrics = createProcessorMetrics(
+    createMetricsRegistry({ prefix: 'taskproc', version: 'bench', defaultMetrics: false }),
+  );
+  const handler = createTelemetryHandler({
+    pool: opts.pool,
+    metrics,
+    log: opts.log,
+    outliers: DEFAULT_OUTLIER_CONFIG,
+    ...(opts.lateHorizonMs === undefined ? {} : { lateHorizonMs: opts.lateHorizonMs }),
+  });
+  const handlers = new HandlerRegistry().register(TELEMETRY_TASK_TYPES, opts.wrap ? opts.wrap(handler) : handler);
+  const consumers = new ConsumerGroup({
+    redis: opts.redis,
+    redisUrl: opts.redisUrl,
+    queue: opts.queue,
+    concurrency: opts.loops,
+    leaseMs: 30_000,
+    batchSize: opts.fetch,
+    blockMs: 100,
+    handlers,
+    metrics,
+    log: opts.log,
+    maxAttempts: 5,
+    retryBaseMs: 100,
+    retryMaxMs: 1000,
+    decoder,
+  });
+  return { consumers, decoder, metrics };
+}
