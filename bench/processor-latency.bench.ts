@@ -25,14 +25,14 @@ const { values } = parseArgs({
     linger: { type: 'string', default: '50' },
     loops: { type: 'string', default: '2' },
     threads: { type: 'string', default: String(availableParallelism()) },
-    fetch: { type: 'string', default: '4' },
+    fetch: { type: 'string', default: '100' }, // FETCH_BATCH_SIZE's default
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor-latency -- [--rate events/s (20000)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (2)] [--threads N (cores)] [--fetch N tasks per fetch (4)] [--json]',
+    'npm run bench:processor-latency -- [--rate events/s (20000)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (2)] [--threads N (cores)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
   );
   process.exit(0);
 }
