@@ -11,6 +11,7 @@ import {
   installShutdown,
   redactUrl,
   registerQueueMetrics,
+  createQueueStats,
   briefError,
   sleep,
 } from '@telemetryhub/common';
@@ -83,7 +84,8 @@ async function main(): Promise<void> {
     },
     onError: (err) => log.warn({ err: briefError(err) }, 'queue maintenance failed; will retry'),
   });
-  registerQueueMetrics(registry, redis, config.QUEUE_NAME);
+  const queueStats = createQueueStats(config.QUEUE_DRIVER, redis, config.QUEUE_NAME);
+  registerQueueMetrics(registry, queueStats, config.QUEUE_NAME);
 
   const latest = new LatestCache(redis, log.child({ component: 'latest' }));
   const pseudonymizer = config.DEVICE_ID_HMAC_KEY ? new DevicePseudonymizer(config.DEVICE_ID_HMAC_KEY) : undefined;
@@ -204,6 +206,7 @@ async function main(): Promise<void> {
       { name: 'stop queue maintenance', run: () => maintenance.stop() },
       { name: 'stop webhooks', run: () => webhooks?.stop() },
       { name: 'stop partition upkeep', run: () => upkeep.stop() },
+      { name: 'close queue stats', run: () => queueStats.close() },
       { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
       { name: 'close redis', run: () => Promise.all([redis.quit(), consumers.close()]) },
       { name: 'close postgres', run: () => pool.end() },

@@ -1,4 +1,4 @@
-import { queueDepths } from '@telemetryhub/common';
+import { createQueueStats } from '@telemetryhub/common';
 import type { CommandContext } from './context.js';
 import { UsageError } from '../usage-error.js';
 
@@ -6,7 +6,8 @@ export const QUEUE_HELP = `  queue stats                        depths (pending,
 
 export async function queueCommand(ctx: CommandContext, sub: string | undefined): Promise<number> {
   if (sub !== 'stats') throw new UsageError(sub ? `unknown queue command "${sub}"` : 'queue needs a command: stats');
-  const d = await queueDepths(ctx.redis, ctx.queue);
+  const stats = createQueueStats(ctx.driver, ctx.redis, ctx.queue);
+  const d = await stats.depths().finally(() => stats.close());
   if (ctx.json) ctx.out(JSON.stringify({ queue: ctx.queue, ...d }));
   else {
     const age = d.oldestPendingAgeSeconds === null ? '-' : `${d.oldestPendingAgeSeconds.toFixed(1)} s`;

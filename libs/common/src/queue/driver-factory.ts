@@ -7,6 +7,20 @@ import { TaskProducer, type TaskProducerOptions } from './redis-list/producer.js
 import { ReliableConsumer } from './redis-list/consumer.js';
 import { BullmqProducer } from './bullmq/producer.js';
 import { BullmqConsumer } from './bullmq/consumer.js';
+import { BullmqQueueStats } from './bullmq/queue-stats.js';
+import { queueDepths, type QueueDepths } from './redis-list/queue-stats.js';
+
+/** A queue's depths, whichever driver carries it (metrics, autoscaling, `queue stats`). */
+export interface QueueStats {
+  depths(now?: number): Promise<QueueDepths>;
+  close(): Promise<void>;
+}
+
+/** The depths reader of the chosen driver on an existing connection. */
+export function createQueueStats(driver: QueueDriverName, redis: Redis, queue: string): QueueStats {
+  if (driver === 'bullmq') return new BullmqQueueStats(redis, queue);
+  return { depths: (now) => queueDepths(redis, queue, now), close: async () => {} };
+}
 
 /** The producer of the chosen driver (QUEUE_DRIVER) on an existing connection. */
 export function createQueueProducer(

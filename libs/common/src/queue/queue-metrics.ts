@@ -1,18 +1,18 @@
-import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
-import { queueDepths, type QueueDepths } from './redis-list/queue-stats.js';
+import type { QueueDepths } from './redis-list/queue-stats.js';
+import type { QueueStats } from './driver-factory.js';
 
 /**
  * Queue depth and age gauges, read from Redis at scrape time (prom-client `collect`), one round of reads per
  * scrape shared by all of them. The values are global (every replica reports the same queue): dashboards and
- * alerts use `max`, not `sum`.
+ * alerts use `max`, not `sum`. `stats` reads them for either driver (createQueueStats).
  */
-export function registerQueueMetrics(registry: Registry, redis: Redis, queue: string): void {
+export function registerQueueMetrics(registry: Registry, stats: Pick<QueueStats, 'depths'>, queue: string): void {
   let cached: { at: number; value: Promise<QueueDepths | null> } | undefined;
   const read = () => {
     const now = Date.now();
     if (!cached || now - cached.at > 500) {
-      cached = { at: now, value: queueDepths(redis, queue, now).catch(() => null) };
+      cached = { at: now, value: stats.depths(now).catch(() => null) };
     }
     return cached.value;
   };

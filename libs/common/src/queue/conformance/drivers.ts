@@ -1,6 +1,6 @@
 import { createRedis } from '../redis-connection.js';
 import type { QueueConsumer, QueueDriverName, QueueProducer } from '../driver.js';
-import { createQueueConsumer, createQueueProducer } from '../driver-factory.js';
+import { createQueueConsumer, createQueueProducer, createQueueStats, type QueueStats } from '../driver-factory.js';
 import type { TaskProducerOptions } from '../redis-list/producer.js';
 import { QueueMaintenance } from '../redis-list/maintenance.js';
 
@@ -22,6 +22,8 @@ export interface DriverUnderTest {
   /** Starts the driver's housekeeping for a queue (the reaper and retry promotion of redis-list; BullMQ's own
    * stalled check runs inside its consumers, started with their heartbeat). */
   housekeeping(queue: string): void;
+  /** The queue's depths as metrics and `queue stats` read them for this driver. */
+  stats(queue: string): QueueStats;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,11 @@ export function driverUnderTest(name: QueueDriverName, url: string): DriverUnder
       closers.unshift(() => connection.disconnect());
       if (consumer.close) closers.unshift(() => consumer.close!());
       return consumer;
+    },
+    stats(queue) {
+      const s = createQueueStats(name, shared, queue);
+      closers.unshift(() => s.close());
+      return s;
     },
     housekeeping(queue) {
       if (name !== 'redis-list') return;

@@ -78,6 +78,39 @@ for (const name of QUEUE_DRIVERS) {
       assert.equal(await c.ack((await c.fetch(1, 50)).map((t) => t.raw)), 0, 'nothing more');
     });
 
+    test('depths: pending (urgent among them), processing, failed, consumers and the oldest pending age', async () => {
+      const queue = q();
+      const stats = d.stats(queue);
+      const empty = await stats.depths();
+      assert.deepEqual([empty.pending, empty.processing, empty.failed, empty.oldestPendingAgeSeconds], [0, 0, 0, null]);
+      const p = d.producer(queue);
+      // created_at 2026-01-01: the oldest pending task is as old as that, in either lane.
+      await p.enqueue([task(1), task(2), task(3), urgent(4), urgent(5)]);
+      const c = d.consumer(queue);
+      const [first] = await fetchAll(c, 1); // an urgent one is served first
+      const at = new Date().toISOString();
+      await c.deadLetter(first!.raw, {
+        reason: 'invalid_payload',
+        message: 'test',
+        task_id: 't-4',
+        task_type: 'telemetry.store',
+        attempts: 1,
+        first_failed_at: at,
+        last_failed_at: at,
+      });
+      const held = await fetchAll(c, 1);
+      const now = Date.parse('2026-01-01T00:01:40Z');
+      const depths = await stats.depths(now);
+      assert.deepEqual(
+        [depths.pending, depths.pendingUrgent, depths.processing, depths.failed],
+        [3, 0, 1, 1],
+        JSON.stringify(depths),
+      );
+      assert.ok(depths.consumers >= 1, 'the consumer is seen');
+      assert.equal(depths.oldestPendingAgeSeconds, 100);
+      await c.ack(held.map((t) => t.raw));
+    });
+
     test('ack: acked tasks are gone, nothing pending or held; the bytes come back exactly as sent', async () => {
       const queue = q();
       const p = d.producer(queue);

@@ -33,7 +33,9 @@ export async function queueDepths(redis: Redis, queue: string, now = Date.now())
     return v;
   });
   const processing = r.slice(6).reduce<number>((n, v) => n + Number(v), 0);
-  const ages = [ageOf(r[3] as string | null, now), ageOf(r[5] as string | null, now)].filter((a) => a !== null);
+  const ages = [taskAgeSeconds(r[3] as string | null, now), taskAgeSeconds(r[5] as string | null, now)].filter(
+    (a) => a !== null,
+  );
   return {
     pending: Number(r[0]) + Number(r[4]),
     pendingUrgent: Number(r[4]),
@@ -46,7 +48,7 @@ export async function queueDepths(redis: Redis, queue: string, now = Date.now())
 }
 
 /** Age of a raw task by its created_at, read by the envelope's own rule for times (InstantSchema). */
-function ageOf(raw: string | null, now: number): number | null {
+export function taskAgeSeconds(raw: string | null, now: number): number | null {
   if (!raw) return null;
   let createdAt: unknown;
   try {
