@@ -5,7 +5,10 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { createMetricsRegistry, type Reading } from '@telemetryhub/common';
+import { createMetricsRegistry, createRedis, type Reading } from '@telemetryhub/common';
+import { startStack, type LocalStack } from '@telemetryhub/devstack';
+import { createPgPool } from '../apps/task-processor/src/store/pool.js';
+import { migrate } from '../apps/task-processor/src/store/migrate.js';
 import { createProcessorMetrics, type ProcessorMetrics } from '../apps/task-processor/src/metrics.js';
 import {
   HandlerRegistry,
@@ -89,4 +92,34 @@ export async function createBenchProcessor(opts: {
     decoder,
   });
   return { consumers, decoder, metrics };
+}
+
+export interface BenchStack {
+  stack: LocalStack;
+  pool: pg.Pool;
+  redis: Redis;
+  /** Closes this consumer group with the stack. */
+  track(group: ConsumerGroup): void;
+  close(): Promise<void>;
+}
+
+/** Throwaway Redis and PostgreSQL (migrated), with the connections a benchmark needs; close() stops it all. */
+export async function startBenchStack(log: Logger): Promise<BenchStack> {
+  const stack = await startStack();
+  const pool = createPgPool(stack.postgres.url, { max: 8, statementTimeoutMs: 60_000 }, log);
+  const redis = createRedis(stack.redis.url, { commandTimeoutMs: 60_000 });
+  const groups: ConsumerGroup[] = [];
+  const close = async () => {
+    redis.disconnect();
+    for (const g of groups) await g.close();
+    await pool.end();
+    await stack.stop();
+  };
+  try {
+    await migrate(pool, log);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { stack, pool, redis, track: (g) => groups.push(g), close };
 }

@@ -9,12 +9,8 @@
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
-import { startStack } from '@telemetryhub/devstack';
-import { TaskProducer, createRedis, queueDepths, sleep, type Reading } from '@telemetryhub/common';
-import { createPgPool } from '../apps/task-processor/src/store/pool.js';
-import { migrate } from '../apps/task-processor/src/store/migrate.js';
-import type { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
-import { benchReading, createBenchProcessor } from './processor-harness.js';
+import { TaskProducer, queueDepths, sleep, type Reading } from '@telemetryhub/common';
+import { benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,12 +42,9 @@ const log = pino({ level: 'error' });
 
 async function main(): Promise<void> {
   progress('starting throwaway Redis and PostgreSQL');
-  const stack = await startStack();
-  const pool = createPgPool(stack.postgres.url, { max: 8, statementTimeoutMs: 60_000 }, log);
-  const redis = createRedis(stack.redis.url, { commandTimeoutMs: 60_000 });
-  const groups: ConsumerGroup[] = [];
+  const env = await startBenchStack(log);
+  const { stack, pool, redis } = env;
   try {
-    await migrate(pool, log);
     const total = Math.round(RATE * SECONDS);
     const latenciesMs = new Float64Array(total);
     let recorded = 0;
@@ -80,7 +73,7 @@ async function main(): Promise<void> {
         },
       }),
     });
-    groups.push(consumers);
+    env.track(consumers);
     consumers.start();
 
     progress(`offering ${RATE} events/s for ${SECONDS} s (first ${WARMUP_MS / 1000} s not counted)`);
@@ -156,10 +149,7 @@ async function main(): Promise<void> {
       console.log(`\np99 target < 1000 ms: ${result.p99_ms < 1000 ? 'met' : 'NOT met'}`);
     }
   } finally {
-    redis.disconnect();
-    for (const g of groups) await g.close();
-    await pool.end();
-    await stack.stop();
+    await env.close();
   }
 }
 

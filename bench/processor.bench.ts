@@ -10,12 +10,8 @@ import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
-import { startStack } from '@telemetryhub/devstack';
-import { TaskProducer, createRedis, queueDepths, type Reading, type TaskEnvelope, sleep } from '@telemetryhub/common';
-import { createPgPool } from '../apps/task-processor/src/store/pool.js';
-import { migrate } from '../apps/task-processor/src/store/migrate.js';
-import type { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
-import { benchReading, createBenchProcessor } from './processor-harness.js';
+import { TaskProducer, queueDepths, type Reading, type TaskEnvelope, sleep } from '@telemetryhub/common';
+import { benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -84,12 +80,9 @@ async function copyReference(url: string, rows: Reading[]): Promise<{ median: nu
 
 async function main(): Promise<void> {
   progress('starting throwaway Redis and PostgreSQL');
-  const stack = await startStack();
-  const pool = createPgPool(stack.postgres.url, { max: 8, statementTimeoutMs: 60_000 }, log);
-  const redis = createRedis(stack.redis.url, { commandTimeoutMs: 60_000 });
-  const groups: ConsumerGroup[] = [];
+  const env = await startBenchStack(log);
+  const { stack, pool, redis } = env;
   try {
-    await migrate(pool, log);
     const rows = readings();
     // Started (threads up, modules loaded) before anything is timed, as in a running processor.
     const { consumers, decoder } = await createBenchProcessor({
@@ -102,7 +95,7 @@ async function main(): Promise<void> {
       fetch: Number(values.fetch),
       log,
     });
-    groups.push(consumers);
+    env.track(consumers);
     progress(`COPY of ${N} rows, three times (reference: the median)`);
     const copy = await copyReference(stack.postgres.url, rows);
     const copySeconds = copy.median;
@@ -166,10 +159,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    redis.disconnect();
-    for (const g of groups) await g.close();
-    await pool.end();
-    await stack.stop();
+    await env.close();
   }
 }
 
