@@ -26,13 +26,7 @@ export function createApp(deps: ProcessorAppDeps): Express {
   app.disable('x-powered-by');
   app.use(opsRouter(deps));
   app.use(queryRouter(deps));
-  app.use(
-    lateRouter({
-      pool: deps.pool,
-      stored: (deviceId) => deps.pseudonymizer?.storedDeviceId(deviceId) ?? deviceId,
-      ...(deps.lateReplayer ? { replayer: deps.lateReplayer } : {}),
-    }),
-  );
+  app.use(lateRouter(deps));
   app.use(notFoundHandler());
   app.use(problemMiddleware(deps.log));
   return app;

@@ -5,6 +5,8 @@ import { AppError, DeviceIdSchema, ErrorCodes } from '@telemetryhub/common';
 import { parseParams } from './query-params.js';
 import { listLateReadings } from '../store/late.repo.js';
 import type { LateReplayer } from '../late/late-replay.js';
+import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
+import { postgresUnavailable, storedDeviceId } from './route-support.js';
 
 const LateQuery = z.object({
   device: DeviceIdSchema.optional(),
@@ -20,11 +22,12 @@ const ReplayBody = z.object({
 /** The late side output: list it, and replay what the current horizon now lets in. */
 export function lateRouter(deps: {
   pool: pg.Pool;
-  replayer?: LateReplayer;
-  /** The id a device is stored under (its pseudonym, with pseudonymisation on). */
-  stored: (deviceId: string) => string;
+  /** Absent: the replay answers 404. */
+  lateReplayer?: LateReplayer;
+  pseudonymizer?: DevicePseudonymizer;
 }): Router {
   const router = Router();
+  const stored = (deviceId: string) => storedDeviceId(deps.pseudonymizer, deviceId);
 
   /** Readings older than the late horizon, kept whole with the reason, oldest first. */
   router.get('/v1/late-readings', async (req, res) => {
@@ -32,9 +35,9 @@ export function lateRouter(deps: {
     const page = await listLateReadings(deps.pool, {
       limit: query.limit,
       offset: query.offset,
-      ...(query.device === undefined ? {} : { deviceId: deps.stored(query.device) }),
+      ...(query.device === undefined ? {} : { deviceId: stored(query.device) }),
     }).catch((err: unknown) => {
-      throw unavailable(err);
+      throw postgresUnavailable(err);
     });
     res.json({ total: page.total, late_readings: page.items });
   });
@@ -45,21 +48,18 @@ export function lateRouter(deps: {
    * another replay runs.
    */
   router.post('/v1/late-readings/replay', json({ limit: '4kb' }), async (req, res) => {
-    if (!deps.replayer) throw new AppError(ErrorCodes.NOT_FOUND, 'late replay is not enabled on this processor');
+    if (!deps.lateReplayer) throw new AppError(ErrorCodes.NOT_FOUND, 'late replay is not enabled on this processor');
     const body = parseParams(ReplayBody, req.body ?? {});
-    const result = await deps.replayer
+    const result = await deps.lateReplayer
       .replay({
         limit: body.limit,
-        ...(body.device === undefined ? {} : { deviceId: deps.stored(body.device) }),
+        ...(body.device === undefined ? {} : { deviceId: stored(body.device) }),
       })
       .catch((err: unknown) => {
-        throw err instanceof AppError ? err : unavailable(err);
+        throw err instanceof AppError ? err : postgresUnavailable(err);
       });
     res.json({ examined: result.examined, replayed: result.replayed, still_late: result.stillLate });
   });
 
   return router;
 }
-
-const unavailable = (err: unknown) =>
-  new AppError(ErrorCodes.DEPENDENCY_UNAVAILABLE, 'PostgreSQL did not answer', { cause: err, retryable: true });

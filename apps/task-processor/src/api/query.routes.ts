@@ -8,6 +8,7 @@ import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
 import { latestReading } from '../store/raw.repo.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { isoUtc } from '../store/sql-time.js';
+import { postgresUnavailable, storedDeviceId } from './route-support.js';
 
 /** Read API over stored readings, rollups and alerts. Every parameter is validated (400 names it). */
 export function queryRouter(deps: {
@@ -17,15 +18,12 @@ export function queryRouter(deps: {
   pseudonymizer?: DevicePseudonymizer;
 }): Router {
   const router = Router();
-  const stored = (deviceId: string) => deps.pseudonymizer?.storedDeviceId(deviceId) ?? deviceId;
+  const stored = (deviceId: string) => storedDeviceId(deps.pseudonymizer, deviceId);
   const db = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> => {
     try {
       return (await deps.pool.query<T>(sql, params)).rows;
     } catch (err) {
-      throw new AppError(ErrorCodes.DEPENDENCY_UNAVAILABLE, 'PostgreSQL did not answer', {
-        cause: err,
-        retryable: true,
-      });
+      throw postgresUnavailable(err);
     }
   };
 
@@ -38,10 +36,7 @@ export function queryRouter(deps: {
       return;
     }
     const reading = await latestReading(deps.pool, p.deviceId, p.metric).catch((err: unknown) => {
-      throw new AppError(ErrorCodes.DEPENDENCY_UNAVAILABLE, 'PostgreSQL did not answer', {
-        cause: err,
-        retryable: true,
-      });
+      throw postgresUnavailable(err);
     });
     if (!reading) {
       throw new AppError(
