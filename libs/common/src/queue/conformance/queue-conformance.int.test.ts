@@ -12,7 +12,7 @@ import { QUEUE_DRIVERS, type QueueDriverName } from '../driver.js';
 import { QueueFullError } from '../errors.js';
 import { DeadLetterQueue } from '../redis-list/dead-letter-queue.js';
 import { createRedis } from '../redis-connection.js';
-import type { FetchedTask } from '../redis-list/consumer.js';
+import type { DeadLetterReason, FetchedTask } from '../redis-list/consumer.js';
 import { driverUnderTest, type DriverUnderTest } from './drivers.js';
 
 /** Cases a driver cannot meet, with the reason. */
@@ -53,6 +53,20 @@ async function fetchAll(c: ReturnType<DriverUnderTest['consumer']>, count: numbe
   return out;
 }
 
+/** A first-attempt failure record for deadLetter(). */
+function failure(reason: DeadLetterReason, message: string, taskId: string | null) {
+  const now = new Date().toISOString();
+  return {
+    reason,
+    message,
+    task_id: taskId,
+    task_type: taskId === null ? null : 'telemetry.store',
+    attempts: 1,
+    first_failed_at: now,
+    last_failed_at: now,
+  };
+}
+
 for (const name of QUEUE_DRIVERS) {
   describe(`queue driver: ${name}`, () => {
     let d: DriverUnderTest;
@@ -84,20 +98,18 @@ for (const name of QUEUE_DRIVERS) {
       const empty = await stats.depths();
       assert.deepEqual([empty.pending, empty.processing, empty.failed, empty.oldestPendingAgeSeconds], [0, 0, 0, null]);
       const p = d.producer(queue);
-      // created_at 2026-01-01: the oldest pending task is as old as that, in either lane.
-      await p.enqueue([task(1), task(2), task(3), urgent(4), urgent(5)]);
+      // Task 1 (created 2026-01-01T00:00:00Z) is the oldest pending; the others are a minute younger.
+      const younger = (json: string) => json.replace('2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z');
+      await p.enqueue([
+        task(1),
+        younger(task(2)),
+        younger(task(3)),
+        { ...urgent(4), json: younger(urgent(4).json) },
+        { ...urgent(5), json: younger(urgent(5).json) },
+      ]);
       const c = d.consumer(queue);
       const [first] = await fetchAll(c, 1); // an urgent one is served first
-      const at = new Date().toISOString();
-      await c.deadLetter(first!.raw, {
-        reason: 'invalid_payload',
-        message: 'test',
-        task_id: 't-4',
-        task_type: 'telemetry.store',
-        attempts: 1,
-        first_failed_at: at,
-        last_failed_at: at,
-      });
+      await c.deadLetter(first!.raw, failure('invalid_payload', 'test', 't-4'));
       const held = await fetchAll(c, 1);
       const now = Date.parse('2026-01-01T00:01:40Z');
       const depths = await stats.depths(now);
@@ -107,7 +119,7 @@ for (const name of QUEUE_DRIVERS) {
         JSON.stringify(depths),
       );
       assert.ok(depths.consumers >= 1, 'the consumer is seen');
-      assert.equal(depths.oldestPendingAgeSeconds, 100);
+      assert.equal(depths.oldestPendingAgeSeconds, 100, 'the oldest pending task’s age, not the newest’s (40)');
       await c.ack(held.map((t) => t.raw));
     });
 
@@ -154,16 +166,7 @@ for (const name of QUEUE_DRIVERS) {
       await p.enqueue([raw, task(2)]);
       const c = d.consumer(queue);
       const [bad, good] = await fetchAll(c, 2);
-      const now = new Date().toISOString();
-      await c.deadLetter(bad!.raw, {
-        reason: 'invalid_envelope',
-        message: 'task is not valid JSON',
-        task_id: null,
-        task_type: null,
-        attempts: 1,
-        first_failed_at: now,
-        last_failed_at: now,
-      });
+      await c.deadLetter(bad!.raw, failure('invalid_envelope', 'task is not valid JSON', null));
       await c.ack([good!.raw]);
       assert.equal(await c.inFlight(), 0);
       const redis = createRedis(server.url);
