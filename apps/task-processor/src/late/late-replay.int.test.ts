@@ -184,3 +184,26 @@ test('POST /v1/late-readings/replay: by device, a bad limit is a 400 naming it, 
     await pool.end();
   }
 });
+
+test('a replayed reading past an alert threshold is stored and rolled up but raises no alert (old news)', async () => {
+  const pool = await freshDatabase(server.url, 'late_replay_alerts', log);
+  try {
+    await migrate(pool, log);
+    const metrics = metricsFor();
+    const alerts = async () => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM alerts')).rows[0]!.n);
+    // 95 °C is past the default temperature threshold (80): live, it fires.
+    await handlerWith(pool, metrics, 30).handle([testTask([reading('dev-live', daysAgo(0.01), 95)])]);
+    assert.equal(await alerts(), 1, 'the same value fires live');
+    await handlerWith(pool, metrics, 30).handle([testTask([reading('dev-old', daysAgo(40), 95)])]);
+
+    assert.deepEqual(await replayerWith(pool, metrics, 60).replay({ limit: 10 }), {
+      examined: 1,
+      replayed: 1,
+      stillLate: 0,
+    });
+    assert.deepEqual((await stored(pool)).values, [95, 95]);
+    assert.equal(await alerts(), 1, 'no alert for the replayed reading');
+  } finally {
+    await pool.end();
+  }
+});
