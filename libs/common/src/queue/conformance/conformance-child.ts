@@ -1,19 +1,44 @@
 /**
- * A consumer in a process of its own, for the conformance suite's crash cases:
- *   tsx conformance-child.ts <driver> <redis-url> <queue> <lease-ms> <batch>
- * Fetches one batch, prints the ids it holds as one JSON line, then keeps its lease alive (heartbeat) without
- * ever settling anything, until it is killed.
+ * A consumer in a process of its own, for the conformance suite's process cases:
+ *   tsx conformance-child.ts <driver> <redis-url> <queue> <lease-ms> <batch> [hold|graceful]
+ * Fetches one batch, prints the ids it holds as one JSON line, then keeps its lease alive (heartbeat) while it
+ * "works" on the batch. `hold` (default) never settles anything: it is there to be killed. `graceful` is a worker
+ * shutting down as the processor does on SIGTERM: it fetches nothing more, finishes (acks) the batch in hand,
+ * closes the driver and exits 0 (3 if an ack settled less than it held).
  */
 import { driverUnderTest } from './drivers.js';
 import type { QueueDriverName } from '../driver.js';
 
-const [driver, url, queue, leaseMs, batch] = process.argv.slice(2) as [QueueDriverName, string, string, string, string];
+const [driver, url, queue, leaseMs, batch, mode = 'hold'] = process.argv.slice(2) as [
+  QueueDriverName,
+  string,
+  string,
+  string,
+  string,
+  string?,
+];
 const d = driverUnderTest(driver, url);
 const consumer = d.consumer(queue, { leaseMs: Number(leaseMs) });
 consumer.startHeartbeat();
 const held: string[] = [];
+const raws: string[] = [];
 while (held.length === 0) {
-  for (const t of await consumer.fetch(Number(batch), 500)) held.push((JSON.parse(t.raw) as { id: string }).id);
+  for (const t of await consumer.fetch(Number(batch), 500)) {
+    held.push((JSON.parse(t.raw) as { id: string }).id);
+    raws.push(t.raw);
+  }
+}
+const working = setInterval(() => {}, 60_000);
+if (mode === 'graceful') {
+  process.once('SIGTERM', () => {
+    void (async () => {
+      await new Promise((r) => setTimeout(r, 200)); // the rest of the batch's work
+      const settled = await consumer.ack(raws);
+      consumer.stopHeartbeat();
+      await d.close();
+      clearInterval(working);
+      process.exitCode = settled === raws.length ? 0 : 3;
+    })();
+  });
 }
 process.stdout.write(`${JSON.stringify({ held })}\n`);
-setInterval(() => {}, 60_000);

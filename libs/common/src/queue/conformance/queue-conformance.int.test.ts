@@ -20,6 +20,8 @@ const CANNOT: Partial<Record<QueueDriverName, Record<string, string>>> = {
   bullmq: {
     'starvation guard':
       'BullMQ serves strictly by priority: a steady stream of urgent jobs starves normal ones (redis-list serves normal work at least every 5th fetch)',
+    'drain at maxmemory':
+      "BullMQ's Lua scripts carry no allow-oom flag: at maxmemory with noeviction Redis refuses its move to active, so a full queue cannot drain itself; an operator must raise maxmemory (redis-list's fetch and ack scripts are flagged allow-oom: they only move or delete)",
   },
 };
 
@@ -241,10 +243,8 @@ for (const name of QUEUE_DRIVERS) {
       );
     });
 
-    test('SIGKILL mid-batch: a consumer process killed while holding a batch loses none of it', async () => {
-      const queue = q();
-      d.housekeeping(queue);
-      await d.producer(queue).enqueue(range(1, 8).map((i) => task(i)));
+    /** A consumer process (conformance-child.ts) that has fetched a batch of `batch`; resolves with what it holds. */
+    async function childHolding(queue: string, batch: number, mode: 'hold' | 'graceful') {
       const child = spawn(
         process.execPath,
         [
@@ -255,16 +255,30 @@ for (const name of QUEUE_DRIVERS) {
           server.url,
           queue,
           '600',
-          '5',
+          String(batch),
+          mode,
         ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       try {
         const line = await new Promise<string>((resolve, reject) => {
           createInterface({ input: child.stdout! }).once('line', resolve);
-          child.once('exit', (code) => reject(new Error(`child exited (${code}) before fetching`)));
+          void exited.then((code) => reject(new Error(`child exited (${code}) before fetching`)));
         });
-        const { held } = JSON.parse(line) as { held: string[] };
+        return { child, exited, held: (JSON.parse(line) as { held: string[] }).held };
+      } catch (err) {
+        child.kill('SIGKILL');
+        throw err;
+      }
+    }
+
+    test('SIGKILL mid-batch: a consumer process killed while holding a batch loses none of it', async () => {
+      const queue = q();
+      d.housekeeping(queue);
+      await d.producer(queue).enqueue(range(1, 8).map((i) => task(i)));
+      const { child, held } = await childHolding(queue, 5, 'hold');
+      try {
         assert.deepEqual(
           held,
           range(1, 5).map((i) => `t-${i}`),
@@ -289,6 +303,128 @@ for (const name of QUEUE_DRIVERS) {
         child.kill('SIGKILL');
       }
     });
+
+    test('SIGTERM mid-batch: the consumer finishes and acks its batch, exits 0, and leaves the rest queued', async () => {
+      const queue = q();
+      d.housekeeping(queue);
+      await d.producer(queue).enqueue(range(1, 8).map((i) => task(i)));
+      const { child, exited, held } = await childHolding(queue, 5, 'graceful');
+      try {
+        assert.equal(held.length, 5);
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0, 'acked all it held, closed its connections and exited 0');
+        const depths = await d.stats(queue).depths();
+        assert.deepEqual([depths.pending, depths.processing], [3, 0], JSON.stringify(depths));
+        await sleep(1500); // past the child's lease: nothing of its batch may come back
+        const c = d.consumer(queue);
+        const rest = await fetchAll(c, 8, 1500);
+        assert.deepEqual(
+          ids(rest),
+          range(6, 8).map((i) => `t-${i}`),
+          'only the tasks it never took',
+        );
+        assert.deepEqual(
+          rest.map((t) => t.redeliveries),
+          [0, 0, 0],
+        );
+        await c.ack(rest.map((t) => t.raw));
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+
+    test('Redis restart with AOF: pending, held and dead-lettered tasks all survive; the consumer carries on', async () => {
+      const queue = q();
+      d.housekeeping(queue);
+      await d.producer(queue).enqueue(range(1, 4).map((i) => task(i)));
+      const c = d.consumer(queue);
+      c.startHeartbeat();
+      const [held, bad] = await fetchAll(c, 2);
+      await c.deadLetter(bad!.raw, failure('poison', 'test', idOf(bad!)));
+      // SIGTERM: Redis fsyncs the AOF on a clean shutdown. A crash (SIGKILL, power cut) with
+      // `appendfsync everysec` can lose the last second of writes: the documented window.
+      await server.restart();
+      assert.equal(await c.ack([held!.raw]), 1, 'the held task is still held by its consumer, and acked once');
+      const rest = await fetchAll(c, 2, 5000);
+      assert.deepEqual(ids(rest), ['t-3', 't-4'], 'pending tasks are there, in order');
+      assert.equal(await c.ack(rest.map((t) => t.raw)), 2);
+      const depths = await d.stats(queue).depths();
+      assert.deepEqual([depths.pending, depths.processing, depths.failed], [0, 0, 1], JSON.stringify(depths));
+      c.stopHeartbeat();
+    });
+
+    /** Runs `body` against a driver on a Redis of its own at `maxmemory` 3 MB (noeviction), filled by the
+     * producer (one task per enqueue, so the count accepted is exact) until Redis refuses. */
+    async function withFullRedis(
+      body: (o: { full: RedisServer; fd: DriverUnderTest; queue: string; accepted: number }) => Promise<void>,
+    ) {
+      const full = await RedisServer.start({ maxMemory: '3mb' });
+      const fd = driverUnderTest(name, full.url);
+      try {
+        const queue = q();
+        fd.housekeeping(queue);
+        const p = fd.producer(queue);
+        const body1k = 'x'.repeat(1000);
+        let accepted = 0;
+        let refusal: unknown;
+        while (refusal === undefined && accepted < 100_000) {
+          await p.enqueue([task(accepted + 1).replace('"payload":{', `"payload":{"body":"${body1k}",`)]).then(
+            () => accepted++,
+            (err: unknown) => (refusal = err),
+          );
+        }
+        assert.match(String(refusal), /OOM/, 'the producer is told why');
+        assert.ok(accepted > 100, `${accepted} accepted before Redis was full`);
+        await body({ full, fd, queue, accepted });
+      } finally {
+        await fd.close();
+        await full.stop();
+      }
+    }
+
+    /** Fetches and acks until the queue stays empty; returns the ids seen. */
+    async function drain(c: ReturnType<DriverUnderTest['consumer']>) {
+      const seen: string[] = [];
+      for (;;) {
+        const got = await c.fetch(100, 300);
+        if (got.length === 0) return seen;
+        assert.equal(await c.ack(got.map((t) => t.raw)), got.length);
+        seen.push(...ids(got));
+      }
+    }
+
+    test('Redis at maxmemory: producers are refused; once there is room again, every accepted task is delivered once', async () => {
+      await withFullRedis(async ({ full, fd, queue, accepted }) => {
+        const c = fd.consumer(queue);
+        // Whatever the consumer can or cannot do while Redis is full, it reports an error and stays usable.
+        await c.fetch(1, 100).then(
+          (got) => c.requeueInFlight().then(() => got),
+          (err: unknown) => assert.match(String(err), /OOM/),
+        );
+        const admin = createRedis(full.url);
+        try {
+          await admin.config('SET', 'maxmemory', '0'); // the operator's fix: more memory
+        } finally {
+          admin.disconnect();
+        }
+        const seen = await drain(c);
+        assert.equal(seen.length, accepted, 'every accepted task, and nothing the refused enqueue left behind');
+        assert.equal(new Set(seen).size, accepted, 'each once');
+        assert.equal(await fd.producer(queue).enqueue([task(0)]), 1, 'producers resume');
+      });
+    });
+
+    test(
+      'Redis at maxmemory: consumers still drain the full queue, which makes room, and producers resume by themselves',
+      { skip: cannot('drain at maxmemory') },
+      async () => {
+        await withFullRedis(async ({ fd, queue, accepted }) => {
+          const seen = await drain(fd.consumer(queue));
+          assert.equal(seen.length, accepted, 'every accepted task was consumed while Redis was full');
+          assert.equal(await fd.producer(queue).enqueue([task(0)]), 1, 'producers resume once consumers made room');
+        });
+      },
+    );
 
     test('a consumer frozen past its lease: its late ack settles nothing, the task is delivered again once', async () => {
       const queue = q();

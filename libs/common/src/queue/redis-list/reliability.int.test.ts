@@ -1,7 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import type { RedisServer } from '@telemetryhub/devstack';
 import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer, type DeadLetterRecord } from './consumer.js';
@@ -11,7 +10,6 @@ import { queueDepths } from './queue-stats.js';
 import { QueueFullError } from '../errors.js';
 
 let env: TestRedis | undefined;
-let server: RedisServer;
 let redis: Redis;
 let blocking: Redis;
 let n = 0;
@@ -27,8 +25,8 @@ const task = (i: number, extra: Record<string, unknown> = {}) =>
 const ids = (raws: Array<{ raw: string }>) => raws.map(({ raw }) => (JSON.parse(raw) as { id: string }).id);
 
 before(async () => {
-  env = await startTestRedis({ appendOnly: true });
-  ({ server, redis, blocking } = env);
+  env = await startTestRedis();
+  ({ redis, blocking } = env);
 });
 after(() => stopTestRedis(env));
 
@@ -135,17 +133,6 @@ test('the DLQ lists, filters, replays (once) and purges dead letters', async () 
   assert.equal(await dlq.count(), 0);
   const record = all[2]!.record as DeadLetterRecord;
   assert.equal(record.consumer, c.consumerId);
-});
-
-test('tasks survive a Redis restart with the append-only file on', async () => {
-  const q = freshQueue();
-  await new TaskProducer(redis, q).enqueue([task(1), task(2)]);
-  const c = new ReliableConsumer(redis, blocking, q);
-  await c.fetch(1, 0);
-  await server.restart(); // SIGTERM: Redis fsyncs the AOF on a clean shutdown
-  await new Promise((r) => setTimeout(r, 200));
-  const d = await queueDepths(redis, q);
-  assert.deepEqual([d.pending, d.processing], [1, 1]);
 });
 
 test('queue depths report the age of the oldest pending task in either lane, whatever form its created_at has', async () => {
