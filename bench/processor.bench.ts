@@ -19,6 +19,7 @@ const { values } = parseArgs({
     'per-task': { type: 'string', default: '500' },
     json: { type: 'boolean', default: false },
     loops: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: String(availableParallelism()) },
     fetch: { type: 'string', default: '100' }, // FETCH_BATCH_SIZE's default
     type: { type: 'string', default: 'telemetry.analyze' },
@@ -27,29 +28,31 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor -- [--events N (200000)] [--per-task N (500)] [--loops N (2)] [--threads N (cores; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
+    'npm run bench:processor -- [--events N (200000)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (cores; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
   );
   process.exit(0);
 }
 const N = Number(values.events);
 const PER_TASK = Number(values['per-task']);
 const LOOPS = Number(values.loops);
+const ROUNDS = Number(values.rounds);
 const THREADS = Number(values.threads);
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 // 'error': the pool's idle clients are cut off when the throwaway server stops, which is expected here.
 const log = pino({ level: 'error' });
 
-function readings(): Reading[] {
-  const base = Date.parse('2026-05-01T00:00:00Z');
-  return Array.from({ length: N }, (_, i) => benchReading(i, base + Math.floor(i / 800) * 1000));
+/** Round `r`'s readings: fresh event ids, an hour later than the previous round's (same day partition). */
+function readings(r: number): Reading[] {
+  const base = Date.parse('2026-05-01T00:00:00Z') + r * 3_600_000;
+  return Array.from({ length: N }, (_, i) => benchReading(r * N + i, base + Math.floor(i / 800) * 1000));
 }
 
-/** Seconds one COPY of `rows` takes into a fresh table `name` shaped like `readings`. */
-async function copyOnce(url: string, rows: Reading[], name: string): Promise<number> {
+/** Seconds one COPY of `rows` takes into a fresh table shaped like `readings` (dropped afterwards). */
+async function copySeconds(url: string, rows: Reading[]): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(`CREATE TABLE ${name} (LIKE readings INCLUDING ALL)`);
+    await client.query(`CREATE TABLE readings_copy (LIKE readings INCLUDING ALL)`);
     const esc = (v: string | null) => (v === null ? '\\N' : v);
     const lines = function* () {
       for (const r of rows) {
@@ -61,21 +64,25 @@ async function copyOnce(url: string, rows: Reading[], name: string): Promise<num
       Readable.from(lines()),
       client.query(
         copyFrom(
-          `COPY ${name} (event_id, device_id, metric, event_time, value, unit, site, region, firmware, schema_version, sequence_id, task_id) FROM STDIN`,
+          `COPY readings_copy (event_id, device_id, metric, event_time, value, unit, site, region, firmware, schema_version, sequence_id, task_id) FROM STDIN`,
         ),
       ),
     );
-    return (performance.now() - t0) / 1000;
+    const seconds = (performance.now() - t0) / 1000;
+    await client.query('DROP TABLE readings_copy');
+    return seconds;
   } finally {
     await client.end();
   }
 }
 
-/** The reference: the median of three COPYs (one alone swung 65–133k rows/s between runs on a shared machine). */
-async function copyReference(url: string, rows: Reading[]): Promise<{ median: number; all: number[] }> {
-  const all: number[] = [];
-  for (let i = 1; i <= 3; i++) all.push(await copyOnce(url, rows, `readings_copy_${i}`));
-  return { median: [...all].sort((a, b) => a - b)[1]!, all };
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+interface Round {
+  copy_rows_per_second: number;
+  processor_events_per_second: number;
+  ratio_to_copy: number;
+  processor_cpu_us_per_event: number;
 }
 
 async function main(): Promise<void> {
@@ -83,7 +90,6 @@ async function main(): Promise<void> {
   const env = await startBenchStack(log);
   const { stack, pool, redis } = env;
   try {
-    const rows = readings();
     // Started (threads up, modules loaded) before anything is timed, as in a running processor.
     const { consumers, decoder } = await createBenchProcessor({
       redis,
@@ -96,66 +102,80 @@ async function main(): Promise<void> {
       log,
     });
     env.track(consumers);
-    progress(`COPY of ${N} rows, three times (reference: the median)`);
-    const copy = await copyReference(stack.postgres.url, rows);
-    const copySeconds = copy.median;
-
-    progress(`enqueuing ${N} readings as ${values.type} tasks of ${PER_TASK}`);
     const producer = new TaskProducer(redis, 'bench');
-    const tasks: TaskEnvelope[] = [];
-    for (let i = 0; i < N; i += PER_TASK) {
-      tasks.push({
-        id: `task-${i}`,
-        type: values.type,
-        priority: 50,
-        created_at: new Date().toISOString(),
-        attempts: 0,
-        payload: { readings: rows.slice(i, i + PER_TASK) },
+    // Paired rounds: each COPY reference right before the drain it is compared with, so a noisy neighbour
+    // slows both sides of a ratio (one COPY alone swung 65–133k rows/s between runs on a shared machine).
+    const rounds: Round[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const rows = readings(r);
+      progress(`round ${r + 1}/${ROUNDS}: COPY of ${N} rows (the reference)`);
+      const copy = await copySeconds(stack.postgres.url, rows);
+
+      progress(`round ${r + 1}/${ROUNDS}: enqueuing ${N} readings as ${values.type} tasks of ${PER_TASK}`);
+      await pool.query('TRUNCATE readings, rollups_1m, rollups_1h, alerts, alert_notifications, outlier_state');
+      const tasks: TaskEnvelope[] = [];
+      for (let i = 0; i < N; i += PER_TASK) {
+        tasks.push({
+          id: `task-${r}-${i}`,
+          type: values.type,
+          priority: 50,
+          created_at: new Date().toISOString(),
+          attempts: 0,
+          payload: { readings: rows.slice(i, i + PER_TASK) },
+        });
+      }
+      for (let i = 0; i < tasks.length; i += 20) await producer.enqueue(tasks.slice(i, i + 20));
+
+      progress(`round ${r + 1}/${ROUNDS}: draining (${LOOPS} consumer loops, ${THREADS} decode threads)`);
+      const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
+      consumers.start();
+      for (;;) {
+        const d = await queueDepths(redis, 'bench');
+        if (d.pending === 0 && d.processing === 0) break;
+        await sleep(50);
+      }
+      const drain = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      await consumers.stop();
+      const { rows: counted } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
+      if (Number(counted[0]!.n) !== N) throw new Error(`expected ${N} rows, found ${counted[0]!.n}`);
+      rounds.push({
+        copy_rows_per_second: N / copy,
+        processor_events_per_second: N / drain,
+        ratio_to_copy: copy / drain,
+        // All of this process's threads while draining (the queue polling above is a small part of it).
+        processor_cpu_us_per_event: (cpu.user + cpu.system) / N,
       });
     }
-    for (let i = 0; i < tasks.length; i += 20) await producer.enqueue(tasks.slice(i, i + 20));
-
-    progress(`draining with the processor pipeline (${LOOPS} consumer loops, ${THREADS} decode threads)`);
-    const t0 = performance.now();
-    const cpu0 = process.cpuUsage();
-    consumers.start();
-    for (;;) {
-      const d = await queueDepths(redis, 'bench');
-      if (d.pending === 0 && d.processing === 0) break;
-      await sleep(50);
-    }
-    const drainSeconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    await consumers.stop();
     await decoder.close();
-    const { rows: counted } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
-    if (Number(counted[0]!.n) !== N) throw new Error(`expected ${N} rows, found ${counted[0]!.n}`);
 
     const result = {
       events: N,
-      copy_rows_per_second: N / copySeconds,
-      copy_rows_per_second_each: copy.all.map((t) => Math.round(N / t)),
-      processor_events_per_second: N / drainSeconds,
-      ratio_to_copy: copySeconds / drainSeconds,
-      // All of this process's threads while draining (the queue polling above is a small part of it).
-      processor_cpu_us_per_event: (cpu.user + cpu.system) / N,
+      rounds: rounds.length,
+      copy_rows_per_second: median(rounds.map((x) => x.copy_rows_per_second)),
+      processor_events_per_second: median(rounds.map((x) => x.processor_events_per_second)),
+      ratio_to_copy: median(rounds.map((x) => x.ratio_to_copy)),
+      processor_cpu_us_per_event: median(rounds.map((x) => x.processor_cpu_us_per_event)),
+      each: rounds,
     };
     if (values.json) console.log(JSON.stringify(result, null, 2));
     else {
+      const k = (x: number) => `${Math.round(x / 1000)}k`;
       console.log(
-        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (${values.type}), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s)\n`,
+        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (${values.type}), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s), ${ROUNDS} paired rounds\n`,
       );
       console.log(
-        `${'PostgreSQL COPY into a table of the same shape'.padEnd(52)} ${Math.round(result.copy_rows_per_second).toString().padStart(8)} rows/s (median of ${result.copy_rows_per_second_each.join(', ')})`,
+        `${'PostgreSQL COPY into a table of the same shape'.padEnd(52)} ${Math.round(result.copy_rows_per_second).toString().padStart(8)} rows/s (median; each: ${rounds.map((x) => k(x.copy_rows_per_second)).join(', ')})`,
       );
       console.log(
-        `${'task-processor (fetch → validate → insert → fold → ack)'.padEnd(52)} ${Math.round(result.processor_events_per_second).toString().padStart(8)} events/s`,
+        `${'task-processor (fetch → validate → insert → fold → ack)'.padEnd(52)} ${Math.round(result.processor_events_per_second).toString().padStart(8)} events/s (median; each: ${rounds.map((x) => k(x.processor_events_per_second)).join(', ')})`,
       );
       console.log(
         `${'task-processor CPU (main + worker threads)'.padEnd(52)} ${result.processor_cpu_us_per_event.toFixed(1).padStart(8)} µs/event`,
       );
       console.log(
-        `\nprocessor = ${(result.ratio_to_copy * 100).toFixed(0)}% of COPY (target ≥ 60%: ${result.ratio_to_copy >= 0.6 ? 'met' : 'NOT met'})`,
+        `\nprocessor = ${(result.ratio_to_copy * 100).toFixed(0)}% of COPY, median of the rounds' ratios (each: ${rounds.map((x) => `${(x.ratio_to_copy * 100).toFixed(0)}%`).join(', ')}; target ≥ 60%: ${result.ratio_to_copy >= 0.6 ? 'met' : 'NOT met'})`,
       );
     }
   } finally {

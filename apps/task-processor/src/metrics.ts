@@ -74,6 +74,11 @@ export function createProcessorMetrics(registry: Registry) {
       help: 'Readings skipped because their event_id was already stored (resends, retries).',
       registers,
     }),
+    rawInsertFallbacks: new Counter({
+      name: 'taskproc_raw_insert_fallbacks_total',
+      help: 'Batches whose COPY met a reading already stored and were inserted with INSERT … ON CONFLICT instead (slower; expected after retries and resends).',
+      registers,
+    }),
     lateCorrections: new Counter({
       name: 'taskproc_late_corrections_total',
       help: 'Readings stored behind their device’s event-time watermark: their (closed) rollup buckets were amended.',

@@ -93,7 +93,7 @@ export function createTelemetryHandler(deps: {
         const client = await deps.pool.connect();
         try {
           await client.query('BEGIN');
-          added = await insertReadings(client, items);
+          added = await insertReadings(client, items, { onCopyConflict: () => deps.metrics.rawInsertFallbacks.inc() });
           lateAdded = await insertLateReadings(client, late, LATE_REASONS.beyondHorizon);
           fresh = uniqueAdded(
             items.map((i) => i.reading),

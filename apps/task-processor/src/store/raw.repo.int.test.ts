@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { PostgresServer } from '@telemetryhub/devstack';
@@ -96,4 +97,64 @@ test('only new rows are reported added, and a rolled-back insert adds nothing', 
   assert.deepEqual([...later], ['00000000-0000-4000-8000-000000000007']);
   const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
   assert.equal(rows[0]!.n, '6');
+});
+
+test('a batch meeting a stored row falls back to ON CONFLICT inside the same transaction: only new rows added', async () => {
+  const fallbacks: number[] = [];
+  const onCopyConflict = () => fallbacks.push(1);
+  const fresh = [item(100), item(101)];
+  assert.equal((await inTransaction((c) => insertReadings(c, fresh, { onCopyConflict }))).size, 2);
+  assert.equal(fallbacks.length, 0, 'no conflict: the COPY path');
+  const { added, stored } = await inTransaction(async (c) => {
+    const ids = await insertReadings(c, [item(99), item(100), item(102), item(101), item(103)], { onCopyConflict });
+    // The transaction is still usable after the failed COPY was undone.
+    const { rows } = await c.query<{ n: string }>(`SELECT count(*) AS n FROM readings WHERE task_id LIKE 'task-1__'`);
+    return { added: ids, stored: rows[0]!.n };
+  });
+  assert.deepEqual(
+    [...added].sort(),
+    [99, 102, 103].map((n) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`),
+  );
+  assert.equal(fallbacks.length, 1, 'the conflict was counted');
+  assert.equal(stored, '4', 'rows 100–103 once each (99 is task-99)');
+});
+
+test('two transactions inserting overlapping batches at once: each row once, each reported added by exactly one', async () => {
+  const batch = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => item(1000 + from + k));
+  const run = (items: StoredReadingInput[]) =>
+    inTransaction(async (c) => {
+      const added = await insertReadings(c, items);
+      await new Promise((r) => setTimeout(r, 100)); // hold the row locks while the other one inserts
+      return added;
+    });
+  const [a, b] = await Promise.all([run(batch(0, 599)), run(batch(300, 899))]);
+  assert.equal(a.size + b.size, 900, 'each of the 900 event_ids added by one of them');
+  assert.equal(new Set([...a, ...b]).size, 900);
+  const { rows } = await pool.query<{ n: string; d: string }>(
+    `SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM readings WHERE value BETWEEN 1000 AND 1899`,
+  );
+  assert.deepEqual([rows[0]!.n, rows[0]!.d], ['900', '900']);
+});
+
+test('any text survives the COPY path byte for byte', async () => {
+  const text = fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0'));
+  let n = 5000;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(text, fc.option(text, { nil: null })), { minLength: 1, maxLength: 5 }),
+      async (rows) => {
+        const items = rows.map(([site, firmware]) => item(++n, { site, firmware }));
+        assert.equal((await inTransaction((c) => insertReadings(c, items))).size, items.length);
+        const { rows: got } = await pool.query<{ site: string; firmware: string | null }>(
+          `SELECT site, firmware FROM readings WHERE event_id = ANY($1::uuid[]) ORDER BY event_id`,
+          [items.map((i) => i.reading.event_id)],
+        );
+        assert.deepEqual(
+          got.map((r) => [r.site, r.firmware]),
+          rows,
+        );
+      },
+    ),
+    { numRuns: 60 },
+  );
 });
