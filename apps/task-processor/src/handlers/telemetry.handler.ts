@@ -75,17 +75,12 @@ export function createTelemetryHandler(deps: {
       const all = tasks.flatMap((t) => t.readings.map((reading) => ({ reading, taskId: t.header.id })));
       const allMs = all.map((i) => Date.parse(i.reading.event_time));
       const { items, itemsMs, late } = splitByHorizon(all, allMs, deps.lateHorizonMs, now());
-      // The steps each event gets: the union over every task in this group that carries it.
-      const steps = new Map<string, number>();
-      for (const t of tasks) {
-        const bits = stepBits(t.header.type);
-        for (const r of t.readings) steps.set(r.event_id, (steps.get(r.event_id) ?? 0) | bits);
-      }
-      let anyRollup = false;
-      for (const bits of steps.values()) if (bits & STEP_BIT.rollup) anyRollup = true;
+      const stepsOf = eventSteps(tasks);
+      const anyRollup = tasks.some((t) => stepBits(t.header.type) & STEP_BIT.rollup);
       await ensurePartitions(itemsMs, anyRollup);
       let added = new Set<string>();
       let fresh: Reading[] = [];
+      let freshMs: number[] = [];
       let rollupRows = 0;
       let lateAdded = 0;
       let changedAlerts: AlertRow[] = [];
@@ -95,13 +90,10 @@ export function createTelemetryHandler(deps: {
           await client.query('BEGIN');
           added = await insertReadings(client, items, { onCopyConflict: () => deps.metrics.rawInsertFallbacks.inc() });
           lateAdded = await insertLateReadings(client, late, LATE_REASONS.beyondHorizon);
-          fresh = uniqueAdded(
-            items.map((i) => i.reading),
-            added,
-          );
-          const toRoll = fresh.filter((r) => (steps.get(r.event_id)! & STEP_BIT.rollup) !== 0);
-          const toAlert = fresh.filter((r) => (steps.get(r.event_id)! & STEP_BIT.alert) !== 0);
-          if (toRoll.length) rollupRows = await foldRollups(client, toRoll);
+          ({ fresh, freshMs } = uniqueAdded(items, itemsMs, added));
+          const toRoll = withStep(fresh, freshMs, stepsOf, STEP_BIT.rollup);
+          const toAlert = withStep(fresh, freshMs, stepsOf, STEP_BIT.alert).readings;
+          if (toRoll.readings.length) rollupRows = await foldRollups(client, toRoll.readings, toRoll.ms);
           if (toAlert.length) {
             const firing = await firingAlerts(client, [...new Set(toAlert.map((r) => r.device_id))]);
             const actions = evaluateRules(toAlert, rules, firing);
@@ -139,7 +131,6 @@ export function createTelemetryHandler(deps: {
       }
       deps.metrics.duplicateReadings.inc(items.length - added.size);
       if (lateAdded) deps.metrics.lateReadings.inc({ reason: LATE_REASONS.beyondHorizon }, lateAdded);
-      const freshMs = fresh.map((r) => Date.parse(r.event_time));
       const lateCorrections = watermarks.observe(fresh, freshMs).filter(Boolean).length;
       if (lateCorrections) deps.metrics.lateCorrections.inc(lateCorrections);
       if (deps.observeVisibleLatency === false) return;
@@ -172,7 +163,56 @@ function splitByHorizon(
 }
 
 /** The readings whose event_id the insert added, each once (a batch may carry the same reading twice). */
-function uniqueAdded(readings: readonly Reading[], added: ReadonlySet<string>): Reading[] {
+function uniqueAdded(
+  items: readonly StoredReadingInput[],
+  itemsMs: readonly number[],
+  added: ReadonlySet<string>,
+): { fresh: Reading[]; freshMs: number[] } {
+  const fresh: Reading[] = [];
+  const freshMs: number[] = [];
+  // Every item added means every event_id was distinct: nothing to look up (the common case, a clean batch).
+  const all = added.size === items.length;
   const seen = new Set<string>();
-  return readings.filter((r) => added.has(r.event_id) && !seen.has(r.event_id) && seen.add(r.event_id));
+  for (let i = 0; i < items.length; i++) {
+    const r = items[i]!.reading;
+    if (!all && (!added.has(r.event_id) || seen.has(r.event_id))) continue;
+    if (!all) seen.add(r.event_id);
+    fresh.push(r);
+    freshMs.push(itemsMs[i]!);
+  }
+  return { fresh, freshMs };
+}
+
+/**
+ * Which steps each event gets: the union over every task in the group that carries it. Tasks of one type (the
+ * usual group) give every event the same steps, without a lookup per event.
+ */
+function eventSteps(tasks: readonly ParsedTask[]): (eventId: string) => number {
+  const types = new Set(tasks.map((t) => t.header.type));
+  if (types.size <= 1) {
+    const bits = tasks.length ? stepBits(tasks[0]!.header.type) : 0;
+    return () => bits;
+  }
+  const steps = new Map<string, number>();
+  for (const t of tasks) {
+    const bits = stepBits(t.header.type);
+    for (const r of t.readings) steps.set(r.event_id, (steps.get(r.event_id) ?? 0) | bits);
+  }
+  return (eventId) => steps.get(eventId) ?? 0;
+}
+
+/** The readings (and their event times) whose steps include `step`. */
+function withStep(
+  readings: readonly Reading[],
+  ms: readonly number[],
+  stepsOf: (eventId: string) => number,
+  step: number,
+): { readings: Reading[]; ms: number[] } {
+  const out = { readings: [] as Reading[], ms: [] as number[] };
+  for (let i = 0; i < readings.length; i++) {
+    if ((stepsOf(readings[i]!.event_id) & step) === 0) continue;
+    out.readings.push(readings[i]!);
+    out.ms.push(ms[i]!);
+  }
+  return out;
 }

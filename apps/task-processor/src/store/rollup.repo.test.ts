@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testReading } from '../test-support.js';
-import { aggregate } from './rollup.repo.js';
+import fc from 'fast-check';
+import { aggregate, rollupPartials } from './rollup.repo.js';
 
 const r = (device: string, metric: string, time: string, value: number) =>
   testReading({ device_id: device, metric, event_time: time, value });
@@ -41,4 +42,35 @@ test('each bucket carries m2, the sum of squared deviations from its mean, stabl
   assert.ok(Math.abs(part!.m2 - 0.05) < 1e-6, 'the spread of 0.1 steps survives a mean of a million');
   const [single] = aggregate([r('volt', 'v', '2026-01-01T00:00:00Z', 5)], '1m');
   assert.equal(single!.m2, 0);
+});
+
+test('hour buckets merged from minute buckets equal hour buckets folded from the readings', () => {
+  const reading = fc.record({
+    device: fc.constantFrom('a', 'b'),
+    metric: fc.constantFrom('t', 'h'),
+    second: fc.integer({ min: 0, max: 3 * 3600 - 1 }),
+    value: fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+  });
+  fc.assert(
+    fc.property(fc.array(reading, { minLength: 1, maxLength: 200 }), (rs) => {
+      const readings = rs.map((x) =>
+        r(x.device, x.metric, new Date(Date.UTC(2026, 0, 1) + x.second * 1000).toISOString(), x.value),
+      );
+      const merged = rollupPartials(readings)['1h'];
+      const direct = aggregate(readings, '1h');
+      assert.deepEqual(
+        merged.map((p) => [p.device, p.metric, p.bucket, p.count, p.min, p.max]),
+        direct.map((p) => [p.device, p.metric, p.bucket, p.count, p.min, p.max]),
+      );
+      // Floating point: both ways agree to rounding, far below any term a wrong merge would leave out.
+      const tolerance = 1e-9 * rs.reduce((acc, x) => acc + x.value * x.value, 1);
+      merged.forEach((p, i) => {
+        const d = direct[i]!;
+        assert.ok(Math.abs(p.sum - d.sum) <= tolerance, `sum ${p.sum} vs ${d.sum}`);
+        assert.ok(Math.abs(p.m2 - d.m2) <= tolerance, `m2 ${p.m2} vs ${d.m2}`);
+      });
+      assert.deepEqual(rollupPartials(readings)['1m'], aggregate(readings, '1m'));
+    }),
+    { numRuns: 300 },
+  );
 });

@@ -5,7 +5,7 @@ export const ROLLUP_TABLES = { '1m': 'rollups_1m', '1h': 'rollups_1h' } as const
 export type Granularity = keyof typeof ROLLUP_TABLES;
 const BUCKET_MS: Record<Granularity, number> = { '1m': 60_000, '1h': 3_600_000 };
 
-interface Partial {
+export interface Partial {
   device: string;
   metric: string;
   bucket: string;
@@ -31,12 +31,27 @@ export function aggregate(
   granularity: Granularity,
   eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
 ): Partial[] {
-  const size = BUCKET_MS[granularity];
+  return partials(bucketize(readings, eventMs, BUCKET_MS[granularity]));
+}
+
+/** Both rollups' rows at once: the minute buckets from the readings, the hour buckets from the minute buckets. */
+export function rollupPartials(
+  readings: readonly Reading[],
+  eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
+): Record<Granularity, Partial[]> {
+  const minutes = bucketize(readings, eventMs, BUCKET_MS['1m']);
+  return { '1m': partials(minutes), '1h': partials(coarsen(minutes.values(), BUCKET_MS['1h'])) };
+}
+
+const bucketKey = (device: string, metric: string, bucketMs: number) => `${device}\u0000${metric}\u0000${bucketMs}`;
+
+/** Readings into buckets of `size` ms: count, sum, min, max, and mean and m2 by Welford's update. */
+function bucketize(readings: readonly Reading[], eventMs: readonly number[], size: number): Map<string, Bucket> {
   const out = new Map<string, Bucket>();
   for (let i = 0; i < readings.length; i++) {
     const r = readings[i]!;
     const bucketMs = Math.floor(eventMs[i]! / size) * size;
-    const key = `${r.device_id}\u0000${r.metric}\u0000${bucketMs}`;
+    const key = bucketKey(r.device_id, r.metric, bucketMs);
     const p = out.get(key);
     if (p) {
       p.count++;
@@ -60,9 +75,41 @@ export function aggregate(
       });
     }
   }
-  // Sorted by (device, metric, bucket), so that concurrent folds lock buckets in the same order. A bucket's time
-  // is formatted once per bucket, not once per reading.
-  return [...out.values()].sort(byDeviceMetricBucket).map(({ bucketMs, mean: _mean, ...p }) => ({
+  return out;
+}
+
+/**
+ * Finer buckets merged into buckets of `size` ms (a multiple of theirs) by the pairwise update, as the upsert
+ * merges them in the table: the hour rollup from the minute buckets, without going over every reading again.
+ */
+function coarsen(fine: Iterable<Bucket>, size: number): Map<string, Bucket> {
+  const out = new Map<string, Bucket>();
+  for (const b of fine) {
+    const bucketMs = Math.floor(b.bucketMs / size) * size;
+    const key = bucketKey(b.device, b.metric, bucketMs);
+    const p = out.get(key);
+    if (!p) {
+      out.set(key, { ...b, bucketMs });
+      continue;
+    }
+    const n = p.count + b.count;
+    const delta = b.mean - p.mean;
+    p.m2 += b.m2 + (delta * delta * p.count * b.count) / n;
+    p.mean += (delta * b.count) / n;
+    p.count = n;
+    p.sum += b.sum;
+    if (b.min < p.min) p.min = b.min;
+    if (b.max > p.max) p.max = b.max;
+  }
+  return out;
+}
+
+/**
+ * Buckets as upsert rows, sorted by (device, metric, bucket), so that concurrent folds lock buckets in the same
+ * order. A bucket's time is formatted once per bucket, not once per reading.
+ */
+function partials(buckets: Map<string, Bucket>): Partial[] {
+  return [...buckets.values()].sort(byDeviceMetricBucket).map(({ bucketMs, mean: _mean, ...p }) => ({
     ...p,
     bucket: new Date(bucketMs).toISOString(),
   }));
@@ -79,13 +126,17 @@ function byDeviceMetricBucket(a: Bucket, b: Bucket): number {
  * by the pairwise update (m2 = m2a + m2b + δ²·na·nb/(na+nb), δ the difference of the two means), so a bucket's
  * variance is exact whatever the order and grouping of its readings. Call it only with readings the raw insert
  * really added, in the same transaction: then each event counts exactly once, whatever the retries. Rows come
- * sorted from aggregate(), so concurrent folds lock buckets in the same order (no deadlock between replicas).
+ * sorted from rollupPartials(), so concurrent folds lock buckets in the same order (no deadlock between replicas).
  */
-export async function foldRollups(client: pg.PoolClient, readings: readonly Reading[]): Promise<number> {
+export async function foldRollups(
+  client: pg.PoolClient,
+  readings: readonly Reading[],
+  eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
+): Promise<number> {
   let rows = 0;
-  const eventMs = readings.map((r) => Date.parse(r.event_time));
+  const byGranularity = rollupPartials(readings, eventMs);
   for (const granularity of Object.keys(ROLLUP_TABLES) as Granularity[]) {
-    const parts = aggregate(readings, granularity, eventMs);
+    const parts = byGranularity[granularity];
     if (!parts.length) continue;
     const table = ROLLUP_TABLES[granularity];
     await client.query(
