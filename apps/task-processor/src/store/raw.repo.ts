@@ -6,6 +6,7 @@ import type { Reading } from '@telemetryhub/common';
 import { isoUtc } from './sql-time.js';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array.js';
 import { copyTextRow } from './copy-text.js';
+import { inEventIdOrder } from './event-id-order.js';
 
 /** A reading with the task that carried it (kept for tracing a row back to its task). */
 export interface StoredReadingInput {
@@ -38,9 +39,7 @@ export async function insertReadings(
   opts: InsertReadingsOptions = {},
 ): Promise<Set<string>> {
   if (items.length === 0) return new Set();
-  const sorted = [...items].sort((a, b) =>
-    a.reading.event_id < b.reading.event_id ? -1 : a.reading.event_id > b.reading.event_id ? 1 : 0,
-  );
+  const sorted = inEventIdOrder(items, (i) => i.reading.event_id);
   if (!repeatsEventId(sorted)) {
     await db.query('SAVEPOINT insert_readings_copy');
     try {
@@ -62,7 +61,7 @@ const COLUMNS =
 /** Rows per chunk written to the COPY stream (a chunk is one string, so memory stays bounded per chunk). */
 const COPY_CHUNK_ROWS = 1000;
 
-/** Sorted input: does any event_id appear twice? */
+/** Input in event-id order: does any event_id appear twice? */
 function repeatsEventId(sorted: readonly StoredReadingInput[]): boolean {
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i]!.reading.event_id === sorted[i - 1]!.reading.event_id) return true;
