@@ -28,12 +28,18 @@ test('any ids at all: a deterministic total order, whatever order they came in',
   fc.assert(
     fc.property(fc.array(fc.string({ maxLength: 12 }), { maxLength: 100 }), fc.integer(), (ids, seed) => {
       const shuffled = [...ids].sort(() => ((seed = (seed * 1103515245 + 12345) | 0) & 1 ? 1 : -1));
+      const ordered = inEventIdOrder(ids, (id) => id);
       assert.deepEqual(
         inEventIdOrder(shuffled, (id) => id),
-        inEventIdOrder(ids, (id) => id),
+        ordered,
       );
+      assert.deepEqual([...ordered].sort(), [...ids].sort(), 'the same ids, none lost or invented');
     }),
+    { numRuns: 1000 },
   );
+  // Prefixes that parse as negative or not at all ("-1", "0x", "zz").
+  const odd = ['-1', '', '0x1f', 'zz', '-fffffff', 'ffffffff-1', '00000000'];
+  assert.deepEqual([...inEventIdOrder(odd, (id) => id)].sort(), [...odd].sort());
 });
 
 test('items, not just ids, are reordered', () => {

@@ -32,9 +32,10 @@ export function inEventIdOrder<T>(items: readonly T[], idOf: (item: T) => string
 /** Positions encodable next to a 32-bit prefix in a double's 53-bit integer range. */
 const POSITIONS = 2 ** 21;
 
+/** The first 8 characters read as hex, in [0, 2³²); 0 for what is not (NaN, a sign): any fixed rule will do. */
 function prefixOf(id: string): number {
   const p = parseInt(id.slice(0, 8), 16);
-  return Number.isNaN(p) ? 0 : p;
+  return p >= 0 ? p : 0;
 }
 
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
