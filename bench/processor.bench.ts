@@ -11,6 +11,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { TaskProducer, queueDepths, type Reading, type TaskEnvelope, sleep } from '@telemetryhub/common';
+import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
 import { benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 
 const { values } = parseArgs({
@@ -53,10 +54,22 @@ async function copySeconds(url: string, rows: Reading[]): Promise<number> {
   await client.connect();
   try {
     await client.query(`CREATE TABLE readings_copy (LIKE readings INCLUDING ALL)`);
-    const esc = (v: string | null) => (v === null ? '\\N' : v);
     const lines = function* () {
       for (const r of rows) {
-        yield `${r.event_id}\t${r.device_id}\t${r.metric}\t${r.event_time}\t${r.value}\t${esc(r.unit)}\t${esc(r.site)}\t${esc(r.region)}\t${esc(r.firmware)}\t${r.schema_version}\t${r.sequence_id}\tbench\n`;
+        yield copyTextRow([
+          r.event_id,
+          r.device_id,
+          r.metric,
+          r.event_time,
+          r.value,
+          r.unit,
+          r.site,
+          r.region,
+          r.firmware,
+          r.schema_version,
+          r.sequence_id,
+          'bench',
+        ]);
       }
     };
     const t0 = performance.now();

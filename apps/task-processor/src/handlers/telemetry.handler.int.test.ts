@@ -33,12 +33,9 @@ after(async () => {
   await server.stop();
 });
 
-const handler = () =>
-  createTelemetryHandler({
-    pool,
-    log,
-    metrics: createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false })),
-  });
+const newMetrics = () =>
+  createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+const handler = (metrics = newMetrics()) => createTelemetryHandler({ pool, log, metrics });
 const taskFrom = (raw: string): ParsedTask => {
   const { payload, ...header } = parseTaskEnvelope(raw);
   return { raw, header, readings: parseEventsStrict(payload) };
@@ -82,10 +79,14 @@ test('each documented fixture has its documented effect: stored, rolled up and/o
 });
 
 test('duplicate sends and retries count each event once in rollups and raise no second alert', async () => {
-  const h = handler();
+  const metrics = newMetrics();
+  const h = handler(metrics);
   const task = fixture('task-shape-a', ['sensor_001', 'DUPE-9']);
   await h.handle([taskFrom(task), taskFrom(task)]);
   await h.handle([taskFrom(task)]);
+  // The retry's COPY met its stored rows and went the ON CONFLICT way (the first batch, repeating its event ids,
+  // went there at once): counted once.
+  assert.equal((await metrics.rawInsertFallbacks.get()).values[0]?.value, 1);
   assert.deepEqual(await q(`SELECT count::int FROM rollups_1m WHERE device_id = 'DUPE-9' ORDER BY metric`), [
     { count: 1 },
     { count: 1 },

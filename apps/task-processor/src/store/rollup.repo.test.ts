@@ -2,22 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testReading } from '../test-support.js';
 import fc from 'fast-check';
-import { aggregate, rollupPartials } from './rollup.repo.js';
+import { rollupPartials } from './rollup.repo.js';
 
 const r = (device: string, metric: string, time: string, value: number) =>
   testReading({ device_id: device, metric, event_time: time, value });
 
 test('folds readings per (device, metric, bucket), sorted by that key so replicas lock buckets in one order', () => {
-  const parts = aggregate(
-    [
-      r('b', 'temp', '2026-01-01T00:00:30Z', 2),
-      r('a', 'temp', '2026-01-01T00:01:10Z', 5),
-      r('a', 'hum', '2026-01-01T00:00:10Z', 1),
-      r('b', 'temp', '2026-01-01T00:00:50Z', 4),
-      r('ab', 'temp', '2026-01-01T00:00:00Z', 9),
-    ],
-    '1m',
-  );
+  const parts = rollupPartials([
+    r('b', 'temp', '2026-01-01T00:00:30Z', 2),
+    r('a', 'temp', '2026-01-01T00:01:10Z', 5),
+    r('a', 'hum', '2026-01-01T00:00:10Z', 1),
+    r('b', 'temp', '2026-01-01T00:00:50Z', 4),
+    r('ab', 'temp', '2026-01-01T00:00:00Z', 9),
+  ])['1m'];
   assert.deepEqual(
     parts.map((p) => [p.device, p.metric, p.bucket.slice(11, 16), p.count, p.sum, p.min, p.max]),
     [
@@ -31,20 +28,55 @@ test('folds readings per (device, metric, bucket), sorted by that key so replica
 
 test('each bucket carries m2, the sum of squared deviations from its mean, stable for a large mean', () => {
   const values = [1_000_000.1, 1_000_000.2, 1_000_000.3, 1_000_000.4];
-  const [part] = aggregate(
-    values.map((v, i) => r('volt', 'v', `2026-01-01T00:00:${10 + i}Z`, v)),
-    '1m',
-  );
+  const [part] = rollupPartials(values.map((v, i) => r('volt', 'v', `2026-01-01T00:00:${10 + i}Z`, v)))['1m'];
   const mean = values.reduce((a, b) => a + b) / values.length;
   const m2 = values.reduce((a, v) => a + (v - mean) ** 2, 0);
   assert.equal(part!.count, 4);
   assert.ok(Math.abs(part!.m2 - m2) < 1e-6, `m2 ${part!.m2} vs ${m2}`);
   assert.ok(Math.abs(part!.m2 - 0.05) < 1e-6, 'the spread of 0.1 steps survives a mean of a million');
-  const [single] = aggregate([r('volt', 'v', '2026-01-01T00:00:00Z', 5)], '1m');
+  const [single] = rollupPartials([r('volt', 'v', '2026-01-01T00:00:00Z', 5)])['1m'];
   assert.equal(single!.m2, 0);
 });
 
-test('hour buckets merged from minute buckets equal hour buckets folded from the readings', () => {
+/** The oracle: each bucket computed from its readings directly, sums and the two-pass m2, sorted by key. */
+function byDefinition(rs: ReadonlyArray<{ device: string; metric: string; ms: number; value: number }>, size: number) {
+  const groups = new Map<string, { device: string; metric: string; bucketMs: number; values: number[] }>();
+  for (const x of rs) {
+    const bucketMs = Math.floor(x.ms / size) * size;
+    const key = JSON.stringify([x.device, x.metric, bucketMs]);
+    const g = groups.get(key) ?? { device: x.device, metric: x.metric, bucketMs, values: [] };
+    g.values.push(x.value);
+    groups.set(key, g);
+  }
+  return [...groups.values()]
+    .sort((a, b) =>
+      a.device !== b.device
+        ? a.device < b.device
+          ? -1
+          : 1
+        : a.metric !== b.metric
+          ? a.metric < b.metric
+            ? -1
+            : 1
+          : a.bucketMs - b.bucketMs,
+    )
+    .map((g) => {
+      const sum = g.values.reduce((acc, v) => acc + v, 0);
+      const mean = sum / g.values.length;
+      return {
+        device: g.device,
+        metric: g.metric,
+        bucket: new Date(g.bucketMs).toISOString(),
+        count: g.values.length,
+        sum,
+        min: Math.min(...g.values),
+        max: Math.max(...g.values),
+        m2: g.values.reduce((acc, v) => acc + (v - mean) ** 2, 0),
+      };
+    });
+}
+
+test('minute buckets, and hour buckets merged from them, equal each bucket computed from its readings', () => {
   const reading = fc.record({
     device: fc.constantFrom('a', 'b'),
     metric: fc.constantFrom('t', 'h'),
@@ -53,23 +85,25 @@ test('hour buckets merged from minute buckets equal hour buckets folded from the
   });
   fc.assert(
     fc.property(fc.array(reading, { minLength: 1, maxLength: 200 }), (rs) => {
-      const readings = rs.map((x) =>
-        r(x.device, x.metric, new Date(Date.UTC(2026, 0, 1) + x.second * 1000).toISOString(), x.value),
-      );
-      const merged = rollupPartials(readings)['1h'];
-      const direct = aggregate(readings, '1h');
-      assert.deepEqual(
-        merged.map((p) => [p.device, p.metric, p.bucket, p.count, p.min, p.max]),
-        direct.map((p) => [p.device, p.metric, p.bucket, p.count, p.min, p.max]),
-      );
+      const xs = rs.map((x) => ({ ...x, ms: Date.UTC(2026, 0, 1) + x.second * 1000 }));
+      const got = rollupPartials(xs.map((x) => r(x.device, x.metric, new Date(x.ms).toISOString(), x.value)));
       // Floating point: both ways agree to rounding, far below any term a wrong merge would leave out.
       const tolerance = 1e-9 * rs.reduce((acc, x) => acc + x.value * x.value, 1);
-      merged.forEach((p, i) => {
-        const d = direct[i]!;
-        assert.ok(Math.abs(p.sum - d.sum) <= tolerance, `sum ${p.sum} vs ${d.sum}`);
-        assert.ok(Math.abs(p.m2 - d.m2) <= tolerance, `m2 ${p.m2} vs ${d.m2}`);
-      });
-      assert.deepEqual(rollupPartials(readings)['1m'], aggregate(readings, '1m'));
+      for (const [granularity, size] of [
+        ['1m', 60_000],
+        ['1h', 3_600_000],
+      ] as const) {
+        const want = byDefinition(xs, size);
+        assert.deepEqual(
+          got[granularity].map((p) => [p.device, p.metric, p.bucket, p.count, p.min, p.max]),
+          want.map((p) => [p.device, p.metric, p.bucket, p.count, p.min, p.max]),
+        );
+        got[granularity].forEach((p, i) => {
+          const w = want[i]!;
+          assert.ok(Math.abs(p.sum - w.sum) <= tolerance, `${granularity} sum ${p.sum} vs ${w.sum}`);
+          assert.ok(Math.abs(p.m2 - w.m2) <= tolerance, `${granularity} m2 ${p.m2} vs ${w.m2}`);
+        });
+      }
     }),
     { numRuns: 300 },
   );

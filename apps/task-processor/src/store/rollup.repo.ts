@@ -23,18 +23,10 @@ interface Bucket extends Omit<Partial, 'bucket'> {
 }
 
 /**
- * Pre-aggregates readings per (device, metric, bucket) in memory: one upsert row per bucket, not per reading.
- * `eventMs` (each reading's event time in ms, in order) may be passed by a caller that already has it.
+ * Pre-aggregates readings per (device, metric, bucket) in memory, one upsert row per bucket, not per reading:
+ * the minute buckets from the readings, the hour buckets from the minute buckets. `eventMs` (each reading's event
+ * time in ms, in order) may be passed by a caller that already has it.
  */
-export function aggregate(
-  readings: readonly Reading[],
-  granularity: Granularity,
-  eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
-): Partial[] {
-  return partials(bucketize(readings, eventMs, BUCKET_MS[granularity]));
-}
-
-/** Both rollups' rows at once: the minute buckets from the readings, the hour buckets from the minute buckets. */
 export function rollupPartials(
   readings: readonly Reading[],
   eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),

@@ -20,14 +20,8 @@ const [driver, url, queue, leaseMs, batch, mode = 'hold'] = process.argv.slice(2
 const d = driverUnderTest(driver, url);
 const consumer = d.consumer(queue, { leaseMs: Number(leaseMs) });
 consumer.startHeartbeat();
-const held: string[] = [];
 const raws: string[] = [];
-while (held.length === 0) {
-  for (const t of await consumer.fetch(Number(batch), 500)) {
-    held.push((JSON.parse(t.raw) as { id: string }).id);
-    raws.push(t.raw);
-  }
-}
+while (raws.length === 0) for (const t of await consumer.fetch(Number(batch), 500)) raws.push(t.raw);
 const working = setInterval(() => {}, 60_000);
 if (mode === 'graceful') {
   process.once('SIGTERM', () => {
@@ -41,4 +35,5 @@ if (mode === 'graceful') {
     })();
   });
 }
+const held = raws.map((raw) => (JSON.parse(raw) as { id: string }).id);
 process.stdout.write(`${JSON.stringify({ held })}\n`);
