@@ -59,10 +59,13 @@ async function main(argv: string[]): Promise<number> {
     offlineQueue: true,
     connectTimeoutMs: 3000,
   });
-  redis.on('error', () => {}); // reported by the command that fails
+  // The connection's own error (refused, untrusted certificate, WRONGPASS) says more than the retry limit the
+  // failing command reports; the command that fails reports it.
+  let connectionError: Error | undefined;
+  redis.on('error', (err: Error) => (connectionError = err));
   try {
     await redis.ping().catch((err: Error) => {
-      throw new Error(`cannot reach Redis at ${redactUrl(url)} (${err.message})`);
+      throw new Error(`cannot reach Redis at ${redactUrl(url)} (${(connectionError ?? err).message})`);
     });
     const driver = values.driver ?? process.env.QUEUE_DRIVER ?? 'redis-list';
     if (!(QUEUE_DRIVERS as readonly string[]).includes(driver)) {

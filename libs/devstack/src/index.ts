@@ -9,3 +9,4 @@ export * from './mosquitto-server.js';
 export * from './until.js';
 export * from './redis-sentinel.js';
 export * from './pty-pair.js';
+export * from './test-certificates.js';

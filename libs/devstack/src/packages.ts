@@ -92,6 +92,11 @@ export function ensureSocat(progress?: Progress): string {
   return ensureBinary('socat', ['socat'], 'socat is needed to test the serial (UART) driver', progress);
 }
 
+/** The `openssl` CLI (tests make throwaway certificates for TLS servers with it), installed if we may. */
+export function ensureOpenssl(progress?: Progress): string {
+  return ensureBinary('openssl', ['openssl'], 'openssl is needed to make test TLS certificates', progress);
+}
+
 /** The PostgreSQL server bin dir, installing Debian's package when it is missing and we may. */
 export function ensurePostgresBinDir(progress?: Progress): string {
   const found = findPostgresBinDir();

@@ -1,4 +1,6 @@
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { readFileSync } from 'node:fs';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,11 @@ export interface RedisServerOptions {
   appendOnly?: boolean;
   /** e.g. '2mb', with `maxmemory-policy noeviction`. */
   maxMemory?: string;
+  /**
+   * Serve TLS only (`--tls-port`, the plain port off) with this certificate and key; clients are not asked for
+   * certificates. `url` becomes `rediss://`.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   extraArgs?: string[];
   progress?: Progress;
   startTimeoutMs?: number;
@@ -33,7 +40,7 @@ export class RedisServer {
   ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
   get pid(): number | undefined {
     return this.proc?.pid;
@@ -58,9 +65,19 @@ export class RedisServer {
   }
 
   private args(): string[] {
+    const tls = this.opts.tls;
+    const ports = tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-auth-clients', 'no'].concat([
+          '--tls-cert-file',
+          tls.certFile,
+          '--tls-key-file',
+          tls.keyFile,
+          '--tls-ca-cert-file',
+          tls.caFile,
+        ])
+      : ['--port', String(this.port)];
     const a = [
-      '--port',
-      String(this.port),
+      ...ports,
       '--bind',
       '127.0.0.1',
       '--dir',
@@ -86,7 +103,12 @@ export class RedisServer {
     const proc = new ServerProcess(this.binary, this.args(), { parentDeathSignal: 'SIGTERM' });
     this.proc = proc;
     try {
-      await waitUntil(() => ping(this.port), proc, this.opts.startTimeoutMs ?? 15_000, 'redis-server');
+      await waitUntil(
+        () => ping(this.port, 500, this.opts.tls?.caFile),
+        proc,
+        this.opts.startTimeoutMs ?? 15_000,
+        'redis-server',
+      );
     } catch (err) {
       await proc.stop('SIGKILL', 1000);
       throw new ServerStartError(`redis-server on port ${this.port}: ${(err as Error).message}`, proc.log);
@@ -121,17 +143,22 @@ export class RedisServer {
   }
 }
 
-/** One raw PING over TCP: no client library needed to tell that the server is up. */
-export function ping(port: number, timeoutMs = 500): Promise<boolean> {
+/**
+ * One raw PING over TCP (over TLS, trusting `caFile`, when given): no client library needed to tell that the
+ * server is up. A server that wants a password first (`-NOAUTH`) is up too.
+ */
+export function ping(port: number, timeoutMs = 500, caFile?: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = caFile
+      ? tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(caFile) })
+      : connect({ host: '127.0.0.1', port });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
     };
     socket.setTimeout(timeoutMs, () => done(false));
     socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (d) => done(d.toString().startsWith('+PONG')));
+    socket.on(caFile ? 'secureConnect' : 'connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => done(/^(\+PONG|-NOAUTH)/.test(d.toString())));
   });
 }
