@@ -2,10 +2,9 @@
  * The processor as main.ts runs it (consumer group, decode pool, telemetry handler with threshold rules and
  * statistical outliers), built over a throwaway stack for the processor benchmarks.
  */
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { createMetricsRegistry, createRedis, type Reading } from '@telemetryhub/common';
+import { createMetricsRegistry, createRedis, type Reading, type RedisClient } from '@telemetryhub/common';
 import { startStack, type LocalStack } from '@telemetryhub/devstack';
 import { createPgPool } from '../apps/task-processor/src/store/pool.js';
 import { migrate } from '../apps/task-processor/src/store/migrate.js';
@@ -50,7 +49,7 @@ export interface BenchProcessor {
  * telemetry handler (to time it). Otherwise as config.ts's defaults.
  */
 export async function createBenchProcessor(opts: {
-  redis: Redis;
+  redis: RedisClient;
   redisUrl: string;
   pool: pg.Pool;
   queue: string;
@@ -97,13 +96,13 @@ export async function createBenchProcessor(opts: {
 export interface BenchStack {
   stack: LocalStack;
   pool: pg.Pool;
-  redis: Redis;
+  redis: RedisClient;
   /** Closes this consumer group with the stack. */
   track(group: ConsumerGroup): void;
   close(): Promise<void>;
 }
 
-/** Throwaway Redis and PostgreSQL (migrated), with the connections a benchmark needs; close() stops it all. */
+/** Throwaway RedisClient and PostgreSQL (migrated), with the connections a benchmark needs; close() stops it all. */
 export async function startBenchStack(log: Logger): Promise<BenchStack> {
   const stack = await startStack();
   const pool = createPgPool(stack.postgres.url, { max: 8, statementTimeoutMs: 60_000 }, log);

@@ -1,17 +1,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import type { Redis } from 'ioredis';
 import { freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/devstack';
-import { DeadLetterQueue, TaskProducer, createRedis, queueDepths } from '@telemetryhub/common';
+import { DeadLetterQueue, TaskProducer, createRedis, queueDepths, type RedisClient } from '@telemetryhub/common';
 import { scrapeMetric as metric, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 
-// Real task-processor processes against real Redis and PostgreSQL: one is killed with SIGKILL, another frozen
+// Real task-processor processes against real RedisClient and PostgreSQL: one is killed with SIGKILL, another frozen
 // with SIGSTOP past its lease, each while it holds a batch; nothing may be lost or stored twice.
 
 const TASKS = 3000;
 let stack: LocalStack;
-let redis: Redis;
+let redis: RedisClient;
 let db: pg.Client;
 
 before(async () => {

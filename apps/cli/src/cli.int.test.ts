@@ -2,14 +2,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
 import { RedisServer } from '@telemetryhub/devstack';
 import { Queue } from 'bullmq';
-import { ReliableConsumer, TaskProducer, createRedis, hashApiKey } from '@telemetryhub/common';
+import { ReliableConsumer, TaskProducer, createRedis, hashApiKey, type RedisClient } from '@telemetryhub/common';
 
 const BIN = fileURLToPath(new URL('../bin/telemetryhub.mjs', import.meta.url));
 let server: RedisServer;
-let redis: Redis;
+let redis: RedisClient;
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -10,3 +10,4 @@ export * from './until.js';
 export * from './redis-sentinel.js';
 export * from './pty-pair.js';
 export * from './test-certificates.js';
+export * from './redis-cluster.js';

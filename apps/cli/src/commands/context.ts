@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
-import type { QueueDriverName } from '@telemetryhub/common';
+import type { QueueDriverName, RedisClient } from '@telemetryhub/common';
 
 export interface CommandContext {
-  redis: Redis;
+  redis: RedisClient;
   queue: string;
   driver: QueueDriverName;
   json: boolean;

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createQueueConsumer, type QueueDriverName } from '@telemetryhub/common';
+import { createQueueConsumer, type QueueDriverName, type RedisClient } from '@telemetryhub/common';
 import type { HandlerRegistry } from '../handlers/index.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { classifyDbError } from '../store/pg-errors.js';
@@ -10,7 +9,7 @@ import type { TaskDecodePool } from '../decode/decode-pool.js';
 
 export interface ConsumerGroupOptions {
   /** Shared connection for scripts and acks. */
-  redis: Redis;
+  redis: RedisClient;
   /** Each loop opens its own connection to this URL (a BLMOVE holds one; BullMQ wants its own). */
   redisUrl: string;
   queue: string;
@@ -36,7 +35,7 @@ export interface ConsumerGroupOptions {
  */
 export class ConsumerGroup {
   private readonly loops: ConsumerLoop[] = [];
-  private readonly connections: Redis[] = [];
+  private readonly connections: RedisClient[] = [];
   private readonly consumers: Array<{ close?: () => Promise<void> }> = [];
 
   constructor(o: ConsumerGroupOptions) {

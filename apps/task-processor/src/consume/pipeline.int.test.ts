@@ -2,7 +2,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { startStack, type LocalStack } from '@telemetryhub/devstack';
@@ -15,6 +14,7 @@ import {
   createRedis,
   deriveEventId,
   type DeadLetterRecord,
+  type RedisClient,
 } from '@telemetryhub/common';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
@@ -34,8 +34,8 @@ const fixtureText = (name: string) =>
 
 let stack: LocalStack;
 let pool: pg.Pool;
-let redis: Redis;
-let blocking: Redis;
+let redis: RedisClient;
+let blocking: RedisClient;
 let queueN = 0;
 /** Decoding in two real worker threads, as the processor runs it. */
 const decoder = createDecodePool({ threads: 2, maxFutureSkewMs: 300_000 });
@@ -371,7 +371,7 @@ test('a task carrying an event from the future (device clock ahead) is dead-lett
   assert.equal((await rowsOf('SKEW-1')).length, 0);
 });
 
-test('the latest value per device and metric is served from Redis, and a late reading never overwrites it', async () => {
+test('the latest value per device and metric is served from RedisClient, and a late reading never overwrites it', async () => {
   const queue = `it${++queueN}`;
   const metrics = createProcessorMetrics(
     createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
@@ -438,6 +438,6 @@ test('a failed ack is not retried by running the handler again: it propagates, f
     runner.run(await p.consumer.fetch(1, 0), () => true),
     /Connection is closed/,
   );
-  assert.equal(handled, 1, 'the stored work is not redone because Redis failed');
+  assert.equal(handled, 1, 'the stored work is not redone because RedisClient failed');
   assert.equal(await p.consumer.inFlight(), 1, 'still held, for the loop to return');
 });

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { briefError, type Reading } from '@telemetryhub/common';
+import { briefError, type Reading, type RedisClient } from '@telemetryhub/common';
 import type { LatestReading } from './raw.repo.js';
 
 /**
@@ -24,13 +23,13 @@ return written
 `;
 
 /**
- * The newest reading per device and metric in Redis, for "current" queries that must not touch PostgreSQL. It is
+ * The newest reading per device and metric in RedisClient, for "current" queries that must not touch PostgreSQL. It is
  * a cache: written after the readings are committed, best effort (a failure is logged, reads fall back to
  * PostgreSQL), one hash per device (`<prefix>:latest:<device>`, one field per metric).
  */
 export class LatestCache {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly log: Logger,
     private readonly prefix = 'telemetry',
   ) {}
@@ -58,15 +57,23 @@ export class LatestCache {
     }
     if (byDevice.size === 0) return;
     try {
-      const pipeline = this.redis.pipeline();
-      for (const [device, args] of byDevice) pipeline.eval(LATEST_IF_NEWER, 1, this.key(device), ...args);
-      await pipeline.exec();
+      if (this.redis.isCluster) {
+        // Devices hash to different slots, which one explicit pipeline may not span in a cluster; the cluster
+        // client pipelines these per node by itself (enableAutoPipelining).
+        await Promise.all(
+          [...byDevice].map(([device, args]) => this.redis.eval(LATEST_IF_NEWER, 1, this.key(device), ...args)),
+        );
+      } else {
+        const pipeline = this.redis.pipeline();
+        for (const [device, args] of byDevice) pipeline.eval(LATEST_IF_NEWER, 1, this.key(device), ...args);
+        await pipeline.exec();
+      }
     } catch (err) {
       this.log.warn({ err: briefError(err) }, 'could not update latest values in Redis');
     }
   }
 
-  /** The cached newest reading, or null on a miss or when Redis does not answer. */
+  /** The cached newest reading, or null on a miss or when RedisClient does not answer. */
   async get(device: string, metric: string): Promise<LatestReading | null> {
     try {
       const stored = await this.redis.hget(this.key(device), metric);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { Logger } from 'pino';
 import { briefError } from '../log/index.js';
 import { createRedis } from './redis-connection.js';
@@ -17,7 +17,7 @@ export interface QueueStats {
 }
 
 /** The depths reader of the chosen driver on an existing connection. */
-export function createQueueStats(driver: QueueDriverName, redis: Redis, queue: string): QueueStats {
+export function createQueueStats(driver: QueueDriverName, redis: RedisClient, queue: string): QueueStats {
   if (driver === 'bullmq') return new BullmqQueueStats(redis, queue);
   return { depths: (now) => queueDepths(redis, queue, now), close: async () => {} };
 }
@@ -25,7 +25,7 @@ export function createQueueStats(driver: QueueDriverName, redis: Redis, queue: s
 /** The producer of the chosen driver (QUEUE_DRIVER) on an existing connection. */
 export function createQueueProducer(
   driver: QueueDriverName,
-  redis: Redis,
+  redis: RedisClient,
   queue: string,
   opts: TaskProducerOptions = {},
 ): QueueProducer {
@@ -35,8 +35,8 @@ export function createQueueProducer(
 /** A consumer of the chosen driver with the connection it needs of its own, and how to release it. */
 export function createQueueConsumer(
   driver: QueueDriverName,
-  o: { redis: Redis; redisUrl: string; queue: string; leaseMs: number; blockMs: number; log?: Logger },
-): { consumer: QueueConsumer; connection: Redis } {
+  o: { redis: RedisClient; redisUrl: string; queue: string; leaseMs: number; blockMs: number; log?: Logger },
+): { consumer: QueueConsumer; connection: RedisClient } {
   if (driver === 'bullmq') {
     // BullMQ needs a connection without a retry limit per request; it opens its own blocking one beside it.
     const connection = createRedis(o.redisUrl, { name: 'task-processor-bullmq', bullmq: true, ...logOpt(o.log) });

@@ -1,7 +1,10 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { briefError } from '../log/index.js';
 import { parseRedisTarget } from './redis-target.js';
+
+/** A connection to one Redis (or a Sentinel group's primary) or to a Redis Cluster: the same commands. */
+export type RedisClient = Redis | Cluster;
 
 export interface RedisConnectionOptions {
   /** Timeout of every non-blocking command (ms). Default 5000. */
@@ -25,12 +28,12 @@ export interface RedisConnectionOptions {
  * An ioredis client with timeouts on everything: commands time out, reconnects back off (capped at 5 s), and
  * errors are logged (at most once per 10 s) rather than left to the default handler. TLS and ACL user/password
  * come from the URL (`rediss://user:pass@host:port/db`); a `redis-sentinel://` URL follows a Sentinel group's
- * primary through failovers (see parseRedisTarget).
+ * primary through failovers, a `redis-cluster://` URL a Redis Cluster (see parseRedisTarget).
  */
 /** Reconnect backoff (ms): 200, 400 … capped at 5 s; never gives up. */
 const reconnectDelay = (times: number): number => Math.min(100 * 2 ** Math.min(times, 6), 5000);
 
-export function createRedis(url: string, opts: RedisConnectionOptions = {}): Redis {
+export function createRedis(url: string, opts: RedisConnectionOptions = {}): RedisClient {
   const options: RedisOptions = {
     connectTimeout: opts.connectTimeoutMs ?? 5000,
     maxRetriesPerRequest: opts.bullmq ? null : 2,
@@ -47,7 +50,17 @@ export function createRedis(url: string, opts: RedisConnectionOptions = {}): Red
   const redis =
     target.kind === 'url'
       ? new Redis(target.url, options)
-      : new Redis({ ...options, ...target.options, sentinelRetryStrategy: reconnectDelay });
+      : target.kind === 'sentinel'
+        ? new Redis({ ...options, ...target.options, sentinelRetryStrategy: reconnectDelay })
+        : new Cluster(target.nodes, {
+            redisOptions: { ...options, ...target.options },
+            clusterRetryStrategy: reconnectDelay,
+            enableOfflineQueue: options.enableOfflineQueue ?? true,
+            // Commands to different nodes in one tick go out as one pipeline per node (explicit pipelines must
+            // stay within one slot in a cluster).
+            enableAutoPipelining: true,
+            ...(options.maxRetriesPerRequest === null ? {} : { maxRedirections: 16 }),
+          });
   let lastLogged = 0;
   redis.on('error', (err) => {
     const now = Date.now();

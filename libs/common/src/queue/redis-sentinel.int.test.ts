@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisSentinel, RedisServer, until } from '@telemetryhub/devstack';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { createRedis } from './redis-connection.js';
 import { TaskProducer } from './redis-list/producer.js';
 import { ReliableConsumer } from './redis-list/consumer.js';
@@ -9,7 +9,7 @@ import { ReliableConsumer } from './redis-list/consumer.js';
 let primary: RedisServer;
 let replica: RedisServer;
 let sentinel: RedisSentinel;
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 const client = (url: string, blocking = false) => {
   const c = createRedis(url, { blocking, commandTimeoutMs: 1000, connectTimeoutMs: 1000 });
   clients.push(c);
@@ -36,7 +36,7 @@ test('a redis-sentinel:// URL follows the primary through a failover; replicated
   const redis = client(url);
   const producer = new TaskProducer(redis, 'sq');
   for (let i = 0; i < 100; i++) await producer.enqueue([task(i)]);
-  // Redis replicates asynchronously: WAIT makes sure the replica has every task before the primary dies.
+  // RedisClient replicates asynchronously: WAIT makes sure the replica has every task before the primary dies.
   await until('the replica has acknowledged every write', async () => (await redis.wait(1, 200)) === 1);
 
   primary.signal('SIGKILL');

@@ -47,3 +47,18 @@ test('redactUrl hides both passwords of a Sentinel URL', () => {
     'redis-sentinel://app:***@s1:26379,s2:26379/mymaster?sentinel_password=***',
   );
 });
+
+test('a Cluster URL lists its seed nodes and the ACL user; rediss-cluster:// turns TLS on', () => {
+  const t = parseRedisTarget('redis-cluster://app:s%40cret@n1:7000,n2,[::1]:7002');
+  assert.equal(t.kind, 'cluster');
+  if (t.kind !== 'cluster') return;
+  assert.deepEqual(t.nodes, [
+    { host: 'n1', port: 7000 },
+    { host: 'n2', port: 6379 },
+    { host: '::1', port: 7002 },
+  ]);
+  assert.deepEqual(t.options, { username: 'app', password: 's@cret' });
+  const tls = parseRedisTarget('rediss-cluster://n1:7000');
+  assert.ok(tls.kind === 'cluster' && tls.options.tls);
+  assert.throws(() => parseRedisTarget('redis-cluster://n1:x:y'), /bad node address/);
+});

@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import type { ClusterNode, RedisOptions } from 'ioredis';
 import { AppError, ErrorCodes } from '../errors/index.js';
 
 /**
@@ -7,8 +7,14 @@ import { AppError, ErrorCodes } from '../errors/index.js';
  * - `redis-sentinel://[user:pass@]host:port[,host:port…][/master[/db]]`: a Sentinel group; ioredis asks the
  *   sentinels for the current primary of `master` (default `mymaster`) and follows failovers. The user and password
  *   are the Redis servers' (ACL); `?sentinel_password=` sets the sentinels' own, when they have one.
+ * - `redis-cluster://[user:pass@]host:port[,host:port…]` (or `rediss-cluster://` for TLS): a Redis Cluster, found
+ *   from any of the seed nodes listed; ioredis follows slot moves and failovers. Queue names must then carry a
+ *   hash tag (`{tasks}`) so that a queue's keys share a slot.
  */
-export type RedisTarget = { kind: 'url'; url: string } | { kind: 'sentinel'; options: RedisOptions };
+export type RedisTarget =
+  | { kind: 'url'; url: string }
+  | { kind: 'sentinel'; options: RedisOptions }
+  | { kind: 'cluster'; nodes: ClusterNode[]; options: RedisOptions };
 
 export class RedisUrlError extends AppError {
   constructor(message: string) {
@@ -16,28 +22,52 @@ export class RedisUrlError extends AppError {
   }
 }
 
+const CLUSTER = /^(rediss?)-cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)\/?$/;
 const SENTINEL = /^redis-sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)(?:\/([^/?]*))?(?:\/(\d+))?\/?(?:\?(.*))?$/;
 
 export function parseRedisTarget(url: string): RedisTarget {
   if (/^rediss?:\/\//.test(url)) return { kind: 'url', url };
+  const c = CLUSTER.exec(url);
+  if (c) {
+    const [, scheme, user, password, hostList = ''] = c;
+    return {
+      kind: 'cluster',
+      nodes: hostList.split(',').map((hp) => hostPort(hp, 6379, 'redis-cluster')),
+      options: {
+        ...credentials(user, password),
+        ...(scheme === 'rediss' ? { tls: {} } : {}),
+      },
+    };
+  }
   const m = SENTINEL.exec(url);
   if (!m) {
-    throw new RedisUrlError('must be a redis://, rediss:// or redis-sentinel://host:port[,host:port]/master URL');
+    throw new RedisUrlError(
+      'must be a redis://, rediss://, redis-sentinel://host:port[,host:port]/master or redis-cluster://host:port[,host:port] URL',
+    );
   }
   const [, user, password, hostList = '', master, db, query] = m;
-  const sentinels = hostList.split(',').map((hp) => {
-    const hm = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(hp.trim());
-    if (!hm?.[1]) throw new RedisUrlError(`redis-sentinel URL: bad sentinel address "${hp}"`);
-    return { host: hm[1].replace(/^\[|\]$/g, ''), port: hm[2] ? Number(hm[2]) : 26379 };
-  });
+  const sentinels = hostList.split(',').map((hp) => hostPort(hp, 26379, 'redis-sentinel'));
   const params = new URLSearchParams(query ?? '');
   const options: RedisOptions = {
     sentinels,
     name: master ? decodeURIComponent(master) : 'mymaster',
-    ...(user ? { username: decodeURIComponent(user) } : {}),
-    ...(password ? { password: decodeURIComponent(password) } : {}),
+    ...credentials(user, password),
     ...(db ? { db: Number(db) } : {}),
     ...(params.get('sentinel_password') ? { sentinelPassword: params.get('sentinel_password')! } : {}),
   };
   return { kind: 'sentinel', options };
+}
+
+function hostPort(hp: string, defaultPort: number, scheme: string): { host: string; port: number } {
+  const hm = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(hp.trim());
+  if (!hm?.[1])
+    throw new RedisUrlError(`${scheme} URL: bad ${scheme === 'redis-cluster' ? 'node' : 'sentinel'} address "${hp}"`);
+  return { host: hm[1].replace(/^\[|\]$/g, ''), port: hm[2] ? Number(hm[2]) : defaultPort };
+}
+
+function credentials(user: string | undefined, password: string | undefined): RedisOptions {
+  return {
+    ...(user ? { username: decodeURIComponent(user) } : {}),
+    ...(password ? { password: decodeURIComponent(password) } : {}),
+  };
 }

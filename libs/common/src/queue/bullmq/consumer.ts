@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import type { QueueConsumer } from '../driver.js';
 import { newConsumerId, type DeadLetterRecord, type FetchedTask } from '../redis-list/consumer.js';
@@ -38,7 +38,7 @@ export class BullmqConsumer implements QueueConsumer {
   private heartbeatTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly queue: string,
     opts: BullmqConsumerOptions = {},
   ) {

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { QueueFullError } from '../errors.js';
 import type { QueueProducer } from '../driver.js';
 import { serializeTask, type QueuedTask, type TaskProducerOptions } from '../redis-list/producer.js';
@@ -16,7 +16,7 @@ export class BullmqProducer implements QueueProducer {
   private readonly bull: Queue<BullmqTaskData>;
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     readonly queue: string,
     private readonly opts: TaskProducerOptions = {},
   ) {

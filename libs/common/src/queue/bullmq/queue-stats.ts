@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { queueKeys } from '../keys.js';
 import { taskAgeSeconds, type QueueDepths } from '../redis-list/queue-stats.js';
 import { BULLMQ_PRIORITY, type BullmqTaskData } from './job-options.js';
@@ -18,7 +18,7 @@ export class BullmqQueueStats {
   private readonly bull: Queue<BullmqTaskData>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly queue: string,
   ) {
     this.bull = new Queue<BullmqTaskData>(queue, { connection: redis });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 
 const shas = new Map<string, string>();
 const shaOf = (script: string): string => {
@@ -16,7 +16,7 @@ const shaOf = (script: string): string => {
  * EVAL when the server does not know it yet (first use, or after a restart flushed the script cache).
  */
 export async function runScript(
-  redis: Redis,
+  redis: RedisClient,
   script: string,
   numKeys: number,
   ...args: Array<string | number>

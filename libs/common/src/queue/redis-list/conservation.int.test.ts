@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer, type FetchedTask } from './consumer.js';
@@ -12,8 +12,8 @@ import { QueueMaintenance } from './maintenance.js';
 // queue is drained every task was acked or dead-lettered exactly once.
 
 let env: TestRedis | undefined;
-let redis: Redis;
-let blocking: Redis;
+let redis: RedisClient;
+let blocking: RedisClient;
 let run = 0;
 
 before(async () => {

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { findOnPath, type RedisServer } from '@telemetryhub/devstack';
 import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
@@ -11,8 +11,8 @@ import { createRedis } from '../redis-connection.js';
 
 let env: TestRedis | undefined;
 let server: RedisServer;
-let redis: Redis;
-let blocking: Redis;
+let redis: RedisClient;
+let blocking: RedisClient;
 let n = 0;
 const freshQueue = () => `q${++n}`;
 const task = (i: number) => ({

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { ACK_BATCH, ACK_RUN, DEAD_LETTER, FETCH_BATCH, REQUEUE, RETRY_LATER } from '../lua/scripts.js';
 import { runScript } from '../lua/run-script.js';
@@ -65,8 +65,8 @@ export class ReliableConsumer {
   private readonly maxUrgentStreak: number;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly blocking: Redis,
+    private readonly redis: RedisClient,
+    private readonly blocking: RedisClient,
     readonly queue: string,
     opts: ReliableConsumerOptions = {},
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { REPLAY_DEAD } from '../lua/scripts.js';
 import { runScript } from '../lua/run-script.js';
@@ -34,7 +34,7 @@ export class DeadLetterQueue {
    * enqueue fails.
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly queue: string,
     private readonly replayTo?: QueueProducer,
   ) {

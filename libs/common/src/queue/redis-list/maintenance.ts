@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { PROMOTE_DUE, REQUEUE } from '../lua/scripts.js';
 import { PeriodicTask } from '../../lifecycle/periodic-task.js';
@@ -24,7 +24,7 @@ export class QueueMaintenance {
   private readonly periodic: PeriodicTask;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     queue: string,
     private readonly events: MaintenanceEvents = {},
     private readonly opts: { intervalMs?: number; batch?: number } = {},

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
@@ -9,8 +9,8 @@ import { queueDepths } from './queue-stats.js';
 import { normalizeEnvelope, type TaskEnvelope } from '../../schemas/index.js';
 
 let env: TestRedis | undefined;
-let redis: Redis;
-let blocking: Redis;
+let redis: RedisClient;
+let blocking: RedisClient;
 let n = 0;
 const freshQueue = () => `pq${++n}`;
 const normal = (i: number): TaskEnvelope => ({

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { ENQUEUE_BOUNDED } from '../lua/scripts.js';
 import { runScript } from '../lua/run-script.js';
@@ -29,7 +29,7 @@ export interface TaskProducerOptions {
 export class TaskProducer {
   readonly keys: QueueKeys;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly queue: string,
     private readonly opts: TaskProducerOptions = {},
   ) {
@@ -56,7 +56,7 @@ export class TaskProducer {
 
   /**
    * Enqueues several batches in one pipeline (one round trip). Resolves with one flag per batch: true = pushed,
-   * false = refused by the depth limit (retry it later). Rejects on a Redis error; some batches may then have
+   * false = refused by the depth limit (retry it later). Rejects on a RedisClient error; some batches may then have
    * gone in, so a retry can duplicate tasks — harmless downstream, where readings dedup by event_id.
    */
   async enqueueBatches(batches: ReadonlyArray<ReadonlyArray<QueuedTask>>): Promise<boolean[]> {

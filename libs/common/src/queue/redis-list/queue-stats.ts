@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { queueKeys } from '../keys.js';
 import { InstantSchema } from '../../schemas/primitives.js';
 
@@ -16,7 +16,7 @@ export interface QueueDepths {
 }
 
 /** Point-in-time depths of a queue: what producers use for backpressure and autoscalers for scaling. */
-export async function queueDepths(redis: Redis, queue: string, now = Date.now()): Promise<QueueDepths> {
+export async function queueDepths(redis: RedisClient, queue: string, now = Date.now()): Promise<QueueDepths> {
   const k = queueKeys(queue);
   const consumers = await redis.zrange(k.consumers, 0, -1);
   const pipeline = redis

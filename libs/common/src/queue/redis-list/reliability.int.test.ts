@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from './test-redis.js';
 import { TaskProducer } from './producer.js';
 import { ReliableConsumer, type DeadLetterRecord } from './consumer.js';
@@ -10,8 +10,8 @@ import { queueDepths } from './queue-stats.js';
 import { QueueFullError } from '../errors.js';
 
 let env: TestRedis | undefined;
-let redis: Redis;
-let blocking: Redis;
+let redis: RedisClient;
+let blocking: RedisClient;
 let n = 0;
 const freshQueue = () => `rq${++n}`;
 const task = (i: number, extra: Record<string, unknown> = {}) =>

@@ -1,12 +1,12 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { RedisServer, type RedisServerOptions } from '@telemetryhub/devstack';
 import { createRedis } from '../redis-connection.js';
 
 /** A throwaway redis-server with the two connections a consumer needs (tests only; not exported by the lib). */
 export interface TestRedis {
   server: RedisServer;
-  redis: Redis;
-  blocking: Redis;
+  redis: RedisClient;
+  blocking: RedisClient;
 }
 
 export async function startTestRedis(opts: RedisServerOptions = {}): Promise<TestRedis> {

@@ -1,0 +1,158 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { MissingDependencyError, ServerStartError } from './errors.js';
+import { ensureRedisServer, findOnPath, type Progress } from './packages.js';
+import { freePort } from './ports.js';
+import { RedisServer } from './redis-server.js';
+import { until } from './until.js';
+
+const run = promisify(execFile);
+
+export interface RedisClusterOptions {
+  /** Primaries (each serves a share of the 16384 slots). Default 3, Redis' minimum. */
+  masters?: number;
+  /** Replicas per primary (a replica takes over when its primary dies). Default 1. */
+  replicasPerMaster?: number;
+  /** How long a node may be unreachable before the cluster calls it failed (ms). Default 1000 (fast tests). */
+  nodeTimeoutMs?: number;
+  /** AOF on every node. Default true. */
+  appendOnly?: boolean;
+  progress?: Progress;
+}
+
+/**
+ * A Redis Cluster on loopback: `masters × (1 + replicasPerMaster)` redis-servers with `cluster-enabled yes`, each
+ * with a throwaway data dir and its cluster bus on a port of its own, joined by `redis-cli --cluster create`.
+ * start() returns once every node reports `cluster_state:ok` and every replica is in sync with its primary.
+ */
+export class RedisCluster {
+  private constructor(
+    readonly nodes: RedisServer[],
+    private readonly cli: string,
+  ) {}
+
+  /** The `REDIS_URL` of the cluster: every node as a seed. */
+  get url(): string {
+    return `redis-cluster://${this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
+  }
+
+  static async start(opts: RedisClusterOptions = {}): Promise<RedisCluster> {
+    ensureRedisServer(opts.progress);
+    const cli = findOnPath('redis-cli');
+    if (!cli) throw new MissingDependencyError('redis-cli not found', 'run: apt-get install -y redis-tools');
+    const count = (opts.masters ?? 3) * (1 + (opts.replicasPerMaster ?? 1));
+    const nodes: RedisServer[] = [];
+    const cluster = new RedisCluster(nodes, cli);
+    try {
+      for (let i = 0; i < count; i++) {
+        nodes.push(
+          await RedisServer.start({
+            appendOnly: opts.appendOnly ?? true,
+            extraArgs: [
+              ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
+              ...['--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1000)],
+              // The bus defaults to port + 10000, which may be taken or beyond 65535 for an ephemeral port.
+              ...['--cluster-port', String(await freePort())],
+              ...['--cluster-replica-validity-factor', '0'],
+            ],
+            ...(opts.progress ? { progress: opts.progress } : {}),
+          }),
+        );
+      }
+      const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+      const replicas = String(opts.replicasPerMaster ?? 1);
+      await run(cli, ['--cluster', 'create', ...addresses, '--cluster-replicas', replicas, '--cluster-yes'], {
+        timeout: 30_000,
+      }).catch((err: Error & { stdout?: string }) => {
+        throw new ServerStartError(`redis-cli --cluster create: ${err.message}`, err.stdout ?? '');
+      });
+      await until('every cluster node reports cluster_state:ok', () => cluster.allOk(), 30_000, 100);
+      await until('every replica is in sync', () => cluster.replicasInSync(), 30_000, 100);
+      return cluster;
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+  }
+
+  /** One command to one node through redis-cli (no client library needed here). */
+  async command(node: RedisServer, ...args: string[]): Promise<string> {
+    const { stdout } = await run(this.cli, ['-p', String(node.port), ...args], { timeout: 5000 });
+    return stdout;
+  }
+
+  /** The live node currently serving `key`'s slot as primary. */
+  async primaryFor(key: string): Promise<RedisServer> {
+    const alive = await this.liveNodes();
+    const slot = Number(await this.command(alive[0]!, 'CLUSTER', 'KEYSLOT', key));
+    const nodesLine = (await this.command(alive[0]!, 'CLUSTER', 'NODES')).split('\n');
+    for (const line of nodesLine) {
+      const [, address = '', flags = '', , , , , , ...ranges] = line.split(' ');
+      if (!flags.includes('master') || flags.includes('fail')) continue;
+      const serves = ranges.some((r) => {
+        const [from, to = from] = r.split('-').map(Number);
+        return slot >= from! && slot <= to!;
+      });
+      const port = Number(address.split('@')[0]!.split(':')[1]);
+      const node = serves ? this.nodes.find((n) => n.port === port) : undefined;
+      if (node) return node;
+    }
+    throw new Error(`no primary serves slot ${slot} of "${key}"`);
+  }
+
+  private async liveNodes(): Promise<RedisServer[]> {
+    const alive: RedisServer[] = [];
+    for (const n of this.nodes)
+      if (
+        await this.command(n, 'PING').then(
+          (r) => r.startsWith('PONG'),
+          () => false,
+        )
+      )
+        alive.push(n);
+    return alive;
+  }
+
+  private async allOk(): Promise<boolean> {
+    for (const n of await this.liveNodes()) {
+      if (!(await this.command(n, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+    }
+    return true;
+  }
+
+  private async replicasInSync(): Promise<boolean> {
+    for (const n of await this.liveNodes()) {
+      const info = await this.command(n, 'INFO', 'replication');
+      if (info.includes('role:slave') && !info.includes('master_link_status:up')) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Waits until every replica of `primary` has acknowledged everything it has written so far (replication is
+   * asynchronous: a primary killed before this loses what its replicas had not received yet).
+   */
+  async waitReplicated(primary: RedisServer, timeoutMs = 15_000): Promise<void> {
+    await until(
+      `the replicas of :${primary.port} have caught up`,
+      async () => {
+        const info = await this.command(primary, 'INFO', 'replication');
+        const offset = /master_repl_offset:(\d+)/.exec(info)?.[1];
+        const replicas = [...info.matchAll(/^slave\d+:.*offset=(\d+)/gm)].map((m) => m[1]);
+        return replicas.length > 0 && replicas.every((o) => o === offset);
+      },
+      timeoutMs,
+      50,
+    );
+  }
+
+  /** Waits until the cluster serves every slot again (after a primary died and a replica took over). */
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    await until('the cluster serves every slot again', () => this.allOk(), timeoutMs, 100);
+  }
+
+  /** Stops every node and removes their data. Idempotent. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+}
