@@ -49,3 +49,14 @@ test('REDIS_URL is judged by the same parser createRedis uses, Sentinel addresse
     (err: unknown) => err instanceof ConfigError && /^REDIS_URL: .*bad sentinel address/.test(err.problems[0]!),
   );
 });
+
+test('on a Redis Cluster the queue name must carry a hash tag', () => {
+  const cluster = 'redis-cluster://n1:7000,n2:7001';
+  assert.throws(
+    () => loadConfig(Schema, { env: { REDIS_URL: cluster } }),
+    (err: unknown) =>
+      err instanceof ConfigError && /^QUEUE_NAME: .*hash tag, e\.g\. "\{tasks\}"/.test(err.problems[0]!),
+  );
+  assert.equal(loadConfig(Schema, { env: { REDIS_URL: cluster, QUEUE_NAME: '{tasks}' } }).QUEUE_NAME, '{tasks}');
+  assert.equal(loadConfig(Schema, { env: { QUEUE_NAME: 'tasks' } }).QUEUE_NAME, 'tasks', 'one server: any name');
+});

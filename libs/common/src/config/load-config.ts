@@ -52,7 +52,19 @@ export function loadConfig<S extends z.ZodObject>(schema: S, opts: LoadConfigOpt
       }),
     );
   }
+  const clash = queueTargetProblem(r.data as Record<string, unknown>);
+  if (clash) throw new ConfigError([clash]);
   return Object.freeze(r.data) as Readonly<z.output<S>>;
+}
+
+/**
+ * On a Redis Cluster a queue's keys must share one slot (its Lua scripts touch several at once), which only a
+ * hash tag in its name guarantees: say so at start-up rather than with CROSSSLOT errors at the first fetch.
+ */
+function queueTargetProblem(c: Record<string, unknown>): string | null {
+  if (typeof c.REDIS_URL !== 'string' || typeof c.QUEUE_NAME !== 'string') return null;
+  if (parseRedisTarget(c.REDIS_URL).kind !== 'cluster' || /\{[^}]+\}/.test(c.QUEUE_NAME)) return null;
+  return `QUEUE_NAME: on a Redis Cluster the queue name needs a hash tag, e.g. "{${c.QUEUE_NAME}}" (got "${c.QUEUE_NAME}")`;
 }
 
 function isSecretName(name: string): boolean {
