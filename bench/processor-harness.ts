@@ -102,7 +102,7 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-/** Throwaway RedisClient and PostgreSQL (migrated), with the connections a benchmark needs; close() stops it all. */
+/** Throwaway Redis and PostgreSQL (migrated), with the connections a benchmark needs; close() stops it all. */
 export async function startBenchStack(log: Logger): Promise<BenchStack> {
   const stack = await startStack();
   const pool = createPgPool(stack.postgres.url, { max: 8, statementTimeoutMs: 60_000 }, log);

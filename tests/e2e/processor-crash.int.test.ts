@@ -5,7 +5,7 @@ import { freePort, startStack, type LocalStack, type ServerProcess } from '@tele
 import { DeadLetterQueue, TaskProducer, createRedis, queueDepths, type RedisClient } from '@telemetryhub/common';
 import { scrapeMetric as metric, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 
-// Real task-processor processes against real RedisClient and PostgreSQL: one is killed with SIGKILL, another frozen
+// Real task-processor processes against real Redis and PostgreSQL: one is killed with SIGKILL, another frozen
 // with SIGSTOP past its lease, each while it holds a batch; nothing may be lost or stored twice.
 
 const TASKS = 3000;

@@ -438,6 +438,6 @@ test('a failed ack is not retried by running the handler again: it propagates, f
     runner.run(await p.consumer.fetch(1, 0), () => true),
     /Connection is closed/,
   );
-  assert.equal(handled, 1, 'the stored work is not redone because RedisClient failed');
+  assert.equal(handled, 1, 'the stored work is not redone because Redis failed');
   assert.equal(await p.consumer.inFlight(), 1, 'still held, for the loop to return');
 });

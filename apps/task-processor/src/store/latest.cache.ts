@@ -23,7 +23,7 @@ return written
 `;
 
 /**
- * The newest reading per device and metric in RedisClient, for "current" queries that must not touch PostgreSQL. It is
+ * The newest reading per device and metric in Redis, for "current" queries that must not touch PostgreSQL. It is
  * a cache: written after the readings are committed, best effort (a failure is logged, reads fall back to
  * PostgreSQL), one hash per device (`<prefix>:latest:<device>`, one field per metric).
  */
@@ -73,7 +73,7 @@ export class LatestCache {
     }
   }
 
-  /** The cached newest reading, or null on a miss or when RedisClient does not answer. */
+  /** The cached newest reading, or null on a miss or when Redis does not answer. */
   async get(device: string, metric: string): Promise<LatestReading | null> {
     try {
       const stored = await this.redis.hget(this.key(device), metric);

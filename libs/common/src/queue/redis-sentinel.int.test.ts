@@ -36,7 +36,7 @@ test('a redis-sentinel:// URL follows the primary through a failover; replicated
   const redis = client(url);
   const producer = new TaskProducer(redis, 'sq');
   for (let i = 0; i < 100; i++) await producer.enqueue([task(i)]);
-  // RedisClient replicates asynchronously: WAIT makes sure the replica has every task before the primary dies.
+  // Redis replicates asynchronously: WAIT makes sure the replica has every task before the primary dies.
   await until('the replica has acknowledged every write', async () => (await redis.wait(1, 200)) === 1);
 
   primary.signal('SIGKILL');

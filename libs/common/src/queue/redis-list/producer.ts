@@ -56,7 +56,7 @@ export class TaskProducer {
 
   /**
    * Enqueues several batches in one pipeline (one round trip). Resolves with one flag per batch: true = pushed,
-   * false = refused by the depth limit (retry it later). Rejects on a RedisClient error; some batches may then have
+   * false = refused by the depth limit (retry it later). Rejects on a Redis error; some batches may then have
    * gone in, so a retry can duplicate tasks — harmless downstream, where readings dedup by event_id.
    */
   async enqueueBatches(batches: ReadonlyArray<ReadonlyArray<QueuedTask>>): Promise<boolean[]> {
