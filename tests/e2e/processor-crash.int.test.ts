@@ -2,7 +2,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/devstack';
-import { DeadLetterQueue, TaskProducer, createRedis, queueDepths, type RedisClient } from '@telemetryhub/common';
+import {
+  DeadLetterQueue,
+  createQueueProducer,
+  createQueueStats,
+  createRedis,
+  queueDepths,
+  type QueueDriverName,
+  type RedisClient,
+} from '@telemetryhub/common';
 import { scrapeMetric as metric, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 
 // Real task-processor processes against real Redis and PostgreSQL: one is killed with SIGKILL, another frozen
@@ -28,13 +36,17 @@ after(async () => {
   await stack.stop();
 });
 
-async function processor(queue: string): Promise<{ proc: ServerProcess; url: string }> {
+async function processor(
+  queue: string,
+  driver: QueueDriverName = 'redis-list',
+): Promise<{ proc: ServerProcess; url: string }> {
   const port = await freePort();
   const proc = startAppProcess('task-processor', {
     ...process.env,
     REDIS_URL: stack.redis.url,
     DATABASE_URL: stack.postgres.url,
     QUEUE_NAME: queue,
+    QUEUE_DRIVER: driver,
     PROCESSOR_PORT: String(port),
     CONSUMER_LEASE_MS: '1000',
     FETCH_BATCH_SIZE: '50',
@@ -49,7 +61,7 @@ async function processor(queue: string): Promise<{ proc: ServerProcess; url: str
   return { proc, url };
 }
 
-async function enqueue(queue: string, device: string): Promise<void> {
+async function enqueue(queue: string, device: string, driver: QueueDriverName = 'redis-list'): Promise<void> {
   // Recent event times: older ones (beyond the raw retention) would go to late_readings instead.
   const start = Math.floor(Date.now() / 1000) - 2 * TASKS;
   const tasks = Array.from({ length: TASKS }, (_, i) =>
@@ -58,8 +70,9 @@ async function enqueue(queue: string, device: string): Promise<void> {
       payload: { device_id: device, timestamp: start + i, temperature: i },
     }),
   );
-  const producer = new TaskProducer(redis, queue);
+  const producer = createQueueProducer(driver, redis, queue);
   for (let i = 0; i < tasks.length; i += 500) await producer.enqueue(tasks.slice(i, i + 500));
+  await producer.close?.();
 }
 
 async function stored(device: string): Promise<number> {
@@ -76,11 +89,16 @@ async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 6
 }
 
 /** Freezes the process at a moment when it holds tasks; returns how many it holds. */
-async function freezeWhileHolding(proc: ServerProcess, queue: string): Promise<number> {
+async function freezeWhileHolding(proc: ServerProcess, queue: string, driver: QueueDriverName = 'redis-list') {
   for (let tries = 0; tries < 500; tries++) {
     proc.signal('SIGSTOP');
-    const [id] = await redis.zrange(`${queue}:consumers`, 0, 0);
-    const held = id ? await redis.llen(`${queue}:processing:${id}`) : 0;
+    const [id] = driver === 'redis-list' ? await redis.zrange(`${queue}:consumers`, 0, 0) : [];
+    const held =
+      driver === 'bullmq'
+        ? await redis.llen(`bull:${queue}:active`)
+        : id
+          ? await redis.llen(`${queue}:processing:${id}`)
+          : 0;
     if (held > 0) return held;
     proc.signal('SIGCONT');
     await new Promise((r) => setTimeout(r, 3));
@@ -159,6 +177,30 @@ test('SIGTERM in the middle of a batch: the processor finishes and acks it, exit
 
   const b = await processor(queue);
   await waitFor('every reading', async () => (await stored('TERM-1')) === TASKS);
+  await b.proc.stop('SIGTERM', 20_000);
+  assert.equal((await b.proc.exitPromise).code, 0);
+});
+
+test('bullmq: SIGTERM in the middle of a batch — the processor acks what it holds, exits 0, the rest stays queued', async () => {
+  const queue = 'bterm';
+  await enqueue(queue, 'BTERM-1', 'bullmq');
+  const a = await processor(queue, 'bullmq');
+  await waitFor('first rows', async () => (await stored('BTERM-1')) >= 200);
+  const held = await freezeWhileHolding(a.proc, queue, 'bullmq');
+  a.proc.signal('SIGTERM'); // delivered when it resumes, with the batch in hand
+  a.proc.signal('SIGCONT');
+  assert.equal((await a.proc.exitPromise).code, 0, 'drained and exited 0');
+  assert.ok(held > 0);
+  const stats = createQueueStats('bullmq', redis, queue);
+  const d = await stats.depths();
+  await stats.close();
+  assert.equal(d.processing, 0, 'no active job left behind');
+  assert.equal(d.failed, 0);
+  const afterStop = await stored('BTERM-1');
+  assert.equal(afterStop + d.pending, TASKS, 'every task is stored or still queued: none lost, none half-done');
+
+  const b = await processor(queue, 'bullmq');
+  await waitFor('every reading', async () => (await stored('BTERM-1')) === TASKS);
   await b.proc.stop('SIGTERM', 20_000);
   assert.equal((await b.proc.exitPromise).code, 0);
 });
