@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { DeadLetterQueue, createRedis } from '@telemetryhub/common';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
 import { eventually } from './support/eventually.js';
-import { fixture } from './support/fixtures.js';
+import { postOriginalAndReadLatest } from './support/ingest-through.js';
 
 test('QUEUE_DRIVER=bullmq: hub and processor run over BullMQ; readings arrive, a poison task reaches the DLQ', async () => {
   const pipeline = await startLocalPipeline({
@@ -22,16 +22,7 @@ test('QUEUE_DRIVER=bullmq: hub and processor run over BullMQ; readings arrive, a
   const queue = new Queue('tasks', { connection: redis });
   const db = new pg.Client({ connectionString: pipeline.stack.postgres.url });
   try {
-    const posted = await fetch(`${pipeline.hubUrl}/v1/telemetry`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(fixture('http-ingest-original')),
-    });
-    assert.equal(posted.status, 202);
-    const latest = await eventually(async () => {
-      const r = await fetch(`${pipeline.processorUrl}/v1/devices/sensor-42/metrics/temperature/latest`);
-      return r.status === 200 ? ((await r.json()) as { value: number }) : undefined;
-    });
+    const latest = await postOriginalAndReadLatest(pipeline.hubUrl, pipeline.processorUrl);
     assert.equal(latest.value, 22.7);
 
     await db.connect();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
 import { eventually } from './support/eventually.js';
-import { fixture } from './support/fixtures.js';
+import { postOriginalAndReadLatest } from './support/ingest-through.js';
 
 test('a reading crosses hub → Redis → task-processor → PostgreSQL and comes back through the HTTP API', async () => {
   const pipeline = await startLocalPipeline({
@@ -12,16 +12,7 @@ test('a reading crosses hub → Redis → task-processor → PostgreSQL and come
   });
   try {
     // 1. A reading posted to the hub (the original ingest shape) is readable from the processor's API.
-    const posted = await fetch(`${pipeline.hubUrl}/v1/telemetry`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(fixture('http-ingest-original')),
-    });
-    assert.equal(posted.status, 202);
-    const latest = await eventually(async () => {
-      const r = await fetch(`${pipeline.processorUrl}/v1/devices/sensor-42/metrics/temperature/latest`);
-      return r.status === 200 ? ((await r.json()) as { value: number; event_time: string; unit: string }) : undefined;
-    });
+    const latest = await postOriginalAndReadLatest(pipeline.hubUrl, pipeline.processorUrl);
     assert.deepEqual(
       { value: latest.value, event_time: latest.event_time, unit: latest.unit },
       { value: 22.7, event_time: '2026-01-03T08:15:30.250Z', unit: 'C' },

@@ -5,7 +5,7 @@ import { RedisCluster } from '@telemetryhub/devstack';
 import { createRedis, queueDepths } from '@telemetryhub/common';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
 import { eventually } from './support/eventually.js';
-import { fixture } from './support/fixtures.js';
+import { postOriginalAndReadLatest } from './support/ingest-through.js';
 
 test('REDIS_URL=redis-cluster://…: hub and processor run over a 3-primary Redis Cluster end to end', async () => {
   const cluster = await RedisCluster.start();
@@ -24,16 +24,7 @@ test('REDIS_URL=redis-cluster://…: hub and processor run over a 3-primary Redi
         RAW_RETENTION_DAYS: '3650', // the fixtures are from early 2026: store them, not as late readings
       },
     });
-    const posted = await fetch(`${pipeline.hubUrl}/v1/telemetry`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(fixture('http-ingest-original')),
-    });
-    assert.equal(posted.status, 202);
-    const latest = await eventually(async () => {
-      const r = await fetch(`${pipeline!.processorUrl}/v1/devices/sensor-42/metrics/temperature/latest`);
-      return r.status === 200 ? ((await r.json()) as { value: number }) : undefined;
-    });
+    const latest = await postOriginalAndReadLatest(pipeline.hubUrl, pipeline.processorUrl);
     assert.equal(latest.value, 22.7);
     db = new pg.Client({ connectionString: pipeline.stack.postgres.url });
     await db.connect();
