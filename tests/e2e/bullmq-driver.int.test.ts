@@ -6,6 +6,7 @@ import { DeadLetterQueue, createRedis } from '@telemetryhub/common';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
 import { eventually } from './support/eventually.js';
 import { postOriginalAndReadLatest } from './support/ingest-through.js';
+import { assertBothExitedCleanly } from './support/graceful-exits.js';
 
 test('QUEUE_DRIVER=bullmq: hub and processor run over BullMQ; readings arrive, a poison task reaches the DLQ', async () => {
   const pipeline = await startLocalPipeline({
@@ -49,10 +50,5 @@ test('QUEUE_DRIVER=bullmq: hub and processor run over BullMQ; readings arrive, a
     redis.disconnect();
     await pipeline.stop();
   }
-  const exits = await Promise.all([pipeline.hub.exitPromise, pipeline.processor.exitPromise]);
-  assert.deepEqual(
-    exits.map((e) => e.code),
-    [0, 0],
-    'both apps drained and exited 0 on SIGTERM',
-  );
+  await assertBothExitedCleanly(pipeline);
 });

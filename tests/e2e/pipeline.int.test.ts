@@ -4,6 +4,7 @@ import pg from 'pg';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
 import { eventually } from './support/eventually.js';
 import { postOriginalAndReadLatest } from './support/ingest-through.js';
+import { assertBothExitedCleanly } from './support/graceful-exits.js';
 
 test('a reading crosses hub → Redis → task-processor → PostgreSQL and comes back through the HTTP API', async () => {
   const pipeline = await startLocalPipeline({
@@ -43,10 +44,5 @@ test('a reading crosses hub → Redis → task-processor → PostgreSQL and come
     await pipeline.stop();
   }
   assert.equal(pipeline.hub.hasExited && pipeline.processor.hasExited, true, 'both apps stopped');
-  const exits = await Promise.all([pipeline.hub.exitPromise, pipeline.processor.exitPromise]);
-  assert.deepEqual(
-    exits.map((e) => e.code),
-    [0, 0],
-    'both apps drained and exited 0 on SIGTERM',
-  );
+  await assertBothExitedCleanly(pipeline);
 });

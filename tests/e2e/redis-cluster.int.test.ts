@@ -6,6 +6,7 @@ import { createRedis, queueDepths } from '@telemetryhub/common';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
 import { eventually } from './support/eventually.js';
 import { postOriginalAndReadLatest } from './support/ingest-through.js';
+import { assertBothExitedCleanly } from './support/graceful-exits.js';
 
 test('REDIS_URL=redis-cluster://…: hub and processor run over a 3-primary Redis Cluster end to end', async () => {
   const cluster = await RedisCluster.start();
@@ -44,10 +45,5 @@ test('REDIS_URL=redis-cluster://…: hub and processor run over a 3-primary Redi
     await pipeline?.stop();
     await cluster.stop();
   }
-  const exits = await Promise.all([pipeline.hub.exitPromise, pipeline.processor.exitPromise]);
-  assert.deepEqual(
-    exits.map((e) => e.code),
-    [0, 0],
-    'both apps drained and exited 0 on SIGTERM',
-  );
+  await assertBothExitedCleanly(pipeline);
 });

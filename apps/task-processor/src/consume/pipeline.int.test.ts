@@ -371,7 +371,7 @@ test('a task carrying an event from the future (device clock ahead) is dead-lett
   assert.equal((await rowsOf('SKEW-1')).length, 0);
 });
 
-test('the latest value per device and metric is served from RedisClient, and a late reading never overwrites it', async () => {
+test('the latest value per device and metric is served from Redis, and a late reading never overwrites it', async () => {
   const queue = `it${++queueN}`;
   const metrics = createProcessorMetrics(
     createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),

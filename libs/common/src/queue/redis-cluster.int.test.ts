@@ -127,7 +127,6 @@ test('the primary of a queue killed during consumption: a replica takes over and
   assert.ok(killed, 'the primary was killed mid-consumption');
   ctx.diagnostic(`${failures} commands failed during the failover; ${deliveries - total} tasks delivered twice`);
   assert.equal(seen.size, total, 'every task delivered');
-  assert.ok(deliveries >= total);
   const depths = await queueDepths(redis, queue);
   assert.deepEqual([depths.pending, depths.processing], [0, 0], 'nothing left behind');
   const now = await cluster.primaryFor(`${queue}:pending`);

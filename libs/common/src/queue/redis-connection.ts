@@ -55,11 +55,10 @@ export function createRedis(url: string, opts: RedisConnectionOptions = {}): Red
         : new Cluster(target.nodes, {
             redisOptions: { ...options, ...target.options },
             clusterRetryStrategy: reconnectDelay,
-            enableOfflineQueue: options.enableOfflineQueue ?? true,
+            enableOfflineQueue: options.enableOfflineQueue,
             // Commands to different nodes in one tick go out as one pipeline per node (explicit pipelines must
             // stay within one slot in a cluster).
             enableAutoPipelining: true,
-            ...(options.maxRetriesPerRequest === null ? {} : { maxRedirections: 16 }),
           });
   let lastLogged = 0;
   redis.on('error', (err) => {

@@ -32,7 +32,7 @@ export function parseRedisTarget(url: string): RedisTarget {
     const [, scheme, user, password, hostList = ''] = c;
     return {
       kind: 'cluster',
-      nodes: hostList.split(',').map((hp) => hostPort(hp, 6379, 'redis-cluster')),
+      nodes: hostList.split(',').map((hp) => hostPort(hp, 6379, 'redis-cluster URL: bad node address')),
       options: {
         ...credentials(user, password),
         ...(scheme === 'rediss' ? { tls: {} } : {}),
@@ -46,7 +46,7 @@ export function parseRedisTarget(url: string): RedisTarget {
     );
   }
   const [, user, password, hostList = '', master, db, query] = m;
-  const sentinels = hostList.split(',').map((hp) => hostPort(hp, 26379, 'redis-sentinel'));
+  const sentinels = hostList.split(',').map((hp) => hostPort(hp, 26379, 'redis-sentinel URL: bad sentinel address'));
   const params = new URLSearchParams(query ?? '');
   const options: RedisOptions = {
     sentinels,
@@ -58,10 +58,10 @@ export function parseRedisTarget(url: string): RedisTarget {
   return { kind: 'sentinel', options };
 }
 
-function hostPort(hp: string, defaultPort: number, scheme: string): { host: string; port: number } {
+/** `host[:port]` or `[ipv6][:port]`; `problem` names what a bad one is in the error. */
+function hostPort(hp: string, defaultPort: number, problem: string): { host: string; port: number } {
   const hm = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(hp.trim());
-  if (!hm?.[1])
-    throw new RedisUrlError(`${scheme} URL: bad ${scheme === 'redis-cluster' ? 'node' : 'sentinel'} address "${hp}"`);
+  if (!hm?.[1]) throw new RedisUrlError(`${problem} "${hp}"`);
   return { host: hm[1].replace(/^\[|\]$/g, ''), port: hm[2] ? Number(hm[2]) : defaultPort };
 }
 
