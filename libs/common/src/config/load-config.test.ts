@@ -60,3 +60,15 @@ test('on a Redis Cluster the queue name must carry a hash tag', () => {
   assert.equal(loadConfig(Schema, { env: { REDIS_URL: cluster, QUEUE_NAME: '{tasks}' } }).QUEUE_NAME, '{tasks}');
   assert.equal(loadConfig(Schema, { env: { QUEUE_NAME: 'tasks' } }).QUEUE_NAME, 'tasks', 'one server: any name');
 });
+
+test('a sharded queue needs no hash tag of its own, and only the redis-list driver shards', () => {
+  const cluster = 'redis-cluster://n1:7000,n2:7001';
+  assert.equal(loadConfig(Schema, { env: { REDIS_URL: cluster, QUEUE_SHARDS: '8' } }).QUEUE_SHARDS, 8);
+  assert.equal(loadConfig(Schema, { env: {} }).QUEUE_SHARDS, 1);
+  assert.throws(
+    () => loadConfig(Schema, { env: { QUEUE_SHARDS: '4', QUEUE_DRIVER: 'bullmq' } }),
+    (err: unknown) =>
+      err instanceof ConfigError && /^QUEUE_SHARDS: sharding needs QUEUE_DRIVER=redis-list/.test(err.problems[0]!),
+  );
+  assert.throws(() => loadConfig(Schema, { env: { QUEUE_SHARDS: '0' } }), ConfigError);
+});

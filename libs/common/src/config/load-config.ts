@@ -60,9 +60,14 @@ export function loadConfig<S extends z.ZodObject>(schema: S, opts: LoadConfigOpt
 /**
  * On a Redis Cluster a queue's keys must share one slot (its Lua scripts touch several at once), which only a
  * hash tag in its name guarantees: say so at start-up rather than with CROSSSLOT errors at the first fetch.
+ * A sharded queue's shards carry tags of their own; sharding is the redis-list driver's.
  */
 function queueTargetProblem(c: Record<string, unknown>): string | null {
-  if (typeof c.REDIS_URL !== 'string' || typeof c.QUEUE_NAME !== 'string') return null;
+  const shards = typeof c.QUEUE_SHARDS === 'number' ? c.QUEUE_SHARDS : 1;
+  if (shards > 1 && c.QUEUE_DRIVER === 'bullmq') {
+    return `QUEUE_SHARDS: sharding needs QUEUE_DRIVER=redis-list (got QUEUE_SHARDS=${shards} with bullmq)`;
+  }
+  if (typeof c.REDIS_URL !== 'string' || typeof c.QUEUE_NAME !== 'string' || shards > 1) return null;
   if (parseRedisTarget(c.REDIS_URL).kind !== 'cluster' || /\{[^}]+\}/.test(c.QUEUE_NAME)) return null;
   return `QUEUE_NAME: on a Redis Cluster the queue name needs a hash tag, e.g. "{${c.QUEUE_NAME}}" (got "${c.QUEUE_NAME}")`;
 }
@@ -118,6 +123,11 @@ export const CommonConfigShape = {
   QUEUE_NAME: queueName(),
   /** Which queue carries the tasks: our Redis-list protocol (default) or BullMQ. Hub and processor must agree. */
   QUEUE_DRIVER: z.enum(QUEUE_DRIVERS).default('redis-list'),
+  /**
+   * Shard the queue over this many Redis queues (`{QUEUE_NAME:i}`), routed by device, so a Redis Cluster spreads
+   * it over its primaries. 1 = one queue named QUEUE_NAME. Hub, processor and CLI must agree. redis-list only.
+   */
+  QUEUE_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
   LOG_LEVEL: logLevel(),
   /** Clock-skew guard: events stamped further than this in the future are refused (hub: 400, processor: DLQ). */
   MAX_CLOCK_SKEW_SECONDS: positiveInt(300),

@@ -7,3 +7,4 @@ export * from './queue-metrics.js';
 export * from './driver.js';
 export * from './bullmq/index.js';
 export * from './driver-factory.js';
+export * from './sharding/index.js';

@@ -90,16 +90,31 @@ export class ReliableConsumer {
       const left = deadline - Date.now();
       if (left <= 0) return [];
       // No heartbeat needed here: fetchNow's script renewed the lease a moment ago and a slice is ≤ 250 ms.
-      const slice = Math.max(10, Math.min(250, left));
-      const first = await this.blocking.blmove(this.keys.pending, this.processingKey, 'RIGHT', 'LEFT', slice / 1000);
+      const first = await this.waitForFirst(Math.min(250, left));
       if (first === null) continue;
-      const seen = Number((await this.redis.hget(this.keys.attempts, sha1(first))) ?? 0);
       const rest = max > 1 ? await this.fetchNow(max - 1) : [];
-      return [{ raw: first, redeliveries: seen }, ...rest];
+      return [first, ...rest];
     }
   }
 
-  private async fetchNow(max: number): Promise<FetchedTask[]> {
+  /**
+   * Waits up to `ms` (at least 10) on the normal lane with BLMOVE and takes the first task that comes, or null.
+   * The urgent lane is not watched meanwhile: keep `ms` short and call fetchNow between waits.
+   */
+  async waitForFirst(ms: number): Promise<FetchedTask | null> {
+    const raw = await this.blocking.blmove(
+      this.keys.pending,
+      this.processingKey,
+      'RIGHT',
+      'LEFT',
+      Math.max(10, ms) / 1000,
+    );
+    if (raw === null) return null;
+    return { raw, redeliveries: Number((await this.redis.hget(this.keys.attempts, sha1(raw))) ?? 0) };
+  }
+
+  /** Takes up to `max` waiting tasks in one script (urgent lane first, with the starvation guard); never blocks. */
+  async fetchNow(max: number): Promise<FetchedTask[]> {
     const normalFirst = this.urgentStreak >= this.maxUrgentStreak;
     const [first, second] = normalFirst
       ? [this.keys.pending, this.keys.pendingHigh]

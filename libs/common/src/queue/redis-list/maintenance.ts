@@ -18,18 +18,19 @@ export interface MaintenanceEvents {
  * - reap: a consumer whose lease expired (killed with -9, OOM-killed, partitioned, frozen) has its tasks returned
  *   to the consumer end of pending in their order, each delivery counted, so a task that crashes every consumer
  *   ends in the DLQ after maxAttempts instead of looping forever.
+ * Given several queues (the shards of a sharded queue), it keeps each of them.
  */
 export class QueueMaintenance {
-  readonly keys: QueueKeys;
+  private readonly queues: QueueKeys[];
   private readonly periodic: PeriodicTask;
 
   constructor(
     private readonly redis: RedisClient,
-    queue: string,
+    queue: string | readonly string[],
     private readonly events: MaintenanceEvents = {},
     private readonly opts: { intervalMs?: number; batch?: number } = {},
   ) {
-    this.keys = queueKeys(queue);
+    this.queues = (typeof queue === 'string' ? [queue] : queue).map(queueKeys);
     this.periodic = new PeriodicTask(
       () => this.runOnce(),
       opts.intervalMs ?? 1000,
@@ -40,36 +41,47 @@ export class QueueMaintenance {
   /** Moves due retries back to pending. Returns how many. */
   async promoteDue(now = Date.now()): Promise<number> {
     let total = 0;
+    for (const keys of this.queues) total += await this.promoteDueIn(keys, now);
+    if (total) this.events.onPromoted?.(total);
+    return total;
+  }
+
+  private async promoteDueIn(keys: QueueKeys, now: number): Promise<number> {
+    let total = 0;
     for (;;) {
       const n = (await runScript(
         this.redis,
         PROMOTE_DUE,
         2,
-        this.keys.delayed,
-        this.keys.pending,
+        keys.delayed,
+        keys.pending,
         now,
         this.opts.batch ?? 500,
       )) as number;
       total += n;
-      if (n < (this.opts.batch ?? 500)) break;
+      if (n < (this.opts.batch ?? 500)) return total;
     }
-    if (total) this.events.onPromoted?.(total);
-    return total;
   }
 
   /** Returns the tasks of every consumer whose lease expired before `now`. Returns how many tasks. */
   async reapExpired(now = Date.now()): Promise<number> {
-    const expired = await this.redis.zrangebyscore(this.keys.consumers, '-inf', `(${now}`, 'LIMIT', 0, 100);
+    let total = 0;
+    for (const keys of this.queues) total += await this.reapExpiredIn(keys, now);
+    return total;
+  }
+
+  private async reapExpiredIn(keys: QueueKeys, now: number): Promise<number> {
+    const expired = await this.redis.zrangebyscore(keys.consumers, '-inf', `(${now}`, 'LIMIT', 0, 100);
     let total = 0;
     for (const id of expired) {
       const n = (await runScript(
         this.redis,
         REQUEUE,
         4,
-        this.keys.processing(id),
-        this.keys.pending,
-        this.keys.consumers,
-        this.keys.attempts,
+        keys.processing(id),
+        keys.pending,
+        keys.consumers,
+        keys.attempts,
         id,
         1,
         now,

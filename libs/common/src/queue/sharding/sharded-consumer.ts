@@ -1,0 +1,119 @@
+import type { RedisClient } from '../redis-connection.js';
+import type { QueueConsumer } from '../driver.js';
+import { newConsumerId, ReliableConsumer, type DeadLetterRecord, type FetchedTask } from '../redis-list/consumer.js';
+
+export interface ShardedConsumerOptions {
+  consumerId?: string;
+  leaseMs?: number;
+  /** Longest wait on one shard's empty queue before looking at the others again (ms). Default 50. */
+  sliceMs?: number;
+}
+
+/**
+ * One consumer serving every shard of a sharded queue: a ReliableConsumer per shard, all with the same consumer
+ * id (a processing list and a lease in each shard, so each shard's reaper can return what it holds). A fetch
+ * takes what is waiting from the shards in turn, starting one further each time so that no shard is always
+ * served last; when all are empty it waits on one shard at a time, in short slices, rotating. It remembers which
+ * shard each task came from, to settle it there.
+ */
+export class ShardedConsumer implements QueueConsumer {
+  readonly consumerId: string;
+  private readonly shards: ReliableConsumer[];
+  /** Raw task → the shards it was taken from and not yet settled (a list: identical bytes may sit in two). */
+  private readonly heldIn = new Map<string, number[]>();
+  private next = 0;
+  private readonly sliceMs: number;
+
+  constructor(redis: RedisClient, blocking: RedisClient, queues: readonly string[], opts: ShardedConsumerOptions = {}) {
+    this.consumerId = opts.consumerId ?? newConsumerId();
+    const shardOpts = { consumerId: this.consumerId, ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}) };
+    this.shards = queues.map((q) => new ReliableConsumer(redis, blocking, q, shardOpts));
+    this.sliceMs = opts.sliceMs ?? 50;
+  }
+
+  async fetch(max: number, blockMs: number): Promise<FetchedTask[]> {
+    const deadline = Date.now() + blockMs;
+    for (;;) {
+      const start = this.rotate();
+      const out: FetchedTask[] = [];
+      for (let i = 0; i < this.shards.length && out.length < max; i++) {
+        const s = (start + i) % this.shards.length;
+        for (const t of await this.shards[s]!.fetchNow(max - out.length)) out.push(this.hold(t, s));
+      }
+      if (out.length) return out;
+      const left = deadline - Date.now();
+      if (left <= 0) return [];
+      const first = await this.shards[start]!.waitForFirst(Math.min(this.sliceMs, left));
+      if (first === null) continue;
+      const rest = max > 1 ? await this.shards[start]!.fetchNow(max - 1) : [];
+      return [first, ...rest].map((t) => this.hold(t, start));
+    }
+  }
+
+  async ack(raws: readonly string[]): Promise<number> {
+    const byShard = new Map<number, string[]>();
+    for (const raw of raws) {
+      const s = this.release(raw);
+      if (s === undefined) continue;
+      byShard.set(s, [...(byShard.get(s) ?? []), raw]);
+    }
+    const counts = await Promise.all([...byShard].map(([s, rs]) => this.shards[s]!.ack(rs)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async retryLater(raw: string, dueMs: number): Promise<boolean> {
+    const s = this.release(raw);
+    return s === undefined ? false : this.shards[s]!.retryLater(raw, dueMs);
+  }
+
+  async firstFailure(raw: string): Promise<Date | null> {
+    const s = this.heldIn.get(raw)?.[0];
+    return s === undefined ? null : this.shards[s]!.firstFailure(raw);
+  }
+
+  async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
+    // A task no longer known here was never fetched by this consumer: the first shard keeps its record.
+    await this.shards[this.release(raw) ?? 0]!.deadLetter(raw, record);
+  }
+
+  startHeartbeat(onError?: (err: unknown) => void): void {
+    for (const s of this.shards) s.startHeartbeat(onError);
+  }
+
+  stopHeartbeat(): void {
+    for (const s of this.shards) s.stopHeartbeat();
+  }
+
+  async requeueInFlight(opts: { keepHeartbeat?: boolean } = {}): Promise<number> {
+    const counts = await Promise.all(this.shards.map((s) => s.requeueInFlight(opts)));
+    this.heldIn.clear();
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async inFlight(): Promise<number> {
+    const counts = await Promise.all(this.shards.map((s) => s.inFlight()));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private rotate(): number {
+    const start = this.next;
+    this.next = (this.next + 1) % this.shards.length;
+    return start;
+  }
+
+  private hold(t: FetchedTask, shard: number): FetchedTask {
+    const at = this.heldIn.get(t.raw);
+    if (at) at.push(shard);
+    else this.heldIn.set(t.raw, [shard]);
+    return t;
+  }
+
+  /** Forgets one holding of `raw` and says in which shard it was (oldest first), or undefined. */
+  private release(raw: string): number | undefined {
+    const at = this.heldIn.get(raw);
+    if (!at) return undefined;
+    const s = at.shift();
+    if (at.length === 0) this.heldIn.delete(raw);
+    return s;
+  }
+}
