@@ -4,7 +4,15 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RedisServer } from '@telemetryhub/devstack';
 import { Queue } from 'bullmq';
-import { ReliableConsumer, TaskProducer, createRedis, hashApiKey, type RedisClient } from '@telemetryhub/common';
+import {
+  ReliableConsumer,
+  ShardedConsumer,
+  ShardedProducer,
+  TaskProducer,
+  createRedis,
+  hashApiKey,
+  type RedisClient,
+} from '@telemetryhub/common';
 
 const BIN = fileURLToPath(new URL('../bin/telemetryhub.mjs', import.meta.url));
 let server: RedisServer;
@@ -139,4 +147,52 @@ test('hash-key prints the SHA-256 the hub expects, without needing Redis', async
   );
   assert.equal(r.code, 0);
   assert.equal(r.stdout.split('\n')[0], hashApiKey('a-long-enough-secret-key'));
+});
+
+test('with --shards, stats and dead letters of every shard read as one queue', async () => {
+  const producer = new ShardedProducer(redis, 'cliq', 3);
+  const devices = ['d-a', 'd-b', 'd-c', 'd-d', 'd-e', 'd-f'];
+  await producer.enqueue(
+    devices.map((d) => JSON.stringify({ id: `t-${d}`, type: 'telemetry.store', payload: { device_id: d } })),
+  );
+  const blocking = createRedis(server.url, { blocking: true });
+  const consumer = new ShardedConsumer(redis, blocking, producer.shardQueues);
+  const got = await consumer.fetch(10, 0);
+  assert.equal(got.length, devices.length);
+  const now = new Date().toISOString();
+  for (const t of got.slice(0, 4)) {
+    const id = (JSON.parse(t.raw) as { id: string }).id;
+    await consumer.deadLetter(t.raw, {
+      reason: 'poison',
+      message: 'boom',
+      task_id: id,
+      task_type: 'telemetry.store',
+      attempts: 1,
+      first_failed_at: now,
+      last_failed_at: now,
+    });
+  }
+  await consumer.requeueInFlight();
+  blocking.disconnect();
+
+  const stats = await cli('queue', 'stats', '--json', '--shards', '3');
+  assert.equal(stats.code, 0, stats.stderr);
+  const d = JSON.parse(stats.stdout) as { shards: number; pending: number; failed: number };
+  assert.deepEqual([d.shards, d.pending, d.failed], [3, 2, 4]);
+  const listed = await cli('dlq', 'list', '--json', '--shards', '3');
+  const entries = JSON.parse(listed.stdout) as Array<{ index: number; task_id: string }>;
+  assert.deepEqual(
+    entries.map((e) => e.index),
+    [0, 1, 2, 3],
+  );
+  const last = await cli('dlq', 'show', '3', '--json', '--shards', '3');
+  assert.equal((JSON.parse(last.stdout) as { task_id: string }).task_id, entries[3]!.task_id);
+  const replayed = await cli('dlq', 'replay', '--all', '--shards', '3');
+  assert.match(replayed.stdout, /replayed 4 task\(s\) onto the pending list of the shard each failed in/);
+  assert.equal(await producer.pendingDepth(), 6);
+
+  const bad = await cli('queue', 'stats', '--shards', '0');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--shards must be an integer from 1 to 1024/);
+  assert.equal((await cli('dlq', 'count', '--shards', '2', '--driver', 'bullmq')).code, 2);
 });

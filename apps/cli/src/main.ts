@@ -20,6 +20,8 @@ Options for every command:
   --queue NAME      queue name (default: $QUEUE_NAME, else tasks)
   --driver NAME     queue driver, redis-list or bullmq (default: $QUEUE_DRIVER, else redis-list); DLQ replay
                     puts tasks back through it
+  --shards N        shards the queue is spread over (default: $QUEUE_SHARDS, else 1); stats and dead letters
+                    of every shard are shown as one queue's
   --json            print JSON instead of text
   -h, --help        this text`;
 
@@ -31,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
       'redis-url': { type: 'string' },
       queue: { type: 'string' },
       driver: { type: 'string' },
+      shards: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       reason: { type: 'string' },
@@ -71,9 +74,17 @@ async function main(argv: string[]): Promise<number> {
     if (!(QUEUE_DRIVERS as readonly string[]).includes(driver)) {
       throw new UsageError(`unknown queue driver "${driver}" (known: ${QUEUE_DRIVERS.join(', ')})`);
     }
+    const shards = Number(values.shards ?? process.env.QUEUE_SHARDS ?? 1);
+    if (!Number.isInteger(shards) || shards < 1 || shards > 1024) {
+      throw new UsageError(
+        `--shards must be an integer from 1 to 1024 (got ${values.shards ?? process.env.QUEUE_SHARDS})`,
+      );
+    }
+    if (shards > 1 && driver === 'bullmq') throw new UsageError('--shards needs the redis-list driver');
     const ctx = {
       redis,
       driver: driver as QueueDriverName,
+      shards,
       queue: values.queue ?? process.env.QUEUE_NAME ?? 'tasks',
       json: values.json,
       out: console.log,

@@ -66,12 +66,10 @@ async function main(): Promise<void> {
     name: 'hub',
     log: log.child({ component: 'redis' }),
   });
-  const producer = createQueueProducer(
-    config.QUEUE_DRIVER,
-    redis,
-    config.QUEUE_NAME,
-    config.QUEUE_MAX_DEPTH > 0 ? { maxDepth: config.QUEUE_MAX_DEPTH } : {},
-  );
+  const producer = createQueueProducer(config.QUEUE_DRIVER, redis, config.QUEUE_NAME, {
+    shards: config.QUEUE_SHARDS,
+    ...(config.QUEUE_MAX_DEPTH > 0 ? { maxDepth: config.QUEUE_MAX_DEPTH } : {}),
+  });
   const buffer = new ReadingBuffer(config.BUFFER_CAPACITY, config.BUFFER_POLICY, metrics);
   const spool = config.SPOOL_DIR
     ? await TaskSpool.open({

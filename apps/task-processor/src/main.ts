@@ -12,6 +12,7 @@ import {
   redactUrl,
   registerQueueMetrics,
   createQueueStats,
+  shardQueueNames,
   briefError,
   sleep,
 } from '@telemetryhub/common';
@@ -77,14 +78,14 @@ async function main(): Promise<void> {
 
   const redisLog = log.child({ component: 'redis' });
   const redis = createRedis(config.REDIS_URL, { name: 'task-processor', log: redisLog });
-  const maintenance = new QueueMaintenance(redis, config.QUEUE_NAME, {
+  const maintenance = new QueueMaintenance(redis, shardQueueNames(config.QUEUE_NAME, config.QUEUE_SHARDS), {
     onReaped: (deadConsumer, tasks) => {
       metrics.reapedTasks.inc(tasks);
       log.warn({ deadConsumer, tasks }, 'returned the tasks of a consumer whose lease expired');
     },
     onError: (err) => log.warn({ err: briefError(err) }, 'queue maintenance failed; will retry'),
   });
-  const queueStats = createQueueStats(config.QUEUE_DRIVER, redis, config.QUEUE_NAME);
+  const queueStats = createQueueStats(config.QUEUE_DRIVER, redis, config.QUEUE_NAME, config.QUEUE_SHARDS);
   registerQueueMetrics(registry, queueStats, config.QUEUE_NAME);
 
   const latest = new LatestCache(redis, log.child({ component: 'latest' }));
@@ -142,6 +143,7 @@ async function main(): Promise<void> {
     redisUrl: config.REDIS_URL,
     queue: config.QUEUE_NAME,
     driver: config.QUEUE_DRIVER,
+    shards: config.QUEUE_SHARDS,
     concurrency: config.CONSUMER_CONCURRENCY,
     leaseMs: config.CONSUMER_LEASE_MS,
     batchSize: config.FETCH_BATCH_SIZE,
@@ -188,6 +190,7 @@ async function main(): Promise<void> {
       database: redactUrl(config.DATABASE_URL),
       queue: config.QUEUE_NAME,
       queueDriver: config.QUEUE_DRIVER,
+      queueShards: config.QUEUE_SHARDS,
       consumers: config.CONSUMER_CONCURRENCY,
       workerThreads: decoder.threads,
       rawRetentionDays: config.RAW_RETENTION_DAYS,

@@ -1,6 +1,7 @@
 import {
-  DeadLetterQueue,
+  createDeadLetterAdmin,
   createQueueProducer,
+  shardQueueNames,
   type DeadLetterEntry,
   type DeadLetterFilter,
 } from '@telemetryhub/common';
@@ -51,6 +52,17 @@ function line(e: DeadLetterEntry): string {
   );
 }
 
+function failedKeys(ctx: CommandContext): string {
+  if (ctx.shards === 1) return `${ctx.queue}:failed`;
+  const names = shardQueueNames(ctx.queue, ctx.shards);
+  return `${names[0]}:failed … ${names.at(-1)}:failed`;
+}
+
+function replayTarget(ctx: CommandContext): string {
+  if (ctx.driver === 'bullmq') return `BullMQ queue ${ctx.queue}`;
+  return ctx.shards > 1 ? `the pending list of the shard each failed in` : `${ctx.queue}:pending`;
+}
+
 export async function dlqCommand(
   ctx: CommandContext,
   sub: string | undefined,
@@ -59,7 +71,7 @@ export async function dlqCommand(
 ): Promise<number> {
   // With BullMQ, a replay adds the task back as a BullMQ job (the redis-list driver moves it in one script).
   const replayTo = ctx.driver === 'bullmq' ? createQueueProducer('bullmq', ctx.redis, ctx.queue) : undefined;
-  const dlq = new DeadLetterQueue(ctx.redis, ctx.queue, replayTo);
+  const dlq = createDeadLetterAdmin(ctx.redis, ctx.queue, { shards: ctx.shards, ...(replayTo ? { replayTo } : {}) });
   const filter = filterOf(o);
   const filtered = Object.keys(filter).length > 0;
   switch (sub) {
@@ -79,7 +91,7 @@ export async function dlqCommand(
       else {
         ctx.out(['index', 'failed_at', 'reason', 'type', 'task_id', 'message'].join('\t'));
         for (const e of entries) ctx.out(line(e));
-        ctx.out(`${entries.length} shown of ${await dlq.count()} dead letters in ${ctx.queue}:failed`);
+        ctx.out(`${entries.length} shown of ${await dlq.count()} dead letters in ${failedKeys(ctx)}`);
       }
       return 0;
     }
@@ -99,11 +111,7 @@ export async function dlqCommand(
       if (args[0] !== undefined) n = (await dlq.replayAt(count(args[0], 'index', 0))) ? 1 : 0;
       else if (o.all || filtered) n = await dlq.replay(filter);
       else throw new UsageError('dlq replay needs an index, --all, or a filter (--reason, --type, --task-id)');
-      ctx.out(
-        ctx.json
-          ? JSON.stringify({ replayed: n })
-          : `replayed ${n} task(s) onto ${ctx.driver === 'bullmq' ? `BullMQ queue ${ctx.queue}` : `${ctx.queue}:pending`}`,
-      );
+      ctx.out(ctx.json ? JSON.stringify({ replayed: n }) : `replayed ${n} task(s) onto ${replayTarget(ctx)}`);
       return 0;
     }
     case 'purge': {

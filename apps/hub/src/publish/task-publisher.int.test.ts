@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { RedisServer, until } from '@telemetryhub/devstack';
 import {
+  ShardedProducer,
   TaskProducer,
   createMetricsRegistry,
+  shardIndex,
   createRedis,
   parseEventsStrict,
   parseTaskEnvelope,
@@ -144,6 +146,57 @@ test('at the queue depth limit the publisher holds its batches, and delivers the
     input.map((r) => r.event_id),
     'every reading, once, in order',
   );
+});
+
+test("on a sharded queue each task holds one shard's devices, and each device stays in order on its shard", async () => {
+  const metrics = createHubMetrics(
+    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+  );
+  const buffer = new ReadingBuffer(10_000, 'drop-oldest', metrics);
+  const redis = createRedis(server.url, { offlineQueue: false, commandTimeoutMs: 1000 });
+  const producer = new ShardedProducer(redis, 'sharded', 4);
+  const publisher = new TaskPublisher({
+    buffer,
+    producer,
+    metrics,
+    log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+    taskType: 'telemetry.analyze',
+    batchMaxReadings: 40,
+    lingerMs: 5,
+  });
+  const input = new SimulatedDriver({
+    devices: 12,
+    rateHz: 1,
+    metrics: ['temperature'],
+    site: 's',
+    region: 'r',
+    seed: 2,
+  }).sampleAll(100, Date.parse('2026-01-01T00:00:00Z')); // 100 per device
+  publisher.start();
+  buffer.add(input);
+  assert.equal(await publisher.stop(5000), 0);
+  redis.disconnect();
+
+  const published: Reading[] = [];
+  for (const [s, queue] of producer.shardQueues.entries()) {
+    const check = createRedis(server.url);
+    const raws = (await check.lrange(`${queue}:pending`, 0, -1)).reverse();
+    check.disconnect();
+    for (const raw of raws) {
+      const rs = parseEventsStrict(parseTaskEnvelope(raw).payload);
+      assert.ok(rs.length <= 40, 'a task holds at most the batch size');
+      for (const r of rs) assert.equal(shardIndex(r.device_id, 4), s, `${r.device_id} published on shard ${s}`);
+      published.push(...rs);
+    }
+  }
+  assert.equal(published.length, input.length, 'every reading, once');
+  for (const device of new Set(input.map((r) => r.device_id))) {
+    assert.deepEqual(
+      published.filter((r) => r.device_id === device).map((r) => r.event_id),
+      input.filter((r) => r.device_id === device).map((r) => r.event_id),
+      `${device} in order`,
+    );
+  }
 });
 
 describe('with a disk spool', () => {

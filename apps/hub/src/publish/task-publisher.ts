@@ -8,6 +8,7 @@ import {
   type TaskEnvelope,
   type QueueProducer,
   briefError,
+  shardIndex,
 } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import type { HubMetrics } from '../metrics.js';
@@ -15,7 +16,7 @@ import type { TaskSpool } from '../spool/task-spool.js';
 
 export interface TaskPublisherOptions {
   buffer: ReadingBuffer;
-  producer: Pick<QueueProducer, 'enqueueBatches' | 'queue' | 'maxDepth'>;
+  producer: Pick<QueueProducer, 'enqueueBatches' | 'queue' | 'maxDepth' | 'shards'>;
   metrics: HubMetrics;
   log: Logger;
   taskType: string;
@@ -179,7 +180,7 @@ export class TaskPublisher {
   /** Writes the batch in hand and everything buffered to the spool, oldest first. False if the disk failed. */
   private async spoolInMemory(spool: TaskSpool): Promise<boolean> {
     if (this.held.length === 0) {
-      while (this.o.buffer.size > 0) this.held.push(this.envelope(this.o.buffer.take(this.o.batchMaxReadings)));
+      while (this.o.buffer.size > 0) this.held.push(...this.takeTasks());
     }
     if (this.held.length === 0) return true;
     try {
@@ -249,9 +250,7 @@ export class TaskPublisher {
   }
 
   private fillHeld(): void {
-    while (this.held.length < this.maxTasksPerFlush && this.o.buffer.size > 0) {
-      this.held.push(this.envelope(this.o.buffer.take(this.o.batchMaxReadings)));
-    }
+    while (this.held.length < this.maxTasksPerFlush && this.o.buffer.size > 0) this.held.push(...this.takeTasks());
     this.o.metrics.heldSamples.set(this.heldReadings);
   }
 
@@ -280,6 +279,31 @@ export class TaskPublisher {
   private countPublished(tasks: number, readings: number): void {
     this.o.metrics.publishedTasks.inc(tasks);
     this.o.metrics.publishedSamples.inc(readings);
+  }
+
+  /**
+   * The next tasks from the buffer: one of up to batchMaxReadings readings; on a sharded queue, up to that many
+   * per shard, each task holding one shard's devices only (so the producer's routing by the first reading keeps
+   * every device on its shard, in order).
+   */
+  private takeTasks(): HeldTask[] {
+    const shards = this.o.producer.shards ?? 1;
+    const readings = this.o.buffer.take(this.o.batchMaxReadings * shards);
+    if (shards === 1) return [this.envelope(readings)];
+    const byShard = new Map<number, Reading[]>();
+    for (const r of readings) {
+      const s = shardIndex(r.device_id, shards);
+      const list = byShard.get(s);
+      if (list) list.push(r);
+      else byShard.set(s, [r]);
+    }
+    const tasks: HeldTask[] = [];
+    for (const list of byShard.values()) {
+      for (let i = 0; i < list.length; i += this.o.batchMaxReadings) {
+        tasks.push(this.envelope(list.slice(i, i + this.o.batchMaxReadings)));
+      }
+    }
+    return tasks;
   }
 
   private envelope(readings: Reading[]): HeldTask {

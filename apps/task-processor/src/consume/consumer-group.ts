@@ -15,6 +15,8 @@ export interface ConsumerGroupOptions {
   queue: string;
   /** QUEUE_DRIVER; default redis-list. */
   driver?: QueueDriverName;
+  /** QUEUE_SHARDS: each loop serves every shard. Default 1. */
+  shards?: number;
   concurrency: number;
   leaseMs: number;
   batchSize: number;
@@ -47,6 +49,7 @@ export class ConsumerGroup {
         leaseMs: o.leaseMs,
         blockMs: o.blockMs,
         log: o.log,
+        shards: o.shards ?? 1,
       });
       this.connections.push(connection);
       this.consumers.push(consumer);

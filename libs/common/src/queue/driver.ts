@@ -9,6 +9,8 @@ export type QueueDriverName = (typeof QUEUE_DRIVERS)[number];
 export interface QueueProducer {
   readonly queue: string;
   readonly maxDepth: number | undefined;
+  /** Shards the queue is spread over (QUEUE_SHARDS); tasks route by their first reading's device. Absent: 1. */
+  readonly shards?: number;
   /** Enqueues tasks in order (the first is consumed first); rejects with QueueFullError at the depth limit. */
   enqueue(tasks: ReadonlyArray<QueuedTask>): Promise<number>;
   /** Several batches in one round trip where the driver can; one flag per batch (false = refused, queue full). */
