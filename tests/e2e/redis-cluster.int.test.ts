@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { RedisCluster } from '@telemetryhub/devstack';
-import { createRedis, queueDepths } from '@telemetryhub/common';
+import { createRedis, shardIndex, shardQueueNames, shardedQueueDepths } from '@telemetryhub/common';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
 import { eventually } from './support/eventually.js';
 import { postOriginalAndReadLatest } from './support/ingest-through.js';
 import { assertBothExitedCleanly } from './support/graceful-exits.js';
 
-test('REDIS_URL=redis-cluster://…: hub and processor run over a 3-primary Redis Cluster end to end', async () => {
+test('REDIS_URL=redis-cluster://… with QUEUE_SHARDS: hub and processor run a sharded queue over a 3-primary Redis Cluster end to end', async () => {
   const cluster = await RedisCluster.start();
   const redis = createRedis(cluster.url);
   let pipeline: Awaited<ReturnType<typeof startLocalPipeline>> | undefined;
@@ -17,8 +17,9 @@ test('REDIS_URL=redis-cluster://…: hub and processor run over a 3-primary Redi
     pipeline = await startLocalPipeline({
       env: {
         REDIS_URL: cluster.url,
-        QUEUE_NAME: '{tasks}',
-        SIM_DEVICES: '3',
+        QUEUE_NAME: 'tasks',
+        QUEUE_SHARDS: '4',
+        SIM_DEVICES: '8',
         SIM_RATE_HZ: '5',
         LOG_LEVEL: 'warn',
         BATCH_LINGER_MS: '20',
@@ -33,12 +34,22 @@ test('REDIS_URL=redis-cluster://…: hub and processor run over a 3-primary Redi
       const { rows } = await db!.query<{ n: string }>(
         `SELECT count(DISTINCT device_id) AS n FROM readings WHERE device_id LIKE 'sim-%'`,
       );
-      return Number(rows[0]!.n) === 3 ? true : undefined;
+      return Number(rows[0]!.n) === 8 ? true : undefined;
     });
-    // The tasks went through the cluster: the queue's slot lives on one of its primaries, and nothing is left.
-    const depths = await queueDepths(redis, '{tasks}');
+    // The simulated devices' tasks went through several shards, each its own hash slot; nothing dead-lettered.
+    const shards = shardQueueNames('tasks', 4);
+    const served = await Promise.all(shards.map((q) => redis.zcard(`${q}:consumers`)));
+    assert.ok(
+      served.every((n) => n > 0),
+      `the processor holds a lease in every shard (${served.join(', ')})`,
+    );
+    const { rows } = await db.query<{ device_id: string }>(
+      `SELECT DISTINCT device_id FROM readings WHERE device_id LIKE 'sim-%'`,
+    );
+    const through = new Set(rows.map((r) => shardIndex(r.device_id, 4)));
+    assert.ok(through.size >= 2, `the stored devices came through ${through.size} shards`);
+    const depths = await shardedQueueDepths(redis, shards);
     assert.equal(depths.failed, 0, 'no task dead-lettered');
-    assert.ok(depths.consumers > 0, 'the processor holds a lease in the cluster');
   } finally {
     await db?.end().catch(() => {});
     redis.disconnect();

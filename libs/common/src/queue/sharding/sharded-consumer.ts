@@ -31,22 +31,34 @@ export class ShardedConsumer implements QueueConsumer {
     this.sliceMs = opts.sliceMs ?? 50;
   }
 
+  /**
+   * Up to `max` tasks from the shards in turn. A shard that fails (its primary is down, a failover under way) is
+   * skipped for this fetch, so the other shards keep being served; only when every shard fails does it throw.
+   */
   async fetch(max: number, blockMs: number): Promise<FetchedTask[]> {
     const deadline = Date.now() + blockMs;
     for (;;) {
       const start = this.rotate();
       const out: FetchedTask[] = [];
+      const failed: unknown[] = [];
+      let waitOn: number | undefined;
       for (let i = 0; i < this.shards.length && out.length < max; i++) {
         const s = (start + i) % this.shards.length;
-        for (const t of await this.shards[s]!.fetchNow(max - out.length)) out.push(this.hold(t, s));
+        try {
+          for (const t of await this.shards[s]!.fetchNow(max - out.length)) out.push(this.hold(t, s));
+          waitOn ??= s;
+        } catch (err) {
+          failed.push(err);
+        }
       }
       if (out.length) return out;
+      if (waitOn === undefined) throw failed[0];
       const left = deadline - Date.now();
       if (left <= 0) return [];
-      const first = await this.shards[start]!.waitForFirst(Math.min(this.sliceMs, left));
+      const first = await this.shards[waitOn]!.waitForFirst(Math.min(this.sliceMs, left));
       if (first === null) continue;
-      const rest = max > 1 ? await this.shards[start]!.fetchNow(max - 1) : [];
-      return [first, ...rest].map((t) => this.hold(t, start));
+      const rest = max > 1 ? await this.shards[waitOn]!.fetchNow(max - 1) : [];
+      return [first, ...rest].map((t) => this.hold(t, waitOn));
     }
   }
 
