@@ -113,18 +113,25 @@ export class ReliableConsumer {
     return { raw, redeliveries: Number((await this.redis.hget(this.keys.attempts, sha1(raw))) ?? 0) };
   }
 
-  /** Takes up to `max` waiting tasks in one script (urgent lane first, with the starvation guard); never blocks. */
-  async fetchNow(max: number): Promise<FetchedTask[]> {
-    const normalFirst = this.urgentStreak >= this.maxUrgentStreak;
-    const [first, second] = normalFirst
-      ? [this.keys.pending, this.keys.pendingHigh]
-      : [this.keys.pendingHigh, this.keys.pending];
+  /**
+   * Takes up to `max` waiting tasks in one script; never blocks. `guarded` (default): urgent lane first, with
+   * this consumer's starvation guard. `urgent`: the urgent lane only; `normal-first`: the normal lane, then the
+   * urgent one — for a caller keeping its own guard over several queues (ShardedConsumer).
+   */
+  async fetchNow(max: number, order: 'guarded' | 'urgent' | 'normal-first' = 'guarded'): Promise<FetchedTask[]> {
+    const normalFirst = order === 'normal-first' || (order === 'guarded' && this.urgentStreak >= this.maxUrgentStreak);
+    const lanes =
+      order === 'urgent'
+        ? [this.keys.pendingHigh, this.keys.pendingHigh]
+        : normalFirst
+          ? [this.keys.pending, this.keys.pendingHigh]
+          : [this.keys.pendingHigh, this.keys.pending];
     const [tasks, fromFirst, counts] = (await runScript(
       this.redis,
       FETCH_BATCH,
       5,
-      first,
-      second,
+      lanes[0]!,
+      lanes[1]!,
       this.processingKey,
       this.keys.consumers,
       this.keys.attempts,
@@ -133,6 +140,7 @@ export class ReliableConsumer {
       Date.now() + this.leaseMs,
     )) as [string[], number, number[]];
     const out = tasks.map((raw, i) => ({ raw, redeliveries: counts[i] ?? 0 }));
+    if (order !== 'guarded') return out;
     const fromNormal = normalFirst ? fromFirst > 0 : fromFirst < tasks.length;
     // The streak counts fetches that took urgent work only while normal work may be waiting behind it.
     if (out.length === 0 || fromNormal) this.urgentStreak = 0;

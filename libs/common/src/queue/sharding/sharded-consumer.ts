@@ -7,6 +7,8 @@ export interface ShardedConsumerOptions {
   leaseMs?: number;
   /** Longest wait on one shard's empty queue before looking at the others again (ms). Default 50. */
   sliceMs?: number;
+  /** Starvation guard, as ReliableConsumerOptions.maxUrgentStreak but over all shards. Default 4. */
+  maxUrgentStreak?: number;
 }
 
 /**
@@ -23,36 +25,51 @@ export class ShardedConsumer implements QueueConsumer {
   private readonly heldIn = new Map<string, number[]>();
   private next = 0;
   private readonly sliceMs: number;
+  private urgentStreak = 0;
+  private readonly maxUrgentStreak: number;
 
   constructor(redis: RedisClient, blocking: RedisClient, queues: readonly string[], opts: ShardedConsumerOptions = {}) {
     this.consumerId = opts.consumerId ?? newConsumerId();
     const shardOpts = { consumerId: this.consumerId, ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}) };
     this.shards = queues.map((q) => new ReliableConsumer(redis, blocking, q, shardOpts));
     this.sliceMs = opts.sliceMs ?? 50;
+    this.maxUrgentStreak = opts.maxUrgentStreak ?? 4;
   }
 
   /**
-   * Up to `max` tasks from the shards in turn. A shard that fails (its primary is down, a failover under way) is
-   * skipped for this fetch, so the other shards keep being served; only when every shard fails does it throw.
+   * Up to `max` tasks: first the urgent lanes of every shard, then the normal lanes (and urgent work come since), each pass over the
+   * shards in turn (starting one further each time, so no shard is always served last). Starvation guard across
+   * shards: after `maxUrgentStreak` fetches in a row that took urgent work only, a fetch serves normal lanes
+   * first. A shard that fails (its primary is down, a failover under way) is skipped for this fetch, so the
+   * other shards keep being served; only when every shard fails does it throw. With nothing waiting anywhere it
+   * waits on one shard's normal lane at a time, in short slices, rotating.
    */
   async fetch(max: number, blockMs: number): Promise<FetchedTask[]> {
     const deadline = Date.now() + blockMs;
     for (;;) {
       const start = this.rotate();
       const out: FetchedTask[] = [];
-      const failed: unknown[] = [];
-      let waitOn: number | undefined;
-      for (let i = 0; i < this.shards.length && out.length < max; i++) {
-        const s = (start + i) % this.shards.length;
-        try {
-          for (const t of await this.shards[s]!.fetchNow(max - out.length)) out.push(this.hold(t, s));
-          waitOn ??= s;
-        } catch (err) {
-          failed.push(err);
+      const down = new Map<number, unknown>();
+      const healthy = new Set<number>();
+      const pass = async (order: 'urgent' | 'normal-first') => {
+        for (let i = 0; i < this.shards.length && out.length < max; i++) {
+          const s = (start + i) % this.shards.length;
+          if (down.has(s)) continue;
+          try {
+            for (const t of await this.shards[s]!.fetchNow(max - out.length, order)) out.push(this.hold(t, s));
+            healthy.add(s);
+          } catch (err) {
+            down.set(s, err);
+          }
         }
-      }
+      };
+      if (this.urgentStreak < this.maxUrgentStreak) await pass('urgent');
+      const urgentOnly = out.length;
+      await pass('normal-first');
+      this.urgentStreak = out.length > 0 && out.length === urgentOnly ? this.urgentStreak + 1 : 0;
       if (out.length) return out;
-      if (waitOn === undefined) throw failed[0];
+      const waitOn = [...healthy][0];
+      if (waitOn === undefined) throw down.values().next().value;
       const left = deadline - Date.now();
       if (left <= 0) return [];
       const first = await this.shards[waitOn]!.waitForFirst(Math.min(this.sliceMs, left));

@@ -173,3 +173,29 @@ test('retry, dead letter, replay and the reaper work shard by shard, and stats a
   d = await stats.depths();
   assert.equal(d.pending, held.length + 3);
 });
+
+/** Devices that route to the given shards, one each. */
+function deviceOn(shard: number, prefix: string): string {
+  for (let i = 0; ; i++) if (shardIndex(`${prefix}-${i}`, SHARDS) === shard) return `${prefix}-${i}`;
+}
+
+test('urgent work on any shard overtakes a normal backlog on the others, without starving it', async () => {
+  const q = freshQueue();
+  const producer = createQueueProducer('redis-list', env.redis, q, { shards: SHARDS });
+  // A normal backlog on every shard; urgent tasks on one shard only.
+  const backlog = [0, 1, 2, 3].flatMap((s) => [1, 2, 3].map((seq) => task(deviceOn(s, 'n'), seq)));
+  await producer.enqueue(backlog);
+  const hot = deviceOn(2, 'u');
+  await producer.enqueue(Array.from({ length: 20 }, (_, i) => task(hot, i, 90)));
+  const c = consumer(q);
+  const kinds: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const got = await c.fetch(2, 0);
+    kinds.push(got.map((t) => (idOf(t.raw).startsWith('u-') ? 'U' : 'n')).join(''));
+    await c.ack(got.map((t) => t.raw));
+  }
+  // The first fetch, whichever shard the rotation starts at, takes urgent work; the guard then lets normal
+  // work through at least every fifth fetch while urgent work keeps waiting.
+  assert.deepEqual(kinds.slice(0, 5), ['UU', 'UU', 'UU', 'UU', 'nn'], kinds.join(' '));
+  assert.ok(kinds.slice(5, 10).includes('nn'), kinds.join(' '));
+});
