@@ -1,6 +1,6 @@
 /**
  * A consumer in a process of its own, for the conformance suite's process cases:
- *   tsx conformance-child.ts <driver> <redis-url> <queue> <lease-ms> <batch> [hold|graceful]
+ *   tsx conformance-child.ts <driver> <redis-url> <queue> <lease-ms> <batch> [hold|graceful] [shards]
  * Fetches one batch, prints the ids it holds as one JSON line, then keeps its lease alive (heartbeat) while it
  * "works" on the batch. `hold` (default) never settles anything: it is there to be killed. `graceful` is a worker
  * shutting down as the processor does on SIGTERM: it fetches nothing more, finishes (acks) the batch in hand,
@@ -9,15 +9,16 @@
 import { driverUnderTest } from './drivers.js';
 import type { QueueDriverName } from '../driver.js';
 
-const [driver, url, queue, leaseMs, batch, mode = 'hold'] = process.argv.slice(2) as [
+const [driver, url, queue, leaseMs, batch, mode = 'hold', shards = '1'] = process.argv.slice(2) as [
   QueueDriverName,
   string,
   string,
   string,
   string,
   string?,
+  string?,
 ];
-const d = driverUnderTest(driver, url);
+const d = driverUnderTest(driver, url, Number(shards));
 const consumer = d.consumer(queue, { leaseMs: Number(leaseMs) });
 consumer.startHeartbeat();
 const raws: string[] = [];

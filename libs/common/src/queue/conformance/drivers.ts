@@ -3,6 +3,7 @@ import type { QueueConsumer, QueueDriverName, QueueProducer } from '../driver.js
 import { createQueueConsumer, createQueueProducer, createQueueStats, type QueueStats } from '../driver-factory.js';
 import type { TaskProducerOptions } from '../redis-list/producer.js';
 import { QueueMaintenance } from '../redis-list/maintenance.js';
+import { shardQueueNames } from '../sharding/shard-routing.js';
 
 export interface ConsumerSpec {
   leaseMs?: number;
@@ -17,6 +18,8 @@ export interface ConsumerSpec {
  */
 export interface DriverUnderTest {
   readonly name: QueueDriverName;
+  /** QUEUE_SHARDS: 1, or a sharded redis-list queue. */
+  readonly shards: number;
   producer(queue: string, opts?: TaskProducerOptions): QueueProducer;
   consumer(queue: string, opts?: ConsumerSpec): QueueConsumer;
   /** Starts the driver's housekeeping for a queue (the reaper and retry promotion of redis-list; BullMQ's own
@@ -27,15 +30,16 @@ export interface DriverUnderTest {
   close(): Promise<void>;
 }
 
-export function driverUnderTest(name: QueueDriverName, url: string): DriverUnderTest {
+export function driverUnderTest(name: QueueDriverName, url: string, shards = 1): DriverUnderTest {
   const closers: Array<() => Promise<unknown> | void> = [];
   // The same construction the apps use (driver-factory.ts), so the suite tests what runs.
   const shared = createRedis(url, name === 'bullmq' ? { bullmq: true } : {});
   closers.push(() => shared.disconnect());
   return {
     name,
+    shards,
     producer(queue, opts) {
-      const p = createQueueProducer(name, shared, queue, opts);
+      const p = createQueueProducer(name, shared, queue, { ...opts, shards });
       if (p.close) closers.unshift(() => p.close!());
       return p;
     },
@@ -46,19 +50,20 @@ export function driverUnderTest(name: QueueDriverName, url: string): DriverUnder
         queue,
         leaseMs: opts.leaseMs ?? 30_000,
         blockMs: opts.blockMs ?? 200,
+        shards,
       });
       closers.unshift(() => connection.disconnect());
       if (consumer.close) closers.unshift(() => consumer.close!());
       return consumer;
     },
     stats(queue) {
-      const s = createQueueStats(name, shared, queue);
+      const s = createQueueStats(name, shared, queue, shards);
       closers.unshift(() => s.close());
       return s;
     },
     housekeeping(queue) {
       if (name !== 'redis-list') return;
-      const m = new QueueMaintenance(shared, queue, {}, { intervalMs: 50 });
+      const m = new QueueMaintenance(shared, shardQueueNames(queue, shards), {}, { intervalMs: 50 });
       m.start();
       closers.unshift(() => m.stop());
     },
