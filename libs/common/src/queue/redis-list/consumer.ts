@@ -247,6 +247,11 @@ export class ReliableConsumer {
     )) as number;
   }
 
+  /** Tasks waiting in the urgent lane. */
+  async urgentDepth(): Promise<number> {
+    return this.redis.llen(this.keys.pendingHigh);
+  }
+
   /** Tasks this consumer holds (fetched, not settled). */
   async inFlight(): Promise<number> {
     return this.redis.llen(this.processingKey);

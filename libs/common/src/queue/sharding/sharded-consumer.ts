@@ -51,10 +51,20 @@ export class ShardedConsumer implements QueueConsumer {
       const out: FetchedTask[] = [];
       const down = new Map<number, unknown>();
       const healthy = new Set<number>();
+      // Which shards have urgent work: one look at every shard at once (concurrent commands), so a fetch costs
+      // one extra round trip, not one per shard.
+      const urgentWaiting = new Set<number>();
+      if (this.urgentStreak < this.maxUrgentStreak) {
+        const depths = await Promise.all(this.shards.map((c) => c.urgentDepth().catch((err: unknown) => err)));
+        depths.forEach((d, s) => {
+          if (typeof d !== 'number') down.set(s, d);
+          else if (d > 0) urgentWaiting.add(s);
+        });
+      }
       const pass = async (order: 'urgent' | 'normal-first') => {
         for (let i = 0; i < this.shards.length && out.length < max; i++) {
           const s = (start + i) % this.shards.length;
-          if (down.has(s)) continue;
+          if (down.has(s) || (order === 'urgent' && !urgentWaiting.has(s))) continue;
           try {
             for (const t of await this.shards[s]!.fetchNow(max - out.length, order)) out.push(this.hold(t, s));
             healthy.add(s);
@@ -63,7 +73,7 @@ export class ShardedConsumer implements QueueConsumer {
           }
         }
       };
-      if (this.urgentStreak < this.maxUrgentStreak) await pass('urgent');
+      if (urgentWaiting.size) await pass('urgent');
       const urgentOnly = out.length;
       await pass('normal-first');
       this.urgentStreak = out.length > 0 && out.length === urgentOnly ? this.urgentStreak + 1 : 0;
@@ -84,7 +94,9 @@ export class ShardedConsumer implements QueueConsumer {
     for (const raw of raws) {
       const s = this.release(raw);
       if (s === undefined) continue;
-      byShard.set(s, [...(byShard.get(s) ?? []), raw]);
+      const list = byShard.get(s);
+      if (list) list.push(raw);
+      else byShard.set(s, [raw]);
     }
     const counts = await Promise.all([...byShard].map(([s, rs]) => this.shards[s]!.ack(rs)));
     return counts.reduce((a, b) => a + b, 0);
