@@ -9,6 +9,8 @@ export interface ShardedConsumerOptions {
   sliceMs?: number;
   /** Starvation guard, as ReliableConsumerOptions.maxUrgentStreak but over all shards. Default 4. */
   maxUrgentStreak?: number;
+  /** How long a fetch waits for a shard to answer before serving the others without it (ms). Default 250. */
+  probeMs?: number;
 }
 
 /**
@@ -26,7 +28,10 @@ export class ShardedConsumer implements QueueConsumer {
   private next = 0;
   private readonly sliceMs: number;
   private urgentStreak = 0;
+  /** Shards that failed lately: not asked until `until`; `delay` doubles with each failure (to 5 s). */
+  private readonly restingUntil = new Map<number, { until: number; delay: number }>();
   private readonly maxUrgentStreak: number;
+  private readonly probeMs: number;
 
   constructor(redis: RedisClient, blocking: RedisClient, queues: readonly string[], opts: ShardedConsumerOptions = {}) {
     this.consumerId = opts.consumerId ?? newConsumerId();
@@ -34,6 +39,7 @@ export class ShardedConsumer implements QueueConsumer {
     this.shards = queues.map((q) => new ReliableConsumer(redis, blocking, q, shardOpts));
     this.sliceMs = opts.sliceMs ?? 50;
     this.maxUrgentStreak = opts.maxUrgentStreak ?? 4;
+    this.probeMs = opts.probeMs ?? 250;
   }
 
   /**
@@ -41,7 +47,8 @@ export class ShardedConsumer implements QueueConsumer {
    * shards in turn (starting one further each time, so no shard is always served last). Starvation guard across
    * shards: after `maxUrgentStreak` fetches in a row that took urgent work only, a fetch serves normal lanes
    * first. A shard that fails (its primary is down, a failover under way) is skipped for this fetch, so the
-   * other shards keep being served; only when every shard fails does it throw. With nothing waiting anywhere it
+   * other shards keep being served, and rests for a backoff (250 ms doubling to 5 s) before it is asked again;
+   * only when every shard fails does it throw. With nothing waiting anywhere it
    * waits on one shard's normal lane at a time, in short slices, rotating.
    */
   async fetch(max: number, blockMs: number): Promise<FetchedTask[]> {
@@ -51,25 +58,40 @@ export class ShardedConsumer implements QueueConsumer {
       const out: FetchedTask[] = [];
       const down = new Map<number, unknown>();
       const healthy = new Set<number>();
-      // Which shards have urgent work: one look at every shard at once (concurrent commands), so a fetch costs
-      // one extra round trip, not one per shard.
+      // A shard that failed lately rests (is not asked) for a backoff, so a dead primary does not cost every
+      // fetch a command timeout; when all rest, all are asked.
+      const resting = this.shards.map((_, s) => (this.restingUntil.get(s)?.until ?? 0) > Date.now());
+      if (resting.every(Boolean)) resting.fill(false);
+      resting.forEach((r, s) => r && down.set(s, undefined));
+      const failedAt = (s: number, err: unknown) => {
+        down.set(s, err);
+        const delay = Math.min(2 * (this.restingUntil.get(s)?.delay ?? 125), 5000);
+        this.restingUntil.set(s, { until: Date.now() + delay, delay });
+      };
+      const servedBy = (s: number) => {
+        healthy.add(s);
+        this.restingUntil.delete(s);
+      };
+      // One look at every shard at once (concurrent commands, one round trip): which have urgent work, and which
+      // answer at all. During a failover ioredis holds a dead primary's commands until a replica takes over
+      // (seconds): a shard not answering within probeMs rests, and this fetch serves the others. (A read: safe
+      // to leave unanswered; the moves that follow go only to shards that answered.)
       const urgentWaiting = new Set<number>();
-      if (this.urgentStreak < this.maxUrgentStreak) {
-        const depths = await Promise.all(this.shards.map((c) => c.urgentDepth().catch((err: unknown) => err)));
-        depths.forEach((d, s) => {
-          if (typeof d !== 'number') down.set(s, d);
-          else if (d > 0) urgentWaiting.add(s);
-        });
-      }
+      const asked = this.shards.map((c, s) => (down.has(s) ? null : withinMs(c.urgentDepth(), this.probeMs)));
+      (await Promise.all(asked)).forEach((d, s) => {
+        if (d === null) return;
+        if (typeof d !== 'number') failedAt(s, d);
+        else if (d > 0 && this.urgentStreak < this.maxUrgentStreak) urgentWaiting.add(s);
+      });
       const pass = async (order: 'urgent' | 'normal-first') => {
         for (let i = 0; i < this.shards.length && out.length < max; i++) {
           const s = (start + i) % this.shards.length;
           if (down.has(s) || (order === 'urgent' && !urgentWaiting.has(s))) continue;
           try {
             for (const t of await this.shards[s]!.fetchNow(max - out.length, order)) out.push(this.hold(t, s));
-            healthy.add(s);
+            servedBy(s);
           } catch (err) {
-            down.set(s, err);
+            failedAt(s, err);
           }
         }
       };
@@ -79,7 +101,8 @@ export class ShardedConsumer implements QueueConsumer {
       this.urgentStreak = out.length > 0 && out.length === urgentOnly ? this.urgentStreak + 1 : 0;
       if (out.length) return out;
       const waitOn = [...healthy][0];
-      if (waitOn === undefined) throw down.values().next().value;
+      if (waitOn === undefined)
+        throw [...down.values()].find((e) => e !== undefined) ?? new Error('every shard failed');
       const left = deadline - Date.now();
       if (left <= 0) return [];
       const first = await this.shards[waitOn]!.waitForFirst(Math.min(this.sliceMs, left));
@@ -157,4 +180,15 @@ export class ShardedConsumer implements QueueConsumer {
     if (at.length === 0) this.heldIn.delete(raw);
     return s;
   }
+}
+
+/** The value of `p`, or its error, or a timeout error if it takes longer than `ms` (p itself goes on). */
+function withinMs<T>(p: Promise<T>, ms: number): Promise<T | Error> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Error>((resolve) => {
+    timer = setTimeout(() => resolve(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p.catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))), late]).finally(
+    () => clearTimeout(timer),
+  );
 }
