@@ -1,7 +1,6 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisCluster } from '@telemetryhub/devstack';
-import { createRedis, type RedisClient } from './redis-connection.js';
+import { useTestCluster } from './test-cluster.js';
 import { TaskProducer } from './redis-list/producer.js';
 import { ReliableConsumer, type FetchedTask } from './redis-list/consumer.js';
 import { QueueMaintenance } from './redis-list/maintenance.js';
@@ -11,21 +10,7 @@ import { driverUnderTest } from './conformance/drivers.js';
 
 // Three primaries with a replica each, on loopback. Queue names carry a hash tag, so each queue's keys share one
 // slot (the Lua scripts touch several keys of a queue at once) and different queues spread over the primaries.
-let cluster: RedisCluster;
-const clients: RedisClient[] = [];
-const client = (blocking = false) => {
-  const c = createRedis(cluster.url, { blocking, commandTimeoutMs: 1000, connectTimeoutMs: 1000 });
-  clients.push(c);
-  return c;
-};
-
-before(async () => {
-  cluster = await RedisCluster.start({ masters: 3, replicasPerMaster: 1 });
-});
-after(async () => {
-  for (const c of clients) c.disconnect();
-  await cluster?.stop();
-});
+const { cluster, client } = useTestCluster();
 
 const task = (i: number) =>
   JSON.stringify({ id: `t-${i}`, type: 'telemetry.store', created_at: '2026-01-01T00:00:00Z', payload: { i } });
@@ -93,9 +78,9 @@ test('the primary of a queue killed during consumption: a replica takes over and
   const queue = '{failover}';
   const total = 300;
   await new TaskProducer(redis, queue).enqueue(range(total).map(task));
-  const primary = await cluster.primaryFor(`${queue}:pending`);
+  const primary = await cluster().primaryFor(`${queue}:pending`);
   // Replication is asynchronous: tasks enqueued are safe from the primary's death once its replica has them.
-  await cluster.waitReplicated(primary);
+  await cluster().waitReplicated(primary);
 
   const consumer = new ReliableConsumer(redis, client(true), queue, { leaseMs: 30_000 });
   const seen = new Set<string>();
@@ -129,12 +114,12 @@ test('the primary of a queue killed during consumption: a replica takes over and
   assert.equal(seen.size, total, 'every task delivered');
   const depths = await queueDepths(redis, queue);
   assert.deepEqual([depths.pending, depths.processing], [0, 0], 'nothing left behind');
-  const now = await cluster.primaryFor(`${queue}:pending`);
+  const now = await cluster().primaryFor(`${queue}:pending`);
   assert.notEqual(now.port, primary.port, 'a replica serves the queue now');
 });
 
 test('bullmq on a cluster: a queue named with a hash tag takes, acks and counts like on one server', async () => {
-  const d = driverUnderTest('bullmq', cluster.url);
+  const d = driverUnderTest('bullmq', cluster().url);
   try {
     const queue = '{bq}';
     await d.producer(queue).enqueue(range(20).map(task));

@@ -1,7 +1,6 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisCluster } from '@telemetryhub/devstack';
-import { createRedis, type RedisClient } from '../redis-connection.js';
+import { useTestCluster } from '../test-cluster.js';
 import { QueueMaintenance } from '../redis-list/maintenance.js';
 import type { FetchedTask } from '../redis-list/consumer.js';
 import { ShardedProducer } from './sharded-producer.js';
@@ -10,21 +9,7 @@ import { shardedQueueDepths } from './sharded-queue-stats.js';
 
 // One queue sharded over a 3-primary cluster (a replica each): producers route by device, consumers serve all
 // shards, and the load is spread over the primaries instead of sitting in one hash slot.
-let cluster: RedisCluster;
-const clients: RedisClient[] = [];
-const client = (blocking = false) => {
-  const c = createRedis(cluster.url, { blocking, commandTimeoutMs: 1000, connectTimeoutMs: 1000 });
-  clients.push(c);
-  return c;
-};
-
-before(async () => {
-  cluster = await RedisCluster.start({ masters: 3, replicasPerMaster: 1 });
-});
-after(async () => {
-  for (const c of clients) c.disconnect();
-  await cluster?.stop();
-});
+const { cluster, client } = useTestCluster();
 
 const task = (device: string, seq: number) =>
   JSON.stringify({
@@ -38,14 +23,14 @@ const idOf = (t: FetchedTask) => (JSON.parse(t.raw) as { id: string }).id;
 test('a sharded queue spreads over the primaries; a primary killed mid-consumption loses nothing', async (ctx) => {
   const redis = client();
   const producer = new ShardedProducer(redis, 'telemetry', 6);
-  const primaries = await Promise.all(producer.shardQueues.map((q) => cluster.primaryFor(`${q}:pending`)));
+  const primaries = await Promise.all(producer.shardQueues.map((q) => cluster().primaryFor(`${q}:pending`)));
   const ports = new Set(primaries.map((p) => p.port));
   assert.equal(ports.size, 3, `6 shards on ${ports.size} of the 3 primaries`);
 
   const devices = Array.from({ length: 60 }, (_, i) => `dev-${i}`);
   const all = devices.flatMap((d) => [0, 1, 2, 3, 4].map((seq) => task(d, seq)));
   assert.ok((await producer.enqueueBatches(all.map((t) => [t]))).every(Boolean));
-  for (const p of new Set(primaries)) await cluster.waitReplicated(p);
+  for (const p of new Set(primaries)) await cluster().waitReplicated(p);
 
   const consumers = [0, 1].map(() => new ShardedConsumer(redis, client(true), producer.shardQueues));
   const maintenance = new QueueMaintenance(redis, producer.shardQueues, {}, { intervalMs: 100 });
@@ -66,7 +51,7 @@ test('a sharded queue spreads over the primaries; a primary killed mid-consumpti
           if (seen.size >= all.length) await c.requeueInFlight({ keepHeartbeat: true });
           const batch = await c.fetch(20, 200);
           for (const t of batch) seen.add(idOf(t));
-          if (killed && !(await victimServes())) takenWhileDown += batch.length;
+          if (killed && !promoted) takenWhileDown += batch.length;
           await c.ack(batch.map((t) => t.raw));
         } catch {
           failures++;
@@ -75,12 +60,21 @@ test('a sharded queue spreads over the primaries; a primary killed mid-consumpti
         if (!killed && seen.size >= 100) {
           victim.signal('SIGKILL');
           killed = true;
+          void watchPromotion();
         }
       }
     };
+    // The outage of shard 0 lasts until a replica serves its slot: watched apart from the consumers.
     let promoted = false;
-    const victimServes = async () =>
-      (promoted ||= (await cluster.primaryFor(`${producer.shardQueues[0]}:pending`)).port !== victim.port);
+    const watchPromotion = async () => {
+      while (!promoted && Date.now() < deadline) {
+        const now = await cluster()
+          .primaryFor(`${producer.shardQueues[0]}:pending`)
+          .catch(() => victim);
+        promoted = now.port !== victim.port;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
     await Promise.all(consumers.map(work));
   } finally {
     await maintenance.stop();
