@@ -61,6 +61,13 @@ export class ReliableConsumer {
   readonly processingKey: string;
   readonly leaseMs: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /**
+   * Tasks fetched and not yet settled through this object, and fetches under way: a hint, never trusted for
+   * correctness. When both are 0 the processing list is most likely empty, and fetchNow reads the tasks it takes
+   * in the same round trip as its script instead of a second one.
+   */
+  private heldHint = 0;
+  private fetchesUnderway = 0;
   private urgentStreak = 0;
   private readonly maxUrgentStreak: number;
 
@@ -110,6 +117,7 @@ export class ReliableConsumer {
       Math.max(10, ms) / 1000,
     );
     if (raw === null) return null;
+    this.heldHint++;
     return { raw, redeliveries: Number((await this.redis.hget(this.keys.attempts, sha1(raw))) ?? 0) };
   }
 
@@ -126,10 +134,7 @@ export class ReliableConsumer {
         : normalFirst
           ? [this.keys.pending, this.keys.pendingHigh]
           : [this.keys.pendingHigh, this.keys.pending];
-    const [tasks, fromFirst, counts] = (await runScript(
-      this.redis,
-      FETCH_BATCH,
-      5,
+    const args = [
       lanes[0]!,
       lanes[1]!,
       this.processingKey,
@@ -138,7 +143,32 @@ export class ReliableConsumer {
       max,
       this.consumerId,
       Date.now() + this.leaseMs,
-    )) as [string[], number, number[]];
+    ];
+    // Expecting an empty processing list (nothing held, no other fetch under way), the list's tail is read right
+    // behind the script, in the same round trip; it is used only if the script found the list empty.
+    const expectEmpty = this.heldHint === 0 && this.fetchesUnderway === 0;
+    this.fetchesUnderway++;
+    let reply: unknown;
+    let tail: string[] | undefined;
+    try {
+      const script = runScript(this.redis, FETCH_BATCH, 5, ...args);
+      if (expectEmpty) [reply, tail] = await Promise.all([script, this.redis.lrange(this.processingKey, -max, -1)]);
+      else reply = await script;
+    } finally {
+      this.fetchesUnderway--;
+    }
+    const [returned, fromFirst, counts, taken, wasEmpty] = reply as [string[], number, number[], number, number];
+    // When the processing list was empty the script does not return the tasks: they are the list's `taken`
+    // oldest now, at its tail (anything added meanwhile entered at the head), newest first; reversed, they are in
+    // the order taken. Only this consumer adds to its list, and the reaper empties it only once the lease the
+    // script just renewed has run out. The tail read behind the script missed them only if the script had to be
+    // sent again (not cached on the server: it ran after the read).
+    let tasks = returned;
+    if (wasEmpty === 1 && taken > 0)
+      tasks = (
+        tail && tail.length >= taken ? tail.slice(-taken) : await this.redis.lrange(this.processingKey, -taken, -1)
+      ).reverse();
+    this.heldHint += tasks.length;
     const out = tasks.map((raw, i) => ({ raw, redeliveries: counts[i] ?? 0 }));
     if (order !== 'guarded') return out;
     const fromNormal = normalFirst ? fromFirst > 0 : fromFirst < tasks.length;
@@ -155,6 +185,7 @@ export class ReliableConsumer {
    */
   async ack(raws: readonly string[]): Promise<number> {
     if (raws.length === 0) return 0;
+    this.settled(raws.length);
     if (raws.length > 1) {
       const n = (await runScript(
         this.redis,
@@ -173,6 +204,7 @@ export class ReliableConsumer {
 
   /** Schedules a task for another delivery at `dueMs`, counting this attempt. False if it was no longer held. */
   async retryLater(raw: string, dueMs: number): Promise<boolean> {
+    this.settled(1);
     const moved = await runScript(
       this.redis,
       RETRY_LATER,
@@ -195,6 +227,7 @@ export class ReliableConsumer {
 
   /** Moves one task from processing to the DLQ with its failure record, atomically. */
   async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
+    this.settled(1);
     const full: DeadLetterRecord = { ...record, raw, consumer: this.consumerId };
     await runScript(
       this.redis,
@@ -233,6 +266,7 @@ export class ReliableConsumer {
    */
   async requeueInFlight(opts: { keepHeartbeat?: boolean } = {}): Promise<number> {
     if (!opts.keepHeartbeat) this.stopHeartbeat();
+    this.heldHint = 0;
     return (await runScript(
       this.redis,
       REQUEUE,
@@ -245,6 +279,10 @@ export class ReliableConsumer {
       0,
       '',
     )) as number;
+  }
+
+  private settled(n: number): void {
+    this.heldHint = Math.max(0, this.heldHint - n);
   }
 
   /** Tasks waiting in the urgent lane. */
