@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { QUEUE_DRIVERS, createRedis, redactUrl, type QueueDriverName } from '@telemetryhub/common';
+import { QUEUE_DRIVERS, createRedis, redactUrl, seedNodeError, type QueueDriverName } from '@telemetryhub/common';
 import { dlqCommand, DLQ_HELP } from './commands/dlq.command.js';
 import { queueCommand, QUEUE_HELP } from './commands/queue.command.js';
 import { hashKeyCommand, HASH_KEY_HELP } from './commands/hash-key.command.js';
@@ -63,12 +63,13 @@ async function main(argv: string[]): Promise<number> {
     connectTimeoutMs: 3000,
   });
   // The connection's own error (refused, untrusted certificate, WRONGPASS) says more than the retry limit the
-  // failing command reports; the command that fails reports it.
+  // failing command reports; the command that fails reports it. A cluster client hides it: its seed is asked.
   let connectionError: Error | undefined;
   redis.on('error', (err: Error) => (connectionError = err));
   try {
-    await redis.ping().catch((err: Error) => {
-      throw new Error(`cannot reach Redis at ${redactUrl(url)} (${(connectionError ?? err).message})`);
+    await redis.ping().catch(async (err: Error) => {
+      const why = (await seedNodeError(url)) ?? connectionError ?? err;
+      throw new Error(`cannot reach Redis at ${redactUrl(url)} (${why.message})`);
     });
     const driver = values.driver ?? process.env.QUEUE_DRIVER ?? 'redis-list';
     if (!(QUEUE_DRIVERS as readonly string[]).includes(driver)) {

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { MissingDependencyError, ServerStartError } from './errors.js';
 import { ensureRedisServer, findOnPath, type Progress } from './packages.js';
 import { freePort } from './ports.js';
-import { RedisServer } from './redis-server.js';
+import { RedisServer, type RedisServerOptions } from './redis-server.js';
 import { until } from './until.js';
 
 const run = promisify(execFile);
@@ -17,6 +17,13 @@ export interface RedisClusterOptions {
   nodeTimeoutMs?: number;
   /** AOF on every node. Default true. */
   appendOnly?: boolean;
+  /**
+   * Every node serves TLS only with this certificate (clients, the cluster bus and replication alike); `url`
+   * becomes `rediss-cluster://`, and redis-cli is given the CA.
+   */
+  tls?: RedisServerOptions['tls'];
+  /** More redis-server arguments for every node (e.g. ACL users). */
+  extraArgs?: string[];
   progress?: Progress;
 }
 
@@ -29,11 +36,14 @@ export class RedisCluster {
   private constructor(
     readonly nodes: RedisServer[],
     private readonly cli: string,
+    /** redis-cli's connection arguments (TLS). */
+    private readonly cliArgs: string[],
   ) {}
 
   /** The `REDIS_URL` of the cluster: every node as a seed. */
   get url(): string {
-    return `redis-cluster://${this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
+    const scheme = this.cliArgs.length ? 'rediss-cluster' : 'redis-cluster';
+    return `${scheme}://${this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
   }
 
   static async start(opts: RedisClusterOptions = {}): Promise<RedisCluster> {
@@ -42,7 +52,8 @@ export class RedisCluster {
     if (!cli) throw new MissingDependencyError('redis-cli not found', 'run: apt-get install -y redis-tools');
     const count = (opts.masters ?? 3) * (1 + (opts.replicasPerMaster ?? 1));
     const nodes: RedisServer[] = [];
-    const cluster = new RedisCluster(nodes, cli);
+    const cliArgs = opts.tls ? ['--tls', '--cacert', opts.tls.caFile] : [];
+    const cluster = new RedisCluster(nodes, cli, cliArgs);
     try {
       for (let i = 0; i < count; i++) {
         nodes.push(
@@ -54,16 +65,23 @@ export class RedisCluster {
               // The bus defaults to port + 10000, which may be taken or beyond 65535 for an ephemeral port.
               ...['--cluster-port', String(await freePort())],
               ...['--cluster-replica-validity-factor', '0'],
+              ...(opts.tls ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : []),
+              ...(opts.extraArgs ?? []),
             ],
+            ...(opts.tls ? { tls: opts.tls } : {}),
             ...(opts.progress ? { progress: opts.progress } : {}),
           }),
         );
       }
       const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
       const replicas = String(opts.replicasPerMaster ?? 1);
-      await run(cli, ['--cluster', 'create', ...addresses, '--cluster-replicas', replicas, '--cluster-yes'], {
-        timeout: 30_000,
-      }).catch((err: Error & { stdout?: string }) => {
+      await run(
+        cli,
+        [...cliArgs, '--cluster', 'create', ...addresses, '--cluster-replicas', replicas, '--cluster-yes'],
+        {
+          timeout: 30_000,
+        },
+      ).catch((err: Error & { stdout?: string }) => {
         throw new ServerStartError(`redis-cli --cluster create: ${err.message}`, err.stdout ?? '');
       });
       await until('every cluster node reports cluster_state:ok', () => cluster.allOk(), 30_000, 100);
@@ -77,7 +95,7 @@ export class RedisCluster {
 
   /** One command to one node through redis-cli (no client library needed here). */
   async command(node: RedisServer, ...args: string[]): Promise<string> {
-    const { stdout } = await run(this.cli, ['-p', String(node.port), ...args], { timeout: 5000 });
+    const { stdout } = await run(this.cli, [...this.cliArgs, '-p', String(node.port), ...args], { timeout: 5000 });
     return stdout;
   }
 

@@ -69,3 +69,34 @@ export function createRedis(url: string, opts: RedisConnectionOptions = {}): Red
   });
   return redis;
 }
+
+/**
+ * Why the first seed node of a `redis-cluster://` URL refuses a connection (untrusted certificate, WRONGPASS,
+ * refused), asked of that node alone: ioredis' cluster client reports only "Failed to refresh slots cache." or
+ * "Connection is closed.", because its slot-refresh connections swallow their own errors. Undefined for other
+ * URLs, or when the seed answers. For error messages (the CLI), not for the data path.
+ */
+export async function seedNodeError(url: string, timeoutMs = 3000): Promise<Error | undefined> {
+  const target = parseRedisTarget(url);
+  if (target.kind !== 'cluster') return undefined;
+  const probe = new Redis({
+    ...target.options,
+    ...target.nodes[0],
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  let connectionError: Error | undefined;
+  probe.on('error', (err: Error) => (connectionError = err));
+  try {
+    await probe.connect();
+    await probe.ping();
+    return undefined;
+  } catch (err) {
+    return connectionError ?? (err as Error);
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -1,4 +1,4 @@
-import type { ClusterNode, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { AppError, ErrorCodes } from '../errors/index.js';
 
 /**
@@ -14,7 +14,7 @@ import { AppError, ErrorCodes } from '../errors/index.js';
 export type RedisTarget =
   | { kind: 'url'; url: string }
   | { kind: 'sentinel'; options: RedisOptions }
-  | { kind: 'cluster'; nodes: ClusterNode[]; options: RedisOptions };
+  | { kind: 'cluster'; nodes: Array<{ host: string; port: number }>; options: RedisOptions };
 
 export class RedisUrlError extends AppError {
   constructor(message: string) {
