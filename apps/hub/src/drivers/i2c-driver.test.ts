@@ -28,9 +28,8 @@ function setup(bus: FakeI2CBus, opts: { openFails?: boolean } = {}) {
       return bus;
     },
   });
-  const loop = (driver as unknown as { loops: Parameters<I2CDriver['tick']>[0][] }).loops[0]!;
   const got: Reading[] = [];
-  const tick = () => driver.tick(loop, (r) => got.push(...r));
+  const tick = () => driver.sampleNow('env-1', (r) => got.push(...r));
   return { control, driver, tick, got };
 }
 
@@ -101,4 +100,12 @@ test('runs on its period after start and stops cleanly, closing the bus', async 
   assert.equal(got.length, after, 'nothing after stop()');
   assert.ok(bus.closed);
   assert.equal(control.get('env-1')?.state, 'Measuring');
+});
+
+test('sampleNow names a device it does not drive', async () => {
+  const { driver } = setup(new FakeI2CBus());
+  await assert.rejects(
+    driver.sampleNow('nope', () => {}),
+    /no I2C device "nope"/,
+  );
 });

@@ -115,8 +115,19 @@ export class I2CDriver implements SensorDriver {
     }, delayMs);
   }
 
+  /**
+   * Takes one sample of a device now, as its timer does (and counts it in its sequence), whether or not the
+   * driver is started: for a read on demand, and for tests that step through samples. A failed read is counted
+   * and reported to the device control as on the timer; only an unknown device id throws.
+   */
+  async sampleNow(deviceId: string, sink: ReadingSink): Promise<void> {
+    const loop = this.loops.find((l) => l.spec.id === deviceId);
+    if (!loop) throw new Error(`no I2C device "${deviceId}"`);
+    await this.tick(loop, sink);
+  }
+
   /** One sample of one device; never throws. */
-  async tick(loop: DeviceLoop, sink: ReadingSink): Promise<void> {
+  private async tick(loop: DeviceLoop, sink: ReadingSink): Promise<void> {
     const { spec } = loop;
     const control = this.opts.control;
     if (control && !control.isMeasuring(spec.id)) {

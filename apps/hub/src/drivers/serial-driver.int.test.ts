@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import { readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { SerialPort } from 'serialport';
 import { PtyPair, until } from '@telemetryhub/devstack';
@@ -137,6 +138,47 @@ test('reconnects when the port disappears and comes back, and keeps reading', as
     assert.equal(control.get('json-1')?.state, 'Measuring', 'a brief unplug does not latch a fault');
   } finally {
     await new Promise((r) => device.close(r));
+    await driver.stop();
+    await pair.stop();
+  }
+});
+
+test('a port that stays away is retried after doubling delays up to the cap (the jitter pinned to its top)', async () => {
+  const pair = await PtyPair.start();
+  const lost: Array<{ time: number; retryInMs: number }> = [];
+  const log = pino(
+    { level: 'warn' },
+    {
+      write: (line: string) => {
+        const entry = JSON.parse(line) as { msg: string; time: number; retryInMs: number };
+        if (entry.msg === 'serial port lost') lost.push(entry);
+      },
+    },
+  );
+  const driver = new SerialDriver({
+    devices: [spec('away-1', pair.hostPath, {})],
+    reconnectMinMs: 40,
+    reconnectMaxMs: 160,
+    random: () => 0.9999,
+    log,
+  });
+  driver.start(() => {});
+  try {
+    await until('the port is open', () => driver.isOpen('away-1'));
+    await pair.unplug();
+    await until('six attempts to reopen failed', () => lost.length >= 6, 10_000);
+    assert.deepEqual(
+      lost.slice(0, 6).map((l) => l.retryInMs),
+      [39, 79, 159, 159, 159, 159], // just under each ceiling: 40 · 2^n, capped at 160,
+    );
+    for (let i = 1; i < 6; i++) {
+      const waited = lost[i]!.time - lost[i - 1]!.time;
+      assert.ok(
+        waited >= lost[i - 1]!.retryInMs - 2,
+        `attempt ${i + 1} came ${waited} ms after the last, before its delay`,
+      );
+    }
+  } finally {
     await driver.stop();
     await pair.stop();
   }

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs';
 import type { Logger } from 'pino';
 import { SerialPort } from 'serialport';
+import { fullJitterBackoff } from '@telemetryhub/common';
 import type { ReadingSink, SensorDriver } from './sensor-driver.js';
 import type { DeviceControl } from '../control/device-registry.js';
 import { readingsOf, type DeviceIdentity } from './device-readings.js';
@@ -33,6 +34,8 @@ export interface SerialDriverOptions {
   /** Reconnect backoff: first delay and cap (ms), doubling in between, with full jitter. Default 250 / 30 000. */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /** The jitter's source, uniform in [0, 1). Default Math.random (a test pins it to see the schedule). */
+  random?: () => number;
   metrics?: DriverMetrics;
   log?: Logger;
 }
@@ -125,11 +128,15 @@ class SerialLink {
     this.failedOpens++;
     this.opts.metrics?.driverErrors.inc({ driver: 'serial', kind: 'disconnected' });
     this.opts.control?.readFailed(this.spec.id, `${this.spec.port}: ${reason}`);
-    const cap = Math.min(
-      this.opts.reconnectMaxMs ?? 30_000,
-      (this.opts.reconnectMinMs ?? 250) * 2 ** (this.failedOpens - 1),
+    const delay = Math.max(
+      10,
+      fullJitterBackoff(
+        this.failedOpens - 1,
+        this.opts.reconnectMinMs ?? 250,
+        this.opts.reconnectMaxMs ?? 30_000,
+        this.opts.random,
+      ),
     );
-    const delay = Math.max(10, Math.random() * cap);
     this.opts.log?.warn(
       { deviceId: this.spec.id, port: this.spec.port, reason, retryInMs: Math.round(delay) },
       'serial port lost',

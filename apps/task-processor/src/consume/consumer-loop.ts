@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import { briefError, sleep, type FetchedTask, type QueueConsumer } from '@telemetryhub/common';
+import { briefError, fullJitterBackoff, sleep, type FetchedTask, type QueueConsumer } from '@telemetryhub/common';
 import type { TaskRunner } from './task-runner.js';
 import type { ProcessorMetrics } from '../metrics.js';
-import { fullJitterBackoff } from './backoff.js';
 
 export interface ConsumerLoopOptions {
   consumer: Pick<QueueConsumer, 'fetch' | 'requeueInFlight' | 'consumerId' | 'startHeartbeat' | 'stopHeartbeat'>;

@@ -5,12 +5,12 @@ import {
   type FetchedTask,
   type QueueConsumer,
   briefError,
+  fullJitterBackoff,
   sleep,
 } from '@telemetryhub/common';
 import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import type { DbFailureKind } from '../store/pg-errors.js';
-import { fullJitterBackoff } from './backoff.js';
 import { createDecodePool, type TaskDecodePool } from '../decode/decode-pool.js';
 import type { DecodedTask, TaskHeader } from '../decode/task-decoder.js';
 

@@ -2,3 +2,4 @@ export * from './shutdown.js';
 export * from './startup.js';
 export * from './sleep.js';
 export * from './periodic-task.js';
+export * from './backoff.js';
