@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { SegmentLog, SpoolLockedError } from './segment-log.js';
-import { segmentFileName } from './spool-layout.js';
+import { readSegmentIndex, segmentFileName, segmentIndexPath, segmentPath } from './spool-layout.js';
 import { encodeRecord } from './spool-record.js';
 import { inspectSpool } from './spool-inspect.js';
 
@@ -125,6 +125,54 @@ test('a spool held by another live process cannot be opened', () =>
     await writeFile(join(dir, 'LOCK'), '999999999'); // a pid that is not running: a stale lock is taken over
     const again = await SegmentLog.open({ dir });
     await again.log.close();
+  }));
+
+test('open counts sealed segments from their indexes, and reads one whose index is missing or stale', () =>
+  withDir(async (dir) => {
+    const first = await SegmentLog.open({ dir, segmentBytes: 64 });
+    for (let i = 0; i < 20; i++) await first.log.append([rec(`task-${i}`)]);
+    await first.log.close();
+    const ids = (await readdir(join(dir, 'segments')))
+      .filter((n) => n.endsWith('.seg'))
+      .map((n) => Number(n.slice(0, 16)));
+    assert.ok(ids.length >= 5, 'small segments roll');
+    const sealed = ids.slice(0, -1);
+    let indexed = 0;
+    for (const id of sealed) {
+      const index = await readSegmentIndex(dir, id);
+      assert.equal(index?.bytes, (await readFile(segmentPath(dir, id))).length, `index of segment ${id}`);
+      indexed += index!.records;
+    }
+    assert.ok(indexed > 0 && indexed < 20);
+
+    // Damage inside a sealed segment, size unchanged: open trusts its index (it does not read the segment), and
+    // the damage is found and quarantined when replay reaches it.
+    const damaged = sealed[1]!;
+    const bytes = await readFile(segmentPath(dir, damaged));
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await writeFile(segmentPath(dir, damaged), bytes);
+    await rm(segmentIndexPath(dir, sealed[2]!)); // missing: read
+    await writeFile(segmentIndexPath(dir, sealed[3]!), JSON.stringify({ bytes: 1, records: 99 })); // stale: read
+    const { log } = await SegmentLog.open({ dir, segmentBytes: 64 });
+    assert.equal(log.pendingRecords, 20);
+    assert.ok(await readSegmentIndex(dir, sealed[2]!), 'a missing index is written on open');
+    assert.notEqual((await readSegmentIndex(dir, sealed[3]!))?.records, 99, 'a stale index is written anew');
+    const got: string[] = [];
+    for (;;) {
+      const batch = await log.read(100);
+      if (batch.records.length === 0) break;
+      got.push(...texts(batch));
+      await log.commit(batch);
+    }
+    assert.equal(got.length, 19, 'every record but the damaged one');
+    assert.equal(log.quarantinedRecords, 1);
+    const left = await readdir(join(dir, 'segments'));
+    assert.deepEqual(
+      left.filter((n) => n.endsWith('.idx')),
+      [],
+      'indexes leave the disk with their segments',
+    );
+    await log.close();
   }));
 
 test('property: whatever the mix of appends, reads, commits and reopens, every record is delivered once, in order', async () => {

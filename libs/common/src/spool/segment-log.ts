@@ -5,11 +5,14 @@ import { decodeRecord, encodeRecord, findNextRecord, type SpoolRecord } from './
 import { scanSegment } from './segment-scan.js';
 import {
   listSegmentIds,
+  readSegmentIndex,
   readSpoolCursor,
   readSpoolLock,
   segmentFileName,
+  segmentIndexPath,
   segmentPath,
   spoolPaths,
+  writeSegmentIndex,
   type SpoolPosition,
 } from './spool-layout.js';
 
@@ -49,10 +52,16 @@ const READ_CHUNK = 1024 * 1024;
  * is simply read again; `commit` moves the cursor (write + rename) and deletes delivered segments. On open, a torn
  * tail (crash mid-write) is cut off; damage in the middle is quarantined (copied to `quarantine/`) and stepped
  * over on read, never blocking the records after it. One process at a time (a LOCK file holds its pid).
+ * A sealed segment gets a small index (its size and record count), so that opening a large spool reads only the
+ * segment the cursor is in and the last one, not every byte on disk.
  */
 export class SegmentLog {
   private readonly sizes = new Map<number, number>();
+  /** Records in each live segment, delivered or not (for the index written when it is sealed). */
+  private readonly records = new Map<number, number>();
   private writer!: FileHandle;
+  /** The segment being read, kept open across reads. */
+  private reader: { segment: number; fh: FileHandle } | undefined;
   private writeSegment = 0;
   private cursor: SpoolPosition = { segment: 1, offset: 0 };
   private pending = 0;
@@ -105,6 +114,7 @@ export class SegmentLog {
     await this.writer.write(bytes);
     if (this.fsync) await this.writer.datasync();
     this.sizes.set(this.writeSegment, this.sizes.get(this.writeSegment)! + bytes.length);
+    this.records.set(this.writeSegment, (this.records.get(this.writeSegment) ?? 0) + records.length);
     this.pending += records.length;
     return bytes.length;
   }
@@ -159,14 +169,17 @@ export class SegmentLog {
       this.pending = 0;
     }
     await this.writeCursor();
+    if (this.reader && this.reader.segment < this.cursor.segment) await this.closeReader();
     for (const id of [...this.sizes.keys()]) {
       if (id >= this.cursor.segment) continue;
-      await rm(this.segmentPath(id), { force: true });
+      await this.removeSegment(id);
       this.sizes.delete(id);
+      this.records.delete(id);
     }
   }
 
   async close(): Promise<void> {
+    await this.closeReader();
     await this.writer?.close().catch(() => undefined);
     await rm(spoolPaths(this.dir).lock, { force: true });
   }
@@ -181,7 +194,7 @@ export class SegmentLog {
     this.cursor = (await readSpoolCursor(this.dir)) ?? { segment: ids[0] ?? 1, offset: 0 };
     for (const id of ids) {
       if (id < this.cursor.segment) {
-        await rm(this.segmentPath(id), { force: true }); // delivered before a crash could delete it
+        await this.removeSegment(id); // delivered before a crash could delete it
       } else {
         this.sizes.set(id, (await stat(this.segmentPath(id))).size);
       }
@@ -196,12 +209,26 @@ export class SegmentLog {
       this.cursor = { segment: live[0]!, offset: 0 };
     }
     this.writeSegment = live[live.length - 1]!;
-    // Count what is pending, and cut a torn tail off the last segment (only the last one is ever written to).
+    // Count what is pending, and cut a torn tail off the last segment (only the last one is ever written to). A
+    // sealed segment wholly pending is counted from its index when it has one that matches its size.
     for (const id of live) {
       const from = id === this.cursor.segment ? this.cursor.offset : 0;
+      if (id !== this.writeSegment && from === 0) {
+        const index = await readSegmentIndex(this.dir, id);
+        if (index && index.bytes === this.sizes.get(id)) {
+          this.records.set(id, index.records);
+          this.pending += index.records;
+          continue;
+        }
+      }
       const buf = await readFile(this.segmentPath(id));
-      const scan = scanSegment(buf, Math.min(from, buf.length));
-      this.pending += scan.records;
+      let total = 0;
+      const scan = scanSegment(buf, 0, (_record, offset) => {
+        total += 1;
+        if (offset >= from) this.pending += 1;
+      });
+      this.records.set(id, total);
+      if (id !== this.writeSegment) await writeSegmentIndex(this.dir, id, { bytes: buf.length, records: total });
       if (id === this.writeSegment && scan.validEnd < buf.length) {
         report.tornBytes = buf.length - scan.validEnd;
         await this.quarantine(id, scan.validEnd, buf.subarray(scan.validEnd));
@@ -220,9 +247,20 @@ export class SegmentLog {
 
   private async roll(): Promise<void> {
     await this.writer.close();
+    const sealed = this.writeSegment;
+    await writeSegmentIndex(this.dir, sealed, {
+      bytes: this.sizes.get(sealed)!,
+      records: this.records.get(sealed) ?? 0,
+    });
     this.writeSegment += 1;
     this.writer = await open(this.segmentPath(this.writeSegment), 'a');
     this.sizes.set(this.writeSegment, 0);
+    this.records.set(this.writeSegment, 0);
+  }
+
+  private async removeSegment(id: number): Promise<void> {
+    await rm(this.segmentPath(id), { force: true });
+    await rm(segmentIndexPath(this.dir, id), { force: true });
   }
 
   private segmentAfter(id: number): number | undefined {
@@ -248,14 +286,19 @@ export class SegmentLog {
   }
 
   private async readAt(segment: number, offset: number, length: number): Promise<Buffer> {
-    const fh = await open(this.segmentPath(segment), 'r');
-    try {
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await fh.read(buf, 0, length, offset);
-      return buf.subarray(0, bytesRead);
-    } finally {
-      await fh.close();
+    if (this.reader?.segment !== segment) {
+      await this.closeReader();
+      this.reader = { segment, fh: await open(this.segmentPath(segment), 'r') };
     }
+    const buf = Buffer.allocUnsafe(length);
+    const { bytesRead } = await this.reader.fh.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  }
+
+  private async closeReader(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    await reader?.fh.close().catch(() => undefined);
   }
 
   private async writeCursor(): Promise<void> {

@@ -1,10 +1,12 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
  * The files of a spool directory, in one place for the log that writes them and the inspector that reads them:
  *
  *   segments/<16-digit id>.seg   append-only records, oldest id first
+ *   segments/<16-digit id>.idx   {"bytes", "records"} of a sealed segment: lets open skip reading it (a hint,
+ *                                used only while `bytes` matches the segment's size)
  *   cursor.json                  {"segment", "offset"}: everything before it is delivered
  *   quarantine/                  damaged bytes, copied out before they are stepped over
  *   LOCK                         pid of the process that has the spool open
@@ -24,6 +26,33 @@ export interface SpoolPosition {
 export const segmentFileName = (id: number) => `${String(id).padStart(16, '0')}.seg`;
 
 export const segmentPath = (dir: string, id: number) => join(spoolPaths(dir).segments, segmentFileName(id));
+
+/** What a sealed segment holds, written when the log moves on to the next segment. */
+export interface SegmentIndex {
+  bytes: number;
+  records: number;
+}
+
+export const segmentIndexPath = (dir: string, id: number) =>
+  join(spoolPaths(dir).segments, `${String(id).padStart(16, '0')}.idx`);
+
+/** The index of a sealed segment, or undefined when it has none (or an unreadable one). */
+export async function readSegmentIndex(dir: string, id: number): Promise<SegmentIndex | undefined> {
+  try {
+    const raw = JSON.parse(await readFile(segmentIndexPath(dir, id), 'utf8')) as Partial<SegmentIndex>;
+    if (Number.isSafeInteger(raw.bytes) && Number.isSafeInteger(raw.records) && raw.records! >= 0) {
+      return { bytes: raw.bytes!, records: raw.records! };
+    }
+  } catch {
+    // missing or unreadable: the segment is read instead
+  }
+  return undefined;
+}
+
+/** No fsync: an index lost in a crash only means the next open reads its segment. */
+export async function writeSegmentIndex(dir: string, id: number, index: SegmentIndex): Promise<void> {
+  await writeFile(segmentIndexPath(dir, id), JSON.stringify(index));
+}
 
 /** Ids of the segment files present, oldest first. */
 export async function listSegmentIds(dir: string): Promise<number[]> {
