@@ -65,6 +65,12 @@ export const ProcessorConfigSchema = z.object({
     .pipe(z.array(z.url({ error: 'must hold http(s) URLs, comma-separated' }))),
   /** The HMAC-SHA256 key webhooks are signed with (required with ALERT_WEBHOOK_URLS; at least 16 characters). */
   ALERT_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  /**
+   * Threshold alert rules: a YAML or JSON file (see apps/task-processor/alert-rules.example.yaml) that replaces
+   * the built-in defaults. Unset = the defaults (temperature > 80 or < −20, humidity > 95, voltage < 2.8,
+   * current > 2).
+   */
+  ALERT_RULES_FILE: z.string().min(1).optional(),
   /** Statistical outliers: fire when a reading is this many standard deviations from its running mean (0 = off). */
   OUTLIER_Z_SCORE: nonNegativeNumber(DEFAULT_OUTLIER_CONFIG.z),
   /** … and resolve once a later reading is back within this many. */

@@ -25,6 +25,8 @@ import { ConsumerGroup } from './consume/consumer-group.js';
 import { createApp } from './app.js';
 import { LatestCache } from './store/latest.cache.js';
 import { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
+import { loadAlertRulesFile } from './alerts/alert-rules-file.js';
+import { DEFAULT_RULES } from './handlers/alert-rules.js';
 import { createDecodePool } from './decode/decode-pool.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import { VERSION } from './version.js';
@@ -43,6 +45,8 @@ Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH
 LOG_LEVEL.
 Storage: RAW_RETENTION_DAYS (30), ROLLUP_RETENTION_DAYS (730), LATE_HORIZON_DAYS (older readings go to
 late_readings), ALLOWED_LATENESS_MS.
+Alerts: ALERT_RULES_FILE (threshold rules, per metric and optionally per device; example:
+apps/task-processor/alert-rules.example.yaml), OUTLIER_Z_SCORE, ALERT_WEBHOOK_URLS + ALERT_WEBHOOK_SECRET.
 CONFIG_FILE may name a JSON file of the same keys.`;
 
 /** Waits for PostgreSQL at start-up (it may still be starting next to us), with a deadline. */
@@ -61,8 +65,20 @@ async function waitForDatabase(pool: pg.Pool, log: Logger, seconds: number): Pro
 }
 
 async function main(): Promise<void> {
-  const config = configOrHelp({ app: 'task-processor', help: HELP, load: () => loadProcessorConfig() });
-  if (!config) return;
+  const loaded = configOrHelp({
+    app: 'task-processor',
+    help: HELP,
+    load: () => {
+      const c = loadProcessorConfig();
+      const pseudonymizer = c.DEVICE_ID_HMAC_KEY ? new DevicePseudonymizer(c.DEVICE_ID_HMAC_KEY) : undefined;
+      // The rules file names devices as they send themselves; pseudonymised readings carry their pseudonyms.
+      const storedId = pseudonymizer && ((id: string) => pseudonymizer.storedDeviceId(id));
+      const rules = c.ALERT_RULES_FILE ? loadAlertRulesFile(c.ALERT_RULES_FILE, storedId) : DEFAULT_RULES;
+      return { config: c, pseudonymizer, rules };
+    },
+  });
+  if (!loaded) return;
+  const { config, pseudonymizer, rules } = loaded;
   const log = createLogger({ service: 'task-processor', version: VERSION, level: config.LOG_LEVEL });
   const registry = createMetricsRegistry({ prefix: 'taskproc', version: VERSION });
   const metrics = createProcessorMetrics(registry);
@@ -89,7 +105,6 @@ async function main(): Promise<void> {
   registerQueueMetrics(registry, queueStats, config.QUEUE_NAME);
 
   const latest = new LatestCache(redis, log.child({ component: 'latest' }));
-  const pseudonymizer = config.DEVICE_ID_HMAC_KEY ? new DevicePseudonymizer(config.DEVICE_ID_HMAC_KEY) : undefined;
   if (pseudonymizer) log.info('device ids are pseudonymised (DEVICE_ID_HMAC_KEY) before anything is stored');
   const partitions = new PartitionManager(pool, partitionMetrics(metrics));
   const lateHorizonDays = config.LATE_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS;
@@ -114,6 +129,7 @@ async function main(): Promise<void> {
     watermarks: new EventTimeWatermarks(config.ALLOWED_LATENESS_MS),
     lateHorizonMs: lateHorizonDays * 86_400_000,
     webhookUrls: config.ALERT_WEBHOOK_URLS,
+    rules,
     ...(config.OUTLIER_Z_SCORE > 0
       ? {
           outliers: {

@@ -1,8 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, DeviceIdSchema, LabelSchema, MetricNameSchema, UnitSchema } from '@telemetryhub/common';
+import {
+  DeviceIdSchema,
+  LabelSchema,
+  MetricNameSchema,
+  UnitSchema,
+  loadConfigFile,
+  parseConfigFile,
+} from '@telemetryhub/common';
 import { SERIAL_FORMATS } from './serial-driver.js';
 import { I2C_SENSORS } from './i2c-driver.js';
 import { simulatedId } from './device-ids.js';
@@ -113,34 +117,9 @@ export type SimulatedEntry = Extract<DeviceEntry, { driver: 'simulated' }>;
 
 /** Reads and validates the file; a ConfigError lists every problem with where it is (`devices[2].address`). */
 export function loadDevicesFile(path: string): DevicesFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`DEVICES_FILE: cannot read ${path} (${(err as Error).message})`]);
-  }
-  return parseDevicesFile(text, path);
+  return loadConfigFile(DevicesFileSchema, path, 'DEVICES_FILE');
 }
 
 export function parseDevicesFile(text: string, path: string): DevicesFile {
-  let parsed: unknown;
-  try {
-    // YAML is a superset of JSON, but a .json file gets JSON's own stricter parser and error messages.
-    parsed = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
-  } catch (err) {
-    throw new ConfigError([
-      `DEVICES_FILE: ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
-    ]);
-  }
-  const r = DevicesFileSchema.safeParse(parsed);
-  if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `DEVICES_FILE ${path} ${formatPath(i.path)}: ${i.message}`));
-  }
-  return r.data;
-}
-
-function formatPath(path: PropertyKey[]): string {
-  return (
-    path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(top level)'
-  );
+  return parseConfigFile(DevicesFileSchema, text, path, 'DEVICES_FILE');
 }

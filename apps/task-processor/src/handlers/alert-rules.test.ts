@@ -67,3 +67,29 @@ test('applies the documented defaults for every metric, and ignores metrics with
     ['temperature:min', 'humidity:max', 'voltage:min', 'current:max'],
   );
 });
+
+test("a device's own rule replaces the rule of every device of the same metric and kind, for that device only", () => {
+  const rules = [
+    ...DEFAULT_RULES,
+    { metric: 'temperature', kind: 'max' as const, threshold: 250, hysteresis: 5, device: 'oven-1' },
+  ];
+  const actions = evaluateRules(
+    [
+      reading('temperature', 120, 1, 'oven-1'), // above 80, below its own 250: quiet
+      reading('temperature', 120, 2, 'd1'), // every other device: above 80
+      reading('temperature', 251, 3, 'oven-1'),
+      reading('temperature', -30, 4, 'oven-1'), // the min rule of every device still applies to it
+    ],
+    rules,
+    new Set(),
+  );
+  assert.deepEqual(
+    actions.map((a) => [a.type, a.reading.device_id, a.rule.kind, a.rule.threshold, a.reading.value]),
+    [
+      ['fire', 'd1', 'max', 80, 120],
+      ['fire', 'oven-1', 'max', 250, 251],
+      ['resolve', 'oven-1', 'max', 250, -30],
+      ['fire', 'oven-1', 'min', -20, -30],
+    ],
+  );
+});

@@ -2,13 +2,15 @@ import type { Reading } from '@telemetryhub/common';
 
 /**
  * A threshold rule: fire when a reading goes above `max` (or below `min`), resolve when it comes back past the
- * threshold by `hysteresis` (so a value hovering at the threshold does not flap).
+ * threshold by `hysteresis` (so a value hovering at the threshold does not flap). With `device`, the rule is that
+ * device's own: it replaces, for that device, the rule of every device with the same metric and kind.
  */
 export interface ThresholdRule {
   metric: string;
   kind: 'max' | 'min';
   threshold: number;
   hysteresis: number;
+  device?: string;
 }
 
 /** The original design's defaults: temperature > 80 °C or < −20 °C, humidity > 95 %, voltage < 2.8 V, current > 2 A. */
@@ -62,10 +64,9 @@ export function evaluateRules(
 ): AlertAction[] {
   const state = new Set(firing);
   const actions: AlertAction[] = [];
-  const byMetric = new Map<string, ThresholdRule[]>();
-  for (const r of rules) byMetric.set(r.metric, [...(byMetric.get(r.metric) ?? []), r]);
+  const rulesFor = ruleIndex(rules);
   for (const reading of inEventTimeOrder(readings)) {
-    for (const rule of byMetric.get(reading.metric) ?? []) {
+    for (const rule of rulesFor(reading.device_id, reading.metric)) {
       const key = alertKey(reading.device_id, rule.metric, rule.kind);
       if (!state.has(key) && breaches(rule, reading.value)) {
         state.add(key);
@@ -77,4 +78,30 @@ export function evaluateRules(
     }
   }
   return actions;
+}
+
+/**
+ * The rules that judge a device's metric: the device's own rules, and for each kind (max, min) it has none of,
+ * the rule of every device. Looked up per reading, so kept in maps (and the merge per device and metric cached).
+ */
+function ruleIndex(rules: readonly ThresholdRule[]): (device: string, metric: string) => readonly ThresholdRule[] {
+  const everyDevice = new Map<string, ThresholdRule[]>();
+  const ownRules = new Map<string, ThresholdRule[]>();
+  for (const r of rules) {
+    const [map, key] = r.device === undefined ? [everyDevice, r.metric] : [ownRules, alertKey(r.device, r.metric, '')];
+    map.set(key, [...(map.get(key) ?? []), r]);
+  }
+  if (ownRules.size === 0) return (_device, metric) => everyDevice.get(metric) ?? [];
+  const merged = new Map<string, readonly ThresholdRule[]>();
+  return (device, metric) => {
+    const key = alertKey(device, metric, '');
+    let found = merged.get(key);
+    if (!found) {
+      const own = ownRules.get(key) ?? [];
+      const shared = (everyDevice.get(metric) ?? []).filter((r) => !own.some((o) => o.kind === r.kind));
+      found = [...own, ...shared];
+      merged.set(key, found);
+    }
+    return found;
+  };
 }
