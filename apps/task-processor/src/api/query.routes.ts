@@ -9,6 +9,7 @@ import { latestReading } from '../store/raw.repo.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { isoUtc } from '../store/sql-time.js';
 import { postgresUnavailable, storedDeviceId } from './route-support.js';
+import { taskStatistics } from '../store/task-statistics.repo.js';
 
 /** Read API over stored readings, rollups and alerts. Every parameter is validated (400 names it). */
 export function queryRouter(deps: {
@@ -92,6 +93,25 @@ export function queryRouter(deps: {
       [query.state ?? null, query.device === undefined ? null : stored(query.device), query.limit],
     );
     res.json({ alerts: rows });
+  });
+
+  const TaskParams = z.object({ taskId: z.string().min(1).max(128) });
+  router.get('/v1/tasks/:taskId/statistics', async (req, res) => {
+    const { taskId } = parseParams(TaskParams, req.params);
+    const rows = await taskStatistics(deps.pool, taskId).catch((err: unknown) => {
+      throw postgresUnavailable(err);
+    });
+    if (rows.length === 0) {
+      throw new AppError(
+        ErrorCodes.NOT_FOUND,
+        `no statistics stored for task "${taskId}" (only telemetry.analyze tasks have them, kept as long as raw readings)`,
+      );
+    }
+    res.json({
+      task_id: taskId,
+      created_at: rows[0]!.created_at,
+      metrics: rows.map(({ task_id: _t, created_at: _c, ...m }) => m),
+    });
   });
 
   return router;

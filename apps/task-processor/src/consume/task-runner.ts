@@ -115,7 +115,11 @@ export class TaskRunner {
       await this.deadLetter(raw, header, attempt, 'invalid_payload', decoded.message, outcome);
       return null;
     }
-    return { delivery: { raw, header, readings: decoded.readings, attempt, maxAttempts }, handler };
+    const { readings, statistics } = decoded;
+    return {
+      delivery: { raw, header, readings, ...(statistics ? { statistics } : {}), attempt, maxAttempts },
+      handler,
+    };
   }
 
   private async runGroup(

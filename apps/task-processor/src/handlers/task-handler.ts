@@ -1,5 +1,6 @@
 import type { Reading } from '@telemetryhub/common';
 import type { TaskHeader } from '../decode/task-decoder.js';
+import type { MetricStatistics } from './batch-statistics.js';
 
 /** A task that passed validation: its envelope (less the payload) and the readings its payload upcast to. */
 export interface ParsedTask {
@@ -7,6 +8,8 @@ export interface ParsedTask {
   raw: string;
   header: TaskHeader;
   readings: Reading[];
+  /** Per-metric statistics of the readings (`telemetry.analyze`: computed where the task was decoded). */
+  statistics?: MetricStatistics[];
 }
 
 /**

@@ -18,6 +18,7 @@ import { migrate } from '../store/migrate.js';
 import { createProcessorMetrics } from '../metrics.js';
 import { createTelemetryHandler } from './telemetry.handler.js';
 import type { ParsedTask } from './task-handler.js';
+import { createTaskDecoder } from '../decode/task-decoder.js';
 
 const log = pino({ level: 'silent' });
 let server: PostgresServer;
@@ -270,5 +271,97 @@ test('the API serves rollup series and alerts, and names a bad parameter in a 40
     );
   } finally {
     await new Promise((r) => httpServer.close(r));
+  }
+});
+
+test('telemetry.analyze stores each batch’s per-metric statistics once, as decoding computed them; the API serves them', async () => {
+  const decode = createTaskDecoder();
+  const task = (type: string, id: string, devices: string) => {
+    const readings = Array.from({ length: 12 }, (_, i) => ({
+      event_id: `00000000-0000-4000-8000-${id.slice(-4)}${String(i).padStart(8, '0')}`,
+      device_id: `${devices}-${i % 3}`,
+      metric: i % 2 ? 'humidity' : 'temperature',
+      value: 20 + i * 1.5,
+      event_time: new Date(Date.UTC(2026, 2, 1, 12, 0, i)).toISOString(),
+    }));
+    const raw = JSON.stringify({ id, type, created_at: new Date().toISOString(), payload: { readings } });
+    const d = decode(raw);
+    assert.equal(d.kind, 'ok');
+    return { raw, header: d.header, readings: d.readings, ...(d.statistics ? { statistics: d.statistics } : {}) };
+  };
+  const analyzed = task('telemetry.analyze', 'stats-task-0001', 'STAT');
+  const stored = task('telemetry.store', 'stats-task-0002', 'KEPT');
+  assert.equal(stored.statistics, undefined, 'only telemetry.analyze tasks get statistics');
+  const metrics = newMetrics();
+  await handler(metrics).handle([analyzed, stored]);
+  await handler(metrics).handle([analyzed]); // a retry of the same task
+  const rows = await q<{
+    task_id: string;
+    metric: string;
+    readings: number;
+    devices: number;
+    min: number;
+    max: number;
+    mean: number;
+    stddev: number;
+  }>(
+    `SELECT task_id, metric, readings, devices, min, max, mean, stddev FROM task_statistics
+      WHERE task_id LIKE 'stats-task-%' ORDER BY metric`,
+  );
+  const expected = await q<{
+    metric: string;
+    n: number;
+    devices: number;
+    min: number;
+    max: number;
+    mean: number;
+    sd: number;
+  }>(
+    `SELECT metric, count(*)::int AS n, count(DISTINCT device_id)::int AS devices, min(value), max(value),
+            avg(value) AS mean, stddev_samp(value) AS sd
+       FROM readings WHERE device_id LIKE 'STAT-%' GROUP BY metric ORDER BY metric`,
+  );
+  assert.deepEqual(
+    rows.map((r) => [r.task_id, r.metric, r.readings, r.devices, r.min, r.max, r.mean.toFixed(9), r.stddev.toFixed(9)]),
+    expected.map((e) => [
+      'stats-task-0001',
+      e.metric,
+      e.n,
+      e.devices,
+      e.min,
+      e.max,
+      e.mean.toFixed(9),
+      e.sd.toFixed(9),
+    ]),
+    'one row per metric of the analyzed task, equal to the stored readings’ own aggregates; none for the store task',
+  );
+  const written = (await metrics.dbRowsWritten.get()).values.find((v) => v.labels.table === 'task_statistics');
+  assert.equal(written?.value, 2, 'the retry added nothing');
+
+  const app = createApp({
+    log,
+    pool,
+    readiness: new Readiness(),
+    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+  });
+  const httpServer = app.listen(0, '127.0.0.1');
+  await new Promise((r) => httpServer.once('listening', r));
+  const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  try {
+    const found = await fetch(`${base}/v1/tasks/stats-task-0001/statistics`);
+    assert.equal(found.status, 200);
+    const body = (await found.json()) as { task_id: string; metrics: Array<{ metric: string; readings: number }> };
+    assert.deepEqual(
+      body.metrics.map((m) => [m.metric, m.readings]),
+      [
+        ['humidity', 6],
+        ['temperature', 6],
+      ],
+    );
+    const missing = await fetch(`${base}/v1/tasks/stats-task-0002/statistics`);
+    assert.equal(missing.status, 404);
+    assert.match(((await missing.json()) as { detail: string }).detail, /only telemetry\.analyze tasks/);
+  } finally {
+    httpServer.close();
   }
 });

@@ -12,6 +12,7 @@ import { lockOutlierState, saveOutlierState } from '../store/outlier.repo.js';
 import { PARTITIONED_TABLES, PartitionManager, ROLLUP_SCHEMES } from '../store/partitions.js';
 import { partitionMetrics, type ProcessorMetrics } from '../metrics.js';
 import { LATE_REASONS, insertLateReadings } from '../store/late.repo.js';
+import { insertTaskStatistics } from '../store/task-statistics.repo.js';
 import type { StoredReadingInput } from '../store/raw.repo.js';
 import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from './event-time-watermark.js';
 
@@ -65,9 +66,10 @@ export function createTelemetryHandler(deps: {
   const watermarks = deps.watermarks ?? new EventTimeWatermarks(DEFAULT_ALLOWED_LATENESS_MS);
   const now = deps.now ?? Date.now;
   /** Creates, outside any transaction, the partitions these rows need (a no-op once they exist). */
-  const ensurePartitions = async (times: readonly number[], rollup: boolean) => {
+  const ensurePartitions = async (times: readonly number[], rollup: boolean, statisticsTimes: readonly number[]) => {
     await partitions.ensure(PARTITIONED_TABLES.readings, times);
     if (rollup) for (const scheme of ROLLUP_SCHEMES) await partitions.ensure(scheme, times);
+    await partitions.ensure(PARTITIONED_TABLES.task_statistics, statisticsTimes);
   };
   return {
     name: 'telemetry',
@@ -77,11 +79,18 @@ export function createTelemetryHandler(deps: {
       const { items, itemsMs, late } = splitByHorizon(all, allMs, deps.lateHorizonMs, now());
       const stepsOf = eventSteps(tasks);
       const anyRollup = tasks.some((t) => stepBits(t.header.type) & STEP_BIT.rollup);
-      await ensurePartitions(itemsMs, anyRollup);
+      // Per-batch statistics (telemetry.analyze), kept as long as raw readings: not for tasks older than that.
+      const statisticsCutoff = deps.lateHorizonMs === undefined ? -Infinity : now() - deps.lateHorizonMs;
+      const withStatistics = tasks.filter(
+        (t) => t.statistics?.length && Date.parse(t.header.created_at) >= statisticsCutoff,
+      );
+      const statisticsMs = withStatistics.map((t) => Date.parse(t.header.created_at));
+      await ensurePartitions(itemsMs, anyRollup, statisticsMs);
       let added = new Set<string>();
       let fresh: Reading[] = [];
       let freshMs: number[] = [];
       let rollupRows = 0;
+      let statisticsRows = 0;
       let lateAdded = 0;
       let changedAlerts: AlertRow[] = [];
       for (let attempt = 1; ; attempt++) {
@@ -90,6 +99,7 @@ export function createTelemetryHandler(deps: {
           await client.query('BEGIN');
           added = await insertReadings(client, items, { onCopyConflict: () => deps.metrics.rawInsertFallbacks.inc() });
           lateAdded = await insertLateReadings(client, late, LATE_REASONS.beyondHorizon);
+          statisticsRows = await insertTaskStatistics(client, withStatistics);
           ({ fresh, freshMs } = uniqueAdded(items, itemsMs, added));
           const toRoll = withStep(fresh, freshMs, stepsOf, STEP_BIT.rollup);
           const toAlert = withStep(fresh, freshMs, stepsOf, STEP_BIT.alert).readings;
@@ -112,7 +122,7 @@ export function createTelemetryHandler(deps: {
           // A partition our cache knew was dropped (retention on another replica): look again, then retry once.
           if (attempt === 1 && (err as { code?: string }).code === NO_PARTITION_FOR_ROW) {
             partitions.forgetAll();
-            await ensurePartitions(itemsMs, anyRollup);
+            await ensurePartitions(itemsMs, anyRollup, statisticsMs);
             continue;
           }
           throw err;
@@ -124,6 +134,7 @@ export function createTelemetryHandler(deps: {
       if (deps.latest) await deps.latest.update(fresh);
       deps.metrics.dbRowsWritten.inc({ table: 'readings' }, added.size);
       if (rollupRows) deps.metrics.dbRowsWritten.inc({ table: 'rollups' }, rollupRows);
+      if (statisticsRows) deps.metrics.dbRowsWritten.inc({ table: 'task_statistics' }, statisticsRows);
       if (changedAlerts.length) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, changedAlerts.length);
       // Counted after the commit, from the rows really changed: a rolled-back attempt counts nothing.
       for (const a of changedAlerts) {

@@ -16,6 +16,7 @@ export const PARTITIONED_TABLES = {
   readings: { table: 'readings', unit: 'day' },
   rollups_1m: { table: ROLLUP_TABLES['1m'], unit: 'month' },
   rollups_1h: { table: ROLLUP_TABLES['1h'], unit: 'month' },
+  task_statistics: { table: 'task_statistics', unit: 'day' },
 } as const satisfies Record<string, PartitionScheme>;
 
 export const ROLLUP_SCHEMES: readonly PartitionScheme[] = Object.values(ROLLUP_TABLES).map((table) => ({

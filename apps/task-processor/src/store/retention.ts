@@ -57,6 +57,7 @@ export async function runPartitionUpkeep(
       const result: UpkeepResult = { created: [], dropped: [] };
       const ahead = Array.from({ length: policy.aheadDays + 1 }, (_, i) => nowMs + i * DAY_MS);
       result.created.push(...(await partitions.ensure(PARTITIONED_TABLES.readings, ahead)));
+      result.created.push(...(await partitions.ensure(PARTITIONED_TABLES.task_statistics, ahead)));
       for (const scheme of ROLLUP_SCHEMES) result.created.push(...(await partitions.ensure(scheme, ahead)));
       const drop = async (scheme: PartitionScheme, days: number) => {
         const cutoff = nowMs - days * DAY_MS;
@@ -67,6 +68,7 @@ export async function runPartitionUpkeep(
         }
       };
       await drop(PARTITIONED_TABLES.readings, policy.rawDays);
+      await drop(PARTITIONED_TABLES.task_statistics, policy.rawDays);
       for (const scheme of ROLLUP_SCHEMES) await drop(scheme, policy.rollupDays);
       return result;
     } finally {

@@ -5,6 +5,7 @@ import { migration0003 } from './0003-alert-notifications.js';
 import { migration0004 } from './0004-outlier-state.js';
 import { migration0005 } from './0005-partitions-late.js';
 import { migration0006 } from './0006-rollup-variance.js';
+import { migration0007 } from './0007-task-statistics.js';
 
 export type { Migration };
 
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0004,
   migration0005,
   migration0006,
+  migration0007,
 ];
