@@ -22,7 +22,7 @@ export function createDecodePool(opts: DecodeOptions & { threads: number }): Tas
   if (threads <= 0) return inlineDecoder(decodeOptions);
   // Under tsx (development, tests) this module is .ts and so is its worker; built, both are .js.
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const pool = new Piscina<readonly string[], DecodedTask[]>({
+  const pool = new Piscina<readonly string[], string>({
     filename: new URL(`./decode.worker${ext}`, import.meta.url).href,
     workerData: decodeOptions,
     minThreads: threads,
@@ -39,7 +39,9 @@ export function createDecodePool(opts: DecodeOptions & { threads: number }): Tas
       const size = Math.ceil(raws.length / threads);
       const chunks: (readonly string[])[] = [];
       for (let i = 0; i < raws.length; i += size) chunks.push(raws.slice(i, i + size));
-      return (await Promise.all(chunks.map((c) => pool.run(c)))).flat();
+      // Each chunk comes back as JSON text (see decode.worker.ts).
+      const texts = await Promise.all(chunks.map((c) => pool.run(c)));
+      return texts.flatMap((text) => JSON.parse(text) as DecodedTask[]);
     },
     close: () => pool.destroy(),
   };

