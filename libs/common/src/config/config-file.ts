@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { formatPath } from '../errors/index.js';
 import { ConfigError } from './load-config.js';
 
 /**
@@ -36,14 +37,9 @@ export function parseConfigFile<S extends z.ZodType>(
   }
   const r = schema.safeParse(parsed);
   if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `${variable} ${path} ${formatIssuePath(i.path)}: ${i.message}`));
+    throw new ConfigError(
+      r.error.issues.map((i) => `${variable} ${path} ${formatPath(i.path) || '(top level)'}: ${i.message}`),
+    );
   }
   return r.data;
-}
-
-/** `devices[2].address`, or `(top level)`. */
-export function formatIssuePath(path: readonly PropertyKey[]): string {
-  return (
-    path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(top level)'
-  );
 }
