@@ -71,6 +71,11 @@ export const ProcessorConfigSchema = z.object({
    * current > 2).
    */
   ALERT_RULES_FILE: z.string().min(1).optional(),
+  /**
+   * Device metadata: a YAML or JSON file of devices' model and labels (see
+   * apps/task-processor/device-metadata.example.yaml), applied to the `devices` table at start-up. Unset = none.
+   */
+  DEVICE_METADATA_FILE: z.string().min(1).optional(),
   /** Statistical outliers: fire when a reading is this many standard deviations from its running mean (0 = off). */
   OUTLIER_Z_SCORE: nonNegativeNumber(DEFAULT_OUTLIER_CONFIG.z),
   /** … and resolve once a later reading is back within this many. */

@@ -26,6 +26,8 @@ import { createApp } from './app.js';
 import { LatestCache } from './store/latest.cache.js';
 import { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 import { loadAlertRulesFile } from './alerts/alert-rules-file.js';
+import { loadDeviceMetadataFile } from './devices/device-metadata-file.js';
+import { applyDeviceMetadata } from './store/devices.repo.js';
 import { DEFAULT_RULES } from './handlers/alert-rules.js';
 import { createDecodePool } from './decode/decode-pool.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
@@ -45,6 +47,7 @@ Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH
 LOG_LEVEL.
 Storage: RAW_RETENTION_DAYS (30), ROLLUP_RETENTION_DAYS (730), LATE_HORIZON_DAYS (older readings go to
 late_readings), ALLOWED_LATENESS_MS.
+Devices: DEVICE_METADATA_FILE (model and labels; example: apps/task-processor/device-metadata.example.yaml).
 Alerts: ALERT_RULES_FILE (threshold rules, per metric and optionally per device; example:
 apps/task-processor/alert-rules.example.yaml), OUTLIER_Z_SCORE, ALERT_WEBHOOK_URLS + ALERT_WEBHOOK_SECRET.
 CONFIG_FILE may name a JSON file of the same keys.`;
@@ -74,11 +77,12 @@ async function main(): Promise<void> {
       // The rules file names devices as they send themselves; pseudonymised readings carry their pseudonyms.
       const storedId = pseudonymizer && ((id: string) => pseudonymizer.storedDeviceId(id));
       const rules = c.ALERT_RULES_FILE ? loadAlertRulesFile(c.ALERT_RULES_FILE, storedId) : DEFAULT_RULES;
-      return { config: c, pseudonymizer, rules };
+      const deviceMetadata = c.DEVICE_METADATA_FILE ? loadDeviceMetadataFile(c.DEVICE_METADATA_FILE, storedId) : [];
+      return { config: c, pseudonymizer, rules, deviceMetadata };
     },
   });
   if (!loaded) return;
-  const { config, pseudonymizer, rules } = loaded;
+  const { config, pseudonymizer, rules, deviceMetadata } = loaded;
   const log = createLogger({ service: 'task-processor', version: VERSION, level: config.LOG_LEVEL });
   const registry = createMetricsRegistry({ prefix: 'taskproc', version: VERSION });
   const metrics = createProcessorMetrics(registry);
@@ -91,6 +95,10 @@ async function main(): Promise<void> {
   registerPoolGauge(registry, pool);
   await waitForDatabase(pool, log, config.STARTUP_WAIT_SECONDS);
   if (config.MIGRATE_ON_START) await migrate(pool, log.child({ component: 'migrate' }));
+  if (deviceMetadata.length) {
+    const changed = await applyDeviceMetadata(pool, deviceMetadata);
+    log.info({ devices: deviceMetadata.length, changed }, 'device metadata applied (DEVICE_METADATA_FILE)');
+  }
 
   const redisLog = log.child({ component: 'redis' });
   const redis = createRedis(config.REDIS_URL, { name: 'task-processor', log: redisLog });

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import { AppError, DeviceIdSchema, ErrorCodes } from '@telemetryhub/common';
+import { AppError, DeviceIdSchema, ErrorCodes, LabelSchema } from '@telemetryhub/common';
 import { ROLLUP_TABLES } from '../store/rollup.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
@@ -10,6 +10,7 @@ import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { isoUtc } from '../store/sql-time.js';
 import { postgresUnavailable, storedDeviceId } from './route-support.js';
 import { taskStatistics } from '../store/task-statistics.repo.js';
+import { getDevice, listDevices } from '../store/devices.repo.js';
 
 /** Read API over stored readings, rollups and alerts. Every parameter is validated (400 names it). */
 export function queryRouter(deps: {
@@ -93,6 +94,35 @@ export function queryRouter(deps: {
       [query.state ?? null, query.device === undefined ? null : stored(query.device), query.limit],
     );
     res.json({ alerts: rows });
+  });
+
+  const DeviceQuery = z.object({
+    site: LabelSchema.optional(),
+    region: LabelSchema.optional(),
+    /** `key=value`: devices carrying that label. */
+    label: z
+      .string()
+      .regex(/^[^=]+=.*$/, { error: 'must be key=value' })
+      .transform((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string])
+      .optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    offset: z.coerce.number().int().min(0).default(0),
+  });
+  router.get('/v1/devices', async (req, res) => {
+    const query = parseParams(DeviceQuery, req.query);
+    const page = await listDevices(deps.pool, query).catch((err: unknown) => {
+      throw postgresUnavailable(err);
+    });
+    res.json(page);
+  });
+
+  router.get('/v1/devices/:deviceId', async (req, res) => {
+    const { deviceId } = parseParams(z.object({ deviceId: DeviceIdSchema }), req.params);
+    const device = await getDevice(deps.pool, stored(deviceId)).catch((err: unknown) => {
+      throw postgresUnavailable(err);
+    });
+    if (!device) throw new AppError(ErrorCodes.NOT_FOUND, `no device "${deviceId}" (none of its readings is stored)`);
+    res.json(device);
   });
 
   const TaskParams = z.object({ taskId: z.string().min(1).max(128) });

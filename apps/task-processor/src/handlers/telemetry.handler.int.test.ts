@@ -19,6 +19,9 @@ import { createProcessorMetrics } from '../metrics.js';
 import { createTelemetryHandler } from './telemetry.handler.js';
 import type { ParsedTask } from './task-handler.js';
 import { createTaskDecoder } from '../decode/task-decoder.js';
+import { parseDeviceMetadataFile } from '../devices/device-metadata-file.js';
+import { applyDeviceMetadata } from '../store/devices.repo.js';
+import { testReading, testTask } from '../test-support.js';
 
 const log = pino({ level: 'silent' });
 let server: PostgresServer;
@@ -361,6 +364,89 @@ test('telemetry.analyze stores each batch’s per-metric statistics once, as dec
     const missing = await fetch(`${base}/v1/tasks/stats-task-0002/statistics`);
     assert.equal(missing.status, 404);
     assert.match(((await missing.json()) as { detail: string }).detail, /only telemetry\.analyze tasks/);
+  } finally {
+    httpServer.close();
+  }
+});
+
+test('devices: each stored device’s span and newest labels, rewritten only when something moved; metadata from the file; the API lists and finds them', async () => {
+  const metrics = newMetrics();
+  const h = handler(metrics);
+  const at = (minute: number, second = 0) => new Date(Date.UTC(2026, 3, 1, 10, minute, second)).toISOString();
+  const r = (minute: number, firmware: string, second = 0) =>
+    testReading({
+      event_id: `00000000-0000-4000-8000-${String(minute * 10_000 + second * 10 + Number(firmware.slice(3))).padStart(12, '0')}`,
+      device_id: 'DEV-A',
+      metric: 'temperature',
+      value: 20,
+      event_time: at(minute, second),
+      site: 'plant-1',
+      region: 'eu',
+      firmware,
+    });
+  const device = async () =>
+    (
+      await q<{ firmware: string; first_seen: Date; last_seen: Date; model: string | null; labels: object }>(
+        `SELECT firmware, first_seen, last_seen, model, labels FROM devices WHERE device_id = 'DEV-A'`,
+      )
+    )[0]!;
+  const writes = async () =>
+    (await metrics.dbRowsWritten.get()).values.find((v) => v.labels.table === 'devices')?.value ?? 0;
+
+  await h.handle([testTask([r(1, 'fw-1'), r(2, 'fw-1'), r(3, 'fw-1')])]);
+  let d = await device();
+  assert.deepEqual([d.firmware, d.first_seen.toISOString(), d.last_seen.toISOString()], ['fw-1', at(1), at(3)]);
+  await h.handle([testTask([r(5, 'fw-2')])]); // an upgrade
+  await h.handle([testTask([r(0, 'fw-0')])]); // a late reading from before it: extends the span, not the labels
+  d = await device();
+  assert.deepEqual([d.firmware, d.first_seen.toISOString(), d.last_seen.toISOString()], ['fw-2', at(0), at(5)]);
+  const written = await writes();
+  await h.handle([testTask([r(5, 'fw-2', 30)])]); // 30 s later, nothing else new: the row is left alone
+  await h.handle([testTask([r(1, 'fw-1'), r(2, 'fw-1')])]); // a resend: no reading added, nothing recorded
+  assert.equal(await writes(), written);
+  assert.equal((await device()).last_seen.toISOString(), at(5), 'last_seen is kept to the minute');
+
+  const metadata = parseDeviceMetadataFile(
+    'devices: [{ id: DEV-A, model: KX-200, labels: { line: "3" } }, { id: DEV-NEW, model: TH-10 }]',
+    'devices.yaml',
+  );
+  assert.equal(await applyDeviceMetadata(pool, metadata), 2);
+  assert.equal(await applyDeviceMetadata(pool, metadata), 0, 'applying the same file again changes nothing');
+  d = await device();
+  assert.deepEqual([d.model, d.labels, d.firmware], ['KX-200', { line: '3' }, 'fw-2']);
+
+  const app = createApp({
+    log,
+    pool,
+    readiness: new Readiness(),
+    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+  });
+  const httpServer = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => httpServer.once('listening', resolve));
+  const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  try {
+    const one = await fetch(`${base}/v1/devices/DEV-A`);
+    assert.equal(one.status, 200);
+    assert.deepEqual(await one.json(), {
+      device_id: 'DEV-A',
+      site: 'plant-1',
+      region: 'eu',
+      firmware: 'fw-2',
+      model: 'KX-200',
+      labels: { line: '3' },
+      first_seen: at(0),
+      last_seen: at(5),
+    });
+    const byLabel = (await (await fetch(`${base}/v1/devices?label=line=3`)).json()) as {
+      total: number;
+      devices: Array<{ device_id: string }>;
+    };
+    assert.deepEqual([byLabel.total, byLabel.devices.map((x) => x.device_id)], [1, ['DEV-A']]);
+    const declared = (await (await fetch(`${base}/v1/devices/DEV-NEW`)).json()) as { first_seen: null; model: string };
+    assert.deepEqual([declared.model, declared.first_seen], ['TH-10', null], 'named in the file, not seen yet');
+    assert.equal((await fetch(`${base}/v1/devices/NOPE`)).status, 404);
+    const bad = await fetch(`${base}/v1/devices?label=nolabel`);
+    assert.equal(bad.status, 400);
   } finally {
     httpServer.close();
   }

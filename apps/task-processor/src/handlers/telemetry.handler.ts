@@ -13,6 +13,7 @@ import { PARTITIONED_TABLES, PartitionManager, ROLLUP_SCHEMES } from '../store/p
 import { partitionMetrics, type ProcessorMetrics } from '../metrics.js';
 import { LATE_REASONS, insertLateReadings } from '../store/late.repo.js';
 import { insertTaskStatistics } from '../store/task-statistics.repo.js';
+import { recordDevicesSeen } from '../store/devices.repo.js';
 import type { StoredReadingInput } from '../store/raw.repo.js';
 import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from './event-time-watermark.js';
 
@@ -91,6 +92,7 @@ export function createTelemetryHandler(deps: {
       let freshMs: number[] = [];
       let rollupRows = 0;
       let statisticsRows = 0;
+      let deviceRows = 0;
       let lateAdded = 0;
       let changedAlerts: AlertRow[] = [];
       for (let attempt = 1; ; attempt++) {
@@ -101,6 +103,7 @@ export function createTelemetryHandler(deps: {
           lateAdded = await insertLateReadings(client, late, LATE_REASONS.beyondHorizon);
           statisticsRows = await insertTaskStatistics(client, withStatistics);
           ({ fresh, freshMs } = uniqueAdded(items, itemsMs, added));
+          deviceRows = await recordDevicesSeen(client, fresh, freshMs);
           const toRoll = withStep(fresh, freshMs, stepsOf, STEP_BIT.rollup);
           const toAlert = withStep(fresh, freshMs, stepsOf, STEP_BIT.alert).readings;
           if (toRoll.readings.length) rollupRows = await foldRollups(client, toRoll.readings, toRoll.ms);
@@ -135,6 +138,7 @@ export function createTelemetryHandler(deps: {
       deps.metrics.dbRowsWritten.inc({ table: 'readings' }, added.size);
       if (rollupRows) deps.metrics.dbRowsWritten.inc({ table: 'rollups' }, rollupRows);
       if (statisticsRows) deps.metrics.dbRowsWritten.inc({ table: 'task_statistics' }, statisticsRows);
+      if (deviceRows) deps.metrics.dbRowsWritten.inc({ table: 'devices' }, deviceRows);
       if (changedAlerts.length) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, changedAlerts.length);
       // Counted after the commit, from the rows really changed: a rolled-back attempt counts nothing.
       for (const a of changedAlerts) {

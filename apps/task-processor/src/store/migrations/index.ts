@@ -6,6 +6,7 @@ import { migration0004 } from './0004-outlier-state.js';
 import { migration0005 } from './0005-partitions-late.js';
 import { migration0006 } from './0006-rollup-variance.js';
 import { migration0007 } from './0007-task-statistics.js';
+import { migration0008 } from './0008-devices.js';
 
 export type { Migration };
 
@@ -18,4 +19,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0005,
   migration0006,
   migration0007,
+  migration0008,
 ];
