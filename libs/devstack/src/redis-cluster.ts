@@ -99,17 +99,34 @@ export class RedisCluster {
     return stdout;
   }
 
-  /** The node currently serving `key`'s slot as primary (asked of the first node that answers). */
-  async primaryFor(key: string): Promise<RedisServer> {
+  /**
+   * The node currently serving `key`'s slot as primary. Each live node is asked in turn for its view of the
+   * cluster; during a failover a node may not know the new primary yet, so this waits (up to `timeoutMs`) for a
+   * node that does.
+   */
+  async primaryFor(key: string, timeoutMs = 10_000): Promise<RedisServer> {
+    let found: RedisServer | undefined;
     let slot = -1;
-    let table = '';
-    for (const n of this.nodes) {
-      const answer = await this.answer(n, 'CLUSTER', 'KEYSLOT', key);
-      if (answer === null) continue;
-      slot = Number(answer);
-      table = (await this.answer(n, 'CLUSTER', 'NODES')) ?? '';
-      break;
-    }
+    await until(
+      `a node names the primary of the slot of "${key}"`,
+      async () => {
+        for (const n of this.nodes) {
+          const answer = slot < 0 ? await this.answer(n, 'CLUSTER', 'KEYSLOT', key) : String(slot);
+          if (answer === null) continue;
+          slot = Number(answer);
+          found = this.primaryInView((await this.answer(n, 'CLUSTER', 'NODES')) ?? '', slot);
+          if (found) return true;
+        }
+        return false;
+      },
+      timeoutMs,
+      100,
+    );
+    return found!;
+  }
+
+  /** In one node's CLUSTER NODES table: the healthy primary whose ranges hold `slot`. */
+  private primaryInView(table: string, slot: number): RedisServer | undefined {
     for (const line of table.split('\n')) {
       const [, address = '', flags = '', , , , , , ...ranges] = line.split(' ');
       if (!flags.includes('master') || flags.includes('fail')) continue;
@@ -121,7 +138,7 @@ export class RedisCluster {
       const node = serves ? this.nodes.find((n) => n.port === port) : undefined;
       if (node) return node;
     }
-    throw new Error(`no primary serves slot ${slot} of "${key}"`);
+    return undefined;
   }
 
   /** A node's reply, or null when it does not answer (killed by a test). */
