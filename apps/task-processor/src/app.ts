@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@telemetryhub/common';
 import { queryRouter } from './api/query.routes.js';
 import { lateRouter } from './api/late.routes.js';
+import { rangeRouter } from './api/range.routes.js';
 import type { LateReplayer } from './late/late-replay.js';
 import type { LatestCache } from './store/latest.cache.js';
 import type { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
@@ -26,6 +27,7 @@ export function createApp(deps: ProcessorAppDeps): Express {
   app.disable('x-powered-by');
   app.use(opsRouter(deps));
   app.use(queryRouter(deps));
+  app.use(rangeRouter(deps));
   app.use(lateRouter(deps));
   app.use(notFoundHandler());
   app.use(problemMiddleware(deps.log));

@@ -451,3 +451,97 @@ test('devices: each stored device’s span and newest labels, rewritten only whe
     httpServer.close();
   }
 });
+
+test('range and average over a window: pages that add up to the raw rows, and an average equal to the raw rows’ own', async () => {
+  const h = handler();
+  const t0 = Date.UTC(2026, 4, 1, 8, 0, 0);
+  // 3 readings a minute, at :05 :25 :45, over 30 minutes: values with a large mean and a small spread
+  const readings = Array.from({ length: 90 }, (_, i) =>
+    testReading({
+      event_id: `00000000-0000-4000-8000-${String(700_000 + i).padStart(12, '0')}`,
+      device_id: 'RANGE-1',
+      metric: 'pressure',
+      value: 101_325 + Math.sin(i) * 3,
+      event_time: new Date(t0 + Math.floor(i / 3) * 60_000 + (5 + (i % 3) * 20) * 1000).toISOString(),
+      sequence_id: i,
+    }),
+  );
+  await h.handle([testTask(readings.slice(0, 50)), testTask(readings.slice(50))]);
+
+  const app = createApp({
+    log,
+    pool,
+    readiness: new Readiness(),
+    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+  });
+  const httpServer = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => httpServer.once('listening', resolve));
+  const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}/v1/devices/RANGE-1/metrics/pressure`;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  try {
+    // Range: pages of 7 over 17 minutes, continued by `next`, equal the raw rows in order.
+    const from = iso(t0 + 2 * 60_000 + 10_000);
+    const to = iso(t0 + 19 * 60_000);
+    const paged: Array<{ event_id: string; value: number; sequence_id: number }> = [];
+    let next: string | null = null;
+    do {
+      const url = `${base}/readings?from=${from}&to=${to}&limit=7${next ? `&after=${next}` : ''}`;
+      const page = (await (await fetch(url)).json()) as { readings: typeof paged; next: string | null };
+      paged.push(...page.readings);
+      next = page.next;
+    } while (next);
+    const raw = await q<{ event_id: string; value: number }>(
+      `SELECT event_id::text AS event_id, value FROM readings
+        WHERE device_id = 'RANGE-1' AND event_time >= $1 AND event_time < $2 ORDER BY event_time, event_id`,
+      [from, to],
+    );
+    assert.equal(raw.length, 50);
+    assert.equal(typeof paged[0]!.sequence_id, 'number');
+    assert.deepEqual(
+      paged.map((r) => [r.event_id, r.value]),
+      raw.map((r) => [r.event_id, r.value]),
+    );
+    assert.equal((await fetch(`${base}/readings?after=nonsense`)).status, 400);
+
+    // Average: whole minutes from the rollups, partial ones from raw rows — equal to the raw rows' aggregate.
+    const windows: Array<[number, number]> = [
+      [t0, t0 + 30 * 60_000], // minute-aligned: rollups only
+      [t0 + 90_000, t0 + 17 * 60_000 + 30_000], // both ends inside a minute
+      [t0 + 3 * 60_000 + 10_000, t0 + 3 * 60_000 + 50_000], // inside one minute: raw only
+      [t0 + 40 * 60_000, t0 + 50 * 60_000], // nothing there
+    ];
+    for (const [a, b] of windows) {
+      const got = (await (await fetch(`${base}/average?from=${iso(a)}&to=${iso(b)}`)).json()) as {
+        count: number;
+        avg: number | null;
+        min: number | null;
+        max: number | null;
+        stddev: number | null;
+      };
+      const [want] = await q<{
+        n: number;
+        avg: number | null;
+        min: number | null;
+        max: number | null;
+        sd: number | null;
+      }>(
+        `SELECT count(*)::int AS n, avg(value) AS avg, min(value), max(value), stddev_samp(value) AS sd FROM readings
+          WHERE device_id = 'RANGE-1' AND metric = 'pressure' AND event_time >= $1 AND event_time < $2`,
+        [iso(a), iso(b)],
+      );
+      const close = (x: number | null, y: number | null) =>
+        x === null || y === null ? x === y : Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(y));
+      assert.equal(got.count, want!.n, `count over ${iso(a)}–${iso(b)}`);
+      for (const [k, w] of [
+        ['avg', want!.avg],
+        ['min', want!.min],
+        ['max', want!.max],
+        ['stddev', want!.sd],
+      ] as const) {
+        assert.ok(close(got[k], w), `${k} over ${iso(a)}–${iso(b)}: ${got[k]} vs ${w}`);
+      }
+    }
+  } finally {
+    httpServer.close();
+  }
+});
