@@ -1,11 +1,17 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@telemetryhub/common';
+import {
+  notFoundHandler,
+  opsRouter,
+  problemMiddleware,
+  type Readiness,
+  apiKeyAuth,
+  type ApiKeyEntry,
+} from '@telemetryhub/common';
 import type { ReadingBuffer } from './buffer/reading-buffer.js';
 import type { HubMetrics } from './metrics.js';
 import { httpIngestRouter } from './ingest/http-ingest.route.js';
-import { apiKeyAuth, type ApiKeyEntry } from './ingest/api-key-auth.js';
 import { deviceControlRouter } from './control/device-control.routes.js';
 import type { DeviceRegistry } from './control/device-registry.js';
 import type { RateLimiter } from './ingest/rate-limiter.js';

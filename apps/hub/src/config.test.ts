@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '@telemetryhub/common';
+import { ConfigError, hashApiKey } from '@telemetryhub/common';
 import { loadHubConfig } from './config.js';
-import { hashApiKey } from './ingest/api-key-auth.js';
 
 test('reads API keys as name:sha256 and names INGEST_API_KEYS when one is malformed', () => {
   const c = loadHubConfig({ env: { INGEST_API_KEYS: `line-1:${hashApiKey('k')}` } });

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseApiKeys } from './ingest/api-key-auth.js';
 import {
   CommonConfigShape,
   TaskTypes,
@@ -9,6 +8,7 @@ import {
   port,
   positiveInt,
   type LoadConfigOptions,
+  parseApiKeys,
 } from '@telemetryhub/common';
 
 const probability = () => z.coerce.number().min(0).max(1).default(0);

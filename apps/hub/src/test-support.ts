@@ -1,12 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { pino } from 'pino';
-import { Readiness, createMetricsRegistry, type FutureSkewPolicy } from '@telemetryhub/common';
+import { Readiness, createMetricsRegistry, type FutureSkewPolicy, type ApiKeyEntry } from '@telemetryhub/common';
 import { ClockSkewGuard } from './ingest/clock-skew-guard.js';
 import { createHubMetrics } from './metrics.js';
 import { ReadingBuffer, type BufferPolicy } from './buffer/reading-buffer.js';
 import { createApp } from './app.js';
-import type { ApiKeyEntry } from './ingest/api-key-auth.js';
 import type { RateLimiter } from './ingest/rate-limiter.js';
 import { DeviceRegistry } from './control/device-registry.js';
 

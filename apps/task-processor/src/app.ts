@@ -2,10 +2,18 @@ import express, { type Express } from 'express';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { notFoundHandler, opsRouter, problemMiddleware, type Readiness } from '@telemetryhub/common';
+import {
+  notFoundHandler,
+  opsRouter,
+  problemMiddleware,
+  type ApiKeyEntry,
+  type DeadLetterAdmin,
+  type Readiness,
+} from '@telemetryhub/common';
 import { queryRouter } from './api/query.routes.js';
 import { lateRouter } from './api/late.routes.js';
 import { rangeRouter } from './api/range.routes.js';
+import { dlqRouter } from './api/dlq.routes.js';
 import type { LateReplayer } from './late/late-replay.js';
 import type { LatestCache } from './store/latest.cache.js';
 import type { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
@@ -19,6 +27,10 @@ export interface ProcessorAppDeps {
   pseudonymizer?: DevicePseudonymizer;
   /** Replays the late side output (POST /v1/late-readings/replay); absent = 404. */
   lateReplayer?: LateReplayer;
+  /** The queue's dead letters, for the admin API (`/v1/dlq…`); absent = 404. */
+  dlq?: DeadLetterAdmin;
+  /** ADMIN_API_KEYS: who may use the admin API; none = it refuses every request. */
+  adminKeys?: readonly ApiKeyEntry[];
 }
 
 /** The processor's HTTP API (ops endpoints + queries), without listen() and without process.env. */
@@ -28,6 +40,7 @@ export function createApp(deps: ProcessorAppDeps): Express {
   app.use(opsRouter(deps));
   app.use(queryRouter(deps));
   app.use(rangeRouter(deps));
+  app.use(dlqRouter(deps));
   app.use(lateRouter(deps));
   app.use(notFoundHandler());
   app.use(problemMiddleware(deps.log));

@@ -4,6 +4,7 @@ import {
   CommonConfigShape,
   ConfigError,
   loadConfig,
+  parseApiKeys,
   nonNegativeInt,
   port,
   positiveInt,
@@ -52,6 +53,22 @@ export const ProcessorConfigSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /**
+   * Keys for the admin API (`/v1/dlq…`: list, inspect, replay and purge dead letters): comma-separated
+   * `name:sha256hex`, as the hub's INGEST_API_KEYS (`npx telemetryhub hash-key`). Unset = the admin API refuses
+   * every request (403).
+   */
+  ADMIN_API_KEYS: z
+    .string()
+    .default('')
+    .transform((spec, ctx) => {
+      try {
+        return parseApiKeys(spec, 'ADMIN_API_KEYS');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^ADMIN_API_KEYS: /, '') });
+        return z.NEVER;
+      }
+    }),
   /** Alert webhooks: comma-separated URLs that receive every alert change (signed, retried). Unset = none. */
   ALERT_WEBHOOK_URLS: z
     .string()

@@ -11,6 +11,8 @@ import {
   installShutdown,
   redactUrl,
   registerQueueMetrics,
+  createDeadLetterAdmin,
+  createQueueProducer,
   createQueueStats,
   shardQueueNames,
   briefError,
@@ -184,6 +186,12 @@ async function main(): Promise<void> {
   const readiness = new Readiness()
     .register('redis', () => redis.ping())
     .register('postgres', () => pool.query('SELECT 1'));
+  // The admin API replays dead letters through the queue's driver, as the CLI does.
+  const dlq = createDeadLetterAdmin(redis, config.QUEUE_NAME, {
+    shards: config.QUEUE_SHARDS,
+    ...(config.QUEUE_DRIVER === 'bullmq' ? { replayTo: createQueueProducer('bullmq', redis, config.QUEUE_NAME) } : {}),
+  });
+  if (config.ADMIN_API_KEYS.length === 0) log.info('ADMIN_API_KEYS is not set: the admin API (/v1/dlq) is off');
   const server = createApp({
     log,
     registry,
@@ -191,6 +199,8 @@ async function main(): Promise<void> {
     pool,
     latest,
     lateReplayer,
+    dlq,
+    adminKeys: config.ADMIN_API_KEYS,
     ...(pseudonymizer ? { pseudonymizer } : {}),
   }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');

@@ -1,9 +1,9 @@
+import { hashApiKey, parseApiKeys } from '@telemetryhub/common';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTestHub, listen } from '../test-support.js';
 import { DeviceRegistry } from './device-registry.js';
 import { SimulatedDriver } from '../drivers/simulated-driver.js';
-import { hashApiKey, parseApiKeys } from '../ingest/api-key-auth.js';
 
 function setup(faultRate: number, extra: Parameters<typeof buildTestHub>[0] = {}) {
   const devices = new DeviceRegistry(3);

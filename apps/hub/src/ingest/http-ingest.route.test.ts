@@ -1,8 +1,8 @@
+import { hashApiKey, parseApiKeys } from '@telemetryhub/common';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { buildTestHub, listen } from '../test-support.js';
-import { hashApiKey, parseApiKeys } from './api-key-auth.js';
 import { RateLimiter } from './rate-limiter.js';
 
 const fixture = (name: string): unknown =>

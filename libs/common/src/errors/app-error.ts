@@ -11,6 +11,7 @@ export const ErrorCodes = {
   UNKNOWN_TYPE: 'unknown_type',
   NOT_FOUND: 'not_found',
   UNAUTHORIZED: 'unauthorized',
+  FORBIDDEN: 'forbidden',
   RATE_LIMITED: 'rate_limited',
   BACKPRESSURE: 'backpressure',
   DEPENDENCY_UNAVAILABLE: 'dependency_unavailable',

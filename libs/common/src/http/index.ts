@@ -2,3 +2,4 @@ export * from './problem.js';
 export * from './ops.routes.js';
 export * from './api-key-hash.js';
 export * from './webhook-signature.js';
+export * from './api-key-auth.js';

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { AppError, ErrorCodes } from '@telemetryhub/common';
+import { AppError, ErrorCodes } from '../errors/index.js';
 
 /** One configured key: a name (for logs and rate limits, never the key itself) and the SHA-256 of the key. */
 export interface ApiKeyEntry {
@@ -8,10 +8,11 @@ export interface ApiKeyEntry {
   sha256: Buffer;
 }
 
-export { hashApiKey } from '@telemetryhub/common';
-
-/** Parses `INGEST_API_KEYS`: comma-separated `name:sha256hex` (make a hash with `npx telemetryhub hash-key`). */
-export function parseApiKeys(spec: string): ApiKeyEntry[] {
+/**
+ * Parses a key list (the hub's `INGEST_API_KEYS`, the processor's `ADMIN_API_KEYS`): comma-separated
+ * `name:sha256hex` (make a hash with `npx telemetryhub hash-key`). `variable` names the list in errors.
+ */
+export function parseApiKeys(spec: string, variable = 'INGEST_API_KEYS'): ApiKeyEntry[] {
   return spec
     .split(',')
     .map((s) => s.trim())
@@ -19,7 +20,7 @@ export function parseApiKeys(spec: string): ApiKeyEntry[] {
     .map((entry) => {
       const [name, hex] = entry.split(':');
       if (!name || !hex || !/^[0-9a-f]{64}$/i.test(hex)) {
-        throw new Error(`INGEST_API_KEYS: "${entry.slice(0, 20)}…" is not name:sha256-hex`);
+        throw new Error(`${variable}: "${entry.slice(0, 20)}…" is not name:sha256-hex`);
       }
       return { name, sha256: Buffer.from(hex, 'hex') };
     });
