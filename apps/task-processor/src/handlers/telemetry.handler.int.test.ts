@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
@@ -50,6 +51,23 @@ const fixture = (name: string, rename?: [string, string]) => {
 };
 const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
   (await pool.query<T>(sql, params)).rows;
+
+/** The processor's API over this file's database, on a free port, while `use` runs. */
+async function withApi(use: (base: string) => Promise<void>): Promise<void> {
+  const app = createApp({
+    log,
+    pool,
+    readiness: new Readiness(),
+    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+  });
+  const httpServer = app.listen(0, '127.0.0.1');
+  await once(httpServer, 'listening');
+  try {
+    await use(`http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`);
+  } finally {
+    await new Promise((r) => httpServer.close(r));
+  }
+}
 
 test('each documented fixture has its documented effect: stored, rolled up and/or alerted by task type', async () => {
   const h = handler();
@@ -208,23 +226,14 @@ test('outliers: one alert per excursion from the running statistics, duplicates 
 });
 
 test('the API serves rollup series and alerts, and names a bad parameter in a 400', async () => {
-  const app = createApp({
-    log,
-    pool,
-    readiness: new Readiness(),
-    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
-  });
-  const httpServer = app.listen(0, '127.0.0.1');
-  await new Promise((r) => httpServer.once('listening', r));
-  const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
-  const get = async (path: string) => {
-    const res = await fetch(base + path);
-    return {
-      status: res.status,
-      body: (await res.json()) as Record<string, unknown> & { errors?: Array<{ path: string }> },
+  await withApi(async (base) => {
+    const get = async (path: string) => {
+      const res = await fetch(base + path);
+      return {
+        status: res.status,
+        body: (await res.json()) as Record<string, unknown> & { errors?: Array<{ path: string }> },
+      };
     };
-  };
-  try {
     const series = await get(
       '/v1/devices/ROLL-1/metrics/temperature/rollups?granularity=1h&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z',
     );
@@ -272,9 +281,7 @@ test('the API serves rollup series and alerts, and names a bad parameter in a 40
       badLimit.body.errors?.map((e) => e.path),
       ['limit'],
     );
-  } finally {
-    await new Promise((r) => httpServer.close(r));
-  }
+  });
 });
 
 test('telemetry.analyze stores each batch’s per-metric statistics once, as decoding computed them; the API serves them', async () => {
@@ -341,16 +348,7 @@ test('telemetry.analyze stores each batch’s per-metric statistics once, as dec
   const written = (await metrics.dbRowsWritten.get()).values.find((v) => v.labels.table === 'task_statistics');
   assert.equal(written?.value, 2, 'the retry added nothing');
 
-  const app = createApp({
-    log,
-    pool,
-    readiness: new Readiness(),
-    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
-  });
-  const httpServer = app.listen(0, '127.0.0.1');
-  await new Promise((r) => httpServer.once('listening', r));
-  const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
-  try {
+  await withApi(async (base) => {
     const found = await fetch(`${base}/v1/tasks/stats-task-0001/statistics`);
     assert.equal(found.status, 200);
     const body = (await found.json()) as { task_id: string; metrics: Array<{ metric: string; readings: number }> };
@@ -364,9 +362,7 @@ test('telemetry.analyze stores each batch’s per-metric statistics once, as dec
     const missing = await fetch(`${base}/v1/tasks/stats-task-0002/statistics`);
     assert.equal(missing.status, 404);
     assert.match(((await missing.json()) as { detail: string }).detail, /only telemetry\.analyze tasks/);
-  } finally {
-    httpServer.close();
-  }
+  });
 });
 
 test('devices: each stored device’s span and newest labels, rewritten only when something moved; metadata from the file; the API lists and finds them', async () => {
@@ -415,16 +411,7 @@ test('devices: each stored device’s span and newest labels, rewritten only whe
   d = await device();
   assert.deepEqual([d.model, d.labels, d.firmware], ['KX-200', { line: '3' }, 'fw-2']);
 
-  const app = createApp({
-    log,
-    pool,
-    readiness: new Readiness(),
-    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
-  });
-  const httpServer = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => httpServer.once('listening', resolve));
-  const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
-  try {
+  await withApi(async (base) => {
     const one = await fetch(`${base}/v1/devices/DEV-A`);
     assert.equal(one.status, 200);
     assert.deepEqual(await one.json(), {
@@ -447,9 +434,7 @@ test('devices: each stored device’s span and newest labels, rewritten only whe
     assert.equal((await fetch(`${base}/v1/devices/NOPE`)).status, 404);
     const bad = await fetch(`${base}/v1/devices?label=nolabel`);
     assert.equal(bad.status, 400);
-  } finally {
-    httpServer.close();
-  }
+  });
 });
 
 test('range and average over a window: pages that add up to the raw rows, and an average equal to the raw rows’ own', async () => {
@@ -468,17 +453,9 @@ test('range and average over a window: pages that add up to the raw rows, and an
   );
   await h.handle([testTask(readings.slice(0, 50)), testTask(readings.slice(50))]);
 
-  const app = createApp({
-    log,
-    pool,
-    readiness: new Readiness(),
-    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
-  });
-  const httpServer = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => httpServer.once('listening', resolve));
-  const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}/v1/devices/RANGE-1/metrics/pressure`;
-  const iso = (ms: number) => new Date(ms).toISOString();
-  try {
+  await withApi(async (root) => {
+    const base = root + `/v1/devices/RANGE-1/metrics/pressure`;
+    const iso = (ms: number) => new Date(ms).toISOString();
     // Range: pages of 7 over 17 minutes, continued by `next`, equal the raw rows in order.
     const from = iso(t0 + 2 * 60_000 + 10_000);
     const to = iso(t0 + 19 * 60_000);
@@ -541,7 +518,5 @@ test('range and average over a window: pages that add up to the raw rows, and an
         assert.ok(close(got[k], w), `${k} over ${iso(a)}–${iso(b)}: ${got[k]} vs ${w}`);
       }
     }
-  } finally {
-    httpServer.close();
-  }
+  });
 });
