@@ -1,13 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Cluster } from 'ioredis';
 import { RedisCluster, makeTestCertificates, type TestCertificates } from '@telemetryhub/devstack';
 import { ShardedProducer } from './sharding/sharded-producer.js';
 import { shardedQueueDepths } from './sharding/sharded-queue-stats.js';
+import { runCli, runGracefulConsumer } from './test-processes.js';
 
 // A Redis Cluster that speaks TLS only (clients, cluster bus and replication), signed by a CA of our own, with an
 // ACL user `app` on every node. The processes under test get nothing but a `rediss-cluster://user:pass@…` URL and
@@ -39,8 +37,6 @@ after(async () => {
   certs?.remove();
 });
 
-const CHILD = fileURLToPath(new URL('./conformance/conformance-child.ts', import.meta.url));
-const CLI = fileURLToPath(new URL('../../../../apps/cli/bin/telemetryhub.mjs', import.meta.url));
 const trusting = () => ({ ...process.env, NODE_EXTRA_CA_CERTS: certs.caFile });
 // Tasks of three devices, so the sharded producer routes them to different shards.
 const task = (i: number) =>
@@ -65,49 +61,27 @@ test('the shards of a queue land on different primaries of the TLS cluster', asy
 test('a consumer process given a rediss-cluster:// URL with an ACL user takes and acks a sharded queue over TLS', async () => {
   const producer = new ShardedProducer(admin, QUEUE, SHARDS);
   await producer.enqueue([0, 1, 2, 3, 4, 5].map(task));
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', CHILD, 'redis-list', url(), QUEUE, '30000', '10', 'graceful', String(SHARDS)],
-    { env: trusting(), stdio: ['ignore', 'pipe', 'pipe'] },
+  const run = await runGracefulConsumer(
+    { driver: 'redis-list', url: url(), queue: QUEUE, batch: 10, shards: SHARDS },
+    trusting(),
+    async (held) => {
+      assert.ok(held.length > 0, 'the consumer took something');
+      const during = await shardedQueueDepths(admin, producer.shardQueues);
+      assert.equal(during.pending + during.processing, 6);
+      assert.equal(during.processing, held.length);
+    },
   );
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  let held: string[] = [];
-  try {
-    const line = await Promise.race([
-      new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve)),
-      exited.then((code) => Promise.reject(new Error(`child exited (${code}): ${stderr}`))),
-    ]);
-    held = (JSON.parse(line) as { held: string[] }).held;
-    assert.ok(held.length > 0, 'the consumer took something');
-    const during = await shardedQueueDepths(admin, producer.shardQueues);
-    assert.equal(during.pending + during.processing, 6);
-    assert.equal(during.processing, held.length);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, `graceful exit, every task held acked over TLS: ${stderr}`);
-  } finally {
-    child.kill('SIGKILL');
-  }
+  assert.equal(run.code, 0, `graceful exit, every task held acked over TLS: ${run.stderr}`);
   const depths = await shardedQueueDepths(admin, producer.shardQueues);
   assert.deepEqual([depths.processing, depths.failed], [0, 0]);
   // What it did not take is still queued, each task once.
   const left = await Promise.all(producer.shardQueues.map((q) => admin.lrange(`${q}:pending`, 0, -1)));
   const ids = left.flat().map((raw) => (JSON.parse(raw) as { id: string }).id);
-  assert.deepEqual([...ids, ...held].sort(), [0, 1, 2, 3, 4, 5].map((i) => `t-${i}`).sort());
+  assert.deepEqual([...ids, ...run.held].sort(), [0, 1, 2, 3, 4, 5].map((i) => `t-${i}`).sort());
 });
 
-function cli(env: NodeJS.ProcessEnv, redisUrl: string) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, 'queue', 'stats', '--json', '--queue', QUEUE, '--shards', String(SHARDS), '--redis-url', redisUrl],
-      { env, timeout: 30_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (env: NodeJS.ProcessEnv, redisUrl: string) =>
+  runCli(['queue', 'stats', '--json', '--queue', QUEUE, '--shards', String(SHARDS), '--redis-url', redisUrl], env);
 
 test('the CLI reads a sharded queue on the TLS cluster, and names the cause when it cannot (untrusted CA, wrong password)', async () => {
   const expected = await shardedQueueDepths(admin, new ShardedProducer(admin, QUEUE, SHARDS).shardQueues);

@@ -1,13 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisServer, makeTestCertificates, type TestCertificates } from '@telemetryhub/devstack';
 import { QUEUE_DRIVERS } from './driver.js';
 import { createQueueProducer, createQueueStats } from './driver-factory.js';
+import { runCli, runGracefulConsumer } from './test-processes.js';
 
 // A Redis that speaks TLS only, signed by a CA of our own, with the default user off and an ACL user `app`.
 // The processes under test get nothing but a `rediss://user:pass@…` URL and Node's NODE_EXTRA_CA_CERTS.
@@ -36,8 +34,6 @@ after(async () => {
   certs?.remove();
 });
 
-const CHILD = fileURLToPath(new URL('./conformance/conformance-child.ts', import.meta.url));
-const CLI = fileURLToPath(new URL('../../../../apps/cli/bin/telemetryhub.mjs', import.meta.url));
 const trusting = () => ({ ...process.env, NODE_EXTRA_CA_CERTS: certs.caFile });
 const task = (i: number) =>
   JSON.stringify({ id: `t-${i}`, type: 'telemetry.store', created_at: '2026-01-01T00:00:00Z', payload: { i } });
@@ -48,28 +44,9 @@ for (const driver of QUEUE_DRIVERS) {
     const producer = createQueueProducer(driver, admin, queue);
     await producer.enqueue([1, 2, 3].map(task));
     const childUrl = driver === 'redis-list' ? url('s3cret', 'lister') : url();
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', CHILD, driver, childUrl, queue, '30000', '10', 'graceful'],
-      {
-        env: trusting(),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    try {
-      const line = await Promise.race([
-        new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve)),
-        exited.then((code) => Promise.reject(new Error(`child exited (${code}): ${stderr}`))),
-      ]);
-      assert.deepEqual((JSON.parse(line) as { held: string[] }).held, ['t-1', 't-2', 't-3']);
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, `graceful exit, every task acked over TLS: ${stderr}`);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    const run = await runGracefulConsumer({ driver, url: childUrl, queue, batch: 10 }, trusting());
+    assert.deepEqual(run.held, ['t-1', 't-2', 't-3']);
+    assert.equal(run.code, 0, `graceful exit, every task acked over TLS: ${run.stderr}`);
     const stats = createQueueStats(driver, admin, queue);
     const depths = await stats.depths();
     await stats.close();
@@ -78,17 +55,8 @@ for (const driver of QUEUE_DRIVERS) {
   });
 }
 
-function cli(env: NodeJS.ProcessEnv, redisUrl: string) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, 'queue', 'stats', '--json', '--queue', 'tls-redis-list', '--redis-url', redisUrl],
-      { env, timeout: 30_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (env: NodeJS.ProcessEnv, redisUrl: string) =>
+  runCli(['queue', 'stats', '--json', '--queue', 'tls-redis-list', '--redis-url', redisUrl], env);
 
 test('the CLI reaches a TLS Redis with the CA trusted, and says why it cannot without it or with a wrong password', async () => {
   const ok = await cli(trusting(), url());
