@@ -21,10 +21,10 @@
  *
  * When the processing list was empty, the tasks taken are the whole list afterwards, so the script does not
  * return them: the caller reads them with a plain LRANGE of the list's tail (new tasks only ever enter at the
- * head, so later fetches cannot get in between). And if no task of the queue has failed either (no counts to look up), the first
- * lane's slice is moved by `SORT … BY nosort LIMIT … STORE` plus LTRIM, so its bytes never pass through Lua:
- * turning 500 list elements into Lua strings and back costs about four times what LMPOP spends on them.
- * Otherwise (or when the ACL user may not run SORT) tasks move by RPOP + LPUSH.
+ * head, so later fetches cannot get in between). And if no task of the queue has failed either (no counts to
+ * look up), the first lane's slice is moved by `SORT … BY nosort LIMIT … STORE` plus LTRIM, so its bytes never
+ * pass through Lua: turning 500 list elements into Lua strings and back costs about four times what LMPOP
+ * spends on them. Otherwise (or when the ACL user may not run SORT) tasks move by RPOP + LPUSH.
  */
 export const FETCH_BATCH = `#!lua flags=allow-oom
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
