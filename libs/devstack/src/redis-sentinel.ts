@@ -12,6 +12,11 @@ export interface RedisSentinelOptions {
   masterName?: string;
   /** How long the primary may be silent before the sentinel calls it down (ms). Default 1000 (fast tests). */
   downAfterMs?: number;
+  /**
+   * Serve TLS only with this certificate, and speak TLS to the servers it watches (`tls-replication`); `url`
+   * becomes `rediss-sentinel://`. The servers must serve TLS with a certificate the same CA signed.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   progress?: Progress;
 }
 
@@ -25,11 +30,12 @@ export class RedisSentinel {
     readonly masterName: string,
     private readonly dir: string,
     private readonly proc: ServerProcess,
+    private readonly tls: boolean,
   ) {}
 
   /** The `REDIS_URL` that reaches the primary through this sentinel. */
   get url(): string {
-    return `redis-sentinel://127.0.0.1:${this.port}/${this.masterName}`;
+    return `${this.tls ? 'rediss' : 'redis'}-sentinel://127.0.0.1:${this.port}/${this.masterName}`;
   }
 
   static async start(masterPort: number, opts: RedisSentinelOptions = {}): Promise<RedisSentinel> {
@@ -41,7 +47,17 @@ export class RedisSentinel {
     writeFileSync(
       conf,
       [
-        `port ${port}`,
+        ...(opts.tls
+          ? [
+              'port 0',
+              `tls-port ${port}`,
+              `tls-cert-file ${opts.tls.certFile}`,
+              `tls-key-file ${opts.tls.keyFile}`,
+              `tls-ca-cert-file ${opts.tls.caFile}`,
+              'tls-auth-clients no',
+              'tls-replication yes',
+            ]
+          : [`port ${port}`]),
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 1`,
@@ -53,13 +69,13 @@ export class RedisSentinel {
     );
     const proc = new ServerProcess(binary, [conf, '--sentinel'], { parentDeathSignal: 'SIGTERM' });
     try {
-      await waitUntil(() => ping(port), proc, 15_000, 'redis-sentinel');
+      await waitUntil(() => ping(port, 500, opts.tls?.caFile), proc, 15_000, 'redis-sentinel');
     } catch (err) {
       await proc.stop('SIGKILL', 1000);
       rmSync(dir, { recursive: true, force: true });
       throw new ServerStartError(`redis-sentinel on port ${port}: ${(err as Error).message}`, proc.log);
     }
-    return new RedisSentinel(port, masterName, dir, proc);
+    return new RedisSentinel(port, masterName, dir, proc, !!opts.tls);
   }
 
   async stop(): Promise<void> {

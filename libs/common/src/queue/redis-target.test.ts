@@ -24,6 +24,15 @@ test('a Sentinel URL lists its sentinels, the primary name, the ACL user and db'
   assert.equal(t.options.sentinelPassword, 'sp');
 });
 
+test('rediss-sentinel:// speaks TLS to the sentinels and to the servers they name; redis-sentinel:// to neither', () => {
+  const tls = parseRedisTarget('rediss-sentinel://s1:26379/mymaster');
+  assert.ok(tls.kind === 'sentinel');
+  assert.deepEqual([tls.options.tls, tls.options.sentinelTLS, tls.options.enableTLSForSentinelMode], [{}, {}, true]);
+  const plain = parseRedisTarget('redis-sentinel://s1:26379/mymaster');
+  assert.ok(plain.kind === 'sentinel');
+  assert.deepEqual([plain.options.tls, plain.options.enableTLSForSentinelMode], [undefined, undefined]);
+});
+
 test('a Sentinel URL without a primary name uses mymaster', () => {
   const t = parseRedisTarget('redis-sentinel://redis-sentinel:26379');
   assert.equal(t.kind === 'sentinel' && t.options.name, 'mymaster');

@@ -7,6 +7,7 @@ import { AppError, ErrorCodes } from '../errors/index.js';
  * - `redis-sentinel://[user:pass@]host:port[,host:port…][/master[/db]]`: a Sentinel group; ioredis asks the
  *   sentinels for the current primary of `master` (default `mymaster`) and follows failovers. The user and password
  *   are the Redis servers' (ACL); `?sentinel_password=` sets the sentinels' own, when they have one.
+ *   `rediss-sentinel://` speaks TLS to the sentinels and to the servers they name.
  * - `redis-cluster://[user:pass@]host:port[,host:port…]` (or `rediss-cluster://` for TLS): a Redis Cluster, found
  *   from any of the seed nodes listed; ioredis follows slot moves and failovers. Queue names must then carry a
  *   hash tag (`{tasks}`) so that a queue's keys share a slot.
@@ -23,7 +24,8 @@ export class RedisUrlError extends AppError {
 }
 
 const CLUSTER = /^(rediss?)-cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)\/?$/;
-const SENTINEL = /^redis-sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)(?:\/([^/?]*))?(?:\/(\d+))?\/?(?:\?(.*))?$/;
+const SENTINEL =
+  /^(rediss?)-sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?]+)(?:\/([^/?]*))?(?:\/(\d+))?\/?(?:\?(.*))?$/;
 
 export function parseRedisTarget(url: string): RedisTarget {
   if (/^rediss?:\/\//.test(url)) return { kind: 'url', url };
@@ -42,10 +44,10 @@ export function parseRedisTarget(url: string): RedisTarget {
   const m = SENTINEL.exec(url);
   if (!m) {
     throw new RedisUrlError(
-      'must be a redis://, rediss://, redis-sentinel://host:port[,host:port]/master or redis-cluster://host:port[,host:port] URL',
+      'must be a redis://, rediss://, redis-sentinel://host:port[,host:port]/master (rediss-sentinel:// for TLS) or redis-cluster://host:port[,host:port] URL',
     );
   }
-  const [, user, password, hostList = '', master, db, query] = m;
+  const [, scheme, user, password, hostList = '', master, db, query] = m;
   const sentinels = hostList.split(',').map((hp) => hostPort(hp, 26379, 'redis-sentinel URL: bad sentinel address'));
   const params = new URLSearchParams(query ?? '');
   const options: RedisOptions = {
@@ -54,6 +56,7 @@ export function parseRedisTarget(url: string): RedisTarget {
     ...credentials(user, password),
     ...(db ? { db: Number(db) } : {}),
     ...(params.get('sentinel_password') ? { sentinelPassword: params.get('sentinel_password')! } : {}),
+    ...(scheme === 'rediss' ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
   };
   return { kind: 'sentinel', options };
 }
