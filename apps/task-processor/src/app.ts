@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
+  apiKeyAuth,
   notFoundHandler,
   opsRouter,
   problemMiddleware,
@@ -31,13 +32,20 @@ export interface ProcessorAppDeps {
   dlq?: DeadLetterAdmin;
   /** ADMIN_API_KEYS: who may use the admin API; none = it refuses every request. */
   adminKeys?: readonly ApiKeyEntry[];
+  /** QUERY_API_KEYS: when any, every other `/v1` route needs one of these (or an admin key); none = open. */
+  queryKeys?: readonly ApiKeyEntry[];
 }
 
-/** The processor's HTTP API (ops endpoints + queries), without listen() and without process.env. */
+/** The processor's HTTP API (ops endpoints, queries, admin), without listen() and without process.env. */
 export function createApp(deps: ProcessorAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(opsRouter(deps));
+  app.use(opsRouter(deps)); // /health, /ready, /metrics: never behind a key (probes and scrapers)
+  if (deps.queryKeys?.length) {
+    const readers = apiKeyAuth([...deps.queryKeys, ...(deps.adminKeys ?? [])], () => {});
+    // The admin API checks its own keys.
+    app.use('/v1', (req, res, next) => (req.path.startsWith('/dlq') ? next() : readers(req, res, next)));
+  }
   app.use(queryRouter(deps));
   app.use(rangeRouter(deps));
   app.use(dlqRouter(deps));

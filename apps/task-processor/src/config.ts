@@ -69,6 +69,21 @@ export const ProcessorConfigSchema = z.object({
         return z.NEVER;
       }
     }),
+  /**
+   * Keys for the read API (every `/v1` route but the admin API's; an admin key works too), in the same form.
+   * Unset = the read API is open (keep it behind your network's own access control then).
+   */
+  QUERY_API_KEYS: z
+    .string()
+    .default('')
+    .transform((spec, ctx) => {
+      try {
+        return parseApiKeys(spec, 'QUERY_API_KEYS');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^QUERY_API_KEYS: /, '') });
+        return z.NEVER;
+      }
+    }),
   /** Alert webhooks: comma-separated URLs that receive every alert change (signed, retried). Unset = none. */
   ALERT_WEBHOOK_URLS: z
     .string()

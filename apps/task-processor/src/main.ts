@@ -192,6 +192,7 @@ async function main(): Promise<void> {
     ...(config.QUEUE_DRIVER === 'bullmq' ? { replayTo: createQueueProducer('bullmq', redis, config.QUEUE_NAME) } : {}),
   });
   if (config.ADMIN_API_KEYS.length === 0) log.info('ADMIN_API_KEYS is not set: the admin API (/v1/dlq) is off');
+  if (config.QUERY_API_KEYS.length === 0) log.warn('QUERY_API_KEYS is not set: the read API answers anyone');
   const server = createApp({
     log,
     registry,
@@ -201,6 +202,7 @@ async function main(): Promise<void> {
     lateReplayer,
     dlq,
     adminKeys: config.ADMIN_API_KEYS,
+    queryKeys: config.QUERY_API_KEYS,
     ...(pseudonymizer ? { pseudonymizer } : {}),
   }).listen(config.PROCESSOR_PORT);
   await once(server, 'listening');

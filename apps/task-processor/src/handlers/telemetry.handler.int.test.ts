@@ -9,11 +9,13 @@ import { PostgresServer } from '@telemetryhub/devstack';
 import {
   Readiness,
   createMetricsRegistry,
+  hashApiKey,
+  parseApiKeys,
   parseEventsStrict,
   parseTaskEnvelope,
   seededRandom,
 } from '@telemetryhub/common';
-import { createApp } from '../app.js';
+import { createApp, type ProcessorAppDeps } from '../app.js';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
 import { createProcessorMetrics } from '../metrics.js';
@@ -53,12 +55,13 @@ const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [
   (await pool.query<T>(sql, params)).rows;
 
 /** The processor's API over this file's database, on a free port, while `use` runs. */
-async function withApi(use: (base: string) => Promise<void>): Promise<void> {
+async function withApi(use: (base: string) => Promise<void>, more: Partial<ProcessorAppDeps> = {}): Promise<void> {
   const app = createApp({
     log,
     pool,
     readiness: new Readiness(),
     registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+    ...more,
   });
   const httpServer = app.listen(0, '127.0.0.1');
   await once(httpServer, 'listening');
@@ -519,4 +522,22 @@ test('range and average over a window: pages that add up to the raw rows, and an
       }
     }
   });
+});
+
+test('QUERY_API_KEYS: the read API needs a key (a query or an admin one); probes and metrics stay open', async () => {
+  const queryKeys = parseApiKeys(`dash:${hashApiKey('reader-key')}`, 'QUERY_API_KEYS');
+  const adminKeys = parseApiKeys(`ops:${hashApiKey('admin-key')}`, 'ADMIN_API_KEYS');
+  await withApi(
+    async (base) => {
+      const get = (path: string, key?: string) =>
+        fetch(base + path, key ? { headers: { authorization: `Bearer ${key}` } } : {}).then((r) => r.status);
+      assert.equal(await get('/v1/alerts'), 401);
+      assert.equal(await get('/v1/alerts', 'a-guess'), 401);
+      assert.equal(await get('/v1/alerts', 'reader-key'), 200);
+      assert.equal(await get('/v1/devices?limit=1', 'admin-key'), 200);
+      assert.equal(await get('/health'), 200);
+      assert.equal(await get('/metrics'), 200);
+    },
+    { queryKeys, adminKeys },
+  );
 });
