@@ -49,6 +49,8 @@ Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH
 LOG_LEVEL.
 Storage: RAW_RETENTION_DAYS (30), ROLLUP_RETENTION_DAYS (730), LATE_HORIZON_DAYS (older readings go to
 late_readings), ALLOWED_LATENESS_MS.
+API keys: QUERY_API_KEYS (the read API; open without), ADMIN_API_KEYS (the dead-letter admin API /v1/dlq; off
+without), each name:sha256hex,… (npx telemetryhub hash-key <key>).
 Devices: DEVICE_METADATA_FILE (model and labels; example: apps/task-processor/device-metadata.example.yaml).
 Alerts: ALERT_RULES_FILE (threshold rules, per metric and optionally per device; example:
 apps/task-processor/alert-rules.example.yaml), OUTLIER_Z_SCORE, ALERT_WEBHOOK_URLS + ALERT_WEBHOOK_SECRET.
