@@ -17,7 +17,12 @@ const DeviceEntrySchema = z
   .object({
     id: DeviceIdSchema,
     model: LabelSchema.optional(),
-    labels: z.record(LabelKeySchema, LabelSchema).default({}),
+    labels: z
+      .record(LabelKeySchema, LabelSchema, {
+        error: (issue) =>
+          issue.code === 'invalid_key' ? 'a label key must be 1–64 letters, digits or _ . : -' : undefined,
+      })
+      .default({}),
   })
   .strict();
 
