@@ -8,7 +8,7 @@ import {
   port,
   positiveInt,
   type LoadConfigOptions,
-  parseApiKeys,
+  apiKeysSetting,
 } from '@telemetryhub/common';
 
 const probability = () => z.coerce.number().min(0).max(1).default(0);
@@ -67,17 +67,7 @@ export const HubConfigSchema = z.object({
    * API keys accepted by HTTP ingest, as `name:sha256hex,…` (never the keys themselves; hash one with
    * `npx telemetryhub hash-key <key>`). Unset = no authentication, for local development only.
    */
-  INGEST_API_KEYS: z
-    .string()
-    .default('')
-    .transform((spec, ctx) => {
-      try {
-        return parseApiKeys(spec);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^INGEST_API_KEYS: /, '') });
-        return z.NEVER;
-      }
-    }),
+  INGEST_API_KEYS: apiKeysSetting('INGEST_API_KEYS'),
   /** Ingest requests per second per client (API key, or address without keys); 0 = no limit. */
   INGEST_RATE_LIMIT_PER_SECOND: z.coerce.number().nonnegative().default(0),
   /** Requests a client may send at once before the rate applies. */

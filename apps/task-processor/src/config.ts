@@ -4,7 +4,7 @@ import {
   CommonConfigShape,
   ConfigError,
   loadConfig,
-  parseApiKeys,
+  apiKeysSetting,
   nonNegativeInt,
   port,
   positiveInt,
@@ -58,32 +58,12 @@ export const ProcessorConfigSchema = z.object({
    * `name:sha256hex`, as the hub's INGEST_API_KEYS (`npx telemetryhub hash-key`). Unset = the admin API refuses
    * every request (403).
    */
-  ADMIN_API_KEYS: z
-    .string()
-    .default('')
-    .transform((spec, ctx) => {
-      try {
-        return parseApiKeys(spec, 'ADMIN_API_KEYS');
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^ADMIN_API_KEYS: /, '') });
-        return z.NEVER;
-      }
-    }),
+  ADMIN_API_KEYS: apiKeysSetting('ADMIN_API_KEYS'),
   /**
    * Keys for the read API (every `/v1` route but the admin API's; an admin key works too), in the same form.
    * Unset = the read API is open (keep it behind your network's own access control then).
    */
-  QUERY_API_KEYS: z
-    .string()
-    .default('')
-    .transform((spec, ctx) => {
-      try {
-        return parseApiKeys(spec, 'QUERY_API_KEYS');
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^QUERY_API_KEYS: /, '') });
-        return z.NEVER;
-      }
-    }),
+  QUERY_API_KEYS: apiKeysSetting('QUERY_API_KEYS'),
   /** Alert webhooks: comma-separated URLs that receive every alert change (signed, retried). Unset = none. */
   ALERT_WEBHOOK_URLS: z
     .string()

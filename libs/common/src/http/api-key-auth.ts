@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { z } from 'zod';
 import { AppError, ErrorCodes } from '../errors/index.js';
 
 /** One configured key: a name (for logs and rate limits, never the key itself) and the SHA-256 of the key. */
@@ -25,6 +26,20 @@ export function parseApiKeys(spec: string, variable = 'INGEST_API_KEYS'): ApiKey
       return { name, sha256: Buffer.from(hex, 'hex') };
     });
 }
+
+/** A key-list setting (`INGEST_API_KEYS`, `ADMIN_API_KEYS`, …) for a config schema: unset = no keys. */
+export const apiKeysSetting = (variable: string) =>
+  z
+    .string()
+    .default('')
+    .transform((spec, ctx) => {
+      try {
+        return parseApiKeys(spec, variable);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(`${variable}: `, '') });
+        return z.NEVER;
+      }
+    });
 
 /** The presented key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 function presentedKey(authorization: string | undefined, xApiKey: string | undefined): string | null {
