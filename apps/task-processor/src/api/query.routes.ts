@@ -10,6 +10,7 @@ import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { isoUtc } from '../store/sql-time.js';
 import { postgresUnavailable, storedDeviceId } from './route-support.js';
 import { taskStatistics } from '../store/task-statistics.repo.js';
+import { sampleStddev } from '../stats/moments.js';
 import { getDevice, listDevices } from '../store/devices.repo.js';
 
 /** Read API over stored readings, rollups and alerts. Every parameter is validated (400 names it). */
@@ -145,9 +146,4 @@ export function queryRouter(deps: {
   });
 
   return router;
-}
-
-/** The sample standard deviation of a bucket from its m2; null for one reading or a bucket older than m2. */
-function sampleStddev(count: number, m2: number | null): number | null {
-  return count > 1 && m2 !== null ? Math.sqrt(Math.max(0, m2) / (count - 1)) : null;
 }

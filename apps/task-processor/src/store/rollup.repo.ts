@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/common';
+import { addValue, mergeMoments, momentsOf, type Moments } from '../stats/moments.js';
 
 export const ROLLUP_TABLES = { '1m': 'rollups_1m', '1h': 'rollups_1h' } as const;
 export type Granularity = keyof typeof ROLLUP_TABLES;
@@ -17,9 +18,10 @@ export interface Partial {
   m2: number;
 }
 
-interface Bucket extends Omit<Partial, 'bucket'> {
+interface Bucket extends Moments {
+  device: string;
+  metric: string;
   bucketMs: number;
-  mean: number;
 }
 
 /**
@@ -37,7 +39,7 @@ export function rollupPartials(
 
 const bucketKey = (device: string, metric: string, bucketMs: number) => `${device}\u0000${metric}\u0000${bucketMs}`;
 
-/** Readings into buckets of `size` ms: count, sum, min, max, and mean and m2 by Welford's update. */
+/** Readings into buckets of `size` ms: the moments of each (device, metric, bucket). */
 function bucketize(readings: readonly Reading[], eventMs: readonly number[], size: number): Map<string, Bucket> {
   const out = new Map<string, Bucket>();
   for (let i = 0; i < readings.length; i++) {
@@ -45,27 +47,8 @@ function bucketize(readings: readonly Reading[], eventMs: readonly number[], siz
     const bucketMs = Math.floor(eventMs[i]! / size) * size;
     const key = bucketKey(r.device_id, r.metric, bucketMs);
     const p = out.get(key);
-    if (p) {
-      p.count++;
-      p.sum += r.value;
-      if (r.value < p.min) p.min = r.value;
-      if (r.value > p.max) p.max = r.value;
-      const delta = r.value - p.mean;
-      p.mean += delta / p.count;
-      p.m2 += delta * (r.value - p.mean);
-    } else {
-      out.set(key, {
-        device: r.device_id,
-        metric: r.metric,
-        bucketMs,
-        count: 1,
-        sum: r.value,
-        min: r.value,
-        max: r.value,
-        mean: r.value,
-        m2: 0,
-      });
-    }
+    if (p) addValue(p, r.value);
+    else out.set(key, { device: r.device_id, metric: r.metric, bucketMs, ...momentsOf(r.value) });
   }
   return out;
 }
@@ -84,14 +67,7 @@ function coarsen(fine: Iterable<Bucket>, size: number): Map<string, Bucket> {
       out.set(key, { ...b, bucketMs });
       continue;
     }
-    const n = p.count + b.count;
-    const delta = b.mean - p.mean;
-    p.m2 += b.m2 + (delta * delta * p.count * b.count) / n;
-    p.mean += (delta * b.count) / n;
-    p.count = n;
-    p.sum += b.sum;
-    if (b.min < p.min) p.min = b.min;
-    if (b.max > p.max) p.max = b.max;
+    mergeMoments(p, b);
   }
   return out;
 }
