@@ -10,7 +10,7 @@ import {
   type DeadLetterFilter,
 } from '@telemetryhub/common';
 import { parseParams } from './query-params.js';
-import { redisUnavailable } from './route-support.js';
+import { fromRedis } from './route-support.js';
 
 /**
  * The dead-letter queue over HTTP, for operators: list, inspect, replay (one, filtered, all) and purge — what
@@ -32,10 +32,7 @@ export function dlqRouter(deps: { dlq?: DeadLetterAdmin; adminKeys?: readonly Ap
     apiKeyAuth(keys, () => {}),
   );
   /** The admin, with every Redis failure reported as 503 rather than an internal error. */
-  const redis = <T>(work: (d: DeadLetterAdmin) => Promise<T>): Promise<T> =>
-    work(deps.dlq!).catch((err: unknown) => {
-      throw err instanceof AppError ? err : redisUnavailable(err);
-    });
+  const redis = <T>(work: (d: DeadLetterAdmin) => Promise<T>): Promise<T> => fromRedis(work(deps.dlq!));
 
   const Filter = z.object({
     reason: z.string().min(1).optional(),

@@ -6,7 +6,7 @@ import { parseParams } from './query-params.js';
 import { listLateReadings } from '../store/late.repo.js';
 import type { LateReplayer } from '../late/late-replay.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
-import { postgresUnavailable, storedDeviceId } from './route-support.js';
+import { fromPostgres, storedDeviceId } from './route-support.js';
 
 const LateQuery = z.object({
   device: DeviceIdSchema.optional(),
@@ -32,13 +32,13 @@ export function lateRouter(deps: {
   /** Readings older than the late horizon, kept whole with the reason, oldest first. */
   router.get('/v1/late-readings', async (req, res) => {
     const query = parseParams(LateQuery, req.query);
-    const page = await listLateReadings(deps.pool, {
-      limit: query.limit,
-      offset: query.offset,
-      ...(query.device === undefined ? {} : { deviceId: stored(query.device) }),
-    }).catch((err: unknown) => {
-      throw postgresUnavailable(err);
-    });
+    const page = await fromPostgres(
+      listLateReadings(deps.pool, {
+        limit: query.limit,
+        offset: query.offset,
+        ...(query.device === undefined ? {} : { deviceId: stored(query.device) }),
+      }),
+    );
     res.json({ total: page.total, late_readings: page.items });
   });
 
@@ -50,14 +50,12 @@ export function lateRouter(deps: {
   router.post('/v1/late-readings/replay', json({ limit: '4kb' }), async (req, res) => {
     if (!deps.lateReplayer) throw new AppError(ErrorCodes.NOT_FOUND, 'late replay is not enabled on this processor');
     const body = parseParams(ReplayBody, req.body ?? {});
-    const result = await deps.lateReplayer
-      .replay({
+    const result = await fromPostgres(
+      deps.lateReplayer.replay({
         limit: body.limit,
         ...(body.device === undefined ? {} : { deviceId: stored(body.device) }),
-      })
-      .catch((err: unknown) => {
-        throw err instanceof AppError ? err : postgresUnavailable(err);
-      });
+      }),
+    );
     res.json({ examined: result.examined, replayed: result.replayed, still_late: result.stillLate });
   });
 

@@ -8,7 +8,7 @@ import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
 import { latestReading } from '../store/raw.repo.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { isoUtc } from '../store/sql-time.js';
-import { postgresUnavailable, storedDeviceId } from './route-support.js';
+import { fromPostgres, storedDeviceId } from './route-support.js';
 import { taskStatistics } from '../store/task-statistics.repo.js';
 import { sampleStddev } from '../stats/moments.js';
 import { getDevice, listDevices } from '../store/devices.repo.js';
@@ -22,13 +22,8 @@ export function queryRouter(deps: {
 }): Router {
   const router = Router();
   const stored = (deviceId: string) => storedDeviceId(deps.pseudonymizer, deviceId);
-  const db = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> => {
-    try {
-      return (await deps.pool.query<T>(sql, params)).rows;
-    } catch (err) {
-      throw postgresUnavailable(err);
-    }
-  };
+  const db = async <T extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> =>
+    (await fromPostgres(deps.pool.query<T>(sql, params))).rows;
 
   router.get('/v1/devices/:deviceId/metrics/:metric/latest', async (req, res) => {
     const asked = parseParams(DeviceMetricParams, req.params);
@@ -38,9 +33,7 @@ export function queryRouter(deps: {
       res.json({ ...cached, source: 'cache' });
       return;
     }
-    const reading = await latestReading(deps.pool, p.deviceId, p.metric).catch((err: unknown) => {
-      throw postgresUnavailable(err);
-    });
+    const reading = await fromPostgres(latestReading(deps.pool, p.deviceId, p.metric));
     if (!reading) {
       throw new AppError(
         ErrorCodes.NOT_FOUND,
@@ -111,17 +104,13 @@ export function queryRouter(deps: {
   });
   router.get('/v1/devices', async (req, res) => {
     const query = parseParams(DeviceQuery, req.query);
-    const page = await listDevices(deps.pool, query).catch((err: unknown) => {
-      throw postgresUnavailable(err);
-    });
+    const page = await fromPostgres(listDevices(deps.pool, query));
     res.json(page);
   });
 
   router.get('/v1/devices/:deviceId', async (req, res) => {
     const { deviceId } = parseParams(z.object({ deviceId: DeviceIdSchema }), req.params);
-    const device = await getDevice(deps.pool, stored(deviceId)).catch((err: unknown) => {
-      throw postgresUnavailable(err);
-    });
+    const device = await fromPostgres(getDevice(deps.pool, stored(deviceId)));
     if (!device) throw new AppError(ErrorCodes.NOT_FOUND, `no device "${deviceId}" (none of its readings is stored)`);
     res.json(device);
   });
@@ -129,9 +118,7 @@ export function queryRouter(deps: {
   const TaskParams = z.object({ taskId: z.string().min(1).max(128) });
   router.get('/v1/tasks/:taskId/statistics', async (req, res) => {
     const { taskId } = parseParams(TaskParams, req.params);
-    const rows = await taskStatistics(deps.pool, taskId).catch((err: unknown) => {
-      throw postgresUnavailable(err);
-    });
+    const rows = await fromPostgres(taskStatistics(deps.pool, taskId));
     if (rows.length === 0) {
       throw new AppError(
         ErrorCodes.NOT_FOUND,

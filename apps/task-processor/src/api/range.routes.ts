@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { aggregateOver, readingsInRange, type RangeCursor } from '../store/range.repo.js';
 import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
-import { postgresUnavailable, storedDeviceId } from './route-support.js';
+import { fromPostgres, storedDeviceId } from './route-support.js';
 
 /** A page cursor as the API hands it out: opaque to clients (base64url of "<event time>|<event id>"). */
 const encodeCursor = (c: RangeCursor) => Buffer.from(`${c.eventTime}|${c.eventId}`).toString('base64url');
@@ -37,16 +37,16 @@ export function rangeRouter(deps: { pool: pg.Pool; pseudonymizer?: DevicePseudon
   router.get('/v1/devices/:deviceId/metrics/:metric/readings', async (req, res) => {
     const { asked, deviceId, metric } = target(req.params);
     const q = parseParams(ReadingsQuery, req.query);
-    const readings = await readingsInRange(deps.pool, {
-      deviceId,
-      metric,
-      from: q.from,
-      to: q.to,
-      limit: q.limit,
-      ...(q.after ? { after: q.after } : {}),
-    }).catch((err: unknown) => {
-      throw postgresUnavailable(err);
-    });
+    const readings = await fromPostgres(
+      readingsInRange(deps.pool, {
+        deviceId,
+        metric,
+        from: q.from,
+        to: q.to,
+        limit: q.limit,
+        ...(q.after ? { after: q.after } : {}),
+      }),
+    );
     const last = readings.at(-1);
     res.json({
       device_id: asked.deviceId,
@@ -64,11 +64,7 @@ export function rangeRouter(deps: { pool: pg.Pool; pseudonymizer?: DevicePseudon
   router.get('/v1/devices/:deviceId/metrics/:metric/average', async (req, res) => {
     const { asked, deviceId, metric } = target(req.params);
     const q = parseParams(timeRange(1, 400), req.query);
-    const aggregate = await aggregateOver(deps.pool, { deviceId, metric, from: q.from, to: q.to }).catch(
-      (err: unknown) => {
-        throw postgresUnavailable(err);
-      },
-    );
+    const aggregate = await fromPostgres(aggregateOver(deps.pool, { deviceId, metric, from: q.from, to: q.to }));
     res.json({ device_id: asked.deviceId, metric, from: q.from, to: q.to, ...aggregate });
   });
 
