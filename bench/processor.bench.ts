@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { TaskProducer, queueDepths, type Reading, type TaskEnvelope, sleep } from '@telemetryhub/common';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
 import { benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({
   options: {
@@ -88,8 +89,6 @@ async function copySeconds(url: string, rows: Reading[]): Promise<number> {
     await client.end();
   }
 }
-
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Round {
   copy_rows_per_second: number;

@@ -30,6 +30,7 @@ import {
   type QueueProducer,
   type TaskEnvelope,
 } from '@telemetryhub/common';
+import { median } from './median.js';
 
 const { values } = parseArgs({
   options: {
@@ -94,12 +95,6 @@ async function drain(
     got += tasks.length;
   }
   return (performance.now() - t0) / 1000;
-}
-
-function median(xs: readonly number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function row(name: string, tasks: number, seconds: number): Row {

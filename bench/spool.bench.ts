@@ -5,11 +5,11 @@
  * in the same run on the same files: reading every segment file once, sequentially (the disk's own pace for
  * those bytes). Usage: npm run bench:spool -- [--gib G (1)] [--json]
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SegmentLog } from '@telemetryhub/common';
+import { SegmentLog, listSegmentIds, segmentPath } from '@telemetryhub/common';
 
 const { values } = parseArgs({
   options: {
@@ -43,10 +43,7 @@ async function main(): Promise<void> {
     progress('reference: reading every segment file once');
     let t0 = performance.now();
     let bytes = 0;
-    const segments = join(dir, 'segments');
-    for (const name of (await readdir(segments)).filter((n) => n.endsWith('.seg')).sort()) {
-      bytes += (await readFile(join(segments, name))).length;
-    }
+    for (const id of await listSegmentIds(dir)) bytes += (await readFile(segmentPath(dir, id))).length;
     const readAll = seconds(t0);
 
     progress('opening the spool');

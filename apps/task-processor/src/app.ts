@@ -44,7 +44,8 @@ export function createApp(deps: ProcessorAppDeps): Express {
   if (deps.queryKeys?.length) {
     const readers = apiKeyAuth([...deps.queryKeys, ...(deps.adminKeys ?? [])], () => {});
     // The admin API checks its own keys.
-    app.use('/v1', (req, res, next) => (req.path.startsWith('/dlq') ? next() : readers(req, res, next)));
+    const admin = (path: string) => path === '/dlq' || path.startsWith('/dlq/');
+    app.use('/v1', (req, res, next) => (admin(req.path) ? next() : readers(req, res, next)));
   }
   app.use(queryRouter(deps));
   app.use(rangeRouter(deps));

@@ -30,7 +30,6 @@ import { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 import { loadAlertRulesFile } from './alerts/alert-rules-file.js';
 import { loadDeviceMetadataFile } from './devices/device-metadata-file.js';
 import { applyDeviceMetadata } from './store/devices.repo.js';
-import { DEFAULT_RULES } from './handlers/alert-rules.js';
 import { createDecodePool } from './decode/decode-pool.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import { VERSION } from './version.js';
@@ -80,7 +79,8 @@ async function main(): Promise<void> {
       const pseudonymizer = c.DEVICE_ID_HMAC_KEY ? new DevicePseudonymizer(c.DEVICE_ID_HMAC_KEY) : undefined;
       // The rules file names devices as they send themselves; pseudonymised readings carry their pseudonyms.
       const storedId = pseudonymizer && ((id: string) => pseudonymizer.storedDeviceId(id));
-      const rules = c.ALERT_RULES_FILE ? loadAlertRulesFile(c.ALERT_RULES_FILE, storedId) : DEFAULT_RULES;
+      // Without a file the handler uses its defaults (DEFAULT_RULES).
+      const rules = c.ALERT_RULES_FILE ? loadAlertRulesFile(c.ALERT_RULES_FILE, storedId) : undefined;
       const deviceMetadata = c.DEVICE_METADATA_FILE ? loadDeviceMetadataFile(c.DEVICE_METADATA_FILE, storedId) : [];
       return { config: c, pseudonymizer, rules, deviceMetadata };
     },
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     watermarks: new EventTimeWatermarks(config.ALLOWED_LATENESS_MS),
     lateHorizonMs: lateHorizonDays * 86_400_000,
     webhookUrls: config.ALERT_WEBHOOK_URLS,
-    rules,
+    ...(rules ? { rules } : {}),
     ...(config.OUTLIER_Z_SCORE > 0
       ? {
           outliers: {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureRedisServer, type Progress } from './packages.js';
 import { freePort } from './ports.js';
-import { ping } from './redis-server.js';
+import { ping, type RedisServerOptions } from './redis-server.js';
 import { ServerProcess, waitUntil } from './server-process.js';
 import { ServerStartError } from './errors.js';
 
@@ -16,7 +16,7 @@ export interface RedisSentinelOptions {
    * Serve TLS only with this certificate, and speak TLS to the servers it watches (`tls-replication`); `url`
    * becomes `rediss-sentinel://`. The servers must serve TLS with a certificate the same CA signed.
    */
-  tls?: { certFile: string; keyFile: string; caFile: string };
+  tls?: RedisServerOptions['tls'];
   progress?: Progress;
 }
 

@@ -164,7 +164,7 @@ export class SegmentLog {
     this.cursor = { ...(count >= batch.records.length ? batch.next : batch.ends[count - 1]!) };
     if (this.cursor.segment === this.writeSegment && this.cursor.offset >= this.sizes.get(this.writeSegment)!) {
       // Everything delivered: start an empty segment so the delivered bytes leave the disk too.
-      await this.roll();
+      await this.roll({ index: false });
       this.cursor = { segment: this.writeSegment, offset: 0 };
       this.pending = 0;
     }
@@ -245,13 +245,16 @@ export class SegmentLog {
     return report;
   }
 
-  private async roll(): Promise<void> {
+  /** Seals the write segment and starts the next; `index: false` for a segment about to be deleted (delivered). */
+  private async roll(opts: { index: boolean } = { index: true }): Promise<void> {
     await this.writer.close();
     const sealed = this.writeSegment;
-    await writeSegmentIndex(this.dir, sealed, {
-      bytes: this.sizes.get(sealed)!,
-      records: this.records.get(sealed) ?? 0,
-    });
+    if (opts.index) {
+      await writeSegmentIndex(this.dir, sealed, {
+        bytes: this.sizes.get(sealed)!,
+        records: this.records.get(sealed) ?? 0,
+      });
+    }
     this.writeSegment += 1;
     this.writer = await open(this.segmentPath(this.writeSegment), 'a');
     this.sizes.set(this.writeSegment, 0);

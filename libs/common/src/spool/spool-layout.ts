@@ -23,7 +23,8 @@ export interface SpoolPosition {
   offset: number;
 }
 
-export const segmentFileName = (id: number) => `${String(id).padStart(16, '0')}.seg`;
+const segmentStem = (id: number) => String(id).padStart(16, '0');
+export const segmentFileName = (id: number) => `${segmentStem(id)}.seg`;
 
 export const segmentPath = (dir: string, id: number) => join(spoolPaths(dir).segments, segmentFileName(id));
 
@@ -33,8 +34,7 @@ export interface SegmentIndex {
   records: number;
 }
 
-export const segmentIndexPath = (dir: string, id: number) =>
-  join(spoolPaths(dir).segments, `${String(id).padStart(16, '0')}.idx`);
+export const segmentIndexPath = (dir: string, id: number) => join(spoolPaths(dir).segments, `${segmentStem(id)}.idx`);
 
 /** The index of a sealed segment, or undefined when it has none (or an unreadable one). */
 export async function readSegmentIndex(dir: string, id: number): Promise<SegmentIndex | undefined> {
