@@ -20,6 +20,8 @@ const freshQueue = () => `fetch${++n}`;
 const names = (tasks: FetchedTask[]) => tasks.map((t) => t.raw);
 /** Enqueues raw tasks as a plain producer does (LPUSH, the first given is the first taken). */
 const push = (key: string, ...raws: string[]) => redis.lpush(key, ...raws);
+/** SORT calls the server has run since `CONFIG RESETSTAT`: the fast path's moves. */
+const sortCalls = async () => Number(/cmdstat_sort:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
 const range = (prefix: string, from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_u, i) => `${prefix}${from + i}`);
 
@@ -35,7 +37,9 @@ test('into an empty processing list: the oldest tasks of both lanes, urgent firs
   await push(`${q}:pending:high`, ...range('u', 1, 3));
   await push(`${q}:pending`, ...range('n', 1, 10));
   const consumer = new ReliableConsumer(redis, blocking, q);
+  await redis.call('CONFIG', 'RESETSTAT');
   const got = await consumer.fetchNow(5);
+  assert.equal(await sortCalls(), 1, 'the first lane moved by SORT … STORE (the fast path), the rest by RPOP');
   assert.deepEqual(names(got), ['u1', 'u2', 'u3', 'n1', 'n2']);
   assert.deepEqual(
     got.map((t) => t.redeliveries),
@@ -53,7 +57,9 @@ test('while tasks are held: the next ones, in order, held beside the first batch
   await push(`${q}:pending`, ...range('n', 1, 9));
   const consumer = new ReliableConsumer(redis, blocking, q);
   const first = await consumer.fetchNow(3);
+  await redis.call('CONFIG', 'RESETSTAT');
   const second = await consumer.fetchNow(3);
+  assert.equal(await sortCalls(), 0, 'with tasks held, SORT … STORE would overwrite them: RPOP + LPUSH');
   assert.deepEqual([...names(first), ...names(second)], range('n', 1, 6));
   assert.equal(await consumer.inFlight(), 6);
   assert.equal(await consumer.ack(names(first)), 3);
