@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { TaskTypes, type Reading } from '@telemetryhub/common';
+import { TaskTypes, normalizeEventId, type Reading } from '@telemetryhub/common';
 import { createPgPool } from './store/pool.js';
 import type { ParsedTask } from './handlers/task-handler.js';
 
@@ -10,7 +10,7 @@ export function testReading(
   r: Pick<Reading, 'device_id' | 'metric' | 'event_time' | 'value'> & Partial<Reading>,
 ): Reading {
   return {
-    event_id: `${r.device_id}|${r.metric}|${r.event_time}`,
+    event_id: normalizeEventId(`${r.device_id}|${r.metric}|${r.event_time}`),
     unit: null,
     site: null,
     region: null,

@@ -160,6 +160,52 @@ test('rollups equal a recomputation from the raw rows, with out-of-order, late a
   }
 });
 
+test('extreme values beside ordinary ones fold into the same buckets without overflow, and the bucket stays usable', async () => {
+  const h = handler();
+  const minute = '2026-03-02T10:15:00.000Z';
+  const at = (s: number) => new Date(Date.parse(minute) + s * 1000).toISOString();
+  const extreme = [1e100, -1e100, 1e100, 0.001, 21.5, -3];
+  // Two batches in the same minute: the second merges into the first's stored bucket (δ² of ~1e200 each time).
+  for (const [i, values] of [extreme.slice(0, 3), extreme.slice(3)].entries()) {
+    await h.handle([
+      testTask(
+        values.map((value, j) => testReading({ device_id: 'EXTREME', metric: 'm', event_time: at(i * 10 + j), value })),
+      ),
+    ]);
+  }
+  // A later, ordinary batch in the same bucket: stored, and folded.
+  await h.handle([testTask([testReading({ device_id: 'EXTREME', metric: 'm', event_time: at(40), value: 7 })])]);
+  for (const table of ['rollups_1m', 'rollups_1h']) {
+    const [row] = await q<{ count: string; sum: number; min: number; max: number; m2: number }>(
+      `SELECT count, sum, min, max, m2 FROM ${table} WHERE device_id = 'EXTREME'`,
+    );
+    const values = [...extreme, 7];
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const m2 = values.reduce((a, v) => a + (v - mean) ** 2, 0);
+    assert.equal(Number(row!.count), values.length, table);
+    assert.equal(row!.min, -1e100);
+    assert.equal(row!.max, 1e100);
+    assert.ok(Math.abs(row!.m2 - m2) / m2 < 1e-9, `${table}: m2 ${row!.m2} vs ${m2}`);
+  }
+});
+
+test('a bucket stored out of the storable magnitude (before the bound) takes new readings; its spread becomes unknown', async () => {
+  const h = handler();
+  const reading = (second: number, value: number) =>
+    testReading({ device_id: 'LEGACY', metric: 'm', event_time: `2026-03-02T11:00:${second}.000Z`, value });
+  await h.handle([testTask([reading(10, 1)])]);
+  // What an earlier version could store: a value of 1e200 alone in its bucket.
+  await pool.query(`UPDATE rollups_1m SET sum = 1e200, min = 1e200, max = 1e200, m2 = 0 WHERE device_id = 'LEGACY'`);
+  await h.handle([testTask([reading(20, 2)])]); // δ² = 1e400 would overflow float8: not computed
+  await h.handle([testTask([reading(30, 3)])]);
+  const [row] = await q<{ count: string; m2: number | null }>(
+    `SELECT count, m2 FROM rollups_1m WHERE device_id = 'LEGACY'`,
+  );
+  assert.equal(Number(row!.count), 3);
+  assert.equal(row!.m2, null);
+  assert.equal((await q(`SELECT 1 FROM readings WHERE device_id = 'LEGACY'`)).length, 3);
+});
+
 test('an alert fires, holds inside the hysteresis band, resolves past it, and can fire again', async () => {
   const m = createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
   const h = createTelemetryHandler({ pool, log, metrics: m });

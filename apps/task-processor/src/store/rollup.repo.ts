@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Reading } from '@telemetryhub/common';
+import { STORABLE, type Reading } from '@telemetryhub/common';
 import { addValue, mergeMoments, momentsOf, type Moments } from '../stats/moments.js';
 
 export const ROLLUP_TABLES = { '1m': 'rollups_1m', '1h': 'rollups_1h' } as const;
@@ -95,6 +95,11 @@ function byDeviceMetricBucket(a: Bucket, b: Bucket): number {
  * variance is exact whatever the order and grouping of its readings. Call it only with readings the raw insert
  * really added, in the same transaction: then each event counts exactly once, whatever the retries. Rows come
  * sorted from rollupPartials(), so concurrent folds lock buckets in the same order (no deadlock between replicas).
+ *
+ * Overflow: values are inside the storable magnitude (|v| ≤ 1e100, storable.ts), so δ² stays below 4e200 and no
+ * term comes near float8's limit — PostgreSQL raises an error on float8 overflow, which would fail the batch and
+ * every later batch touching the bucket. A bucket whose stored mean lies outside that magnitude (written before the
+ * bound existed) is not squared at all: its m2 becomes NULL, "spread unknown", as for rows older than m2.
  */
 export async function foldRollups(
   client: pg.PoolClient,
@@ -114,9 +119,12 @@ export async function foldRollups(
        ON CONFLICT (device_id, metric, bucket) DO UPDATE
          SET count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
              min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max),
-             m2 = r.m2 + EXCLUDED.m2
-                  + (EXCLUDED.sum / EXCLUDED.count - r.sum / r.count) ^ 2
-                    * r.count * EXCLUDED.count / (r.count + EXCLUDED.count)`,
+             m2 = CASE WHEN abs(r.sum / r.count) <= ${STORABLE.maxAbsValue}::float8
+                       AND abs(EXCLUDED.sum / EXCLUDED.count) <= ${STORABLE.maxAbsValue}::float8
+                  THEN r.m2 + EXCLUDED.m2
+                       + (EXCLUDED.sum / EXCLUDED.count - r.sum / r.count) ^ 2
+                         * r.count * EXCLUDED.count / (r.count + EXCLUDED.count)
+                  END`,
       [
         parts.map((p) => p.device),
         parts.map((p) => p.metric),

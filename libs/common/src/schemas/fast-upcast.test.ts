@@ -12,8 +12,35 @@ const fixture = (name: string): Record<string, unknown> =>
 const mostly = <T>(good: fc.Arbitrary<T>, odd: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> =>
   fc.oneof({ arbitrary: good, weight: 9 }, { arbitrary: odd, weight: 1 });
 
-const oddAnything = fc.constantFrom<unknown>(null, true, 0, -1, 1.5, NaN, Infinity, '', ' ', {}, [], 'x'.repeat(200));
-const text = fc.constantFrom('sensor-1', 'zone 3', '  padded  ', 'ünïcødé-✓', 'x'.repeat(128), 'x'.repeat(129), '');
+/** Odd values, among them text outside the storable domain (storable.ts). */
+const oddAnything = fc.constantFrom<unknown>(
+  null,
+  true,
+  0,
+  -1,
+  1.5,
+  NaN,
+  Infinity,
+  '',
+  ' ',
+  {},
+  [],
+  'x'.repeat(200),
+  'lone-\uD800',
+  'line\nbreak',
+  'ansi\u001b[0m',
+  'rtl\u202Eoverride',
+);
+const text = fc.constantFrom(
+  'sensor-1',
+  'zone 3',
+  '  padded  ',
+  'ünïcødé-✓',
+  'pair-😀',
+  'x'.repeat(128),
+  'x'.repeat(129),
+  '',
+);
 const metric = fc.constantFrom('temperature', 'temp.c:1', 'A_b-9', ' humidity ', 'bad/metric', 'x'.repeat(65), '');
 const date = fc.date({
   min: new Date('1970-01-01T00:00:00Z'),
@@ -41,7 +68,13 @@ const instant = fc.oneof(
     -5,
   ),
 );
-const value = mostly(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(NaN, Infinity, '21.5', null));
+const value = mostly(
+  fc.double({ min: -1e100, max: 1e100, noNaN: true }),
+  fc.oneof(
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom(NaN, Infinity, '21.5', null, 1e100, -1e100, 1.0000000000000002e100, Number.MAX_VALUE),
+  ),
+);
 const optionalLabel = mostly(fc.option(text, { nil: undefined }), oddAnything);
 const unit = mostly(
   fc.constantFrom('C', 'celsius', '°C', ' hPa ', '%RH', 'weird-unit', ''),
@@ -53,7 +86,7 @@ const eventId = mostly(
     fc.uuid().map((u) => u.toUpperCase()),
     fc.constantFrom('abc', 'device-7/42', 'x'.repeat(128)),
   ),
-  fc.constantFrom('', 'x'.repeat(129), 42, null),
+  fc.constantFrom('', 'x'.repeat(129), 42, null, 'id-\uDC00', 'id\u0007'),
 );
 
 /** Any object of the fields a shape reads (each key may be absent), plus a stray key the schemas ignore. */

@@ -7,6 +7,7 @@ import {
 } from './primitives.js';
 import { deriveEventId, normalizeEventId } from './event-id.js';
 import type { Reading } from './reading.schema.js';
+import { isStorableTime, isStorableValue, storableTextIssue } from './storable.js';
 import type { EventShape } from './upcast.js';
 import { LEGACY_SCHEMA_VERSION } from './ingest-event.schema.js';
 
@@ -37,7 +38,7 @@ type Field<T> = T | typeof UNSURE;
 function trimmed(v: unknown, max: number): Field<string> {
   if (typeof v !== 'string') return UNSURE;
   const t = v.trim();
-  return t.length >= 1 && t.length <= max ? t : UNSURE;
+  return t.length >= 1 && t.length <= max && storableTextIssue(t) === undefined ? t : UNSURE;
 }
 
 function metricName(v: unknown): Field<string> {
@@ -50,12 +51,14 @@ function label(v: unknown): Field<string | null> {
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string') return UNSURE;
   const t = v.trim();
-  return t.length <= FIELD_LIMITS.label ? t || null : UNSURE;
+  return t.length <= FIELD_LIMITS.label && storableTextIssue(t) === undefined ? t || null : UNSURE;
 }
 
 function unit(v: unknown): Field<string | null> {
   if (v === undefined || v === null) return null;
-  return typeof v === 'string' && v.length <= FIELD_LIMITS.unit ? canonicalUnit(v) : UNSURE;
+  return typeof v === 'string' && v.length <= FIELD_LIMITS.unit && storableTextIssue(v) === undefined
+    ? canonicalUnit(v)
+    : UNSURE;
 }
 
 /**
@@ -64,20 +67,22 @@ function unit(v: unknown): Field<string | null> {
  */
 function instant(v: unknown): Field<string> {
   if (typeof v === 'string') {
-    if (canonicalInstantMs(v) !== undefined) return v;
+    const ms = canonicalInstantMs(v);
+    if (ms !== undefined) return isStorableTime(ms) ? v : UNSURE;
     if (v.length === 20 && v.charCodeAt(19) === 90 /* Z */) {
       const withMs = `${v.slice(0, 19)}.000Z`;
-      if (canonicalInstantMs(withMs) !== undefined) return withMs;
+      const msOf = canonicalInstantMs(withMs);
+      if (msOf !== undefined && isStorableTime(msOf)) return withMs;
     }
     return UNSURE;
   }
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return UNSURE;
-  const date = new Date(v < EPOCH_MS_THRESHOLD ? v * 1000 : v);
-  return Number.isNaN(date.getTime()) ? UNSURE : date.toISOString();
+  const ms = v < EPOCH_MS_THRESHOLD ? v * 1000 : v;
+  return isStorableTime(ms) ? new Date(ms).toISOString() : UNSURE;
 }
 
 function value(v: unknown): Field<number> {
-  return typeof v === 'number' && Number.isFinite(v) ? v : UNSURE;
+  return typeof v === 'number' && isStorableValue(v) ? v : UNSURE;
 }
 
 function sequenceId(v: unknown): Field<number | null> {
@@ -93,7 +98,12 @@ function schemaVersion(v: unknown, dflt: number): Field<number> {
 /** A producer id of 1–128 characters, normalised; absent → undefined when `optional` (derived later), else unsure. */
 function eventId(v: unknown, optional: boolean): Field<string | undefined> {
   if (v === undefined) return optional ? undefined : UNSURE;
-  return typeof v === 'string' && v.length >= 1 && v.length <= FIELD_LIMITS.eventId ? normalizeEventId(v) : UNSURE;
+  return typeof v === 'string' &&
+    v.length >= 1 &&
+    v.length <= FIELD_LIMITS.eventId &&
+    storableTextIssue(v) === undefined
+    ? normalizeEventId(v)
+    : UNSURE;
 }
 
 function fastReading(o: Record<string, unknown>): Reading | undefined {

@@ -9,6 +9,7 @@ import {
   ValueSchema,
 } from './primitives.js';
 import { deriveEventId } from './event-id.js';
+import { VALUE_RANGE_MESSAGE, isStorableValue } from './storable.js';
 import type { Reading } from './reading.schema.js';
 import { LEGACY_SCHEMA_VERSION } from './ingest-event.schema.js';
 
@@ -49,6 +50,7 @@ export const GatewaySampleSchema = z
     for (const [key, value] of Object.entries(sample)) {
       if (DESCRIPTIVE_KEYS.has(key) || typeof value !== 'number') continue;
       if (!Number.isFinite(value)) ctx.addIssue({ code: 'custom', path: [key], message: 'must be a finite number' });
+      else if (!isStorableValue(value)) ctx.addIssue({ code: 'custom', path: [key], message: VALUE_RANGE_MESSAGE });
       if (key.length > FIELD_LIMITS.metricName || !METRIC_NAME_PATTERN.test(key)) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'is not a valid metric name' });
       }

@@ -1,4 +1,5 @@
 export * from './primitives.js';
+export * from './storable.js';
 export * from './event-id.js';
 export * from './reading.schema.js';
 export * from './event-v2.schema.js';

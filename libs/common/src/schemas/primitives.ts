@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import {
+  EVENT_TIME_RANGE_MESSAGE,
+  VALUE_RANGE_MESSAGE,
+  isStorableTime,
+  isStorableValue,
+  storableTextIssue,
+} from './storable.js';
 
 /** Epoch numbers below this are seconds, at or above it milliseconds (1e11 s is the year 5138). */
 export const EPOCH_MS_THRESHOLD = 1e11;
@@ -6,7 +13,8 @@ export const EPOCH_MS_THRESHOLD = 1e11;
 /**
  * An instant as producers send it: ISO-8601 with a zone (`Z` or `±hh:mm`), or epoch seconds (or milliseconds,
  * told apart by size). Normalised to an ISO-8601 UTC string with millisecond precision. A zoneless ISO time is
- * refused: guessing the zone is how readings end up an hour off.
+ * refused: guessing the zone is how readings end up an hour off. Only the storable range is accepted
+ * (storable.ts).
  */
 export const InstantSchema = z.union([z.string(), z.number()]).transform((input, ctx) => {
   let ms: number;
@@ -25,12 +33,16 @@ export const InstantSchema = z.union([z.string(), z.number()]).transform((input,
       return z.NEVER;
     }
     const fast = canonicalInstantMs(input);
-    if (fast !== undefined) return input; // already the canonical form, and a real instant
-    ms = Date.parse(input);
+    if (fast !== undefined && isStorableTime(fast)) return input; // already the canonical form, and a real instant
+    ms = fast ?? Date.parse(input);
   }
   const date = new Date(ms);
   if (Number.isNaN(date.getTime())) {
     ctx.addIssue({ code: 'custom', message: 'is not a valid date-time' });
+    return z.NEVER;
+  }
+  if (!isStorableTime(date.getTime())) {
+    ctx.addIssue({ code: 'custom', message: EVENT_TIME_RANGE_MESSAGE });
     return z.NEVER;
   }
   return date.toISOString();
@@ -92,11 +104,22 @@ export function instantMs(iso: string): number {
 
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
-/** A reading's value: JSON cannot carry NaN, but `1e999` parses to Infinity, so finiteness is checked. */
-export const ValueSchema = z.number({
-  error: (issue) =>
-    typeof issue.input === 'number' && !Number.isFinite(issue.input) ? 'must be a finite number' : 'must be a number',
-});
+/**
+ * A reading's value: JSON cannot carry NaN, but `1e999` parses to Infinity, so finiteness is checked; and the
+ * storable magnitude (storable.ts), so that no rollup of it can overflow.
+ */
+export const ValueSchema = z
+  .number({
+    error: (issue) =>
+      typeof issue.input === 'number' && !Number.isFinite(issue.input) ? 'must be a finite number' : 'must be a number',
+  })
+  .refine(isStorableValue, { error: VALUE_RANGE_MESSAGE });
+
+/** Refuses text outside the storable domain (lone surrogates, control and bidi characters), naming the culprit. */
+function storableText(s: string, ctx: z.RefinementCtx): void {
+  const issue = storableTextIssue(s);
+  if (issue) ctx.addIssue({ code: 'custom', message: issue });
+}
 
 /** Field limits, shared by the schemas and the fast path of upcasting (fast-upcast.ts), so the two cannot drift. */
 export const FIELD_LIMITS = { eventId: 128, deviceId: 128, metricName: 64, label: 128, unit: 32 } as const;
@@ -106,7 +129,8 @@ export const DeviceIdSchema = z
   .string({ error: 'must be a string' })
   .trim()
   .min(1, { error: 'must not be empty' })
-  .max(FIELD_LIMITS.deviceId, { error: `must be at most ${FIELD_LIMITS.deviceId} characters` });
+  .max(FIELD_LIMITS.deviceId, { error: `must be at most ${FIELD_LIMITS.deviceId} characters` })
+  .superRefine(storableText);
 
 export const MetricNameSchema = z
   .string({ error: 'must be a string' })
@@ -118,7 +142,8 @@ export const MetricNameSchema = z
 export const LabelSchema = z
   .string()
   .trim()
-  .max(FIELD_LIMITS.label, { error: `must be at most ${FIELD_LIMITS.label} characters` });
+  .max(FIELD_LIMITS.label, { error: `must be at most ${FIELD_LIMITS.label} characters` })
+  .superRefine(storableText);
 
 /** Canonical unit spellings, so that `celsius`, `°C` and `C` are one unit downstream. */
 const UNIT_ALIASES: Record<string, string> = {
@@ -154,10 +179,11 @@ export function canonicalUnit(unit: string | null | undefined): string | null {
 
 export const UnitSchema = z
   .string()
-  .max(FIELD_LIMITS.unit, { error: `must be at most ${FIELD_LIMITS.unit} characters` });
+  .max(FIELD_LIMITS.unit, { error: `must be at most ${FIELD_LIMITS.unit} characters` })
+  .superRefine(storableText);
 
 /** A producer's event id as sent (any string of 1–128 characters; normalised to a UUID by normalizeEventId). */
-export const EventIdSchema = z.string().min(1).max(FIELD_LIMITS.eventId);
+export const EventIdSchema = z.string().min(1).max(FIELD_LIMITS.eventId).superRefine(storableText);
 
 /** Default units for the metrics the original gateway sends as bare numbers. */
 export const DEFAULT_UNITS: Record<string, string> = {
