@@ -1,11 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import * as crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { pino } from 'pino';
 import { startStack, type LocalStack } from '@telemetryhub/devstack';
 import {
+  DeadLetterQueue,
   QueueMaintenance,
   Readiness,
   ReliableConsumer,
@@ -125,6 +127,104 @@ test('stores the readings of every documented task shape, acks them, and leaves 
   ]);
   assert.deepEqual(await rowsOf('sensor_002'), [{ metric: 'humidity', value: 97.5 }]);
   assert.deepEqual(await rowsOf('BESS-07'), [{ metric: 'voltage', value: 2.61 }]);
+  assert.equal(await p.consumer.inFlight(), 0);
+});
+
+/** A hub-like task: one envelope carrying readings of several clients, in the internal form. */
+function mixedTask(type: string, readings: Array<Record<string, unknown>>): { raw: string; id: string } {
+  const id = crypto.randomUUID();
+  return {
+    id,
+    raw: JSON.stringify({
+      id,
+      type,
+      priority: 50,
+      created_at: new Date().toISOString(),
+      attempts: 0,
+      payload: { readings },
+    }),
+  };
+}
+const neighbourReading = (device: string, i: number) => ({
+  event_id: `00000000-0000-4000-8000-${device.length.toString().padStart(4, '0')}${String(i).padStart(8, '0')}`,
+  device_id: device,
+  metric: 'temperature',
+  event_time: new Date(Date.now() - 60_000 + i * 10).toISOString(),
+  value: 20 + i / 100,
+});
+const dlqRecords = async (queue: string) =>
+  (await redis.lrange(`${queue}:failed`, 0, -1)).map((e) => JSON.parse(e) as DeadLetterRecord);
+
+test('one reading PostgreSQL refuses costs only itself: its 100 neighbours are stored, it is dead-lettered alone and replays alone', async () => {
+  const p = pipeline();
+  // Something the schemas accept and PostgreSQL refuses (here a constraint of this test's own).
+  await pool.query(`ALTER TABLE readings ADD CONSTRAINT test_refused CHECK (device_id <> 'REFUSED-BY-PG')`);
+  const odd = { ...neighbourReading('REFUSED-BY-PG', 0), value: 1 };
+  const readings = Array.from({ length: 100 }, (_, i) => neighbourReading('NEIGH-A', i));
+  readings.splice(37, 0, odd);
+  const task = mixedTask('telemetry.analyze', readings);
+  try {
+    await p.producer.enqueue([task.raw]);
+    const outcome = await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+    assert.deepEqual(outcome, { acked: 1, retried: 0, deadLettered: 1, unsettled: 0 });
+    assert.equal((await rowsOf('NEIGH-A')).length, 100, 'every neighbour stored');
+    assert.equal(await p.consumer.inFlight(), 0);
+    const [record, ...more] = await dlqRecords(p.queue);
+    assert.equal(more.length, 0);
+    assert.equal(record!.reason, 'poison');
+    assert.equal(record!.part_of, task.id);
+    assert.match(record!.message, /event 37 of task .*test_refused/);
+    const part = JSON.parse(record!.raw) as { id: string; type: string; payload: unknown[] };
+    assert.equal(part.type, 'telemetry.analyze');
+    assert.deepEqual(part.payload, [odd], 'the part carries the event exactly as sent');
+    assert.equal(record!.task_id, part.id);
+    // The task's statistics are stored once, of the readings that were stored.
+    const { rows: stats } = await pool.query('SELECT readings FROM task_statistics WHERE task_id = $1', [task.id]);
+    assert.deepEqual(stats, [{ readings: 100 }]);
+    // A retry of the same task (a crash before the settle) adds nothing and finds the same part.
+    await p.producer.enqueue([task.raw]);
+    await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+    assert.equal((await rowsOf('NEIGH-A')).length, 100);
+    const again = await dlqRecords(p.queue);
+    assert.equal(again.length, 2);
+    assert.equal(again[0]!.raw, record!.raw, 'the same part, byte for byte');
+  } finally {
+    await pool.query('ALTER TABLE readings DROP CONSTRAINT test_refused');
+  }
+  // Fixed, the part replays alone: just that reading is stored.
+  await new DeadLetterQueue(redis, p.queue).replayAt(0);
+  await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+  assert.deepEqual(await rowsOf('REFUSED-BY-PG'), [{ metric: 'temperature', value: 1 }]);
+});
+
+test('events the decoder refuses beside good ones are dead-lettered alone, each naming its field; the rest is stored', async () => {
+  const p = pipeline();
+  const readings: Array<Record<string, unknown>> = Array.from({ length: 100 }, (_, i) =>
+    neighbourReading('NEIGH-B', i),
+  );
+  const yearZero = { ...neighbourReading('ODD-1', 1), event_time: '0000-01-01T00:00:00Z' };
+  const loneSurrogate = { ...neighbourReading('ODD-2', 2), device_id: 'ODD-\uD800' };
+  readings.splice(10, 0, yearZero);
+  readings.splice(50, 0, loneSurrogate);
+  const task = mixedTask('telemetry.store', readings);
+  await p.producer.enqueue([task.raw]);
+  const outcome = await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+  assert.deepEqual(outcome, { acked: 1, retried: 0, deadLettered: 2, unsettled: 0 });
+  assert.equal((await rowsOf('NEIGH-B')).length, 100);
+  const records = (await dlqRecords(p.queue)).reverse();
+  assert.deepEqual(
+    records.map((r) => [r.reason, r.part_of]),
+    [
+      ['invalid_payload', task.id],
+      ['invalid_payload', task.id],
+    ],
+  );
+  assert.match(records[0]!.message, /event 10 of task .*payload\.readings\[10\]\.event_time: must be from 1970/);
+  assert.match(
+    records[1]!.message,
+    /event 50 of task .*payload\.readings\[50\]\.device_id: must be well-formed Unicode/,
+  );
+  assert.deepEqual((JSON.parse(records[0]!.raw) as { payload: unknown[] }).payload, [yearZero]);
   assert.equal(await p.consumer.inFlight(), 0);
 });
 

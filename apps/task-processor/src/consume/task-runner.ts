@@ -9,13 +9,15 @@ import {
   sleep,
 } from '@telemetryhub/common';
 import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index.js';
+import { batchStatistics } from '../handlers/batch-statistics.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import type { DbFailureKind } from '../store/pg-errors.js';
 import { createDecodePool, type TaskDecodePool } from '../decode/decode-pool.js';
-import type { DecodedTask, TaskHeader } from '../decode/task-decoder.js';
+import type { DecodedTask, RejectedEvent, TaskHeader } from '../decode/task-decoder.js';
+import { failedParts, type FailedEvent } from './task-parts.js';
 
 export interface TaskRunnerOptions {
-  consumer: Pick<QueueConsumer, 'ack' | 'deadLetter' | 'retryLater' | 'firstFailure'>;
+  consumer: Pick<QueueConsumer, 'ack' | 'deadLetter' | 'deadLetterParts' | 'retryLater' | 'firstFailure'>;
   handlers: HandlerRegistry;
   metrics: ProcessorMetrics;
   log: Logger;
@@ -34,7 +36,11 @@ export interface TaskRunnerOptions {
   decoder?: TaskDecodePool;
 }
 
-/** Outcome of one fetched batch. `unsettled` tasks stay in the processing list (dependency down at shutdown). */
+/**
+ * Outcome of one fetched batch. `unsettled` tasks stay in the processing list (dependency down at shutdown). A task
+ * whose good readings were stored and bad events dead-lettered alone counts as acked, each bad event as one
+ * dead-lettered (it is a DLQ entry of its own).
+ */
 export interface BatchOutcome {
   acked: number;
   retried: number;
@@ -46,7 +52,16 @@ interface Delivery extends ParsedTask {
   /** This delivery's number: 1 for the first. */
   attempt: number;
   maxAttempts: number;
+  /** Events in the payload. */
+  events: number;
+  /** Events decoding refused (the rest is stored; these go to the DLQ alone). */
+  rejected?: RejectedEvent[];
+  /** The payload index of each reading's event, where it is not the reading's own index. */
+  sources?: number[];
 }
+
+/** A handler run that did not succeed: how it failed, once outages have been waited out. */
+type Failure = { kind: Exclude<DbFailureKind, 'unavailable'> | 'unsettled'; error: unknown };
 
 /**
  * Runs one fetched batch: validate every task, dispatch groups of tasks to their handler, then settle each task
@@ -58,7 +73,11 @@ interface Delivery extends ParsedTask {
  *   outage is not the task's fault, so it costs no attempt, and fetching pauses meanwhile (backpressure);
  * - transient: each task goes to the delayed set with exponential backoff and full jitter, one attempt counted;
  *   past `maxAttempts` it is dead-lettered as `attempts_exhausted`;
- * - permanent: the group is retried task by task to find the poison task; only that one is dead-lettered.
+ * - data (a value PostgreSQL refuses) or permanent: the group is retried task by task to find the poison task;
+ *   within that task a data error is narrowed down by bisecting its readings, so every good reading is stored and
+ *   only the events at fault are dead-lettered, each alone (a bad reading costs only itself); any other permanent
+ *   error dead-letters the task whole.
+ * Events refused at decoding are dead-lettered alone in the same way once the task's good readings are stored.
  */
 export class TaskRunner {
   private readonly decoder: TaskDecodePool;
@@ -115,9 +134,19 @@ export class TaskRunner {
       await this.deadLetter(raw, header, attempt, 'invalid_payload', decoded.message, outcome);
       return null;
     }
-    const { readings, statistics } = decoded;
+    const { readings, statistics, events, rejected, sources } = decoded;
     return {
-      delivery: { raw, header, readings, ...(statistics ? { statistics } : {}), attempt, maxAttempts },
+      delivery: {
+        raw,
+        header,
+        readings,
+        attempt,
+        maxAttempts,
+        events,
+        ...(statistics ? { statistics } : {}),
+        ...(rejected ? { rejected } : {}),
+        ...(sources ? { sources } : {}),
+      },
       handler,
     };
   }
@@ -128,47 +157,198 @@ export class TaskRunner {
     keepTrying: () => boolean,
     outcome: BatchOutcome,
   ): Promise<void> {
+    const failure = await this.attempt(handler, group, keepTrying);
+    if (!failure) {
+      await this.settleDone(group, outcome);
+      return;
+    }
+    if (failure.kind === 'unsettled') {
+      outcome.unsettled += group.length;
+      return;
+    }
+    if (failure.kind === 'transient') {
+      for (const t of group) await this.retryOrGiveUp(t, failure.error, outcome);
+      return;
+    }
+    // Data or permanent: find the task at fault, one by one; within it, the readings at fault.
+    if (group.length > 1) {
+      for (const t of group) await this.runGroup(handler, [t], keepTrying, outcome);
+      return;
+    }
+    await this.narrowDown(handler, group[0]!, failure, keepTrying, outcome);
+  }
+
+  /**
+   * Runs the handler once, holding the work and retrying in place while a dependency is unavailable (no attempt
+   * counted). Resolves null on success, else how it failed; `unsettled` when shutdown began during an outage.
+   */
+  private async attempt(
+    handler: TaskHandler,
+    group: readonly ParsedTask[],
+    keepTrying: () => boolean,
+  ): Promise<Failure | null> {
     for (let waited = 0; ; waited++) {
-      let kind: DbFailureKind = 'permanent';
-      let error: unknown = undefined;
+      let kind: DbFailureKind;
       try {
         await handler.handle(group);
+        return null;
       } catch (err) {
-        error = err;
         kind = err instanceof ValidationError ? 'permanent' : this.o.classify(err);
+        if (kind !== 'unavailable') return { kind, error: err };
+        if (!keepTrying()) {
+          this.o.log.warn(
+            { err: briefError(err), tasks: group.length },
+            'dependency unavailable at shutdown; tasks stay unsettled',
+          );
+          return { kind: 'unsettled', error: err };
+        }
+        const base = this.o.unavailableRetryMs ?? 500;
+        const delay = Math.min(this.o.retryMaxMs, base * 2 ** Math.min(waited, 10));
+        this.o.metrics.dependencyWaits.inc();
+        if (waited === 0 || waited % 10 === 0) {
+          this.o.log.warn(
+            { err: briefError(err), tasks: group.length, delayMs: delay },
+            'dependency unavailable; holding tasks and retrying',
+          );
+        }
+        await sleep(delay);
       }
-      if (error === undefined) {
-        // Outside the classified block: a Redis error while acking is not a database failure, and must not make
-        // the handler run again. It propagates; the consumer loop gives the unsettled tasks back to the queue.
-        await this.o.consumer.ack(group.map((t) => t.raw));
-        for (const t of group) this.o.metrics.tasksProcessed.inc({ type: t.header.type, outcome: 'acked' });
-        outcome.acked += group.length;
-        return;
-      }
-      if (kind === 'permanent') return this.isolatePoison(handler, group, error, keepTrying, outcome);
-      if (kind === 'transient') {
-        for (const t of group) await this.retryOrGiveUp(t, error, outcome);
-        return;
-      }
-      if (!keepTrying()) {
-        this.o.log.warn(
-          { err: briefError(error), tasks: group.length },
-          'dependency unavailable at shutdown; tasks stay unsettled',
-        );
-        outcome.unsettled += group.length;
-        return;
-      }
-      const base = this.o.unavailableRetryMs ?? 500;
-      const delay = Math.min(this.o.retryMaxMs, base * 2 ** Math.min(waited, 10));
-      this.o.metrics.dependencyWaits.inc();
-      if (waited === 0 || waited % 10 === 0) {
-        this.o.log.warn(
-          { err: briefError(error), tasks: group.length, delayMs: delay },
-          'dependency unavailable; holding tasks and retrying',
-        );
-      }
-      await sleep(delay);
     }
+  }
+
+  /**
+   * Settles tasks whose readings are stored: acked together, except a task with events refused at decoding, whose
+   * refused events take its place in the DLQ (each alone). Outside the classified block: a Redis error here is not
+   * a database failure and must not make the handler run again. It propagates; the consumer loop gives the
+   * unsettled tasks back to the queue.
+   */
+  private async settleDone(group: readonly Delivery[], outcome: BatchOutcome): Promise<void> {
+    const clean = group.filter((t) => !t.rejected?.length);
+    if (clean.length) {
+      await this.o.consumer.ack(clean.map((t) => t.raw));
+      for (const t of clean) this.o.metrics.tasksProcessed.inc({ type: t.header.type, outcome: 'acked' });
+      outcome.acked += clean.length;
+    }
+    for (const t of group) if (t.rejected?.length) await this.settleWithFailures(t, [], outcome);
+  }
+
+  /**
+   * One task failed with a data or permanent error. A data error is narrowed down: the readings are bisected until
+   * each failing run is one reading, so k bad readings among n cost about 2k·log2(n) handler runs, and every good
+   * reading is stored (idempotent: a half stored before a crash or a retry is skipped next time). Anything else,
+   * or a failure that turns out not to be a reading's own, dead-letters the task whole, as does a task all of
+   * whose events failed.
+   */
+  private async narrowDown(
+    handler: TaskHandler,
+    t: Delivery,
+    failure: Failure,
+    keepTrying: () => boolean,
+    outcome: BatchOutcome,
+  ): Promise<void> {
+    if (failure.kind !== 'data' || t.readings.length === 1) {
+      if (failure.kind === 'data') {
+        await this.settleWithFailures(t, [this.failedReading(t, 0, failure.error)], outcome);
+        return;
+      }
+      await this.deadLetter(t.raw, t.header, t.attempt, 'poison', (failure.error as Error).message, outcome);
+      return;
+    }
+    const failed: FailedEvent[] = [];
+    const good = new Set<number>();
+    const part = (indexes: readonly number[]): ParsedTask => {
+      const { statistics: _statistics, ...rest } = t; // statistics are the whole task's: stored once, below
+      return { ...rest, readings: indexes.map((i) => t.readings[i]!) };
+    };
+    const walk = async (indexes: readonly number[], error: unknown): Promise<Failure | null> => {
+      if (indexes.length === 1) {
+        failed.push(this.failedReading(t, indexes[0]!, error));
+        return null;
+      }
+      const mid = indexes.length >> 1;
+      for (const half of [indexes.slice(0, mid), indexes.slice(mid)]) {
+        const f = await this.attempt(handler, [part(half)], keepTrying);
+        if (!f) {
+          for (const i of half) good.add(i);
+          continue;
+        }
+        if (f.kind !== 'data') return f;
+        const stop = await walk(half, f.error);
+        if (stop) return stop;
+      }
+      return null;
+    };
+    const stop = await walk(
+      t.readings.map((_, i) => i),
+      failure.error,
+    );
+    if (stop?.kind === 'unsettled') outcome.unsettled++;
+    else if (stop?.kind === 'transient') await this.retryOrGiveUp(t, stop.error, outcome);
+    else if (stop) await this.deadLetter(t.raw, t.header, t.attempt, 'poison', (stop.error as Error).message, outcome);
+    if (stop) return;
+    this.o.log.warn(
+      { taskId: t.header.id, readings: t.readings.length, failed: failed.length },
+      'a batch failed on some of its readings; the rest are stored, the failed ones go to the DLQ alone',
+    );
+    if (t.statistics?.length && good.size) await this.storeStatistics(handler, t, [...good], keepTrying);
+    await this.settleWithFailures(t, failed, outcome);
+  }
+
+  /** The per-batch statistics of a narrowed-down task, of the readings that were stored; best effort. */
+  private async storeStatistics(
+    handler: TaskHandler,
+    t: Delivery,
+    good: readonly number[],
+    keepTrying: () => boolean,
+  ): Promise<void> {
+    const statistics = batchStatistics(good.map((i) => t.readings[i]!));
+    const f = await this.attempt(handler, [{ raw: t.raw, header: t.header, readings: [], statistics }], keepTrying);
+    if (f) this.o.log.warn({ taskId: t.header.id, err: briefError(f.error) }, 'could not store the task’s statistics');
+  }
+
+  /** A reading that failed on its own, as the event it came from. */
+  private failedReading(t: Delivery, reading: number, error: unknown): FailedEvent {
+    const message = `PostgreSQL refused it: ${(error as Error).message}`;
+    return { index: t.sources?.[reading] ?? reading, reason: 'poison', message };
+  }
+
+  /**
+   * Settles a task whose good readings are stored: its failed events (refused at decoding, and `failed`) take its
+   * place in the DLQ, each a task of its own, in one step with the task's removal. If every event failed, the
+   * task itself is dead-lettered, as it was sent.
+   */
+  private async settleWithFailures(t: Delivery, failed: readonly FailedEvent[], outcome: BatchOutcome): Promise<void> {
+    const all: FailedEvent[] = [
+      ...(t.rejected ?? []).map((r) => ({ index: r.index, reason: 'invalid_payload' as const, message: r.message })),
+      ...failed,
+    ];
+    if (all.length === 0) {
+      await this.settleDone([t], outcome);
+      return;
+    }
+    if (new Set(all.map((f) => f.index)).size >= t.events) {
+      const reason = all.some((f) => f.reason === 'poison') ? 'poison' : 'invalid_payload';
+      await this.deadLetter(t.raw, t.header, t.attempt, reason, all.map((f) => f.message).join('; '), outcome);
+      return;
+    }
+    const now = new Date();
+    const first = t.attempt > 1 ? await this.o.consumer.firstFailure(t.raw) : null;
+    const parts = failedParts(t.raw, t.header, all, {
+      attempts: t.attempt,
+      firstFailedAt: (first ?? now).toISOString(),
+      lastFailedAt: now.toISOString(),
+    });
+    await this.o.consumer.deadLetterParts(t.raw, parts);
+    this.o.metrics.tasksProcessed.inc({ type: t.header.type, outcome: 'acked' });
+    outcome.acked++;
+    for (const p of parts) {
+      this.o.metrics.dlqTasks.inc({ reason: p.reason });
+      this.o.log.warn(
+        { taskId: p.task_id, partOf: t.header.id, reason: p.reason, message: p.message },
+        'event dead-lettered alone',
+      );
+    }
+    outcome.deadLettered += parts.length;
   }
 
   private async retryOrGiveUp(t: Delivery, err: unknown, outcome: BatchOutcome): Promise<void> {
@@ -185,22 +365,6 @@ export class TaskRunner {
       'transient failure; retry scheduled',
     );
     outcome.retried++;
-  }
-
-  /** A permanent failure of a group: retry task by task so that only the poison task goes to the DLQ. */
-  private async isolatePoison(
-    handler: TaskHandler,
-    group: Delivery[],
-    err: unknown,
-    keepTrying: () => boolean,
-    outcome: BatchOutcome,
-  ): Promise<void> {
-    if (group.length === 1) {
-      const t = group[0]!;
-      await this.deadLetter(t.raw, t.header, t.attempt, 'poison', (err as Error).message, outcome);
-      return;
-    }
-    for (const t of group) await this.runGroup(handler, [t], keepTrying, outcome);
   }
 
   private async deadLetter(

@@ -21,17 +21,40 @@ export interface DecodeOptions {
 /** A task's envelope without its payload (which decoding turned into readings). */
 export type TaskHeader = Omit<TaskEnvelope, 'payload'>;
 
-/** One task decoded: readings ready to store, or why it can never be stored. */
+/** An event of a task's payload that cannot be stored (by its index in the payload), and why. */
+export interface RejectedEvent {
+  index: number;
+  message: string;
+}
+
+/**
+ * One task decoded: readings ready to store (and the events refused beside them, which go to the DLQ alone), or
+ * why none of it can ever be stored.
+ */
 export type DecodedTask =
-  | { kind: 'ok'; header: TaskHeader; readings: Reading[]; statistics?: MetricStatistics[] }
+  | {
+      kind: 'ok';
+      header: TaskHeader;
+      readings: Reading[];
+      statistics?: MetricStatistics[];
+      /** Events in the payload. */
+      events: number;
+      /** Events refused while others passed: each is dead-lettered alone once the good readings are stored. */
+      rejected?: RejectedEvent[];
+      /**
+       * The payload index of the event each reading came from, when that is not simply the reading's own index
+       * (a gateway sample gives several readings; a refused event leaves a gap).
+       */
+      sources?: number[];
+    }
   | { kind: 'invalid_envelope'; message: string }
   | { kind: 'invalid_payload'; header: TaskHeader; message: string };
 
 /**
  * The CPU part of running a task: parse the JSON, validate and normalise the envelope, validate and upcast every
  * event of the payload (v1 and v2 shapes alike), pseudonymise device ids, and for `telemetry.analyze` compute
- * the batch's per-metric statistics. Pure and synchronous; never throws on input. Runs in the worker-thread pool
- * (decode-pool.ts) or, with no pool, inline.
+ * the batch's per-metric statistics (of the readings that passed). Pure and synchronous; never throws on input.
+ * Runs in the worker-thread pool (decode-pool.ts) or, with no pool, inline.
  */
 export function createTaskDecoder(opts: DecodeOptions = {}): (raw: string) => DecodedTask {
   const pseudonymizer = opts.deviceIdHmacKey ? new DevicePseudonymizer(opts.deviceIdHmacKey) : undefined;
@@ -44,10 +67,22 @@ export function createTaskDecoder(opts: DecodeOptions = {}): (raw: string) => De
       return { kind: 'invalid_envelope', message: (err as Error).message };
     }
     const { payload, ...header } = envelope;
-    const events = parseEvents(payload, 'payload', { ...skew, textHasNoNul: jsonTextHasNoNul(raw) });
-    if (events.issues.length) return { kind: 'invalid_payload', header, message: summarizeIssues(events.issues) };
-    const readings = pseudonymizer ? events.readings.map((r) => pseudonymizer.reading(r)) : events.readings;
-    if (header.type !== TaskTypes.ANALYZE) return { kind: 'ok', header, readings };
-    return { kind: 'ok', header, readings, statistics: batchStatistics(readings) };
+    const parsed = parseEvents(payload, 'payload', { ...skew, textHasNoNul: jsonTextHasNoNul(raw), withSources: true });
+    // Nothing storable (the payload itself is wrong, or every event is): the task as a whole is invalid.
+    if (parsed.readings.length === 0) {
+      return { kind: 'invalid_payload', header, message: summarizeIssues(parsed.issues) };
+    }
+    const readings = pseudonymizer ? parsed.readings.map((r) => pseudonymizer.reading(r)) : parsed.readings;
+    const decoded: DecodedTask = { kind: 'ok', header, readings, events: parsed.events };
+    if (parsed.rejected.length) {
+      decoded.rejected = parsed.rejected.map((index, i) => ({
+        index,
+        message: summarizeIssues(parsed.rejectedIssues[i]!),
+      }));
+    }
+    // Every event gives at least one reading: as many readings as events, none refused, is one reading per event.
+    if (parsed.rejected.length || readings.length !== parsed.events) decoded.sources = parsed.sources!;
+    if (header.type === TaskTypes.ANALYZE) decoded.statistics = batchStatistics(readings);
+    return decoded;
   };
 }

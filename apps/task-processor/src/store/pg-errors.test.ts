@@ -13,8 +13,12 @@ test('treats lost races (serialization, deadlock, statement timeout) as transien
   for (const code of ['40001', '40P01', '57014']) assert.equal(classifyDbError({ code }), 'transient', code);
 });
 
-test('treats bad data and integrity violations as permanent', () => {
-  for (const code of ['22P02', '22003', '23502', '23505', '42P01']) {
-    assert.equal(classifyDbError({ code }), 'permanent', code);
+test('treats bad data and integrity violations as data errors (narrowed down to the readings at fault)', () => {
+  for (const code of ['22P02', '22003', '22008', '22021', '23502', '23514']) {
+    assert.equal(classifyDbError({ code }), 'data', code);
   }
+});
+
+test('treats syntax/access errors and a unique violation outside the dedup path as permanent', () => {
+  for (const code of ['23505', '42P01', '42703', 'XX000']) assert.equal(classifyDbError({ code }), 'permanent', code);
 });

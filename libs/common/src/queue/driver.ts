@@ -36,6 +36,11 @@ export interface QueueConsumer {
   firstFailure(raw: string): Promise<Date | null>;
   /** Moves the task to the dead-letter queue (`<q>:failed`) with its failure record. */
   deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void>;
+  /**
+   * Settles a task whose good part is done by dead-lettering its failed parts in its place: each record carries
+   * its own `raw` (a task of its own, replayable alone). Atomic where the driver can be (redis-list: one script).
+   */
+  deadLetterParts(raw: string, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void>;
   startHeartbeat(onError?: (err: unknown) => void): void;
   stopHeartbeat(): void;
   /** Gives back every task held, to be taken next, without counting an attempt. Returns how many. */

@@ -70,6 +70,8 @@ export interface ParseOptions {
   onFutureSkew?: (deviceId: string, aheadMs: number, action: 'rejected' | 'clamped') => void;
   /** Clock, for tests. */
   now?: () => number;
+  /** Also return `sources`: for each reading, the index of the event it came from (the processor's splitting). */
+  withSources?: boolean;
   /**
    * The caller saw the JSON text and it holds no `\u0000` escape, so no string in it can hold NUL (JSON has no
    * other way to spell one) and the per-event scan is skipped. See `jsonTextHasNoNul`.
@@ -186,6 +188,23 @@ export interface ParsedEvents {
   events: number;
   /** Indexes of the events that were rejected. */
   rejected: number[];
+  /** The issues of each rejected event, in the order of `rejected`. */
+  rejectedIssues: FieldIssue[][];
+  /** With `withSources`: the index of the event each reading came from (a gateway sample gives several). */
+  sources?: number[];
+}
+
+/**
+ * The events of a body or payload, as parseEvents reads them and numbers them in its issues: the array, the
+ * `readings` or `events` array of a batch object, or the one event. Empty when a batch object's list is no array.
+ */
+export function eventsOf(input: unknown): unknown[] {
+  if (Array.isArray(input)) return input;
+  if (isBatchObject(input)) {
+    const value = input['readings' in input ? 'readings' : 'events'];
+    return Array.isArray(value) ? value : [];
+  }
+  return [input];
 }
 
 /**
@@ -193,53 +212,60 @@ export interface ParsedEvents {
  * `{ "events": [...] }`. Collects the issues of every bad event rather than stopping at the first.
  */
 export function parseEvents(input: unknown, prefix = '', opts: ParseOptions = {}): ParsedEvents {
-  let list: unknown[];
   let listPrefix = prefix;
-  if (Array.isArray(input)) {
-    list = input;
-  } else if (isBatchObject(input)) {
+  const list = eventsOf(input);
+  const refused = (issue: FieldIssue, events = 0): ParsedEvents => ({
+    readings: [],
+    issues: [issue],
+    events,
+    rejected: [],
+    rejectedIssues: [],
+  });
+  if (isBatchObject(input)) {
     const key = 'readings' in input ? 'readings' : 'events';
-    const value = input[key];
     listPrefix = formatPath([key], prefix);
-    if (!Array.isArray(value)) {
-      return { readings: [], issues: [{ path: listPrefix, message: 'must be an array' }], events: 0, rejected: [] };
-    }
-    list = value;
-  } else {
+    if (!Array.isArray(input[key])) return refused({ path: listPrefix, message: 'must be an array' });
+  } else if (!Array.isArray(input)) {
     const one = upcastEvent(input, prefix, opts);
-    return { readings: one.readings, issues: one.issues, events: 1, rejected: one.issues.length ? [0] : [] };
-  }
-  if (list.length === 0) {
+    const bad = one.issues.length > 0;
     return {
-      readings: [],
-      issues: [{ path: listPrefix, message: 'must hold at least one event' }],
-      events: 0,
-      rejected: [],
+      readings: one.readings,
+      issues: one.issues,
+      events: 1,
+      rejected: bad ? [0] : [],
+      rejectedIssues: bad ? [one.issues] : [],
+      ...(opts.withSources ? { sources: one.readings.map(() => 0) } : {}),
     };
   }
+  if (list.length === 0) return refused({ path: listPrefix, message: 'must hold at least one event' });
   if (list.length > MAX_EVENTS_PER_BATCH) {
     const message = `holds ${list.length} events; at most ${MAX_EVENTS_PER_BATCH} are accepted in one batch`;
-    return { readings: [], issues: [{ path: listPrefix, message }], events: list.length, rejected: [] };
+    return refused({ path: listPrefix, message }, list.length);
   }
   const readings: Reading[] = [];
   const issues: FieldIssue[] = [];
   const rejected: number[] = [];
+  const rejectedIssues: FieldIssue[][] = [];
+  const sources: number[] | undefined = opts.withSources ? [] : undefined;
   for (let index = 0; index < list.length; index++) {
     const event = list[index];
     const fast = fastLane(event, opts);
     if (fast) {
       readings.push(fast);
+      sources?.push(index);
       continue;
     }
     const one = upcastEvent(event, `${listPrefix}[${index}]`, opts);
     if (one.issues.length) {
       rejected.push(index);
+      rejectedIssues.push(one.issues);
       issues.push(...one.issues);
     } else {
       readings.push(...one.readings);
+      if (sources) for (let i = 0; i < one.readings.length; i++) sources.push(index);
     }
   }
-  return { readings, issues, events: list.length, rejected };
+  return { readings, issues, events: list.length, rejected, rejectedIssues, ...(sources ? { sources } : {}) };
 }
 
 /**

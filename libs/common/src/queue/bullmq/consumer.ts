@@ -103,8 +103,13 @@ export class BullmqConsumer implements QueueConsumer {
   }
 
   async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
-    const full: DeadLetterRecord = { ...record, raw, consumer: this.consumerId };
-    await this.redis.lpush(this.keys.failed, JSON.stringify(full));
+    await this.deadLetterParts(raw, [{ ...record, raw }]);
+  }
+
+  /** The records first, then the job completed: a crash between the two dead-letters the parts twice, never not. */
+  async deadLetterParts(raw: string, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void> {
+    const records = parts.map((p) => JSON.stringify({ ...p, consumer: this.consumerId } satisfies DeadLetterRecord));
+    if (records.length) await this.redis.lpush(this.keys.failed, ...records);
     await this.settle(raw, (job) => job.moveToCompleted(null, this.consumerId, false));
   }
 

@@ -13,8 +13,13 @@ export type DeadLetterReason =
 export interface DeadLetterRecord {
   reason: DeadLetterReason;
   message: string;
-  /** The task exactly as fetched, even when it is not valid JSON. */
+  /** The task exactly as fetched, even when it is not valid JSON; for a part, the part as a task of its own. */
   raw: string;
+  /**
+   * Set when this record is one part of a task whose other readings were stored: the id of that task. The part's
+   * `raw` is a task of its own (the same type, carrying only the failed event), replayable alone.
+   */
+  part_of?: string;
   task_id: string | null;
   task_type: string | null;
   /** Deliveries made, this one included. */
@@ -227,8 +232,13 @@ export class ReliableConsumer {
 
   /** Moves one task from processing to the DLQ with its failure record, atomically. */
   async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
+    await this.deadLetterParts(raw, [{ ...record, raw }]);
+  }
+
+  /** Settles a task by writing the DLQ records of its failed parts in its place, atomically (one script). */
+  async deadLetterParts(raw: string, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void> {
     this.settled(1);
-    const full: DeadLetterRecord = { ...record, raw, consumer: this.consumerId };
+    const records = parts.map((p) => JSON.stringify({ ...p, consumer: this.consumerId } satisfies DeadLetterRecord));
     await runScript(
       this.redis,
       DEAD_LETTER,
@@ -237,7 +247,7 @@ export class ReliableConsumer {
       this.keys.failed,
       this.keys.attempts,
       raw,
-      JSON.stringify(full),
+      ...records,
     );
   }
 

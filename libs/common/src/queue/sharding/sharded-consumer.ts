@@ -140,6 +140,11 @@ export class ShardedConsumer implements QueueConsumer {
     await this.shards[this.release(raw) ?? 0]!.deadLetter(raw, record);
   }
 
+  /** The parts go to the task's own shard (a task holds one shard's devices, and so do its parts). */
+  async deadLetterParts(raw: string, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void> {
+    await this.shards[this.release(raw) ?? 0]!.deadLetterParts(raw, parts);
+  }
+
   startHeartbeat(onError?: (err: unknown) => void): void {
     for (const s of this.shards) s.startHeartbeat(onError);
   }
