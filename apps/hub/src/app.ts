@@ -29,6 +29,8 @@ export interface HubAppDeps {
   /** The clock-skew guard of both ingest paths (its per-device table is served at GET /v1/clock-skew). */
   skewGuard?: ClockSkewGuard;
   devices: DeviceRegistry;
+  /** ACK_MODE=durable (see HttpIngestDeps.durableAck); absent = memory. */
+  durableAck?: { timeoutMs: number };
 }
 
 /** The hub's HTTP API, without listen() and without process.env: tests build it with their own deps. */

@@ -64,6 +64,15 @@ export const HubConfigSchema = z.object({
   /** … or when the oldest reading in it has waited this long. */
   BATCH_LINGER_MS: nonNegativeInt(50),
   /**
+   * When HTTP answers 202 and MQTT sends PUBACK: `durable` (default) once the readings are in Redis or fsync'd to
+   * the spool — requests within one linger share one publish and one fsync, so the ack waits about one linger;
+   * `memory` as soon as they are in the ring buffer (faster, but a hub killed within the linger loses readings it
+   * acknowledged).
+   */
+  ACK_MODE: z.enum(['durable', 'memory']).default('durable'),
+  /** Longest a durable ack waits (then HTTP 503 with Retry-After: the client resends; duplicates are dropped). */
+  ACK_TIMEOUT_MS: positiveInt(10_000),
+  /**
    * API keys accepted by HTTP ingest, as `name:sha256hex,…` (never the keys themselves; hash one with
    * `npx telemetryhub hash-key <key>`). Unset = no authentication, for local development only.
    */

@@ -31,7 +31,7 @@ Usage: npm run hub                        (configured by environment variables; 
        npm run hub -- --help
 
 Main variables: REDIS_URL, QUEUE_NAME, HUB_PORT, DEVICES_FILE, SIM_DEVICES, SIM_RATE_HZ, BUFFER_CAPACITY,
-BUFFER_POLICY, BATCH_MAX_READINGS, BATCH_LINGER_MS, SPOOL_DIR, SPOOL_MAX_BYTES, MQTT_URL, MQTT_TOPIC, LOG_LEVEL.
+BUFFER_POLICY, BATCH_MAX_READINGS, BATCH_LINGER_MS, ACK_MODE, SPOOL_DIR, SPOOL_MAX_BYTES, MQTT_URL, MQTT_TOPIC, LOG_LEVEL.
 CONFIG_FILE may name a JSON file of the same keys.
 
 Devices: DEVICES_FILE names a YAML or JSON file listing every device with its driver:
@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     apiKeys: config.INGEST_API_KEYS,
     skewGuard,
     devices,
+    ...(config.ACK_MODE === 'durable' ? { durableAck: { timeoutMs: config.ACK_TIMEOUT_MS } } : {}),
     ...(config.INGEST_RATE_LIMIT_PER_SECOND > 0
       ? { rateLimiter: new RateLimiter(config.INGEST_RATE_LIMIT_PER_SECOND, config.INGEST_RATE_LIMIT_BURST) }
       : {}),
@@ -142,6 +143,7 @@ async function main(): Promise<void> {
         metrics,
         log: log.child({ component: 'mqtt' }),
         parseOptions: skewGuard.parseOptions,
+        durableAck: config.ACK_MODE === 'durable',
       })
     : undefined;
   void mqtt?.start(); // in the background: a broker that is away must not hold up the sensors

@@ -1,15 +1,27 @@
 import type { Reading } from '@telemetryhub/common';
 import { RingBuffer } from './ring-buffer.js';
+import type { AckTicket } from './ack-ticket.js';
 import type { HubMetrics } from '../metrics.js';
 
 export type BufferPolicy = 'drop-oldest' | 'reject';
 
+/** Readings taken for publishing, with the ticket each one's producer waits on (undefined: nobody waits). */
+export interface TakenReadings {
+  readings: Reading[];
+  tickets: Array<AckTicket | undefined>;
+}
+
 /**
- * The hub's one buffer between intake (drivers, HTTP) and the publisher: a ring buffer of readings with the
- * configured full-buffer policy, every drop counted, and a wake-up for the publisher.
+ * The hub's one buffer between intake (drivers, HTTP, MQTT) and the publisher: a ring buffer of readings with the
+ * configured full-buffer policy, every drop counted, and a wake-up for the publisher. Beside each reading, in a
+ * second ring kept in step, the ack ticket of the producer waiting for it to be durable (ack-ticket.ts); a
+ * reading evicted under `drop-oldest` fails its ticket, so its producer is told to resend instead of a 202.
  */
 export class ReadingBuffer {
   private readonly ring: RingBuffer<Reading>;
+  private readonly tickets: RingBuffer<AckTicket | undefined>;
+  /** Buffered readings whose producer waits eagerly (cannot send more until they are durable). */
+  private eager = 0;
   private listener: (() => void) | undefined;
 
   constructor(
@@ -18,6 +30,7 @@ export class ReadingBuffer {
     private readonly metrics: HubMetrics,
   ) {
     this.ring = new RingBuffer(capacity);
+    this.tickets = new RingBuffer(capacity);
     metrics.bufferCapacity.set(capacity);
     metrics.bufferSamples.set(0);
   }
@@ -31,6 +44,10 @@ export class ReadingBuffer {
   get capacity(): number {
     return this.ring.capacity;
   }
+  /** True while a producer that cannot send more waits on buffered readings: the publisher should not linger. */
+  get hasEagerWaiter(): boolean {
+    return this.eager > 0;
+  }
   /** Under `reject`, a full buffer means the hub cannot take more (readiness false, HTTP 503). */
   get isRefusing(): boolean {
     return this.policy === 'reject' && this.ring.isFull;
@@ -40,27 +57,43 @@ export class ReadingBuffer {
    * Adds readings. Under `drop-oldest` every reading is accepted and evictions are counted; under `reject` the
    * readings are accepted all or none. Returns the number accepted.
    */
-  add(readings: readonly Reading[]): number {
+  add(readings: readonly Reading[], ticket?: AckTicket): number {
     if (this.policy === 'reject') {
       if (readings.length > this.ring.free) {
         this.metrics.bufferDropped.inc({ reason: 'rejected' }, readings.length);
         return 0;
       }
-      for (const r of readings) this.ring.tryPush(r);
+      for (const r of readings) {
+        this.ring.tryPush(r);
+        this.tickets.tryPush(ticket);
+      }
     } else {
       let evicted = 0;
-      for (const r of readings) if (this.ring.pushDropOldest(r) !== undefined) evicted++;
+      for (const r of readings) {
+        if (this.ring.pushDropOldest(r) === undefined) {
+          this.tickets.pushDropOldest(ticket);
+          continue;
+        }
+        evicted++;
+        const lost = this.tickets.pushDropOldest(ticket);
+        if (lost?.eager) this.eager--;
+        lost?.fail('evicted');
+      }
       if (evicted) this.metrics.bufferDropped.inc({ reason: 'overflow' }, evicted);
     }
+    if (ticket?.eager) this.eager += readings.length;
     this.metrics.bufferSamples.set(this.ring.size);
     this.listener?.();
     return readings.length;
   }
 
-  take(max: number): Reading[] {
-    const out = this.ring.take(max);
+  /** The oldest `max` readings (and their tickets), for the publisher. */
+  take(max: number): TakenReadings {
+    const readings = this.ring.take(max);
+    const tickets = this.tickets.take(max);
+    if (this.eager > 0) for (const t of tickets) if (t?.eager) this.eager--;
     this.metrics.bufferSamples.set(this.ring.size);
-    return out;
+    return { readings, tickets };
   }
 
   /** One listener (the publisher), called after every add. */

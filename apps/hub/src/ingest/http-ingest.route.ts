@@ -9,6 +9,7 @@ import {
   type ParseOptions,
 } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
+import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { countSamples, type HubMetrics } from '../metrics.js';
 
@@ -22,13 +23,33 @@ export interface HttpIngestDeps {
   rateLimiter?: RateLimiter;
   /** Options of parseEvents (the clock-skew guard); absent = no skew check. */
   parseOptions?: ParseOptions;
+  /**
+   * ACK_MODE=durable: answer 202 only once the readings are in Redis or fsync'd to the spool, waiting at most
+   * `timeoutMs` (then 503: resend). Absent = ACK_MODE=memory: 202 as soon as they are in the ring buffer.
+   */
+  durableAck?: { timeoutMs: number };
+}
+
+/** Resolves when the ticket's readings are durable; rejects with NotDurableError when lost or after `ms`. */
+export async function untilDurable(ticket: AckTicket, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NotDurableError('timeout')), ms);
+  });
+  try {
+    await Promise.race([ticket.done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
  * `POST /v1/telemetry` (and `/telemetry`, the original path): one event or a batch, in any accepted shape.
  * With API keys configured, 401 without a valid one; with a rate limit, 429 + Retry-After past it.
  * All or nothing: if any event is bad, none is taken and the 400 names every bad field (`events[3].value`), so a
- * client can fix and resend the whole batch without creating duplicates of the good part. 202 when accepted.
+ * client can fix and resend the whole batch without creating duplicates of the good part. 202 when accepted —
+ * with a durable ack, once every reading is in Redis or on the spool's disk; a 503 then means "resend" (a resend
+ * is deduplicated by event id, so resending what was stored after all costs nothing).
  */
 export function httpIngestRouter(deps: HttpIngestDeps): Router {
   const router = Router();
@@ -47,7 +68,7 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
     });
   }
   const json = secureJsonBody(deps.bodyLimitBytes);
-  const handler: express.RequestHandler = (req, res) => {
+  const handler: express.RequestHandler = async (req, res) => {
     if (!req.is('application/json') && !req.is('application/*+json')) {
       throw new ValidationError([{ path: '', message: 'Content-Type must be application/json' }]);
     }
@@ -57,13 +78,24 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
       deps.metrics.ingestRejected.inc({ reason: 'invalid' }, Math.max(1, parsed.rejected.length));
       throw new ValidationError(parsed.issues);
     }
-    const accepted = deps.buffer.add(parsed.readings);
+    const ticket = deps.durableAck ? new AckTicket(parsed.readings.length) : undefined;
+    const accepted = deps.buffer.add(parsed.readings, ticket);
     if (accepted < parsed.readings.length) {
       deps.metrics.ingestRejected.inc({ reason: 'buffer_full' }, parsed.events);
       res.setHeader('Retry-After', '1');
       throw new AppError(ErrorCodes.BACKPRESSURE, 'the hub buffer is full; retry later');
     }
     countSamples(deps.metrics, 'http', parsed.readings);
+    if (ticket) {
+      try {
+        await untilDurable(ticket, deps.durableAck!.timeoutMs);
+      } catch (err) {
+        if (!(err instanceof NotDurableError)) throw err;
+        deps.metrics.ingestRejected.inc({ reason: `not_durable_${err.reason}` }, parsed.events);
+        res.setHeader('Retry-After', '1');
+        throw new AppError(ErrorCodes.BACKPRESSURE, err.message);
+      }
+    }
     res.status(202).json({ accepted_events: parsed.events, accepted_readings: parsed.readings.length });
   };
   // Authentication and rate limiting come before the body is read: a refused client costs no parsing.

@@ -65,7 +65,7 @@ test('every event shape producers send is taken in over MQTT, through the same v
       await publisher.publishAsync(`${topicRoot}/site-a/${name}`, body, { qos: 1 });
     }
     await until('every fixture is buffered', () => buffer.size === expected);
-    const ids = buffer.take(expected).map((r) => r.event_id);
+    const ids = buffer.take(expected).readings.map((r) => r.event_id);
     assert.equal(new Set(ids).size, expected);
   } finally {
     await ingest.stop();
@@ -121,7 +121,7 @@ test('under the reject policy a full buffer is backpressure: messages wait at th
     assert.equal(buffer.size, 4, 'nothing more is taken while the buffer is full');
     const got: string[] = [];
     await until('every message has arrived', () => {
-      got.push(...buffer.take(2).map((r) => r.event_time));
+      got.push(...buffer.take(2).readings.map((r) => r.event_time));
       return got.length === 12;
     });
     assert.deepEqual(got, sent, 'all twelve, in order');
@@ -144,7 +144,7 @@ test('messages sent while the hub is down wait in its broker session and arrive 
   try {
     await until('the queued messages arrive', () => second.buffer.size === 3);
     assert.deepEqual(
-      second.buffer.take(3).map((r) => r.value),
+      second.buffer.take(3).readings.map((r) => r.value),
       [0, 1, 2],
     );
   } finally {

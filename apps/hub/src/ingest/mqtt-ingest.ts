@@ -10,6 +10,7 @@ import {
   type Reading,
 } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
+import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
 import { countSamples, type HubMetrics } from '../metrics.js';
 
 export interface MqttIngestOptions {
@@ -27,6 +28,13 @@ export interface MqttIngestOptions {
   parseOptions?: ParseOptions;
   /** Timeout of one connection attempt (ms). Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * ACK_MODE=durable: PUBACK only once the message's readings are in Redis or fsync'd to the spool, however long
+   * that takes (the broker holds the rest meanwhile: backpressure, not a timeout); a message whose readings are
+   * lost instead (evicted, a full spool, shutdown) is never acknowledged, so the broker delivers it again
+   * (duplicates are dropped by event id). Absent = PUBACK once they are in the ring buffer.
+   */
+  durableAck?: boolean;
 }
 
 /** Why a message was not taken (a label of telemetry_hub_ingest_rejected_events_total). */
@@ -35,8 +43,10 @@ export type MqttRejectReason = 'malformed' | 'invalid' | 'too_large';
 /**
  * MQTT ingest: subscribes to a topic filter and takes every message (one event or a batch, any accepted shape)
  * through the same validation as HTTP. Messages are handled one at a time and acknowledged (PUBACK) only once
- * their readings are in the ring buffer, so a full buffer under the `reject` policy is backpressure: the hub
- * stops acking, the broker stops sending, nothing is dropped. A bad message is counted and logged, never fatal.
+ * their readings are durable (ACK_MODE=durable; the publisher then flushes at once rather than lingering, since
+ * the next message waits on this one) or in the ring buffer (memory), so a full buffer under the `reject` policy
+ * is backpressure: the hub stops acking, the broker stops sending, nothing is dropped. A bad message is counted
+ * and logged, never fatal.
  */
 export class MqttIngest {
   private client: MqttClient | undefined;
@@ -61,6 +71,8 @@ export class MqttIngest {
       this.handle(packet).then(
         () => done(),
         (err: unknown) => {
+          // Not durable: no PUBACK. The connection is dropped so that the broker delivers the message again.
+          if (err instanceof NotDurableError) return this.redeliver(packet, err);
           this.o.log.error({ err: briefError(err), topic: packet.topic }, 'mqtt message handling failed');
           done();
         },
@@ -100,8 +112,18 @@ export class MqttIngest {
     while (this.o.buffer.policy === 'reject' && this.o.buffer.free < readings.length && !this.stopping) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    this.o.buffer.add(readings);
+    const ticket = this.o.durableAck ? new AckTicket(readings.length, true) : undefined;
+    this.o.buffer.add(readings, ticket);
     countSamples(this.o.metrics, 'mqtt', readings);
+    if (ticket) await ticket.done;
+  }
+
+  /** A message whose readings were lost before they were durable: unacknowledged, redelivered by the broker. */
+  private redeliver(packet: IPublishPacket, err: NotDurableError): void {
+    this.o.metrics.ingestRejected.inc({ reason: `not_durable_${err.reason}` });
+    this.warn({ topic: packet.topic, reason: err.reason }, 'mqtt message not durable; left unacknowledged');
+    if (this.stopping) return; // its persistent session keeps it for the next start
+    this.client?.end(true, () => this.client?.reconnect());
   }
 
   private parse(packet: IPublishPacket): Reading[] | undefined {

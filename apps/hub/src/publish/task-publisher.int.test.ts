@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { RedisServer, until } from '@telemetryhub/devstack';
+import { RedisServer, freePort, until } from '@telemetryhub/devstack';
 import {
   ShardedProducer,
   TaskProducer,
@@ -20,6 +20,7 @@ import { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { SimulatedDriver } from '../drivers/simulated-driver.js';
 import { TaskPublisher } from './task-publisher.js';
 import { TaskSpool } from '../spool/task-spool.js';
+import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
 
 let server: RedisServer;
 before(async () => {
@@ -199,6 +200,57 @@ test("on a sharded queue each task holds one shard's devices, and each device st
   }
 });
 
+test('an ack ticket settles only once its readings are in Redis; an evicted reading fails it', async () => {
+  const { buffer, redis, publisher, metrics } = setup('acks', 100);
+  const input = readings(250);
+  const ticket = new AckTicket(150);
+  buffer.add(input.slice(0, 150), ticket);
+  let settledAt = -1;
+  void ticket.done.then(async () => {
+    settledAt = await redis.llen('acks:pending');
+  });
+  publisher.start();
+  await ticket.done;
+  await until('observed', async () => settledAt >= 0);
+  // Both tasks of its readings (100 + 50) were in Redis when it settled.
+  assert.ok(settledAt >= 2, `settled with ${settledAt} tasks in Redis`);
+  assert.equal(await publisher.stop(5000), 0);
+  // A ring of 10: the 11th reading evicts the first, whose producer is told to resend.
+  const small = new ReadingBuffer(10, 'drop-oldest', metrics);
+  const early = new AckTicket(5);
+  small.add(input.slice(0, 5), early);
+  small.add(input.slice(5, 11), new AckTicket(6));
+  await assert.rejects(early.done, (err: unknown) => err instanceof NotDurableError && err.reason === 'evicted');
+  redis.disconnect();
+});
+
+test('with Redis away and no spool, a ticket waits; stop() fails it rather than let it look stored', async () => {
+  const metrics = createHubMetrics(
+    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+  );
+  const buffer = new ReadingBuffer(1000, 'drop-oldest', metrics);
+  const redis = createRedis(`redis://127.0.0.1:${await freePort()}`, { offlineQueue: false, commandTimeoutMs: 200 });
+  const publisher = new TaskPublisher({
+    buffer,
+    producer: new TaskProducer(redis, 'acks-down'),
+    metrics,
+    log: pino({ level: 'silent' }),
+    taskType: 'telemetry.analyze',
+    batchMaxReadings: 100,
+    lingerMs: 10,
+    retryMinMs: 50,
+    retryMaxMs: 100,
+  });
+  const ticket = new AckTicket(10);
+  buffer.add(readings(10), ticket);
+  publisher.start();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(ticket.isFinished, false, 'not acknowledged while nothing is durable');
+  await publisher.stop(300);
+  await assert.rejects(ticket.done, (err: unknown) => err instanceof NotDurableError && err.reason === 'shutdown');
+  redis.disconnect();
+});
+
 describe('with a disk spool', () => {
   let aof: RedisServer;
   let dir: string;
@@ -278,6 +330,47 @@ describe('with a disk spool', () => {
       'all spooled went out',
     );
     assert.equal(await value(metrics.circuitOpen), 0, 'the circuit closes once the spool is empty');
+  });
+
+  test('during an outage a ticket settles once its readings are fsynced to the spool; a full spool fails it', async () => {
+    const { buffer, redis, publisher, spool } = await spooled('acks-spool', join(dir, 'acks'));
+    const input = readings(200);
+    await aof.pause();
+    try {
+      publisher.start();
+      const ticket = new AckTicket(100);
+      buffer.add(input.slice(0, 100), ticket);
+      await ticket.done;
+      assert.ok(spool.pendingTasks >= 1, 'on disk when acknowledged');
+    } finally {
+      await aof.resume();
+    }
+    await until('replayed', async () => spool.isEmpty);
+    await publisher.stop(5000);
+    await spool.close();
+    redis.disconnect();
+    // A spool with no room: the normal-priority task is dropped, and its producer is told.
+    const tiny = await spooled('acks-tiny', join(dir, 'acks-tiny'));
+    const tinySpool = await TaskSpool.open({
+      dir: join(dir, 'acks-tiny-2'),
+      capacityBytes: 64,
+      metrics: tiny.metrics,
+      log: pino({ level: 'silent' }),
+    });
+    const kept = await tinySpool.store([
+      {
+        id: 't',
+        type: 'x',
+        priority: 50,
+        created_at: new Date().toISOString(),
+        attempts: 0,
+        payload: { readings: input },
+      },
+    ]);
+    assert.deepEqual(kept, [false]);
+    await tinySpool.close();
+    await tiny.spool.close();
+    tiny.redis.disconnect();
   });
 
   test('a hub stopped during an outage keeps its spool, and the next one replays it', async () => {

@@ -11,6 +11,7 @@ import {
   shardIndex,
 } from '@telemetryhub/common';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
+import { failAll, settleAll, type AckTicket } from '../buffer/ack-ticket.js';
 import type { HubMetrics } from '../metrics.js';
 import type { TaskSpool } from '../spool/task-spool.js';
 
@@ -51,6 +52,8 @@ export class TaskPublisher {
   private readonly maxTasksPerFlush: number;
   /** Tasks taken from the buffer and not yet confirmed; built once, so a retry resends the same task ids. */
   private held: HeldTask[] = [];
+  /** The ack ticket of each reading of a held task (absent: nobody waits on any of them). */
+  private readonly ticketsOf = new WeakMap<HeldTask, Array<AckTicket | undefined>>();
   private running = false;
   private loop: Promise<void> | undefined;
   /** Set while waiting: re-checks the wait's condition after each add to the buffer. */
@@ -91,6 +94,9 @@ export class TaskPublisher {
     await this.loop;
     const left = this.heldReadings + this.o.buffer.size;
     if (left) this.o.log.error({ readings: left }, 'stopped with readings not yet published');
+    // Nobody waiting on them may be told they are stored.
+    for (const t of this.held) failAll(this.ticketsOf.get(t) ?? [], 'shutdown');
+    if (this.o.buffer.size) failAll(this.o.buffer.take(this.o.buffer.size).tickets, 'shutdown');
     if (this.o.spool && !this.o.spool.isEmpty) {
       this.o.log.warn(
         { tasks: this.o.spool.pendingTasks },
@@ -183,12 +189,18 @@ export class TaskPublisher {
       while (this.o.buffer.size > 0) this.held.push(...this.takeTasks());
     }
     if (this.held.length === 0) return true;
+    let kept: boolean[];
     try {
-      await spool.store(this.held);
+      kept = await spool.store(this.held);
     } catch (err) {
       this.o.log.error({ err: briefError(err), readings: this.heldReadings }, 'cannot write the spool; holding');
       return false;
     }
+    // On disk (fdatasync'd) is durable; a task the full spool dropped is lost, and its producers are told.
+    this.held.forEach((t, i) => {
+      const tickets = this.ticketsOf.get(t);
+      if (tickets) (kept[i] ? settleAll : (ts: typeof tickets) => failAll(ts, 'spool_full'))(tickets);
+    });
     this.held = [];
     this.o.metrics.heldSamples.set(0);
     return true;
@@ -208,11 +220,14 @@ export class TaskPublisher {
     if (n < spooled.tasks.length) throw new QueueFullError(this.o.producer.queue, this.o.producer.maxDepth);
   }
 
-  /** Waits until a full batch is buffered, or until the oldest buffered reading has lingered long enough. */
+  /**
+   * Waits until a full batch is buffered, or until the oldest buffered reading has lingered long enough, or until
+   * a producer that cannot send more before its ack (one MQTT message at a time) waits on what is buffered.
+   */
   private async waitForBatch(): Promise<void> {
     const { buffer, batchMaxReadings, lingerMs } = this.o;
     await this.waitFor(() => buffer.size > 0, Infinity);
-    if (lingerMs > 0) await this.waitFor(() => buffer.size >= batchMaxReadings, lingerMs);
+    if (lingerMs > 0) await this.waitFor(() => buffer.size >= batchMaxReadings || buffer.hasEagerWaiter, lingerMs);
   }
 
   /** Resolves when `done()` holds after an add, when `ms` pass, or when stop() is called. */
@@ -257,6 +272,10 @@ export class TaskPublisher {
   private async flush(): Promise<void> {
     const pushed = await this.push(this.held);
     const sent = this.held.filter((_, i) => pushed[i]);
+    for (const t of sent) {
+      const tickets = this.ticketsOf.get(t);
+      if (tickets) settleAll(tickets);
+    }
     this.countPublished(
       sent.length,
       sent.reduce((n, t) => n + t.payload.readings.length, 0),
@@ -288,26 +307,28 @@ export class TaskPublisher {
    */
   private takeTasks(): HeldTask[] {
     const shards = this.o.producer.shards ?? 1;
-    const readings = this.o.buffer.take(this.o.batchMaxReadings * shards);
-    if (shards === 1) return [this.envelope(readings)];
-    const byShard = new Map<number, Reading[]>();
-    for (const r of readings) {
+    const { readings, tickets } = this.o.buffer.take(this.o.batchMaxReadings * shards);
+    if (shards === 1) return [this.envelope(readings, tickets)];
+    const byShard = new Map<number, { readings: Reading[]; tickets: Array<AckTicket | undefined> }>();
+    readings.forEach((r, i) => {
       const s = shardIndex(r.device_id, shards);
-      const list = byShard.get(s);
-      if (list) list.push(r);
-      else byShard.set(s, [r]);
-    }
+      const list = byShard.get(s) ?? { readings: [], tickets: [] };
+      if (list.readings.length === 0) byShard.set(s, list);
+      list.readings.push(r);
+      list.tickets.push(tickets[i]);
+    });
     const tasks: HeldTask[] = [];
     for (const list of byShard.values()) {
-      for (let i = 0; i < list.length; i += this.o.batchMaxReadings) {
-        tasks.push(this.envelope(list.slice(i, i + this.o.batchMaxReadings)));
+      for (let i = 0; i < list.readings.length; i += this.o.batchMaxReadings) {
+        const end = i + this.o.batchMaxReadings;
+        tasks.push(this.envelope(list.readings.slice(i, end), list.tickets.slice(i, end)));
       }
     }
     return tasks;
   }
 
-  private envelope(readings: Reading[]): HeldTask {
-    return {
+  private envelope(readings: Reading[], tickets: Array<AckTicket | undefined>): HeldTask {
+    const task: HeldTask = {
       id: randomUUID(),
       type: this.o.taskType,
       priority: PRIORITY_DEFAULT,
@@ -315,5 +336,7 @@ export class TaskPublisher {
       attempts: 0,
       payload: { readings },
     };
+    if (tickets.some((t) => t !== undefined)) this.ticketsOf.set(task, tickets);
+    return task;
   }
 }

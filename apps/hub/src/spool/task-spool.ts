@@ -75,16 +75,21 @@ export class TaskSpool {
     return this.segments.pendingRecords;
   }
 
-  /** Writes tasks durably, oldest first; what the capacity policy refuses is dropped and counted. */
-  async store(tasks: ReadonlyArray<TaskEnvelope & { payload: { readings: unknown[] } }>): Promise<void> {
+  /**
+   * Writes tasks durably (one write and one fdatasync for the lot), oldest first; what the capacity policy refuses
+   * is dropped and counted. Resolves with one flag per task: true = on disk, false = dropped.
+   */
+  async store(tasks: ReadonlyArray<TaskEnvelope & { payload: { readings: unknown[] } }>): Promise<boolean[]> {
     const keep: SpoolRecord[] = [];
+    const kept: boolean[] = [];
     let bytes = this.segments.pendingBytes;
     let droppedReadings = 0;
     for (const task of tasks) {
       const payload = Buffer.from(JSON.stringify(task));
       const limit = this.o.capacityBytes * (task.priority >= PRIORITY_URGENT_MIN ? 1 : SPOOL_NORMAL_LIMIT_RATIO);
       const recordBytes = RECORD_HEADER_BYTES + payload.length;
-      if (bytes + recordBytes > limit) {
+      kept.push(bytes + recordBytes <= limit);
+      if (!kept.at(-1)) {
         droppedReadings += task.payload.readings.length;
         continue;
       }
@@ -95,6 +100,7 @@ export class TaskSpool {
     this.o.metrics.spoolWrittenTasks.inc(keep.length);
     if (droppedReadings > 0) this.dropped(droppedReadings);
     this.updateGauges();
+    return kept;
   }
 
   /** The oldest tasks, without removing them: call `delivered` once Redis has them. */
