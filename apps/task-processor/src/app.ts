@@ -3,8 +3,12 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
+  ErrorCodes,
+  Readiness as ReadinessChecks,
   apiKeyAuth,
   notFoundHandler,
+  problemFor,
+  sendProblem,
   opsRouter,
   problemMiddleware,
   type ApiKeyEntry,
@@ -43,8 +47,8 @@ export function createApp(deps: ProcessorAppDeps): Express {
   app.use(opsRouter(deps)); // /health, /ready, /metrics: never behind a key (probes and scrapers)
   if (deps.queryKeys?.length) {
     const readers = apiKeyAuth([...deps.queryKeys, ...(deps.adminKeys ?? [])], () => {});
-    // The admin API checks its own keys.
-    const admin = (path: string) => path === '/dlq' || path.startsWith('/dlq/');
+    // The admin API (the DLQ, the late replay) checks its own keys.
+    const admin = (path: string) => path === '/dlq' || path.startsWith('/dlq/') || path === '/late-readings/replay';
     app.use('/v1', (req, res, next) => (admin(req.path) ? next() : readers(req, res, next)));
   }
   app.use(queryRouter(deps));
@@ -53,5 +57,24 @@ export function createApp(deps: ProcessorAppDeps): Express {
   app.use(lateRouter(deps));
   app.use(notFoundHandler());
   app.use(problemMiddleware(deps.log));
+  return app;
+}
+
+/**
+ * What the processor serves while it starts (waiting for PostgreSQL, migrating): `/health` answers — the process
+ * is alive, so an orchestrator does not restart it in a loop through a long database outage — while `/ready`
+ * says why it is not ready, and every other route is a 503. main() swaps in the full app on the same server.
+ */
+export function createStartingApp(deps: { registry: Registry; waitingFor: () => string }): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const readiness = new ReadinessChecks().register('startup', async () => {
+    throw new Error(deps.waitingFor());
+  });
+  app.use(opsRouter({ readiness, registry: deps.registry }));
+  app.use((_req, res) => {
+    res.setHeader('Retry-After', '5');
+    sendProblem(res, problemFor(ErrorCodes.DEPENDENCY_UNAVAILABLE, `starting: ${deps.waitingFor()}`));
+  });
   return app;
 }

@@ -117,7 +117,7 @@ export const ProcessorConfigSchema = z.object({
   /** A reading this far (ms) behind its device's newest event time counts as a late correction of its rollups. */
   ALLOWED_LATENESS_MS: nonNegativeInt(DEFAULT_ALLOWED_LATENESS_MS),
   /** How long start-up waits for PostgreSQL to answer before it gives up (s); 0 = forever. */
-  STARTUP_WAIT_SECONDS: nonNegativeInt(60),
+  STARTUP_WAIT_SECONDS: nonNegativeInt(0),
 });
 export type ProcessorConfig = z.output<typeof ProcessorConfigSchema>;
 

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import {
@@ -24,7 +25,7 @@ import { createPgPool } from './store/pool.js';
 import { migrate } from './store/migrate.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from './handlers/index.js';
 import { ConsumerGroup } from './consume/consumer-group.js';
-import { createApp } from './app.js';
+import { createApp, createStartingApp } from './app.js';
 import { LatestCache } from './store/latest.cache.js';
 import { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 import { loadAlertRulesFile } from './alerts/alert-rules-file.js';
@@ -97,7 +98,13 @@ async function main(): Promise<void> {
     log.child({ component: 'pg' }),
   );
   registerPoolGauge(registry, pool);
+  // Listening from the first moment: /health answers while start-up waits for PostgreSQL (/ready does not).
+  let waitingFor = 'waiting for PostgreSQL';
+  const startingApp = createStartingApp({ registry, waitingFor: () => waitingFor });
+  const server = createServer(startingApp).listen(config.PROCESSOR_PORT);
+  await once(server, 'listening');
   await waitForDatabase(pool, log, config.STARTUP_WAIT_SECONDS);
+  waitingFor = 'migrating the database';
   if (config.MIGRATE_ON_START) await migrate(pool, log.child({ component: 'migrate' }));
   if (deviceMetadata.length) {
     const changed = await applyDeviceMetadata(pool, deviceMetadata);
@@ -195,7 +202,7 @@ async function main(): Promise<void> {
   });
   if (config.ADMIN_API_KEYS.length === 0) log.info('ADMIN_API_KEYS is not set: the admin API (/v1/dlq) is off');
   if (config.QUERY_API_KEYS.length === 0) log.warn('QUERY_API_KEYS is not set: the read API answers anyone');
-  const server = createApp({
+  const app = createApp({
     log,
     registry,
     readiness,
@@ -206,8 +213,9 @@ async function main(): Promise<void> {
     adminKeys: config.ADMIN_API_KEYS,
     queryKeys: config.QUERY_API_KEYS,
     ...(pseudonymizer ? { pseudonymizer } : {}),
-  }).listen(config.PROCESSOR_PORT);
-  await once(server, 'listening');
+  });
+  server.removeListener('request', startingApp);
+  server.on('request', app);
   upkeep.start();
   consumers.start();
   // BullMQ's workers do this themselves (its stalled check and delayed jobs).

@@ -73,17 +73,21 @@ test('consecutive read failures latch SafeState; start and reset answer 400 unti
   }
 });
 
-test('per-device status and control, 404 for an unknown device, and control behind the API key', async () => {
+test('per-device status and control, 404 for an unknown device, status and control behind the API key', async () => {
   const { hub } = setup(0, { apiKeys: parseApiKeys(`ops:${hashApiKey('ops-key-1234567890')}`) });
   const srv = await listen(hub.app);
   try {
     assert.equal((await call(`${srv.url}/v1/devices/sim-001/start`, 'POST')).status, 401);
+    for (const path of ['/status', '/v1/devices/sim-001/status']) {
+      assert.equal((await call(`${srv.url}${path}`)).status, 401, `${path} needs the key`);
+    }
     const auth = { 'x-api-key': 'ops-key-1234567890' };
     assert.deepEqual((await call(`${srv.url}/v1/devices/sim-001/start`, 'POST', auth)).body, { ok: true });
-    const one = await call(`${srv.url}/v1/devices/sim-001/status`);
+    const one = await call(`${srv.url}/v1/devices/sim-001/status`, 'GET', auth);
     assert.equal(one.body.state, 'Measuring');
-    assert.equal((await call(`${srv.url}/v1/devices/sim-002/status`)).body.state, 'Idle');
-    assert.equal((await call(`${srv.url}/v1/devices/nope/status`)).status, 404);
+    assert.equal((await call(`${srv.url}/v1/devices/sim-002/status`, 'GET', auth)).body.state, 'Idle');
+    assert.equal((await call(`${srv.url}/v1/devices/nope/status`, 'GET', auth)).status, 404);
+    assert.equal((await call(`${srv.url}/status`, 'GET', auth)).status, 200);
   } finally {
     await srv.close();
   }

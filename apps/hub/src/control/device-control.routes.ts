@@ -11,7 +11,8 @@ async function total(counter: { get(): Promise<{ values: Array<{ value: number }
 /**
  * The original gateway's REST contract, kept so its GUI and scripts keep working: `GET /status`,
  * `POST /start|/stop|/reset` (all devices; `{"ok":true}`, or 400 with a message), and the same per device under
- * `/v1/devices/:id/…`. `guard` protects the POSTs (API keys, when configured).
+ * `/v1/devices/:id/…`. `guard` (the ingest API keys, when configured) protects every route: the status names
+ * devices and their readings, and the POSTs switch sensors.
  */
 export function deviceControlRouter(deps: {
   registry: DeviceRegistry;
@@ -28,7 +29,7 @@ export function deviceControlRouter(deps: {
     return d;
   };
 
-  router.get('/status', async (_req, res) => {
+  router.get('/status', guard, async (_req, res) => {
     res.json({
       state: deps.registry.state,
       latest_sample: deps.registry.latestSample(),
@@ -55,7 +56,7 @@ export function deviceControlRouter(deps: {
     res.json(ok);
   });
 
-  router.get('/v1/devices/:id/status', (req, res) => {
+  router.get('/v1/devices/:id/status', guard, (req, res) => {
     res.json({
       ...device(String(req.params.id)).snapshot(),
       latest_sample: deps.registry.latestSample(String(req.params.id)),

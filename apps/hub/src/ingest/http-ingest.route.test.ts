@@ -243,3 +243,47 @@ test('with CLOCK_SKEW_POLICY=clamp, a skewed event is accepted at the hub time a
     await srv.close();
   }
 });
+
+test('client mistakes below the routes are 4xx problem+json, never 500: bad percent-encoding, a body not in its Content-Encoding', async () => {
+  const hub = buildTestHub();
+  const srv = await listen(hub.app);
+  try {
+    const badPath = await fetch(`${srv.url}/v1/devices/%E0%A4%A/status`);
+    assert.equal(badPath.status, 400);
+    assert.match(badPath.headers.get('content-type') ?? '', /application\/problem\+json/);
+    for (const encoding of ['br', 'gzip', 'deflate']) {
+      const res = await fetch(`${srv.url}/v1/telemetry`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        body: 'this is not compressed',
+      });
+      assert.ok(res.status >= 400 && res.status < 500, `${encoding}: ${res.status}`);
+      assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
+      await res.arrayBuffer();
+    }
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a body of 10,000 bad events gets the first 100 problems and their total, not a reply larger than the body', async () => {
+  const hub = buildTestHub({ bodyLimitBytes: 2 * 1024 * 1024 });
+  const srv = await listen(hub.app);
+  try {
+    const events = Array.from({ length: 10_000 }, () => ({ device_id: 'd', metric: 't', value: 'x' }));
+    const body = JSON.stringify(events);
+    const res = await fetch(`${srv.url}/v1/telemetry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const text = await res.text();
+    assert.equal(res.status, 400);
+    const problem = JSON.parse(text) as { errors: unknown[]; errors_total: number };
+    assert.equal(problem.errors.length, 100);
+    assert.ok(problem.errors_total >= 10_000, `errors_total ${problem.errors_total}`);
+    assert.ok(text.length < 20_000, `${text.length} bytes of reply to ${body.length} bytes of body`);
+  } finally {
+    await srv.close();
+  }
+});

@@ -3,14 +3,13 @@ import { z } from 'zod';
 import {
   AppError,
   ErrorCodes,
-  apiKeyAuth,
   type ApiKeyEntry,
   type DeadLetterAdmin,
   type DeadLetterEntry,
   type DeadLetterFilter,
 } from '@telemetryhub/common';
 import { parseParams } from './query-params.js';
-import { fromRedis } from './route-support.js';
+import { adminGuard, fromRedis } from './route-support.js';
 
 /**
  * The dead-letter queue over HTTP, for operators: list, inspect, replay (one, filtered, all) and purge — what
@@ -19,18 +18,11 @@ import { fromRedis } from './route-support.js';
  */
 export function dlqRouter(deps: { dlq?: DeadLetterAdmin; adminKeys?: readonly ApiKeyEntry[] }): Router {
   const router = Router();
-  const keys = deps.adminKeys ?? [];
   router.use('/v1/dlq', (_req, _res, next) => {
     if (!deps.dlq) throw new AppError(ErrorCodes.NOT_FOUND, 'this processor serves no dead-letter queue');
-    if (keys.length === 0) {
-      throw new AppError(ErrorCodes.FORBIDDEN, 'the admin API is off: set ADMIN_API_KEYS on the task-processor');
-    }
     next();
   });
-  router.use(
-    '/v1/dlq',
-    apiKeyAuth(keys, () => {}),
-  );
+  router.use('/v1/dlq', ...adminGuard(deps.adminKeys));
   /** The admin, with every Redis failure reported as 503 rather than an internal error. */
   const redis = <T>(work: (d: DeadLetterAdmin) => Promise<T>): Promise<T> => fromRedis(work(deps.dlq!));
 

@@ -1,12 +1,12 @@
 import { Router, json } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import { AppError, DeviceIdSchema, ErrorCodes } from '@telemetryhub/common';
+import { AppError, DeviceIdSchema, ErrorCodes, type ApiKeyEntry } from '@telemetryhub/common';
 import { parseParams } from './query-params.js';
 import { listLateReadings } from '../store/late.repo.js';
 import type { LateReplayer } from '../late/late-replay.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
-import { fromPostgres, storedDeviceId } from './route-support.js';
+import { adminGuard, fromPostgres, storedDeviceId } from './route-support.js';
 
 const LateQuery = z.object({
   device: DeviceIdSchema.optional(),
@@ -25,6 +25,8 @@ export function lateRouter(deps: {
   /** Absent: the replay answers 404. */
   lateReplayer?: LateReplayer;
   pseudonymizer?: DevicePseudonymizer;
+  /** ADMIN_API_KEYS: the replay writes, so it needs one (403 when none is configured). */
+  adminKeys?: readonly ApiKeyEntry[];
 }): Router {
   const router = Router();
   const stored = (deviceId: string) => storedDeviceId(deps.pseudonymizer, deviceId);
@@ -47,7 +49,7 @@ export function lateRouter(deps: {
    * horizon lets in are stored, folded into rollups and removed from the side output; the rest stay. 409 while
    * another replay runs.
    */
-  router.post('/v1/late-readings/replay', json({ limit: '4kb' }), async (req, res) => {
+  router.post('/v1/late-readings/replay', ...adminGuard(deps.adminKeys), json({ limit: '4kb' }), async (req, res) => {
     if (!deps.lateReplayer) throw new AppError(ErrorCodes.NOT_FOUND, 'late replay is not enabled on this processor');
     const body = parseParams(ReplayBody, req.body ?? {});
     const result = await fromPostgres(

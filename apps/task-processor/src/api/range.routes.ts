@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
+import { canonicalInstantMs, isStorableTime } from '@telemetryhub/common';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { aggregateOver, readingsInRange, type RangeCursor } from '../store/range.repo.js';
 import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
@@ -8,9 +9,12 @@ import { fromPostgres, storedDeviceId } from './route-support.js';
 
 /** A page cursor as the API hands it out: opaque to clients (base64url of "<event time>|<event id>"). */
 const encodeCursor = (c: RangeCursor) => Buffer.from(`${c.eventTime}|${c.eventId}`).toString('base64url');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Checked whole before it reaches SQL: a forged cursor is the client's 400, never a database error. */
 const CursorSchema = z.string().transform((s, ctx) => {
   const [eventTime = '', eventId = ''] = Buffer.from(s, 'base64url').toString('utf8').split('|');
-  if (Number.isNaN(Date.parse(eventTime)) || !/^[0-9a-f-]{36}$/.test(eventId)) {
+  const ms = canonicalInstantMs(eventTime);
+  if (ms === undefined || !isStorableTime(ms) || !UUID.test(eventId)) {
     ctx.addIssue({ code: 'custom', message: 'is not a cursor this API handed out (pass `next` as it is)' });
     return z.NEVER;
   }

@@ -587,3 +587,33 @@ test('QUERY_API_KEYS: the read API needs a key (a query or an admin one); probes
     { queryKeys, adminKeys },
   );
 });
+
+test('the read API answers a forged cursor, a time PostgreSQL cannot hold and a malformed path with a 400, never a 503', async () => {
+  await withApi(async (base) => {
+    const readings = `${base}/v1/devices/ANY/metrics/temperature/readings`;
+    const forged = [
+      Buffer.from('2026-03-01T10:00:00.000Z|------------------------------------').toString('base64url'),
+      Buffer.from('0000-01-01T00:00:00.000Z|00000000-0000-4000-8000-000000000000').toString('base64url'),
+      Buffer.from('yesterday|00000000-0000-4000-8000-000000000000').toString('base64url'),
+      'not-base64-at-all!',
+    ];
+    for (const cursor of forged) {
+      const res = await fetch(`${readings}?after=${encodeURIComponent(cursor)}`);
+      assert.equal(res.status, 400, cursor);
+      assert.deepEqual(
+        ((await res.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path),
+        ['after'],
+      );
+    }
+    for (const url of [
+      `${readings}?from=0000-01-01T00:00:00Z`,
+      `${base}/v1/devices/ANY/metrics/temperature/average?from=0000-06-01T00:00:00Z&to=0001-01-01T00:00:00Z`,
+      `${base}/v1/devices/%E0%A4%A/metrics/temperature/readings`,
+    ]) {
+      const res = await fetch(url);
+      assert.equal(res.status, 400, url);
+      assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
+      await res.arrayBuffer();
+    }
+  });
+});

@@ -66,18 +66,63 @@ function fromBodyParser(err: { type?: string; status?: number; message?: string;
   return null;
 }
 
-/** The one error middleware: AppError code → status, every answer problem+json, 5xx logged with the error. */
+/**
+ * Other client errors Express and its body readers raise with a 4xx `status` (http-errors): a path with malformed
+ * percent-encoding, a body whose Content-Encoding does not match its bytes, a client hanging up mid-body. They are
+ * the client's mistake: a 4xx naming it, never a 500.
+ */
+function fromClientHttpError(err: { status?: unknown; statusCode?: unknown; message?: string }): Problem | null {
+  const status = typeof err.status === 'number' ? err.status : err.statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return null;
+  const code = status === 413 ? ErrorCodes.PAYLOAD_TOO_LARGE : ErrorCodes.VALIDATION;
+  return { ...problemFor(code, err.message ?? 'bad request'), status };
+}
+
+/** At most this many field problems in one answer: a body of 10,000 bad events must not get a 4 MB reply. */
+export const MAX_PROBLEMS_SHOWN = 100;
+
+/** Client errors are logged at info, at most once per this many ms (with how many were not logged). */
+const CLIENT_ERROR_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * The one error middleware: AppError code → status, every answer problem+json (field problems bounded to the
+ * first MAX_PROBLEMS_SHOWN, with the total), 5xx logged with the error, client errors at info and rate-limited so
+ * that no client can flood the log.
+ */
 export function problemMiddleware(log: Logger): ErrorRequestHandler {
+  let lastClientLog = 0;
+  let unlogged = 0;
   return (err, req, res, _next) => {
     let problem: Problem;
     if (err instanceof ValidationError) {
-      problem = problemFor(err.code, err.message, { errors: err.issues });
+      const shown = err.issues.slice(0, MAX_PROBLEMS_SHOWN);
+      problem = problemFor(err.code, err.message, {
+        errors: shown,
+        ...(shown.length < err.issues.length ? { errors_total: err.issues.length } : {}),
+      });
     } else if (err instanceof AppError) {
       problem = problemFor(err.code, err.message);
     } else {
-      problem = fromBodyParser(err) ?? problemFor(ErrorCodes.INTERNAL, 'unexpected error; see the server log');
+      problem =
+        fromBodyParser(err) ??
+        fromClientHttpError(err) ??
+        problemFor(ErrorCodes.INTERNAL, 'unexpected error; see the server log');
     }
-    if (problem.status >= 500) log.error({ err, method: req.method, url: req.originalUrl }, 'request failed');
+    if (problem.status >= 500) {
+      log.error({ err, method: req.method, url: req.originalUrl }, 'request failed');
+    } else if (!(err instanceof AppError)) {
+      const now = Date.now();
+      if (now - lastClientLog >= CLIENT_ERROR_LOG_INTERVAL_MS) {
+        log.info(
+          { status: problem.status, reason: problem.detail, method: req.method, suppressed: unlogged },
+          'client error',
+        );
+        lastClientLog = now;
+        unlogged = 0;
+      } else {
+        unlogged++;
+      }
+    }
     if (res.headersSent) return;
     sendProblem(res, problem);
   };
