@@ -178,34 +178,26 @@ http.createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
-async function httpIngest(redisUrl: string) {
-  const body = postBody();
-  const bareServerPort = await freePort();
-  const bare = new ServerProcess(process.execPath, ['-e', BARE_SERVER], {
-    parentDeathSignal: 'SIGTERM',
-    env: { ...process.env, PORT: String(bareServerPort) },
-  });
+/** One hub process measured: as fast as it answers, then at half the target rate and at the target rate. */
+async function measureHub(redisUrl: string, body: string, ackMode: 'durable' | 'memory') {
   const spoolDir = await mkdtemp(join(tmpdir(), 'bench-hub-spool-'));
   const hubPort = await freePort();
   const hub = startAppProcess('hub', {
     ...process.env,
     REDIS_URL: redisUrl,
-    QUEUE_NAME: 'bench-http',
+    QUEUE_NAME: `bench-http-${ackMode}`,
     HUB_PORT: String(hubPort),
     SIM_DEVICES: '0',
     SPOOL_DIR: spoolDir,
     BUFFER_CAPACITY: '1000000',
+    ACK_MODE: ackMode,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
   });
   try {
-    await sleep(300);
-    progress(`reference: bare node:http + JSON.parse, ${CONNECTIONS} connections, ${DURATION} s`);
-    const reference = await load(`http://127.0.0.1:${bareServerPort}/`, body);
-    await bare.stop('SIGTERM');
     const hubUrl = `http://127.0.0.1:${hubPort}`;
     await waitReady(hubUrl, hub, 'hub', 60_000);
-    progress('warming the hub up (2 s)');
+    progress(`ACK_MODE=${ackMode}: warming the hub up (2 s)`);
     await autocannon({
       url: `${hubUrl}/telemetry`,
       method: 'POST',
@@ -214,24 +206,34 @@ async function httpIngest(redisUrl: string) {
       connections: 8,
       duration: 2,
     });
-    progress(`hub POST /telemetry (${EVENTS_PER_POST} events per request), ${CONNECTIONS} connections, ${DURATION} s`);
-    const cpuBefore = await processCpuSeconds(hub.pid);
-    const ours = await load(`${hubUrl}/telemetry`, body);
-    const hubCpuMicrosPerEvent = ((await processCpuSeconds(hub.pid)) - cpuBefore) / ours.acceptedEvents / 1e-6;
+    /** Hub CPU time per accepted event over `run`. */
+    const withCpu = async <T extends { acceptedEvents: number }>(run: () => Promise<T>) => {
+      const cpuBefore = await processCpuSeconds(hub.pid);
+      const r = await run();
+      const cpuMicrosPerEvent = ((await processCpuSeconds(hub.pid)) - cpuBefore) / r.acceptedEvents / 1e-6;
+      return { ...r, cpuMicrosPerEvent };
+    };
+    progress(
+      `ACK_MODE=${ackMode}: hub POST /telemetry (${EVENTS_PER_POST} events per request), ${CONNECTIONS} connections, ${DURATION} s`,
+    );
+    const ours = await withCpu(() => load(`${hubUrl}/telemetry`, body));
     const steady = async (eventsPerSecond: number) => {
       progress(
-        `hub POST /telemetry at a steady ${eventsPerSecond} events/s, ${CONNECTIONS} connections, ${DURATION} s`,
+        `ACK_MODE=${ackMode}: hub POST /telemetry at a steady ${eventsPerSecond} events/s, ${CONNECTIONS} connections, ${DURATION} s`,
       );
       const url = `${hubUrl}/telemetry`;
-      const r = await pacedLoad(url, body, eventsPerSecond / EVENTS_PER_POST, DURATION, CONNECTIONS);
-      return { ...r, eventsPerSecond: r.requestsPerSecond * EVENTS_PER_POST };
+      return withCpu(async () => {
+        const r = await pacedLoad(url, body, eventsPerSecond / EVENTS_PER_POST, DURATION, CONNECTIONS);
+        const events = r.requestsPerSecond * EVENTS_PER_POST;
+        return { ...r, eventsPerSecond: events, acceptedEvents: Math.max(1, events * DURATION) };
+      });
     };
     const atHalfRate = await steady(TARGET_RATE / 2);
     const atRate = await steady(TARGET_RATE);
     return {
-      reference,
+      ackMode,
       ours,
-      hubCpuMicrosPerEvent,
+      hubCpuMicrosPerEvent: ours.cpuMicrosPerEvent,
       atHalfRate,
       atRate,
       hubPeakRssMiB: (await processMemoryMiB(hub.pid)).peak,
@@ -239,9 +241,29 @@ async function httpIngest(redisUrl: string) {
       published: await scrapeMetric(hubUrl, 'telemetry_hub_published_samples_total'),
     };
   } finally {
-    await bare.stop('SIGKILL', 1000);
     await hub.stop('SIGTERM', 30_000);
     await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+
+async function httpIngest(redisUrl: string) {
+  const body = postBody();
+  const bareServerPort = await freePort();
+  const bare = new ServerProcess(process.execPath, ['-e', BARE_SERVER], {
+    parentDeathSignal: 'SIGTERM',
+    env: { ...process.env, PORT: String(bareServerPort) },
+  });
+  try {
+    await sleep(300);
+    progress(`reference: bare node:http + JSON.parse, ${CONNECTIONS} connections, ${DURATION} s`);
+    const reference = await load(`http://127.0.0.1:${bareServerPort}/`, body);
+    await bare.stop('SIGTERM');
+    // The default (202 once durable in Redis or the spool), then the weaker mode, each in a fresh hub.
+    const durable = await measureHub(redisUrl, body, 'durable');
+    const memory = await measureHub(redisUrl, body, 'memory');
+    return { reference, ...durable, memory };
+  } finally {
+    await bare.stop('SIGKILL', 1000);
   }
 }
 
@@ -284,7 +306,7 @@ async function main(): Promise<void> {
     );
     for (const [name, r] of [
       ['reference: bare node:http + JSON.parse', http.reference],
-      ['hub POST /telemetry (auth off, validate, buffer)', http.ours],
+      ['hub POST /telemetry (validate, 202 once durable)', http.ours],
       [`hub at a steady ${k(TARGET_RATE / 2)} events/s`, http.atHalfRate],
       [`hub at a steady ${k(TARGET_RATE)} events/s`, http.atRate],
     ] as const) {
@@ -292,6 +314,18 @@ async function main(): Promise<void> {
         `  ${name.padEnd(50)} ${k(r.eventsPerSecond).padStart(6)} events/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
       );
     }
+    for (const [name, r] of [
+      [`ACK_MODE=memory: hub at a steady ${k(TARGET_RATE / 2)} events/s`, http.memory.atHalfRate],
+      [`ACK_MODE=memory: hub at a steady ${k(TARGET_RATE)} events/s`, http.memory.atRate],
+    ] as const) {
+      console.log(
+        `  ${name.padEnd(50)} ${k(r.eventsPerSecond).padStart(6)} events/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
+      );
+    }
+    console.log(
+      `  CPU per event, durable vs memory ack: ${http.atHalfRate.cpuMicrosPerEvent.toFixed(1)} vs ${http.memory.atHalfRate.cpuMicrosPerEvent.toFixed(1)} µs at ${k(TARGET_RATE / 2)}/s, ` +
+        `${http.atRate.cpuMicrosPerEvent.toFixed(1)} vs ${http.memory.atRate.cpuMicrosPerEvent.toFixed(1)} µs at ${k(TARGET_RATE)}/s`,
+    );
     const keptUp = http.atRate.eventsPerSecond >= TARGET_RATE * 0.98 && http.atRate.non2xx + http.atRate.errors === 0;
     console.log(
       `  = ${(result.ratios.http_vs_bare_node * 100).toFixed(0)}% of bare node:http, ${http.hubCpuMicrosPerEvent.toFixed(1)} µs of hub CPU per event; ` +
