@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Readiness, createMetricsRegistry, type FutureSkewPolicy, type ApiKeyEntry } from '@telemetryhub/common';
 import { ClockSkewGuard } from './ingest/clock-skew-guard.js';
 import { createHubMetrics } from './metrics.js';
@@ -20,6 +20,7 @@ export function buildTestHub(
     devices?: DeviceRegistry;
     maxFutureSkewMs?: number;
     skewPolicy?: FutureSkewPolicy;
+    log?: Logger;
   } = {},
 ) {
   const devices = opts.devices ?? new DeviceRegistry(5);
@@ -27,7 +28,7 @@ export function buildTestHub(
   const metrics = createHubMetrics(registry);
   const buffer = new ReadingBuffer(opts.capacity ?? 1000, opts.policy ?? 'drop-oldest', metrics);
   const readiness = new Readiness();
-  const log = pino({ level: 'silent' });
+  const log = opts.log ?? pino({ level: 'silent' });
   const skewGuard =
     opts.maxFutureSkewMs === undefined
       ? undefined

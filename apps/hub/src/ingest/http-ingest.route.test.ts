@@ -2,6 +2,9 @@ import { hashApiKey, parseApiKeys } from '@telemetryhub/common';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { pino } from 'pino';
 import { buildTestHub, listen } from '../test-support.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -283,6 +286,34 @@ test('a body of 10,000 bad events gets the first 100 problems and their total, n
     assert.equal(problem.errors.length, 100);
     assert.ok(problem.errors_total >= 10_000, `errors_total ${problem.errors_total}`);
     assert.ok(text.length < 20_000, `${text.length} bytes of reply to ${body.length} bytes of body`);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('clients hanging up mid-body are not server errors: nothing at error level, one info line per 10 s at most', async () => {
+  const lines: Array<{ level: number; msg: string; suppressed?: number }> = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const hub = buildTestHub({ log });
+  const srv = await listen(hub.app);
+  try {
+    const { port } = new URL(srv.url);
+    for (let i = 0; i < 20; i++) {
+      const socket = connect(Number(port), '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(
+        'POST /v1/telemetry HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"de',
+      );
+      await new Promise((r) => setTimeout(r, 20));
+      socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(
+      lines.filter((l) => l.level >= 50),
+      [],
+      'no error lines',
+    );
+    assert.ok(lines.filter((l) => l.msg === 'client error').length <= 1, JSON.stringify(lines));
   } finally {
     await srv.close();
   }
