@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { RedisServer, freePort } from '@telemetryhub/devstack';
-import { startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
+import { RedisServer } from '@telemetryhub/devstack';
+import { startHubProcess } from './support/hub-process.js';
 import { queuedTasks } from './support/queued-tasks.js';
 
 /**
@@ -18,21 +18,8 @@ after(async () => {
   await redis.stop();
 });
 
-async function startHub(queue: string, env: Record<string, string>) {
-  const port = await freePort();
-  const hub = startAppProcess('hub', {
-    ...process.env,
-    REDIS_URL: redis.url,
-    QUEUE_NAME: queue,
-    HUB_PORT: String(port),
-    SIM_DEVICES: '0',
-    LOG_LEVEL: 'warn',
-    ...env,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, hub, 'hub', 60_000);
-  return { hub, url };
-}
+const startHub = (queue: string, env: Record<string, string>) =>
+  startHubProcess(redis.url, queue, { SIM_DEVICES: '0', ...env });
 
 const event = (client: number) => ({
   event_id: randomUUID(),

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RedisServer, freePort, until, type ServerProcess } from '@telemetryhub/devstack';
+import { RedisServer, until, type ServerProcess } from '@telemetryhub/devstack';
 import { encodeRecord, parseEventsStrict, parseTaskEnvelope, inspectSpool, type Reading } from '@telemetryhub/common';
-import { scrapeMetric as metric, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
+import { scrapeMetric as metric } from '../../scripts/local-pipeline.js';
+import { startHubProcess } from './support/hub-process.js';
 import { queuedTasks } from './support/queued-tasks.js';
 
 /**
@@ -28,24 +29,15 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function startHub(queue: string, spoolDir: string, extra: Record<string, string> = {}) {
-  const port = await freePort();
-  const hub = startAppProcess('hub', {
-    ...process.env,
-    REDIS_URL: redis.url,
-    QUEUE_NAME: queue,
-    HUB_PORT: String(port),
+function startHub(queue: string, spoolDir: string, extra: Record<string, string> = {}) {
+  return startHubProcess(redis.url, queue, {
     SPOOL_DIR: spoolDir,
     SIM_DEVICES: '3',
     SIM_RATE_HZ: '20',
     SIM_METRICS: 'temperature,humidity',
     BATCH_MAX_READINGS: '100',
-    LOG_LEVEL: 'warn',
     ...extra,
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, hub, 'hub', 60_000);
-  return { hub, url };
 }
 
 /** Waits on a real process: a minute at most, polled every 100 ms. */

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { PostgresServer } from '@telemetryhub/devstack';
 import { Readiness, createMetricsRegistry, hashApiKey, parseApiKeys, type Reading } from '@telemetryhub/common';
-import { createApp } from '../app.js';
+import { createApp, type ProcessorAppDeps } from '../app.js';
 import { migrate } from '../store/migrate.js';
 import { listLateReadings } from '../store/late.repo.js';
 import { createProcessorMetrics, type ProcessorMetrics } from '../metrics.js';
@@ -138,18 +138,25 @@ test('a replay cut off between storing a page and deleting it counts nothing twi
 test('POST /v1/late-readings/replay: an admin key, by device, a bad limit is a 400 naming it, a second replay at once is a 409', async () => {
   const pool = await freshDatabase(server.url, 'late_replay_http', log);
   const metrics = metricsFor();
-  const app = createApp({
-    log,
-    pool,
-    readiness: new Readiness(),
-    registry: createMetricsRegistry({ prefix: 't', version: 't', defaultMetrics: false }),
-    lateReplayer: replayerWith(pool, metrics, 60),
+  /** The processor's API over this pool, listening, with these keys; returns the replay URL. */
+  const serve = async (keys: Partial<ProcessorAppDeps>) => {
+    const app = createApp({
+      log,
+      pool,
+      readiness: new Readiness(),
+      registry: createMetricsRegistry({ prefix: 't', version: 't', defaultMetrics: false }),
+      lateReplayer: replayerWith(pool, metrics, 60),
+      ...keys,
+    });
+    const listening = app.listen(0, '127.0.0.1');
+    await once(listening, 'listening');
+    const address = `http://127.0.0.1:${(listening.address() as AddressInfo).port}/v1/late-readings/replay`;
+    return { http: listening, url: address };
+  };
+  const { http, url } = await serve({
     adminKeys: parseApiKeys(`ops:${hashApiKey('admin-key-1234567890')}`),
     queryKeys: parseApiKeys(`dash:${hashApiKey('read-key-1234567890')}`),
   });
-  const http = app.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1/late-readings/replay`;
   const post = (body: unknown, key = 'admin-key-1234567890') =>
     fetch(url, {
       method: 'POST',
@@ -162,19 +169,9 @@ test('POST /v1/late-readings/replay: an admin key, by device, a bad limit is a 4
     assert.equal((await post({}, 'read-key-1234567890')).status, 401);
     assert.equal((await fetch(url, { method: 'POST' })).status, 401);
     // Without ADMIN_API_KEYS the replay is off.
-    const closed = createApp({
-      log,
-      pool,
-      readiness: new Readiness(),
-      registry: createMetricsRegistry({ prefix: 't', version: 't', defaultMetrics: false }),
-      lateReplayer: replayerWith(pool, metrics, 60),
-    });
-    const closedHttp = closed.listen(0, '127.0.0.1');
-    await once(closedHttp, 'listening');
-    const off = await fetch(`http://127.0.0.1:${(closedHttp.address() as AddressInfo).port}/v1/late-readings/replay`, {
-      method: 'POST',
-    });
-    await new Promise((r) => closedHttp.close(r));
+    const closed = await serve({});
+    const off = await fetch(closed.url, { method: 'POST' });
+    await new Promise((r) => closed.http.close(r));
     assert.equal(off.status, 403);
     await handlerWith(pool, metrics, 30).handle([
       testTask([reading('dev-a', daysAgo(40), 40), reading('dev-b', daysAgo(40), 41)]),
