@@ -18,13 +18,14 @@ export interface PacedLoadResult {
  */
 export async function pacedLoad(
   url: string,
-  body: string,
+  /** The body of every request, or a function making each one (fresh event ids and times). */
+  body: string | (() => string),
   requestsPerSecond: number,
   durationS: number,
   connections: number,
 ): Promise<PacedLoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const payload = Buffer.from(body);
+  const fixed = typeof body === 'string' ? Buffer.from(body) : undefined;
   const total = Math.round(requestsPerSecond * durationS);
   const latencies: number[] = [];
   let non2xx = 0;
@@ -34,6 +35,7 @@ export async function pacedLoad(
 
   const send = (dueAt: number) =>
     new Promise<void>((resolve) => {
+      const payload = fixed ?? Buffer.from((body as () => string)());
       const req = http.request(
         url,
         {
