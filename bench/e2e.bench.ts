@@ -147,8 +147,9 @@ async function bullmq(
   const table = perJob === 1 ? 'bench_bullmq_single' : 'bench_bullmq_batched';
   await freshTable(db, table);
   const name = `bench-${table}-${randomUUID().slice(0, 8)}`;
-  const connection = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
-  const workerConnection = createRedis(redisUrl, { blocking: true });
+  // As a BullMQ user writes it: connection options, BullMQ makes its own clients (blocking ones included).
+  const { hostname, port } = new URL(redisUrl);
+  const connection = { host: hostname, port: Number(port), maxRetriesPerRequest: null };
   const queue = new Queue(name, { connection });
   const jobs = chunks(events, perJob);
   let done = 0;
@@ -172,7 +173,7 @@ async function bullmq(
         ],
       );
     },
-    { connection: workerConnection, concurrency, autorun: false },
+    { connection, concurrency, autorun: false },
   );
   worker.on('completed', () => {
     if (++done === jobs.length) finished();
@@ -188,8 +189,6 @@ async function bullmq(
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
-  connection.disconnect();
-  workerConnection.disconnect();
   if ((await rowCount(db, table)) !== events.length) throw new Error(`${table}: rows missing`);
   return rate;
 }

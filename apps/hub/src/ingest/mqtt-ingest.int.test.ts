@@ -8,6 +8,7 @@ import { createMetricsRegistry, parseEvents } from '@telemetryhub/common';
 import { createHubMetrics } from '../metrics.js';
 import { ReadingBuffer, type BufferPolicy } from '../buffer/reading-buffer.js';
 import { MqttIngest } from './mqtt-ingest.js';
+import { settleAll } from '../buffer/ack-ticket.js';
 
 const SHAPES = new URL('../../../../fixtures/shapes/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, SHAPES), 'utf8');
@@ -32,6 +33,7 @@ async function startIngest(
   capacity = 10_000,
   policy: BufferPolicy = 'drop-oldest',
   session?: { clientId: string; topicRoot: string },
+  durableAck = false,
 ) {
   const metrics = createHubMetrics(
     createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
@@ -47,6 +49,7 @@ async function startIngest(
     metrics,
     log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
     parseOptions: { maxFutureSkewMs: 300_000 },
+    durableAck,
   });
   await ingest.start();
   const rejected = async (reason: string) =>
@@ -149,5 +152,25 @@ test('messages sent while the hub is down wait in its broker session and arrive 
     );
   } finally {
     await second.ingest.stop();
+  }
+});
+
+test('with a durable ack a message is acknowledged only once its readings are durable; one lost first is delivered again', async () => {
+  const { ingest, buffer, topicRoot } = await startIngest(10_000, 'drop-oldest', undefined, true);
+  try {
+    const event = fixture('event-v2.json');
+    await publisher.publishAsync(`${topicRoot}/a`, event, { qos: 1 });
+    await until('buffered', async () => buffer.size === 1);
+    // Lost before it was durable (as a full ring evicts it): no PUBACK, so the broker sends it again.
+    const first = buffer.take(1);
+    for (const t of first.tickets) t?.fail('evicted');
+    await until('delivered again', async () => buffer.size === 1, 15_000);
+    // Durable this time (as the publisher settles it once Redis has it): acknowledged, never sent a third time.
+    settleAll(buffer.take(1).tickets);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(buffer.size, 0, 'not delivered again once acknowledged');
+    assert.deepEqual(first.readings.length, 1);
+  } finally {
+    await ingest.stop();
   }
 });
