@@ -1,26 +1,36 @@
 import type { Logger } from 'pino';
-import { briefError, type Reading, type RedisClient } from '@telemetryhub/common';
+import { briefError, runScript, type Reading, type RedisClient } from '@telemetryhub/common';
 import type { LatestReading } from './raw.repo.js';
 
 /**
- * latestIfNewer — keep, per metric, the reading with the newest event time (a late or replayed reading never
- * overwrites a newer one).
- *   KEYS[1] the device's hash
- *   ARGV    triples: metric, event time (epoch ms), the reading as stored ("<ms>|<json>")
+ * latestIfNewer — keep, per device and metric, the reading with the newest event time (a late or replayed reading
+ * never overwrites a newer one).
+ *   KEYS    the devices' hashes
+ *   ARGV    per key in order: the number of its triples, then the triples — metric, event time (epoch ms), the
+ *           reading as stored ("<ms>|<json>")
  * Returns the number of fields written.
  */
 const LATEST_IF_NEWER = `
 local written = 0
-for i = 1, #ARGV, 3 do
-  local current = redis.call('HGET', KEYS[1], ARGV[i])
-  local currentMs = current and tonumber(string.match(current, '^(%d+)|')) or -1
-  if tonumber(ARGV[i + 1]) > currentMs then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
-    written = written + 1
+local a = 1
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  for _ = 1, n do
+    local current = redis.call('HGET', KEYS[k], ARGV[a])
+    local currentMs = current and tonumber(string.match(current, '^(%d+)|')) or -1
+    if tonumber(ARGV[a + 1]) > currentMs then
+      redis.call('HSET', KEYS[k], ARGV[a], ARGV[a + 2])
+      written = written + 1
+    end
+    a = a + 3
   end
 end
 return written
 `;
+
+/** Devices per script call: bounds how long one call holds Redis (a few hundred hash writes). */
+const DEVICES_PER_CALL = 256;
 
 /**
  * The newest reading per device and metric in Redis, for "current" queries that must not touch PostgreSQL. It is
@@ -38,10 +48,24 @@ export class LatestCache {
     return `${this.prefix}:latest:${device}`;
   }
 
+  /**
+   * Writes the newest reading of each device and metric among `readings`. Only the batch's newest per series is
+   * sent (a batch often holds several readings of one series), in one script call per DEVICES_PER_CALL devices,
+   * by SHA, all sent together: one round trip on a single server. On a cluster each device's hash may live on
+   * another node, so each device is its own call there (grouped per node by auto-pipelining).
+   */
   async update(readings: readonly Reading[], storedAt = new Date()): Promise<void> {
-    const byDevice = new Map<string, Array<string | number>>();
+    const newest = new Map<string, { r: Reading; ms: number }>();
     for (const r of readings) {
       const ms = Date.parse(r.event_time);
+      const series = `${r.device_id}\u0000${r.metric}`;
+      const seen = newest.get(series);
+      if (!seen || ms > seen.ms) newest.set(series, { r, ms });
+    }
+    if (newest.size === 0) return;
+    const at = storedAt.toISOString();
+    const byDevice = new Map<string, Array<string | number>>();
+    for (const { r, ms } of newest.values()) {
       const value: LatestReading = {
         device_id: r.device_id,
         metric: r.metric,
@@ -49,20 +73,23 @@ export class LatestCache {
         value: r.value,
         unit: r.unit,
         event_id: r.event_id,
-        stored_at: storedAt.toISOString(),
+        stored_at: at,
       };
-      const args = byDevice.get(r.device_id) ?? [];
-      args.push(r.metric, ms, `${ms}|${JSON.stringify(value)}`);
-      byDevice.set(r.device_id, args);
+      const triples = byDevice.get(r.device_id) ?? [];
+      if (triples.length === 0) byDevice.set(r.device_id, triples);
+      triples.push(r.metric, ms, `${ms}|${JSON.stringify(value)}`);
     }
-    if (byDevice.size === 0) return;
+    const devices = [...byDevice];
+    const perCall = this.redis.isCluster ? 1 : DEVICES_PER_CALL;
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < devices.length; i += perCall) {
+      const slice = devices.slice(i, i + perCall);
+      const args: Array<string | number> = slice.map(([device]) => this.key(device));
+      for (const [, triples] of slice) args.push(triples.length / 3, ...triples);
+      calls.push(runScript(this.redis, LATEST_IF_NEWER, slice.length, ...args));
+    }
     try {
-      // Sent together, not awaited one by one: one round trip on a single server (ioredis writes each command at
-      // once), one pipeline per node on a cluster (enableAutoPipelining). Not an explicit pipeline: in a cluster
-      // one may not span the slots the devices hash to.
-      await Promise.all(
-        [...byDevice].map(([device, args]) => this.redis.eval(LATEST_IF_NEWER, 1, this.key(device), ...args)),
-      );
+      await Promise.all(calls);
     } catch (err) {
       this.log.warn({ err: briefError(err) }, 'could not update latest values in Redis');
     }

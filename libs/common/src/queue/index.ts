@@ -1,6 +1,7 @@
 export * from './keys.js';
 export * from './errors.js';
 export * from './redis-connection.js';
+export { runScript } from './lua/run-script.js';
 export * from './redis-target.js';
 export * from './redis-list/index.js';
 export * from './queue-metrics.js';
