@@ -287,6 +287,7 @@ async function main(): Promise<void> {
   const redis = await RedisServer.start({ extraArgs: ['--maxmemory', '0'] });
   const postgres = await PostgresServer.start({ durable: true });
   const db = new pg.Pool({ connectionString: postgres.url, max: 12 });
+  db.on('error', () => {}); // idle clients are cut off when the throwaway server stops: expected here
   const procs: ServerProcess[] = [];
   try {
     const processorPort = await freePort();
