@@ -26,7 +26,7 @@ import { VERSION } from './version.js';
 
 const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest → ring buffer → Redis queue.
 
-Usage: npm run hub                        (configured by environment variables; see README "Configuration")
+Usage: npm run hub                        (configured by environment variables; see docs/configuration.md)
        npm run hub -- --check-config     validate the configuration and the devices file, print the devices, exit
        npm run hub -- --help
 

@@ -42,7 +42,7 @@ import { EventTimeWatermarks } from './handlers/event-time-watermark.js';
 
 const HELP = `telemetryhub task-processor — takes tasks from the Redis queue and stores their readings in PostgreSQL.
 
-Usage: npm run processor            (configured by environment variables; see README "Configuration")
+Usage: npm run processor            (configured by environment variables; see docs/configuration.md)
        npm run processor -- --help
 
 Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH_SIZE, WORKER_THREADS, PG_POOL_MAX,

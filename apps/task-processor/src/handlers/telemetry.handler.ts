@@ -20,7 +20,7 @@ import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from './event-time-w
 type Step = 'rollup' | 'alert';
 const STEP_BIT: Readonly<Record<Step, number>> = { rollup: 1, alert: 2 };
 
-/** What each telemetry task type does after storing its readings (README "Wire protocol", "Task types"). */
+/** What each telemetry task type does after storing its readings (docs/wire-protocol.md, "Task types"). */
 export const STEPS_BY_TYPE: Readonly<Record<string, readonly Step[]>> = {
   [TaskTypes.ANALYZE]: ['rollup', 'alert'],
   [TaskTypes.STORE]: [],

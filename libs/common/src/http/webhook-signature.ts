@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
- * How TelemetryHub signs a webhook, and how a receiver checks it (README "Alert webhooks"):
+ * How TelemetryHub signs a webhook, and how a receiver checks it (docs/storage-and-alerts.md, "Alert webhooks"):
  *   X-TelemetryHub-Timestamp: <unix seconds>
  *   X-TelemetryHub-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
  * A receiver recomputes the HMAC over the raw body bytes, compares in constant time, and refuses a timestamp

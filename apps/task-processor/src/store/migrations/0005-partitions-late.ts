@@ -8,7 +8,7 @@ import type { Migration } from './migration.js';
  *
  * A partitioned table's unique keys must contain its partition key, so the raw key becomes (event_id,
  * event_time): a resend of an event (same id, same time) is still skipped; an id reused with a different event
- * time is a different row (README "Guarantees").
+ * time is a different row (docs/guarantees.md).
  *
  * `late_readings` is the side output for readings older than the late horizon (by default the raw retention):
  * kept, with the reason, to be inspected and replayed — never dropped without a trace.
