@@ -19,15 +19,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { Queue, Worker } from 'bullmq';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/devstack';
-import { createRedis, sleep } from '@telemetryhub/common';
-import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
+import { sleep } from '@telemetryhub/common';
+import { PER_TASK, bullmq, chunks, copyLimit, lpushLimit, rowCount, type BenchEvent } from './e2e-references.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
 import { pacedLoad } from './paced-load.js';
@@ -65,17 +61,8 @@ const DURATION = Number(values.duration ?? (quick ? 10 : 30));
 const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 const DEVICES = Math.max(1, Math.round(SERIES / METRICS.length));
 const PER_POST = 100;
-const PER_TASK = 500;
 const CONNECTIONS = 32;
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-
-interface BenchEvent {
-  event_id: string;
-  device_id: string;
-  metric: string;
-  event_time: string;
-  value: number;
-}
 
 /** `n` events of the fleet, random ids, event times spread over the last minutes; devices named by `prefix`. */
 function fleetEvents(n: number, prefix: string): BenchEvent[] {
@@ -89,25 +76,12 @@ function fleetEvents(n: number, prefix: string): BenchEvent[] {
   }));
 }
 
-const chunks = <T>(xs: readonly T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
-
-async function rowCount(db: pg.Pool, table: string): Promise<number> {
-  return Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
-}
-
 async function waitForRows(db: pg.Pool, table: string, want: number, timeoutMs = 600_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await rowCount(db, table)) < want) {
     if (Date.now() > deadline) throw new Error(`${table}: fewer than ${want} rows after ${timeoutMs} ms`);
     await sleep(100);
   }
-}
-
-/** A plain table shaped like `readings` (not partitioned), with its key, for the references. */
-async function freshTable(db: pg.Pool, name: string): Promise<void> {
-  await db.query(`DROP TABLE IF EXISTS ${name}`);
-  await db.query(`CREATE TABLE ${name} (LIKE readings INCLUDING DEFAULTS, PRIMARY KEY (event_id, event_time))`);
 }
 
 /** Ours: POST every event to the hub (32 connections), until all are rows in `readings`. Events/s. */
@@ -134,123 +108,6 @@ async function ours(db: pg.Pool, hubUrl: string, events: BenchEvent[]): Promise<
   await Promise.all(Array.from({ length: CONNECTIONS }, client));
   await waitForRows(db, 'readings', before + events.length);
   return events.length / ((performance.now() - t0) / 1000);
-}
-
-/** BullMQ, one job per `perJob` events; the worker stores each job with one statement. Events/s. */
-async function bullmq(
-  redisUrl: string,
-  db: pg.Pool,
-  events: BenchEvent[],
-  perJob: number,
-  concurrency: number,
-): Promise<number> {
-  const table = perJob === 1 ? 'bench_bullmq_single' : 'bench_bullmq_batched';
-  await freshTable(db, table);
-  const name = `bench-${table}-${randomUUID().slice(0, 8)}`;
-  // As a BullMQ user writes it: connection options, BullMQ makes its own clients (blocking ones included).
-  const { hostname, port } = new URL(redisUrl);
-  const connection = { host: hostname, port: Number(port), maxRetriesPerRequest: null };
-  const queue = new Queue(name, { connection });
-  const jobs = chunks(events, perJob);
-  let done = 0;
-  let finished!: () => void;
-  const allDone = new Promise<void>((resolve) => (finished = resolve));
-  const worker = new Worker(
-    name,
-    async (job) => {
-      const es = job.data.events as BenchEvent[];
-      await db.query(
-        `INSERT INTO ${table} (event_id, device_id, metric, event_time, value, schema_version)
-         SELECT e, d, m, t, v, 3 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[])
-                AS u (e, d, m, t, v)
-         ON CONFLICT DO NOTHING`,
-        [
-          es.map((e) => e.event_id),
-          es.map((e) => e.device_id),
-          es.map((e) => e.metric),
-          es.map((e) => e.event_time),
-          es.map((e) => e.value),
-        ],
-      );
-    },
-    { connection, concurrency, autorun: false },
-  );
-  worker.on('completed', () => {
-    if (++done === jobs.length) finished();
-  });
-  worker.on('failed', (_job, err) => progress(`bullmq job failed: ${err.message}`));
-  const t0 = performance.now();
-  void worker.run();
-  for (const part of chunks(jobs, 1000)) {
-    await queue.addBulk(part.map((es) => ({ name: 'e', data: { events: es }, opts: { removeOnComplete: true } })));
-  }
-  await allDone;
-  const rate = events.length / ((performance.now() - t0) / 1000);
-  await worker.close();
-  await queue.obliterate({ force: true });
-  await queue.close();
-  if ((await rowCount(db, table)) !== events.length) throw new Error(`${table}: rows missing`);
-  return rate;
-}
-
-/** The transport's ceiling: the same events as task JSON (500 per task), pipelined LPUSH. Events/s. */
-async function lpushLimit(redisUrl: string, events: BenchEvent[]): Promise<number> {
-  const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
-  const tasks = chunks(events, PER_TASK).map((readings) =>
-    JSON.stringify({ id: randomUUID(), type: 'telemetry.analyze', priority: 50, payload: { readings } }),
-  );
-  const t0 = performance.now();
-  for (const part of chunks(tasks, 100)) {
-    const p = redis.pipeline();
-    for (const t of part) p.lpush('bench-lpush', t);
-    await p.exec();
-  }
-  const rate = events.length / ((performance.now() - t0) / 1000);
-  await redis.del('bench-lpush');
-  redis.disconnect();
-  return rate;
-}
-
-/** The database's ceiling: COPY of the same rows into a plain table shaped like `readings`. Rows/s. */
-async function copyLimit(db: pg.Pool, events: BenchEvent[]): Promise<number> {
-  await freshTable(db, 'bench_copy');
-  const client = await db.connect();
-  try {
-    const lines = function* () {
-      for (const part of chunks(events, 1000)) {
-        yield part
-          .map((e) =>
-            copyTextRow([
-              e.event_id,
-              e.device_id,
-              e.metric,
-              e.event_time,
-              e.value,
-              null,
-              null,
-              null,
-              null,
-              3,
-              null,
-              'b',
-            ]),
-          )
-          .join('');
-      }
-    };
-    const t0 = performance.now();
-    await pipeline(
-      Readable.from(lines()),
-      client.query(
-        copyFrom(
-          'COPY bench_copy (event_id, device_id, metric, event_time, value, unit, site, region, firmware, schema_version, sequence_id, task_id) FROM STDIN',
-        ),
-      ),
-    );
-    return events.length / ((performance.now() - t0) / 1000);
-  } finally {
-    client.release();
-  }
 }
 
 /** A steady `RATE` through the hub for `DURATION` s: latency from event time to the row (stored_at). */
