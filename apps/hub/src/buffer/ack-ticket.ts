@@ -70,7 +70,7 @@ export function settleAll(tickets: ReadonlyArray<AckTicket | undefined>): void {
   for (const t of tickets) t?.settle(1);
 }
 
-/** Fails every distinct ticket in `tickets`. */
+/** Fails every ticket in `tickets` (one entry per reading: a ticket fails once, however often it appears). */
 export function failAll(tickets: ReadonlyArray<AckTicket | undefined>, reason: NotDurableError['reason']): void {
   for (const t of tickets) t?.fail(reason);
 }

@@ -31,7 +31,7 @@ export interface HttpIngestDeps {
 }
 
 /** Resolves when the ticket's readings are durable; rejects with NotDurableError when lost or after `ms`. */
-export async function untilDurable(ticket: AckTicket, ms: number): Promise<void> {
+async function untilDurable(ticket: AckTicket, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new NotDurableError('timeout')), ms);

@@ -198,8 +198,9 @@ export class TaskPublisher {
     }
     // On disk (fdatasync'd) is durable; a task the full spool dropped is lost, and its producers are told.
     this.held.forEach((t, i) => {
-      const tickets = this.ticketsOf.get(t);
-      if (tickets) (kept[i] ? settleAll : (ts: typeof tickets) => failAll(ts, 'spool_full'))(tickets);
+      const tickets = this.ticketsOf.get(t) ?? [];
+      if (kept[i]) settleAll(tickets);
+      else failAll(tickets, 'spool_full');
     });
     this.held = [];
     this.o.metrics.heldSamples.set(0);
