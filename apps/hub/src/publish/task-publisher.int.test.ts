@@ -224,6 +224,26 @@ test('an ack ticket settles only once its readings are in Redis; an evicted read
   redis.disconnect();
 });
 
+test('group commit: requests arriving within one linger share one publish, and every one of them is acknowledged', async () => {
+  const { buffer, redis, publisher, metrics } = setup('acks-group', 100);
+  const input = readings(30);
+  publisher.start();
+  // Three requests a few ms apart, inside the 20 ms linger: without it each would be a publish of its own.
+  const tickets: AckTicket[] = [];
+  for (const i of [0, 10, 20]) {
+    const t = new AckTicket(10);
+    buffer.add(input.slice(i, i + 10), t);
+    tickets.push(t);
+    await new Promise((r) => setTimeout(r, 3));
+  }
+  await Promise.all(tickets.map((t) => t.done));
+  const pushes = (await metrics.publishDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value;
+  assert.equal(pushes, 1, 'one round trip for the three requests');
+  assert.equal(await redis.llen('acks-group:pending'), 1, 'one task of their 30 readings');
+  assert.equal(await publisher.stop(5000), 0);
+  redis.disconnect();
+});
+
 test('with Redis away and no spool, a ticket waits; stop() fails it rather than let it look stored', async () => {
   const metrics = createHubMetrics(
     createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
