@@ -13,6 +13,7 @@ import {
 } from '@telemetryhub/common';
 import { MIN_PSEUDONYM_KEY_LENGTH } from './privacy/device-pseudonymizer.js';
 import { DEFAULT_OUTLIER_CONFIG } from './handlers/outlier-rules.js';
+import { DEFAULT_FOLD_OPTIONS } from './fold/deferred-fold.js';
 import { DEFAULT_ALLOWED_LATENESS_MS } from './handlers/event-time-watermark.js';
 import { DEFAULT_RETENTION } from './store/retention.js';
 
@@ -48,6 +49,15 @@ export const ProcessorConfigSchema = z.object({
   /** Backoff of transient failures: full jitter up to base·2^(attempt−1), capped at max (ms). */
   RETRY_BASE_MS: positiveInt(1000),
   RETRY_MAX_MS: positiveInt(60_000),
+  /**
+   * How often stored readings are folded into rollups, outlier state and devices (ms): how far those trail the raw
+   * rows, and how many batches share one fold (docs/storage-and-alerts.md, "Folding").
+   */
+  FOLD_INTERVAL_MS: positiveInt(DEFAULT_FOLD_OPTIONS.intervalMs),
+  /** A batch left unfolded this long (ms) — its processor died — is folded from its raw rows by any replica. */
+  FOLD_ORPHAN_AFTER_MS: positiveInt(DEFAULT_FOLD_OPTIONS.orphanAfterMs),
+  /** Stored readings held for the next fold at most; past it, storing waits for a fold (bounds memory). */
+  FOLD_MAX_READINGS: positiveInt(DEFAULT_FOLD_OPTIONS.maxReadings),
   /** Run migrations at start-up (one replica at a time, under an advisory lock). */
   MIGRATE_ON_START: z
     .enum(['true', 'false'])

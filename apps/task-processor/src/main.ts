@@ -24,6 +24,7 @@ import { createProcessorMetrics, partitionMetrics, registerPoolGauge } from './m
 import { createPgPool } from './store/pool.js';
 import { migrate } from './store/migrate.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from './handlers/index.js';
+import { DeferredFold } from './fold/deferred-fold.js';
 import { ConsumerGroup } from './consume/consumer-group.js';
 import { createApp, createStartingApp } from './app.js';
 import { LatestCache } from './store/latest.cache.js';
@@ -140,6 +141,27 @@ async function main(): Promise<void> {
     metrics,
     log: log.child({ component: 'partitions' }),
   });
+  const outliers =
+    config.OUTLIER_Z_SCORE > 0
+      ? {
+          z: config.OUTLIER_Z_SCORE,
+          resolveZ: config.OUTLIER_RESOLVE_Z_SCORE,
+          alpha: config.OUTLIER_ALPHA,
+          minSamples: config.OUTLIER_MIN_SAMPLES,
+        }
+      : undefined;
+  const fold = new DeferredFold({
+    pool,
+    partitions,
+    metrics,
+    log: log.child({ component: 'fold' }),
+    settings: { ...(outliers ? { outliers } : {}), webhookUrls: config.ALERT_WEBHOOK_URLS },
+    options: {
+      intervalMs: config.FOLD_INTERVAL_MS,
+      orphanAfterMs: config.FOLD_ORPHAN_AFTER_MS,
+      maxReadings: config.FOLD_MAX_READINGS,
+    },
+  });
   const telemetryDeps: Parameters<typeof createTelemetryHandler>[0] = {
     pool,
     metrics,
@@ -149,16 +171,8 @@ async function main(): Promise<void> {
     lateHorizonMs: lateHorizonDays * 86_400_000,
     webhookUrls: config.ALERT_WEBHOOK_URLS,
     ...(rules ? { rules } : {}),
-    ...(config.OUTLIER_Z_SCORE > 0
-      ? {
-          outliers: {
-            z: config.OUTLIER_Z_SCORE,
-            resolveZ: config.OUTLIER_RESOLVE_Z_SCORE,
-            alpha: config.OUTLIER_ALPHA,
-            minSamples: config.OUTLIER_MIN_SAMPLES,
-          },
-        }
-      : {}),
+    ...(outliers ? { outliers } : {}),
+    fold,
     log: log.child({ component: 'telemetry' }),
   };
   const handlers = new HandlerRegistry().register(TELEMETRY_TASK_TYPES, createTelemetryHandler(telemetryDeps));
@@ -217,6 +231,7 @@ async function main(): Promise<void> {
   server.removeListener('request', startingApp);
   server.on('request', app);
   upkeep.start();
+  fold.start();
   consumers.start();
   // BullMQ's workers do this themselves (its stalled check and delayed jobs).
   if (config.QUEUE_DRIVER === 'redis-list') maintenance.start();
@@ -251,6 +266,7 @@ async function main(): Promise<void> {
     steps: [
       { name: 'readiness false', run: () => readiness.startDraining() },
       { name: 'stop consuming', run: () => consumers.stop() },
+      { name: 'fold what is held', run: () => fold.stop() },
       { name: 'stop worker threads', run: () => decoder.close() },
       { name: 'stop queue maintenance', run: () => maintenance.stop() },
       { name: 'stop webhooks', run: () => webhooks?.stop() },

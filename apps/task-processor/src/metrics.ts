@@ -108,6 +108,23 @@ export function createProcessorMetrics(registry: Registry) {
       labelNames: ['outcome'],
       registers,
     }),
+    foldRuns: new Counter({
+      name: 'taskproc_fold_runs_total',
+      help: 'Deferred folds of stored readings into rollups, outlier state and devices, by source (memory, orphan: read back from raw after a crash) and outcome (done, failed).',
+      labelNames: ['source', 'outcome'],
+      registers,
+    }),
+    foldPendingReadings: new Gauge({
+      name: 'taskproc_fold_pending_readings',
+      help: 'Readings stored and held in memory, waiting for the next fold (bounded by FOLD_MAX_READINGS).',
+      registers,
+    }),
+    foldDuration: new Histogram({
+      name: 'taskproc_fold_duration_seconds',
+      help: 'Time of one fold transaction.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
     eventVisibleLatency: new Histogram({
       name: 'taskproc_event_visible_latency_seconds',
       help: 'From a reading’s event time to its row being stored (the 30 s visibility SLO).',

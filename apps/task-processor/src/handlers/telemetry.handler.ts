@@ -2,23 +2,23 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { TaskTypes, type Reading } from '@telemetryhub/common';
 import { insertReadings } from '../store/raw.repo.js';
-import { foldRollups } from '../store/rollup.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../store/alert.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from './alert-rules.js';
 import type { ParsedTask, TaskHandler } from './task-handler.js';
-import { evaluateOutliers, type OutlierConfig } from './outlier-rules.js';
-import { lockOutlierState, saveOutlierState } from '../store/outlier.repo.js';
+import type { OutlierConfig } from './outlier-rules.js';
 import { PARTITIONED_TABLES, PartitionManager, ROLLUP_SCHEMES } from '../store/partitions.js';
 import { partitionMetrics, type ProcessorMetrics } from '../metrics.js';
 import { LATE_REASONS, insertLateReadings } from '../store/late.repo.js';
 import { insertTaskStatistics } from '../store/task-statistics.repo.js';
-import { recordDevicesSeen } from '../store/devices.repo.js';
 import type { StoredReadingInput } from '../store/raw.repo.js';
 import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from './event-time-watermark.js';
+import { FOLD_STEP, applyFold, type FoldOutcome, type FoldWork } from '../fold/fold-work.js';
+import type { DeferredFold, StagedBatch } from '../fold/deferred-fold.js';
 
 type Step = 'rollup' | 'alert';
-const STEP_BIT: Readonly<Record<Step, number>> = { rollup: 1, alert: 2 };
+/** A task type's steps as fold bits: `alert` runs the threshold rules here and the outlier detector in the fold. */
+const STEP_BIT: Readonly<Record<Step, number>> = { rollup: FOLD_STEP.rollup, alert: FOLD_STEP.outliers };
 
 /** What each telemetry task type does after storing its readings (docs/wire-protocol.md, "Task types"). */
 export const STEPS_BY_TYPE: Readonly<Record<string, readonly Step[]>> = {
@@ -34,9 +34,11 @@ const stepBits = (type: string) => (STEPS_BY_TYPE[type] ?? []).reduce((bits, s) 
 const NO_PARTITION_FOR_ROW = '23514';
 
 /**
- * Stores readings (idempotent on event_id), then folds the ones this insert really added into the rollups and
- * runs the alert rules over them — all in one transaction, so a crash or a retry can neither lose nor double a
- * rollup count or an alert: either everything about a reading is committed, or nothing and the task runs again.
+ * Stores readings (idempotent on event_id) and runs the threshold rules over the ones this insert really added,
+ * in one transaction, so a crash or a retry can neither lose nor double a reading or an alert. The same readings
+ * are folded into rollups, outlier state and devices exactly once: in this transaction, or — with `fold` — a beat
+ * later by the deferred fold, many batches at a time, through a ledger row written in this transaction
+ * (fold/deferred-fold.ts).
  */
 export function createTelemetryHandler(deps: {
   pool: pg.Pool;
@@ -49,6 +51,8 @@ export function createTelemetryHandler(deps: {
   webhookUrls?: readonly string[];
   /** Statistical outliers (running z-score per device and metric) alongside the threshold rules; absent = off. */
   outliers?: OutlierConfig;
+  /** Folds rollups, outliers and devices after the commit, many batches at a time; absent = in the batch. */
+  fold?: DeferredFold;
   /**
    * Readings older than this (ms before now) go to the late side output (`late_readings`), not to the raw table
    * and rollups: their partition is past retention. Absent = no horizon.
@@ -66,6 +70,7 @@ export function createTelemetryHandler(deps: {
   const partitions = deps.partitions ?? new PartitionManager(deps.pool, partitionMetrics(deps.metrics));
   const watermarks = deps.watermarks ?? new EventTimeWatermarks(DEFAULT_ALLOWED_LATENESS_MS);
   const now = deps.now ?? Date.now;
+  const foldSettings = { ...(deps.outliers ? { outliers: deps.outliers } : {}), webhookUrls: deps.webhookUrls ?? [] };
   /** Creates, outside any transaction, the partitions these rows need (a no-op once they exist). */
   const ensurePartitions = async (times: readonly number[], rollup: boolean, statisticsTimes: readonly number[]) => {
     await partitions.ensure(PARTITIONED_TABLES.readings, times);
@@ -90,12 +95,14 @@ export function createTelemetryHandler(deps: {
       let added = new Set<string>();
       let fresh: Reading[] = [];
       let freshMs: number[] = [];
-      let rollupRows = 0;
       let statisticsRows = 0;
-      let deviceRows = 0;
       let lateAdded = 0;
       let changedAlerts: AlertRow[] = [];
+      let folded: FoldOutcome | undefined;
+      let staged: StagedBatch | undefined;
       for (let attempt = 1; ; attempt++) {
+        staged = undefined;
+        folded = undefined;
         const client = await deps.pool.connect();
         try {
           await client.query('BEGIN');
@@ -103,21 +110,11 @@ export function createTelemetryHandler(deps: {
           lateAdded = await insertLateReadings(client, late, LATE_REASONS.beyondHorizon);
           statisticsRows = await insertTaskStatistics(client, withStatistics);
           ({ fresh, freshMs } = uniqueAdded(items, itemsMs, added));
-          deviceRows = await recordDevicesSeen(client, fresh, freshMs);
-          const toRoll = withStep(fresh, freshMs, stepsOf, STEP_BIT.rollup);
-          const toAlert = withStep(fresh, freshMs, stepsOf, STEP_BIT.alert).readings;
-          if (toRoll.readings.length) rollupRows = await foldRollups(client, toRoll.readings, toRoll.ms);
-          if (toAlert.length) {
-            const firing = await firingAlerts(client, [...new Set(toAlert.map((r) => r.device_id))]);
-            const actions = evaluateRules(toAlert, rules, firing);
-            if (deps.outliers) {
-              const states = await lockOutlierState(client, toAlert);
-              actions.push(...evaluateOutliers(toAlert, states, firing, deps.outliers));
-              await saveOutlierState(client, states);
-            }
-            changedAlerts = await applyAlertActions(client, actions);
-            await queueAlertNotifications(client, changedAlerts, deps.webhookUrls ?? []);
-          }
+          const work = foldWork(fresh, freshMs, stepsOf);
+          const toAlert = fresh.filter((_, i) => work.steps[i]! & STEP_BIT.alert);
+          changedAlerts = toAlert.length ? await thresholdAlerts(client, toAlert, rules, deps.webhookUrls ?? []) : [];
+          if (deps.fold) staged = await deps.fold.stage(client, work, taskSteps(tasks));
+          else folded = await applyFold(client, work, foldSettings);
           await client.query('COMMIT');
           break;
         } catch (err) {
@@ -133,12 +130,16 @@ export function createTelemetryHandler(deps: {
           client.release();
         }
       }
+      await deps.fold?.accept(staged);
+      if (folded) {
+        changedAlerts = [...changedAlerts, ...folded.changedAlerts];
+        if (folded.rollupRows) deps.metrics.dbRowsWritten.inc({ table: 'rollups' }, folded.rollupRows);
+        if (folded.deviceRows) deps.metrics.dbRowsWritten.inc({ table: 'devices' }, folded.deviceRows);
+      }
       // After the commit: the cache may lag PostgreSQL, never run ahead of it.
       if (deps.latest) await deps.latest.update(fresh);
       deps.metrics.dbRowsWritten.inc({ table: 'readings' }, added.size);
-      if (rollupRows) deps.metrics.dbRowsWritten.inc({ table: 'rollups' }, rollupRows);
       if (statisticsRows) deps.metrics.dbRowsWritten.inc({ table: 'task_statistics' }, statisticsRows);
-      if (deviceRows) deps.metrics.dbRowsWritten.inc({ table: 'devices' }, deviceRows);
       if (changedAlerts.length) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, changedAlerts.length);
       // Counted after the commit, from the rows really changed: a rolled-back attempt counts nothing.
       for (const a of changedAlerts) {
@@ -216,18 +217,25 @@ function eventSteps(tasks: readonly ParsedTask[]): (eventId: string) => number {
   return (eventId) => steps.get(eventId) ?? 0;
 }
 
-/** The readings (and their event times) whose steps include `step`. */
-function withStep(
+/** The fresh readings with their fold steps: their tasks' steps, and every reading updates its device. */
+function foldWork(readings: Reading[], ms: number[], stepsOf: (eventId: string) => number): FoldWork {
+  return { readings, ms, steps: readings.map((r) => stepsOf(r.event_id) | FOLD_STEP.devices) };
+}
+
+/** Each task of the batch with its fold steps, for the fold ledger. */
+function taskSteps(tasks: readonly ParsedTask[]): Array<{ id: string; steps: number }> {
+  return tasks.map((t) => ({ id: t.header.id, steps: stepBits(t.header.type) | FOLD_STEP.devices }));
+}
+
+/** Runs the threshold rules over the readings and applies the alert changes (and their webhooks' outbox rows). */
+async function thresholdAlerts(
+  client: pg.PoolClient,
   readings: readonly Reading[],
-  ms: readonly number[],
-  stepsOf: (eventId: string) => number,
-  step: number,
-): { readings: Reading[]; ms: number[] } {
-  const out = { readings: [] as Reading[], ms: [] as number[] };
-  for (let i = 0; i < readings.length; i++) {
-    if ((stepsOf(readings[i]!.event_id) & step) === 0) continue;
-    out.readings.push(readings[i]!);
-    out.ms.push(ms[i]!);
-  }
-  return out;
+  rules: readonly ThresholdRule[],
+  webhookUrls: readonly string[],
+): Promise<AlertRow[]> {
+  const firing = await firingAlerts(client, [...new Set(readings.map((r) => r.device_id))]);
+  const changed = await applyAlertActions(client, evaluateRules(readings, rules, firing));
+  await queueAlertNotifications(client, changed, webhookUrls);
+  return changed;
 }

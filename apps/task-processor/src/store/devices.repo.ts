@@ -22,7 +22,7 @@ export interface DeviceMetadata {
 }
 
 /**
- * Records the devices of readings just stored, in the batch's transaction: each device's event-time span, and the
+ * Records the devices of readings just stored, in the folding transaction: each device's event-time span, and the
  * site, region and firmware of its newest reading. A row changes only when something moved — a newer label, an
  * earlier first reading, a last reading a minute or more newer — so a steady stream does not rewrite every device
  * row on every batch. Rows are locked in device-id order, the same on every replica (no deadlock between them).

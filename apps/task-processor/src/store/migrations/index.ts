@@ -7,6 +7,7 @@ import { migration0005 } from './0005-partitions-late.js';
 import { migration0006 } from './0006-rollup-variance.js';
 import { migration0007 } from './0007-task-statistics.js';
 import { migration0008 } from './0008-devices.js';
+import { migration0009 } from './0009-fold-pending.js';
 
 export type { Migration };
 
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0006,
   migration0007,
   migration0008,
+  migration0009,
 ];

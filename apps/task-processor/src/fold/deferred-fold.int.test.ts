@@ -1,0 +1,155 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { pino } from 'pino';
+import { PostgresServer } from '@telemetryhub/devstack';
+import { TaskTypes, createMetricsRegistry, type Reading } from '@telemetryhub/common';
+import { createPgPool } from '../store/pool.js';
+import { migrate } from '../store/migrate.js';
+import { createProcessorMetrics } from '../metrics.js';
+import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
+import { PartitionManager } from '../store/partitions.js';
+import { pendingCount } from '../store/fold-pending.repo.js';
+import { testReading, testTask } from '../test-support.js';
+import { DeferredFold, type DeferredFoldOptions } from './deferred-fold.js';
+
+const log = pino({ level: 'silent' });
+const outliers = { z: 4, resolveZ: 2, alpha: 0.05, minSamples: 30 };
+let server: PostgresServer;
+let pool: pg.Pool;
+
+before(async () => {
+  server = await PostgresServer.start();
+  pool = createPgPool(server.url, { max: 6, statementTimeoutMs: 10_000 }, log);
+  await migrate(pool, log);
+});
+after(async () => {
+  await pool.end();
+  await server.stop();
+});
+
+const metrics = () =>
+  createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+
+/** A deferred fold (never on a timer here: the tests fold by hand) and a handler storing through it. */
+function processor(options: Partial<DeferredFoldOptions> = {}) {
+  const m = metrics();
+  const fold = new DeferredFold({
+    pool,
+    partitions: new PartitionManager(pool),
+    metrics: m,
+    log,
+    settings: { outliers },
+    options: { intervalMs: 60_000, ...options },
+  });
+  return { fold, handler: createTelemetryHandler({ pool, log, metrics: m, outliers, fold }) };
+}
+
+/** `n` readings of `devices` devices × 2 metrics, one a second from `start`. */
+function readings(prefix: string, n: number, devices: number, start: string): Reading[] {
+  const t0 = Date.parse(start);
+  return Array.from({ length: n }, (_, i) =>
+    testReading({
+      device_id: `${prefix}-${i % devices}`,
+      metric: i % (2 * devices) < devices ? 'temperature' : 'pressure',
+      event_time: new Date(t0 + i * 1000).toISOString(),
+      value: 20 + ((i * 7) % 13) / 3,
+    }),
+  );
+}
+
+const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
+  (await pool.query<T>(sql, params)).rows;
+
+/** Rollup rows of the prefix's devices that differ from a recomputation from raw (none = exact). */
+async function rollupMismatches(prefix: string, table: 'rollups_1m' | 'rollups_1h'): Promise<unknown[]> {
+  const unit = table === 'rollups_1m' ? 'minute' : 'hour';
+  return q(
+    `WITH truth AS (
+       SELECT device_id, metric, date_trunc('${unit}', event_time) AS bucket,
+              count(*) AS count, sum(value) AS sum, min(value) AS min, max(value) AS max
+         FROM readings WHERE device_id LIKE $1 GROUP BY 1, 2, 3)
+     SELECT * FROM truth t FULL JOIN (SELECT * FROM ${table} WHERE device_id LIKE $1) r USING (device_id, metric, bucket)
+      WHERE t.count IS DISTINCT FROM r.count OR abs(t.sum - r.sum) > 1e-9
+         OR t.min IS DISTINCT FROM r.min OR t.max IS DISTINCT FROM r.max`,
+    [`${prefix}-%`],
+  );
+}
+
+const count = async (sql: string, prefix: string) => Number((await q<{ n: string }>(sql, [`${prefix}-%`]))[0]!.n);
+const rollupRows = (prefix: string) => count('SELECT count(*) AS n FROM rollups_1m WHERE device_id LIKE $1', prefix);
+const outlierSamples = (prefix: string) =>
+  count('SELECT coalesce(sum(samples), 0) AS n FROM outlier_state WHERE device_id LIKE $1', prefix);
+
+test('stored readings are folded a beat later, many batches in one fold, each exactly once', async () => {
+  const { fold, handler } = processor();
+  const all = readings('DF', 600, 20, '2026-05-01T10:00:00Z');
+  const batches = [all.slice(0, 200), all.slice(200, 400), all.slice(400)].map((r) => testTask(r));
+  for (const b of batches) await handler.handle([b]);
+  await handler.handle([testTask(all.slice(100, 300))]); // a resend: stores nothing, stages nothing
+  assert.equal(await count('SELECT count(*) AS n FROM readings WHERE device_id LIKE $1', 'DF'), 600);
+  assert.equal(await rollupRows('DF'), 0, 'not folded yet');
+  assert.equal(await pendingCount(pool), 3, 'one ledger row per batch that stored something');
+
+  await fold.flush();
+  assert.equal(await pendingCount(pool), 0);
+  assert.deepEqual(await rollupMismatches('DF', 'rollups_1m'), []);
+  assert.deepEqual(await rollupMismatches('DF', 'rollups_1h'), []);
+  assert.equal(await outlierSamples('DF'), 600);
+  const [device] = await q<{ first_seen: Date; last_seen: Date }>(
+    `SELECT first_seen, last_seen FROM devices WHERE device_id = 'DF-0'`,
+  );
+  assert.equal(device!.first_seen.toISOString(), '2026-05-01T10:00:00.000Z');
+  assert.equal(device!.last_seen.toISOString(), all.filter((r) => r.device_id === 'DF-0').at(-1)!.event_time);
+  await fold.flush(); // nothing held: nothing folded twice
+  assert.deepEqual(await rollupMismatches('DF', 'rollups_1m'), []);
+});
+
+test('a processor that dies holding batches: another folds them from raw, exactly once, with each task’s steps', async () => {
+  const dead = processor();
+  const all = readings('DO', 400, 10, '2026-05-02T10:00:00Z');
+  // One task stored in two transactions (as bisection does), their event-time spans overlapping.
+  const split = testTask(all.slice(0, 200));
+  await dead.handler.handle([{ ...split, readings: split.readings.filter((_, i) => i % 3 === 0) }]);
+  await dead.handler.handle([{ ...split, readings: split.readings.filter((_, i) => i % 3 !== 0) }]);
+  await dead.handler.handle([testTask(all.slice(200, 300), TaskTypes.STORE)]); // devices only
+  await dead.handler.handle([testTask(all.slice(300), TaskTypes.ALERT)]); // outliers and devices, no rollups
+  assert.equal(await pendingCount(pool), 4);
+
+  const survivor = processor({ orphanAfterMs: 1 });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await survivor.fold.sweep(), 4);
+  assert.equal(await pendingCount(pool), 0);
+  const rolled = all.slice(0, 200);
+  const rolledByMinute = new Set(rolled.map((r) => `${r.device_id} ${r.metric} ${r.event_time.slice(0, 16)}`));
+  assert.equal(await rollupRows('DO'), rolledByMinute.size, 'only the analyze task is rolled up');
+  const [sum] = await q<{ n: string; s: number }>(
+    `SELECT sum(count) AS n, sum(sum) AS s FROM rollups_1m WHERE device_id LIKE 'DO-%'`,
+  );
+  assert.equal(Number(sum!.n), 200, 'the split task counted once, not once per transaction');
+  assert.ok(Math.abs(sum!.s - rolled.reduce((s, r) => s + r.value, 0)) < 1e-6);
+  assert.equal(await outlierSamples('DO'), 300, 'analyze and alert readings, not store');
+  const [last] = await q<{ last_seen: Date }>(
+    `SELECT max(last_seen) AS last_seen FROM devices WHERE device_id LIKE 'DO-%'`,
+  );
+  assert.equal(last!.last_seen.toISOString(), all.at(-1)!.event_time, 'every stored reading reaches its device');
+
+  // The dead processor's memory, had it woken up: its fold finds its batches taken and folds nothing.
+  await dead.fold.flush();
+  assert.equal(
+    Number((await q<{ n: string }>(`SELECT sum(count) AS n FROM rollups_1m WHERE device_id LIKE 'DO-%'`))[0]!.n),
+    200,
+  );
+  assert.equal(await outlierSamples('DO'), 300);
+  assert.equal(await survivor.fold.sweep(), 0);
+});
+
+test('held readings are bounded: past FOLD_MAX_READINGS, storing waits for a fold', async () => {
+  const { fold, handler } = processor({ maxReadings: 100 });
+  await handler.handle([testTask(readings('DB', 60, 5, '2026-05-03T10:00:00Z'))]);
+  assert.equal(await pendingCount(pool), 1, 'under the bound: held');
+  await handler.handle([testTask(readings('DB', 120, 5, '2026-05-03T11:00:00Z'))]);
+  assert.equal(await pendingCount(pool), 0, 'over it: folded before the handler returned');
+  assert.deepEqual(await rollupMismatches('DB', 'rollups_1m'), []);
+  await fold.stop();
+});

@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { briefError } from '@telemetryhub/common';
+import type { ProcessorMetrics } from '../metrics.js';
+import type { PartitionManager} from '../store/partitions.js';
+import { ROLLUP_SCHEMES } from '../store/partitions.js';
+import {
+  claimOrphans,
+  claimPending,
+  insertPending,
+  readingsOfBatch,
+  type OrphanBatch,
+} from '../store/fold-pending.repo.js';
+import {
+  applyFold,
+  emptyWork,
+  mergeWork,
+  FOLD_STEP,
+  type FoldOutcome,
+  type FoldSettings,
+  type FoldWork,
+} from './fold-work.js';
+
+export interface DeferredFoldOptions {
+  /** How often held readings are folded (ms): how far rollups, outlier alerts and devices trail the raw rows. */
+  intervalMs: number;
+  /** A ledger batch older than this (ms) is folded from its raw rows by whichever processor sweeps first. */
+  orphanAfterMs: number;
+  /** Readings held in memory at most: past it, storing the next batch waits for a fold (backpressure). */
+  maxReadings: number;
+}
+
+export const DEFAULT_FOLD_OPTIONS: DeferredFoldOptions = {
+  intervalMs: 1000,
+  orphanAfterMs: 30_000,
+  maxReadings: 200_000,
+};
+
+/** A batch staged in its transaction, to hand to accept() once that transaction has committed. */
+export interface StagedBatch {
+  batchId: string;
+  work: FoldWork;
+}
+
+/** The tasks of a batch and the fold steps each asks for. */
+export interface TaskSteps {
+  id: string;
+  steps: number;
+}
+
+const SWEEP_LIMIT = 50;
+
+/**
+ * Folds stored readings into the derived tables (rollups, outlier state, devices) a beat after they are stored,
+ * many batches per transaction, instead of once per batch: with a fleet of thousands of series, a batch touches
+ * nearly as many rollup rows as it has readings, and one fold per second touches each row once however many
+ * batches arrived in between — the cost per reading stops growing with the fleet.
+ *
+ * Exactly once, through the ledger (`fold_pending`): a batch's transaction stores its readings and a ledger row
+ * (stage); once committed, the readings are held here (accept); the fold transaction deletes the ledger rows of
+ * the batches it folds and folds only those whose row it deleted. A processor that dies holding batches leaves
+ * their rows behind; after `orphanAfterMs` any processor (sweep) deletes them and folds the same readings read
+ * back from the raw table. A batch is folded by whichever transaction deletes its row, and by no other.
+ */
+export class DeferredFold {
+  private readonly owner = randomUUID();
+  private held: StagedBatch[] = [];
+  private heldReadings = 0;
+  private running: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: {
+      pool: pg.Pool;
+      partitions: PartitionManager;
+      metrics: ProcessorMetrics;
+      log: Logger;
+      settings: FoldSettings;
+      options?: Partial<DeferredFoldOptions>;
+    },
+  ) {}
+
+  private get options(): DeferredFoldOptions {
+    return { ...DEFAULT_FOLD_OPTIONS, ...this.deps.options };
+  }
+
+  /** In the batch's transaction: records the batch in the ledger (nothing for a batch that stored nothing). */
+  async stage(client: pg.PoolClient, work: FoldWork, tasks: readonly TaskSteps[]): Promise<StagedBatch | undefined> {
+    if (!work.readings.length) return undefined;
+    const batchId = randomUUID();
+    let minMs = Infinity;
+    let maxMs = -Infinity;
+    for (const ms of work.ms) {
+      if (ms < minMs) minMs = ms;
+      if (ms > maxMs) maxMs = ms;
+    }
+    await insertPending(client, this.owner, {
+      batchId,
+      taskIds: tasks.map((t) => t.id),
+      taskSteps: tasks.map((t) => t.steps),
+      minMs,
+      maxMs,
+      readings: work.readings.length,
+    });
+    return { batchId, work };
+  }
+
+  /** After the batch's commit: holds its readings for the next fold; waits for one when too many are held. */
+  async accept(batch: StagedBatch | undefined): Promise<void> {
+    if (!batch) return;
+    this.held.push(batch);
+    this.heldReadings += batch.work.readings.length;
+    this.deps.metrics.foldPendingReadings.set(this.heldReadings);
+    if (this.heldReadings >= this.options.maxReadings) await this.flush();
+  }
+
+  /** Folds everything held now (and waits for a fold already running). Failures are logged; held data stays. */
+  flush(): Promise<void> {
+    this.running = this.running.then(() => this.foldHeld());
+    return this.running;
+  }
+
+  /** Folds the batches orphaned in the ledger, from their raw rows. Returns how many it folded. */
+  async sweep(): Promise<number> {
+    let folded = 0;
+    for (;;) {
+      const n = await this.sweepOnce();
+      folded += n;
+      if (n < SWEEP_LIMIT) return folded;
+    }
+  }
+
+  /** Folds on a timer and sweeps orphans every few intervals. */
+  start(): void {
+    const { intervalMs, orphanAfterMs } = this.options;
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+    this.sweepTimer = setInterval(
+      () => void this.sweep().catch((err) => this.deps.log.warn({ err: briefError(err) }, 'orphan fold failed')),
+      Math.max(intervalMs, Math.min(orphanAfterMs / 3, 10_000)),
+    );
+    this.sweepTimer.unref();
+  }
+
+  /** Stops the timers and folds what is held (a clean shutdown leaves nothing to sweep). */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    clearInterval(this.sweepTimer);
+    await this.flush();
+  }
+
+  private async foldHeld(): Promise<void> {
+    if (!this.held.length) return;
+    const batches = this.held;
+    this.held = [];
+    const started = performance.now();
+    try {
+      const outcome = await this.inTransaction(
+        batches.flatMap((b) => b.work.ms),
+        async (client) => {
+          const taken = await claimPending(
+            client,
+            batches.map((b) => b.batchId),
+          );
+          const work = emptyWork();
+          for (const b of batches) if (taken.has(b.batchId)) mergeWork(work, b.work);
+          return applyFold(client, work, this.deps.settings);
+        },
+      );
+      this.heldReadings -= batches.reduce((n, b) => n + b.work.readings.length, 0);
+      this.counted(outcome, 'memory', started);
+    } catch (err) {
+      this.held = [...batches, ...this.held];
+      this.deps.metrics.foldRuns.inc({ source: 'memory', outcome: 'failed' });
+      this.deps.log.warn({ err: briefError(err), batches: batches.length }, 'fold failed; will retry');
+    } finally {
+      this.deps.metrics.foldPendingReadings.set(this.heldReadings);
+    }
+  }
+
+  private async sweepOnce(): Promise<number> {
+    const started = performance.now();
+    let orphans: OrphanBatch[] = [];
+    // The orphans' event times are known only once claimed: their partitions are ensured inside (a no-op when
+    // they exist, which they do: the rows' own partitions were ensured when they were stored).
+    const outcome = await this.inTransaction([], async (client) => {
+      orphans = await claimOrphans(client, this.options.orphanAfterMs, SWEEP_LIMIT);
+      const work = emptyWork();
+      for (const batch of orphans) mergeWork(work, await recoveredWork(client, batch));
+      for (const scheme of ROLLUP_SCHEMES) await this.deps.partitions.ensure(scheme, work.ms);
+      return applyFold(client, work, this.deps.settings);
+    });
+    if (orphans.length) {
+      this.counted(outcome, 'orphan', started);
+      this.deps.log.info({ batches: orphans.length }, 'folded batches a stopped processor left in the ledger');
+    }
+    return orphans.length;
+  }
+
+  private async inTransaction(times: readonly number[], body: (c: pg.PoolClient) => Promise<FoldOutcome>) {
+    for (const scheme of ROLLUP_SCHEMES) await this.deps.partitions.ensure(scheme, times);
+    const client = await this.deps.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const outcome = await body(client);
+      await client.query('COMMIT');
+      return outcome;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private counted(outcome: FoldOutcome, source: 'memory' | 'orphan', started: number): void {
+    const m = this.deps.metrics;
+    m.foldRuns.inc({ source, outcome: 'done' });
+    m.foldDuration.observe((performance.now() - started) / 1000);
+    if (outcome.rollupRows) m.dbRowsWritten.inc({ table: 'rollups' }, outcome.rollupRows);
+    if (outcome.deviceRows) m.dbRowsWritten.inc({ table: 'devices' }, outcome.deviceRows);
+    for (const a of outcome.changedAlerts) {
+      m.alerts.inc({ metric: a.metric, rule: a.rule, action: a.state === 'firing' ? 'fire' : 'resolve' });
+    }
+    if (outcome.changedAlerts.length) m.dbRowsWritten.inc({ table: 'alerts' }, outcome.changedAlerts.length);
+  }
+}
+
+/** An orphaned batch's readings, read back from raw, each with the steps of the task that stored it. */
+async function recoveredWork(client: pg.PoolClient, batch: OrphanBatch): Promise<FoldWork> {
+  const stepsOf = new Map(batch.taskIds.map((id, i) => [id, batch.taskSteps[i]!]));
+  const work = emptyWork();
+  for (const { reading, taskId } of await readingsOfBatch(client, batch)) {
+    work.readings.push(reading);
+    work.ms.push(Date.parse(reading.event_time));
+    work.steps.push((stepsOf.get(taskId) ?? 0) | FOLD_STEP.devices);
+  }
+  return work;
+}

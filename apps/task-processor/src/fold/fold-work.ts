@@ -1,0 +1,82 @@
+import type pg from 'pg';
+import type { Reading } from '@telemetryhub/common';
+import { foldRollups } from '../store/rollup.repo.js';
+import { recordDevicesSeen } from '../store/devices.repo.js';
+import { lockOutlierState, saveOutlierState } from '../store/outlier.repo.js';
+import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../store/alert.repo.js';
+import { evaluateOutliers, type OutlierConfig } from '../handlers/outlier-rules.js';
+
+/**
+ * What folding does with a stored reading, as bits: into the 1-minute and 1-hour rollups, through the outlier
+ * detector (running z-score per device and metric), into its device's row. The task type decides the first two
+ * (handlers/telemetry.handler.ts); every stored reading updates its device.
+ */
+export const FOLD_STEP = { rollup: 1, outliers: 2, devices: 4 } as const;
+
+/** Readings stored by one or more batches, each with its fold steps, waiting to be folded. */
+export interface FoldWork {
+  readings: Reading[];
+  /** Event time of each reading in ms (parsed once, when the batch was stored). */
+  ms: number[];
+  steps: number[];
+}
+
+export const emptyWork = (): FoldWork => ({ readings: [], ms: [], steps: [] });
+
+/** Appends `b` to `into` (folding is order-free for rollups and devices; outliers sort by event time). */
+export function mergeWork(into: FoldWork, b: FoldWork): void {
+  for (let i = 0; i < b.readings.length; i++) {
+    into.readings.push(b.readings[i]!);
+    into.ms.push(b.ms[i]!);
+    into.steps.push(b.steps[i]!);
+  }
+}
+
+export interface FoldOutcome {
+  rollupRows: number;
+  deviceRows: number;
+  /** Alerts the outlier detector fired or resolved (to count and notify once committed). */
+  changedAlerts: AlertRow[];
+}
+
+export interface FoldSettings {
+  /** The outlier detector; absent = off (readings with that step are then only rolled up and counted). */
+  outliers?: OutlierConfig;
+  /** Webhook URLs: an outlier alert change queues one notification per URL in the same transaction. */
+  webhookUrls?: readonly string[];
+}
+
+/**
+ * Folds readings into rollups, devices and the outlier state, in the caller's transaction. Call it with readings
+ * the raw insert really added, each once: then every reading counts exactly once, whatever the retries. Rows are
+ * locked table by table in a fixed order (rollups, devices, outlier state — each sorted), the same in every
+ * transaction that folds, so two replicas folding overlapping series wait for each other instead of deadlocking.
+ */
+export async function applyFold(client: pg.PoolClient, work: FoldWork, settings: FoldSettings): Promise<FoldOutcome> {
+  const rollup = select(work, FOLD_STEP.rollup);
+  const devices = select(work, FOLD_STEP.devices);
+  const outliers = settings.outliers ? select(work, FOLD_STEP.outliers).readings : [];
+  const rollupRows = rollup.readings.length ? await foldRollups(client, rollup.readings, rollup.ms) : 0;
+  const deviceRows = await recordDevicesSeen(client, devices.readings, devices.ms);
+  let changedAlerts: AlertRow[] = [];
+  if (outliers.length) {
+    const firing = await firingAlerts(client, [...new Set(outliers.map((r) => r.device_id))]);
+    const states = await lockOutlierState(client, outliers);
+    const actions = evaluateOutliers(outliers, states, firing, settings.outliers!);
+    await saveOutlierState(client, states);
+    changedAlerts = await applyAlertActions(client, actions);
+    await queueAlertNotifications(client, changedAlerts, settings.webhookUrls ?? []);
+  }
+  return { rollupRows, deviceRows, changedAlerts };
+}
+
+/** The readings (and event times) of `work` whose steps include `step`. */
+function select(work: FoldWork, step: number): { readings: Reading[]; ms: number[] } {
+  const out = { readings: [] as Reading[], ms: [] as number[] };
+  for (let i = 0; i < work.readings.length; i++) {
+    if ((work.steps[i]! & step) === 0) continue;
+    out.readings.push(work.readings[i]!);
+    out.ms.push(work.ms[i]!);
+  }
+  return out;
+}
