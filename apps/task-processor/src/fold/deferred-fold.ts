@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { briefError } from '@telemetryhub/common';
 import type { ProcessorMetrics } from '../metrics.js';
-import type { PartitionManager} from '../store/partitions.js';
+import type { PartitionManager } from '../store/partitions.js';
 import { ROLLUP_SCHEMES } from '../store/partitions.js';
 import {
   claimOrphans,
