@@ -10,6 +10,8 @@
  * - BullMQ per event: one job per event (`addBulk`), a Worker with concurrency 100, one `INSERT … ON CONFLICT DO
  *   NOTHING` each (on `--per-event-events`, fewer: it is an order of magnitude slower);
  * - the ceilings: pipelined `LPUSH` of the same tasks into Redis, and `COPY` of the same rows into PostgreSQL.
+ * Ours is also measured as the processor alone, draining a backlog pushed straight into the queue (as the BullMQ
+ * references start from jobs already in Redis), with its resident memory while it drains.
  * Then the latency run: a steady `--rate` events/s for `--duration` s through the hub, p50/p99 from event time to
  * the row in PostgreSQL (its `stored_at`, the storing transaction's start).
  *
@@ -22,7 +24,7 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/devstack';
-import { sleep } from '@telemetryhub/common';
+import { createRedis, queueKeys, sleep } from '@telemetryhub/common';
 import { PER_TASK, bullmq, chunks, copyLimit, lpushLimit, rowCount, type BenchEvent } from './e2e-references.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
@@ -110,6 +112,44 @@ async function ours(db: pg.Pool, hubUrl: string, events: BenchEvent[]): Promise<
   return events.length / ((performance.now() - t0) / 1000);
 }
 
+/**
+ * The processor alone, draining a backlog as BullMQ's worker does in its reference: every task pushed into the
+ * queue first (as the hub publishes them: 500 readings a task), timed until all are rows. Events/s, and the
+ * processor's largest resident memory while it drained (sampled every 100 ms).
+ */
+async function backlog(
+  db: pg.Pool,
+  redisUrl: string,
+  events: BenchEvent[],
+  pid: number | undefined,
+): Promise<{ rate: number; rssMiB: number }> {
+  const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
+  const before = await rowCount(db, 'readings');
+  const tasks = chunks(events, PER_TASK).map((readings) =>
+    JSON.stringify({
+      id: randomUUID(),
+      type: 'telemetry.analyze',
+      priority: 50,
+      created_at: new Date().toISOString(),
+      attempts: 0,
+      payload: { readings },
+    }),
+  );
+  let rssMiB = 0;
+  const sampler = setInterval(() => {
+    void processMemoryMiB(pid).then((m) => (rssMiB = Math.max(rssMiB, m.rss)));
+  }, 100);
+  try {
+    const t0 = performance.now();
+    for (const part of chunks(tasks, 100)) await redis.lpush(queueKeys('tasks').pending, ...part);
+    await waitForRows(db, 'readings', before + events.length);
+    return { rate: events.length / ((performance.now() - t0) / 1000), rssMiB };
+  } finally {
+    clearInterval(sampler);
+    redis.disconnect();
+  }
+}
+
 /** A steady `RATE` through the hub for `DURATION` s: latency from event time to the row (stored_at). */
 async function latencyRun(db: pg.Pool, hubUrl: string): Promise<{ p50Ms: number; p99Ms: number; kept: number }> {
   let n = 0;
@@ -183,13 +223,25 @@ async function main(): Promise<void> {
       const cpuBefore = await processCpuSeconds(processor.pid);
       const e2e = await ours(db, hubUrl, events);
       const processorCpuMicros = ((await processCpuSeconds(processor.pid)) - cpuBefore) / EVENTS / 1e-6;
+      progress(`round ${r + 1}/${ROUNDS}: ours, the processor alone draining a backlog of ${EVENTS} events`);
+      const drained = await backlog(db, redis.url, fleetEvents(EVENTS, `q${r}`), processor.pid);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per ${PER_TASK} events, one multi-row INSERT each`);
       const batched = await bullmq(redis.url, db, fleetEvents(EVENTS, `b${r}`), PER_TASK, 8);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per event, concurrency 100 (${PER_EVENT_EVENTS} events)`);
       const single = await bullmq(redis.url, db, fleetEvents(PER_EVENT_EVENTS, `s${r}`), 1, 100);
-      rounds.push({ e2e, batched, single, lpush, copy, processorCpuMicros });
+      rounds.push({
+        e2e,
+        batched,
+        single,
+        lpush,
+        copy,
+        processorCpuMicros,
+        backlog: drained.rate,
+        backlogRssMiB: drained.rssMiB,
+      });
       progress(
-        `  ours ${Math.round(e2e)}/s, BullMQ batched ${Math.round(batched)}/s, per event ${Math.round(single)}/s, ` +
+        `  ours ${Math.round(e2e)}/s (processor alone from a backlog ${Math.round(drained.rate)}/s, ` +
+          `RSS ≤ ${Math.round(drained.rssMiB)} MiB), BullMQ batched ${Math.round(batched)}/s, per event ${Math.round(single)}/s, ` +
           `LPUSH ${Math.round(lpush)}/s, COPY ${Math.round(copy)}/s, processor ${processorCpuMicros.toFixed(1)} µs CPU/event`,
       );
     }
@@ -206,12 +258,16 @@ async function main(): Promise<void> {
       p50_visible_ms: latency.p50Ms,
       p99_visible_ms: latency.p99Ms,
       steady_rate_kept_events_per_s: Math.round(latency.kept),
+      processor_backlog_events_per_s: Math.round(med('backlog')),
+      processor_backlog_rss_mib: Math.round(Math.max(...rounds.map((r) => r.backlogRssMiB!))),
       processor_cpu_us_per_event: Number(med('processorCpuMicros').toFixed(1)),
       processor_peak_rss_mib: Math.round((await processMemoryMiB(processor.pid)).peak),
       ratios: {
         e2e_vs_bullmq_batched: Number(ratio('e2e', 'batched').toFixed(2)),
         e2e_vs_bullmq_per_event: Number(ratio('e2e', 'single').toFixed(2)),
         e2e_vs_pg_copy: Number(ratio('e2e', 'copy').toFixed(2)),
+        processor_backlog_vs_pg_copy: Number(ratio('backlog', 'copy').toFixed(2)),
+        processor_backlog_vs_bullmq_batched: Number(ratio('backlog', 'batched').toFixed(2)),
       },
       series: DEVICES * METRICS.length,
       events: EVENTS,
@@ -247,6 +303,11 @@ async function main(): Promise<void> {
     console.log(
       `  = ${result.ratios.e2e_vs_bullmq_batched}× BullMQ batched (target ≥ 1.2), ${result.ratios.e2e_vs_bullmq_per_event}× per event (target ≥ 10), ` +
         `${result.ratios.e2e_vs_pg_copy}× COPY`,
+    );
+    console.log(
+      `  the processor alone, draining a backlog: ${k(result.processor_backlog_events_per_s)} = ` +
+        `${result.ratios.processor_backlog_vs_pg_copy}× COPY (target ≥ 0.6), ` +
+        `${result.ratios.processor_backlog_vs_bullmq_batched}× BullMQ batched; RSS ≤ ${result.processor_backlog_rss_mib} MiB (target < 512)`,
     );
     console.log(
       `  steady ${RATE} events/s (kept ${k(result.steady_rate_kept_events_per_s)}): visible p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms (target < 1000)`,
