@@ -61,11 +61,15 @@ async function pickPort(wanted: number | undefined, progress: Progress, what: st
 /**
  * Node flags per app, as its Dockerfile and npm script set them. The hub gets a larger young generation: under
  * HTTP ingest most garbage (request bodies, parsed events) dies within a few milliseconds, and 16 MiB semi-spaces
- * were scavenged every ~40 ms with a tenth of it promoted (measured with `bench/hub-ingest.bench.ts`).
+ * were scavenged every ~40 ms with a tenth of it promoted (measured with `bench/hub-ingest.bench.ts`). The
+ * processor's old generation is capped: V8 sizes it to the machine and collects lazily, so a processor draining a
+ * backlog grew to 950 MiB resident on a 24 GiB machine although its live data is bounded by its settings
+ * (CONSUMER_CONCURRENCY × FETCH_BATCH_SIZE tasks in flight, FOLD_MAX_READINGS held); with the cap it stays under
+ * 512 MiB at the same speed (`npm run bench:e2e`). Raise it with those settings (docs/configuration.md).
  */
 export const NODE_FLAGS: Record<'hub' | 'task-processor', string[]> = {
   hub: ['--max-semi-space-size=32'],
-  'task-processor': [],
+  'task-processor': ['--max-old-space-size=256'],
 };
 
 export function startAppProcess(

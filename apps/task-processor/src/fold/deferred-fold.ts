@@ -34,7 +34,7 @@ export interface DeferredFoldOptions {
 export const DEFAULT_FOLD_OPTIONS: DeferredFoldOptions = {
   intervalMs: 1000,
   orphanAfterMs: 30_000,
-  maxReadings: 200_000,
+  maxReadings: 100_000,
 };
 
 /** A batch staged in its transaction, to hand to accept() once that transaction has committed. */
