@@ -1,6 +1,6 @@
 /**
- * The processor as main.ts runs it (consumer group, decode pool, telemetry handler with threshold rules and
- * statistical outliers), built over a throwaway stack for the processor benchmarks.
+ * The processor as main.ts runs it (consumer group, decode pool, telemetry handler with threshold rules,
+ * statistical outliers and the deferred fold), built over a throwaway stack for the processor benchmarks.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -18,6 +18,8 @@ import {
 import { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
 import { createDecodePool, type TaskDecodePool } from '../apps/task-processor/src/decode/decode-pool.js';
 import { DEFAULT_OUTLIER_CONFIG } from '../apps/task-processor/src/handlers/outlier-rules.js';
+import { DeferredFold } from '../apps/task-processor/src/fold/deferred-fold.js';
+import { PartitionManager } from '../apps/task-processor/src/store/partitions.js';
 
 const METRICS = ['temperature', 'humidity', 'voltage', 'current'];
 
@@ -40,6 +42,8 @@ export function benchReading(i: number, eventMs: number): Reading {
 
 export interface BenchProcessor {
   consumers: ConsumerGroup;
+  /** Folds rollups, outliers and devices once a second (started; its timers do not hold the process). */
+  fold: DeferredFold;
   decoder: TaskDecodePool;
   metrics: ProcessorMetrics;
 }
@@ -66,11 +70,20 @@ export async function createBenchProcessor(opts: {
   const metrics = createProcessorMetrics(
     createMetricsRegistry({ prefix: 'taskproc', version: 'bench', defaultMetrics: false }),
   );
+  const fold = new DeferredFold({
+    pool: opts.pool,
+    partitions: new PartitionManager(opts.pool),
+    metrics,
+    log: opts.log,
+    settings: { outliers: DEFAULT_OUTLIER_CONFIG },
+  });
+  fold.start();
   const handler = createTelemetryHandler({
     pool: opts.pool,
     metrics,
     log: opts.log,
     outliers: DEFAULT_OUTLIER_CONFIG,
+    fold,
     ...(opts.lateHorizonMs === undefined ? {} : { lateHorizonMs: opts.lateHorizonMs }),
   });
   const handlers = new HandlerRegistry().register(TELEMETRY_TASK_TYPES, opts.wrap ? opts.wrap(handler) : handler);
@@ -90,7 +103,7 @@ export async function createBenchProcessor(opts: {
     retryMaxMs: 1000,
     decoder,
   });
-  return { consumers, decoder, metrics };
+  return { consumers, fold, decoder, metrics };
 }
 
 export interface BenchStack {
