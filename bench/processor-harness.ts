@@ -2,6 +2,7 @@
  * The processor as main.ts runs it (consumer group, decode pool, telemetry handler with threshold rules,
  * statistical outliers and the deferred fold), built over a throwaway stack for the processor benchmarks.
  */
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createMetricsRegistry, createRedis, type Reading, type RedisClient } from '@telemetryhub/common';
@@ -21,14 +22,20 @@ import { DEFAULT_OUTLIER_CONFIG } from '../apps/task-processor/src/handlers/outl
 import { DeferredFold } from '../apps/task-processor/src/fold/deferred-fold.js';
 import { PartitionManager } from '../apps/task-processor/src/store/partitions.js';
 
-const METRICS = ['temperature', 'humidity', 'voltage', 'current'];
+const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
+/** The benchmarks' default fleet: 1,000 devices × 5 metrics, as the end-to-end benchmark's. */
+export const DEFAULT_SERIES = 5000;
 
-/** The i-th benchmark reading: 200 devices, four metrics, at `eventMs`. */
-export function benchReading(i: number, eventMs: number): Reading {
+/**
+ * The i-th benchmark reading of a fleet of `series` series (devices × 5 metrics; consecutive readings are of
+ * different devices, as a fleet reporting together sends them), at `eventMs`, with a random event id.
+ */
+export function benchReading(i: number, eventMs: number, series = DEFAULT_SERIES): Reading {
+  const devices = Math.max(1, Math.round(series / METRICS.length));
   return {
-    event_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-    device_id: `bench-${String(i % 200).padStart(3, '0')}`,
-    metric: METRICS[i % 4]!,
+    event_id: randomUUID(),
+    device_id: `bench-${i % devices}`,
+    metric: METRICS[Math.floor(i / devices) % METRICS.length]!,
     event_time: new Date(eventMs).toISOString(),
     value: 20 + (i % 97) / 10,
     unit: null,

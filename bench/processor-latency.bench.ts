@@ -10,11 +10,12 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { TaskProducer, queueDepths, sleep, type Reading } from '@telemetryhub/common';
-import { benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
+import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 
 const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '20000' },
+    series: { type: 'string', default: String(DEFAULT_SERIES) },
     seconds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '3' },
     'per-task': { type: 'string', default: '500' },
@@ -28,11 +29,12 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor-latency -- [--rate events/s (20000)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (2)] [--threads N (cores)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
+    'npm run bench:processor-latency -- [--rate events/s (20000)] [--series N (5000: devices × 5 metrics)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (2)] [--threads N (cores)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
   );
   process.exit(0);
 }
 const RATE = Number(values.rate);
+const SERIES = Number(values.series);
 const SECONDS = Number(values.seconds);
 const WARMUP_MS = Number(values.warmup) * 1000;
 const PER_TASK = Number(values['per-task']);
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
       while (sent < due) {
         const n = Math.min(PER_TASK, due - sent);
         const readings: Reading[] = [];
-        for (let i = 0; i < n; i++, sent++) readings.push(benchReading(sent, start + (sent / RATE) * 1000));
+        for (let i = 0; i < n; i++, sent++) readings.push(benchReading(sent, start + (sent / RATE) * 1000, SERIES));
         tasks.push({
           id: `task-${taskNo++}`,
           type: 'telemetry.analyze',

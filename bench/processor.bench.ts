@@ -12,12 +12,13 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { TaskProducer, queueDepths, type Reading, type TaskEnvelope, sleep } from '@telemetryhub/common';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
-import { benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
+import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 import { median } from './median.js';
 
 const { values } = parseArgs({
   options: {
     events: { type: 'string', default: '200000' },
+    series: { type: 'string', default: String(DEFAULT_SERIES) },
     'per-task': { type: 'string', default: '500' },
     json: { type: 'boolean', default: false },
     loops: { type: 'string', default: '2' },
@@ -30,11 +31,12 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor -- [--events N (200000)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (cores; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
+    'npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (cores; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
   );
   process.exit(0);
 }
 const N = Number(values.events);
+const SERIES = Number(values.series);
 const PER_TASK = Number(values['per-task']);
 const LOOPS = Number(values.loops);
 const ROUNDS = Number(values.rounds);
@@ -43,10 +45,10 @@ const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 // 'error': the pool's idle clients are cut off when the throwaway server stops, which is expected here.
 const log = pino({ level: 'error' });
 
-/** Round `r`'s readings: fresh event ids, an hour later than the previous round's (same day partition). */
+/** Round `r`'s readings: random event ids, each series once a second, an hour later than the previous round's. */
 function readings(r: number): Reading[] {
   const base = Date.parse('2026-05-01T00:00:00Z') + r * 3_600_000;
-  return Array.from({ length: N }, (_, i) => benchReading(r * N + i, base + Math.floor(i / 800) * 1000));
+  return Array.from({ length: N }, (_, i) => benchReading(r * N + i, base + Math.floor(i / SERIES) * 1000, SERIES));
 }
 
 /** Seconds one COPY of `rows` takes into a fresh table shaped like `readings` (dropped afterwards). */
