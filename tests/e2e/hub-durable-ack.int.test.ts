@@ -79,8 +79,13 @@ test('a hub killed with SIGKILL right after answering 202 under load: every ackn
 });
 
 test('with ACK_MODE=memory the same kill loses events it acknowledged (what the durable mode prevents)', async () => {
-  // One client, a long linger: the acknowledged readings are still in the ring buffer when the kill lands.
-  const { hub, url } = await startHub('memory', { ACK_MODE: 'memory', BATCH_LINGER_MS: '2000' });
+  // One client, a linger longer than the load and batches larger than it sends: nothing is published before the
+  // kill lands (a full batch would be, and a kill right after one left nothing acknowledged only in memory).
+  const { hub, url } = await startHub('memory', {
+    ACK_MODE: 'memory',
+    BATCH_LINGER_MS: '2000',
+    BATCH_MAX_READINGS: '100000',
+  });
   const acknowledged = await loadThenKill(url, hub, { clients: 1, batch: 10, loadMs: 300 });
   const inRedis = new Set((await queuedTasks(redis.url, 'memory')).flatMap((t) => t.readings.map((r) => r.event_id)));
   const lost = [...acknowledged].filter((id) => !inRedis.has(id));
