@@ -5,7 +5,7 @@
  * The order is (first 8 hex digits as a number, then the whole id as a string): for canonical lower-case UUIDs
  * that is plain string order. Sorting a Float64Array of (prefix × 2²¹ + position) natively, then re-sorting
  * only the rare runs that share a prefix, is about 4× faster than a comparator sort over the objects (1.2 µs per
- * reading on the processor's main thread, measured session 9 with 50,000-reading batches).
+ * reading on the processor's main thread, measured with 50,000-reading batches).
  */
 export function inEventIdOrder<T>(items: readonly T[], idOf: (item: T) => string): T[] {
   const n = items.length;

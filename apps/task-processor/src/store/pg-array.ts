@@ -1,7 +1,7 @@
 /**
  * PostgreSQL array literals for `unnest($n::type[])` parameters, built in one pass. node-postgres serialises a JS
  * array element by element (a type check, two regex replaces and a concatenation each), which was the largest
- * single cost of the raw insert on the processor's main thread (bench:processor profile, session 8); these do
+ * single cost of the raw insert on the processor's main thread (bench:processor profile); these do
  * the same job in about half the CPU.
  */
 

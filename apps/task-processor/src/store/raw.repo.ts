@@ -26,7 +26,7 @@ export interface InsertReadingsOptions {
  *
  * Fast path: COPY straight into `readings` — PostgreSQL's bulk path (rows buffered and written many at a time),
  * about 2.5× faster than any INSERT … SELECT, which inserts row by row whether or not it says ON CONFLICT
- * (measured session 9: 30 µs/row for INSERT … unnest … ON CONFLICT, 32–36 for COPY into a staging table then
+ * (measured: 30 µs/row for INSERT … unnest … ON CONFLICT, 32–36 for COPY into a staging table then
  * INSERT … SELECT with or without ON CONFLICT, 13 for COPY into `readings`). COPY cannot skip duplicates: when a
  * row is already there (a retried task, a duplicate send) it fails with a unique violation, the savepoint undoes
  * it, and the batch goes through `INSERT … ON CONFLICT DO NOTHING RETURNING` instead. A batch repeating an
