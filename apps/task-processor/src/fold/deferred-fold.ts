@@ -70,6 +70,7 @@ export class DeferredFold {
   private running: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly options: DeferredFoldOptions;
 
   constructor(
     private readonly deps: {
@@ -80,10 +81,8 @@ export class DeferredFold {
       settings: FoldSettings;
       options?: Partial<DeferredFoldOptions>;
     },
-  ) {}
-
-  private get options(): DeferredFoldOptions {
-    return { ...DEFAULT_FOLD_OPTIONS, ...this.deps.options };
+  ) {
+    this.options = { ...DEFAULT_FOLD_OPTIONS, ...deps.options };
   }
 
   /** In the batch's transaction: records the batch in the ledger (nothing for a batch that stored nothing). */

@@ -14,7 +14,7 @@ import { insertTaskStatistics } from '../store/task-statistics.repo.js';
 import type { StoredReadingInput } from '../store/raw.repo.js';
 import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from './event-time-watermark.js';
 import { FOLD_STEP, applyFold, type FoldOutcome, type FoldWork } from '../fold/fold-work.js';
-import type { DeferredFold, StagedBatch } from '../fold/deferred-fold.js';
+import type { DeferredFold, StagedBatch, TaskSteps } from '../fold/deferred-fold.js';
 
 type Step = 'rollup' | 'alert';
 /** A task type's steps as fold bits: `alert` runs the threshold rules here and the outlier detector in the fold. */
@@ -84,7 +84,8 @@ export function createTelemetryHandler(deps: {
       const allMs = all.map((i) => Date.parse(i.reading.event_time));
       const { items, itemsMs, late } = splitByHorizon(all, allMs, deps.lateHorizonMs, now());
       const stepsOf = eventSteps(tasks);
-      const anyRollup = tasks.some((t) => stepBits(t.header.type) & STEP_BIT.rollup);
+      // Rollup partitions are needed here only when this transaction folds; the deferred fold ensures its own.
+      const anyRollup = !deps.fold && tasks.some((t) => stepBits(t.header.type) & STEP_BIT.rollup);
       // Per-batch statistics (telemetry.analyze), kept as long as raw readings: not for tasks older than that.
       const statisticsCutoff = deps.lateHorizonMs === undefined ? -Infinity : now() - deps.lateHorizonMs;
       const withStatistics = tasks.filter(
@@ -223,7 +224,7 @@ function foldWork(readings: Reading[], ms: number[], stepsOf: (eventId: string) 
 }
 
 /** Each task of the batch with its fold steps, for the fold ledger. */
-function taskSteps(tasks: readonly ParsedTask[]): Array<{ id: string; steps: number }> {
+function taskSteps(tasks: readonly ParsedTask[]): TaskSteps[] {
   return tasks.map((t) => ({ id: t.header.id, steps: stepBits(t.header.type) | FOLD_STEP.devices }));
 }
 
