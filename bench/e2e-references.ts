@@ -94,12 +94,24 @@ export async function bullmq(
   return rate;
 }
 
+/** The events as the hub publishes them: `telemetry.analyze` task JSON, `PER_TASK` readings a task. */
+export function analyzeTasks(events: BenchEvent[]): string[] {
+  return chunks(events, PER_TASK).map((readings) =>
+    JSON.stringify({
+      id: randomUUID(),
+      type: 'telemetry.analyze',
+      priority: 50,
+      created_at: new Date().toISOString(),
+      attempts: 0,
+      payload: { readings },
+    }),
+  );
+}
+
 /** The transport's ceiling: the same events as task JSON (500 per task), pipelined LPUSH. Events/s. */
 export async function lpushLimit(redisUrl: string, events: BenchEvent[]): Promise<number> {
   const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
-  const tasks = chunks(events, PER_TASK).map((readings) =>
-    JSON.stringify({ id: randomUUID(), type: 'telemetry.analyze', priority: 50, payload: { readings } }),
-  );
+  const tasks = analyzeTasks(events);
   const t0 = performance.now();
   for (const part of chunks(tasks, 100)) {
     const p = redis.pipeline();

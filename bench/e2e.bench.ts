@@ -25,7 +25,16 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/devstack';
 import { createRedis, queueKeys, sleep } from '@telemetryhub/common';
-import { PER_TASK, bullmq, chunks, copyLimit, lpushLimit, rowCount, type BenchEvent } from './e2e-references.js';
+import {
+  PER_TASK,
+  analyzeTasks,
+  bullmq,
+  chunks,
+  copyLimit,
+  lpushLimit,
+  rowCount,
+  type BenchEvent,
+} from './e2e-references.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
 import { pacedLoad } from './paced-load.js';
@@ -125,16 +134,7 @@ async function backlog(
 ): Promise<{ rate: number; rssMiB: number }> {
   const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
   const before = await rowCount(db, 'readings');
-  const tasks = chunks(events, PER_TASK).map((readings) =>
-    JSON.stringify({
-      id: randomUUID(),
-      type: 'telemetry.analyze',
-      priority: 50,
-      created_at: new Date().toISOString(),
-      attempts: 0,
-      payload: { readings },
-    }),
-  );
+  const tasks = analyzeTasks(events);
   let rssMiB = 0;
   const sampler = setInterval(() => {
     void processMemoryMiB(pid).then((m) => (rssMiB = Math.max(rssMiB, m.rss)));
