@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Queue, Worker } from 'bullmq';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createRedis } from '@telemetryhub/common';
+import { createRedis } from '@telemetryhub/queue';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
 
 /** Readings per task (as the hub publishes) and per BullMQ batched job. */

@@ -23,8 +23,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/devstack';
-import { createRedis, queueKeys, sleep } from '@telemetryhub/common';
+import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
+import { sleep } from '@telemetryhub/service-kit';
+import { createRedis, queueKeys } from '@telemetryhub/queue';
 import {
   PER_TASK,
   analyzeTasks,

@@ -9,8 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RedisServer, freePort } from '@telemetryhub/devstack';
-import { createRedis, sleep } from '@telemetryhub/common';
+import { RedisServer, freePort } from '@telemetryhub/testkit';
+import { sleep } from '@telemetryhub/service-kit';
+import { createRedis } from '@telemetryhub/queue';
 import { scrapeMetric as metric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { processMemoryMiB } from './process-stats.js';
 

@@ -5,8 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { createMetricsRegistry, createRedis, type Reading, type RedisClient } from '@telemetryhub/common';
-import { startStack, type LocalStack } from '@telemetryhub/devstack';
+import { createMetricsRegistry } from '@telemetryhub/service-kit';
+import { type Reading } from '@telemetryhub/schemas';
+import { createRedis, type RedisClient } from '@telemetryhub/queue';
+import { startStack, type LocalStack } from '@telemetryhub/testkit';
 import { createPgPool } from '../apps/task-processor/src/store/pool.js';
 import { migrate } from '../apps/task-processor/src/store/migrate.js';
 import { createProcessorMetrics, type ProcessorMetrics } from '../apps/task-processor/src/metrics.js';

@@ -9,7 +9,9 @@
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
-import { TaskProducer, queueDepths, sleep, type Reading } from '@telemetryhub/common';
+import { sleep } from '@telemetryhub/service-kit';
+import { type Reading } from '@telemetryhub/schemas';
+import { TaskProducer, queueDepths } from '@telemetryhub/queue';
 import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 
 const { values } = parseArgs({

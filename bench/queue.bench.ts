@@ -17,7 +17,8 @@
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
-import { RedisServer, findOnPath } from '@telemetryhub/devstack';
+import { RedisServer, findOnPath } from '@telemetryhub/testkit';
+import { type TaskEnvelope } from '@telemetryhub/schemas';
 import {
   BullmqConsumer,
   BullmqProducer,
@@ -28,8 +29,7 @@ import {
   createRedis,
   type QueueConsumer,
   type QueueProducer,
-  type TaskEnvelope,
-} from '@telemetryhub/common';
+} from '@telemetryhub/queue';
 import { median } from './median.js';
 
 const { values } = parseArgs({

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SegmentLog, listSegmentIds, segmentPath } from '@telemetryhub/common';
+import { SegmentLog, listSegmentIds, segmentPath } from '@telemetryhub/spool';
 
 const { values } = parseArgs({
   options: {

@@ -1,5 +1,5 @@
 /**
- * Starts the whole stack on this machine: Redis and PostgreSQL (libs/devstack), then the hub and the
+ * Starts the whole stack on this machine: Redis and PostgreSQL (libs/testkit), then the hub and the
  * task-processor as child processes wired to them. Used by `npm start` and by the end-to-end test, so the test
  * exercises the very start-up path users run.
  */
@@ -14,7 +14,7 @@ import {
   startStack,
   type LocalStack,
   type Progress,
-} from '@telemetryhub/devstack';
+} from '@telemetryhub/testkit';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 

@@ -2,7 +2,7 @@
  * Runs the test suite with node:test (through tsx). Usage:
  *   tsx scripts/run-tests.ts [--unit | --int] [dir ...]
  * Finds `*.test.ts` under apps/, libs/ and tests/ (or the given dirs or files). `*.int.test.ts` need real Redis/PostgreSQL, which
- * each test file starts itself on private ports (libs/devstack); `--unit` skips them.
+ * each test file starts itself on private ports (libs/testkit); `--unit` skips them.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';

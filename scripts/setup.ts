@@ -11,7 +11,7 @@ import {
   ensureRedisServer,
   ensureSocat,
   findOnPath,
-} from '@telemetryhub/devstack';
+} from '@telemetryhub/testkit';
 
 const say = (line: string) => console.log(`[setup] ${line}`);
 try {

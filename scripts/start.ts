@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import pg from 'pg';
-import { MissingDependencyError } from '@telemetryhub/devstack';
+import { MissingDependencyError } from '@telemetryhub/testkit';
 import { ROOT, startLocalPipeline, type LocalPipeline } from './local-pipeline.js';
 
 const HELP = `npm start — run TelemetryHub locally: Redis + PostgreSQL + task-processor + hub (simulated sensors).

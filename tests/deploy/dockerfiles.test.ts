@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './support/manifests.js';
 import { parseDockerfile, healthcheckArgv } from './support/dockerfile.js';
@@ -13,7 +13,11 @@ import { APPS, APP_NAMES } from './support/apps.js';
 import { NODE_FLAGS } from '../../scripts/local-pipeline.js';
 
 const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
-const workspaceDirs = ['libs/common', 'libs/devstack', 'apps/hub', 'apps/task-processor', 'apps/cli'];
+const workspaceDirs = ['libs', 'apps'].flatMap((d) =>
+  readdirSync(join(ROOT, d))
+    .map((name) => `${d}/${name}`)
+    .filter((dir) => existsSync(join(ROOT, dir, 'package.json'))),
+);
 
 for (const app of APP_NAMES) {
   const { portVar, defaultPort: port } = APPS[app];
@@ -57,6 +61,63 @@ for (const app of APP_NAMES) {
     assert.deepEqual(cmd, ['node', ...NODE_FLAGS[app], `apps/${app}/dist/main.js`]);
     assert.ok(existsSync(join(ROOT, `apps/${app}/src/main.ts`)), 'CMD runs the compiled main.ts');
   });
+}
+
+for (const app of APP_NAMES) {
+  test(`apps/${app}/Dockerfile ships the app and the libraries it depends on in production, and no test code`, () => {
+    const stages = parseDockerfile(readFileSync(join(ROOT, `apps/${app}/Dockerfile`), 'utf8'));
+    const final = stages.at(-1)!;
+    const shippedLibs = final.instructions
+      .filter((i) => i.op === 'COPY')
+      .flatMap((i) => [...i.args.matchAll(/\/src\/libs\/([a-z-]+)\/dist\b/g)].map((m) => m[1]!))
+      .sort();
+    const libs = productionLibs(`apps/${app}`);
+    assert.deepEqual(shippedLibs, libs.map((dir) => dir.slice('libs/'.length)).sort());
+    assert.ok(!libs.includes('libs/testkit'), 'the test kit is never a production dependency');
+    const cleanup = stages[0]!.instructions
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args)
+      .join(' ');
+    for (const dir of [...libs, `apps/${app}`]) assert.ok(cleanup.includes(`${dir}/dist`), `${dir}/dist is cleaned`);
+    for (const pattern of ["'*.test.*'", "'*.test-support.*'"]) assert.ok(cleanup.includes(pattern), pattern);
+  });
+}
+
+test('nothing that ships imports test code: the test kit, node:test or a test-support file', () => {
+  const offenders = new Set<string>();
+  for (const app of APP_NAMES) {
+    for (const dir of [`apps/${app}`, ...productionLibs(`apps/${app}`)]) {
+      for (const file of shippedSources(join(ROOT, dir, 'src'))) {
+        const text = readFileSync(file, 'utf8');
+        if (/(from |import )'(@telemetryhub\/testkit|node:test)'|test-support\.js'/.test(text)) offenders.add(file);
+      }
+    }
+  }
+  assert.deepEqual([...offenders], []);
+});
+
+/** The workspace libraries a package needs at run time: its @telemetryhub dependencies, transitively. */
+function productionLibs(dir: string, seen = new Set<string>()): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  for (const name of Object.keys(pkg.dependencies ?? {})) {
+    if (!name.startsWith('@telemetryhub/')) continue;
+    const lib = `libs/${name.slice('@telemetryhub/'.length)}`;
+    assert.ok(existsSync(join(ROOT, lib, 'package.json')), `${dir} depends on ${name}, which is ${lib}`);
+    if (!seen.has(lib)) {
+      seen.add(lib);
+      productionLibs(lib, seen);
+    }
+  }
+  return [...seen];
+}
+
+/** Source files the production build keeps: every .ts under src but tests and test support. */
+function shippedSources(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !/\.test\.ts$|\.test-support\.ts$/.test(f))
+    .map((f) => join(dir, f));
 }
 
 test('.dockerignore keeps local builds and dependencies out of the context', () => {

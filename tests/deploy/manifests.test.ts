@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { queueKeys } from '@telemetryhub/common';
+import { queueKeys } from '@telemetryhub/queue';
 import { splitImage } from './support/kustomize-lite.js';
 import { OVERLAYS, rendered, workloads, type Container, type K8sObject, type Workload } from './support/manifests.js';
 import { SCHEMA_SOURCE, schemaErrors, typeCheckStrict } from './support/k8s-schemas.js';

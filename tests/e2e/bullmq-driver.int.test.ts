@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { Queue } from 'bullmq';
-import { DeadLetterQueue, createRedis } from '@telemetryhub/common';
+import { DeadLetterQueue, createRedis } from '@telemetryhub/queue';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
 import { eventually } from './support/eventually.js';
 import { postOriginalAndReadLatest } from './support/ingest-through.js';

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SerialPort } from 'serialport';
-import { PtyPair, RedisServer, freePort, until } from '@telemetryhub/devstack';
-import type { Reading } from '@telemetryhub/common';
+import { PtyPair, RedisServer, freePort, until } from '@telemetryhub/testkit';
+import type { Reading } from '@telemetryhub/schemas';
 import { ROOT, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 import { queuedTasks } from './support/queued-tasks.js';
 

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { RedisServer } from '@telemetryhub/devstack';
+import { RedisServer } from '@telemetryhub/testkit';
 import { startHubProcess } from './support/hub-process.js';
 import { queuedTasks } from './support/queued-tasks.js';
 

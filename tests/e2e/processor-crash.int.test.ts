@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/devstack';
+import { freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/testkit';
 import {
   DeadLetterQueue,
   createQueueProducer,
@@ -10,7 +10,7 @@ import {
   queueDepths,
   type QueueDriverName,
   type RedisClient,
-} from '@telemetryhub/common';
+} from '@telemetryhub/queue';
 import { scrapeMetric as metric, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 
 // Real task-processor processes against real Redis and PostgreSQL: one is killed with SIGKILL, another frozen

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { PostgresServer, RedisServer, freePort, until } from '@telemetryhub/devstack';
+import { PostgresServer, RedisServer, freePort, until } from '@telemetryhub/testkit';
 import { startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 
 /**

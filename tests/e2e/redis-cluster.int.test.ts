@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { RedisCluster } from '@telemetryhub/devstack';
-import { createRedis, shardIndex, shardQueueNames, shardedQueueDepths } from '@telemetryhub/common';
+import { RedisCluster } from '@telemetryhub/testkit';
+import { createRedis, shardIndex, shardQueueNames, shardedQueueDepths } from '@telemetryhub/queue';
 import { startLocalPipeline } from '../../scripts/local-pipeline.js';
 import { eventually } from './support/eventually.js';
 import { postOriginalAndReadLatest } from './support/ingest-through.js';

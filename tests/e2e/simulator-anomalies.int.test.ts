@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { until } from '@telemetryhub/devstack';
+import { until } from '@telemetryhub/testkit';
 import { scrapeMetric, startLocalPipeline } from '../../scripts/local-pipeline.js';
 
 /**

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, isPortInUse } from '@telemetryhub/devstack';
+import { freePort, isPortInUse } from '@telemetryhub/testkit';
 import { ROOT } from '../../scripts/local-pipeline.js';
 
 // The README's first promise: `npm start` brings everything up, shows readings arriving in PostgreSQL, and

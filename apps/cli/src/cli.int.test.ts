@@ -2,17 +2,17 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { RedisServer } from '@telemetryhub/devstack';
+import { RedisServer } from '@telemetryhub/testkit';
 import { Queue } from 'bullmq';
+import { hashApiKey } from '@telemetryhub/service-kit';
 import {
   ReliableConsumer,
   ShardedConsumer,
   ShardedProducer,
   TaskProducer,
   createRedis,
-  hashApiKey,
   type RedisClient,
-} from '@telemetryhub/common';
+} from '@telemetryhub/queue';
 
 const BIN = fileURLToPath(new URL('../bin/telemetryhub.mjs', import.meta.url));
 let server: RedisServer;

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { QUEUE_DRIVERS, createRedis, redactUrl, seedNodeError, type QueueDriverName } from '@telemetryhub/common';
+import { redactUrl } from '@telemetryhub/service-kit';
+import { QUEUE_DRIVERS, createRedis, seedNodeError, type QueueDriverName } from '@telemetryhub/queue';
 import { dlqCommand, DLQ_HELP } from './commands/dlq.command.js';
 import { queueCommand, QUEUE_HELP } from './commands/queue.command.js';
 import { hashKeyCommand, HASH_KEY_HELP } from './commands/hash-key.command.js';

@@ -8,7 +8,7 @@ import {
   type Readiness,
   apiKeyAuth,
   type ApiKeyEntry,
-} from '@telemetryhub/common';
+} from '@telemetryhub/service-kit';
 import type { ReadingBuffer } from './buffer/reading-buffer.js';
 import type { HubMetrics } from './metrics.js';
 import { httpIngestRouter } from './ingest/http-ingest.route.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, hashApiKey } from '@telemetryhub/common';
+import { ConfigError, hashApiKey } from '@telemetryhub/service-kit';
 import { loadHubConfig } from './config.js';
 
 test('reads API keys as name:sha256 and names INGEST_API_KEYS when one is malformed', () => {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import {
-  CommonConfigShape,
-  TaskTypes,
+  ServiceConfigShape,
   booleanFlag,
   loadConfig,
   nonNegativeInt,
@@ -9,13 +8,18 @@ import {
   positiveInt,
   type LoadConfigOptions,
   apiKeysSetting,
-} from '@telemetryhub/common';
+} from '@telemetryhub/service-kit';
+import { TaskTypes } from '@telemetryhub/schemas';
+import { QueueConfigShape, queueConfigProblem } from '@telemetryhub/queue';
 
 const probability = () => z.coerce.number().min(0).max(1).default(0);
 
 /** Every hub setting, its environment variable and its default. The README's configuration table mirrors this. */
 export const HubConfigSchema = z.object({
-  ...CommonConfigShape,
+  ...QueueConfigShape,
+  ...ServiceConfigShape,
+  /** Clock-skew guard: events stamped further than this in the future are refused (hub: 400, processor: DLQ). */
+  MAX_CLOCK_SKEW_SECONDS: positiveInt(300),
   HUB_PORT: port(8080),
   /**
    * The device list (YAML or JSON: devices, their driver — serial, i2c, simulated — port/bus/address, metrics,
@@ -125,5 +129,5 @@ export const HubConfigSchema = z.object({
 export type HubConfig = z.output<typeof HubConfigSchema>;
 
 export function loadHubConfig(opts?: LoadConfigOptions): Readonly<HubConfig> {
-  return loadConfig(HubConfigSchema, opts);
+  return loadConfig(HubConfigSchema, opts, [queueConfigProblem]);
 }

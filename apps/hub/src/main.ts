@@ -2,13 +2,12 @@ import { once } from 'node:events';
 import {
   Readiness,
   configOrHelp,
-  createQueueProducer,
   createLogger,
   createMetricsRegistry,
-  createRedis,
   installShutdown,
   redactUrl,
-} from '@telemetryhub/common';
+} from '@telemetryhub/service-kit';
+import { createQueueProducer, createRedis } from '@telemetryhub/queue';
 import { loadHubConfig } from './config.js';
 import { countSamples, createHubMetrics } from './metrics.js';
 import { ReadingBuffer } from './buffer/reading-buffer.js';

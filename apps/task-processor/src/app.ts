@@ -12,9 +12,9 @@ import {
   opsRouter,
   problemMiddleware,
   type ApiKeyEntry,
-  type DeadLetterAdmin,
   type Readiness,
-} from '@telemetryhub/common';
+} from '@telemetryhub/service-kit';
+import { type DeadLetterAdmin } from '@telemetryhub/queue';
 import { queryRouter } from './api/query.routes.js';
 import { lateRouter } from './api/late.routes.js';
 import { rangeRouter } from './api/range.routes.js';

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '@telemetryhub/common';
+import { ConfigError } from '@telemetryhub/service-kit';
 import { loadProcessorConfig } from './config.js';
 
 test('webhook URLs need a secret, and bad URLs are named', () => {

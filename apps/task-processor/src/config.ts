@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import {
-  CommonConfigShape,
+  ServiceConfigShape,
   ConfigError,
   loadConfig,
   apiKeysSetting,
@@ -10,7 +10,8 @@ import {
   positiveInt,
   postgresUrl,
   type LoadConfigOptions,
-} from '@telemetryhub/common';
+} from '@telemetryhub/service-kit';
+import { QueueConfigShape, queueConfigProblem } from '@telemetryhub/queue';
 import { MIN_PSEUDONYM_KEY_LENGTH } from './privacy/device-pseudonymizer.js';
 import { DEFAULT_OUTLIER_CONFIG } from './handlers/outlier-rules.js';
 import { DEFAULT_FOLD_OPTIONS } from './fold/deferred-fold.js';
@@ -21,7 +22,10 @@ const nonNegativeNumber = (dflt: number) => z.coerce.number().min(0).default(dfl
 
 /** Every task-processor setting, its environment variable and its default (mirrored in the README). */
 export const ProcessorConfigSchema = z.object({
-  ...CommonConfigShape,
+  ...QueueConfigShape,
+  ...ServiceConfigShape,
+  /** Clock-skew guard: events stamped further than this in the future are refused (hub: 400, processor: DLQ). */
+  MAX_CLOCK_SKEW_SECONDS: positiveInt(300),
   DATABASE_URL: postgresUrl(),
   PROCESSOR_PORT: port(8081),
   /**
@@ -132,7 +136,7 @@ export const ProcessorConfigSchema = z.object({
 export type ProcessorConfig = z.output<typeof ProcessorConfigSchema>;
 
 export function loadProcessorConfig(opts?: LoadConfigOptions): Readonly<ProcessorConfig> {
-  const config = loadConfig(ProcessorConfigSchema, opts);
+  const config = loadConfig(ProcessorConfigSchema, opts, [queueConfigProblem]);
   if (config.OUTLIER_Z_SCORE > 0 && config.OUTLIER_RESOLVE_Z_SCORE >= config.OUTLIER_Z_SCORE) {
     throw new ConfigError([
       `OUTLIER_RESOLVE_Z_SCORE: must be below OUTLIER_Z_SCORE (${config.OUTLIER_Z_SCORE}) (got ${config.OUTLIER_RESOLVE_Z_SCORE})`,

@@ -5,20 +5,22 @@ import type { Logger } from 'pino';
 import {
   Readiness,
   configOrHelp,
-  QueueMaintenance,
   createLogger,
   createMetricsRegistry,
-  createRedis,
   installShutdown,
   redactUrl,
+  briefError,
+  sleep,
+} from '@telemetryhub/service-kit';
+import {
+  QueueMaintenance,
+  createRedis,
   registerQueueMetrics,
   createDeadLetterAdmin,
   createQueueProducer,
   createQueueStats,
   shardQueueNames,
-  briefError,
-  sleep,
-} from '@telemetryhub/common';
+} from '@telemetryhub/queue';
 import { loadProcessorConfig } from './config.js';
 import { createProcessorMetrics, partitionMetrics, registerPoolGauge } from './metrics.js';
 import { createPgPool } from './store/pool.js';

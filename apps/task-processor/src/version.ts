@@ -1,3 +1,3 @@
-import { packageVersion } from '@telemetryhub/common';
+import { packageVersion } from '@telemetryhub/service-kit';
 
 export const VERSION = packageVersion(new URL('../package.json', import.meta.url));

@@ -1,4 +1,4 @@
-import { freePort } from '@telemetryhub/devstack';
+import { freePort } from '@telemetryhub/testkit';
 import { startAppProcess, waitReady } from '../../../scripts/local-pipeline.js';
 
 /** A real hub process (as `npm run hub` runs it) on a free port, ready; `env` on top of the test's own. */

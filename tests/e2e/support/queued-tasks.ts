@@ -1,4 +1,5 @@
-import { createRedis, parseEventsStrict, parseTaskEnvelope, type Reading } from '@telemetryhub/common';
+import { parseEventsStrict, parseTaskEnvelope, type Reading } from '@telemetryhub/schemas';
+import { createRedis } from '@telemetryhub/queue';
 
 /** The tasks waiting in `<queue>:pending`, in the order they were pushed, each with its readings. */
 export async function queuedTasks(

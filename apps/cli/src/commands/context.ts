@@ -1,4 +1,4 @@
-import type { QueueDriverName, RedisClient } from '@telemetryhub/common';
+import type { QueueDriverName, RedisClient } from '@telemetryhub/queue';
 
 export interface CommandContext {
   redis: RedisClient;

@@ -4,7 +4,7 @@ import {
   shardQueueNames,
   type DeadLetterEntry,
   type DeadLetterFilter,
-} from '@telemetryhub/common';
+} from '@telemetryhub/queue';
 import type { CommandContext } from './context.js';
 import { UsageError } from '../usage-error.js';
 

@@ -1,4 +1,4 @@
-import { hashApiKey } from '@telemetryhub/common';
+import { hashApiKey } from '@telemetryhub/service-kit';
 import { UsageError } from '../usage-error.js';
 
 export const HASH_KEY_HELP = `  hash-key <key>                     the SHA-256 to put in the hub's INGEST_API_KEYS (name:<hash>)`;

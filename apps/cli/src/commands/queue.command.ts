@@ -1,4 +1,4 @@
-import { createQueueStats } from '@telemetryhub/common';
+import { createQueueStats } from '@telemetryhub/queue';
 import type { CommandContext } from './context.js';
 import { UsageError } from '../usage-error.js';
 

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SegmentLog, segmentFileName } from '@telemetryhub/common';
+import { SegmentLog, segmentFileName } from '@telemetryhub/spool';
 
 const BIN = fileURLToPath(new URL('../../bin/telemetryhub.mjs', import.meta.url));
 

@@ -1,4 +1,4 @@
-import { inspectSpool, type SpoolReport } from '@telemetryhub/common';
+import { inspectSpool, type SpoolReport } from '@telemetryhub/spool';
 import { UsageError } from '../usage-error.js';
 
 export const SPOOL_HELP = `  spool stats [--dir D]              what the hub's disk spool holds (pending tasks and bytes, segments, quarantine)

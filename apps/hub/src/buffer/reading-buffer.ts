@@ -1,4 +1,4 @@
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import { RingBuffer } from './ring-buffer.js';
 import type { AckTicket } from './ack-ticket.js';
 import type { HubMetrics } from '../metrics.js';

@@ -1,7 +1,7 @@
-import { hashApiKey, parseApiKeys } from '@telemetryhub/common';
+import { hashApiKey, parseApiKeys } from '@telemetryhub/service-kit';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTestHub, listen } from '../test-support.js';
+import { buildTestHub, listen } from '../app.test-support.js';
 import { DeviceRegistry } from './device-registry.js';
 import { SimulatedDriver } from '../drivers/simulated-driver.js';
 

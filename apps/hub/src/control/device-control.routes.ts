@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { AppError, ErrorCodes } from '@telemetryhub/common';
+import { AppError, ErrorCodes } from '@telemetryhub/service-kit';
 import type { DeviceRegistry } from './device-registry.js';
 import type { HubMetrics } from '../metrics.js';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { ReadingSchema } from '@telemetryhub/common';
+import { ReadingSchema } from '@telemetryhub/schemas';
 import { DeviceRegistry } from './device-registry.js';
 import { registerDeviceMetrics } from './device-metrics.js';
 

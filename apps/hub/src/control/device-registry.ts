@@ -1,4 +1,4 @@
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import { DeviceStateMachine, InvalidTransitionError, type DeviceState } from './device-state.js';
 
 /** What a driver asks and tells about its devices (the driver never owns their state). */

@@ -1,4 +1,4 @@
-import { AppError, ErrorCodes } from '@telemetryhub/common';
+import { AppError, ErrorCodes } from '@telemetryhub/service-kit';
 
 /** The original gateway's device states. */
 export type DeviceState = 'Idle' | 'Measuring' | 'Error' | 'SafeState';

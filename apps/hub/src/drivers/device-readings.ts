@@ -1,4 +1,4 @@
-import { DEFAULT_UNITS, INTERNAL_SCHEMA_VERSION, newEventId, type Reading } from '@telemetryhub/common';
+import { DEFAULT_UNITS, INTERNAL_SCHEMA_VERSION, newEventId, type Reading } from '@telemetryhub/schemas';
 
 /** Who a physical (or simulated) device is: what every reading it produces is labelled with. */
 export interface DeviceIdentity {

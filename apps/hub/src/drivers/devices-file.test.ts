@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { ConfigError } from '@telemetryhub/common';
+import { ConfigError } from '@telemetryhub/service-kit';
 import { loadDevicesFile, parseDevicesFile } from './devices-file.js';
 import { createDrivers, devicesFromEnv } from './create-drivers.js';
 import { DeviceRegistry } from '../control/device-registry.js';

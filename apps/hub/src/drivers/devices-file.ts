@@ -1,12 +1,6 @@
 import { z } from 'zod';
-import {
-  DeviceIdSchema,
-  LabelSchema,
-  MetricNameSchema,
-  UnitSchema,
-  loadConfigFile,
-  parseConfigFile,
-} from '@telemetryhub/common';
+import { loadConfigFile, parseConfigFile } from '@telemetryhub/service-kit';
+import { DeviceIdSchema, LabelSchema, MetricNameSchema, UnitSchema } from '@telemetryhub/schemas';
 import { SERIAL_FORMATS } from './serial-driver.js';
 import { I2C_SENSORS } from './i2c-driver.js';
 import { simulatedId } from './device-ids.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReadingSchema, type Reading } from '@telemetryhub/common';
+import { ReadingSchema, type Reading } from '@telemetryhub/schemas';
 import { I2CDriver, I2CBusUnavailableError, type I2CDeviceSpec } from './i2c-driver.js';
 import { FakeI2CBus, sht31Measurement } from './i2c/fake-bus.test-support.js';
 import { DeviceRegistry } from '../control/device-registry.js';

@@ -1,4 +1,4 @@
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 
 /** Where a driver delivers what it reads. */
 export type ReadingSink = (readings: Reading[]) => void;

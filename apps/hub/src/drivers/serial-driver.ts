@@ -1,7 +1,7 @@
 import { stat } from 'node:fs';
 import type { Logger } from 'pino';
 import { SerialPort } from 'serialport';
-import { fullJitterBackoff } from '@telemetryhub/common';
+import { fullJitterBackoff } from '@telemetryhub/service-kit';
 import type { ReadingSink, SensorDriver } from './sensor-driver.js';
 import type { DeviceControl } from '../control/device-registry.js';
 import { readingsOf, type DeviceIdentity } from './device-readings.js';

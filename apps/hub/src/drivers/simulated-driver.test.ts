@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReadingSchema } from '@telemetryhub/common';
+import { ReadingSchema } from '@telemetryhub/schemas';
 import { METRIC_MODELS, SimulatedDriver } from './simulated-driver.js';
 
 const opts = {

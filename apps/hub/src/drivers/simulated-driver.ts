@@ -1,6 +1,7 @@
 import type { ReadingSink, SensorDriver } from './sensor-driver.js';
 import type { DeviceControl } from '../control/device-registry.js';
-import { gaussian, seededRandom, type Reading } from '@telemetryhub/common';
+import { gaussian, seededRandom } from '@telemetryhub/service-kit';
+import { type Reading } from '@telemetryhub/schemas';
 import { readingsOf } from './device-readings.js';
 import { simulatedId } from './device-ids.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMetricsRegistry } from '@telemetryhub/common';
+import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { createHubMetrics } from '../metrics.js';
 import { ClockSkewGuard } from './clock-skew-guard.js';
 

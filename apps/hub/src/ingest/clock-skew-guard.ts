@@ -1,4 +1,4 @@
-import type { FutureSkewPolicy, ParseOptions } from '@telemetryhub/common';
+import type { FutureSkewPolicy, ParseOptions } from '@telemetryhub/schemas';
 import type { HubMetrics } from '../metrics.js';
 
 export interface DeviceSkew {

@@ -1,11 +1,11 @@
-import { hashApiKey, parseApiKeys } from '@telemetryhub/common';
+import { hashApiKey, parseApiKeys } from '@telemetryhub/service-kit';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { pino } from 'pino';
-import { buildTestHub, listen } from '../test-support.js';
+import { buildTestHub, listen } from '../app.test-support.js';
 import { RateLimiter } from './rate-limiter.js';
 
 const fixture = (name: string): unknown =>

@@ -1,13 +1,7 @@
 import express, { Router } from 'express';
 import sjson from 'secure-json-parse';
-import {
-  AppError,
-  ErrorCodes,
-  ValidationError,
-  jsonTextHasNoNul,
-  parseEvents,
-  type ParseOptions,
-} from '@telemetryhub/common';
+import { AppError, ErrorCodes, ValidationError } from '@telemetryhub/service-kit';
+import { jsonTextHasNoNul, parseEvents, type ParseOptions } from '@telemetryhub/schemas';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
 import type { RateLimiter } from './rate-limiter.js';

@@ -1,14 +1,8 @@
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import sjson from 'secure-json-parse';
 import type { Logger } from 'pino';
-import {
-  briefError,
-  jsonTextHasNoNul,
-  parseEvents,
-  summarizeIssues,
-  type ParseOptions,
-  type Reading,
-} from '@telemetryhub/common';
+import { briefError, summarizeIssues } from '@telemetryhub/service-kit';
+import { jsonTextHasNoNul, parseEvents, type ParseOptions, type Reading } from '@telemetryhub/schemas';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
 import { countSamples, type HubMetrics } from '../metrics.js';

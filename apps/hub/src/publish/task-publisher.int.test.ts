@@ -4,17 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { RedisServer, freePort, until } from '@telemetryhub/devstack';
-import {
-  ShardedProducer,
-  TaskProducer,
-  createMetricsRegistry,
-  shardIndex,
-  createRedis,
-  parseEventsStrict,
-  parseTaskEnvelope,
-  type Reading,
-} from '@telemetryhub/common';
+import { RedisServer, freePort, until } from '@telemetryhub/testkit';
+import { createMetricsRegistry } from '@telemetryhub/service-kit';
+import { parseEventsStrict, parseTaskEnvelope, type Reading } from '@telemetryhub/schemas';
+import { ShardedProducer, TaskProducer, shardIndex, createRedis } from '@telemetryhub/queue';
 import { createHubMetrics } from '../metrics.js';
 import { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { SimulatedDriver } from '../drivers/simulated-driver.js';

@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import {
-  PRIORITY_DEFAULT,
-  QueueFullError,
-  type Reading,
-  type QueuedTask,
-  type TaskEnvelope,
-  type QueueProducer,
-  briefError,
-  shardIndex,
-} from '@telemetryhub/common';
+import { briefError } from '@telemetryhub/service-kit';
+import { PRIORITY_DEFAULT, type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
+import { QueueFullError, type QueuedTask, type QueueProducer, shardIndex } from '@telemetryhub/queue';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { failAll, settleAll, type AckTicket } from '../buffer/ack-ticket.js';
 import type { HubMetrics } from '../metrics.js';

@@ -4,13 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import {
-  PRIORITY_DEFAULT,
-  RECORD_HEADER_BYTES,
-  createMetricsRegistry,
-  type Reading,
-  type TaskEnvelope,
-} from '@telemetryhub/common';
+import { createMetricsRegistry } from '@telemetryhub/service-kit';
+import { PRIORITY_DEFAULT, type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
+import { RECORD_HEADER_BYTES } from '@telemetryhub/spool';
 import { createHubMetrics } from '../metrics.js';
 import { TaskSpool } from './task-spool.js';
 

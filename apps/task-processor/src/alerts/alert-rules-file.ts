@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DeviceIdSchema, MetricNameSchema, loadConfigFile, parseConfigFile } from '@telemetryhub/common';
+import { loadConfigFile, parseConfigFile } from '@telemetryhub/service-kit';
+import { DeviceIdSchema, MetricNameSchema } from '@telemetryhub/schemas';
 import type { ThresholdRule } from '../handlers/alert-rules.js';
 
 /**

@@ -4,14 +4,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { PostgresServer } from '@telemetryhub/devstack';
-import {
-  WEBHOOK_HEADERS,
-  createMetricsRegistry,
-  parseEventsStrict,
-  parseTaskEnvelope,
-  verifyWebhook,
-} from '@telemetryhub/common';
+import { PostgresServer } from '@telemetryhub/testkit';
+import { WEBHOOK_HEADERS, createMetricsRegistry, verifyWebhook } from '@telemetryhub/service-kit';
+import { parseEventsStrict, parseTaskEnvelope } from '@telemetryhub/schemas';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
 import { createProcessorMetrics } from '../metrics.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { PeriodicTask, WEBHOOK_HEADERS, briefError, signWebhook } from '@telemetryhub/common';
+import { PeriodicTask, WEBHOOK_HEADERS, briefError, signWebhook } from '@telemetryhub/service-kit';
 import type { ProcessorMetrics } from '../metrics.js';
 
 export interface WebhookDispatcherOptions {

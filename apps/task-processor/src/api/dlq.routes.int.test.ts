@@ -3,17 +3,15 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { pino } from 'pino';
-import { RedisServer } from '@telemetryhub/devstack';
+import { RedisServer } from '@telemetryhub/testkit';
+import { hashApiKey, parseApiKeys, problemMiddleware } from '@telemetryhub/service-kit';
 import {
   ReliableConsumer,
   TaskProducer,
   createDeadLetterAdmin,
   createRedis,
-  hashApiKey,
-  parseApiKeys,
-  problemMiddleware,
   type RedisClient,
-} from '@telemetryhub/common';
+} from '@telemetryhub/queue';
 import { dlqRouter } from './dlq.routes.js';
 
 const log = pino({ level: 'silent' });

@@ -1,13 +1,7 @@
 import { Router, json } from 'express';
 import { z } from 'zod';
-import {
-  AppError,
-  ErrorCodes,
-  type ApiKeyEntry,
-  type DeadLetterAdmin,
-  type DeadLetterEntry,
-  type DeadLetterFilter,
-} from '@telemetryhub/common';
+import { AppError, ErrorCodes, type ApiKeyEntry } from '@telemetryhub/service-kit';
+import { type DeadLetterAdmin, type DeadLetterEntry, type DeadLetterFilter } from '@telemetryhub/queue';
 import { parseParams } from './query-params.js';
 import { adminGuard, fromRedis } from './route-support.js';
 

@@ -1,7 +1,8 @@
 import { Router, json } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import { AppError, DeviceIdSchema, ErrorCodes, type ApiKeyEntry } from '@telemetryhub/common';
+import { AppError, ErrorCodes, type ApiKeyEntry } from '@telemetryhub/service-kit';
+import { DeviceIdSchema } from '@telemetryhub/schemas';
 import { parseParams } from './query-params.js';
 import { listLateReadings } from '../store/late.repo.js';
 import type { LateReplayer } from '../late/late-replay.js';

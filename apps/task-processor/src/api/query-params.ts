@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DeviceIdSchema, InstantSchema, MetricNameSchema, ValidationError, formatPath } from '@telemetryhub/common';
+import { ValidationError, formatPath } from '@telemetryhub/service-kit';
+import { DeviceIdSchema, InstantSchema, MetricNameSchema } from '@telemetryhub/schemas';
 
 /** Parses route params and query strings with zod; a bad one is a 400 naming the parameter. */
 export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import { AppError, DeviceIdSchema, ErrorCodes, LabelSchema } from '@telemetryhub/common';
+import { AppError, ErrorCodes } from '@telemetryhub/service-kit';
+import { DeviceIdSchema, LabelSchema } from '@telemetryhub/schemas';
 import { ROLLUP_TABLES } from '../store/rollup.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
-import { canonicalInstantMs, isStorableTime } from '@telemetryhub/common';
+import { canonicalInstantMs, isStorableTime } from '@telemetryhub/schemas';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { aggregateOver, readingsInRange, type RangeCursor } from '../store/range.repo.js';
 import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { AppError, ErrorCodes, apiKeyAuth, type ApiKeyEntry } from '@telemetryhub/common';
+import { AppError, ErrorCodes, apiKeyAuth, type ApiKeyEntry } from '@telemetryhub/service-kit';
 import { classifyDbError } from '../store/pg-errors.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { createQueueConsumer, type QueueDriverName, type RedisClient } from '@telemetryhub/common';
+import { createQueueConsumer, type QueueDriverName, type RedisClient } from '@telemetryhub/queue';
 import type { HandlerRegistry } from '../handlers/index.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { classifyDbError } from '../store/pg-errors.js';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { briefError, fullJitterBackoff, sleep, type FetchedTask, type QueueConsumer } from '@telemetryhub/common';
+import { briefError, fullJitterBackoff, sleep } from '@telemetryhub/service-kit';
+import { type FetchedTask, type QueueConsumer } from '@telemetryhub/queue';
 import type { TaskRunner } from './task-runner.js';
 import type { ProcessorMetrics } from '../metrics.js';
 

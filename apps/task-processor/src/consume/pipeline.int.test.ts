@@ -5,19 +5,18 @@ import * as crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { startStack, type LocalStack } from '@telemetryhub/devstack';
+import { startStack, type LocalStack } from '@telemetryhub/testkit';
+import { Readiness, createMetricsRegistry } from '@telemetryhub/service-kit';
+import { deriveEventId } from '@telemetryhub/schemas';
 import {
   DeadLetterQueue,
   QueueMaintenance,
-  Readiness,
   ReliableConsumer,
   TaskProducer,
-  createMetricsRegistry,
   createRedis,
-  deriveEventId,
   type DeadLetterRecord,
   type RedisClient,
-} from '@telemetryhub/common';
+} from '@telemetryhub/queue';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
 import { classifyDbError } from '../store/pg-errors.js';

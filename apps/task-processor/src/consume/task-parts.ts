@@ -1,10 +1,5 @@
-import {
-  eventsOf,
-  parseTaskEnvelope,
-  uuidV5,
-  type DeadLetterReason,
-  type DeadLetterRecord,
-} from '@telemetryhub/common';
+import { eventsOf, parseTaskEnvelope, uuidV5 } from '@telemetryhub/schemas';
+import { type DeadLetterReason, type DeadLetterRecord } from '@telemetryhub/queue';
 import type { TaskHeader } from '../decode/task-decoder.js';
 
 /** One event of a task that cannot be stored: its index in the task's payload, and why. */

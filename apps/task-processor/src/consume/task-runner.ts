@@ -1,13 +1,6 @@
 import type { Logger } from 'pino';
-import {
-  ValidationError,
-  type DeadLetterReason,
-  type FetchedTask,
-  type QueueConsumer,
-  briefError,
-  fullJitterBackoff,
-  sleep,
-} from '@telemetryhub/common';
+import { ValidationError, briefError, fullJitterBackoff, sleep } from '@telemetryhub/service-kit';
+import { type DeadLetterReason, type FetchedTask, type QueueConsumer } from '@telemetryhub/queue';
 import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index.js';
 import { batchStatistics } from '../handlers/batch-statistics.js';
 import type { ProcessorMetrics } from '../metrics.js';

@@ -1,12 +1,12 @@
+import { summarizeIssues } from '@telemetryhub/service-kit';
 import {
   TaskTypes,
   jsonTextHasNoNul,
   parseEvents,
   parseTaskEnvelope,
-  summarizeIssues,
   type Reading,
   type TaskEnvelope,
-} from '@telemetryhub/common';
+} from '@telemetryhub/schemas';
 import { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { batchStatistics, type MetricStatistics } from '../handlers/batch-statistics.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '@telemetryhub/common';
+import { ConfigError } from '@telemetryhub/service-kit';
 import { loadDeviceMetadataFile, parseDeviceMetadataFile } from './device-metadata-file.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../device-metadata.example.yaml', import.meta.url));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DeviceIdSchema, LabelSchema, loadConfigFile, parseConfigFile } from '@telemetryhub/common';
+import { loadConfigFile, parseConfigFile } from '@telemetryhub/service-kit';
+import { DeviceIdSchema, LabelSchema } from '@telemetryhub/schemas';
 import type { DeviceMetadata } from '../store/devices.repo.js';
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { briefError } from '@telemetryhub/common';
+import { briefError } from '@telemetryhub/service-kit';
 import type { ProcessorMetrics } from '../metrics.js';
 import type { PartitionManager } from '../store/partitions.js';
 import { ROLLUP_SCHEMES } from '../store/partitions.js';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import { foldRollups } from '../store/rollup.repo.js';
 import { recordDevicesSeen } from '../store/devices.repo.js';
 import { lockOutlierState, saveOutlierState } from '../store/outlier.repo.js';

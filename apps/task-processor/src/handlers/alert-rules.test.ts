@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testReading } from '../test-support.js';
+import { testReading } from '../app.test-support.js';
 import { DEFAULT_RULES, alertKey, evaluateRules } from './alert-rules.js';
 
 const reading = (metric: string, value: number, second: number, device = 'd1') =>

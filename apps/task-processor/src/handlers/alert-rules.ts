@@ -1,4 +1,4 @@
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 
 /**
  * A threshold rule: fire when a reading goes above `max` (or below `min`), resolve when it comes back past the

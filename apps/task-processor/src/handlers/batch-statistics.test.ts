@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { testReading } from '../test-support.js';
+import { testReading } from '../app.test-support.js';
 import { batchStatistics } from './batch-statistics.js';
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();

@@ -1,4 +1,4 @@
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import { addValue, momentsOf, sampleStddev, type Moments } from '../stats/moments.js';
 
 /** Statistics of one metric over the readings of one task (a batch), as `telemetry.analyze` stores them. */

@@ -1,4 +1,4 @@
-import { TaskTypes } from '@telemetryhub/common';
+import { TaskTypes } from '@telemetryhub/schemas';
 import type { TaskHandler } from './task-handler.js';
 
 export type { ParsedTask, TaskHandler } from './task-handler.js';

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { seededRandom, type Reading } from '@telemetryhub/common';
+import { seededRandom } from '@telemetryhub/service-kit';
+import { type Reading } from '@telemetryhub/schemas';
 import { alertKey, type AlertAction } from './alert-rules.js';
 import { evaluateOutliers, foldEwma, type EwmaState, type OutlierConfig } from './outlier-rules.js';
 

@@ -1,4 +1,4 @@
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import { alertKey, inEventTimeOrder, type AlertAction } from './alert-rules.js';
 
 /** The statistical outlier detector's settings (config: OUTLIER_*). */

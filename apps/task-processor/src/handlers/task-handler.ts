@@ -1,4 +1,4 @@
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import type { TaskHeader } from '../decode/task-decoder.js';
 import type { MetricStatistics } from './batch-statistics.js';
 

@@ -5,16 +5,9 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { PostgresServer } from '@telemetryhub/devstack';
-import {
-  Readiness,
-  createMetricsRegistry,
-  hashApiKey,
-  parseApiKeys,
-  parseEventsStrict,
-  parseTaskEnvelope,
-  seededRandom,
-} from '@telemetryhub/common';
+import { PostgresServer } from '@telemetryhub/testkit';
+import { Readiness, createMetricsRegistry, hashApiKey, parseApiKeys, seededRandom } from '@telemetryhub/service-kit';
+import { parseEventsStrict, parseTaskEnvelope } from '@telemetryhub/schemas';
 import { createApp, type ProcessorAppDeps } from '../app.js';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
@@ -24,7 +17,7 @@ import type { ParsedTask } from './task-handler.js';
 import { createTaskDecoder } from '../decode/task-decoder.js';
 import { parseDeviceMetadataFile } from '../devices/device-metadata-file.js';
 import { applyDeviceMetadata } from '../store/devices.repo.js';
-import { testReading, testTask } from '../test-support.js';
+import { testReading, testTask } from '../app.test-support.js';
 
 const log = pino({ level: 'silent' });
 let server: PostgresServer;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { TaskTypes, type Reading } from '@telemetryhub/common';
+import { TaskTypes, type Reading } from '@telemetryhub/schemas';
 import { insertReadings } from '../store/raw.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../store/alert.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';

@@ -5,14 +5,15 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { PostgresServer } from '@telemetryhub/devstack';
-import { Readiness, createMetricsRegistry, hashApiKey, parseApiKeys, type Reading } from '@telemetryhub/common';
+import { PostgresServer } from '@telemetryhub/testkit';
+import { Readiness, createMetricsRegistry, hashApiKey, parseApiKeys } from '@telemetryhub/service-kit';
+import { type Reading } from '@telemetryhub/schemas';
 import { createApp, type ProcessorAppDeps } from '../app.js';
 import { migrate } from '../store/migrate.js';
 import { listLateReadings } from '../store/late.repo.js';
 import { createProcessorMetrics, type ProcessorMetrics } from '../metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
-import { freshDatabase, testReading, testTask } from '../test-support.js';
+import { freshDatabase, testReading, testTask } from '../app.test-support.js';
 import { LATE_REPLAY_LOCK_KEY, LateReplayer } from './late-replay.js';
 
 const log = pino({ level: 'silent' });

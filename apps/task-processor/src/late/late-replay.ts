@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { AppError, ErrorCodes, TaskTypes } from '@telemetryhub/common';
+import { AppError, ErrorCodes } from '@telemetryhub/service-kit';
+import { TaskTypes } from '@telemetryhub/schemas';
 import type { ParsedTask, TaskHandler } from '../handlers/task-handler.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { deleteStoredLateReadings, lateReadingsAfter } from '../store/late.repo.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DeviceIdSchema, ReadingSchema, deriveEventId } from '@telemetryhub/common';
+import { DeviceIdSchema, ReadingSchema, deriveEventId } from '@telemetryhub/schemas';
 import { DevicePseudonymizer } from './device-pseudonymizer.js';
 
 const KEY = 'k'.repeat(32);

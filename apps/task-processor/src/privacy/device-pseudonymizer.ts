@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 
 /** Shortest key accepted: 32 characters (for a random key in hex or base64, at least 128 bits). */
 export const MIN_PSEUDONYM_KEY_LENGTH = 32;

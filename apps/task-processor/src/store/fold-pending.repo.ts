@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import { isoUtc } from './sql-time.js';
 
 /** A committed batch whose readings still need folding (migration 0009). */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import type { StoredReadingInput } from './raw.repo.js';
 import { isoUtc } from './sql-time.js';
 

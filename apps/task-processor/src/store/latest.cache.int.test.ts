@@ -1,10 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { RedisServer } from '@telemetryhub/devstack';
-import { createRedis, type RedisClient } from '@telemetryhub/common';
+import { RedisServer } from '@telemetryhub/testkit';
+import { createRedis, type RedisClient } from '@telemetryhub/queue';
 import { LatestCache } from './latest.cache.js';
-import { testReading } from '../test-support.js';
+import { testReading } from '../app.test-support.js';
 
 let server: RedisServer;
 let redis: RedisClient;

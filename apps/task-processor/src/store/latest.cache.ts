@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import { briefError, runScript, type Reading, type RedisClient } from '@telemetryhub/common';
+import { briefError } from '@telemetryhub/service-kit';
+import { type Reading } from '@telemetryhub/schemas';
+import { runScript, type RedisClient } from '@telemetryhub/queue';
 import type { LatestReading } from './raw.repo.js';
 
 /**

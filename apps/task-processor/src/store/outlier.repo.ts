@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import { outlierStateKey, type EwmaState } from '../handlers/outlier-rules.js';
 
 /**

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { briefError } from '@telemetryhub/common';
+import { briefError } from '@telemetryhub/service-kit';
 import type { ProcessorMetrics } from '../metrics.js';
 import type { PartitionManager } from './partitions.js';
 import { runPartitionUpkeep, type RetentionPolicy, type UpkeepResult } from './retention.js';

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { PostgresServer } from '@telemetryhub/devstack';
+import { PostgresServer } from '@telemetryhub/testkit';
 import { createPgPool } from './pool.js';
 
 let server: PostgresServer;

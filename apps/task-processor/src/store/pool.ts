@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { briefError } from '@telemetryhub/common';
+import { briefError } from '@telemetryhub/service-kit';
 
 export interface PgPoolOptions {
   max: number;

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { PostgresServer } from '@telemetryhub/devstack';
+import { PostgresServer } from '@telemetryhub/testkit';
 import { createPgPool } from './pool.js';
 import { migrate } from './migrate.js';
 import { insertReadings, type StoredReadingInput } from './raw.repo.js';
-import { testReading } from '../test-support.js';
+import { testReading } from '../app.test-support.js';
 import { PARTITIONED_TABLES, PartitionManager } from './partitions.js';
 
 const log = pino({ level: 'silent' });

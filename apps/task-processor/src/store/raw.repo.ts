@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Reading } from '@telemetryhub/common';
+import type { Reading } from '@telemetryhub/schemas';
 import { isoUtc } from './sql-time.js';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array.js';
 import { copyTextRow } from './copy-text.js';

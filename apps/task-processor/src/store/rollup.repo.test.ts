@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testReading } from '../test-support.js';
+import { testReading } from '../app.test-support.js';
 import fc from 'fast-check';
 import { rollupPartials } from './rollup.repo.js';
 

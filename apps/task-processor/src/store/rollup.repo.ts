@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { STORABLE, type Reading } from '@telemetryhub/common';
+import { STORABLE, type Reading } from '@telemetryhub/schemas';
 import { addValue, mergeMoments, momentsOf, type Moments } from '../stats/moments.js';
 
 export const ROLLUP_TABLES = { '1m': 'rollups_1m', '1h': 'rollups_1h' } as const;

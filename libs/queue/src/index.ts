@@ -1,0 +1,12 @@
+export * from './keys.js';
+export * from './errors.js';
+export * from './redis-connection.js';
+export { runScript } from './lua/run-script.js';
+export * from './redis-target.js';
+export * from './redis-list/index.js';
+export * from './queue-metrics.js';
+export * from './driver.js';
+export * from './bullmq/index.js';
+export * from './driver-factory.js';
+export * from './sharding/index.js';
+export * from './queue-config.js';

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { QUEUE_DRIVERS } from './driver.js';
+import { parseRedisTarget } from './redis-target.js';
+
+/** A REDIS_URL that createRedis can connect with: parseRedisTarget is the one judge of what that is. */
+export const redisUrl = () =>
+  z
+    .string()
+    .superRefine((url, ctx) => {
+      try {
+        parseRedisTarget(url);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .default('redis://127.0.0.1:6379');
+
+export const queueName = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_.:{}-]{1,64}$/, { error: 'may hold letters, digits and _ . : { } - (at most 64)' })
+    .default('tasks');
+
+/** The variables every producer and consumer of the queue reads (hub, processor and CLI must agree on them). */
+export const QueueConfigShape = {
+  REDIS_URL: redisUrl(),
+  QUEUE_NAME: queueName(),
+  /** Which queue carries the tasks: our Redis-list protocol (default) or BullMQ. Hub and processor must agree. */
+  QUEUE_DRIVER: z.enum(QUEUE_DRIVERS).default('redis-list'),
+  /**
+   * Shard the queue over this many Redis queues (`{QUEUE_NAME:i}`), routed by device, so a Redis Cluster spreads
+   * it over its primaries. 1 = one queue named QUEUE_NAME. Hub, processor and CLI must agree. redis-list only.
+   */
+  QUEUE_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
+};
+
+/**
+ * A loadConfig check. On a Redis Cluster a queue's keys must share one slot (its Lua scripts touch several at
+ * once), which only a hash tag in its name guarantees: say so at start-up rather than with CROSSSLOT errors at the
+ * first fetch. A sharded queue's shards carry tags of their own; sharding is the redis-list driver's.
+ */
+export function queueConfigProblem(c: Record<string, unknown>): string | null {
+  const shards = typeof c.QUEUE_SHARDS === 'number' ? c.QUEUE_SHARDS : 1;
+  if (shards > 1 && c.QUEUE_DRIVER === 'bullmq') {
+    return `QUEUE_SHARDS: sharding needs QUEUE_DRIVER=redis-list (got QUEUE_SHARDS=${shards} with bullmq)`;
+  }
+  if (typeof c.REDIS_URL !== 'string' || typeof c.QUEUE_NAME !== 'string' || shards > 1) return null;
+  if (parseRedisTarget(c.REDIS_URL).kind !== 'cluster' || /\{[^}]+\}/.test(c.QUEUE_NAME)) return null;
+  return `QUEUE_NAME: on a Redis Cluster the queue name needs a hash tag, e.g. "{${c.QUEUE_NAME}}" (got "${c.QUEUE_NAME}")`;
+}
