@@ -35,6 +35,16 @@ export default tseslint.config(
     },
   },
   {
+    // The queue's drivers share types through driver.ts and task.ts, not through one another's internals.
+    files: ['libs/queue/src/bullmq/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)redis-list/', message: 'share it through ../driver.js or ../task.js' }] },
+      ],
+    },
+  },
+  {
     // Nothing below main.ts / config reads the environment (STYLE.md "Config").
     files: ['apps/*/src/**/*.ts'],
     ignores: ['apps/*/src/main.ts', 'apps/*/src/**/*.test.ts'],

@@ -1,5 +1,4 @@
-import type { DeadLetterRecord, FetchedTask } from './redis-list/consumer.js';
-import type { QueuedTask } from './redis-list/producer.js';
+import type { DeadLetterRecord, FetchedTask, QueuedTask } from './task.js';
 
 /** The queue drivers (QUEUE_DRIVER): our Redis-list protocol (default) or BullMQ underneath. */
 export const QUEUE_DRIVERS = ['redis-list', 'bullmq'] as const;

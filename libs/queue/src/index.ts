@@ -10,3 +10,4 @@ export * from './bullmq/index.js';
 export * from './driver-factory.js';
 export * from './sharding/index.js';
 export * from './queue-config.js';
+export * from './task.js';

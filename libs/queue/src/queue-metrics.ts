@@ -1,5 +1,5 @@
 import { Gauge, type Registry } from 'prom-client';
-import type { QueueDepths } from './redis-list/queue-stats.js';
+import type { QueueDepths } from './task.js';
 import type { QueueStats } from './driver-factory.js';
 
 /**

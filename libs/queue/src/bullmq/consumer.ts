@@ -2,7 +2,7 @@ import { Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import type { QueueConsumer } from '../driver.js';
-import { newConsumerId, type DeadLetterRecord, type FetchedTask } from '../redis-list/consumer.js';
+import { newConsumerId, type DeadLetterRecord, type FetchedTask } from '../task.js';
 import { BULLMQ_UNLIMITED, RetryAtError, type BullmqTaskData } from './job-options.js';
 
 export interface BullmqConsumerOptions {

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { RedisClient } from '../redis-connection.js';
 import { QueueFullError } from '../errors.js';
 import type { QueueProducer } from '../driver.js';
-import { serializeTask, type QueuedTask, type TaskProducerOptions } from '../redis-list/producer.js';
+import { serializeTask, type QueuedTask, type TaskProducerOptions } from '../task.js';
 import { PRIORITY_URGENT_MIN } from '@telemetryhub/schemas';
 import { BULLMQ_JOB_NAME, jobOptions, type BullmqTaskData } from './job-options.js';
 

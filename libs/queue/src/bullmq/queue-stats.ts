@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { RedisClient } from '../redis-connection.js';
 import { queueKeys } from '../keys.js';
-import { taskAgeSeconds, type QueueDepths } from '../redis-list/queue-stats.js';
+import { taskAgeSeconds, type QueueDepths } from '../task.js';
 import { BULLMQ_PRIORITY, type BullmqTaskData } from './job-options.js';
 
 /** BullMQ scores a prioritized job priority × 2³² + a counter: one score range per priority (its "lane"). */

@@ -1,7 +1,7 @@
 import { createRedis } from '../redis-connection.js';
 import type { QueueConsumer, QueueDriverName, QueueProducer } from '../driver.js';
 import { createQueueConsumer, createQueueProducer, createQueueStats, type QueueStats } from '../driver-factory.js';
-import type { TaskProducerOptions } from '../redis-list/producer.js';
+import type { TaskProducerOptions } from '../task.js';
 import { QueueMaintenance } from '../redis-list/maintenance.js';
 import { shardQueueNames } from '../sharding/shard-routing.js';
 

@@ -12,7 +12,7 @@ import { QUEUE_DRIVERS, type QueueDriverName } from '../driver.js';
 import { QueueFullError } from '../errors.js';
 import { createDeadLetterAdmin } from '../driver-factory.js';
 import { createRedis } from '../redis-connection.js';
-import type { DeadLetterReason, FetchedTask } from '../redis-list/consumer.js';
+import type { DeadLetterReason, FetchedTask } from '../task.js';
 import { driverUnderTest, type DriverUnderTest } from './drivers.test-support.js';
 
 /**

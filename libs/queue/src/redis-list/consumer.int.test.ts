@@ -5,7 +5,8 @@ import type { RedisClient } from '../redis-connection.js';
 import { findOnPath, type RedisServer } from '@telemetryhub/testkit';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
 import { TaskProducer } from './producer.js';
-import { ReliableConsumer, type DeadLetterRecord } from './consumer.js';
+import { ReliableConsumer } from './consumer.js';
+import { type DeadLetterRecord } from '../task.js';
 import { parseTaskEnvelope } from '@telemetryhub/schemas';
 import { createRedis } from '../redis-connection.js';
 

@@ -1,41 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { ACK_BATCH, ACK_RUN, DEAD_LETTER, FETCH_BATCH, REQUEUE, RETRY_LATER } from '../lua/scripts.js';
 import { runScript } from '../lua/run-script.js';
-
-/** Why a task was dead-lettered. All but `attempts_exhausted` are poison: retrying cannot help. */
-export type DeadLetterReason =
-  'invalid_envelope' | 'invalid_payload' | 'unknown_type' | 'poison' | 'attempts_exhausted';
-
-/** What the DLQ keeps of a failed task: enough to understand it and to replay it (the raw bytes, always). */
-export interface DeadLetterRecord {
-  reason: DeadLetterReason;
-  message: string;
-  /** The task exactly as fetched, even when it is not valid JSON; for a part, the part as a task of its own. */
-  raw: string;
-  /**
-   * Set when this record is one part of a task whose other readings were stored: the id of that task. The part's
-   * `raw` is a task of its own (the same type, carrying only the failed event), replayable alone.
-   */
-  part_of?: string;
-  task_id: string | null;
-  task_type: string | null;
-  /** Deliveries made, this one included. */
-  attempts: number;
-  first_failed_at: string;
-  last_failed_at: string;
-  consumer: string;
-}
-
-/** A task as taken from the queue. */
-export interface FetchedTask {
-  /** The bytes exactly as stored (the key to ack, retry or dead-letter it). */
-  raw: string;
-  /** Deliveries the queue recorded before this one (retries, returns by the reaper). */
-  redeliveries: number;
-}
+import { type DeadLetterRecord, type FetchedTask, newConsumerId } from '../task.js';
 
 export interface ReliableConsumerOptions {
   consumerId?: string;
@@ -46,10 +14,6 @@ export interface ReliableConsumerOptions {
   maxUrgentStreak?: number;
   /** How long a lease lasts without a heartbeat (ms); after it the reaper returns this consumer's tasks. */
   leaseMs?: number;
-}
-
-export function newConsumerId(): string {
-  return `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { REPLAY_DEAD } from '../lua/scripts.js';
 import { runScript } from '../lua/run-script.js';
-import type { DeadLetterRecord } from './consumer.js';
+import type { DeadLetterRecord } from '../task.js';
 import type { QueueProducer } from '../driver.js';
 
 /** One DLQ entry: its position (0 = newest), the bytes as stored, and the record (null if unreadable). */

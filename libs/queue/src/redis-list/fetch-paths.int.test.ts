@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import type { RedisClient } from '../redis-connection.js';
 import { createRedis } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
-import { ReliableConsumer, sha1, type FetchedTask } from './consumer.js';
+import { ReliableConsumer, sha1 } from './consumer.js';
+import { type FetchedTask } from '../task.js';
 
 let env: TestRedis<RedisClient> | undefined;
 let url: string;

@@ -3,22 +3,8 @@ import { queueKeys, type QueueKeys } from '../keys.js';
 import { ENQUEUE_BOUNDED } from '../lua/scripts.js';
 import { runScript } from '../lua/run-script.js';
 import { QueueFullError } from '../errors.js';
-import { PRIORITY_URGENT_MIN, type TaskEnvelope } from '@telemetryhub/schemas';
-
-/** A task already serialized (e.g. read back from the hub's spool), with the priority that picks its lane. */
-export interface SerializedTask {
-  readonly json: string;
-  readonly priority: number;
-}
-
-export type QueuedTask = TaskEnvelope | SerializedTask | string;
-
-export interface TaskProducerOptions {
-  /** Refuse (QueueFullError) instead of pushing past this many pending tasks in a lane. Default: no limit. */
-  maxDepth?: number;
-  /** Tasks with at least this priority go to the urgent lane (`<q>:pending:high`). Default 80. */
-  urgentPriority?: number;
-}
+import { PRIORITY_URGENT_MIN } from '@telemetryhub/schemas';
+import { type QueuedTask, type TaskProducerOptions, serializeTask } from '../task.js';
 
 /**
  * The producer side of the protocol: `LPUSH <q>:pending <envelope JSON>` (or `<q>:pending:high` for urgent
@@ -109,9 +95,4 @@ export class TaskProducer {
     ];
     return a + b;
   }
-}
-
-export function serializeTask(task: QueuedTask): string {
-  if (typeof task === 'string') return task;
-  return 'json' in task ? task.json : JSON.stringify(task);
 }

@@ -1,19 +1,6 @@
 import type { RedisClient } from '../redis-connection.js';
 import { queueKeys } from '../keys.js';
-import { InstantSchema } from '@telemetryhub/schemas';
-
-export interface QueueDepths {
-  /** Waiting in both lanes. */
-  pending: number;
-  /** Of which in the urgent lane. */
-  pendingUrgent: number;
-  processing: number;
-  delayed: number;
-  failed: number;
-  consumers: number;
-  /** Age of the oldest pending task by its created_at (s), or null when empty or unreadable. */
-  oldestPendingAgeSeconds: number | null;
-}
+import { type QueueDepths, taskAgeSeconds } from '../task.js';
 
 /** Point-in-time depths of a queue: what producers use for backpressure and autoscalers for scaling. */
 export async function queueDepths(redis: RedisClient, queue: string, now = Date.now()): Promise<QueueDepths> {
@@ -45,17 +32,4 @@ export async function queueDepths(redis: RedisClient, queue: string, now = Date.
     consumers: consumers.length,
     oldestPendingAgeSeconds: ages.length ? Math.max(...ages) : null,
   };
-}
-
-/** Age of a raw task by its created_at, read by the envelope's own rule for times (InstantSchema). */
-export function taskAgeSeconds(raw: string | null, now: number): number | null {
-  if (!raw) return null;
-  let createdAt: unknown;
-  try {
-    createdAt = (JSON.parse(raw) as { created_at?: unknown }).created_at;
-  } catch {
-    return null;
-  }
-  const instant = InstantSchema.safeParse(createdAt);
-  return instant.success ? Math.max(0, (now - Date.parse(instant.data)) / 1000) : null;
 }

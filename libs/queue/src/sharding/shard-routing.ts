@@ -1,4 +1,4 @@
-import type { QueuedTask } from '../redis-list/producer.js';
+import type { QueuedTask } from '../task.js';
 
 /**
  * Sharding one logical queue over several Redis queues, so that a Redis Cluster spreads its load over primaries

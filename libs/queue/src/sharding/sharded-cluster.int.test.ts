@@ -3,7 +3,7 @@ import { createRedis } from '../redis-connection.js';
 import assert from 'node:assert/strict';
 import { useTestCluster } from '@telemetryhub/testkit';
 import { QueueMaintenance } from '../redis-list/maintenance.js';
-import type { FetchedTask } from '../redis-list/consumer.js';
+import type { FetchedTask } from '../task.js';
 import { ShardedProducer } from './sharded-producer.js';
 import { ShardedConsumer } from './sharded-consumer.js';
 import { shardedQueueDepths } from './sharded-queue-stats.js';

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis-connection.js';
 import type { QueueConsumer } from '../driver.js';
-import { newConsumerId, ReliableConsumer, type DeadLetterRecord, type FetchedTask } from '../redis-list/consumer.js';
+import { ReliableConsumer } from '../redis-list/consumer.js';
+import { newConsumerId, type DeadLetterRecord, type FetchedTask } from '../task.js';
 
 export interface ShardedConsumerOptions {
   consumerId?: string;

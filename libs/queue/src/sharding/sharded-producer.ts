@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis-connection.js';
 import type { QueueProducer } from '../driver.js';
-import { TaskProducer, type QueuedTask, type TaskProducerOptions } from '../redis-list/producer.js';
+import { TaskProducer } from '../redis-list/producer.js';
+import { type QueuedTask, type TaskProducerOptions } from '../task.js';
 import { shardIndex, shardQueueNames, taskRoutingKey } from './shard-routing.js';
 
 /**

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis-connection.js';
-import { queueDepths, type QueueDepths } from '../redis-list/queue-stats.js';
+import { queueDepths } from '../redis-list/queue-stats.js';
+import { type QueueDepths } from '../task.js';
 
 /**
  * The depths of a sharded queue as one queue: counts summed over the shards, the oldest pending age the oldest
