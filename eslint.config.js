@@ -2,6 +2,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import nx from '@nx/eslint-plugin';
+import { depConstraints } from './eslint.boundaries.js';
+
+// The Nx rule reads the project graph; computing it in-process leaves no Nx daemon running after a lint.
+process.env.NX_DAEMON ??= 'false';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.data/**', '.nx/**', 'coverage/**'] },
@@ -17,20 +22,24 @@ export default tseslint.config(
     },
   },
   {
-    // Module boundaries: nothing in apps/ or libs/ imports an app (bench/ and tests/ measure apps from outside).
+    // Package boundaries by the Nx tags in each package.json (eslint.boundaries.js says which tag may use which).
     files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    plugins: { '@nx': nx },
     rules: {
-      'no-restricted-imports': [
+      '@nx/enforce-module-boundaries': [
         'error',
-        {
-          patterns: [
-            {
-              // A regex: gitignore-style groups do not match relative paths that start with '../'.
-              regex: '(^|/)apps/|(^|/)(hub|task-processor|cli)/src/|^@telemetryhub/(hub|task-processor|cli)$',
-              message: 'apps never import apps: move shared code to libs/',
-            },
-          ],
-        },
+        { enforceBuildableLibDependency: false, depConstraints: depConstraints({ tests: false }) },
+      ],
+    },
+  },
+  {
+    // Tests, and the helpers beside them, may also use the test kit.
+    files: ['apps/**/*.test.ts', 'libs/**/*.test.ts', '**/*.test-support.ts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        { enforceBuildableLibDependency: false, depConstraints: depConstraints({ tests: true }) },
       ],
     },
   },
