@@ -3,10 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import nx from '@nx/eslint-plugin';
-import { depConstraints } from './eslint.boundaries.js';
-
-// The Nx rule reads the project graph; computing it in-process leaves no Nx daemon running after a lint.
-process.env.NX_DAEMON ??= 'false';
+import { COMPOSITION_FILES, HUB_LAYERS, PROCESSOR_LAYERS, depConstraints, layerRules } from './eslint.boundaries.js';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.data/**', '.nx/**', 'coverage/**'] },
@@ -23,6 +20,7 @@ export default tseslint.config(
   },
   {
     // Package boundaries by the Nx tags in each package.json (eslint.boundaries.js says which tag may use which).
+    // The rule reads Nx's cached project graph and skips itself without one: `npm run lint` refreshes it first.
     files: ['apps/**/*.ts', 'libs/**/*.ts'],
     plugins: { '@nx': nx },
     rules: {
@@ -43,6 +41,9 @@ export default tseslint.config(
       ],
     },
   },
+  // Each app's folders form a one-way graph (eslint.boundaries.js lists them lowest first).
+  ...layerRules('apps/task-processor/src', PROCESSOR_LAYERS, COMPOSITION_FILES),
+  ...layerRules('apps/hub/src', HUB_LAYERS, COMPOSITION_FILES),
   {
     // The queue's drivers share types through driver.ts and task.ts, not through one another's internals.
     files: ['libs/queue/src/bullmq/**/*.ts'],

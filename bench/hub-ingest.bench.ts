@@ -27,7 +27,7 @@ import { TaskProducer, createRedis } from '@telemetryhub/queue';
 import { SimulatedDriver } from '../apps/hub/src/drivers/simulated-driver.js';
 import { ReadingBuffer } from '../apps/hub/src/buffer/reading-buffer.js';
 import { TaskPublisher } from '../apps/hub/src/publish/task-publisher.js';
-import { countSamples, createHubMetrics } from '../apps/hub/src/metrics.js';
+import { countSamples, createHubMetrics } from '../apps/hub/src/metrics/hub-metrics.js';
 import { scrapeMetric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { pacedLoad } from './paced-load.js';

@@ -11,7 +11,7 @@ import { createRedis, type RedisClient } from '@telemetryhub/queue';
 import { startStack, type LocalStack } from '@telemetryhub/testkit';
 import { createPgPool } from '../apps/task-processor/src/store/pool.js';
 import { migrate } from '../apps/task-processor/src/store/migrate.js';
-import { createProcessorMetrics, type ProcessorMetrics } from '../apps/task-processor/src/metrics.js';
+import { createProcessorMetrics, type ProcessorMetrics } from '../apps/task-processor/src/metrics/processor-metrics.js';
 import {
   HandlerRegistry,
   TELEMETRY_TASK_TYPES,
@@ -20,7 +20,7 @@ import {
 } from '../apps/task-processor/src/handlers/index.js';
 import { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
 import { createDecodePool, type TaskDecodePool } from '../apps/task-processor/src/decode/decode-pool.js';
-import { DEFAULT_OUTLIER_CONFIG } from '../apps/task-processor/src/handlers/outlier-rules.js';
+import { DEFAULT_OUTLIER_CONFIG } from '../apps/task-processor/src/outliers/outlier-rules.js';
 import { DeferredFold } from '../apps/task-processor/src/fold/deferred-fold.js';
 import { PartitionManager } from '../apps/task-processor/src/store/partitions.js';
 

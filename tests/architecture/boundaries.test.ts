@@ -2,7 +2,7 @@
  * The architecture's rules are lint rules (eslint.config.js, eslint.boundaries.js); each is shown here failing on
  * a deliberate violation and passing on the allowed form, linted at a path inside the package it would live in.
  */
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -11,8 +11,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ESLint } from 'eslint';
 import { ROOT } from '../deploy/support/manifests.js';
+import { COMPOSITION_FILES, HUB_LAYERS, PROCESSOR_LAYERS } from '../../eslint.boundaries.js';
 
 const eslint = new ESLint({ cwd: ROOT });
+const run = promisify(execFile);
+const nx = (args: string[]) => run('npx', ['nx', ...args], { cwd: ROOT, env: process.env, timeout: 120_000 });
+
+// The Nx rule reads the cached project graph (and skips itself without one): compute it as `npm run lint` does.
+before(() => nx(['show', 'projects']));
 
 /** The rule ids ESLint reports for `code` as if it were the file at `path` (relative to the repository). */
 async function violations(path: string, code: string): Promise<string[]> {
@@ -57,13 +63,48 @@ test("the BullMQ driver shares the queue's types through the interface, not the 
   assert.deepEqual(await violations('libs/queue/src/bullmq/probe.ts', uses('../task.js', 'serializeTask')), []);
 });
 
+test("the task-processor's folders import only the folders listed before them, never the composition", async () => {
+  const src = 'apps/task-processor/src';
+  const below = uses('../domain/task.js', 'x');
+  assert.deepEqual(await violations(`${src}/store/probe.ts`, below), []);
+  // storage never imports rules or handlers; a feature never imports the stage that uses it
+  for (const [from, module] of [
+    ['store', '../alerts/alert-rules.js'],
+    ['store', '../handlers/index.js'],
+    ['store/migrations', '../../fold/fold-work.js'],
+    ['decode', '../handlers/telemetry.handler.js'],
+    ['alerts', '../outliers/outlier-rules.js'],
+    ['domain', '../store/pool.js'],
+    ['handlers', '../consume/task-runner.js'],
+    ['metrics', '../config.js'],
+  ] as const) {
+    assert.deepEqual(await violations(`${src}/${from}/probe.ts`, uses(module, 'x')), ['no-restricted-imports'], from);
+  }
+  assert.deepEqual(await violations(`${src}/store/probe.test.ts`, uses('../handlers/index.js', 'x')), []);
+  assert.deepEqual(await violations('apps/hub/src/buffer/probe.ts', uses('../publish/publisher.js', 'x')), [
+    'no-restricted-imports',
+  ]);
+});
+
+for (const [app, layers] of [
+  ['task-processor', PROCESSOR_LAYERS],
+  ['hub', HUB_LAYERS],
+] as const) {
+  test(`every folder of the ${app} has its place in the layers, and only the composition sits above`, () => {
+    const src = join(ROOT, `apps/${app}/src`);
+    const entries = readdirSync(src, { withFileTypes: true });
+    const folders = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    assert.deepEqual(folders.sort(), [...layers].sort());
+    const files = entries
+      .filter((e) => e.isFile() && e.name.endsWith('.ts') && !/\.test(-support)?\.ts$/.test(e.name))
+      .map((e) => e.name.replace(/\.ts$/, ''));
+    assert.deepEqual(files.sort(), [...COMPOSITION_FILES].sort());
+  });
+}
+
 test('the Nx project graph: every package a project, apps on libraries only, one-way edges, the test kit alone', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'th-graph-')), 'graph.json');
-  await promisify(execFile)('npx', ['nx', 'graph', `--file=${file}`], {
-    cwd: ROOT,
-    env: { ...process.env, NX_DAEMON: 'false' },
-    timeout: 120_000,
-  });
+  await nx(['graph', `--file=${file}`]);
   const { nodes, dependencies } = (JSON.parse(readFileSync(file, 'utf8')) as { graph: NxGraph }).graph;
   const ours = (name: string) => name.startsWith('@telemetryhub/');
   const edges = new Map(

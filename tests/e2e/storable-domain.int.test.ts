@@ -10,7 +10,7 @@ import { normalizeEventId } from '@telemetryhub/schemas';
 import { buildTestHub, listen } from '../../apps/hub/src/app.test-support.js';
 import { createTaskDecoder } from '../../apps/task-processor/src/decode/task-decoder.js';
 import { createTelemetryHandler } from '../../apps/task-processor/src/handlers/telemetry.handler.js';
-import { createProcessorMetrics } from '../../apps/task-processor/src/metrics.js';
+import { createProcessorMetrics } from '../../apps/task-processor/src/metrics/processor-metrics.js';
 import { createPgPool } from '../../apps/task-processor/src/store/pool.js';
 import { migrate } from '../../apps/task-processor/src/store/migrate.js';
 

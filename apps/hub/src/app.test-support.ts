@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import { Readiness, createMetricsRegistry, type ApiKeyEntry } from '@telemetryhub/service-kit';
 import { type FutureSkewPolicy } from '@telemetryhub/schemas';
 import { ClockSkewGuard } from './ingest/clock-skew-guard.js';
-import { createHubMetrics } from './metrics.js';
+import { createHubMetrics } from './metrics/hub-metrics.js';
 import { ReadingBuffer, type BufferPolicy } from './buffer/reading-buffer.js';
 import { createApp } from './app.js';
 import type { RateLimiter } from './ingest/rate-limiter.js';

@@ -10,7 +10,7 @@ import {
   type ApiKeyEntry,
 } from '@telemetryhub/service-kit';
 import type { ReadingBuffer } from './buffer/reading-buffer.js';
-import type { HubMetrics } from './metrics.js';
+import type { HubMetrics } from './metrics/hub-metrics.js';
 import { httpIngestRouter } from './ingest/http-ingest.route.js';
 import { deviceControlRouter } from './control/device-control.routes.js';
 import type { DeviceRegistry } from './control/device-registry.js';

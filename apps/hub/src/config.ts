@@ -11,6 +11,7 @@ import {
 } from '@telemetryhub/service-kit';
 import { TaskTypes } from '@telemetryhub/schemas';
 import { QueueConfigShape, queueConfigProblem } from '@telemetryhub/queue';
+import type { DevicesFile, SimulatedEntry } from './drivers/devices-file.js';
 
 const probability = () => z.coerce.number().min(0).max(1).default(0);
 
@@ -130,4 +131,26 @@ export type HubConfig = z.output<typeof HubConfigSchema>;
 
 export function loadHubConfig(opts?: LoadConfigOptions): Readonly<HubConfig> {
   return loadConfig(HubConfigSchema, opts, [queueConfigProblem]);
+}
+
+/** The device list without a DEVICES_FILE: the simulated devices the SIM_* variables describe (none if SIM_DEVICES=0). */
+export function devicesFromEnv(config: HubConfig): DevicesFile {
+  if (config.SIM_DEVICES === 0) return { devices: [] };
+  const simulated: SimulatedEntry = {
+    driver: 'simulated',
+    count: config.SIM_DEVICES,
+    idPrefix: 'sim-',
+    rateHz: config.SIM_RATE_HZ,
+    metrics: config.SIM_METRICS,
+    faultRate: config.SIM_FAULT_RATE,
+    commFailureAfter: config.SIM_COMM_FAILURE_AFTER,
+    anomalies: {
+      spike: config.SIM_SPIKE_RATE,
+      gap: config.SIM_GAP_RATE,
+      duplicate: config.SIM_DUPLICATE_RATE,
+      outOfOrder: config.SIM_OUT_OF_ORDER_RATE,
+    },
+    ...(config.SIM_SEED !== undefined ? { seed: config.SIM_SEED } : {}),
+  };
+  return { devices: [simulated] };
 }

@@ -8,10 +8,10 @@ import {
   redactUrl,
 } from '@telemetryhub/service-kit';
 import { createQueueProducer, createRedis } from '@telemetryhub/queue';
-import { loadHubConfig } from './config.js';
-import { countSamples, createHubMetrics } from './metrics.js';
+import { devicesFromEnv, loadHubConfig } from './config.js';
+import { countSamples, createHubMetrics } from './metrics/hub-metrics.js';
 import { ReadingBuffer } from './buffer/reading-buffer.js';
-import { createDrivers, devicesFromEnv } from './drivers/create-drivers.js';
+import { createDrivers } from './drivers/create-drivers.js';
 import { loadDevicesFile } from './drivers/devices-file.js';
 import { TaskPublisher } from './publish/task-publisher.js';
 import { TaskSpool } from './spool/task-spool.js';

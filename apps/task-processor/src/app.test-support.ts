@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { TaskTypes, normalizeEventId, type Reading } from '@telemetryhub/schemas';
 import { createPgPool } from './store/pool.js';
-import type { ParsedTask } from './handlers/task-handler.js';
+import type { ParsedTask } from './domain/task.js';
 
 /** A reading in the internal form for unit tests: the fields a test cares about, the rest empty. */
 export function testReading(

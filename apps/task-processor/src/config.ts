@@ -13,9 +13,9 @@ import {
 } from '@telemetryhub/service-kit';
 import { QueueConfigShape, queueConfigProblem } from '@telemetryhub/queue';
 import { MIN_PSEUDONYM_KEY_LENGTH } from './privacy/device-pseudonymizer.js';
-import { DEFAULT_OUTLIER_CONFIG } from './handlers/outlier-rules.js';
+import { DEFAULT_OUTLIER_CONFIG } from './outliers/outlier-rules.js';
 import { DEFAULT_FOLD_OPTIONS } from './fold/deferred-fold.js';
-import { DEFAULT_ALLOWED_LATENESS_MS } from './handlers/event-time-watermark.js';
+import { DEFAULT_ALLOWED_LATENESS_MS } from './late/event-time-watermark.js';
 import { DEFAULT_RETENTION } from './store/retention.js';
 
 const nonNegativeNumber = (dflt: number) => z.coerce.number().min(0).default(dflt);

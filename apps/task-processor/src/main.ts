@@ -22,7 +22,8 @@ import {
   shardQueueNames,
 } from '@telemetryhub/queue';
 import { loadProcessorConfig } from './config.js';
-import { createProcessorMetrics, partitionMetrics, registerPoolGauge } from './metrics.js';
+import { createProcessorMetrics, registerPoolGauge } from './metrics/processor-metrics.js';
+import { partitionMetrics } from './store/partition-upkeep.js';
 import { createPgPool } from './store/pool.js';
 import { migrate } from './store/migrate.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from './handlers/index.js';
@@ -33,7 +34,7 @@ import { LatestCache } from './store/latest.cache.js';
 import { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 import { loadAlertRulesFile } from './alerts/alert-rules-file.js';
 import { loadDeviceMetadataFile } from './devices/device-metadata-file.js';
-import { applyDeviceMetadata } from './store/devices.repo.js';
+import { applyDeviceMetadata } from './devices/devices.repo.js';
 import { createDecodePool } from './decode/decode-pool.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import { VERSION } from './version.js';
@@ -41,7 +42,7 @@ import { PartitionManager } from './store/partitions.js';
 import { LateReplayer } from './late/late-replay.js';
 import { PartitionUpkeep } from './store/partition-upkeep.js';
 import { DEFAULT_RETENTION } from './store/retention.js';
-import { EventTimeWatermarks } from './handlers/event-time-watermark.js';
+import { EventTimeWatermarks } from './late/event-time-watermark.js';
 
 const HELP = `telemetryhub task-processor — takes tasks from the Redis queue and stores their readings in PostgreSQL.
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { fastUpcast } from './fast-upcast.js';
-import { detectShape, upcastBySchema, type EventShape } from './upcast.js';
+import { upcastBySchema } from './upcast.js';
+import { detectShape, type EventShape } from './event-shape.js';
 
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));

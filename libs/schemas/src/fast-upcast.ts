@@ -8,7 +8,7 @@ import {
 import { deriveEventId, normalizeEventId } from './event-id.js';
 import type { Reading } from './reading.schema.js';
 import { isStorableTime, isStorableValue, storableTextIssue } from './storable.js';
-import type { EventShape } from './upcast.js';
+import type { EventShape } from './event-shape.js';
 import { LEGACY_SCHEMA_VERSION } from './ingest-event.schema.js';
 
 /**

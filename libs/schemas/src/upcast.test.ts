@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { parseEvents, parseEventsStrict, detectShape, jsonTextHasNoNul } from './upcast.js';
+import { parseEvents, parseEventsStrict, jsonTextHasNoNul } from './upcast.js';
+import { detectShape } from './event-shape.js';
 import { deriveEventId } from './event-id.js';
 import { ValidationError } from '@telemetryhub/service-kit';
 

@@ -6,24 +6,10 @@ import { IngestEventSchema, ingestEventToReading } from './ingest-event.schema.j
 import { GatewaySampleSchema, gatewaySampleToReadings } from './gateway-sample.schema.js';
 import { instantMs } from './primitives.js';
 import { fastUpcast } from './fast-upcast.js';
+import { detectShape, type EventShape } from './event-shape.js';
 
 /** Largest number of events one body or one task may carry: bounds the memory one input can claim. */
 export const MAX_EVENTS_PER_BATCH = 10_000;
-
-export type EventShape = 'reading' | 'event-v2' | 'ingest' | 'gateway-sample';
-
-/**
- * Tells the shape of one event by its keys, so that validation errors name the fields of *that* shape rather
- * than a union's guesses. Order matters: the internal form also has `event_time`, the ingest form also has
- * `timestamp`.
- */
-export function detectShape(o: Record<string, unknown>): EventShape | null {
-  if ('metric' in o) return 'reading';
-  if ('sensor_type' in o || 'event_time' in o) return 'event-v2';
-  if ('type' in o && 'value' in o) return 'ingest';
-  if ('device_id' in o && 'timestamp' in o) return 'gateway-sample';
-  return null;
-}
 
 /**
  * The path of the first string (key or value) holding U+0000, which PostgreSQL refuses in text and jsonb: such

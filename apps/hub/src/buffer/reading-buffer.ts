@@ -1,7 +1,7 @@
 import type { Reading } from '@telemetryhub/schemas';
 import { RingBuffer } from './ring-buffer.js';
 import type { AckTicket } from './ack-ticket.js';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../metrics/hub-metrics.js';
 
 export type BufferPolicy = 'drop-oldest' | 'reject';
 

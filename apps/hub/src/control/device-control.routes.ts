@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { AppError, ErrorCodes } from '@telemetryhub/service-kit';
 import type { DeviceRegistry } from './device-registry.js';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../metrics/hub-metrics.js';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 
 async function total(counter: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> {

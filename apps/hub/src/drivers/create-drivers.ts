@@ -2,8 +2,7 @@ import type { Logger } from 'pino';
 import type { SensorDriver } from './sensor-driver.js';
 import type { DeviceRegistry } from '../control/device-registry.js';
 import type { DriverMetrics } from './driver-metrics.js';
-import type { DevicesFile, SimulatedEntry } from './devices-file.js';
-import type { HubConfig } from '../config.js';
+import type { DevicesFile } from './devices-file.js';
 import { SimulatedDriver } from './simulated-driver.js';
 import { SerialDriver } from './serial-driver.js';
 import { I2CDriver, type I2CDeviceSpec } from './i2c-driver.js';
@@ -15,28 +14,6 @@ export interface DriverDeps {
   /** Labels for devices whose entry sets none. */
   site: string;
   region: string;
-}
-
-/** The device list without a DEVICES_FILE: the simulated devices the SIM_* variables describe (none if SIM_DEVICES=0). */
-export function devicesFromEnv(config: HubConfig): DevicesFile {
-  if (config.SIM_DEVICES === 0) return { devices: [] };
-  const simulated: SimulatedEntry = {
-    driver: 'simulated',
-    count: config.SIM_DEVICES,
-    idPrefix: 'sim-',
-    rateHz: config.SIM_RATE_HZ,
-    metrics: config.SIM_METRICS,
-    faultRate: config.SIM_FAULT_RATE,
-    commFailureAfter: config.SIM_COMM_FAILURE_AFTER,
-    anomalies: {
-      spike: config.SIM_SPIKE_RATE,
-      gap: config.SIM_GAP_RATE,
-      duplicate: config.SIM_DUPLICATE_RATE,
-      outOfOrder: config.SIM_OUT_OF_ORDER_RATE,
-    },
-    ...(config.SIM_SEED !== undefined ? { seed: config.SIM_SEED } : {}),
-  };
-  return { devices: [simulated] };
 }
 
 /**

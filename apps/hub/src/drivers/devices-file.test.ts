@@ -5,10 +5,10 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { ConfigError } from '@telemetryhub/service-kit';
 import { loadDevicesFile, parseDevicesFile } from './devices-file.js';
-import { createDrivers, devicesFromEnv } from './create-drivers.js';
+import { createDrivers } from './create-drivers.js';
 import { DeviceRegistry } from '../control/device-registry.js';
-import { createHubMetrics } from '../metrics.js';
-import { loadHubConfig } from '../config.js';
+import { createHubMetrics } from '../metrics/hub-metrics.js';
+import { devicesFromEnv, loadHubConfig } from '../config.js';
 
 const example = fileURLToPath(new URL('../../devices.example.yaml', import.meta.url));
 

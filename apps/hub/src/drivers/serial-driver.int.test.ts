@@ -10,7 +10,7 @@ import { SerialDriver, type SerialDeviceSpec } from './serial-driver.js';
 import { encodeBinaryFrame } from './serial/binary-frame.js';
 import { nmeaChecksum } from './checksums.js';
 import { DeviceRegistry } from '../control/device-registry.js';
-import { createHubMetrics } from '../metrics.js';
+import { createHubMetrics } from '../metrics/hub-metrics.js';
 
 /**
  * The serial driver against real pseudo-terminals: socat joins two ptys like a null-modem cable, a fake device

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
-import { createHubMetrics } from '../metrics.js';
+import { createHubMetrics } from '../metrics/hub-metrics.js';
 import { ClockSkewGuard } from './clock-skew-guard.js';
 
 test('the per-device skew table keeps the devices seen most recently, at most maxDevices, most events first', () => {

@@ -1,5 +1,5 @@
 import type { FutureSkewPolicy, ParseOptions } from '@telemetryhub/schemas';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../metrics/hub-metrics.js';
 
 export interface DeviceSkew {
   device_id: string;

@@ -5,7 +5,7 @@ import { jsonTextHasNoNul, parseEvents, type ParseOptions } from '@telemetryhub/
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
 import type { RateLimiter } from './rate-limiter.js';
-import { countSamples, type HubMetrics } from '../metrics.js';
+import { countSamples, type HubMetrics } from '../metrics/hub-metrics.js';
 
 export interface HttpIngestDeps {
   buffer: ReadingBuffer;

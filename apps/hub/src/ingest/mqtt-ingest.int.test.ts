@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { MosquittoServer, until } from '@telemetryhub/testkit';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { parseEvents } from '@telemetryhub/schemas';
-import { createHubMetrics } from '../metrics.js';
+import { createHubMetrics } from '../metrics/hub-metrics.js';
 import { ReadingBuffer, type BufferPolicy } from '../buffer/reading-buffer.js';
 import { MqttIngest } from './mqtt-ingest.js';
 import { settleAll } from '../buffer/ack-ticket.js';

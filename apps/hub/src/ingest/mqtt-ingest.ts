@@ -5,7 +5,7 @@ import { briefError, summarizeIssues } from '@telemetryhub/service-kit';
 import { jsonTextHasNoNul, parseEvents, type ParseOptions, type Reading } from '@telemetryhub/schemas';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
-import { countSamples, type HubMetrics } from '../metrics.js';
+import { countSamples, type HubMetrics } from '../metrics/hub-metrics.js';
 
 export interface MqttIngestOptions {
   /** `mqtt://user:pass@host:1883` (or `mqtts://`). */

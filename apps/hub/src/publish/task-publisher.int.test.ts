@@ -8,7 +8,7 @@ import { RedisServer, freePort, until } from '@telemetryhub/testkit';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { parseEventsStrict, parseTaskEnvelope, type Reading } from '@telemetryhub/schemas';
 import { ShardedProducer, TaskProducer, shardIndex, createRedis } from '@telemetryhub/queue';
-import { createHubMetrics } from '../metrics.js';
+import { createHubMetrics } from '../metrics/hub-metrics.js';
 import { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { SimulatedDriver } from '../drivers/simulated-driver.js';
 import { TaskPublisher } from './task-publisher.js';

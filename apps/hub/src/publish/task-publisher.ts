@@ -5,7 +5,7 @@ import { PRIORITY_DEFAULT, type Reading, type TaskEnvelope } from '@telemetryhub
 import { QueueFullError, type QueuedTask, type QueueProducer, shardIndex } from '@telemetryhub/queue';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { failAll, settleAll, type AckTicket } from '../buffer/ack-ticket.js';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../metrics/hub-metrics.js';
 import type { TaskSpool } from '../spool/task-spool.js';
 
 export interface TaskPublisherOptions {

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { PRIORITY_DEFAULT, type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
 import { RECORD_HEADER_BYTES } from '@telemetryhub/spool';
-import { createHubMetrics } from '../metrics.js';
+import { createHubMetrics } from '../metrics/hub-metrics.js';
 import { TaskSpool } from './task-spool.js';
 
 /** Fixed-width ids: every task has the same size. */

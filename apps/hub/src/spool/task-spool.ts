@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { PRIORITY_URGENT_MIN, type TaskEnvelope } from '@telemetryhub/schemas';
 import { RECORD_HEADER_BYTES, SegmentLog, type SpoolBatch, type SpoolRecord } from '@telemetryhub/spool';
 import { type SerializedTask } from '@telemetryhub/queue';
-import type { HubMetrics } from '../metrics.js';
+import type { HubMetrics } from '../metrics/hub-metrics.js';
 
 export interface TaskSpoolOptions {
   dir: string;

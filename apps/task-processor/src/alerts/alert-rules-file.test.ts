@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@telemetryhub/service-kit';
-import { DEFAULT_RULES } from '../handlers/alert-rules.js';
+import { DEFAULT_RULES } from './alert-rules.js';
 import { loadAlertRulesFile, parseAlertRulesFile } from './alert-rules-file.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../alert-rules.example.yaml', import.meta.url));

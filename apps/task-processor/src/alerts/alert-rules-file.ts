@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfigFile, parseConfigFile } from '@telemetryhub/service-kit';
 import { DeviceIdSchema, MetricNameSchema } from '@telemetryhub/schemas';
-import type { ThresholdRule } from '../handlers/alert-rules.js';
+import type { ThresholdRule } from './alert-rules.js';
 
 /**
  * The processor's threshold rules (`ALERT_RULES_FILE`, YAML or JSON), replacing the built-in defaults:

@@ -9,7 +9,7 @@ import { WEBHOOK_HEADERS, createMetricsRegistry, verifyWebhook } from '@telemetr
 import { parseEventsStrict, parseTaskEnvelope } from '@telemetryhub/schemas';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
-import { createProcessorMetrics } from '../metrics.js';
+import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';
 

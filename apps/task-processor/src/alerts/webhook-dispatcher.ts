@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { PeriodicTask, WEBHOOK_HEADERS, briefError, signWebhook } from '@telemetryhub/service-kit';
-import type { ProcessorMetrics } from '../metrics.js';
+import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 
 export interface WebhookDispatcherOptions {
   pool: pg.Pool;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError, ErrorCodes, type ApiKeyEntry } from '@telemetryhub/service-kit';
 import { DeviceIdSchema } from '@telemetryhub/schemas';
 import { parseParams } from './query-params.js';
-import { listLateReadings } from '../store/late.repo.js';
+import { listLateReadings } from '../late/late.repo.js';
 import type { LateReplayer } from '../late/late-replay.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { adminGuard, fromPostgres, storedDeviceId } from './route-support.js';

@@ -10,9 +10,9 @@ import { latestReading } from '../store/raw.repo.js';
 import type { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { isoUtc } from '../store/sql-time.js';
 import { fromPostgres, storedDeviceId } from './route-support.js';
-import { taskStatistics } from '../store/task-statistics.repo.js';
-import { sampleStddev } from '../stats/moments.js';
-import { getDevice, listDevices } from '../store/devices.repo.js';
+import { taskStatistics } from '../stats/task-statistics.repo.js';
+import { sampleStddev } from '../domain/moments.js';
+import { getDevice, listDevices } from '../devices/devices.repo.js';
 
 /** Read API over stored readings, rollups and alerts. Every parameter is validated (400 names it). */
 export function queryRouter(deps: {

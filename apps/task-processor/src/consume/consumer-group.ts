@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createQueueConsumer, type QueueDriverName, type RedisClient } from '@telemetryhub/queue';
 import type { HandlerRegistry } from '../handlers/index.js';
-import type { ProcessorMetrics } from '../metrics.js';
+import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { classifyDbError } from '../store/pg-errors.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import { TaskRunner } from './task-runner.js';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { briefError, fullJitterBackoff, sleep } from '@telemetryhub/service-kit';
 import { type FetchedTask, type QueueConsumer } from '@telemetryhub/queue';
 import type { TaskRunner } from './task-runner.js';
-import type { ProcessorMetrics } from '../metrics.js';
+import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 
 export interface ConsumerLoopOptions {
   consumer: Pick<QueueConsumer, 'fetch' | 'requeueInFlight' | 'consumerId' | 'startHeartbeat' | 'stopHeartbeat'>;

@@ -20,7 +20,7 @@ import {
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
 import { classifyDbError } from '../store/pg-errors.js';
-import { createProcessorMetrics, type ProcessorMetrics } from '../metrics.js';
+import { createProcessorMetrics, type ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from '../handlers/index.js';
 import { TaskRunner, type TaskRunnerOptions } from './task-runner.js';
 import { ConsumerLoop } from './consumer-loop.js';

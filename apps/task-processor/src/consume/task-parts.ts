@@ -1,6 +1,6 @@
 import { eventsOf, parseTaskEnvelope, uuidV5 } from '@telemetryhub/schemas';
 import { type DeadLetterReason, type DeadLetterRecord } from '@telemetryhub/queue';
-import type { TaskHeader } from '../decode/task-decoder.js';
+import type { TaskHeader } from '../domain/task.js';
 
 /** One event of a task that cannot be stored: its index in the task's payload, and why. */
 export interface FailedEvent {

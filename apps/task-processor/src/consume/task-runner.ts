@@ -2,11 +2,12 @@ import type { Logger } from 'pino';
 import { ValidationError, briefError, fullJitterBackoff, sleep } from '@telemetryhub/service-kit';
 import { type DeadLetterReason, type FetchedTask, type QueueConsumer } from '@telemetryhub/queue';
 import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index.js';
-import { batchStatistics } from '../handlers/batch-statistics.js';
-import type { ProcessorMetrics } from '../metrics.js';
+import { batchStatistics } from '../stats/batch-statistics.js';
+import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import type { DbFailureKind } from '../store/pg-errors.js';
 import { createDecodePool, type TaskDecodePool } from '../decode/decode-pool.js';
-import type { DecodedTask, RejectedEvent, TaskHeader } from '../decode/task-decoder.js';
+import type { DecodedTask, RejectedEvent } from '../decode/task-decoder.js';
+import type { TaskHeader } from '../domain/task.js';
 import { failedParts, type FailedEvent } from './task-parts.js';
 
 export interface TaskRunnerOptions {

@@ -8,7 +8,8 @@ import {
   type TaskEnvelope,
 } from '@telemetryhub/schemas';
 import { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
-import { batchStatistics, type MetricStatistics } from '../handlers/batch-statistics.js';
+import type { MetricStatistics, TaskHeader } from '../domain/task.js';
+import { batchStatistics } from '../stats/batch-statistics.js';
 
 /** What decoding needs to know; plain data, so that it can be handed to a worker thread. */
 export interface DecodeOptions {
@@ -17,9 +18,6 @@ export interface DecodeOptions {
   /** With a key, every reading's device and event id are pseudonymised as the task is decoded. */
   deviceIdHmacKey?: string;
 }
-
-/** A task's envelope without its payload (which decoding turned into readings). */
-export type TaskHeader = Omit<TaskEnvelope, 'payload'>;
 
 /** An event of a task's payload that cannot be stored (by its index in the payload), and why. */
 export interface RejectedEvent {

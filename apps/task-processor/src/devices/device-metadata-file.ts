@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfigFile, parseConfigFile } from '@telemetryhub/service-kit';
 import { DeviceIdSchema, LabelSchema } from '@telemetryhub/schemas';
-import type { DeviceMetadata } from '../store/devices.repo.js';
+import type { DeviceMetadata } from './devices.repo.js';
 
 /**
  * What the processor is told of devices beyond what their readings say (`DEVICE_METADATA_FILE`, YAML or JSON),

@@ -7,10 +7,10 @@ import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { TaskTypes, type Reading } from '@telemetryhub/schemas';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
-import { createProcessorMetrics } from '../metrics.js';
+import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { PartitionManager } from '../store/partitions.js';
-import { pendingCount } from '../store/fold-pending.repo.js';
+import { pendingCount } from './fold-pending.repo.js';
 import { testReading, testTask } from '../app.test-support.js';
 import { DeferredFold, type DeferredFoldOptions } from './deferred-fold.js';
 

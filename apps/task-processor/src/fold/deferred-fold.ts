@@ -2,16 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { briefError } from '@telemetryhub/service-kit';
-import type { ProcessorMetrics } from '../metrics.js';
+import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import type { PartitionManager } from '../store/partitions.js';
 import { ROLLUP_SCHEMES } from '../store/partitions.js';
-import {
-  claimOrphans,
-  claimPending,
-  insertPending,
-  readingsOfBatch,
-  type OrphanBatch,
-} from '../store/fold-pending.repo.js';
+import { claimOrphans, claimPending, insertPending, readingsOfBatch, type OrphanBatch } from './fold-pending.repo.js';
 import {
   applyFold,
   emptyWork,

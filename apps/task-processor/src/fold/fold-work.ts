@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
 import { foldRollups } from '../store/rollup.repo.js';
-import { recordDevicesSeen } from '../store/devices.repo.js';
-import { lockOutlierState, saveOutlierState } from '../store/outlier.repo.js';
-import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../store/alert.repo.js';
-import { evaluateOutliers, type OutlierConfig } from '../handlers/outlier-rules.js';
+import { recordDevicesSeen } from '../devices/devices.repo.js';
+import { lockOutlierState, saveOutlierState } from '../outliers/outlier.repo.js';
+import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
+import { evaluateOutliers, type OutlierConfig } from '../outliers/outlier-rules.js';
 
 /**
  * What folding does with a stored reading, as bits: into the 1-minute and 1-hour rollups, through the outlier

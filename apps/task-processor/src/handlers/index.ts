@@ -1,7 +1,7 @@
 import { TaskTypes } from '@telemetryhub/schemas';
-import type { TaskHandler } from './task-handler.js';
+import type { TaskHandler } from '../domain/task.js';
 
-export type { ParsedTask, TaskHandler } from './task-handler.js';
+export type { ParsedTask, TaskHandler } from '../domain/task.js';
 export { createTelemetryHandler } from './telemetry.handler.js';
 
 /** Task type → handler. A type with no handler goes to the DLQ with reason `unknown_type`. */

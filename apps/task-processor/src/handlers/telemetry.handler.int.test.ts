@@ -11,12 +11,12 @@ import { parseEventsStrict, parseTaskEnvelope } from '@telemetryhub/schemas';
 import { createApp, type ProcessorAppDeps } from '../app.js';
 import { createPgPool } from '../store/pool.js';
 import { migrate } from '../store/migrate.js';
-import { createProcessorMetrics } from '../metrics.js';
+import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from './telemetry.handler.js';
-import type { ParsedTask } from './task-handler.js';
+import type { ParsedTask } from '../domain/task.js';
 import { createTaskDecoder } from '../decode/task-decoder.js';
 import { parseDeviceMetadataFile } from '../devices/device-metadata-file.js';
-import { applyDeviceMetadata } from '../store/devices.repo.js';
+import { applyDeviceMetadata } from '../devices/devices.repo.js';
 import { testReading, testTask } from '../app.test-support.js';
 
 const log = pino({ level: 'silent' });

@@ -10,8 +10,8 @@ import { Readiness, createMetricsRegistry, hashApiKey, parseApiKeys } from '@tel
 import { type Reading } from '@telemetryhub/schemas';
 import { createApp, type ProcessorAppDeps } from '../app.js';
 import { migrate } from '../store/migrate.js';
-import { listLateReadings } from '../store/late.repo.js';
-import { createProcessorMetrics, type ProcessorMetrics } from '../metrics.js';
+import { listLateReadings } from './late.repo.js';
+import { createProcessorMetrics, type ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { freshDatabase, testReading, testTask } from '../app.test-support.js';
 import { LATE_REPLAY_LOCK_KEY, LateReplayer } from './late-replay.js';

@@ -2,9 +2,9 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { AppError, ErrorCodes } from '@telemetryhub/service-kit';
 import { TaskTypes } from '@telemetryhub/schemas';
-import type { ParsedTask, TaskHandler } from '../handlers/task-handler.js';
-import type { ProcessorMetrics } from '../metrics.js';
-import { deleteStoredLateReadings, lateReadingsAfter } from '../store/late.repo.js';
+import type { ParsedTask, TaskHandler } from '../domain/task.js';
+import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
+import { deleteStoredLateReadings, lateReadingsAfter } from './late.repo.js';
 
 /** Advisory lock key of a late replay ("th-late" as a number): one replay at a time over all replicas. */
 export const LATE_REPLAY_LOCK_KEY = 0x74682d6c617465n;

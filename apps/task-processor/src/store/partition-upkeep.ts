@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { briefError } from '@telemetryhub/service-kit';
-import type { ProcessorMetrics } from '../metrics.js';
-import type { PartitionManager } from './partitions.js';
+import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
+import type { PartitionEvents, PartitionManager } from './partitions.js';
 import { runPartitionUpkeep, type RetentionPolicy, type UpkeepResult } from './retention.js';
 
 /**
@@ -59,4 +59,12 @@ export class PartitionUpkeep {
     clearTimeout(this.timer);
     await this.running;
   }
+}
+
+/** Counts the partitions a PartitionManager creates and drops, by table. */
+export function partitionMetrics(metrics: ProcessorMetrics): PartitionEvents {
+  return {
+    onCreated: (table) => metrics.partitionsCreated.inc({ table }),
+    onDropped: (table) => metrics.partitionsDropped.inc({ table }),
+  };
 }

@@ -14,12 +14,13 @@ import { migrate } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { PARTITIONED_TABLES, PartitionManager, listPartitions } from './partitions.js';
 import { RETENTION_LOCK_KEY, runPartitionUpkeep } from './retention.js';
-import { listLateReadings } from './late.repo.js';
+import { listLateReadings } from '../late/late.repo.js';
 import { foldRollups } from './rollup.repo.js';
-import { createProcessorMetrics, partitionMetrics } from '../metrics.js';
+import { createProcessorMetrics } from '../metrics/processor-metrics.js';
+import { partitionMetrics } from './partition-upkeep.js';
 import { PartitionUpkeep } from './partition-upkeep.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
-import { EventTimeWatermarks } from '../handlers/event-time-watermark.js';
+import { EventTimeWatermarks } from '../late/event-time-watermark.js';
 import { freshDatabase, testReading, testTask } from '../app.test-support.js';
 
 const log = pino({ level: 'silent' });

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { STORABLE, type Reading } from '@telemetryhub/schemas';
-import { addValue, mergeMoments, momentsOf, type Moments } from '../stats/moments.js';
+import { addValue, mergeMoments, momentsOf, type Moments } from '../domain/moments.js';
 
 export const ROLLUP_TABLES = { '1m': 'rollups_1m', '1h': 'rollups_1h' } as const;
 export type Granularity = keyof typeof ROLLUP_TABLES;

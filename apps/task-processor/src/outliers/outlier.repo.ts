@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
-import { outlierStateKey, type EwmaState } from '../handlers/outlier-rules.js';
+import { outlierStateKey, type EwmaState } from './outlier-rules.js';
 
 /**
  * Loads and locks the running statistics of every device and metric in `readings`, for the rest of the caller's

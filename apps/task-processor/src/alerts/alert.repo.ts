@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { alertKey, type AlertAction } from '../handlers/alert-rules.js';
-import { isoUtc } from './sql-time.js';
+import { alertKey, type AlertAction } from './alert-rules.js';
+import { isoUtc } from '../store/sql-time.js';
 
 /** Keys (alertKey) of the alert streams currently firing for these devices. */
 export async function firingAlerts(client: pg.PoolClient, devices: readonly string[]): Promise<Set<string>> {

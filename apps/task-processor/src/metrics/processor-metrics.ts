@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { PartitionEvents } from './store/partitions.js';
 
 /** All task-processor metric names in one place. */
 export function createProcessorMetrics(registry: Registry) {
@@ -134,14 +133,6 @@ export function createProcessorMetrics(registry: Registry) {
   };
 }
 export type ProcessorMetrics = ReturnType<typeof createProcessorMetrics>;
-
-/** Counts the partitions a PartitionManager creates and drops, by table. */
-export function partitionMetrics(metrics: ProcessorMetrics): PartitionEvents {
-  return {
-    onCreated: (table) => metrics.partitionsCreated.inc({ table }),
-    onDropped: (table) => metrics.partitionsDropped.inc({ table }),
-  };
-}
 
 /** Pool counts as gauges read at scrape time (prom-client `collect`), not on a timer. */
 export function registerPoolGauge(registry: Registry, pool: pg.Pool): void {

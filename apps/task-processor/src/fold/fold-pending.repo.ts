@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
-import { isoUtc } from './sql-time.js';
+import { isoUtc } from '../store/sql-time.js';
 
 /** A committed batch whose readings still need folding (migration 0009). */
 export interface PendingBatch {

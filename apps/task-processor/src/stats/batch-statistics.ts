@@ -1,21 +1,6 @@
 import type { Reading } from '@telemetryhub/schemas';
-import { addValue, momentsOf, sampleStddev, type Moments } from '../stats/moments.js';
-
-/** Statistics of one metric over the readings of one task (a batch), as `telemetry.analyze` stores them. */
-export interface MetricStatistics {
-  metric: string;
-  readings: number;
-  /** Distinct devices that sent readings of this metric in the batch. */
-  devices: number;
-  min: number;
-  max: number;
-  mean: number;
-  /** Sample standard deviation; null for a single reading. */
-  stddev: number | null;
-  /** Earliest and latest event time (ISO-8601, UTC). */
-  first_event_time: string;
-  last_event_time: string;
-}
+import { addValue, momentsOf, sampleStddev, type Moments } from '../domain/moments.js';
+import type { MetricStatistics } from '../domain/task.js';
 
 /**
  * Per-metric statistics of a batch, in one pass (the moments by Welford's update). Metrics in order of first

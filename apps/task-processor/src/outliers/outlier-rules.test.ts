@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { seededRandom } from '@telemetryhub/service-kit';
 import { type Reading } from '@telemetryhub/schemas';
-import { alertKey, type AlertAction } from './alert-rules.js';
+import { alertKey, type AlertAction } from '../alerts/alert-rules.js';
 import { evaluateOutliers, foldEwma, type EwmaState, type OutlierConfig } from './outlier-rules.js';
 
 const CFG: OutlierConfig = { z: 4, resolveZ: 2, alpha: 0.05, minSamples: 30 };

@@ -1,5 +1,5 @@
 import type { Reading } from '@telemetryhub/schemas';
-import { alertKey, inEventTimeOrder, type AlertAction } from './alert-rules.js';
+import { alertKey, inEventTimeOrder, type AlertAction } from '../alerts/alert-rules.js';
 
 /** The statistical outlier detector's settings (config: OUTLIER_*). */
 export interface OutlierConfig {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
-import { isoUtc } from './sql-time.js';
+import { isoUtc } from '../store/sql-time.js';
 
 /** A device as the API shows it. */
 export interface DeviceRow {

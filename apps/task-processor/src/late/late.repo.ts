@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
-import type { StoredReadingInput } from './raw.repo.js';
-import { isoUtc } from './sql-time.js';
+import type { StoredReadingInput } from '../store/raw.repo.js';
+import { isoUtc } from '../store/sql-time.js';
 
 /** Why a reading went to the late side output instead of the raw table. */
 export const LATE_REASONS = { beyondHorizon: 'beyond_horizon' } as const;

@@ -1,7 +1,6 @@
 import type pg from 'pg';
-import type { ParsedTask } from '../handlers/task-handler.js';
-import type { MetricStatistics } from '../handlers/batch-statistics.js';
-import { isoUtc } from './sql-time.js';
+import type { MetricStatistics, ParsedTask } from '../domain/task.js';
+import { isoUtc } from '../store/sql-time.js';
 
 /** A task's statistics as stored: one row per metric. */
 export interface TaskStatisticsRow extends MetricStatistics {
