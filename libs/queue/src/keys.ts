@@ -1,5 +1,5 @@
 /**
- * Key names of the queue protocol (a public contract, see docs/wire-protocol.md). For Redis Cluster, give the
+ * Key names of the queue protocol (a public contract, see libs/queue/README.md). For Redis Cluster, give the
  * queue a hash tag (`{tasks}`) so that all its keys share one slot and the Lua scripts may touch them together.
  */
 export interface QueueKeys {

@@ -21,7 +21,7 @@ type Step = 'rollup' | 'alert';
 /** A task type's steps as fold bits: `alert` runs the threshold rules here and the outlier detector in the fold. */
 const STEP_BIT: Readonly<Record<Step, number>> = { rollup: FOLD_STEP.rollup, alert: FOLD_STEP.outliers };
 
-/** What each telemetry task type does after storing its readings (docs/wire-protocol.md, "Task types"). */
+/** What each telemetry task type does after storing its readings (libs/queue/README.md, "Task types"). */
 export const STEPS_BY_TYPE: Readonly<Record<string, readonly Step[]>> = {
   [TaskTypes.ANALYZE]: ['rollup', 'alert'],
   [TaskTypes.STORE]: [],
