@@ -20,65 +20,65 @@ import { DEFAULT_RETENTION } from './store/retention.js';
 
 const nonNegativeNumber = (dflt: number) => z.coerce.number().min(0).default(dflt);
 
-/** Every task-processor setting, its environment variable and its default (mirrored in the README). */
+/** Every processor setting: its environment variable, default and description (docs/configuration.md is generated from it). */
 export const ProcessorConfigSchema = z.object({
   ...QueueConfigShape,
   ...ServiceConfigShape,
-  /** Clock-skew guard: events stamped further than this in the future are refused (hub: 400, processor: DLQ). */
-  MAX_CLOCK_SKEW_SECONDS: positiveInt(300),
-  DATABASE_URL: postgresUrl(),
-  PROCESSOR_PORT: port(8081),
-  /**
-   * Consumer loops per process, each with its own processing list, lease and Redis connection: while one waits
-   * for PostgreSQL, another validates. In-flight work is at most CONSUMER_CONCURRENCY × FETCH_BATCH_SIZE tasks.
-   */
-  CONSUMER_CONCURRENCY: positiveInt(2),
-  /**
-   * Worker threads that decode tasks (parse JSON, validate and upcast events, pseudonymise); 0 = on the main
-   * thread. Default: one per core.
-   */
-  WORKER_THREADS: nonNegativeInt(availableParallelism()),
-  /** Most tasks taken per fetch (bounds in-flight work). */
-  FETCH_BATCH_SIZE: positiveInt(100),
-  /** How long a fetch blocks on an empty queue (ms). */
-  FETCH_BLOCK_MS: positiveInt(1000),
-  /** PostgreSQL pool size. */
-  PG_POOL_MAX: positiveInt(Math.max(4, availableParallelism() * 2)),
-  /** Timeout of every SQL statement (ms). */
-  PG_STATEMENT_TIMEOUT_MS: positiveInt(15_000),
-  /** Deliveries a task gets before it is dead-lettered (a task's own max_attempts wins). */
-  MAX_ATTEMPTS: positiveInt(5),
-  /** A consumer's lease (ms): if it stops heartbeating this long, its tasks are returned to the queue. */
-  CONSUMER_LEASE_MS: positiveInt(30_000),
-  /** Backoff of transient failures: full jitter up to base·2^(attempt−1), capped at max (ms). */
-  RETRY_BASE_MS: positiveInt(1000),
-  RETRY_MAX_MS: positiveInt(60_000),
-  /**
-   * How often stored readings are folded into rollups, outlier state and devices (ms): how far those trail the raw
-   * rows, and how many batches share one fold (docs/storage-and-alerts.md, "Folding").
-   */
-  FOLD_INTERVAL_MS: positiveInt(DEFAULT_FOLD_OPTIONS.intervalMs),
-  /** A batch left unfolded this long (ms) — its processor died — is folded from its raw rows by any replica. */
-  FOLD_ORPHAN_AFTER_MS: positiveInt(DEFAULT_FOLD_OPTIONS.orphanAfterMs),
-  /** Stored readings held for the next fold at most; past it, storing waits for a fold (bounds memory). */
-  FOLD_MAX_READINGS: positiveInt(DEFAULT_FOLD_OPTIONS.maxReadings),
-  /** Run migrations at start-up (one replica at a time, under an advisory lock). */
+  MAX_CLOCK_SKEW_SECONDS: positiveInt(300).describe(
+    'events stamped further in the future are refused: 400 naming the time field at the hub, dead-lettered (`invalid_payload`) at the processor',
+  ),
+  DATABASE_URL: postgresUrl().describe('PostgreSQL'),
+  PROCESSOR_PORT: port(8081).describe('HTTP port'),
+  CONSUMER_CONCURRENCY: positiveInt(2).describe(
+    'consumer loops per process, each with its own processing list, lease and connection',
+  ),
+  WORKER_THREADS: nonNegativeInt(availableParallelism())
+    .describe(
+      'worker threads that decode tasks (parse, validate, upcast, pseudonymise); `0` = on the main thread (see Benchmarks)',
+    )
+    .meta({ shownDefault: 'one per core' }),
+  FETCH_BATCH_SIZE: positiveInt(100).describe('most tasks taken per fetch (bounds in-flight work)'),
+  FETCH_BLOCK_MS: positiveInt(1000).describe('how long a fetch blocks on an empty queue'),
+  PG_POOL_MAX: positiveInt(Math.max(4, availableParallelism() * 2))
+    .describe('PostgreSQL pool size')
+    .meta({ shownDefault: '`max(4, 2 × cores)`' }),
+  PG_STATEMENT_TIMEOUT_MS: positiveInt(15_000).describe(
+    'timeout of every SQL statement; a session idle inside a transaction for a third of it is ended by PostgreSQL, so a frozen processor cannot hold row locks that others wait on',
+  ),
+  MAX_ATTEMPTS: positiveInt(5).describe(
+    "deliveries before a task is dead-lettered (`attempts_exhausted`); a task's own `max_attempts` wins",
+  ),
+  CONSUMER_LEASE_MS: positiveInt(30_000).describe(
+    'a consumer that stops heartbeating this long has its tasks returned to the queue',
+  ),
+  RETRY_BASE_MS: positiveInt(1000).describe(
+    'backoff of a transient failure (ms): full jitter up to base·2^(attempt−1), capped at `RETRY_MAX_MS`',
+  ),
+  RETRY_MAX_MS: positiveInt(60_000).describe('the cap of that backoff (ms)'),
+  FOLD_INTERVAL_MS: positiveInt(DEFAULT_FOLD_OPTIONS.intervalMs).describe(
+    'how often stored readings are folded into rollups, outlier state and devices: how far those trail the raw rows ([Folding](storage-and-alerts.md#folding))',
+  ),
+  FOLD_ORPHAN_AFTER_MS: positiveInt(DEFAULT_FOLD_OPTIONS.orphanAfterMs).describe(
+    'a batch left unfolded this long (its processor died) is folded from its raw rows by any replica',
+  ),
+  FOLD_MAX_READINGS: positiveInt(DEFAULT_FOLD_OPTIONS.maxReadings).describe(
+    'stored readings held for the next fold at most; past it, storing waits for a fold (bounds memory)',
+  ),
   MIGRATE_ON_START: z
     .enum(['true', 'false'])
     .default('true')
-    .transform((v) => v === 'true'),
-  /**
-   * Keys for the admin API (`/v1/dlq…`: list, inspect, replay and purge dead letters): comma-separated
-   * `name:sha256hex`, as the hub's INGEST_API_KEYS (`npx telemetryhub hash-key`). Unset = the admin API refuses
-   * every request (403).
-   */
-  ADMIN_API_KEYS: apiKeysSetting('ADMIN_API_KEYS'),
-  /**
-   * Keys for the read API (every `/v1` route but the admin API's; an admin key works too), in the same form.
-   * Unset = the read API is open (keep it behind your network's own access control then).
-   */
-  QUERY_API_KEYS: apiKeysSetting('QUERY_API_KEYS'),
-  /** Alert webhooks: comma-separated URLs that receive every alert change (signed, retried). Unset = none. */
+    .transform((v) => v === 'true')
+    .describe('apply migrations at start-up (under an advisory lock)'),
+  ADMIN_API_KEYS: apiKeysSetting('ADMIN_API_KEYS')
+    .describe(
+      'keys of the admin API (`/v1/dlq…`), comma-separated `name:sha256hex` as `INGEST_API_KEYS` (`npx telemetryhub hash-key <key>`); unset, the admin API answers 403 to everyone',
+    )
+    .meta({ defaultNote: 'admin API off' }),
+  QUERY_API_KEYS: apiKeysSetting('QUERY_API_KEYS')
+    .describe(
+      'keys of the read API (every `/v1` route but `/v1/dlq…`; an admin key works too), same form; `/health`, `/ready` and `/metrics` never need one',
+    )
+    .meta({ defaultNote: 'read API open' }),
   ALERT_WEBHOOK_URLS: z
     .string()
     .default('')
@@ -88,50 +88,82 @@ export const ProcessorConfigSchema = z.object({
         .map((u) => u.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.url({ error: 'must hold http(s) URLs, comma-separated' }))),
-  /** The HMAC-SHA256 key webhooks are signed with (required with ALERT_WEBHOOK_URLS; at least 16 characters). */
-  ALERT_WEBHOOK_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
-  /**
-   * Threshold alert rules: a YAML or JSON file (see apps/task-processor/alert-rules.example.yaml) that replaces
-   * the built-in defaults. Unset = the defaults (temperature > 80 or < −20, humidity > 95, voltage < 2.8,
-   * current > 2).
-   */
-  ALERT_RULES_FILE: z.string().min(1).optional(),
-  /**
-   * Device metadata: a YAML or JSON file of devices' model and labels (see
-   * apps/task-processor/device-metadata.example.yaml), applied to the `devices` table at start-up. Unset = none.
-   */
-  DEVICE_METADATA_FILE: z.string().min(1).optional(),
-  /** Statistical outliers: fire when a reading is this many standard deviations from its running mean (0 = off). */
-  OUTLIER_Z_SCORE: nonNegativeNumber(DEFAULT_OUTLIER_CONFIG.z),
-  /** … and resolve once a later reading is back within this many. */
-  OUTLIER_RESOLVE_Z_SCORE: nonNegativeNumber(DEFAULT_OUTLIER_CONFIG.resolveZ),
-  /** Weight of each reading in the running mean and variance (0.05 ≈ the last 40 readings). */
-  OUTLIER_ALPHA: z.coerce.number().gt(0).lte(1).default(DEFAULT_OUTLIER_CONFIG.alpha),
-  /** Readings a device and metric need before they are judged. */
-  OUTLIER_MIN_SAMPLES: positiveInt(DEFAULT_OUTLIER_CONFIG.minSamples),
-  /**
-   * Device pseudonymisation: with a key, every device id is replaced by a keyed HMAC pseudonym (`dev_…`) before
-   * anything is stored. At least 32 characters; keep it secret and never change it (a new key = new devices).
-   */
-  DEVICE_ID_HMAC_KEY: z.string().min(MIN_PSEUDONYM_KEY_LENGTH, { error: 'must be at least 32 characters' }).optional(),
-  /** Raw readings are kept this many days: whole day partitions are dropped once every row in them is older. */
-  RAW_RETENTION_DAYS: positiveInt(DEFAULT_RETENTION.rawDays),
-  /** Rollups (1 minute, 1 hour) are kept this many days (month partitions). */
-  ROLLUP_RETENTION_DAYS: positiveInt(DEFAULT_RETENTION.rollupDays),
-  /** Day partitions created ahead of today by the upkeep job (the hot path creates any missing one on demand). */
-  PARTITION_AHEAD_DAYS: nonNegativeInt(DEFAULT_RETENTION.aheadDays),
-  /** How often partition upkeep (create ahead, drop expired) runs; one replica at a time (advisory lock). */
-  PARTITION_UPKEEP_INTERVAL_SECONDS: positiveInt(3600),
-  /**
-   * Readings older than this many days go to the late side output (`late_readings`, inspect and replay with
-   * `npx telemetryhub late`) instead of the raw table. Default and maximum: RAW_RETENTION_DAYS.
-   */
-  LATE_HORIZON_DAYS: z.coerce.number().int().positive().optional(),
-  /** A reading this far (ms) behind its device's newest event time counts as a late correction of its rollups. */
-  ALLOWED_LATENESS_MS: nonNegativeInt(DEFAULT_ALLOWED_LATENESS_MS),
-  /** How long start-up waits for PostgreSQL to answer before it gives up (s); 0 = forever. */
-  STARTUP_WAIT_SECONDS: nonNegativeInt(0),
+    .pipe(z.array(z.url({ error: 'must hold http(s) URLs, comma-separated' })))
+    .describe(
+      'comma-separated URLs that receive every alert change (see [storage-and-alerts.md](storage-and-alerts.md))',
+    ),
+  ALERT_WEBHOOK_SECRET: z
+    .string()
+    .min(16, { error: 'must be at least 16 characters' })
+    .optional()
+    .describe('HMAC key webhooks are signed with; required with `ALERT_WEBHOOK_URLS`, at least 16 characters'),
+  ALERT_RULES_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'threshold alert rules, a YAML or JSON file replacing the defaults: `max` / `min` per metric with a `hysteresis`, for every device or one device (its own rule replaces the shared one of the same kind for it); see [storage-and-alerts.md](storage-and-alerts.md) and `apps/task-processor/alert-rules.example.yaml`',
+    )
+    .meta({ defaultNote: 'the defaults' }),
+  DEVICE_METADATA_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "devices' model and labels, a YAML or JSON file applied to the `devices` table at start-up (the source of truth for the devices it lists); see `apps/task-processor/device-metadata.example.yaml`",
+    ),
+  OUTLIER_Z_SCORE: nonNegativeNumber(DEFAULT_OUTLIER_CONFIG.z).describe(
+    "statistical outliers: fire when a reading is this many standard deviations from its device's running mean (`0` = off)",
+  ),
+  OUTLIER_RESOLVE_Z_SCORE: nonNegativeNumber(DEFAULT_OUTLIER_CONFIG.resolveZ).describe(
+    '… resolve once a later reading is back within this many (below `OUTLIER_Z_SCORE`)',
+  ),
+  OUTLIER_ALPHA: z.coerce
+    .number()
+    .gt(0)
+    .lte(1)
+    .default(DEFAULT_OUTLIER_CONFIG.alpha)
+    .describe('weight of each reading in the running mean and variance (0.05 ≈ the last 40 readings)'),
+  OUTLIER_MIN_SAMPLES: positiveInt(DEFAULT_OUTLIER_CONFIG.minSamples).describe(
+    'readings a device and metric need before they are judged',
+  ),
+  DEVICE_ID_HMAC_KEY: z
+    .string()
+    .min(MIN_PSEUDONYM_KEY_LENGTH, { error: 'must be at least 32 characters' })
+    .optional()
+    .describe(
+      'device pseudonymisation: every device id is replaced by `dev_` + 128 bits of HMAC-SHA256 before anything is stored (see [storage-and-alerts.md](storage-and-alerts.md)); at least 32 characters; never change it',
+    )
+    .meta({ defaultNote: 'off' }),
+  RAW_RETENTION_DAYS: positiveInt(DEFAULT_RETENTION.rawDays).describe(
+    'raw readings are kept this many days: day partitions are dropped whole once every row in them is older (see [storage-and-alerts.md](storage-and-alerts.md))',
+  ),
+  ROLLUP_RETENTION_DAYS: positiveInt(DEFAULT_RETENTION.rollupDays).describe(
+    '1-minute and 1-hour rollups are kept this many days (month partitions)',
+  ),
+  PARTITION_AHEAD_DAYS: nonNegativeInt(DEFAULT_RETENTION.aheadDays).describe(
+    'day partitions created ahead of today; a missing one is also created on demand',
+  ),
+  PARTITION_UPKEEP_INTERVAL_SECONDS: positiveInt(3600).describe(
+    'how often partition upkeep (create ahead, drop expired) runs; one replica at a time (advisory lock)',
+  ),
+  LATE_HORIZON_DAYS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      'readings older than this go to the late side output (`late_readings`) instead of the raw table and rollups; at most `RAW_RETENTION_DAYS`',
+    )
+    .meta({ shownDefault: '`RAW_RETENTION_DAYS`' }),
+  ALLOWED_LATENESS_MS: nonNegativeInt(DEFAULT_ALLOWED_LATENESS_MS).describe(
+    "a reading this far behind its device's newest event time is a late correction (`taskproc_late_corrections_total`)",
+  ),
+  STARTUP_WAIT_SECONDS: nonNegativeInt(0)
+    .describe(
+      'how long start-up waits for PostgreSQL before it gives up (`0` = as long as it takes); meanwhile `/health` answers and `/ready` says why it is not ready',
+    )
+    .meta({ defaultNote: 'forever' }),
 });
 export type ProcessorConfig = z.output<typeof ProcessorConfigSchema>;
 

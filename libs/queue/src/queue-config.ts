@@ -23,15 +23,27 @@ export const queueName = () =>
 
 /** The variables every producer and consumer of the queue reads (hub, processor and CLI must agree on them). */
 export const QueueConfigShape = {
-  REDIS_URL: redisUrl(),
-  QUEUE_NAME: queueName(),
-  /** Which queue carries the tasks: our Redis-list protocol (default) or BullMQ. Hub and processor must agree. */
-  QUEUE_DRIVER: z.enum(QUEUE_DRIVERS).default('redis-list'),
-  /**
-   * Shard the queue over this many Redis queues (`{QUEUE_NAME:i}`), routed by device, so a Redis Cluster spreads
-   * it over its primaries. 1 = one queue named QUEUE_NAME. Hub, processor and CLI must agree. redis-list only.
-   */
-  QUEUE_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
+  REDIS_URL: redisUrl().describe(
+    'Redis; an ACL user as `redis://user:pass@host:port` (tested); TLS as `rediss://user:pass@host:port` (a private CA: `NODE_EXTRA_CA_CERTS=/path/ca.pem`; tested); a Sentinel group as `redis-sentinel://[user:pass@]host:26379[,host:port…]/mymaster` (follows failovers; tested; `rediss-sentinel://` for TLS, tested); a Redis Cluster as `redis-cluster://[user:pass@]host:port[,host:port…]` (tested; `rediss-cluster://` turns TLS on, tested with an ACL user and a sharded queue)',
+  ),
+  QUEUE_NAME: queueName().describe(
+    'queue name `q`; its keys are listed under "Wire protocol"; on a Redis Cluster it must carry a hash tag (`{tasks}`) unless sharded',
+  ),
+  QUEUE_DRIVER: z
+    .enum(QUEUE_DRIVERS)
+    .default('redis-list')
+    .describe(
+      '`redis-list` (our protocol) or `bullmq` (BullMQ underneath; see [the wire protocol](../libs/queue/README.md), "Queue drivers"); hub and processor must agree',
+    ),
+  QUEUE_SHARDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(1)
+    .describe(
+      'shard the queue over N queues `{q:0}`…`{q:N-1}` routed by device, so a Redis Cluster spreads it over its primaries (see [the wire protocol](../libs/queue/README.md), "Sharding one queue"); `redis-list` only; hub, processor and CLI must agree',
+    ),
 };
 
 /**

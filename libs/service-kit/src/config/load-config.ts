@@ -94,7 +94,6 @@ export const booleanFlag = (fallback: boolean) =>
 
 /** The variables every service reads. */
 export const ServiceConfigShape = {
-  LOG_LEVEL: logLevel(),
-  /** Seconds the app may take to drain on SIGTERM before it exits 1. */
-  SHUTDOWN_TIMEOUT_SECONDS: positiveInt(25),
+  LOG_LEVEL: logLevel().describe('`fatal` `error` `warn` `info` `debug` `trace` `silent`'),
+  SHUTDOWN_TIMEOUT_SECONDS: positiveInt(25).describe('drain budget after SIGTERM; past it the app exits 1'),
 };
