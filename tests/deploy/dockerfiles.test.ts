@@ -73,6 +73,19 @@ for (const app of APP_NAMES) {
       .sort();
     const libs = productionLibs(`apps/${app}`);
     assert.deepEqual(shippedLibs, libs.map((dir) => dir.slice('libs/'.length)).sort());
+    // What a library needs beside its compiled code (its package.json "files", e.g. the queue's Lua scripts).
+    const copied = final.instructions.filter((i) => i.op === 'COPY').map((i) => i.args);
+    for (const dir of libs) {
+      const { files = ['dist'] } = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as {
+        files?: string[];
+      };
+      for (const f of files) {
+        assert.ok(
+          copied.some((c) => c.startsWith(`--from=build /src/${dir}/${f} ${dir}/${f}`)),
+          `copies ${dir}/${f}`,
+        );
+      }
+    }
     assert.ok(!libs.includes('libs/testkit'), 'the test kit is never a production dependency');
     const cleanup = stages[0]!.instructions
       .filter((i) => i.op === 'RUN')
