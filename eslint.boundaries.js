@@ -30,7 +30,7 @@ export function depConstraints({ tests }) {
 
 /**
  * The task-processor's folders, lowest first: a folder may import the folders before it, never one after it, nor
- * the composition files at the top (main.ts, app.ts, config.ts, version.ts). So the graph is one-way by
+ * the composition files at the top (main.ts, build.ts, app.ts, config.ts, version.ts). So the graph is one-way by
  * construction; tests/architecture checks that every folder is listed. The hub's follow the same rule.
  */
 export const PROCESSOR_LAYERS = [
@@ -62,7 +62,7 @@ export const HUB_LAYERS = [
 ];
 
 /** The files at the top of each app's src/: they compose the folders and nothing imports them. */
-export const COMPOSITION_FILES = ['main', 'app', 'config', 'version'];
+export const COMPOSITION_FILES = ['main', 'build', 'app', 'config', 'version'];
 
 /**
  * One ESLint config block per layer of `layers` under `srcDir`, forbidding imports of later layers and of the

@@ -1,52 +1,54 @@
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { pino, type Logger } from 'pino';
-import { Readiness, createMetricsRegistry, type ApiKeyEntry } from '@telemetryhub/service-kit';
+import { createMetricsRegistry, type ApiKeyEntry } from '@telemetryhub/service-kit';
 import { type FutureSkewPolicy } from '@telemetryhub/schemas';
-import { ClockSkewGuard } from './ingest/clock-skew-guard.js';
-import { createHubMetrics } from './metrics/hub-metrics.js';
-import { ReadingBuffer, type BufferPolicy } from './buffer/reading-buffer.js';
-import { createApp } from './app.js';
-import type { RateLimiter } from './ingest/rate-limiter.js';
-import { DeviceRegistry } from './control/device-registry.js';
+import type { BufferPolicy } from './buffer/reading-buffer.js';
+import type { DeviceRegistry } from './control/device-registry.js';
+import { loadHubConfig, type HubConfig } from './config.js';
+import { buildHubIngest } from './build.js';
 
-/** A hub app wired with in-memory deps and a silent logger, for tests. */
+/**
+ * The hub's HTTP side as buildHub wires it (buildHubIngest), from the default configuration with what a test sets,
+ * in memory-ack mode (no publisher runs in these tests), with a silent logger and no default process metrics.
+ */
 export function buildTestHub(
   opts: {
     capacity?: number;
     policy?: BufferPolicy;
     bodyLimitBytes?: number;
     apiKeys?: readonly ApiKeyEntry[];
-    rateLimiter?: RateLimiter;
+    rateLimit?: { perSecond: number; burst: number };
+    /** The rate limiter's clock (ms). */
+    clock?: () => number;
     devices?: DeviceRegistry;
-    maxFutureSkewMs?: number;
+    maxFutureSkewSeconds?: number;
     skewPolicy?: FutureSkewPolicy;
     log?: Logger;
   } = {},
 ) {
-  const devices = opts.devices ?? new DeviceRegistry(5);
+  const config: HubConfig = {
+    ...loadHubConfig({ env: {} }),
+    ACK_MODE: 'memory',
+    BUFFER_CAPACITY: opts.capacity ?? 1000,
+    BUFFER_POLICY: opts.policy ?? 'drop-oldest',
+    HTTP_BODY_LIMIT_BYTES: opts.bodyLimitBytes ?? 65_536,
+    INGEST_API_KEYS: [...(opts.apiKeys ?? [])],
+    ...(opts.rateLimit
+      ? { INGEST_RATE_LIMIT_PER_SECOND: opts.rateLimit.perSecond, INGEST_RATE_LIMIT_BURST: opts.rateLimit.burst }
+      : {}),
+    ...(opts.maxFutureSkewSeconds !== undefined ? { MAX_CLOCK_SKEW_SECONDS: opts.maxFutureSkewSeconds } : {}),
+    ...(opts.skewPolicy ? { CLOCK_SKEW_POLICY: opts.skewPolicy } : {}),
+  };
   const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: 'test', defaultMetrics: false });
-  const metrics = createHubMetrics(registry);
-  const buffer = new ReadingBuffer(opts.capacity ?? 1000, opts.policy ?? 'drop-oldest', metrics);
-  const readiness = new Readiness();
   const log = opts.log ?? pino({ level: 'silent' });
-  const skewGuard =
-    opts.maxFutureSkewMs === undefined
-      ? undefined
-      : new ClockSkewGuard({ maxFutureSkewMs: opts.maxFutureSkewMs, policy: opts.skewPolicy ?? 'reject', metrics });
-  const app = createApp({
+  const parts = buildHubIngest(config, {
     log,
     registry,
-    metrics,
-    readiness,
-    buffer,
-    bodyLimitBytes: opts.bodyLimitBytes ?? 65_536,
-    devices,
-    ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
-    ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
-    ...(skewGuard ? { skewGuard } : {}),
+    ...(opts.devices ? { devices: opts.devices } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
-  return { app, buffer, metrics, registry, readiness, log, devices, skewGuard };
+  return { ...parts, log, config };
 }
 
 /** Listens on an ephemeral loopback port; returns the base URL and a close function. */

@@ -1,26 +1,13 @@
-import { once } from 'node:events';
 import {
-  Readiness,
   configOrHelp,
   createLogger,
   createMetricsRegistry,
   installShutdown,
   redactUrl,
 } from '@telemetryhub/service-kit';
-import { createQueueProducer, createRedis } from '@telemetryhub/queue';
 import { devicesFromEnv, loadHubConfig } from './config.js';
-import { countSamples, createHubMetrics } from './metrics/hub-metrics.js';
-import { ReadingBuffer } from './buffer/reading-buffer.js';
-import { createDrivers } from './drivers/create-drivers.js';
 import { loadDevicesFile } from './drivers/devices-file.js';
-import { TaskPublisher } from './publish/task-publisher.js';
-import { TaskSpool } from './spool/task-spool.js';
-import { createApp } from './app.js';
-import { RateLimiter } from './ingest/rate-limiter.js';
-import { MqttIngest } from './ingest/mqtt-ingest.js';
-import { DeviceRegistry } from './control/device-registry.js';
-import { registerDeviceMetrics } from './control/device-metrics.js';
-import { ClockSkewGuard } from './ingest/clock-skew-guard.js';
+import { buildHub } from './build.js';
 import { VERSION } from './version.js';
 
 const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest → ring buffer → Redis queue.
@@ -57,127 +44,22 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL });
   const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: VERSION });
-  const metrics = createHubMetrics(registry);
-
-  // The producer fails fast while Redis is away; the publisher holds its batch and retries.
-  const redis = createRedis(config.REDIS_URL, {
-    offlineQueue: false,
-    name: 'hub',
-    log: log.child({ component: 'redis' }),
-  });
-  const producer = createQueueProducer(config.QUEUE_DRIVER, redis, config.QUEUE_NAME, {
-    shards: config.QUEUE_SHARDS,
-    ...(config.QUEUE_MAX_DEPTH > 0 ? { maxDepth: config.QUEUE_MAX_DEPTH } : {}),
-  });
-  const buffer = new ReadingBuffer(config.BUFFER_CAPACITY, config.BUFFER_POLICY, metrics);
-  const spool = config.SPOOL_DIR
-    ? await TaskSpool.open({
-        dir: config.SPOOL_DIR,
-        capacityBytes: config.SPOOL_MAX_BYTES,
-        metrics,
-        log: log.child({ component: 'spool' }),
-      })
-    : undefined;
-  const publisher = new TaskPublisher({
-    buffer,
-    producer,
-    metrics,
-    log: log.child({ component: 'publisher' }),
-    taskType: config.TASK_TYPE,
-    batchMaxReadings: config.BATCH_MAX_READINGS,
-    lingerMs: config.BATCH_LINGER_MS,
-    ...(spool ? { spool } : {}),
-  });
-  // With a spool the hub keeps taking data while Redis is away, so Redis is not part of being ready.
-  const readiness = new Readiness().register('buffer', async () => {
-    if (buffer.isRefusing) throw new Error('ring buffer full (policy reject)');
-  });
-  if (!spool) readiness.register('redis', () => redis.ping());
-
-  const devices = new DeviceRegistry(config.SAFE_STATE_AFTER_FAILURES, (deviceId, from, to, reason) => {
-    const level = to === 'Error' || to === 'SafeState' ? 'warn' : 'info';
-    log[level]({ deviceId, from, to, reason }, 'device state changed');
-  });
-  registerDeviceMetrics(registry, devices);
-  const drivers = createDrivers(deviceList, {
-    control: devices,
-    metrics,
-    log,
-    site: config.SITE,
-    region: config.REGION,
-  });
-  if (config.AUTO_START) devices.startAll();
-
-  const skewGuard = new ClockSkewGuard({
-    maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
-    policy: config.CLOCK_SKEW_POLICY,
-    metrics,
-  });
+  const hub = await buildHub(config, deviceList, { log, registry });
   if (config.INGEST_API_KEYS.length === 0) log.warn('INGEST_API_KEYS is not set: HTTP ingest accepts anyone');
-  const app = createApp({
-    log,
-    registry,
-    metrics,
-    readiness,
-    buffer,
-    bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
-    apiKeys: config.INGEST_API_KEYS,
-    skewGuard,
-    devices,
-    ...(config.ACK_MODE === 'durable' ? { durableAck: { timeoutMs: config.ACK_TIMEOUT_MS } } : {}),
-    ...(config.INGEST_RATE_LIMIT_PER_SECOND > 0
-      ? { rateLimiter: new RateLimiter(config.INGEST_RATE_LIMIT_PER_SECOND, config.INGEST_RATE_LIMIT_BURST) }
-      : {}),
-  });
-  const server = app.listen(config.HUB_PORT);
-  await once(server, 'listening');
-  publisher.start();
-  const mqtt = config.MQTT_URL
-    ? new MqttIngest({
-        url: config.MQTT_URL,
-        topic: config.MQTT_TOPIC,
-        qos: config.MQTT_QOS,
-        clientId: config.MQTT_CLIENT_ID,
-        buffer,
-        metrics,
-        log: log.child({ component: 'mqtt' }),
-        parseOptions: skewGuard.parseOptions,
-        durableAck: config.ACK_MODE === 'durable',
-      })
-    : undefined;
-  void mqtt?.start(); // in the background: a broker that is away must not hold up the sensors
-  for (const driver of drivers) {
-    driver.start((readings) => {
-      buffer.add(readings);
-      countSamples(metrics, driver.name, readings);
-    });
-  }
+  await hub.start();
   log.info(
     {
       port: config.HUB_PORT,
       redis: redactUrl(config.REDIS_URL),
       queue: config.QUEUE_NAME,
-      drivers: drivers.map((d) => d.name),
+      drivers: hub.drivers.map((d) => d.name),
       spool: config.SPOOL_DIR || 'off',
       mqtt: config.MQTT_URL ? redactUrl(config.MQTT_URL) : 'off',
     },
     'hub started',
   );
-
   const timeoutMs = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
-  installShutdown({
-    log,
-    timeoutMs,
-    steps: [
-      { name: 'readiness false', run: () => readiness.startDraining() },
-      { name: 'stop sensors', run: () => Promise.all(drivers.map((d) => d.stop())) },
-      { name: 'stop http', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
-      { name: 'stop mqtt', run: () => mqtt?.stop() },
-      { name: 'flush buffer', run: () => publisher.stop(Math.max(1000, timeoutMs - 3000)) },
-      { name: 'close spool', run: () => spool?.close() },
-      { name: 'close redis', run: () => redis.quit() },
-    ],
-  });
+  installShutdown({ log, timeoutMs, steps: hub.shutdownSteps(timeoutMs) });
 }
 
 main().catch((err) => {

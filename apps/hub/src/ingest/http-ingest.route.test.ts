@@ -6,7 +6,6 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { pino } from 'pino';
 import { buildTestHub, listen } from '../app.test-support.js';
-import { RateLimiter } from './rate-limiter.js';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(new URL(`../../../../fixtures/shapes/${name}.json`, import.meta.url), 'utf8'));
@@ -179,7 +178,8 @@ test('past the rate limit: 429 problem+json with Retry-After, per client', async
   let now = 0;
   const hub = buildTestHub({
     apiKeys: parseApiKeys(`a:${hashApiKey('ka')},b:${hashApiKey('kb')}`),
-    rateLimiter: new RateLimiter(0.5, 2, () => now),
+    rateLimit: { perSecond: 0.5, burst: 2 },
+    clock: () => now,
   });
   const srv = await listen(hub.app);
   try {
@@ -198,7 +198,7 @@ test('past the rate limit: 429 problem+json with Retry-After, per client', async
 });
 
 test('refuses an event from a device whose clock runs ahead, naming the field', async () => {
-  const hub = buildTestHub({ maxFutureSkewMs: 300_000 });
+  const hub = buildTestHub({ maxFutureSkewSeconds: 300 });
   const srv = await listen(hub.app);
   try {
     const future = {
@@ -218,7 +218,7 @@ test('refuses an event from a device whose clock runs ahead, naming the field', 
 });
 
 test('with CLOCK_SKEW_POLICY=clamp, a skewed event is accepted at the hub time and counted per device', async () => {
-  const hub = buildTestHub({ maxFutureSkewMs: 300_000, skewPolicy: 'clamp' });
+  const hub = buildTestHub({ maxFutureSkewSeconds: 300, skewPolicy: 'clamp' });
   const srv = await listen(hub.app);
   try {
     const original = fixture('http-ingest-original') as { device_id: string };
