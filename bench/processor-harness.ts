@@ -1,6 +1,5 @@
 /**
- * The processor as main.ts runs it (consumer group, decode pool, telemetry handler with threshold rules,
- * statistical outliers and the deferred fold), built over a throwaway stack for the processor benchmarks.
+ * The processor as main.ts builds it (buildProcessor), over a throwaway stack, for the processor benchmarks.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -11,18 +10,13 @@ import { createRedis, type RedisClient } from '@telemetryhub/queue';
 import { startStack, type LocalStack } from '@telemetryhub/testkit';
 import { createPgPool } from '../apps/task-processor/src/store/pool.js';
 import { migrate } from '../apps/task-processor/src/store/migrate.js';
-import { createProcessorMetrics, type ProcessorMetrics } from '../apps/task-processor/src/metrics/processor-metrics.js';
-import {
-  HandlerRegistry,
-  TELEMETRY_TASK_TYPES,
-  createTelemetryHandler,
-  type TaskHandler,
-} from '../apps/task-processor/src/handlers/index.js';
-import { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
-import { createDecodePool, type TaskDecodePool } from '../apps/task-processor/src/decode/decode-pool.js';
-import { DEFAULT_OUTLIER_CONFIG } from '../apps/task-processor/src/outliers/outlier-rules.js';
-import { DeferredFold } from '../apps/task-processor/src/fold/deferred-fold.js';
-import { PartitionManager } from '../apps/task-processor/src/store/partitions.js';
+import type { ProcessorMetrics } from '../apps/task-processor/src/metrics/processor-metrics.js';
+import type { TaskHandler } from '../apps/task-processor/src/handlers/index.js';
+import type { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
+import type { TaskDecodePool } from '../apps/task-processor/src/decode/decode-pool.js';
+import type { DeferredFold } from '../apps/task-processor/src/fold/deferred-fold.js';
+import { loadProcessorConfig, type ProcessorConfig } from '../apps/task-processor/src/config.js';
+import { buildProcessor, type Processor } from '../apps/task-processor/src/build.js';
 
 const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 /** The benchmarks' default fleet: 1,000 devices × 5 metrics, as the end-to-end benchmark's. */
@@ -58,69 +52,53 @@ export interface BenchProcessor {
 }
 
 /**
- * A started-up (threads up, modules loaded) but not yet consuming processor on `queue`. `wrap` may decorate the
- * telemetry handler (to time it). Otherwise as config.ts's defaults.
+ * The processor exactly as `npm run processor` builds it (buildProcessor: every handler, the latest-value cache,
+ * statistics, devices, outliers, the deferred fold, its own PostgreSQL pool of PG_POOL_MAX), from the default
+ * configuration with the benchmark's knobs; started up (threads up, modules loaded, folding) but not yet
+ * consuming. `wrap` may decorate the telemetry handler (to time it). Closed with the bench stack.
  */
-export async function createBenchProcessor(opts: {
-  redis: RedisClient;
-  redisUrl: string;
-  pool: pg.Pool;
-  queue: string;
-  loops: number;
-  threads: number;
-  /** Tasks per fetch (FETCH_BATCH_SIZE). */
-  fetch: number;
-  log: Logger;
-  lateHorizonMs?: number;
-  wrap?: (handler: TaskHandler) => TaskHandler;
-}): Promise<BenchProcessor> {
-  const decoder = createDecodePool({ threads: opts.threads });
-  await decoder.decode(Array.from({ length: opts.threads * 2 }, () => '{}'));
-  const metrics = createProcessorMetrics(
-    createMetricsRegistry({ prefix: 'taskproc', version: 'bench', defaultMetrics: false }),
-  );
-  const fold = new DeferredFold({
-    pool: opts.pool,
-    partitions: new PartitionManager(opts.pool),
-    metrics,
-    log: opts.log,
-    settings: { outliers: DEFAULT_OUTLIER_CONFIG },
+export async function createBenchProcessor(
+  env: BenchStack,
+  opts: {
+    queue: string;
+    loops: number;
+    threads: number;
+    /** Tasks per fetch (FETCH_BATCH_SIZE). */
+    fetch: number;
+    log: Logger;
+    wrap?: (handler: TaskHandler) => TaskHandler;
+  },
+): Promise<BenchProcessor> {
+  const config: ProcessorConfig = loadProcessorConfig({
+    env: {
+      REDIS_URL: env.stack.redis.url,
+      DATABASE_URL: env.stack.postgres.url,
+      QUEUE_NAME: opts.queue,
+      CONSUMER_CONCURRENCY: String(opts.loops),
+      WORKER_THREADS: String(opts.threads),
+      FETCH_BATCH_SIZE: String(opts.fetch),
+      FETCH_BLOCK_MS: '100',
+      MIGRATE_ON_START: 'false',
+    },
   });
-  fold.start();
-  const handler = createTelemetryHandler({
-    pool: opts.pool,
-    metrics,
+  const registry = createMetricsRegistry({ prefix: 'taskproc', version: 'bench', defaultMetrics: false });
+  const processor = buildProcessor(config, {
     log: opts.log,
-    outliers: DEFAULT_OUTLIER_CONFIG,
-    fold,
-    ...(opts.lateHorizonMs === undefined ? {} : { lateHorizonMs: opts.lateHorizonMs }),
+    registry,
+    ...(opts.wrap ? { instrument: opts.wrap } : {}),
   });
-  const handlers = new HandlerRegistry().register(TELEMETRY_TASK_TYPES, opts.wrap ? opts.wrap(handler) : handler);
-  const consumers = new ConsumerGroup({
-    redis: opts.redis,
-    redisUrl: opts.redisUrl,
-    queue: opts.queue,
-    concurrency: opts.loops,
-    leaseMs: 30_000,
-    batchSize: opts.fetch,
-    blockMs: 100,
-    handlers,
-    metrics,
-    log: opts.log,
-    maxAttempts: 5,
-    retryBaseMs: 100,
-    retryMaxMs: 1000,
-    decoder,
-  });
-  return { consumers, fold, decoder, metrics };
+  env.track(processor);
+  await processor.decoder.decode(Array.from({ length: opts.threads * 2 }, () => '{}'));
+  processor.fold.start();
+  return processor;
 }
 
 export interface BenchStack {
   stack: LocalStack;
   pool: pg.Pool;
   redis: RedisClient;
-  /** Closes this consumer group with the stack. */
-  track(group: ConsumerGroup): void;
+  /** Shuts this processor down (its shutdown steps) before the stack stops. */
+  track(processor: Processor): void;
   close(): Promise<void>;
 }
 
@@ -129,10 +107,10 @@ export async function startBenchStack(log: Logger): Promise<BenchStack> {
   const stack = await startStack();
   const pool = createPgPool(stack.postgres.url, { max: 8, statementTimeoutMs: 60_000 }, log);
   const redis = createRedis(stack.redis.url, { commandTimeoutMs: 60_000 });
-  const groups: ConsumerGroup[] = [];
+  const processors: Processor[] = [];
   const close = async () => {
     redis.disconnect();
-    for (const g of groups) await g.close();
+    for (const p of processors) for (const step of p.shutdownSteps()) await step.run();
     await pool.end();
     await stack.stop();
   };
@@ -142,5 +120,5 @@ export async function startBenchStack(log: Logger): Promise<BenchStack> {
     await close();
     throw err;
   }
-  return { stack, pool, redis, track: (g) => groups.push(g), close };
+  return { stack, pool, redis, track: (p) => processors.push(p), close };
 }

@@ -47,16 +47,13 @@ const log = pino({ level: 'error' });
 async function main(): Promise<void> {
   progress('starting throwaway Redis and PostgreSQL');
   const env = await startBenchStack(log);
-  const { stack, pool, redis } = env;
+  const { redis } = env;
   try {
     const total = Math.round(RATE * SECONDS);
     const latenciesMs = new Float64Array(total);
     let recorded = 0;
     let start = 0;
-    const { consumers, decoder } = await createBenchProcessor({
-      redis,
-      redisUrl: stack.redis.url,
-      pool,
+    const { consumers, decoder } = await createBenchProcessor(env, {
       queue: 'bench',
       loops: Number(values.loops),
       threads: Number(values.threads),
@@ -77,7 +74,6 @@ async function main(): Promise<void> {
         },
       }),
     });
-    env.track(consumers);
     consumers.start();
 
     progress(`offering ${RATE} events/s for ${SECONDS} s (first ${WARMUP_MS / 1000} s not counted)`);

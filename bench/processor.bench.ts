@@ -47,9 +47,13 @@ const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 // 'error': the pool's idle clients are cut off when the throwaway server stops, which is expected here.
 const log = pino({ level: 'error' });
 
-/** Round `r`'s readings: random event ids, each series once a second, an hour later than the previous round's. */
+/**
+ * Round `r`'s readings: random event ids, each series once a second, an hour later than the previous round's — all
+ * within the last day (inside the late horizon, never in the future), as a live fleet's are.
+ */
+const FIRST_ROUND_MS = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 24 * 3_600_000;
 function readings(r: number): Reading[] {
-  const base = Date.parse('2026-05-01T00:00:00Z') + r * 3_600_000;
+  const base = FIRST_ROUND_MS + r * 3_600_000;
   return Array.from({ length: N }, (_, i) => benchReading(r * N + i, base + Math.floor(i / SERIES) * 1000, SERIES));
 }
 
@@ -107,17 +111,13 @@ async function main(): Promise<void> {
   const { stack, pool, redis } = env;
   try {
     // Started (threads up, modules loaded) before anything is timed, as in a running processor.
-    const { consumers, decoder } = await createBenchProcessor({
-      redis,
-      redisUrl: stack.redis.url,
-      pool,
+    const { consumers, decoder } = await createBenchProcessor(env, {
       queue: 'bench',
       loops: LOOPS,
       threads: THREADS,
       fetch: Number(values.fetch),
       log,
     });
-    env.track(consumers);
     const producer = new TaskProducer(redis, 'bench');
     // Paired rounds: each COPY reference right before the drain it is compared with, so a noisy neighbour
     // slows both sides of a ratio (one COPY alone swung 65–133k rows/s between runs on a shared machine).

@@ -32,7 +32,7 @@ import { LateReplayer } from './late/late-replay.js';
 import { applyDeviceMetadata, type DeviceMetadata } from './devices/devices.repo.js';
 import { DeferredFold } from './fold/deferred-fold.js';
 import { createDecodePool, type TaskDecodePool } from './decode/decode-pool.js';
-import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from './handlers/index.js';
+import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler, type TaskHandler } from './handlers/index.js';
 import { ConsumerGroup } from './consume/consumer-group.js';
 import { createApp, createStartingApp } from './app.js';
 
@@ -66,7 +66,13 @@ export interface Processor {
 /** Builds the task-processor; nothing connects to PostgreSQL or takes a task until `start()`. */
 export function buildProcessor(
   config: ProcessorConfig,
-  deps: { log: Logger; registry: Registry; files?: ProcessorFiles },
+  deps: {
+    log: Logger;
+    registry: Registry;
+    files?: ProcessorFiles;
+    /** Decorates the telemetry handler the consumers run (benchmarks time it this way); the default is none. */
+    instrument?: (handler: TaskHandler) => TaskHandler;
+  },
 ): Processor {
   const { log, registry } = deps;
   const { pseudonymizer, rules, deviceMetadata = [] } = deps.files ?? {};
@@ -138,7 +144,11 @@ export function buildProcessor(
     fold,
     log: log.child({ component: 'telemetry' }),
   };
-  const handlers = new HandlerRegistry().register(TELEMETRY_TASK_TYPES, createTelemetryHandler(telemetryDeps));
+  const telemetry = createTelemetryHandler(telemetryDeps);
+  const handlers = new HandlerRegistry().register(
+    TELEMETRY_TASK_TYPES,
+    deps.instrument ? deps.instrument(telemetry) : telemetry,
+  );
   const lateReplayer = new LateReplayer({
     pool,
     handler: createTelemetryHandler({ ...telemetryDeps, observeVisibleLatency: false }),
