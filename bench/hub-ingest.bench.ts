@@ -23,7 +23,7 @@ import { pino } from 'pino';
 import { RedisServer, ServerProcess, freePort } from '@telemetryhub/testkit';
 import { createMetricsRegistry, sleep } from '@telemetryhub/service-kit';
 import { TaskTypes } from '@telemetryhub/schemas';
-import { TaskProducer, createRedis } from '@telemetryhub/queue';
+import { RedisListProducer, createRedis } from '@telemetryhub/queue';
 import { SimulatedDriver } from '../apps/hub/src/drivers/simulated-driver.js';
 import { ReadingBuffer } from '../apps/hub/src/buffer/reading-buffer.js';
 import { TaskPublisher } from '../apps/hub/src/publish/task-publisher.js';
@@ -63,7 +63,7 @@ async function sensorsToRedis(redisUrl: string) {
   const buffer = new ReadingBuffer(200_000, 'drop-oldest', metrics);
   const publisher = new TaskPublisher({
     buffer,
-    producer: new TaskProducer(redis, 'bench-sensors'),
+    producer: new RedisListProducer(redis, 'bench-sensors'),
     metrics,
     log: pino({ level: 'silent' }),
     taskType: TaskTypes.ANALYZE,

@@ -12,7 +12,7 @@ import { createPgPool } from '../apps/task-processor/src/store/pool.js';
 import { migrate } from '../apps/task-processor/src/store/migrate.js';
 import type { ProcessorMetrics } from '../apps/task-processor/src/metrics/processor-metrics.js';
 import type { TaskHandler } from '../apps/task-processor/src/handlers/index.js';
-import type { ConsumerGroup } from '../apps/task-processor/src/consume/consumer-group.js';
+import type { ConsumerPool } from '../apps/task-processor/src/consume/consumer-pool.js';
 import type { TaskDecodePool } from '../apps/task-processor/src/decode/decode-pool.js';
 import type { DeferredFold } from '../apps/task-processor/src/fold/deferred-fold.js';
 import { loadProcessorConfig, type ProcessorConfig } from '../apps/task-processor/src/config.js';
@@ -44,7 +44,7 @@ export function benchReading(i: number, eventMs: number, series = DEFAULT_SERIES
 }
 
 export interface BenchProcessor {
-  consumers: ConsumerGroup;
+  consumers: ConsumerPool;
   /** Folds rollups, outliers and devices once a second (started; its timers do not hold the process). */
   fold: DeferredFold;
   decoder: TaskDecodePool;

@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { sleep } from '@telemetryhub/service-kit';
 import { type Reading } from '@telemetryhub/schemas';
-import { TaskProducer, queueDepths } from '@telemetryhub/queue';
+import { RedisListProducer, queueDepths } from '@telemetryhub/queue';
 import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 
 const { values } = parseArgs({
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     consumers.start();
 
     progress(`offering ${RATE} events/s for ${SECONDS} s (first ${WARMUP_MS / 1000} s not counted)`);
-    const producer = new TaskProducer(redis, 'bench');
+    const producer = new RedisListProducer(redis, 'bench');
     const memory: number[] = [];
     start = Date.now();
     let sent = 0;

@@ -12,7 +12,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { sleep } from '@telemetryhub/service-kit';
 import { type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
-import { TaskProducer, queueDepths } from '@telemetryhub/queue';
+import { RedisListProducer, queueDepths } from '@telemetryhub/queue';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
 import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 import { median } from './median.js';
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
       fetch: Number(values.fetch),
       log,
     });
-    const producer = new TaskProducer(redis, 'bench');
+    const producer = new RedisListProducer(redis, 'bench');
     // Paired rounds: each COPY reference right before the drain it is compared with, so a noisy neighbour
     // slows both sides of a ratio (one COPY alone swung 65–133k rows/s between runs on a shared machine).
     const rounds: Round[] = [];

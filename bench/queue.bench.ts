@@ -25,7 +25,7 @@ import {
   ReliableConsumer,
   ShardedConsumer,
   ShardedProducer,
-  TaskProducer,
+  RedisListProducer,
   createRedis,
   type QueueConsumer,
   type QueueProducer,
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     const ratioRuns = { lmpop: [] as number[], sharded: [] as number[] };
     for (let round = 1; round <= ROUNDS; round++) {
       progress(`round ${round}/${ROUNDS}: raw LMPOP COUNT 500, redis-list batched, sharded ×4 — ${N} tasks each`);
-      runs.enqueue.push(await fill(new TaskProducer(redis, 'bench-raw'), N));
+      runs.enqueue.push(await fill(new RedisListProducer(redis, 'bench-raw'), N));
       const t0 = performance.now();
       for (let got = 0; got < N;) {
         const r = (await redis.call('LMPOP', '1', 'bench-raw:pending', 'RIGHT', 'COUNT', '500')) as
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
       }
       runs.lmpop.push((performance.now() - t0) / 1000);
 
-      await fill(new TaskProducer(redis, 'bench-batch'), N);
+      await fill(new RedisListProducer(redis, 'bench-batch'), N);
       runs.ours.push(await drain(new ReliableConsumer(redis, blocking, 'bench-batch'), N, 500));
 
       const shardedProducer = new ShardedProducer(redis, 'bench-sharded', 4);
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     bullConnection.disconnect();
 
     progress(`redis-list single: filling ${SINGLE_N}, draining with fetch(1) + ack`);
-    await fill(new TaskProducer(redis, 'bench-single'), SINGLE_N);
+    await fill(new RedisListProducer(redis, 'bench-single'), SINGLE_N);
     const single = new ReliableConsumer(redis, blocking, 'bench-single');
     rows.push(row('redis-list single (fetch 1 + ack)', SINGLE_N, await drain(single, SINGLE_N, 1)));
 

@@ -58,7 +58,7 @@ test('a shared library never uses an app-scoped one, and libraries never use app
 });
 
 test("the BullMQ driver shares the queue's types through the interface, not the redis-list driver", async () => {
-  const bad = uses('../redis-list/producer.js', 'TaskProducer');
+  const bad = uses('../redis-list/producer.js', 'RedisListProducer');
   assert.deepEqual(await violations('libs/queue/src/bullmq/probe.ts', bad), ['no-restricted-imports']);
   assert.deepEqual(await violations('libs/queue/src/bullmq/probe.ts', uses('../task.js', 'serializeTask')), []);
 });

@@ -9,7 +9,7 @@ import {
   ReliableConsumer,
   ShardedConsumer,
   ShardedProducer,
-  TaskProducer,
+  RedisListProducer,
   createRedis,
   type RedisClient,
 } from '@telemetryhub/queue';
@@ -30,7 +30,7 @@ before(async () => {
   server = await RedisServer.start();
   redis = createRedis(server.url);
   const blocking = createRedis(server.url, { blocking: true });
-  await new TaskProducer(redis, 'cliq').enqueue([
+  await new RedisListProducer(redis, 'cliq').enqueue([
     JSON.stringify({ id: 'a', type: 'telemetry.store', payload: {} }),
     JSON.stringify({ id: 'b', type: 'telemetry.nope', payload: {} }),
   ]);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
-import { TaskProducer, createRedis, type RedisClient } from '@telemetryhub/queue';
+import { RedisListProducer, createRedis, type RedisClient } from '@telemetryhub/queue';
 import { startStack, until, type LocalStack } from '@telemetryhub/testkit';
 import { loadProcessorConfig, type ProcessorConfig } from './config.js';
 import { buildProcessor } from './build.js';
@@ -35,7 +35,7 @@ test('buildProcessor, as main.ts runs it: stores and folds what the queue holds,
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
     const eventId = '0b8e3f52-7c1d-4a6b-9e2f-5d4c3b2a1f11';
-    await new TaskProducer(redis, 'built').enqueue([
+    await new RedisListProducer(redis, 'built').enqueue([
       JSON.stringify({
         type: 'telemetry.analyze',
         payload: {

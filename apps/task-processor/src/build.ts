@@ -33,7 +33,7 @@ import { applyDeviceMetadata, type DeviceMetadata } from './devices/devices.repo
 import { DeferredFold } from './fold/deferred-fold.js';
 import { createDecodePool, type TaskDecodePool } from './decode/decode-pool.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler, type TaskHandler } from './handlers/index.js';
-import { ConsumerGroup } from './consume/consumer-group.js';
+import { ConsumerPool } from './consume/consumer-pool.js';
 import { createApp, createStartingApp } from './app.js';
 
 /** What the processor reads from files at start-up (validated before anything connects). */
@@ -51,7 +51,7 @@ export interface Processor {
   redis: RedisClient;
   readiness: Readiness;
   fold: DeferredFold;
-  consumers: ConsumerGroup;
+  consumers: ConsumerPool;
   decoder: TaskDecodePool;
   queueStats: QueueStats;
   /**
@@ -160,7 +160,7 @@ export function buildProcessor(
     maxFutureSkewMs: config.MAX_CLOCK_SKEW_SECONDS * 1000,
     ...(config.DEVICE_ID_HMAC_KEY ? { deviceIdHmacKey: config.DEVICE_ID_HMAC_KEY } : {}),
   });
-  const consumers = new ConsumerGroup({
+  const consumers = new ConsumerPool({
     redis,
     redisUrl: config.REDIS_URL,
     queue: config.QUEUE_NAME,

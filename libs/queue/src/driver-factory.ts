@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { briefError } from '@telemetryhub/service-kit';
 import { createRedis } from './redis-connection.js';
 import type { QueueConsumer, QueueDriverName, QueueProducer } from './driver.js';
-import { TaskProducer } from './redis-list/producer.js';
-import { type TaskProducerOptions } from './task.js';
+import { RedisListProducer } from './redis-list/producer.js';
+import { type QueueProducerOptions } from './task.js';
 import { ReliableConsumer } from './redis-list/consumer.js';
 import { BullmqProducer } from './bullmq/producer.js';
 import { BullmqConsumer } from './bullmq/consumer.js';
@@ -41,12 +41,12 @@ export function createQueueProducer(
   driver: QueueDriverName,
   redis: RedisClient,
   queue: string,
-  opts: TaskProducerOptions & { shards?: number } = {},
+  opts: QueueProducerOptions & { shards?: number } = {},
 ): QueueProducer {
   const { shards = 1, ...producerOpts } = opts;
   if (driver === 'bullmq') return new BullmqProducer(redis, queue, producerOpts);
   if (shards > 1) return new ShardedProducer(redis, queue, shards, producerOpts);
-  return new TaskProducer(redis, queue, producerOpts);
+  return new RedisListProducer(redis, queue, producerOpts);
 }
 
 /** The dead-letter admin of a queue (redis-list; `replayTo` for a BullMQ queue), sharded with `shards` > 1. */

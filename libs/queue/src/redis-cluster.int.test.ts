@@ -3,7 +3,7 @@ import { createRedis } from './redis-connection.js';
 import assert from 'node:assert/strict';
 import { until } from '@telemetryhub/testkit';
 import { useTestCluster } from '@telemetryhub/testkit';
-import { TaskProducer } from './redis-list/producer.js';
+import { RedisListProducer } from './redis-list/producer.js';
 import { ReliableConsumer } from './redis-list/consumer.js';
 import { type FetchedTask } from './task.js';
 import { QueueMaintenance } from './redis-list/maintenance.js';
@@ -23,7 +23,7 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 test('a hash-tagged queue on a cluster: FIFO batched fetch, ack, retry, dead letter and the reaper', async () => {
   const redis = client();
   const queue = '{cq}';
-  await new TaskProducer(redis, queue).enqueue(range(30).map(task));
+  await new RedisListProducer(redis, queue).enqueue(range(30).map(task));
   const consumer = new ReliableConsumer(redis, client(true), queue, { leaseMs: 300 });
 
   const first = await consumer.fetch(10, 500);
@@ -80,7 +80,7 @@ test('the primary of a queue killed during consumption: a replica takes over and
   const redis = client();
   const queue = '{failover}';
   const total = 300;
-  await new TaskProducer(redis, queue).enqueue(range(total).map(task));
+  await new RedisListProducer(redis, queue).enqueue(range(total).map(task));
   const primary = await cluster().primaryFor(`${queue}:pending`);
   // Replication is asynchronous: tasks enqueued are safe from the primary's death once its replica has them.
   await cluster().waitReplicated(primary);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { RedisSentinel, RedisServer, until } from '@telemetryhub/testkit';
 import type { RedisClient } from './redis-connection.js';
 import { createRedis } from './redis-connection.js';
-import { TaskProducer } from './redis-list/producer.js';
+import { RedisListProducer } from './redis-list/producer.js';
 import { ReliableConsumer } from './redis-list/consumer.js';
 
 let primary: RedisServer;
@@ -34,7 +34,7 @@ const task = (i: number) =>
 test('a redis-sentinel:// URL follows the primary through a failover; replicated tasks are all still there', async () => {
   const url = sentinel.url;
   const redis = client(url);
-  const producer = new TaskProducer(redis, 'sq');
+  const producer = new RedisListProducer(redis, 'sq');
   for (let i = 0; i < 100; i++) await producer.enqueue([task(i)]);
   // Redis replicates asynchronously: WAIT makes sure the replica has every task before the primary dies.
   await until('the replica has acknowledged every write', async () => (await redis.wait(1, 200)) === 1);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { RedisSentinel, RedisServer, makeTestCertificates, until, type TestCertificates } from '@telemetryhub/testkit';
-import { TaskProducer } from './redis-list/producer.js';
+import { RedisListProducer } from './redis-list/producer.js';
 import { queueDepths } from './redis-list/queue-stats.js';
 import { runGracefulConsumer } from './conformance/processes.test-support.js';
 
@@ -50,7 +50,7 @@ test('rediss-sentinel://: consumer processes take and ack over TLS before and af
   assert.match(sentinel.url, /^rediss-sentinel:\/\//);
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: certs.caFile };
   const queue = 'tls-sentinel';
-  await new TaskProducer(admin, queue).enqueue([0, 1, 2, 3, 4, 5].map(task));
+  await new RedisListProducer(admin, queue).enqueue([0, 1, 2, 3, 4, 5].map(task));
   await until('the replica has every task', async () => (await admin.wait(1, 200)) === 1);
 
   const first = await runGracefulConsumer({ driver: 'redis-list', url: sentinel.url, queue, batch: 3 }, env);

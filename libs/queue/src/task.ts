@@ -16,7 +16,7 @@ export interface SerializedTask {
 
 export type QueuedTask = TaskEnvelope | SerializedTask | string;
 
-export interface TaskProducerOptions {
+export interface QueueProducerOptions {
   /** Refuse (QueueFullError) instead of pushing past this many pending tasks in a lane. Default: no limit. */
   maxDepth?: number;
   /** Tasks with at least this priority go to the urgent lane (`<q>:pending:high`). Default 80. */

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { RedisServer, freePort, until } from '@telemetryhub/testkit';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { parseEventsStrict, parseTaskEnvelope, type Reading } from '@telemetryhub/schemas';
-import { ShardedProducer, TaskProducer, shardIndex, createRedis } from '@telemetryhub/queue';
+import { ShardedProducer, RedisListProducer, shardIndex, createRedis } from '@telemetryhub/queue';
 import { createHubMetrics } from '../metrics/hub-metrics.js';
 import { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { SimulatedDriver } from '../drivers/simulated-driver.js';
@@ -29,7 +29,7 @@ function setup(queue: string, batchMaxReadings: number) {
   const redis = createRedis(server.url, { offlineQueue: false, commandTimeoutMs: 1000 });
   const publisher = new TaskPublisher({
     buffer,
-    producer: new TaskProducer(redis, queue),
+    producer: new RedisListProducer(redis, queue),
     metrics,
     log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
     taskType: 'telemetry.analyze',
@@ -102,7 +102,7 @@ test('at the queue depth limit the publisher holds its batches, and delivers the
   const redis = createRedis(server.url, { offlineQueue: false, commandTimeoutMs: 1000 });
   const publisher = new TaskPublisher({
     buffer,
-    producer: new TaskProducer(redis, 'bounded', { maxDepth: 2 }),
+    producer: new RedisListProducer(redis, 'bounded', { maxDepth: 2 }),
     metrics,
     log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
     taskType: 'telemetry.analyze',
@@ -245,7 +245,7 @@ test('with Redis away and no spool, a ticket waits; stop() fails it rather than 
   const redis = createRedis(`redis://127.0.0.1:${await freePort()}`, { offlineQueue: false, commandTimeoutMs: 200 });
   const publisher = new TaskPublisher({
     buffer,
-    producer: new TaskProducer(redis, 'acks-down'),
+    producer: new RedisListProducer(redis, 'acks-down'),
     metrics,
     log: pino({ level: 'silent' }),
     taskType: 'telemetry.analyze',
@@ -292,7 +292,7 @@ describe('with a disk spool', () => {
     const redis = createRedis(aof.url, { offlineQueue: false, commandTimeoutMs: 1000 });
     const publisher = new TaskPublisher({
       buffer,
-      producer: new TaskProducer(redis, queue, opts.maxDepth ? { maxDepth: opts.maxDepth } : {}),
+      producer: new RedisListProducer(redis, queue, opts.maxDepth ? { maxDepth: opts.maxDepth } : {}),
       metrics,
       log,
       taskType: 'telemetry.analyze',

@@ -7,7 +7,7 @@ import { RedisServer } from '@telemetryhub/testkit';
 import { hashApiKey, parseApiKeys, problemMiddleware } from '@telemetryhub/service-kit';
 import {
   ReliableConsumer,
-  TaskProducer,
+  RedisListProducer,
   createDeadLetterAdmin,
   createRedis,
   type RedisClient,
@@ -48,7 +48,7 @@ async function serve(router: express.Router) {
 
 /** Dead-letters `n` tasks of queue `q`, the odd ones as poison, the even ones as unknown_type. */
 async function deadLetters(q: string, n: number) {
-  await new TaskProducer(redis, q).enqueue(Array.from({ length: n }, (_, i) => task(i)));
+  await new RedisListProducer(redis, q).enqueue(Array.from({ length: n }, (_, i) => task(i)));
   const consumer = new ReliableConsumer(redis, blocking, q);
   for (const t of await consumer.fetch(n, 500)) {
     const i = (JSON.parse(t.raw) as { payload: { i: number } }).payload.i;

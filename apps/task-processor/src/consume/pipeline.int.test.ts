@@ -12,7 +12,7 @@ import {
   DeadLetterQueue,
   QueueMaintenance,
   ReliableConsumer,
-  TaskProducer,
+  RedisListProducer,
   createRedis,
   type DeadLetterRecord,
   type RedisClient,
@@ -92,7 +92,7 @@ function pipeline() {
     retryMaxMs: 200,
   });
   const loop = new ConsumerLoop({ consumer, runner, metrics, log, batchSize: 50, blockMs: 100 });
-  return { queue, consumer, runner, loop, metrics, producer: new TaskProducer(redis, queue) };
+  return { queue, consumer, runner, loop, metrics, producer: new RedisListProducer(redis, queue) };
 }
 
 async function rowsOf(device: string): Promise<Array<{ metric: string; value: number }>> {
@@ -387,7 +387,7 @@ test('a transient failure is retried through the delayed set, then dead-lettered
     maxAttempts: 3,
   });
   const maintenance = new QueueMaintenance(redis, queue);
-  await new TaskProducer(redis, queue).enqueue([
+  await new RedisListProducer(redis, queue).enqueue([
     JSON.stringify({
       id: 'flaky-1',
       type: 'telemetry.store',
@@ -484,7 +484,7 @@ test('the latest value per device and metric is served from Redis, and a late re
   );
   const at = (s: number, v: number) =>
     JSON.stringify({ type: 'telemetry.store', payload: { device_id: 'LAT-1', timestamp: s, pressure: v } });
-  const producer = new TaskProducer(redis, queue);
+  const producer = new RedisListProducer(redis, queue);
   await producer.enqueue([at(1766745120, 30)]);
   await runner.run(await consumer.fetch(10, 0), () => true);
   await producer.enqueue([at(1766745060, 10)]); // older, arriving later

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import type { RedisClient } from '../redis-connection.js';
 import { QueueFullError } from '../errors.js';
 import type { QueueProducer } from '../driver.js';
-import { serializeTask, type QueuedTask, type TaskProducerOptions } from '../task.js';
+import { serializeTask, type QueuedTask, type QueueProducerOptions } from '../task.js';
 import { PRIORITY_URGENT_MIN } from '@telemetryhub/schemas';
 import { BULLMQ_JOB_NAME, jobOptions, type BullmqTaskData } from './job-options.js';
 
@@ -18,7 +18,7 @@ export class BullmqProducer implements QueueProducer {
   constructor(
     connection: RedisClient,
     readonly queue: string,
-    private readonly opts: TaskProducerOptions = {},
+    private readonly opts: QueueProducerOptions = {},
   ) {
     this.bull = new Queue<BullmqTaskData>(queue, { connection });
   }

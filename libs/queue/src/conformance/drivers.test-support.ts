@@ -1,7 +1,7 @@
 import { createRedis } from '../redis-connection.js';
 import type { QueueConsumer, QueueDriverName, QueueProducer } from '../driver.js';
 import { createQueueConsumer, createQueueProducer, createQueueStats, type QueueStats } from '../driver-factory.js';
-import type { TaskProducerOptions } from '../task.js';
+import type { QueueProducerOptions } from '../task.js';
 import { QueueMaintenance } from '../redis-list/maintenance.js';
 import { shardQueueNames } from '../sharding/shard-routing.js';
 
@@ -20,7 +20,7 @@ export interface DriverUnderTest {
   readonly name: QueueDriverName;
   /** QUEUE_SHARDS: 1, or a sharded redis-list queue. */
   readonly shards: number;
-  producer(queue: string, opts?: TaskProducerOptions): QueueProducer;
+  producer(queue: string, opts?: QueueProducerOptions): QueueProducer;
   consumer(queue: string, opts?: ConsumerSpec): QueueConsumer;
   /** Starts the driver's housekeeping for a queue (the reaper and retry promotion of redis-list; BullMQ's own
    * stalled check runs inside its consumers, started with their heartbeat). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createRedis, type RedisClient } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
-import { TaskProducer } from './producer.js';
+import { RedisListProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
 import { type FetchedTask } from '../task.js';
 import { QueueMaintenance } from './maintenance.js';
@@ -80,7 +80,7 @@ for (const shards of [1, 3]) {
         const q = `cons${++run}`;
         const queues = shardQueueNames(q, shards);
         const ids = Array.from({ length: taskCount }, (_, i) => `task-${i}`);
-        const producer = shards > 1 ? new ShardedProducer(redis, q, shards) : new TaskProducer(redis, q);
+        const producer = shards > 1 ? new ShardedProducer(redis, q, shards) : new RedisListProducer(redis, q);
         await producer.enqueue(ids.map((id, i) => JSON.stringify({ id, payload: { device_id: `d${i % 5}` } })));
         const consumers = [0, 1].map((i) => {
           const opts = { consumerId: `c${i}`, leaseMs: 60_000 };

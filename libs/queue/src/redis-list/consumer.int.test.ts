@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import type { RedisClient } from '../redis-connection.js';
 import { findOnPath, type RedisServer } from '@telemetryhub/testkit';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
-import { TaskProducer } from './producer.js';
+import { RedisListProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
 import { type DeadLetterRecord } from '../task.js';
 import { parseTaskEnvelope } from '@telemetryhub/schemas';
@@ -33,7 +33,7 @@ after(() => stopTestRedis(env));
 
 test('consumes in the order produced (FIFO), in batches', async () => {
   const q = freshQueue();
-  const producer = new TaskProducer(redis, q);
+  const producer = new RedisListProducer(redis, q);
   await producer.enqueue([task(1), task(2), task(3)]);
   await producer.enqueueBatches([[task(4), task(5)], [task(6)]]);
   const consumer = new ReliableConsumer(redis, blocking, q);
@@ -46,7 +46,7 @@ test('consumes in the order produced (FIFO), in batches', async () => {
 
 test('a fetched task stays in the processing list until acked', async () => {
   const q = freshQueue();
-  await new TaskProducer(redis, q).enqueue([task(1), task(2)]);
+  await new RedisListProducer(redis, q).enqueue([task(1), task(2)]);
   const consumer = new ReliableConsumer(redis, blocking, q);
   const got = await consumer.fetch(10, 0);
   assert.equal(await consumer.inFlight(), 2);
@@ -59,7 +59,7 @@ test('blocks on an empty queue until a task arrives, then returns it', async () 
   const q = freshQueue();
   const consumer = new ReliableConsumer(redis, blocking, q);
   const pending = consumer.fetch(10, 5000);
-  setTimeout(() => void new TaskProducer(redis, q).enqueue([task(7)]), 200);
+  setTimeout(() => void new RedisListProducer(redis, q).enqueue([task(7)]), 200);
   const got = await pending;
   assert.equal(got.length, 1);
   assert.equal(JSON.parse(got[0]!.raw).payload.i, 7);
@@ -108,7 +108,7 @@ test('accepts a task enqueued by hand with redis-cli (a producer that is not our
 
 test('requeueInFlight gives unfinished tasks back so they are taken next, in their order', async () => {
   const q = freshQueue();
-  await new TaskProducer(redis, q).enqueue([task(1), task(2), task(3), task(4)]);
+  await new RedisListProducer(redis, q).enqueue([task(1), task(2), task(3), task(4)]);
   const a = new ReliableConsumer(redis, blocking, q);
   await a.fetch(2, 0);
   assert.equal(await a.requeueInFlight(), 2);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRedis, type RedisClient } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
-import { TaskProducer } from './producer.js';
+import { RedisListProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
 import { queueDepths } from './queue-stats.js';
 import { normalizeEnvelope, type TaskEnvelope } from '@telemetryhub/schemas';
@@ -31,7 +31,7 @@ after(() => stopTestRedis(env));
 
 test('an urgent task (the numeric-priority fixture) overtakes a backlog of normal work', async () => {
   const q = freshQueue();
-  const producer = new TaskProducer(redis, q);
+  const producer = new RedisListProducer(redis, q);
   for (let i = 0; i < 2000; i += 500) await producer.enqueue(Array.from({ length: 500 }, (_, k) => normal(i + k)));
   const fixture = normalizeEnvelope(
     JSON.parse(
@@ -47,7 +47,7 @@ test('an urgent task (the numeric-priority fixture) overtakes a backlog of norma
 
 test('normal work is never starved by a stream of urgent work', async () => {
   const q = freshQueue();
-  const producer = new TaskProducer(redis, q);
+  const producer = new RedisListProducer(redis, q);
   await producer.enqueue([normal(1), normal(2)]);
   await producer.enqueue(Array.from({ length: 50 }, (_, i) => ({ ...normal(100 + i), id: `u-${i}`, priority: 95 })));
   const consumer = new ReliableConsumer(redis, blocking, q, { maxUrgentStreak: 4 });

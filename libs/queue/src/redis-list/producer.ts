@@ -4,7 +4,7 @@ import { ENQUEUE_BOUNDED } from '../lua/scripts.js';
 import { runScript } from '../lua/run-script.js';
 import { QueueFullError } from '../errors.js';
 import { PRIORITY_URGENT_MIN } from '@telemetryhub/schemas';
-import { type QueuedTask, type TaskProducerOptions, serializeTask } from '../task.js';
+import { type QueuedTask, type QueueProducerOptions, serializeTask } from '../task.js';
 
 /**
  * The producer side of the protocol: `LPUSH <q>:pending <envelope JSON>` (or `<q>:pending:high` for urgent
@@ -12,12 +12,12 @@ import { type QueuedTask, type TaskProducerOptions, serializeTask } from '../tas
  * command (one round trip, atomic); several batches are pipelined. With `maxDepth`, the push and the depth check
  * are one Lua script, so a full queue refuses the whole batch rather than half of it.
  */
-export class TaskProducer {
+export class RedisListProducer {
   readonly keys: QueueKeys;
   constructor(
     private readonly redis: RedisClient,
     readonly queue: string,
-    private readonly opts: TaskProducerOptions = {},
+    private readonly opts: QueueProducerOptions = {},
   ) {
     this.keys = queueKeys(queue);
   }

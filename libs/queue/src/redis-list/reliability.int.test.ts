@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRedis, type RedisClient } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
-import { TaskProducer } from './producer.js';
+import { RedisListProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
 import { type DeadLetterRecord } from '../task.js';
 import { QueueMaintenance } from './maintenance.js';
@@ -33,7 +33,7 @@ after(() => stopTestRedis(env));
 
 test('the reaper returns the tasks of a consumer whose lease expired, in order, counting a delivery', async () => {
   const q = freshQueue();
-  await new TaskProducer(redis, q).enqueue([task(1), task(2), task(3), task(4)]);
+  await new RedisListProducer(redis, q).enqueue([task(1), task(2), task(3), task(4)]);
   const dead = new ReliableConsumer(redis, blocking, q, { leaseMs: 50 });
   assert.deepEqual(ids(await dead.fetch(3, 0)), ['t-1', 't-2', 't-3']);
   const maintenance = new QueueMaintenance(redis, q);
@@ -53,7 +53,7 @@ test('the reaper returns the tasks of a consumer whose lease expired, in order, 
 
 test('a late ack from a consumer that was reaped removes nothing and loses nothing', async () => {
   const q = freshQueue();
-  await new TaskProducer(redis, q).enqueue([task(1)]);
+  await new RedisListProducer(redis, q).enqueue([task(1)]);
   const slow = new ReliableConsumer(redis, blocking, q, { leaseMs: 30 });
   const [held] = await slow.fetch(1, 0);
   await new Promise((r) => setTimeout(r, 50));
@@ -69,7 +69,7 @@ test('a late ack from a consumer that was reaped removes nothing and loses nothi
 
 test('a retry waits in the delayed set until due, then comes back first, with its attempt counted', async () => {
   const q = freshQueue();
-  await new TaskProducer(redis, q).enqueue([task(1), task(2)]);
+  await new RedisListProducer(redis, q).enqueue([task(1), task(2)]);
   const c = new ReliableConsumer(redis, blocking, q);
   const [first] = await c.fetch(1, 0);
   const due = Date.now() + 60_000;
@@ -88,7 +88,7 @@ test('a retry waits in the delayed set until due, then comes back first, with it
 
 test('a bounded producer refuses a batch that would pass the depth limit, whole, with a typed error', async () => {
   const q = freshQueue();
-  const producer = new TaskProducer(redis, q, { maxDepth: 3 });
+  const producer = new RedisListProducer(redis, q, { maxDepth: 3 });
   assert.equal(await producer.enqueue([task(1), task(2)]), 2);
   await assert.rejects(producer.enqueue([task(3), task(4)]), QueueFullError);
   assert.equal(await producer.pendingDepth(), 2, 'nothing of the refused batch went in');
@@ -97,7 +97,7 @@ test('a bounded producer refuses a batch that would pass the depth limit, whole,
 
 test('the DLQ lists, filters, replays (once) and purges dead letters', async () => {
   const q = freshQueue();
-  await new TaskProducer(redis, q).enqueue([task(1), task(2, { type: 'x.bad' }), '{oops']);
+  await new RedisListProducer(redis, q).enqueue([task(1), task(2, { type: 'x.bad' }), '{oops']);
   const c = new ReliableConsumer(redis, blocking, q);
   const now = new Date().toISOString();
   const fetched = await c.fetch(3, 0);

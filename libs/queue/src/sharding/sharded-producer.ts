@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis-connection.js';
 import type { QueueProducer } from '../driver.js';
-import { TaskProducer } from '../redis-list/producer.js';
-import { type QueuedTask, type TaskProducerOptions } from '../task.js';
+import { RedisListProducer } from '../redis-list/producer.js';
+import { type QueuedTask, type QueueProducerOptions } from '../task.js';
 import { shardIndex, shardQueueNames, taskRoutingKey } from './shard-routing.js';
 
 /**
@@ -11,16 +11,16 @@ import { shardIndex, shardQueueNames, taskRoutingKey } from './shard-routing.js'
  */
 export class ShardedProducer implements QueueProducer {
   readonly shardQueues: string[];
-  private readonly producers: TaskProducer[];
+  private readonly producers: RedisListProducer[];
 
   constructor(
     redis: RedisClient,
     readonly queue: string,
     readonly shards: number,
-    private readonly opts: TaskProducerOptions = {},
+    private readonly opts: QueueProducerOptions = {},
   ) {
     this.shardQueues = shardQueueNames(queue, shards);
-    this.producers = this.shardQueues.map((q) => new TaskProducer(redis, q, opts));
+    this.producers = this.shardQueues.map((q) => new RedisListProducer(redis, q, opts));
   }
 
   get maxDepth(): number | undefined {

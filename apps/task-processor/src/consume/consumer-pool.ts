@@ -7,7 +7,7 @@ import { ConsumerLoop } from './consumer-loop.js';
 import { TaskRunner } from './task-runner.js';
 import type { TaskDecodePool } from '../decode/decode-pool.js';
 
-export interface ConsumerGroupOptions {
+export interface ConsumerPoolOptions {
   /** Shared connection for scripts and acks. */
   redis: RedisClient;
   /** Each loop opens its own connection to this URL (a BLMOVE holds one; BullMQ wants its own). */
@@ -35,12 +35,12 @@ export interface ConsumerGroupOptions {
  * The processor's consumers: `concurrency` loops, each its own consumer (own processing list, lease and
  * blocking connection) sharing one handler registry. What main.ts runs and what the processor benchmark measures.
  */
-export class ConsumerGroup {
+export class ConsumerPool {
   private readonly loops: ConsumerLoop[] = [];
   private readonly connections: RedisClient[] = [];
   private readonly consumers: Array<{ close?: () => Promise<void> }> = [];
 
-  constructor(o: ConsumerGroupOptions) {
+  constructor(o: ConsumerPoolOptions) {
     for (let i = 0; i < o.concurrency; i++) {
       const { consumer, connection } = createQueueConsumer(o.driver ?? 'redis-list', {
         redis: o.redis,
