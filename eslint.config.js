@@ -55,7 +55,7 @@ export default tseslint.config(
     },
   },
   {
-    // Nothing below main.ts / config reads the environment (STYLE.md "Config").
+    // Only main.ts reads the environment: everything below gets its settings passed in, so tests can set them.
     files: ['apps/*/src/**/*.ts'],
     ignores: ['apps/*/src/main.ts', 'apps/*/src/**/*.test.ts'],
     rules: {
