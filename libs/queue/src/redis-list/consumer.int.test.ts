@@ -65,6 +65,26 @@ test('blocks on an empty queue until a task arrives, then returns it', async () 
   assert.equal(JSON.parse(got[0]!.raw).payload.i, 7);
 });
 
+test('a task moved into its processing list whose reply never came (a client-side timeout) is taken by the next fetch, not stranded', async () => {
+  const q = freshQueue();
+  const producer = new RedisListProducer(redis, q);
+  await producer.enqueue([task(1), task(2)]);
+  const consumer = new ReliableConsumer(redis, blocking, q);
+  // What BLMOVE did on the server when the client had already given up on its reply (it timed out after the
+  // process was frozen): task 1 moved into this consumer's list, and the consumer never saw it.
+  await redis.lmove(`${q}:pending`, consumer.processingKey, 'RIGHT', 'LEFT');
+  await producer.enqueue([task(3)]);
+  const got = await consumer.fetch(10, 0);
+  assert.deepEqual(
+    got.map(({ raw }) => (JSON.parse(raw) as { payload: { i: number } }).payload.i),
+    [1, 2, 3],
+    'the stranded task first, then the ones taken now',
+  );
+  assert.equal(consumer.adoptedTasks, 1);
+  assert.equal(await consumer.ack(got.map((t) => t.raw)), 3);
+  assert.equal(await consumer.inFlight(), 0);
+});
+
 test('returns nothing when the queue stays empty for the block time', async () => {
   const consumer = new ReliableConsumer(redis, blocking, freshQueue());
   assert.deepEqual(await consumer.fetch(10, 100), []);

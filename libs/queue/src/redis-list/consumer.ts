@@ -37,6 +37,8 @@ export class ReliableConsumer {
    */
   private heldHint = 0;
   private fetchesUnderway = 0;
+  /** Tasks found in this consumer's processing list that no fetch had returned (a lost reply), taken since. */
+  adoptedTasks = 0;
   private urgentStreak = 0;
   private readonly maxUrgentStreak: number;
 
@@ -133,12 +135,22 @@ export class ReliableConsumer {
     // script just renewed has run out. The tail read behind the script missed them only if the script had to be
     // sent again (not cached on the server: it ran after the read).
     let tasks = returned;
+    let adopted = 0;
     if (wasEmpty === 1 && taken > 0)
       tasks = (
         tail && tail.length >= taken ? tail.slice(-taken) : await this.redis.lrange(this.processingKey, -taken, -1)
       ).reverse();
+    else if (expectEmpty && wasEmpty === 0) {
+      // The list held tasks although this consumer had none in hand and no fetch under way: a move whose reply was
+      // lost — a client-side timeout that fired although Redis had moved the task (after the process was frozen,
+      // or stalled past the blocking timeout). They are this consumer's (its lease is alive, so no reaper will
+      // return them): take them now, oldest first, before the ones just taken.
+      tasks = (await this.redis.lrange(this.processingKey, 0, -1)).reverse();
+      adopted = tasks.length - returned.length;
+      this.adoptedTasks += adopted;
+    }
     this.heldHint += tasks.length;
-    const out = tasks.map((raw, i) => ({ raw, redeliveries: counts[i] ?? 0 }));
+    const out = tasks.map((raw, i) => ({ raw, redeliveries: i < adopted ? 0 : (counts[i - adopted] ?? 0) }));
     if (order !== 'guarded') return out;
     const fromNormal = normalFirst ? fromFirst > 0 : fromFirst < tasks.length;
     // The streak counts fetches that took urgent work only while normal work may be waiting behind it.
