@@ -1,0 +1,214 @@
+import { cpus, totalmem } from 'node:os';
+import pg from 'pg';
+import { sleep } from '@telemetryhub/service-kit';
+import { createRedis, queueDepths } from '@telemetryhub/queue';
+import { scrapeMetric } from '../../scripts/local-pipeline.js';
+import { ChaosCluster } from './cluster.js';
+import { FAULTS } from './faults.js';
+import { Ledger, type LedgerEvent } from './ledger.js';
+import { produceOverHttp, produceOverLpush, pushPoison } from './producers.js';
+import { verify, type Verdict } from './verify.js';
+
+export interface ChaosOptions {
+  quick: boolean;
+  /** Events sent (two thirds through the hub's HTTP ingest, one third by plain LPUSH). */
+  events: number;
+  progress: (line: string) => void;
+}
+
+export interface ChaosResult extends Verdict {
+  events: number;
+  duplicates_sent: number;
+  faults: Array<{ name: string; at_s: number; took_s: number; recovery_s: number }>;
+  recovery_s: Record<string, number>;
+  peak_rss_mib: Record<string, number>;
+  timeline: Array<{ t_s: number; acknowledged: number; stored: number; queue_depth: number; spool_bytes: number }>;
+  quick: boolean;
+  machine: { cpus: number; cpu_model: string; memory_gib: number; node: string; date: string };
+}
+
+const QUEUE = 'tasks';
+const BATCH = 50;
+/**
+ * Short leases and orphan sweeps, so that work a killed processor held is back within seconds rather than the
+ * production defaults' 30 s (what is measured is that nothing is lost, and how fast the system recovers).
+ */
+const APP_ENV = {
+  SIM_DEVICES: '0',
+  LOG_LEVEL: 'warn',
+  CONSUMER_LEASE_MS: '5000',
+  FOLD_ORPHAN_AFTER_MS: '5000',
+  RETRY_BASE_MS: '200',
+  RETRY_MAX_MS: '2000',
+  MAX_ATTEMPTS: '50',
+};
+
+/**
+ * Pushes a known ledger of events through the hub's HTTP ingest and through plain LPUSH — with duplicates, out of
+ * order, and poison — while injecting faults one after another; then waits for the queue and the fold to settle
+ * and compares PostgreSQL and the DLQ with what producers were told.
+ */
+export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  const { progress } = opts;
+  const faults = FAULTS.filter((f) => !opts.quick || f.quick);
+  progress('starting Redis (AOF), PostgreSQL (durable), the task-processor and the hub');
+  const cluster = await ChaosCluster.start(APP_ENV);
+  const redis = createRedis(cluster.stack.redis.url, { commandTimeoutMs: 2000 });
+  // A pool, not one connection: PostgreSQL going away is one of the faults, and a pool connects again.
+  const db = new pg.Pool({ connectionString: cluster.stack.postgres.url, max: 2, connectionTimeoutMillis: 5000 });
+  db.on('error', () => {});
+  const ledger = new Ledger();
+  const t0 = Date.now();
+  const timeline: ChaosResult['timeline'] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      timeline.push(await sample(cluster, db, redis, ledger, t0));
+      await cluster.samplePeaks();
+      await sleep(500);
+    }
+  })();
+  try {
+    const all = ledger.generate(opts.events, 20, Date.now(), 10 * 60_000);
+    const httpEvents = all.slice(0, Math.round((all.length * 2) / 3));
+    const lpushEvents = all.slice(httpEvents.length);
+    const carriers = chunk(lpushEvents.slice(0, 2 * BATCH), BATCH);
+    // The producers run while the faults happen: spread over the schedule (about 10 s per fault).
+    const span = (faults.length + 1) * 10_000;
+    const httpBatches = chunk(httpEvents, BATCH);
+    const lpushBatches = chunk(lpushEvents.slice(2 * BATCH), BATCH);
+    let producing = true;
+    const producers = Promise.all([
+      produceOverHttp(() => cluster.hubUrl, httpBatches, ledger, {
+        duplicateEvery: 7,
+        pauseMs: span / httpBatches.length,
+        stop: () => !producing,
+      }),
+      produceOverLpush(redis, QUEUE, lpushBatches, ledger, {
+        pauseMs: span / Math.max(1, lpushBatches.length),
+        stop: () => !producing,
+      }),
+    ]);
+    await pushPoison(redis, QUEUE, ledger, carriers);
+
+    const done: ChaosResult['faults'] = [];
+    for (const fault of faults) {
+      await sleep(3000);
+      progress(`fault: ${fault.name}`);
+      const at = Date.now();
+      await fault.inject(cluster);
+      const lifted = Date.now();
+      const recovery = await timeToVisible(cluster, db, ledger, lifted);
+      done.push({
+        name: fault.name,
+        at_s: seconds(at - t0),
+        took_s: seconds(lifted - at),
+        recovery_s: seconds(recovery),
+      });
+      progress(`  recovered: a reading sent ${seconds(recovery)} s before it was visible in PostgreSQL`);
+    }
+    progress('faults done; waiting for the producers to finish');
+    const deadline = setTimeout(() => (producing = false), 180_000);
+    await producers;
+    clearTimeout(deadline);
+    progress('waiting for the queue, the spool and the fold to settle');
+    await settle(cluster, db, redis);
+    const verdict = await verify(db, redis, QUEUE, ledger);
+    await cluster.samplePeaks();
+    return {
+      events: opts.events,
+      duplicates_sent: ledger.resent,
+      ...verdict,
+      faults: done,
+      recovery_s: Object.fromEntries(done.map((f) => [f.name, f.recovery_s])),
+      peak_rss_mib: cluster.peakMiB,
+      timeline,
+      quick: opts.quick,
+      machine: {
+        cpus: cpus().length,
+        cpu_model: cpus()[0]?.model ?? 'unknown',
+        memory_gib: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        date: new Date().toISOString(),
+      },
+    };
+  } finally {
+    sampling = false;
+    await sampler;
+    redis.disconnect();
+    await db.end().catch(() => {});
+    await cluster.stop();
+  }
+}
+
+/**
+ * From the moment a fault is lifted until a probe reading, sent through the hub then (retried until a 202, as
+ * any producer would), is visible in PostgreSQL (ms).
+ */
+async function timeToVisible(cluster: ChaosCluster, db: pg.Pool, ledger: Ledger, lifted: number): Promise<number> {
+  const [probe] = ledger.generate(1, 1, Date.now(), 0) as [LedgerEvent];
+  for (;;) {
+    const ok = await fetch(`${cluster.hubUrl}/v1/telemetry`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([probe]),
+      signal: AbortSignal.timeout(10_000),
+    })
+      .then((r) => r.status === 202)
+      .catch(() => false);
+    if (ok) break;
+    await sleep(100);
+  }
+  ledger.acknowledge([probe]);
+  for (;;) {
+    const { rowCount } = await db.query('SELECT 1 FROM readings WHERE event_id = $1', [probe.event_id]).catch(() => ({
+      rowCount: 0,
+    }));
+    if (rowCount) return Date.now() - lifted;
+    if (Date.now() - lifted > 300_000) throw new Error('no recovery within 5 minutes');
+    await sleep(100);
+  }
+}
+
+/** Until nothing waits anywhere: queue (pending, held, delayed), the hub's spool, and batches not yet folded. */
+async function settle(cluster: ChaosCluster, db: pg.Pool, redis: ReturnType<typeof createRedis>): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const d = await queueDepths(redis, QUEUE);
+    const spool = await scrapeMetric(cluster.hubUrl, 'telemetry_hub_spool_records').catch(() => 1);
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fold_pending');
+    if (d.pending + d.processing + d.delayed === 0 && spool === 0 && rows[0]!.n === 0) return;
+    if (Date.now() > deadline) throw new Error(`not settled after 5 minutes: ${JSON.stringify(d)}`);
+    await sleep(500);
+  }
+}
+
+async function sample(
+  cluster: ChaosCluster,
+  db: pg.Pool,
+  redis: ReturnType<typeof createRedis>,
+  ledger: Ledger,
+  t0: number,
+): Promise<ChaosResult['timeline'][number]> {
+  const stored = await db
+    .query<{ n: number }>("SELECT count(*)::int AS n FROM readings WHERE device_id LIKE 'chaos-%'")
+    .then((r) => r.rows[0]!.n)
+    .catch(() => NaN);
+  const depth = await redis.llen(`${QUEUE}:pending`).catch(() => NaN);
+  const spool = await scrapeMetric(cluster.hubUrl, 'telemetry_hub_spool_bytes').catch(() => NaN);
+  return {
+    t_s: seconds(Date.now() - t0),
+    acknowledged: ledger.acknowledged.size,
+    stored,
+    queue_depth: depth,
+    spool_bytes: spool,
+  };
+}
+
+function chunk<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
