@@ -1,15 +1,17 @@
 /**
  * `npm run chaos`: the whole system losing nothing while things break in turn. Pushes a known ledger of events
  * (duplicates, out of order, poison) through the hub's HTTP ingest and plain LPUSH while injecting faults, then
- * prints and writes (bench/results/chaos-latest.json) what was acknowledged, stored, lost, doubled and
- * dead-lettered, whether the rollups equal a recomputation from raw, each fault's recovery time and every
- * process's peak memory. Exits 1 when anything was lost or doubled.
+ * prints and writes what was acknowledged, stored, lost, doubled and dead-lettered, whether the rollups equal a
+ * recomputation from raw, each fault's recovery time and every process's peak memory
+ * (bench/results/chaos-latest.json), and a timeline chart (bench/results/chaos-timeline.png). Exits 1 when
+ * anything was lost or doubled.
  *
  *   npm run chaos -- [--quick] [--events N] [--json]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { runChaos } from './chaos/run.js';
+import { timelinePng } from './chaos/timeline-chart.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +41,7 @@ const result = await runChaos({
 });
 await mkdir(new URL('./results/', import.meta.url), { recursive: true });
 await writeFile(new URL('./results/chaos-latest.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+await writeFile(new URL('./results/chaos-timeline.png', import.meta.url), timelinePng(result.timeline, result.faults));
 if (values.json) {
   console.log(JSON.stringify(result, null, 2));
 } else {
@@ -58,7 +61,7 @@ if (values.json) {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
   );
-  console.log('  written to bench/results/chaos-latest.json');
+  console.log('  written to bench/results/chaos-latest.json and chaos-timeline.png');
 }
 const ok =
   result.lost === 0 &&
