@@ -58,6 +58,14 @@ function appContainers(objects: K8sObject[]): Array<{ w: Workload; c: ContainerS
 }
 
 for (const overlay of OVERLAYS) {
+  test(`overlays/${overlay}: every namespaced object lands in telemetryhub, components' too`, () => {
+    const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
+    const elsewhere = rendered(overlay)
+      .filter((o) => !clusterScoped.has(o.kind) && o.metadata.namespace !== 'telemetryhub')
+      .map((o) => `${o.kind}/${o.metadata.name} (${o.metadata.namespace ?? 'no namespace'})`);
+    assert.deepEqual(elsewhere, []);
+  });
+
   test(`overlays/${overlay}: every object validates against the ${SCHEMA_SOURCE} schemas`, async () => {
     const objects = rendered(overlay);
     const errors: string[] = [];
