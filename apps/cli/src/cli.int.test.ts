@@ -137,6 +137,9 @@ test('prints queue stats, usage errors with exit 2, and help', async () => {
   const help = await cli('--help');
   assert.equal(help.code, 0);
   assert.match(help.stdout, /dlq replay/);
+  const version = await cli('--version');
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^telemetryhub cli \d+\.\d+\.\d+\n$/);
 });
 
 test('hash-key prints the SHA-256 the hub expects, without needing Redis', async () => {

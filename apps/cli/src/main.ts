@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { redactUrl } from '@telemetryhub/service-kit';
+import { packageVersion, redactUrl } from '@telemetryhub/service-kit';
 import { QUEUE_DRIVERS, createRedis, seedNodeError, type QueueDriverName } from '@telemetryhub/queue';
 import { dlqCommand, DLQ_HELP } from './commands/dlq.command.js';
 import { queueCommand, QUEUE_HELP } from './commands/queue.command.js';
@@ -24,6 +24,7 @@ Options for every command:
   --shards N        shards the queue is spread over (default: $QUEUE_SHARDS, else 1); stats and dead letters
                     of every shard are shown as one queue's
   --json            print JSON instead of text
+  --version         print the version
   -h, --help        this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
       shards: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', default: false },
       reason: { type: 'string' },
       type: { type: 'string' },
       'task-id': { type: 'string' },
@@ -48,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [command, sub, ...rest] = positionals;
+  if (values.version) {
+    console.log(`telemetryhub cli ${packageVersion(new URL('../package.json', import.meta.url))}`);
+    return 0;
+  }
   if (values.help || !command) {
     console.log(HELP);
     return command || values.help ? 0 : 2;

@@ -14,6 +14,7 @@ const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest →
 
 Usage: npm run hub                        (configured by environment variables; see docs/configuration.md)
        npm run hub -- --check-config     validate the configuration and the devices file, print the devices, exit
+       npm run hub -- --version
        npm run hub -- --help
 
 Main variables: REDIS_URL, QUEUE_NAME, HUB_PORT, DEVICES_FILE, SIM_DEVICES, SIM_RATE_HZ, BUFFER_CAPACITY,
@@ -27,17 +28,18 @@ Devices: DEVICES_FILE names a YAML or JSON file listing every device with its dr
 Example: apps/hub/devices.example.yaml. Without DEVICES_FILE the hub simulates SIM_DEVICES devices (SIM_* variables).`;
 
 async function main(): Promise<void> {
-  const loaded = configOrHelp({
+  const command = configOrHelp({
     app: 'hub',
     help: HELP,
+    version: VERSION,
     load: () => {
       const c = loadHubConfig();
       return { config: c, deviceList: c.DEVICES_FILE ? loadDevicesFile(c.DEVICES_FILE) : devicesFromEnv(c) };
     },
   });
-  if (!loaded) return;
-  const { config, deviceList } = loaded;
-  if (process.argv.includes('--check-config')) {
+  if (!command) return;
+  const { config, deviceList } = command.loaded;
+  if (command.checkConfig) {
     console.log(JSON.stringify({ devices: deviceList.devices }, null, 2));
     console.log(`hub: configuration valid (${deviceList.devices.length} device entries)`);
     return;

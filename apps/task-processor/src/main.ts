@@ -14,7 +14,9 @@ import { VERSION } from './version.js';
 
 const HELP = `telemetryhub task-processor — takes tasks from the Redis queue and stores their readings in PostgreSQL.
 
-Usage: npm run processor            (configured by environment variables; see docs/configuration.md)
+Usage: npm run processor                    (configured by environment variables; see docs/configuration.md)
+       npm run processor -- --check-config  validate the configuration and the rules and metadata files, exit
+       npm run processor -- --version
        npm run processor -- --help
 
 Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH_SIZE, WORKER_THREADS, PG_POOL_MAX,
@@ -29,9 +31,10 @@ apps/task-processor/alert-rules.example.yaml), OUTLIER_Z_SCORE, ALERT_WEBHOOK_UR
 CONFIG_FILE may name a JSON file of the same keys.`;
 
 async function main(): Promise<void> {
-  const loaded = configOrHelp({
+  const command = configOrHelp({
     app: 'task-processor',
     help: HELP,
+    version: VERSION,
     load: () => {
       const c = loadProcessorConfig();
       const pseudonymizer = c.DEVICE_ID_HMAC_KEY ? new DevicePseudonymizer(c.DEVICE_ID_HMAC_KEY) : undefined;
@@ -43,8 +46,15 @@ async function main(): Promise<void> {
       return { config: c, pseudonymizer, rules, deviceMetadata };
     },
   });
-  if (!loaded) return;
-  const { config, pseudonymizer, rules, deviceMetadata } = loaded;
+  if (!command) return;
+  const { config, pseudonymizer, rules, deviceMetadata } = command.loaded;
+  if (command.checkConfig) {
+    console.log(
+      `task-processor: configuration valid (${rules ? `${rules.length} alert rules from ALERT_RULES_FILE` : 'default alert rules'}, ` +
+        `${deviceMetadata.length} devices in DEVICE_METADATA_FILE, pseudonymisation ${pseudonymizer ? 'on' : 'off'})`,
+    );
+    return;
+  }
   const log = createLogger({ service: 'task-processor', version: VERSION, level: config.LOG_LEVEL });
   const registry = createMetricsRegistry({ prefix: 'taskproc', version: VERSION });
   const processor = buildProcessor(config, { log, registry, files: { pseudonymizer, rules, deviceMetadata } });

@@ -1,19 +1,72 @@
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/index.js';
 
+/** What an app's command line asks for. */
+export type StartupCommand<T> =
+  | { kind: 'run'; loaded: T; checkConfig: boolean }
+  | { kind: 'print'; text: string }
+  | { kind: 'usage-error'; text: string };
+
 /**
- * The first lines of every app's main(): print `help` and return null on --help/-h; otherwise load the config,
- * and on a ConfigError print every problem (prefixed by the app's name) and exit 1 — a misconfigured app must
- * not half-start.
+ * Reads an app's command line strictly — `--help` (`-h`), `--version`, `--check-config`, nothing else — and, to
+ * run or check, loads the configuration. An unknown flag is a usage error rather than ignored: a user who typed
+ * `--check-config` on an app without it must not get a running app instead. A ConfigError propagates.
  */
-export function configOrHelp<T>(opts: { app: string; help: string; load: () => T; argv?: string[] }): T | null {
-  const argv = opts.argv ?? process.argv;
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(opts.help);
-    return null;
-  }
+export function parseStartup<T>(opts: {
+  app: string;
+  help: string;
+  version: string;
+  load: () => T;
+  argv: string[];
+}): StartupCommand<T> {
+  let values: { help?: boolean; version?: boolean; 'check-config'?: boolean };
   try {
-    return opts.load();
+    ({ values } = parseArgs({
+      args: opts.argv,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        'check-config': { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    return {
+      kind: 'usage-error',
+      text: `${opts.app}: ${(err as Error).message}
+See --help.`,
+    };
+  }
+  if (values.help) return { kind: 'print', text: opts.help };
+  if (values.version) return { kind: 'print', text: `telemetryhub ${opts.app} ${opts.version}` };
+  return { kind: 'run', loaded: opts.load(), checkConfig: values['check-config'] === true };
+}
+
+/**
+ * The first lines of every app's main(): prints help or the version and returns null; exits 2 on a usage error,
+ * and 1 on a ConfigError after printing every problem (prefixed by the app's name) — a misconfigured app must not
+ * half-start. Otherwise returns what `load` loaded, and whether only `--check-config` was asked for.
+ */
+export function configOrHelp<T>(opts: {
+  app: string;
+  help: string;
+  version: string;
+  load: () => T;
+  argv?: string[];
+}): { loaded: T; checkConfig: boolean } | null {
+  try {
+    const command = parseStartup({ ...opts, argv: opts.argv ?? process.argv.slice(2) });
+    if (command.kind === 'print') {
+      console.log(command.text);
+      return null;
+    }
+    if (command.kind === 'usage-error') {
+      console.error(command.text);
+      process.exit(2);
+    }
+    return { loaded: command.loaded, checkConfig: command.checkConfig };
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`${opts.app}: ${err.message}`);
