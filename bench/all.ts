@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark, one after another, each with its own options — full size, or with `--quick`
  * small enough for the whole set to finish in minutes — ending with the end-to-end comparison, whose figures go
  * to bench/results/latest.json. Each benchmark prints its own report; a failing one is named and the rest still run.
- * Usage: npm run bench -- [--quick] [--only NAME[,NAME…]]
+ * Usage: npm run bench -- [--quick] [--only NAME[,NAME…]] [--scale (the scaling run alone: docs/scaling.md)]
  */
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    scale: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -28,18 +29,20 @@ const BENCHES: Array<{ name: string; script: string; full: string[]; quick: stri
   { name: 'processor-latency', script: 'processor-latency.bench.ts', full: [], quick: ['--seconds', '10'] },
   { name: 'hub', script: 'hub-ingest.bench.ts', full: [], quick: ['--events', '200000', '--duration', '5'] },
   { name: 'spool', script: 'spool.bench.ts', full: [], quick: ['--gib', '0.25'] },
+  { name: 'scale', script: 'scale.bench.ts', full: [], quick: ['--quick'] },
   { name: 'e2e', script: 'e2e.bench.ts', full: [], quick: ['--quick'] },
 ];
 
 if (values.help) {
   console.log(
-    `npm run bench -- [--quick] [--only ${BENCHES.map((b) => b.name).join(',')}]\n` +
+    `npm run bench -- [--quick] [--only ${BENCHES.map((b) => b.name).join(',')}] [--scale]\n` +
       'Runs each benchmark with its own options (full size, or --quick: a few minutes in all); the end-to-end\n' +
-      'comparison writes bench/results/latest.json. One benchmark alone: npm run bench:<name> -- --help.',
+      'comparison writes bench/results/latest.json; --scale runs the scaling run alone (docs/scaling.md).\n' +
+      'One benchmark alone: npm run bench:<name> -- --help.',
   );
   process.exit(0);
 }
-const only = values.only?.split(',').map((s) => s.trim());
+const only = values.scale ? ['scale'] : values.only?.split(',').map((s) => s.trim());
 const unknown = only?.filter((n) => !BENCHES.some((b) => b.name === n)) ?? [];
 if (unknown.length) {
   console.error(`bench: unknown benchmark ${unknown.join(', ')} (known: ${BENCHES.map((b) => b.name).join(', ')})`);

@@ -1,0 +1,217 @@
+/**
+ * Scaling out on one machine: 1, 2 and 4 task-processor replicas draining the same backlog (the real processes,
+ * durable PostgreSQL, the benchmarks' fleet), in two layouts — everything sharing every core, and isolated with
+ * `taskset` (PostgreSQL and Redis on core 0, the processors on the other cores) — with the CPU each part used per
+ * event, so that where the curve stops can be read off: the part whose core is full.
+ *
+ * Writes bench/results/scale-latest.json. Usage: npm run bench:scale -- [--quick] [--events N] [--replicas 1,2,4]
+ *   [--json]
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
+import { sleep } from '@telemetryhub/service-kit';
+import { createRedis, queueKeys } from '@telemetryhub/queue';
+import { analyzeTasks, chunks, rowCount, type BenchEvent } from './e2e-references.js';
+import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
+import { processCpuSeconds } from './process-stats.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    events: { type: 'string' },
+    replicas: { type: 'string', default: '1,2,4' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+if (values.help) {
+  console.log('npm run bench:scale -- [--quick] [--events N (200000; quick 40000)] [--replicas 1,2,4] [--json]');
+  process.exit(0);
+}
+const EVENTS = Number(values.events ?? (values.quick ? 40_000 : 200_000));
+const REPLICAS = values.replicas.split(',').map(Number);
+if (!Number.isInteger(EVENTS) || EVENTS < 1000 || REPLICAS.some((n) => !Number.isInteger(n) || n < 1)) {
+  console.error('--events must be ≥ 1000 and --replicas whole numbers ≥ 1, e.g. 1,2,4');
+  process.exit(2);
+}
+const CORES = cpus().length;
+const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
+const DEVICES = 1000;
+const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+interface Point {
+  layout: 'shared' | 'isolated';
+  replicas: number;
+  events_per_s: number;
+  /** CPU per event of each part (µs): the processors together, PostgreSQL (all its processes), Redis. */
+  cpu_us_per_event: { processors: number; postgres: number; redis: number };
+  /** Cores each part kept busy while draining (CPU seconds ÷ wall seconds). */
+  cores_busy: { processors: number; postgres: number; redis: number };
+}
+
+function fleetEvents(n: number): BenchEvent[] {
+  const base = Date.now() - 10 * 60_000;
+  const run = randomUUID().slice(0, 8);
+  return Array.from({ length: n }, (_, i) => ({
+    event_id: randomUUID(),
+    device_id: `scale-${run}-${i % DEVICES}`,
+    metric: METRICS[Math.floor(i / DEVICES) % METRICS.length]!,
+    event_time: new Date(base + Math.floor((i * 600_000) / n)).toISOString(),
+    value: 20 + (i % 97) / 10,
+  }));
+}
+
+/** A process and its children (PostgreSQL forks a backend per connection). */
+function withChildren(pid: number | undefined): number[] {
+  if (!pid) return [];
+  const children = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8').toString();
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid);
+    })
+    .map(Number);
+  return [pid, ...children];
+}
+
+async function cpuOf(pids: number[]): Promise<number> {
+  let sum = 0;
+  for (const pid of pids) sum += (await processCpuSeconds(pid)) || 0;
+  return sum;
+}
+
+/** Pins every thread of each process (and, for PostgreSQL, the backends it forks later) to `cpuList`. */
+function pin(pids: number[], cpuList: string): void {
+  for (const pid of pids) execFileSync('taskset', ['-a', '-cp', cpuList, String(pid)], { stdio: 'ignore' });
+}
+
+async function drain(
+  layout: Point['layout'],
+  replicas: number,
+  redis: RedisServer,
+  postgres: PostgresServer,
+  db: pg.Pool,
+): Promise<Point> {
+  const procs: ServerProcess[] = [];
+  try {
+    for (let i = 0; i < replicas; i++) {
+      const port = await freePort();
+      const proc = startAppProcess('task-processor', {
+        ...process.env,
+        DATABASE_URL: postgres.url,
+        REDIS_URL: redis.url,
+        PROCESSOR_PORT: String(port),
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'production',
+      });
+      procs.push(proc);
+      await waitReady(`http://127.0.0.1:${port}`, proc, 'task-processor', 120_000);
+    }
+    const everything = `0-${CORES - 1}`;
+    const apps = `${CORES > 1 ? 1 : 0}-${CORES - 1}`;
+    pin(withChildren(postgres.pid), layout === 'isolated' ? '0' : everything);
+    pin([redis.pid!], layout === 'isolated' ? '0' : everything);
+    pin(
+      procs.map((p) => p.pid!),
+      layout === 'isolated' ? apps : everything,
+    );
+    const tasks = analyzeTasks(fleetEvents(EVENTS));
+    const client = createRedis(redis.url, { commandTimeoutMs: 60_000 });
+    const before = await rowCount(db, 'readings');
+    const pidsOf = () => ({
+      processors: procs.map((p) => p.pid!),
+      postgres: withChildren(postgres.pid),
+      redis: [redis.pid!],
+    });
+    const cpu0 = { processors: 0, postgres: 0, redis: 0 };
+    for (const [k, pids] of Object.entries(pidsOf())) cpu0[k as keyof typeof cpu0] = await cpuOf(pids);
+    const t0 = performance.now();
+    for (const part of chunks(tasks, 100)) await client.lpush(queueKeys('tasks').pending, ...part);
+    client.disconnect();
+    while ((await rowCount(db, 'readings')) < before + EVENTS) await sleep(100);
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = { processors: 0, postgres: 0, redis: 0 };
+    for (const [k, pids] of Object.entries(pidsOf()))
+      cpu[k as keyof typeof cpu] = (await cpuOf(pids)) - cpu0[k as keyof typeof cpu0];
+    const per = (s: number) => Number(((s / EVENTS) * 1e6).toFixed(1));
+    const busy = (s: number) => Number((s / wall).toFixed(2));
+    return {
+      layout,
+      replicas,
+      events_per_s: Math.round(EVENTS / wall),
+      cpu_us_per_event: { processors: per(cpu.processors), postgres: per(cpu.postgres), redis: per(cpu.redis) },
+      cores_busy: { processors: busy(cpu.processors), postgres: busy(cpu.postgres), redis: busy(cpu.redis) },
+    };
+  } finally {
+    await Promise.all(procs.map((p) => p.stop('SIGTERM', 30_000)));
+  }
+}
+
+async function main(): Promise<void> {
+  progress(`starting redis-server and a durable PostgreSQL; ${CORES} cores; ${EVENTS} events per drain`);
+  const redis = await RedisServer.start({ extraArgs: ['--maxmemory', '0'] });
+  const postgres = await PostgresServer.start({ durable: true });
+  const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
+  db.on('error', () => {});
+  const points: Point[] = [];
+  try {
+    for (const layout of ['shared', 'isolated'] as const) {
+      if (layout === 'isolated' && CORES < 2) continue;
+      for (const n of REPLICAS) {
+        progress(`${layout}: ${n} processor replica(s) draining ${EVENTS} events`);
+        const p = await drain(layout, n, redis, postgres, db);
+        progress(
+          `  ${p.events_per_s} events/s; cores busy: processors ${p.cores_busy.processors}, PostgreSQL ${p.cores_busy.postgres}, Redis ${p.cores_busy.redis}`,
+        );
+        points.push(p);
+      }
+    }
+  } finally {
+    await db.end().catch(() => {});
+    await redis.stop();
+    await postgres.stop();
+  }
+  const result = {
+    events: EVENTS,
+    series: DEVICES * METRICS.length,
+    points,
+    machine: {
+      cpus: CORES,
+      cpu_model: cpus()[0]?.model ?? 'unknown',
+      memory_gib: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      date: new Date().toISOString(),
+    },
+  };
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(new URL('./results/scale-latest.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+  if (values.json) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
+  }
+  console.log(`\nScaling the processor on ${CORES} cores, ${EVENTS} events per drain (durable PostgreSQL)\n`);
+  console.log(
+    'layout    replicas  events/s  vs 1   µs/event: processors  PostgreSQL  Redis   cores busy: proc  PG    Redis',
+  );
+  for (const p of points) {
+    const one = points.find((q) => q.layout === p.layout && q.replicas === 1)?.events_per_s ?? p.events_per_s;
+    console.log(
+      `${p.layout.padEnd(9)} ${String(p.replicas).padStart(8)} ${String(p.events_per_s).padStart(9)} ${(p.events_per_s / one).toFixed(2).padStart(5)}` +
+        `   ${String(p.cpu_us_per_event.processors).padStart(19)} ${String(p.cpu_us_per_event.postgres).padStart(11)} ${String(p.cpu_us_per_event.redis).padStart(6)}` +
+        `   ${String(p.cores_busy.processors).padStart(15)} ${String(p.cores_busy.postgres).padStart(5)} ${String(p.cores_busy.redis).padStart(6)}`,
+    );
+  }
+  console.log('\nwritten to bench/results/scale-latest.json');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
