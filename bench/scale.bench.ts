@@ -4,7 +4,7 @@
  * `taskset` (PostgreSQL and Redis on core 0, the processors on the other cores) — with the CPU each part used per
  * event, so that where the curve stops can be read off: the part whose core is full.
  *
- * Writes bench/results/scale-latest.json. Usage: npm run bench:scale -- [--quick] [--events N] [--replicas 1,2,4]
+ * Writes bench/results/scale-latest.json and a chart, scale-curve.png. Usage: npm run bench:scale -- [--quick] [--events N] [--replicas 1,2,4]
  *   [--json]
  */
 import { execFileSync } from 'node:child_process';
@@ -20,6 +20,7 @@ import { createRedis, queueKeys } from '@telemetryhub/queue';
 import { analyzeTasks, chunks, rowCount, type BenchEvent } from './e2e-references.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { processCpuSeconds } from './process-stats.js';
+import { scalePng } from './scale-chart.js';
 
 const { values } = parseArgs({
   options: {
@@ -192,6 +193,10 @@ async function main(): Promise<void> {
   };
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(new URL('./results/scale-latest.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(
+    new URL('./results/scale-curve.png', import.meta.url),
+    scalePng(points, `Processor replicas on ${CORES} cores, draining ${EVENTS} events into durable PostgreSQL`),
+  );
   if (values.json) {
     console.log(JSON.stringify(result, null, 2));
     return;
@@ -208,7 +213,7 @@ async function main(): Promise<void> {
         `   ${String(p.cores_busy.processors).padStart(15)} ${String(p.cores_busy.postgres).padStart(5)} ${String(p.cores_busy.redis).padStart(6)}`,
     );
   }
-  console.log('\nwritten to bench/results/scale-latest.json');
+  console.log('\nwritten to bench/results/scale-latest.json and scale-curve.png');
 }
 
 main().catch((err) => {
