@@ -20,7 +20,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
@@ -39,7 +38,7 @@ import {
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
 import { pacedLoad } from './paced-load.js';
-import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
+import { machine, processCpuSeconds, processMemoryMiB } from './process-stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -274,13 +273,7 @@ async function main(): Promise<void> {
       events: EVENTS,
       rounds: ROUNDS,
       quick,
-      machine: {
-        cpus: cpus().length,
-        cpu_model: cpus()[0]?.model ?? 'unknown',
-        memory_gib: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-        date: new Date().toISOString(),
-      },
+      machine: machine(),
       per_round: rounds,
     };
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
 
 /** A process's resident memory now and its peak so far (MiB), from /proc (Linux); NaN where unknown. */
 export async function processMemoryMiB(pid: number | undefined): Promise<{ rss: number; peak: number }> {
@@ -19,4 +20,23 @@ export async function processCpuSeconds(pid: number | undefined): Promise<number
   // Fields after the command name (which may hold spaces) in parentheses: state is the 3rd field, utime the 14th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11] ?? NaN) + Number(fields[12] ?? NaN)) / USER_HZ;
+}
+
+/** The machine a result was measured on, as every benchmark's JSON records it (results are only comparable on one). */
+export interface Machine {
+  cpus: number;
+  cpu_model: string;
+  memory_gib: number;
+  node: string;
+  date: string;
+}
+
+export function machine(): Machine {
+  return {
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model ?? 'unknown',
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    date: new Date().toISOString(),
+  };
 }

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
@@ -19,7 +19,7 @@ import { sleep } from '@telemetryhub/service-kit';
 import { createRedis, queueKeys } from '@telemetryhub/queue';
 import { analyzeTasks, chunks, rowCount, type BenchEvent } from './e2e-references.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
-import { processCpuSeconds } from './process-stats.js';
+import { machine, processCpuSeconds } from './process-stats.js';
 import { scalePng } from './scale-chart.js';
 
 const { values } = parseArgs({
@@ -183,13 +183,7 @@ async function main(): Promise<void> {
     events: EVENTS,
     series: DEVICES * METRICS.length,
     points,
-    machine: {
-      cpus: CORES,
-      cpu_model: cpus()[0]?.model ?? 'unknown',
-      memory_gib: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      date: new Date().toISOString(),
-    },
+    machine: machine(),
   };
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   await writeFile(new URL('./results/scale-latest.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);

@@ -1,8 +1,8 @@
-import { cpus, totalmem } from 'node:os';
 import pg from 'pg';
 import { sleep } from '@telemetryhub/service-kit';
 import { createRedis, queueDepths } from '@telemetryhub/queue';
 import { scrapeMetric } from '../../scripts/local-pipeline.js';
+import { machine, type Machine } from '../process-stats.js';
 import { ChaosCluster } from './cluster.js';
 import { FAULTS } from './faults.js';
 import { Ledger, type LedgerEvent } from './ledger.js';
@@ -24,7 +24,7 @@ export interface ChaosResult extends Verdict {
   peak_rss_mib: Record<string, number>;
   timeline: Array<{ t_s: number; acknowledged: number; stored: number; queue_depth: number; spool_bytes: number }>;
   quick: boolean;
-  machine: { cpus: number; cpu_model: string; memory_gib: number; node: string; date: string };
+  machine: Machine;
 }
 
 const QUEUE = 'tasks';
@@ -124,13 +124,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       peak_rss_mib: cluster.peakMiB,
       timeline,
       quick: opts.quick,
-      machine: {
-        cpus: cpus().length,
-        cpu_model: cpus()[0]?.model ?? 'unknown',
-        memory_gib: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-        date: new Date().toISOString(),
-      },
+      machine: machine(),
     };
   } finally {
     sampling = false;
