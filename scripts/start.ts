@@ -59,6 +59,7 @@ TelemetryHub is running.
   PostgreSQL     ${stack.postgres.url}
                  psql ${stack.postgres.url} -c 'SELECT * FROM readings ORDER BY stored_at DESC LIMIT 5'
   logs           ${join(dataDir, 'logs')}/{hub,task-processor}.log
+  CLI            REDIS_URL=${stack.redis.url} SPOOL_DIR=${join(dataDir, 'hub-spool')} npx telemetryhub queue stats
 Ctrl-C stops everything.
 `);
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, isPortInUse } from '@telemetryhub/testkit';
+import { freePort, isPortInUse, runCli } from '@telemetryhub/testkit';
 import { ROOT } from '../../scripts/local-pipeline.js';
 
 // The README's first promise: `npm start` brings everything up, shows readings arriving in PostgreSQL, and
@@ -40,6 +40,16 @@ test('npm start shows readings arriving, and Ctrl-C stops everything it started'
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(out, /TelemetryHub is running/);
+    // The CLI line it prints works as printed, next to the running stack.
+    const cliLine = /CLI +REDIS_URL=(\S+) SPOOL_DIR=(\S+) npx telemetryhub queue stats/.exec(out);
+    assert.ok(cliLine, 'npm start prints how to point the CLI at it');
+    const stats = await runCli(['queue', 'stats', '--json'], {
+      ...process.env,
+      REDIS_URL: cliLine[1],
+      SPOOL_DIR: cliLine[2],
+    });
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.equal(typeof (JSON.parse(stats.stdout) as { pending: number }).pending, 'number');
     assert.match(out, new RegExp(`latest reading http://127\\.0\\.0\\.1:${ports.PROCESSOR_PORT}/v1/devices/sim-001/`));
     child.kill('SIGINT');
     assert.equal(await exited, 0);
