@@ -1,14 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/testkit';
+import { TcpFaultProxy, freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/testkit';
 import { startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 import { processMemoryMiB } from '../process-stats.js';
 
 /**
  * The whole stack as `npm start` runs it — durable PostgreSQL, Redis with its append-only file, the hub with a
- * spool — with the handles a fault needs: restart an app, reach Redis and PostgreSQL, and the peak memory of every
- * process (each app's peak over all its incarnations).
+ * spool — with the handles a fault needs: restart an app, reach Redis and PostgreSQL, break the hub's link to Redis
+ * (the hub reaches Redis through a TcpFaultProxy), and the peak memory of every process (each app's peak over all
+ * its incarnations).
  */
 export class ChaosCluster {
   processor!: ServerProcess;
@@ -17,18 +18,23 @@ export class ChaosCluster {
 
   private constructor(
     readonly stack: LocalStack,
+    readonly hubLink: TcpFaultProxy,
     private readonly env: NodeJS.ProcessEnv,
     readonly hubUrl: string,
     readonly processorUrl: string,
     private readonly spoolDir: string,
+    readonly logDir: string,
   ) {}
 
   static async start(env: Record<string, string>): Promise<ChaosCluster> {
     const stack = await startStack({ redis: { appendOnly: true }, postgres: { durable: true } });
     const [hubPort, processorPort] = [await freePort(), await freePort()];
     const spoolDir = mkdtempSync(join(tmpdir(), 'th-chaos-spool-'));
+    const logDir = mkdtempSync(join(tmpdir(), 'th-chaos-logs-'));
+    const hubLink = await TcpFaultProxy.start({ port: Number(new URL(stack.redis.url).port) });
     const cluster = new ChaosCluster(
       stack,
+      hubLink,
       {
         ...process.env,
         REDIS_URL: stack.redis.url,
@@ -41,6 +47,7 @@ export class ChaosCluster {
       `http://127.0.0.1:${hubPort}`,
       `http://127.0.0.1:${processorPort}`,
       spoolDir,
+      logDir,
     );
     try {
       await Promise.all([cluster.startProcessor(), cluster.startHub()]);
@@ -52,12 +59,16 @@ export class ChaosCluster {
   }
 
   async startProcessor(): Promise<void> {
-    this.processor = startAppProcess('task-processor', this.env);
+    this.processor = startAppProcess('task-processor', this.env, this.logDir);
     await waitReady(this.processorUrl, this.processor, 'task-processor', 60_000);
   }
 
   async startHub(): Promise<void> {
-    this.hub = startAppProcess('hub', this.env);
+    this.hub = startAppProcess(
+      'hub',
+      { ...this.env, REDIS_URL: `redis://127.0.0.1:${this.hubLink.port}` },
+      this.logDir,
+    );
     await waitReady(this.hubUrl, this.hub, 'hub', 60_000);
   }
 
@@ -75,11 +86,13 @@ export class ChaosCluster {
     }
   }
 
-  /** Stops the apps (SIGTERM: the hub flushes, the processor drains), then Redis and PostgreSQL. */
-  async stop(): Promise<void> {
+  /** Stops the apps (SIGTERM: the hub flushes, the processor drains), then Redis and PostgreSQL; `keepLogs` keeps the apps' logs. */
+  async stop(keepLogs = false): Promise<void> {
     await this.hub?.stop('SIGTERM', 30_000).catch(() => {});
     await this.processor?.stop('SIGTERM', 30_000).catch(() => {});
+    await this.hubLink.stop();
     await this.stack.stop();
     rmSync(this.spoolDir, { recursive: true, force: true });
+    if (!keepLogs) rmSync(this.logDir, { recursive: true, force: true });
   }
 }

@@ -51,6 +51,33 @@ export const FAULTS: Fault[] = [
     },
   },
   {
+    name: 'hub cut off from Redis for 10 s (connections reset, new ones refused)',
+    quick: true,
+    inject: async (c) => {
+      c.hubLink.set({ kind: 'reset' });
+      await sleep(10_000);
+      c.hubLink.set({ kind: 'pass' });
+    },
+  },
+  {
+    name: 'hub to Redis link silent for 10 s (half-open: nothing answers, nothing closes)',
+    quick: false,
+    inject: async (c) => {
+      c.hubLink.set({ kind: 'blackhole' });
+      await sleep(10_000);
+      c.hubLink.set({ kind: 'pass' });
+    },
+  },
+  {
+    name: 'hub to Redis link slowed to 200 ms each way for 10 s',
+    quick: false,
+    inject: async (c) => {
+      c.hubLink.set({ kind: 'delay', delayMs: 200 });
+      await sleep(10_000);
+      c.hubLink.set({ kind: 'pass' });
+    },
+  },
+  {
     name: 'processor frozen (SIGSTOP) past its lease, then resumed',
     quick: false,
     inject: async (c) => {

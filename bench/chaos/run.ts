@@ -35,7 +35,7 @@ const BATCH = 50;
  */
 const APP_ENV = {
   SIM_DEVICES: '0',
-  LOG_LEVEL: 'warn',
+  LOG_LEVEL: 'info',
   CONSUMER_LEASE_MS: '5000',
   FOLD_ORPHAN_AFTER_MS: '5000',
   RETRY_BASE_MS: '200',
@@ -53,11 +53,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const faults = FAULTS.filter((f) => !opts.quick || f.quick);
   progress('starting Redis (AOF), PostgreSQL (durable), the task-processor and the hub');
   const cluster = await ChaosCluster.start(APP_ENV);
+  progress(`app logs: ${cluster.logDir} (removed after a run that settles)`);
   const redis = createRedis(cluster.stack.redis.url, { commandTimeoutMs: 2000 });
   // A pool, not one connection: PostgreSQL going away is one of the faults, and a pool connects again.
   const db = new pg.Pool({ connectionString: cluster.stack.postgres.url, max: 2, connectionTimeoutMillis: 5000 });
   db.on('error', () => {});
   const ledger = new Ledger();
+  let settled = false;
   const t0 = Date.now();
   const timeline: ChaosResult['timeline'] = [];
   let sampling = true;
@@ -113,6 +115,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     clearTimeout(deadline);
     progress('waiting for the queue, the spool and the fold to settle');
     await settle(cluster, db, redis);
+    settled = true;
     const verdict = await verify(db, redis, QUEUE, ledger);
     await cluster.samplePeaks();
     return {
@@ -131,7 +134,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await sampler;
     redis.disconnect();
     await db.end().catch(() => {});
-    await cluster.stop();
+    await cluster.stop(!settled);
   }
 }
 
@@ -172,7 +175,10 @@ async function settle(cluster: ChaosCluster, db: pg.Pool, redis: ReturnType<type
     const spool = await scrapeMetric(cluster.hubUrl, 'telemetry_hub_spool_records').catch(() => 1);
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fold_pending');
     if (d.pending + d.processing + d.delayed === 0 && spool === 0 && rows[0]!.n === 0) return;
-    if (Date.now() > deadline) throw new Error(`not settled after 5 minutes: ${JSON.stringify(d)}`);
+    if (Date.now() > deadline) {
+      const waiting = { queue: d, spool_records: spool, unfolded_batches: rows[0]!.n };
+      throw new Error(`not settled after 5 minutes: ${JSON.stringify(waiting)}; app logs in ${cluster.logDir}`);
+    }
     await sleep(500);
   }
 }

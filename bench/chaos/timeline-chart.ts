@@ -10,8 +10,8 @@ export interface TimelinePoint {
 }
 
 const W = 1000;
-const H = 600;
-const M = { left: 70, right: 80, top: 40, bottom: 140 };
+const PLOT_H = 420;
+const M = { left: 70, right: 80, top: 40 };
 const SERIES = [
   { key: 'acknowledged', label: 'acknowledged to producers', colour: '#1f77b4', axis: 'left' },
   { key: 'stored', label: 'stored in PostgreSQL', colour: '#2ca02c', axis: 'left' },
@@ -28,6 +28,9 @@ export function timelineSvg(
   points: readonly TimelinePoint[],
   faults: ReadonlyArray<{ name: string; at_s: number; took_s: number }>,
 ): string {
+  // Below the plot: the time axis, the series' legend, then one line per fault.
+  const bottom = 70 + faults.length * 16;
+  const H = M.top + PLOT_H + bottom;
   const tMax = Math.max(1, ...points.map((p) => p.t_s));
   const value = (p: TimelinePoint, key: (typeof SERIES)[number]['key']) =>
     key === 'spool_bytes' ? p.spool_bytes / 1024 : p[key];
@@ -35,7 +38,7 @@ export function timelineSvg(
   const leftMax = nice(Math.max(1, ...finite(points.flatMap((p) => [p.acknowledged, p.stored]))));
   const rightMax = nice(Math.max(1, ...finite(points.flatMap((p) => [p.queue_depth, p.spool_bytes / 1024]))));
   const x = (t: number) => M.left + (t / tMax) * (W - M.left - M.right);
-  const y = (v: number, max: number) => H - M.bottom - (v / max) * (H - M.top - M.bottom);
+  const y = (v: number, max: number) => M.top + PLOT_H - (v / max) * PLOT_H;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -44,9 +47,7 @@ export function timelineSvg(
   faults.forEach((f, i) => {
     const x0 = x(f.at_s);
     const x1 = Math.max(x0 + 2, x(f.at_s + f.took_s));
-    out.push(
-      `<rect x="${x0}" y="${M.top}" width="${x1 - x0}" height="${H - M.top - M.bottom}" fill="#d62728" opacity="0.12"/>`,
-    );
+    out.push(`<rect x="${x0}" y="${M.top}" width="${x1 - x0}" height="${PLOT_H}" fill="#d62728" opacity="0.12"/>`);
     out.push(`<text x="${x0 + 3}" y="${M.top + 14 + (i % 4) * 14}" fill="#d62728" font-size="11">${i + 1}</text>`);
   });
   for (let i = 0; i <= 5; i++) {
@@ -57,7 +58,7 @@ export function timelineSvg(
     out.push(`<text x="${M.left - 6}" y="${yy + 4}" text-anchor="end">${fmt(lv)}</text>`);
     out.push(`<text x="${W - M.right + 6}" y="${yy + 4}">${fmt(rv)}</text>`);
     const tt = (tMax * i) / 5;
-    out.push(`<text x="${x(tt)}" y="${H - M.bottom + 18}" text-anchor="middle">${Math.round(tt)} s</text>`);
+    out.push(`<text x="${x(tt)}" y="${M.top + PLOT_H + 18}" text-anchor="middle">${Math.round(tt)} s</text>`);
   }
   for (const s of SERIES) {
     const max = s.axis === 'left' ? leftMax : rightMax;
@@ -67,7 +68,7 @@ export function timelineSvg(
       .join('');
     out.push(`<path d="${path}" fill="none" stroke="${s.colour}" stroke-width="2"/>`);
   }
-  const legendY = H - M.bottom + 44;
+  const legendY = M.top + PLOT_H + 44;
   SERIES.forEach((s, i) => {
     const lx = M.left + i * 220;
     out.push(
@@ -76,8 +77,8 @@ export function timelineSvg(
     out.push(`<text x="${lx + 30}" y="${legendY + 4}">${s.label}${s.axis === 'right' ? ' →' : ''}</text>`);
   });
   faults.forEach((f, i) => {
-    const fx = M.left + (i % 2) * 440;
-    const fy = legendY + 26 + Math.floor(i / 2) * 16;
+    const fx = M.left;
+    const fy = legendY + 26 + i * 16;
     out.push(`<text x="${fx}" y="${fy}" fill="#d62728">${i + 1}  ${escapeXml(f.name)}</text>`);
   });
   out.push('</svg>');

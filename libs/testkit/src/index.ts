@@ -14,3 +14,4 @@ export * from './redis-cluster.js';
 export * from './cli.js';
 export * from './queue/test-redis.js';
 export * from './queue/test-cluster.js';
+export * from './tcp-fault-proxy.js';
