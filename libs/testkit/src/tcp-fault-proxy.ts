@@ -28,9 +28,10 @@ export class TcpFaultProxy {
 
   static async start(target: { host?: string; port: number }): Promise<TcpFaultProxy> {
     const port = await freePort();
-    let proxy: TcpFaultProxy | undefined;
-    const server = createServer((client) => proxy?.accept(client, target));
-    proxy = new TcpFaultProxy(server, port);
+    const holder: { proxy?: TcpFaultProxy } = {};
+    const server = createServer((client) => holder.proxy?.accept(client, target));
+    const proxy = new TcpFaultProxy(server, port);
+    holder.proxy = proxy;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
@@ -43,7 +44,10 @@ export class TcpFaultProxy {
     this.mode = mode;
     if (mode.kind === 'reset') {
       this.held = [];
-      for (const [a, b] of this.pairs) (a.resetAndDestroy(), b.resetAndDestroy());
+      for (const [a, b] of this.pairs) {
+        a.resetAndDestroy();
+        b.resetAndDestroy();
+      }
     } else if (mode.kind !== 'blackhole') {
       const held = this.held;
       this.held = [];
@@ -56,7 +60,10 @@ export class TcpFaultProxy {
   }
 
   async stop(): Promise<void> {
-    for (const [a, b] of this.pairs) (a.destroy(), b.destroy());
+    for (const [a, b] of this.pairs) {
+      a.destroy();
+      b.destroy();
+    }
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
