@@ -1,4 +1,5 @@
 import { sleep } from '@telemetryhub/service-kit';
+import type { LinkMode } from '@telemetryhub/testkit';
 import type { ChaosCluster } from './cluster.js';
 
 /** A fault: `inject` breaks something and puts it back (a restart, a resume); recovery is timed from its end. */
@@ -13,6 +14,19 @@ async function killProcessor(c: ChaosCluster, signal: 'SIGKILL' | 'SIGTERM'): Pr
   await c.samplePeaks();
   await c.processor.stop(signal, 30_000);
   await c.startProcessor();
+}
+
+/** The hub's link to Redis (through the cluster's fault proxy) in `mode` for 10 s, then back to normal. */
+function linkFault(name: string, mode: LinkMode, quick = false): Fault {
+  return {
+    name,
+    quick,
+    inject: async (c) => {
+      c.hubLink.set(mode);
+      await sleep(10_000);
+      c.hubLink.set({ kind: 'pass' });
+    },
+  };
 }
 
 /** The faults, in the order a run injects them. */
@@ -50,33 +64,9 @@ export const FAULTS: Fault[] = [
       await c.startHub();
     },
   },
-  {
-    name: 'hub cut off from Redis for 10 s (connections reset, new ones refused)',
-    quick: true,
-    inject: async (c) => {
-      c.hubLink.set({ kind: 'reset' });
-      await sleep(10_000);
-      c.hubLink.set({ kind: 'pass' });
-    },
-  },
-  {
-    name: 'hub to Redis link silent for 10 s (half-open: nothing answers, nothing closes)',
-    quick: false,
-    inject: async (c) => {
-      c.hubLink.set({ kind: 'blackhole' });
-      await sleep(10_000);
-      c.hubLink.set({ kind: 'pass' });
-    },
-  },
-  {
-    name: 'hub to Redis link slowed to 200 ms each way for 10 s',
-    quick: false,
-    inject: async (c) => {
-      c.hubLink.set({ kind: 'delay', delayMs: 200 });
-      await sleep(10_000);
-      c.hubLink.set({ kind: 'pass' });
-    },
-  },
+  linkFault('hub cut off from Redis for 10 s (connections reset, new ones refused)', { kind: 'reset' }, true),
+  linkFault('hub to Redis link silent for 10 s (half-open: nothing answers, nothing closes)', { kind: 'blackhole' }),
+  linkFault('hub to Redis link slowed to 200 ms each way for 10 s', { kind: 'delay', delayMs: 200 }),
   {
     name: 'processor frozen (SIGSTOP) past its lease, then resumed',
     quick: false,
