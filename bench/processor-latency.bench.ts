@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     const latenciesMs = new Float64Array(total);
     let recorded = 0;
     let start = 0;
-    const { consumers, decoder } = await createBenchProcessor(env, {
+    const { consumers } = await createBenchProcessor(env, {
       queue: 'bench',
       loops: Number(values.loops),
       threads: Number(values.threads),
@@ -116,7 +116,6 @@ async function main(): Promise<void> {
     }
     const drainedSeconds = (Date.now() - start) / 1000;
     await consumers.stop();
-    await decoder.close();
 
     const counted = latenciesMs.subarray(0, recorded).sort();
     const at = (q: number) => counted[Math.min(counted.length - 1, Math.floor(q * counted.length))] ?? NaN;

@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   const { stack, pool, redis } = env;
   try {
     // Started (threads up, modules loaded) before anything is timed, as in a running processor.
-    const { consumers, decoder } = await createBenchProcessor(env, {
+    const { consumers } = await createBenchProcessor(env, {
       queue: 'bench',
       loops: LOOPS,
       threads: THREADS,
@@ -164,7 +164,6 @@ async function main(): Promise<void> {
         processor_cpu_us_per_event: (cpu.user + cpu.system) / N,
       });
     }
-    await decoder.close();
 
     const result = {
       events: N,

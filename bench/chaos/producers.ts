@@ -36,7 +36,8 @@ export async function produceOverHttp(
   return stats;
 }
 
-async function postOnce(url: string, batch: readonly LedgerEvent[]): Promise<boolean> {
+/** One POST of `batch` to the hub's ingest: true on a 202; anything else (refusal, 5xx, timeout, closed port) false. */
+export async function postOnce(url: string, batch: readonly LedgerEvent[]): Promise<boolean> {
   try {
     const res = await fetch(`${url}/v1/telemetry`, {
       method: 'POST',

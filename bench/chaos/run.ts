@@ -6,7 +6,7 @@ import { machine, type Machine } from '../process-stats.js';
 import { ChaosCluster } from './cluster.js';
 import { FAULTS } from './faults.js';
 import { Ledger, type LedgerEvent } from './ledger.js';
-import { produceOverHttp, produceOverLpush, pushPoison } from './producers.js';
+import { postOnce, produceOverHttp, produceOverLpush, pushPoison } from './producers.js';
 import { verify, type Verdict } from './verify.js';
 
 export interface ChaosOptions {
@@ -144,18 +144,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
  */
 async function timeToVisible(cluster: ChaosCluster, db: pg.Pool, ledger: Ledger, lifted: number): Promise<number> {
   const [probe] = ledger.generate(1, 1, Date.now(), 0) as [LedgerEvent];
-  for (;;) {
-    const ok = await fetch(`${cluster.hubUrl}/v1/telemetry`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([probe]),
-      signal: AbortSignal.timeout(10_000),
-    })
-      .then((r) => r.status === 202)
-      .catch(() => false);
-    if (ok) break;
-    await sleep(100);
-  }
+  while (!(await postOnce(cluster.hubUrl, [probe]))) await sleep(100);
   ledger.acknowledge([probe]);
   for (;;) {
     const { rowCount } = await db.query('SELECT 1 FROM readings WHERE event_id = $1', [probe.event_id]).catch(() => ({
