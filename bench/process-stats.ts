@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 
 /** A process's resident memory now and its peak so far (MiB), from /proc (Linux); NaN where unknown. */
@@ -20,6 +20,28 @@ export async function processCpuSeconds(pid: number | undefined): Promise<number
   // Fields after the command name (which may hold spaces) in parentheses: state is the 3rd field, utime the 14th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11] ?? NaN) + Number(fields[12] ?? NaN)) / USER_HZ;
+}
+
+/**
+ * CPU seconds a server and its worker processes have used so far (PostgreSQL: the postmaster, every backend and
+ * background process, and the children that already exited), from /proc (Linux); NaN where unknown.
+ */
+export async function processTreeCpuSeconds(pid: number | undefined): Promise<number> {
+  if (!pid) return NaN;
+  const statFields = async (p: string) => {
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : undefined;
+  };
+  const own = await statFields(String(pid));
+  if (!own) return NaN;
+  // utime, stime, then cutime, cstime: the children it has waited for (backends that exited).
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || entry === String(pid)) continue;
+    const f = await statFields(entry);
+    if (f && Number(f[1]) === pid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / USER_HZ;
 }
 
 /** The machine a result was measured on, as every benchmark's JSON records it (results are only comparable on one). */

@@ -7,12 +7,12 @@
  * Usage: npm run bench:processor-latency -- [--rate N] [--seconds S] [--json]
  */
 import { parseArgs } from 'node:util';
-import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { sleep } from '@telemetryhub/service-kit';
 import { type Reading } from '@telemetryhub/schemas';
 import { RedisListProducer, queueDepths } from '@telemetryhub/queue';
 import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
+import { defaultDecodeThreads } from '../apps/task-processor/src/decode/decode-pool.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,7 +23,7 @@ const { values } = parseArgs({
     'per-task': { type: 'string', default: '500' },
     linger: { type: 'string', default: '50' },
     loops: { type: 'string', default: '2' },
-    threads: { type: 'string', default: String(availableParallelism()) },
+    threads: { type: 'string', default: String(defaultDecodeThreads()) },
     fetch: { type: 'string', default: '100' }, // FETCH_BATCH_SIZE's default
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -31,7 +31,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor-latency -- [--rate events/s (20000)] [--series N (5000: devices × 5 metrics)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (2)] [--threads N (cores)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
+    'npm run bench:processor-latency -- [--rate events/s (20000)] [--series N (5000: devices × 5 metrics)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (2)] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
   );
   process.exit(0);
 }

@@ -6,7 +6,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
@@ -15,7 +14,9 @@ import { type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
 import { RedisListProducer, queueDepths } from '@telemetryhub/queue';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
 import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
+import { defaultDecodeThreads } from '../apps/task-processor/src/decode/decode-pool.js';
 import { median } from './median.js';
+import { processTreeCpuSeconds } from './process-stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,7 +26,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     loops: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
-    threads: { type: 'string', default: String(availableParallelism()) },
+    threads: { type: 'string', default: String(defaultDecodeThreads()) },
     fetch: { type: 'string', default: '100' }, // FETCH_BATCH_SIZE's default
     type: { type: 'string', default: 'telemetry.analyze' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -33,7 +34,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (cores; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
+    'npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
   );
   process.exit(0);
 }
@@ -103,6 +104,8 @@ interface Round {
   processor_events_per_second: number;
   ratio_to_copy: number;
   processor_cpu_us_per_event: number;
+  /** PostgreSQL's processes (every backend, the WAL writer, checkpointer, …) while draining. */
+  postgres_cpu_us_per_event: number;
 }
 
 async function main(): Promise<void> {
@@ -145,6 +148,7 @@ async function main(): Promise<void> {
       progress(`round ${r + 1}/${ROUNDS}: draining (${LOOPS} consumer loops, ${THREADS} decode threads)`);
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
+      const pgCpu0 = await processTreeCpuSeconds(stack.postgres.pid);
       consumers.start();
       for (;;) {
         const d = await queueDepths(redis, 'bench');
@@ -153,6 +157,7 @@ async function main(): Promise<void> {
       }
       const drain = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
+      const pgCpu = (await processTreeCpuSeconds(stack.postgres.pid)) - pgCpu0;
       await consumers.stop();
       const { rows: counted } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
       if (Number(counted[0]!.n) !== N) throw new Error(`expected ${N} rows, found ${counted[0]!.n}`);
@@ -162,6 +167,7 @@ async function main(): Promise<void> {
         ratio_to_copy: copy / drain,
         // All of this process's threads while draining (the queue polling above is a small part of it).
         processor_cpu_us_per_event: (cpu.user + cpu.system) / N,
+        postgres_cpu_us_per_event: (pgCpu * 1e6) / N,
       });
     }
 
@@ -172,6 +178,7 @@ async function main(): Promise<void> {
       processor_events_per_second: median(rounds.map((x) => x.processor_events_per_second)),
       ratio_to_copy: median(rounds.map((x) => x.ratio_to_copy)),
       processor_cpu_us_per_event: median(rounds.map((x) => x.processor_cpu_us_per_event)),
+      postgres_cpu_us_per_event: median(rounds.map((x) => x.postgres_cpu_us_per_event)),
       each: rounds,
     };
     if (values.json) console.log(JSON.stringify(result, null, 2));
@@ -188,6 +195,9 @@ async function main(): Promise<void> {
       );
       console.log(
         `${'task-processor CPU (main + worker threads)'.padEnd(52)} ${result.processor_cpu_us_per_event.toFixed(1).padStart(8)} µs/event`,
+      );
+      console.log(
+        `${'PostgreSQL CPU (every server process) while draining'.padEnd(52)} ${result.postgres_cpu_us_per_event.toFixed(1).padStart(8)} µs/event`,
       );
       console.log(
         `\nprocessor = ${(result.ratio_to_copy * 100).toFixed(0)}% of COPY, median of the rounds' ratios (each: ${rounds.map((x) => `${(x.ratio_to_copy * 100).toFixed(0)}%`).join(', ')}; target ≥ 60%: ${result.ratio_to_copy >= 0.6 ? 'met' : 'NOT met'})`,

@@ -21,7 +21,11 @@ test('the generated reference documents every setting either app reads, with its
   assert.equal(rows.get('REDIS_URL')![2], 'both');
   assert.equal(rows.get('HUB_PORT')![3], '`8080`');
   assert.equal(rows.get('QUEUE_MAX_DEPTH')![3], '`0` (no limit)');
-  assert.equal(rows.get('WORKER_THREADS')![3], 'one per core', 'a machine-dependent default is described, not shown');
+  assert.equal(
+    rows.get('WORKER_THREADS')![3],
+    '0 up to 2 cores, else one per core',
+    'a machine-dependent default is described, not shown',
+  );
 });
 
 test('a setting without a description stops the generator, naming it', () => {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '@telemetryhub/service-kit';
+import { defaultDecodeThreads } from './decode/decode-pool.js';
 import { loadProcessorConfig } from './config.js';
 
 test('webhook URLs need a secret, and bad URLs are named', () => {
@@ -40,8 +41,12 @@ test('a pseudonymisation key shorter than 32 characters is refused, naming the v
   assert.equal(loadProcessorConfig({ env: {} }).DEVICE_ID_HMAC_KEY, undefined);
 });
 
-test('worker threads default to one per core, 0 decodes inline, a negative count is refused by name', () => {
-  assert.equal(loadProcessorConfig({ env: {} }).WORKER_THREADS, availableParallelism());
+test('worker threads default to none up to 2 cores and one per core beyond, 0 decodes inline, a negative count is refused by name', () => {
+  assert.equal(loadProcessorConfig({ env: {} }).WORKER_THREADS, defaultDecodeThreads(availableParallelism()));
+  assert.deepEqual(
+    [1, 2, 3, 8].map((cores) => defaultDecodeThreads(cores)),
+    [0, 0, 3, 8],
+  );
   assert.equal(loadProcessorConfig({ env: { WORKER_THREADS: '0' } }).WORKER_THREADS, 0);
   assert.throws(
     () => loadProcessorConfig({ env: { WORKER_THREADS: '-1' } }),

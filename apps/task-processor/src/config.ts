@@ -17,6 +17,7 @@ import { DEFAULT_OUTLIER_CONFIG } from './outliers/outlier-rules.js';
 import { DEFAULT_FOLD_OPTIONS } from './fold/deferred-fold.js';
 import { DEFAULT_ALLOWED_LATENESS_MS } from './late/event-time-watermark.js';
 import { DEFAULT_RETENTION } from './store/retention.js';
+import { defaultDecodeThreads } from './decode/decode-pool.js';
 
 const nonNegativeNumber = (dflt: number) => z.coerce.number().min(0).default(dflt);
 
@@ -32,11 +33,11 @@ export const ProcessorConfigSchema = z.object({
   CONSUMER_CONCURRENCY: positiveInt(2).describe(
     'consumer loops per process, each with its own processing list, lease and connection',
   ),
-  WORKER_THREADS: nonNegativeInt(availableParallelism())
+  WORKER_THREADS: nonNegativeInt(defaultDecodeThreads())
     .describe(
-      'worker threads that decode tasks (parse, validate, upcast, pseudonymise); `0` = on the main thread (see Benchmarks)',
+      'worker threads that decode tasks (parse, validate, upcast, pseudonymise); `0` = on the main thread, in slices between its I/O',
     )
-    .meta({ shownDefault: 'one per core' }),
+    .meta({ shownDefault: '0 up to 2 cores, else one per core' }),
   FETCH_BATCH_SIZE: positiveInt(100).describe('most tasks taken per fetch (bounds in-flight work)'),
   FETCH_BLOCK_MS: positiveInt(1000).describe('how long a fetch blocks on an empty queue'),
   PG_POOL_MAX: positiveInt(Math.max(4, availableParallelism() * 2))

@@ -88,3 +88,18 @@ test('a batch is split across the threads; with 0 threads it decodes inline', as
   assert.equal(d?.kind, 'ok');
   assert.equal(inline.completedChunks, 0);
 });
+
+test('decoding inline gives the event loop a turn between slices of a batch, and keeps the order', async () => {
+  const inline = createDecodePool({ threads: 0 });
+  const raws = Array.from({ length: 40 }, (_, i) => task(`S-${i}`, i));
+  let finished = false;
+  let otherWorkRanDuring: boolean | undefined;
+  const decoding = inline.decode(raws).then((d) => ((finished = true), d));
+  setImmediate(() => (otherWorkRanDuring = !finished));
+  const decoded = await decoding;
+  assert.equal(otherWorkRanDuring, true, 'a callback waiting on the event loop ran before the batch was done');
+  assert.deepEqual(
+    decoded.map((d) => d.kind === 'ok' && d.readings[0]!.device_id),
+    raws.map((_, i) => `S-${i}`),
+  );
+});

@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import { createTaskDecoder, type DecodeOptions, type DecodedTask } from './task-decoder.js';
 
@@ -10,6 +12,16 @@ export interface TaskDecodePool {
   /** Chunks the worker threads have decoded so far (always 0 inline). */
   readonly completedChunks: number;
   close(): Promise<void>;
+}
+
+/**
+ * Decode threads when none are configured: none up to two cores, else one per core. On two cores the threads
+ * compete with PostgreSQL and the main thread for the same cores and add work of their own — each chunk crosses
+ * back as JSON, each thread has its own heap (≈ 75 MiB) and collector — so decoding on the main thread measured
+ * less CPU per event, lower latency and less memory (docs/benchmarks.md, "The processor alone").
+ */
+export function defaultDecodeThreads(cores = availableParallelism()): number {
+  return cores <= 2 ? 0 : cores;
 }
 
 /**
@@ -47,12 +59,26 @@ export function createDecodePool(opts: DecodeOptions & { threads: number }): Tas
   };
 }
 
+/**
+ * Tasks decoded on the main thread between two turns of its event loop: a fetch of 100 tasks of 500 readings is
+ * about 250 ms of decoding, which would hold up every other consumer loop's Redis and PostgreSQL replies (and the
+ * health and metrics endpoints) that long; a slice of 8 is about 20 ms.
+ */
+const INLINE_SLICE_TASKS = 8;
+
 function inlineDecoder(opts: DecodeOptions): TaskDecodePool {
   const decode = createTaskDecoder(opts);
   return {
     threads: 0,
     completedChunks: 0,
-    decode: async (raws) => raws.map(decode),
+    async decode(raws) {
+      const out: DecodedTask[] = [];
+      for (let i = 0; i < raws.length; i++) {
+        if (i > 0 && i % INLINE_SLICE_TASKS === 0) await nextTurn();
+        out.push(decode(raws[i]!));
+      }
+      return out;
+    },
     close: async () => {},
   };
 }
