@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
 import { isoUtc } from '../store/sql-time.js';
+import { textArrayLiteral } from '../store/pg-array.js';
 
 /** A device as the API shows it. */
 export interface DeviceRow {
@@ -69,12 +70,12 @@ export async function recordDevicesSeen(
             AND (COALESCE(EXCLUDED.site, d.site), COALESCE(EXCLUDED.region, d.region),
                  COALESCE(EXCLUDED.firmware, d.firmware)) IS DISTINCT FROM (d.site, d.region, d.firmware))`,
     [
-      ids,
-      of.map((d) => d.newest.site),
-      of.map((d) => d.newest.region),
-      of.map((d) => d.newest.firmware),
-      of.map((d) => new Date(d.first).toISOString()),
-      of.map((d) => new Date(d.last).toISOString()),
+      textArrayLiteral(ids),
+      textArrayLiteral(of.map((d) => d.newest.site)),
+      textArrayLiteral(of.map((d) => d.newest.region)),
+      textArrayLiteral(of.map((d) => d.newest.firmware)),
+      textArrayLiteral(of.map((d) => new Date(d.first).toISOString())),
+      textArrayLiteral(of.map((d) => new Date(d.last).toISOString())),
     ],
   );
   return rowCount ?? 0;

@@ -139,7 +139,7 @@ export function createTelemetryHandler(deps: {
         if (folded.deviceRows) deps.metrics.dbRowsWritten.inc({ table: 'devices' }, folded.deviceRows);
       }
       // After the commit: the cache may lag PostgreSQL, never run ahead of it.
-      if (deps.latest) await deps.latest.update(fresh);
+      if (deps.latest) await deps.latest.update(fresh, freshMs);
       deps.metrics.dbRowsWritten.inc({ table: 'readings' }, added.size);
       if (statisticsRows) deps.metrics.dbRowsWritten.inc({ table: 'task_statistics' }, statisticsRows);
       if (changedAlerts.length) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, changedAlerts.length);

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
 import { outlierStateKey, type EwmaState } from './outlier-rules.js';
+import { numberArrayLiteral, textArrayLiteral } from '../store/pg-array.js';
 
 /**
  * Loads and locks the running statistics of every device and metric in `readings`, for the rest of the caller's
@@ -15,8 +16,9 @@ export async function lockOutlierState(
 ): Promise<Map<string, EwmaState>> {
   const keys = new Map<string, [string, string]>();
   for (const r of readings) keys.set(outlierStateKey(r.device_id, r.metric), [r.device_id, r.metric]);
-  const devices = [...keys.values()].map(([d]) => d);
-  const metrics = [...keys.values()].map(([, m]) => m);
+  // Built once as array literals, sent with both statements.
+  const devices = textArrayLiteral([...keys.values()].map(([d]) => d));
+  const metrics = textArrayLiteral([...keys.values()].map(([, m]) => m));
   await client.query(
     `INSERT INTO outlier_state (device_id, metric, samples, mean, variance)
      SELECT d, m, 0, 0, 0 FROM unnest($1::text[], $2::text[]) AS k(d, m)
@@ -69,6 +71,12 @@ export async function saveOutlierState(client: pg.PoolClient, states: ReadonlyMa
         SET samples = k.n, mean = k.mean, variance = k.variance, updated_at = now()
        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[]) AS k(d, m, n, mean, variance)
       WHERE s.device_id = k.d AND s.metric = k.m`,
-    [devices, metrics, samples, means, variances],
+    [
+      textArrayLiteral(devices),
+      textArrayLiteral(metrics),
+      numberArrayLiteral(samples),
+      numberArrayLiteral(means),
+      numberArrayLiteral(variances),
+    ],
   );
 }

@@ -51,18 +51,28 @@ export class LatestCache {
   }
 
   /**
-   * Writes the newest reading of each device and metric among `readings`. Only the batch's newest per series is
+   * Writes the newest reading of each device and metric among `readings` (`eventMs`: their event times in ms, in
+   * order, when the caller has them). Only the batch's newest per series is
    * sent (a batch often holds several readings of one series), in one script call per DEVICES_PER_CALL devices,
    * by SHA, all sent together: one round trip on a single server. On a cluster each device's hash may live on
    * another node, so each device is its own call there (grouped per node by auto-pipelining).
    */
-  async update(readings: readonly Reading[], storedAt = new Date()): Promise<void> {
+  async update(
+    readings: readonly Reading[],
+    eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
+    storedAt = new Date(),
+  ): Promise<void> {
     const newest = new Map<string, { r: Reading; ms: number }>();
-    for (const r of readings) {
-      const ms = Date.parse(r.event_time);
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
+      const ms = eventMs[i]!;
       const series = `${r.device_id}\u0000${r.metric}`;
       const seen = newest.get(series);
-      if (!seen || ms > seen.ms) newest.set(series, { r, ms });
+      if (!seen) newest.set(series, { r, ms });
+      else if (ms > seen.ms) {
+        seen.r = r;
+        seen.ms = ms;
+      }
     }
     if (newest.size === 0) return;
     const at = storedAt.toISOString();

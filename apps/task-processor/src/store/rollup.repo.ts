@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { STORABLE, type Reading } from '@telemetryhub/schemas';
 import { addValue, mergeMoments, momentsOf, type Moments } from '../domain/moments.js';
+import { numberArrayLiteral, textArrayLiteral } from './pg-array.js';
 
 export const ROLLUP_TABLES = { '1m': 'rollups_1m', '1h': 'rollups_1h' } as const;
 export type Granularity = keyof typeof ROLLUP_TABLES;
@@ -126,14 +127,14 @@ export async function foldRollups(
                          * r.count * EXCLUDED.count / (r.count + EXCLUDED.count)
                   END`,
       [
-        parts.map((p) => p.device),
-        parts.map((p) => p.metric),
-        parts.map((p) => p.bucket),
-        parts.map((p) => p.count),
-        parts.map((p) => p.sum),
-        parts.map((p) => p.min),
-        parts.map((p) => p.max),
-        parts.map((p) => p.m2),
+        textArrayLiteral(parts.map((p) => p.device)),
+        textArrayLiteral(parts.map((p) => p.metric)),
+        textArrayLiteral(parts.map((p) => p.bucket)),
+        numberArrayLiteral(parts.map((p) => p.count)),
+        numberArrayLiteral(parts.map((p) => p.sum)),
+        numberArrayLiteral(parts.map((p) => p.min)),
+        numberArrayLiteral(parts.map((p) => p.max)),
+        numberArrayLiteral(parts.map((p) => p.m2)),
       ],
     );
     rows += parts.length;
