@@ -38,7 +38,7 @@ import {
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
 import { pacedLoad } from './paced-load.js';
-import { machine, processCpuSeconds, processMemoryMiB } from './process-stats.js';
+import { machine, processCpuSeconds, processMemoryMiB, processTreeCpuSeconds } from './process-stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -131,7 +131,8 @@ async function backlog(
   redisUrl: string,
   events: BenchEvent[],
   pid: number | undefined,
-): Promise<{ rate: number; rssMiB: number }> {
+  postgresPid: number | undefined,
+): Promise<{ rate: number; rssMiB: number; cpuMicros: number; postgresCpuMicros: number }> {
   const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
   const before = await rowCount(db, 'readings');
   const tasks = analyzeTasks(events);
@@ -140,10 +141,19 @@ async function backlog(
     void processMemoryMiB(pid).then((m) => (rssMiB = Math.max(rssMiB, m.rss)));
   }, 100);
   try {
+    const cpu0 = await processCpuSeconds(pid);
+    const pgCpu0 = await processTreeCpuSeconds(postgresPid);
     const t0 = performance.now();
     for (const part of chunks(tasks, 100)) await redis.lpush(queueKeys('tasks').pending, ...part);
     await waitForRows(db, 'readings', before + events.length);
-    return { rate: events.length / ((performance.now() - t0) / 1000), rssMiB };
+    const rate = events.length / ((performance.now() - t0) / 1000);
+    const perEvent = (seconds: number) => (seconds * 1e6) / events.length;
+    return {
+      rate,
+      rssMiB,
+      cpuMicros: perEvent((await processCpuSeconds(pid)) - cpu0),
+      postgresCpuMicros: perEvent((await processTreeCpuSeconds(postgresPid)) - pgCpu0),
+    };
   } finally {
     clearInterval(sampler);
     redis.disconnect();
@@ -224,7 +234,7 @@ async function main(): Promise<void> {
       const e2e = await ours(db, hubUrl, events);
       const processorCpuMicros = ((await processCpuSeconds(processor.pid)) - cpuBefore) / EVENTS / 1e-6;
       progress(`round ${r + 1}/${ROUNDS}: ours, the processor alone draining a backlog of ${EVENTS} events`);
-      const drained = await backlog(db, redis.url, fleetEvents(EVENTS, `q${r}`), processor.pid);
+      const drained = await backlog(db, redis.url, fleetEvents(EVENTS, `q${r}`), processor.pid, postgres.pid);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per ${PER_TASK} events, one multi-row INSERT each`);
       const batched = await bullmq(redis.url, db, fleetEvents(EVENTS, `b${r}`), PER_TASK, 8);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per event, concurrency 100 (${PER_EVENT_EVENTS} events)`);
@@ -238,6 +248,8 @@ async function main(): Promise<void> {
         processorCpuMicros,
         backlog: drained.rate,
         backlogRssMiB: drained.rssMiB,
+        backlogCpuMicros: drained.cpuMicros,
+        backlogPostgresCpuMicros: drained.postgresCpuMicros,
       });
       progress(
         `  ours ${Math.round(e2e)}/s (processor alone from a backlog ${Math.round(drained.rate)}/s, ` +
@@ -260,6 +272,8 @@ async function main(): Promise<void> {
       steady_rate_kept_events_per_s: Math.round(latency.kept),
       processor_backlog_events_per_s: Math.round(med('backlog')),
       processor_backlog_rss_mib: Math.round(Math.max(...rounds.map((r) => r.backlogRssMiB!))),
+      processor_backlog_cpu_us_per_event: Number(med('backlogCpuMicros').toFixed(1)),
+      postgres_backlog_cpu_us_per_event: Number(med('backlogPostgresCpuMicros').toFixed(1)),
       processor_cpu_us_per_event: Number(med('processorCpuMicros').toFixed(1)),
       processor_peak_rss_mib: Math.round((await processMemoryMiB(processor.pid)).peak),
       ratios: {
@@ -302,6 +316,9 @@ async function main(): Promise<void> {
       `  the processor alone, draining a backlog: ${k(result.processor_backlog_events_per_s)} = ` +
         `${result.ratios.processor_backlog_vs_pg_copy}× COPY (target ≥ 0.6), ` +
         `${result.ratios.processor_backlog_vs_bullmq_batched}× BullMQ batched; RSS ≤ ${result.processor_backlog_rss_mib} MiB (target < 512)`,
+    );
+    console.log(
+      `    CPU per event while draining: processor ${result.processor_backlog_cpu_us_per_event} µs, PostgreSQL ${result.postgres_backlog_cpu_us_per_event} µs (every server process)`,
     );
     console.log(
       `  steady ${RATE} events/s (kept ${k(result.steady_rate_kept_events_per_s)}): visible p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms (target < 1000)`,
