@@ -24,6 +24,28 @@ export interface BenchEvent {
   value: number;
 }
 
+const FLEET_METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
+
+/**
+ * `n` events of a fleet of `series` series (devices × 5 metrics) reporting once a second, as a live fleet does:
+ * consecutive events are of different devices, each series' readings a second apart, the newest now; random event
+ * ids; devices named `<prefix>-<i>`. Event time advances with the series count, not with `n`, so a run of any
+ * length folds as many readings into each rollup bucket as the fleet would.
+ */
+export function fleetEvents(n: number, opts: { series: number; prefix: string }): BenchEvent[] {
+  const devices = Math.max(1, Math.round(opts.series / FLEET_METRICS.length));
+  const perSecond = devices * FLEET_METRICS.length;
+  const newest = Date.now() - 1000;
+  const seconds = Math.ceil(n / perSecond);
+  return Array.from({ length: n }, (_, i) => ({
+    event_id: randomUUID(),
+    device_id: `${opts.prefix}-${i % devices}`,
+    metric: FLEET_METRICS[Math.floor(i / devices) % FLEET_METRICS.length]!,
+    event_time: new Date(newest - (seconds - 1 - Math.floor(i / perSecond)) * 1000).toISOString(),
+    value: 20 + (i % 97) / 10,
+  }));
+}
+
 export const chunks = <T>(xs: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
 

@@ -31,6 +31,7 @@ import {
   bullmq,
   chunks,
   copyLimit,
+  fleetEvents,
   lpushLimit,
   rowCount,
   type BenchEvent,
@@ -74,18 +75,6 @@ const DEVICES = Math.max(1, Math.round(SERIES / METRICS.length));
 const PER_POST = 100;
 const CONNECTIONS = 32;
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-
-/** `n` events of the fleet, random ids, event times spread over the last minutes; devices named by `prefix`. */
-function fleetEvents(n: number, prefix: string): BenchEvent[] {
-  const base = Date.now() - 10 * 60_000;
-  return Array.from({ length: n }, (_, i) => ({
-    event_id: randomUUID(),
-    device_id: `${prefix}-${i % DEVICES}`,
-    metric: METRICS[Math.floor(i / DEVICES) % METRICS.length]!,
-    event_time: new Date(base + Math.floor((i * 600_000) / n)).toISOString(),
-    value: 20 + (i % 97) / 10,
-  }));
-}
 
 async function waitForRows(db: pg.Pool, table: string, want: number, timeoutMs = 600_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -225,7 +214,7 @@ async function main(): Promise<void> {
 
     const rounds: Array<Record<string, number>> = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const events = fleetEvents(EVENTS, `r${r}`);
+      const events = fleetEvents(EVENTS, { series: SERIES, prefix: `r${r}` });
       progress(`round ${r + 1}/${ROUNDS}: LPUSH and COPY ceilings (${EVENTS} events)`);
       const lpush = await lpushLimit(redis.url, events);
       const copy = await copyLimit(db, events);
@@ -234,11 +223,29 @@ async function main(): Promise<void> {
       const e2e = await ours(db, hubUrl, events);
       const processorCpuMicros = ((await processCpuSeconds(processor.pid)) - cpuBefore) / EVENTS / 1e-6;
       progress(`round ${r + 1}/${ROUNDS}: ours, the processor alone draining a backlog of ${EVENTS} events`);
-      const drained = await backlog(db, redis.url, fleetEvents(EVENTS, `q${r}`), processor.pid, postgres.pid);
+      const drained = await backlog(
+        db,
+        redis.url,
+        fleetEvents(EVENTS, { series: SERIES, prefix: `q${r}` }),
+        processor.pid,
+        postgres.pid,
+      );
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per ${PER_TASK} events, one multi-row INSERT each`);
-      const batched = await bullmq(redis.url, db, fleetEvents(EVENTS, `b${r}`), PER_TASK, 8);
+      const batched = await bullmq(
+        redis.url,
+        db,
+        fleetEvents(EVENTS, { series: SERIES, prefix: `b${r}` }),
+        PER_TASK,
+        8,
+      );
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per event, concurrency 100 (${PER_EVENT_EVENTS} events)`);
-      const single = await bullmq(redis.url, db, fleetEvents(PER_EVENT_EVENTS, `s${r}`), 1, 100);
+      const single = await bullmq(
+        redis.url,
+        db,
+        fleetEvents(PER_EVENT_EVENTS, { series: SERIES, prefix: `s${r}` }),
+        1,
+        100,
+      );
       rounds.push({
         e2e,
         batched,

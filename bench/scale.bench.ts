@@ -17,7 +17,7 @@ import pg from 'pg';
 import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
 import { sleep } from '@telemetryhub/service-kit';
 import { createRedis, queueKeys } from '@telemetryhub/queue';
-import { analyzeTasks, chunks, rowCount, type BenchEvent } from './e2e-references.js';
+import { analyzeTasks, chunks, fleetEvents, rowCount } from './e2e-references.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { machine, processCpuSeconds } from './process-stats.js';
 import { scalePng } from './scale-chart.js';
@@ -55,18 +55,6 @@ interface Point {
   cpu_us_per_event: { processors: number; postgres: number; redis: number };
   /** Cores each part kept busy while draining (CPU seconds ÷ wall seconds). */
   cores_busy: { processors: number; postgres: number; redis: number };
-}
-
-function fleetEvents(n: number): BenchEvent[] {
-  const base = Date.now() - 10 * 60_000;
-  const run = randomUUID().slice(0, 8);
-  return Array.from({ length: n }, (_, i) => ({
-    event_id: randomUUID(),
-    device_id: `scale-${run}-${i % DEVICES}`,
-    metric: METRICS[Math.floor(i / DEVICES) % METRICS.length]!,
-    event_time: new Date(base + Math.floor((i * 600_000) / n)).toISOString(),
-    value: 20 + (i % 97) / 10,
-  }));
 }
 
 /** A process and its children (PostgreSQL forks a backend per connection). */
@@ -123,7 +111,9 @@ async function drain(
       procs.map((p) => p.pid!),
       layout === 'isolated' ? apps : everything,
     );
-    const tasks = analyzeTasks(fleetEvents(EVENTS));
+    const tasks = analyzeTasks(
+      fleetEvents(EVENTS, { series: DEVICES * METRICS.length, prefix: `scale-${randomUUID().slice(0, 8)}` }),
+    );
     const client = createRedis(redis.url, { commandTimeoutMs: 60_000 });
     const before = await rowCount(db, 'readings');
     const pidsOf = () => ({
