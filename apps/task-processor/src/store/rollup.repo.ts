@@ -25,6 +25,9 @@ interface Bucket extends Moments {
   bucketMs: number;
 }
 
+/** Buckets by device, then metric, then bucket start (ms): looked up per reading without building a key string. */
+type Buckets = Map<string, Map<string, Map<number, Bucket>>>;
+
 /**
  * Pre-aggregates readings per (device, metric, bucket) in memory, one upsert row per bucket, not per reading:
  * the minute buckets from the readings, the hour buckets from the minute buckets. `eventMs` (each reading's event
@@ -35,21 +38,28 @@ export function rollupPartials(
   eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
 ): Record<Granularity, Partial[]> {
   const minutes = bucketize(readings, eventMs, BUCKET_MS['1m']);
-  return { '1m': partials(minutes), '1h': partials(coarsen(minutes.values(), BUCKET_MS['1h'])) };
+  return { '1m': partials(minutes), '1h': partials(coarsen(minutes, BUCKET_MS['1h'])) };
 }
 
-const bucketKey = (device: string, metric: string, bucketMs: number) => `${device}\u0000${metric}\u0000${bucketMs}`;
+/** The buckets of one device and metric in `out`, by bucket start (made empty on first use). */
+function seriesBuckets(out: Buckets, device: string, metric: string): Map<number, Bucket> {
+  let byMetric = out.get(device);
+  if (!byMetric) out.set(device, (byMetric = new Map()));
+  let byStart = byMetric.get(metric);
+  if (!byStart) byMetric.set(metric, (byStart = new Map()));
+  return byStart;
+}
 
 /** Readings into buckets of `size` ms: the moments of each (device, metric, bucket). */
-function bucketize(readings: readonly Reading[], eventMs: readonly number[], size: number): Map<string, Bucket> {
-  const out = new Map<string, Bucket>();
+function bucketize(readings: readonly Reading[], eventMs: readonly number[], size: number): Buckets {
+  const out: Buckets = new Map();
   for (let i = 0; i < readings.length; i++) {
     const r = readings[i]!;
     const bucketMs = Math.floor(eventMs[i]! / size) * size;
-    const key = bucketKey(r.device_id, r.metric, bucketMs);
-    const p = out.get(key);
-    if (p) addValue(p, r.value);
-    else out.set(key, { device: r.device_id, metric: r.metric, bucketMs, ...momentsOf(r.value) });
+    const series = seriesBuckets(out, r.device_id, r.metric);
+    const b = series.get(bucketMs);
+    if (b) addValue(b, r.value);
+    else series.set(bucketMs, { device: r.device_id, metric: r.metric, bucketMs, ...momentsOf(r.value) });
   }
   return out;
 }
@@ -58,17 +68,18 @@ function bucketize(readings: readonly Reading[], eventMs: readonly number[], siz
  * Finer buckets merged into buckets of `size` ms (a multiple of theirs) by the pairwise update, as the upsert
  * merges them in the table: the hour rollup from the minute buckets, without going over every reading again.
  */
-function coarsen(fine: Iterable<Bucket>, size: number): Map<string, Bucket> {
-  const out = new Map<string, Bucket>();
-  for (const b of fine) {
-    const bucketMs = Math.floor(b.bucketMs / size) * size;
-    const key = bucketKey(b.device, b.metric, bucketMs);
-    const p = out.get(key);
-    if (!p) {
-      out.set(key, { ...b, bucketMs });
-      continue;
+function coarsen(fine: Buckets, size: number): Buckets {
+  const out: Buckets = new Map();
+  for (const byMetric of fine.values()) {
+    for (const byStart of byMetric.values()) {
+      for (const b of byStart.values()) {
+        const bucketMs = Math.floor(b.bucketMs / size) * size;
+        const series = seriesBuckets(out, b.device, b.metric);
+        const p = series.get(bucketMs);
+        if (p) mergeMoments(p, b);
+        else series.set(bucketMs, { ...b, bucketMs });
+      }
     }
-    mergeMoments(p, b);
   }
   return out;
 }
@@ -77,18 +88,32 @@ function coarsen(fine: Iterable<Bucket>, size: number): Map<string, Bucket> {
  * Buckets as upsert rows, sorted by (device, metric, bucket), so that concurrent folds lock buckets in the same
  * order. A bucket's time is formatted once per bucket, not once per reading.
  */
-function partials(buckets: Map<string, Bucket>): Partial[] {
-  return [...buckets.values()].sort(byDeviceMetricBucket).map(({ bucketMs, mean: _mean, ...p }) => ({
-    ...p,
-    bucket: new Date(bucketMs).toISOString(),
-  }));
+function partials(buckets: Buckets): Partial[] {
+  const rows: Partial[] = [];
+  for (const device of [...buckets.keys()].sort(byCodeUnits)) {
+    const byMetric = buckets.get(device)!;
+    for (const metric of [...byMetric.keys()].sort(byCodeUnits)) {
+      const byStart = byMetric.get(metric)!;
+      for (const start of [...byStart.keys()].sort((a, b) => a - b)) {
+        const b = byStart.get(start)!;
+        rows.push({
+          device,
+          metric,
+          bucket: new Date(start).toISOString(),
+          count: b.count,
+          sum: b.sum,
+          min: b.min,
+          max: b.max,
+          m2: b.m2,
+        });
+      }
+    }
+  }
+  return rows;
 }
 
-function byDeviceMetricBucket(a: Bucket, b: Bucket): number {
-  if (a.device !== b.device) return a.device < b.device ? -1 : 1;
-  if (a.metric !== b.metric) return a.metric < b.metric ? -1 : 1;
-  return a.bucketMs - b.bucketMs;
-}
+/** JavaScript's default string order (UTF-16 code units), as the comparison it replaces used. */
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Folds readings into the 1-minute and 1-hour rollups by event time. Count, sum, min and max add up; `m2` merges
