@@ -6,6 +6,8 @@ export interface PacedLoadResult {
   p99Ms: number;
   maxMs: number;
   non2xx: number;
+  /** The non-2xx answers by status code (e.g. `{ "429": 3 }`). */
+  non2xxByStatus: Record<string, number>;
   errors: number;
 }
 
@@ -29,6 +31,7 @@ export async function pacedLoad(
   const total = Math.round(requestsPerSecond * durationS);
   const latencies: number[] = [];
   let non2xx = 0;
+  const non2xxByStatus: Record<string, number> = {};
   let errors = 0;
   let sent = 0;
   const start = performance.now();
@@ -48,7 +51,11 @@ export async function pacedLoad(
           res.resume();
           res.on('end', () => {
             latencies.push(performance.now() - dueAt);
-            if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode > 299) non2xx++;
+            if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode > 299) {
+              non2xx++;
+              const code = String(res.statusCode);
+              non2xxByStatus[code] = (non2xxByStatus[code] ?? 0) + 1;
+            }
             resolve();
           });
         },
@@ -84,6 +91,7 @@ export async function pacedLoad(
     p99Ms: at(0.99),
     maxMs: Math.round(latencies.at(-1) ?? NaN),
     non2xx,
+    non2xxByStatus,
     errors,
   };
 }
