@@ -27,7 +27,7 @@ import { RedisListProducer, createRedis } from '@telemetryhub/queue';
 import { SimulatedDriver } from '../apps/hub/src/drivers/simulated-driver.js';
 import { ReadingBuffer } from '../apps/hub/src/buffer/reading-buffer.js';
 import { TaskPublisher } from '../apps/hub/src/publish/task-publisher.js';
-import { countSamples, createHubMetrics } from '../apps/hub/src/metrics/hub-metrics.js';
+import { countReadings, createHubMetrics } from '../apps/hub/src/metrics/hub-metrics.js';
 import { scrapeMetric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { pacedLoad } from './paced-load.js';
@@ -59,7 +59,7 @@ const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 /** Part 1: every simulated reading through the hub's own buffer and publisher into Redis. */
 async function sensorsToRedis(redisUrl: string) {
   const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
-  const metrics = createHubMetrics(createMetricsRegistry({ prefix: 'bench', version: '0', defaultMetrics: false }));
+  const metrics = createHubMetrics(createMetricsRegistry({ service: 'bench', version: '0', defaultMetrics: false }));
   const buffer = new ReadingBuffer(200_000, 'drop-oldest', metrics);
   const publisher = new TaskPublisher({
     buffer,
@@ -91,7 +91,7 @@ async function sensorsToRedis(redisUrl: string) {
       }
       const readings = sim.sampleAll(1, Date.now());
       buffer.add(readings);
-      countSamples(metrics, 'simulated', readings);
+      countReadings(metrics, 'simulated', readings.length);
       produced += readings.length;
       if (produced >= nextReport) {
         progress(`  ${produced} readings taken in`);
@@ -101,7 +101,7 @@ async function sensorsToRedis(redisUrl: string) {
     }
     const left = await publisher.stop(120_000);
     const seconds = (performance.now() - t0) / 1000;
-    const published = (await metrics.publishedSamples.get()).values[0]?.value ?? 0;
+    const published = (await metrics.publishedReadings.get()).values[0]?.value ?? 0;
     const dropped = (await metrics.bufferDropped.get()).values.reduce((n, v) => n + v.value, 0);
     if (left || dropped || published !== produced) {
       throw new Error(`lost readings: produced ${produced}, published ${published}, dropped ${dropped}, left ${left}`);
@@ -239,8 +239,8 @@ async function measureHub(redisUrl: string, body: string, ackMode: 'durable' | '
       atHalfRate,
       atRate,
       hubPeakRssMiB: (await processMemoryMiB(hub.pid)).peak,
-      bufferDropped: await scrapeMetric(hubUrl, 'telemetry_hub_buffer_dropped_samples_total'),
-      published: await scrapeMetric(hubUrl, 'telemetry_hub_published_samples_total'),
+      bufferDropped: await scrapeMetric(hubUrl, 'telemetryhub_hub_buffer_dropped_readings_total'),
+      published: await scrapeMetric(hubUrl, 'telemetryhub_hub_published_readings_total'),
     };
   } finally {
     await hub.stop('SIGTERM', 30_000);

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       await sleep(5000);
       const { rss } = await processMemoryMiB(hub.pid);
       peakRss = Math.max(peakRss, rss);
-      peakSpool = Math.max(peakSpool, await metric(url, 'telemetry_hub_spool_bytes'));
+      peakSpool = Math.max(peakSpool, await metric(url, 'telemetryhub_hub_spool_bytes'));
       if (Date.now() - lastReport >= 60_000) {
         lastReport = Date.now();
         const left = Math.max(0, Math.round((end - Date.now()) / 60_000));
@@ -72,8 +72,8 @@ async function main(): Promise<void> {
     const replayStart = Date.now();
     for (;;) {
       const [records, open] = await Promise.all([
-        metric(url, 'telemetry_hub_spool_records'),
-        metric(url, 'telemetry_hub_publish_circuit_open'),
+        metric(url, 'telemetryhub_hub_spool_records'),
+        metric(url, 'telemetryhub_hub_publish_circuit_open'),
       ]);
       if (records === 0 && open === 0) break;
       await sleep(1000);
@@ -81,9 +81,9 @@ async function main(): Promise<void> {
     const replaySeconds = (Date.now() - replayStart) / 1000;
     const after = await processMemoryMiB(hub.pid);
     const [taken, published, dropped] = await Promise.all([
-      metric(url, 'telemetry_hub_samples_total'),
-      metric(url, 'telemetry_hub_published_samples_total'),
-      metric(url, 'telemetry_hub_spool_dropped_samples_total'),
+      metric(url, 'telemetryhub_hub_readings_total'),
+      metric(url, 'telemetryhub_hub_published_readings_total'),
+      metric(url, 'telemetryhub_hub_spool_dropped_readings_total'),
     ]);
     const client = createRedis(redis.url);
     const queued = await client.llen('outage:pending');

@@ -81,7 +81,11 @@ export async function createBenchProcessor(
       MIGRATE_ON_START: 'false',
     },
   });
-  const registry = createMetricsRegistry({ prefix: 'taskproc', version: 'bench', defaultMetrics: false });
+  const registry = createMetricsRegistry({
+    service: 'telemetryhub-task-processor',
+    version: 'bench',
+    defaultMetrics: false,
+  });
   const processor = buildProcessor(config, {
     log: opts.log,
     registry,

@@ -161,7 +161,7 @@ async function settle(cluster: ChaosCluster, db: pg.Pool, redis: ReturnType<type
   const deadline = Date.now() + 300_000;
   for (;;) {
     const d = await queueDepths(redis, QUEUE);
-    const spool = await scrapeMetric(cluster.hubUrl, 'telemetry_hub_spool_records').catch(() => 1);
+    const spool = await scrapeMetric(cluster.hubUrl, 'telemetryhub_hub_spool_records').catch(() => 1);
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fold_pending');
     if (d.pending + d.processing + d.delayed === 0 && spool === 0 && rows[0]!.n === 0) return;
     if (Date.now() > deadline) {
@@ -184,7 +184,7 @@ async function sample(
     .then((r) => r.rows[0]!.n)
     .catch(() => NaN);
   const depth = await redis.llen(`${QUEUE}:pending`).catch(() => NaN);
-  const spool = await scrapeMetric(cluster.hubUrl, 'telemetry_hub_spool_bytes').catch(() => NaN);
+  const spool = await scrapeMetric(cluster.hubUrl, 'telemetryhub_hub_spool_bytes').catch(() => NaN);
   return {
     t_s: seconds(Date.now() - t0),
     acknowledged: ledger.acknowledged.size,

@@ -13,6 +13,9 @@ import { ROOT } from './support/manifests.js';
 import { healthcheckArgv, parseDockerfile } from './support/dockerfile.js';
 import { exportedNames, metricNames, shippedQueries } from './support/promql.js';
 
+/** Series Prometheus writes itself for every target it scrapes. */
+const PROMETHEUS_OWN = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
+
 let pipeline: LocalPipeline;
 before(async () => {
   // The images run tsc's output: build it (incremental; `npm test` has just type-checked, so usually a no-op).
@@ -52,11 +55,28 @@ test('every metric the alerts and the dashboard query is exported by the running
     assert.equal(res.status, 200);
     for (const n of exportedNames(await res.text())) exported.add(n);
   }
-  assert.ok(exported.has('telemetry_hub_samples_total') && exported.has('telemetry_queue_depth'));
+  assert.ok(exported.has('telemetryhub_hub_readings_total') && exported.has('telemetryhub_queue_depth'));
   const missing = shippedQueries().flatMap(({ where, expr }) =>
     metricNames(expr)
-      .filter((n) => !exported.has(n))
+      .filter((n) => !exported.has(n) && !PROMETHEUS_OWN.has(n))
       .map((n) => `${where}: ${n}`),
   );
   assert.deepEqual(missing, [], 'queries name metrics the apps do not export');
+});
+
+test('standard metrics keep their standard names, labelled with the service; ours share one prefix', async () => {
+  for (const [url, service] of [
+    [pipeline.hubUrl, 'telemetryhub-hub'],
+    [pipeline.processorUrl, 'telemetryhub-task-processor'],
+  ] as const) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    assert.match(text, new RegExp(`^process_cpu_seconds_total\\{service="${service}"\\} `, 'm'));
+    assert.match(text, new RegExp(`^nodejs_heap_size_used_bytes\\{service="${service}"\\} `, 'm'));
+    assert.match(
+      text,
+      new RegExp(`^telemetryhub_build_info\\{service="${service}",version="[^"]+",node_version="v`, 'm'),
+    );
+    const foreign = [...exportedNames(text)].filter((n) => !/^(telemetryhub_|process_|nodejs_)/.test(n));
+    assert.deepEqual(foreign, [], 'every other metric carries the product prefix');
+  }
 });

@@ -81,21 +81,24 @@ test(`Redis down for ${OUTAGE_SECONDS} s while the sensors run: afterwards every
   try {
     await waitUntil(
       'the first tasks are published',
-      async () => (await metric(url, 'telemetry_hub_published_tasks_total')) > 0,
+      async () => (await metric(url, 'telemetryhub_hub_published_tasks_total')) > 0,
     );
     await redis.pause();
     const outageStart = Date.now();
-    await waitUntil('the circuit opens', async () => (await metric(url, 'telemetry_hub_publish_circuit_open')) === 1);
+    await waitUntil(
+      'the circuit opens',
+      async () => (await metric(url, 'telemetryhub_hub_publish_circuit_open')) === 1,
+    );
     const ready = await fetch(`${url}/ready`);
     assert.equal(ready.status, 200, 'with a spool the hub stays ready while Redis is away');
     await sleep(Math.max(0, OUTAGE_SECONDS * 1000 - (Date.now() - outageStart)));
-    const spooled = await metric(url, 'telemetry_hub_spool_records');
+    const spooled = await metric(url, 'telemetryhub_hub_spool_records');
     assert.ok(spooled > 0, 'the outage went to the spool');
     await redis.resume();
     await waitUntil('the spool is replayed and the circuit closes', async () => {
       const [records, open] = await Promise.all([
-        metric(url, 'telemetry_hub_spool_records'),
-        metric(url, 'telemetry_hub_publish_circuit_open'),
+        metric(url, 'telemetryhub_hub_spool_records'),
+        metric(url, 'telemetryhub_hub_publish_circuit_open'),
       ]);
       return records === 0 && open === 0;
     });
@@ -116,10 +119,13 @@ test('a hub killed with SIGKILL during an outage replays its spool after restart
   const first = await startHub('killed', spoolDir);
   await waitUntil(
     'the first tasks are published',
-    async () => (await metric(first.url, 'telemetry_hub_published_tasks_total')) > 0,
+    async () => (await metric(first.url, 'telemetryhub_hub_published_tasks_total')) > 0,
   );
   await redis.pause();
-  await waitUntil('the spool holds tasks', async () => (await metric(first.url, 'telemetry_hub_spool_records')) >= 5);
+  await waitUntil(
+    'the spool holds tasks',
+    async () => (await metric(first.url, 'telemetryhub_hub_spool_records')) >= 5,
+  );
   first.hub.signal('SIGKILL');
   await first.hub.exitPromise;
 
@@ -138,15 +144,15 @@ test('a hub killed with SIGKILL during an outage replays its spool after restart
   const second = await startHub('killed', spoolDir, { SIM_DEVICES: '0' });
   try {
     assert.equal(
-      await metric(second.url, 'telemetry_hub_spool_quarantined_records_total'),
+      await metric(second.url, 'telemetryhub_hub_spool_quarantined_records_total'),
       1,
       'the torn record is counted',
     );
-    assert.ok((await metric(second.url, 'telemetry_hub_spool_records')) >= 5, 'the spool survived the kill');
+    assert.ok((await metric(second.url, 'telemetryhub_hub_spool_records')) >= 5, 'the spool survived the kill');
     await redis.resume();
     await waitUntil(
       'the spool is replayed',
-      async () => (await metric(second.url, 'telemetry_hub_spool_records')) === 0,
+      async () => (await metric(second.url, 'telemetryhub_hub_spool_records')) === 0,
     );
   } finally {
     await stopHub(second.hub);

@@ -39,7 +39,7 @@ test('a reading crosses hub → Redis → task-processor → PostgreSQL and come
       await db.end();
     }
     const metrics = await (await fetch(`${pipeline.hubUrl}/metrics`)).text();
-    assert.match(metrics, /telemetry_hub_published_tasks_total [1-9]/);
+    assert.match(metrics, /telemetryhub_hub_published_tasks_total [1-9]/);
   } finally {
     await pipeline.stop();
   }

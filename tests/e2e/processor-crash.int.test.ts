@@ -122,7 +122,11 @@ test('a processor killed with SIGKILL in the middle of a batch loses nothing: it
     return d.pending === 0 && d.processing === 0;
   });
   assert.equal(await stored('KILL-1'), TASKS, 'each reading exactly once');
-  assert.equal(await metric(b.url, 'taskproc_queue_reaped_tasks_total'), held, 'the dead consumer’s batch was reaped');
+  assert.equal(
+    await metric(b.url, 'telemetryhub_processor_queue_reaped_tasks_total'),
+    held,
+    'the dead consumer’s batch was reaped',
+  );
   assert.equal(await new DeadLetterQueue(redis, queue).count(), 0);
   await b.proc.stop('SIGTERM', 20_000);
   assert.equal((await b.proc.exitPromise).code, 0, 'graceful shutdown exits 0');
@@ -140,7 +144,7 @@ test('a processor frozen past its lease and then resumed neither loses nor doubl
   // the server before the freeze: the rows being there proves nothing) is the frozen processor resumed.
   await waitFor(
     'the frozen batch to be reaped',
-    async () => (await metric(b.url, 'taskproc_queue_reaped_tasks_total')) >= held,
+    async () => (await metric(b.url, 'telemetryhub_processor_queue_reaped_tasks_total')) >= held,
   );
   await waitFor('every reading', async () => (await stored('FRZ-1')) === TASKS);
   a.proc.signal('SIGCONT'); // its late insert dedups, its late ack removes nothing
@@ -150,7 +154,7 @@ test('a processor frozen past its lease and then resumed neither loses nor doubl
   });
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(await stored('FRZ-1'), TASKS, 'each reading exactly once');
-  assert.equal(await metric(b.url, 'taskproc_queue_reaped_tasks_total'), held);
+  assert.equal(await metric(b.url, 'telemetryhub_processor_queue_reaped_tasks_total'), held);
   assert.equal(await new DeadLetterQueue(redis, queue).count(), 0);
   assert.equal((await fetch(`${a.url}/health`)).status, 200, 'the resumed processor carries on');
   await Promise.all([a.proc.stop('SIGTERM', 20_000), b.proc.stop('SIGTERM', 20_000)]);

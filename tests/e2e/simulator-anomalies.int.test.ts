@@ -29,15 +29,16 @@ test('duplicates are stored once, gaps stay visible, held-back samples arrive, s
   try {
     await until(
       'the simulator sent 300 readings',
-      async () => (await scrapeMetric(pipeline.hubUrl, 'telemetry_hub_samples_total', { driver: 'simulated' })) >= 300,
+      async () =>
+        (await scrapeMetric(pipeline.hubUrl, 'telemetryhub_hub_readings_total', { source: 'simulated' })) >= 300,
       60_000,
       100,
     );
     assert.equal((await fetch(`${pipeline.hubUrl}/stop`, { method: 'POST' })).status, 200);
     await new Promise((r) => setTimeout(r, 200)); // a tick in flight at the stop
-    const sent = await scrapeMetric(pipeline.hubUrl, 'telemetry_hub_samples_total', { driver: 'simulated' });
+    const sent = await scrapeMetric(pipeline.hubUrl, 'telemetryhub_hub_readings_total', { source: 'simulated' });
     const injected = (kind: string) =>
-      scrapeMetric(pipeline.hubUrl, 'telemetry_hub_simulated_anomalies_total', { kind });
+      scrapeMetric(pipeline.hubUrl, 'telemetryhub_hub_simulated_anomalies_total', { kind });
     const [duplicates, gaps, held, spikes] = await Promise.all(
       ['duplicate', 'gap', 'out_of_order', 'spike'].map(injected),
     );

@@ -95,7 +95,7 @@ test('any event the hub answers 202 to is stored exactly as sent; anything else 
   const handler = createTelemetryHandler({
     pool,
     log,
-    metrics: createProcessorMetrics(createMetricsRegistry({ prefix: 'p', version: 't', defaultMetrics: false })),
+    metrics: createProcessorMetrics(createMetricsRegistry({ service: 'p', version: 't', defaultMetrics: false })),
   });
   let accepted = 0;
   let refused = 0;

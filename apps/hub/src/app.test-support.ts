@@ -40,7 +40,7 @@ export function buildTestHub(
     ...(opts.maxFutureSkewSeconds !== undefined ? { MAX_CLOCK_SKEW_SECONDS: opts.maxFutureSkewSeconds } : {}),
     ...(opts.skewPolicy ? { CLOCK_SKEW_POLICY: opts.skewPolicy } : {}),
   };
-  const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: 'test', defaultMetrics: false });
+  const registry = createMetricsRegistry({ service: 'telemetryhub-hub', version: 'test', defaultMetrics: false });
   const log = opts.log ?? pino({ level: 'silent' });
   const parts = buildHubIngest(config, {
     log,

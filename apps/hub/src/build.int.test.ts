@@ -27,7 +27,7 @@ test('buildHub, as main.ts runs it: a durable 202 means the reading is on the qu
     ...loadHubConfig({ env: { REDIS_URL: server.url, QUEUE_NAME: 'hubbuilt' } }),
     HUB_PORT: 0,
   };
-  const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: 'test', defaultMetrics: false });
+  const registry = createMetricsRegistry({ service: 'telemetryhub-hub', version: 'test', defaultMetrics: false });
   const hub = await buildHub(config, { devices: [] }, { log, registry });
   assert.equal(hub.drivers.length, 0);
   const listening = await hub.start();
@@ -58,7 +58,7 @@ test('buildHub with the simulator: its devices are registered, read and publishe
     ...loadHubConfig({ env: { REDIS_URL: server.url, QUEUE_NAME: 'hubsim', SIM_DEVICES: '2', SIM_RATE_HZ: '50' } }),
     HUB_PORT: 0,
   };
-  const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: 'test', defaultMetrics: false });
+  const registry = createMetricsRegistry({ service: 'telemetryhub-hub', version: 'test', defaultMetrics: false });
   const hub = await buildHub(config, devicesFromEnv(config), { log, registry });
   await hub.start();
   try {

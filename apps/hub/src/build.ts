@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { Readiness, type ShutdownStep } from '@telemetryhub/service-kit';
 import { createQueueProducer, createRedis, type QueueProducer, type RedisClient } from '@telemetryhub/queue';
 import type { HubConfig } from './config.js';
-import { countSamples, createHubMetrics, type HubMetrics } from './metrics/hub-metrics.js';
+import { countReadings, createHubMetrics, type HubMetrics } from './metrics/hub-metrics.js';
 import { ReadingBuffer } from './buffer/reading-buffer.js';
 import { createDrivers } from './drivers/create-drivers.js';
 import type { DevicesFile } from './drivers/devices-file.js';
@@ -164,7 +164,7 @@ export async function buildHub(
       for (const driver of drivers) {
         driver.start((readings) => {
           buffer.add(readings);
-          countSamples(metrics, driver.name, readings);
+          countReadings(metrics, driver.name, readings.length);
         });
       }
       return server;

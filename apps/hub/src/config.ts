@@ -157,7 +157,7 @@ export const HubConfigSchema = z.object({
     .enum(['reject', 'clamp'])
     .default('reject')
     .describe(
-      "what the hub does with such an event: `reject` it, or `clamp` its time to the hub's now; both counted in `telemetry_hub_clock_skew_events_total{action}` and per device at `GET /v1/clock-skew`",
+      "what the hub does with such an event: `reject` it, or `clamp` its time to the hub's now; both counted in `telemetryhub_hub_clock_skew_events_total{action}` and per device at `GET /v1/clock-skew`",
     ),
   TASK_TYPE: z.string().default(TaskTypes.ANALYZE).describe('type of the tasks the hub publishes'),
 });

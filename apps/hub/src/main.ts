@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     return;
   }
   const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL });
-  const registry = createMetricsRegistry({ prefix: 'telemetry_hub', version: VERSION });
+  const registry = createMetricsRegistry({ service: 'telemetryhub-hub', version: VERSION });
   const hub = await buildHub(config, deviceList, { log, registry });
   if (config.INGEST_API_KEYS.length === 0) log.warn('INGEST_API_KEYS is not set: HTTP ingest accepts anyone');
   await hub.start();

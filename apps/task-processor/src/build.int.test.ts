@@ -29,7 +29,11 @@ test('buildProcessor, as main.ts runs it: stores and folds what the queue holds,
     PROCESSOR_PORT: 0,
     FOLD_INTERVAL_MS: 100,
   };
-  const registry = createMetricsRegistry({ prefix: 'taskproc', version: 'test', defaultMetrics: false });
+  const registry = createMetricsRegistry({
+    service: 'telemetryhub-task-processor',
+    version: 'test',
+    defaultMetrics: false,
+  });
   const processor = buildProcessor(config, { log, registry });
   const server = await processor.start();
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -158,7 +158,7 @@ export const ProcessorConfigSchema = z.object({
     )
     .meta({ shownDefault: '`RAW_RETENTION_DAYS`' }),
   ALLOWED_LATENESS_MS: nonNegativeInt(DEFAULT_ALLOWED_LATENESS_MS).describe(
-    "a reading this far behind its device's newest event time is a late correction (`taskproc_late_corrections_total`)",
+    "a reading this far behind its device's newest event time is a late correction (`telemetryhub_processor_late_corrections_total`)",
   ),
   STARTUP_WAIT_SECONDS: nonNegativeInt(0)
     .describe(

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     return;
   }
   const log = createLogger({ service: 'task-processor', version: VERSION, level: config.LOG_LEVEL });
-  const registry = createMetricsRegistry({ prefix: 'taskproc', version: VERSION });
+  const registry = createMetricsRegistry({ service: 'telemetryhub-task-processor', version: VERSION });
   const processor = buildProcessor(config, { log, registry, files: { pseudonymizer, rules, deviceMetadata } });
   if (pseudonymizer) log.info('device ids are pseudonymised (DEVICE_ID_HMAC_KEY) before anything is stored');
   if (config.ADMIN_API_KEYS.length === 0) log.info('ADMIN_API_KEYS is not set: the admin API (/v1/dlq) is off');

@@ -17,7 +17,7 @@ export function registerQueueMetrics(registry: Registry, stats: Pick<QueueStats,
     return cached.value;
   };
   new Gauge({
-    name: 'telemetry_queue_depth',
+    name: 'telemetryhub_queue_depth',
     help: 'Tasks in the queue, by state (pending, processing, delayed, failed).',
     labelNames: ['queue', 'state'],
     registers: [registry],
@@ -28,7 +28,7 @@ export function registerQueueMetrics(registry: Registry, stats: Pick<QueueStats,
     },
   });
   new Gauge({
-    name: 'telemetry_queue_oldest_task_age_seconds',
+    name: 'telemetryhub_queue_oldest_task_age_seconds',
     help: 'Age of the oldest pending task by its created_at (0 when the queue is empty): the autoscaling signal.',
     labelNames: ['queue'],
     registers: [registry],
@@ -38,7 +38,7 @@ export function registerQueueMetrics(registry: Registry, stats: Pick<QueueStats,
     },
   });
   new Gauge({
-    name: 'telemetry_queue_consumers',
+    name: 'telemetryhub_queue_consumers',
     help: 'Consumers holding a lease on the queue.',
     labelNames: ['queue'],
     registers: [registry],

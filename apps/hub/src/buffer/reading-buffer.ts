@@ -32,7 +32,7 @@ export class ReadingBuffer {
     this.ring = new RingBuffer(capacity);
     this.tickets = new RingBuffer(capacity);
     metrics.bufferCapacity.set(capacity);
-    metrics.bufferSamples.set(0);
+    metrics.bufferReadings.set(0);
   }
 
   get size(): number {
@@ -82,7 +82,7 @@ export class ReadingBuffer {
       if (evicted) this.metrics.bufferDropped.inc({ reason: 'overflow' }, evicted);
     }
     if (ticket?.eager) this.eager += readings.length;
-    this.metrics.bufferSamples.set(this.ring.size);
+    this.metrics.bufferReadings.set(this.ring.size);
     this.listener?.();
     return readings.length;
   }
@@ -92,7 +92,7 @@ export class ReadingBuffer {
     const readings = this.ring.take(max);
     const tickets = this.tickets.take(max);
     if (this.eager > 0) for (const t of tickets) if (t?.eager) this.eager--;
-    this.metrics.bufferSamples.set(this.ring.size);
+    this.metrics.bufferReadings.set(this.ring.size);
     return { readings, tickets };
   }
 

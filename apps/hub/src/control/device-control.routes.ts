@@ -34,9 +34,9 @@ export function deviceControlRouter(deps: {
       state: deps.registry.state,
       latest_sample: deps.registry.latestSample(),
       metrics: {
-        samples_processed: await total(deps.metrics.samples),
+        samples_processed: await total(deps.metrics.readings),
         samples_dropped: await total(deps.metrics.bufferDropped),
-        samples_published: await total(deps.metrics.publishedSamples),
+        samples_published: await total(deps.metrics.publishedReadings),
         buffer_samples: deps.buffer.size,
         buffer_capacity: deps.buffer.capacity,
       },

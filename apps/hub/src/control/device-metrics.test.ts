@@ -18,13 +18,13 @@ test('device state and last-sample time are exported per device, read at scrape 
   devices.register('d2');
   registerDeviceMetrics(registry, devices);
 
-  const idle = await values(registry, 'telemetry_hub_device_state');
+  const idle = await values(registry, 'telemetryhub_hub_device_state');
   assert.equal(idle.length, 8, 'four states for each of two devices');
   assert.deepEqual(
     idle.filter((v) => v.value === 1).map((v) => `${v.labels.device}=${v.labels.state}`),
     ['d1=Idle', 'd2=Idle'],
   );
-  assert.deepEqual(await values(registry, 'telemetry_hub_device_last_sample_timestamp_seconds'), []);
+  assert.deepEqual(await values(registry, 'telemetryhub_hub_device_last_reading_timestamp_seconds'), []);
 
   devices.startAll();
   const before = Date.now() / 1000;
@@ -40,12 +40,12 @@ test('device state and last-sample time are exported per device, read at scrape 
   devices.readFailed('d2', 'timeout');
   devices.readFailed('d2', 'timeout');
 
-  const states = await values(registry, 'telemetry_hub_device_state');
+  const states = await values(registry, 'telemetryhub_hub_device_state');
   assert.deepEqual(
     states.filter((v) => v.value === 1).map((v) => `${v.labels.device}=${v.labels.state}`),
     ['d1=Measuring', 'd2=SafeState'],
   );
-  const last = await values(registry, 'telemetry_hub_device_last_sample_timestamp_seconds');
+  const last = await values(registry, 'telemetryhub_hub_device_last_reading_timestamp_seconds');
   assert.equal(last.length, 1);
   assert.equal(last[0]?.labels.device, 'd1');
   assert.ok(last[0]!.value >= before - 1 && last[0]!.value <= Date.now() / 1000 + 1);

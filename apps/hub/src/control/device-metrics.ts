@@ -11,7 +11,7 @@ const STATES: readonly DeviceState[] = ['Idle', 'Measuring', 'Error', 'SafeState
  */
 export function registerDeviceMetrics(registry: Registry, devices: DeviceRegistry): void {
   new Gauge({
-    name: 'telemetry_hub_device_state',
+    name: 'telemetryhub_hub_device_state',
     help: "1 for the device's current state (Idle, Measuring, Error, SafeState), 0 for the others.",
     labelNames: ['device', 'state'],
     registers: [registry],
@@ -23,7 +23,7 @@ export function registerDeviceMetrics(registry: Registry, devices: DeviceRegistr
     },
   });
   new Gauge({
-    name: 'telemetry_hub_device_last_sample_timestamp_seconds',
+    name: 'telemetryhub_hub_device_last_reading_timestamp_seconds',
     help: 'Unix time of the last reading the hub took from the device (absent until the first one).',
     labelNames: ['device'],
     registers: [registry],

@@ -103,7 +103,10 @@ test('reads CSV, NMEA and binary devices at once, skipping and counting malforme
       ],
       'binary frames carry the device’s own sequence: the corrupted frame 8 is a visible gap',
     );
-    assert.equal(await counter('telemetry_hub_driver_errors_total', { driver: 'serial', kind: 'malformed_frame' }), 3);
+    assert.equal(
+      await counter('telemetryhub_hub_driver_errors_total', { driver: 'serial', kind: 'malformed_frame' }),
+      3,
+    );
     assert.equal(got[0]!.firmware, 'fw-2');
   } finally {
     await Promise.all(devices.map((d) => new Promise((r) => d.close(r))));
@@ -125,7 +128,8 @@ test('reconnects when the port disappears and comes back, and keeps reading', as
     await pair.unplug();
     await until(
       'the driver saw the port go',
-      async () => (await counter('telemetry_hub_driver_errors_total', { driver: 'serial', kind: 'disconnected' })) >= 1,
+      async () =>
+        (await counter('telemetryhub_hub_driver_errors_total', { driver: 'serial', kind: 'disconnected' })) >= 1,
     );
     await new Promise((r) => setTimeout(r, 400)); // a few failed reopen attempts while unplugged
     pair = await PtyPair.start({ dir: first.dir });
@@ -134,7 +138,7 @@ test('reconnects when the port disappears and comes back, and keeps reading', as
       await send(device, '{"temperature":30,"seq":2}\n');
       return got.some((r) => r.value === 30);
     });
-    assert.equal(await counter('telemetry_hub_driver_reconnects_total', { driver: 'serial' }), 1);
+    assert.equal(await counter('telemetryhub_hub_driver_reconnects_total', { driver: 'serial' }), 1);
     assert.equal(control.get('json-1')?.state, 'Measuring', 'a brief unplug does not latch a fault');
   } finally {
     await new Promise((r) => device.close(r));
@@ -208,7 +212,8 @@ test('a port whose device node disappears is dropped even though its reads never
     rmSync(pair.hostPath); // the cable still works; only the device node is gone
     await until(
       'the driver dropped the port',
-      async () => (await counter('telemetry_hub_driver_errors_total', { driver: 'serial', kind: 'disconnected' })) >= 1,
+      async () =>
+        (await counter('telemetryhub_hub_driver_errors_total', { driver: 'serial', kind: 'disconnected' })) >= 1,
     );
     assert.equal(driver.isOpen('node-1'), false);
     symlinkSync(target, pair.hostPath); // plugged back in

@@ -5,7 +5,7 @@ import { createHubMetrics } from '../metrics/hub-metrics.js';
 import { ClockSkewGuard } from './clock-skew-guard.js';
 
 test('the per-device skew table keeps the devices seen most recently, at most maxDevices, most events first', () => {
-  const metrics = createHubMetrics(createMetricsRegistry({ prefix: 't', version: 't', defaultMetrics: false }));
+  const metrics = createHubMetrics(createMetricsRegistry({ service: 't', version: 't', defaultMetrics: false }));
   const guard = new ClockSkewGuard({ maxFutureSkewMs: 1000, policy: 'reject', metrics, maxDevices: 3 });
   const report = guard.parseOptions.onFutureSkew!;
   report('a', 5_000, 'rejected');

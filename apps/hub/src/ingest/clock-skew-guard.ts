@@ -11,7 +11,7 @@ export interface DeviceSkew {
 
 /**
  * The hub's clock-skew guard: events stamped further ahead than MAX_CLOCK_SKEW_SECONDS are refused or clamped to
- * now (CLOCK_SKEW_POLICY), counted in `telemetry_hub_clock_skew_events_total{action}` and per device in a bounded
+ * now (CLOCK_SKEW_POLICY), counted in `telemetryhub_hub_clock_skew_events_total{action}` and per device in a bounded
  * table (the devices seen most recently, at most `maxDevices`) served at `GET /v1/clock-skew`, so the device with
  * the fast clock can be found without a label per device in Prometheus.
  */

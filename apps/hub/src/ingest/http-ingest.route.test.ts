@@ -40,8 +40,8 @@ test('accepts every producer shape, alone and in a batch, with 202 and counts', 
     assert.equal(batch.headers.get('etag'), null, 'no ETag: nothing the hub serves is cached');
     assert.equal(hub.buffer.size, 1 + 5 + 1 + 6);
     const text = await (await fetch(`${srv.url}/metrics`)).text();
-    assert.match(text, /telemetry_hub_samples_total\{driver="http",metric="temperature"\} 5\n/);
-    assert.match(text, /telemetry_hub_samples_total\{driver="http",metric="humidity"\} 2\n/);
+    assert.match(text, /telemetryhub_hub_readings_total\{source="http"\} 13\n/);
+    assert.doesNotMatch(text, /metric="/, 'no label takes its value from what a client sent');
   } finally {
     await srv.close();
   }
@@ -125,7 +125,7 @@ test('under the reject policy a full buffer answers 503 with Retry-After and /re
     assert.equal(r.headers.get('retry-after'), '1');
     assert.equal((await fetch(`${srv.url}/ready`)).status, 503);
     const text = await (await fetch(`${srv.url}/metrics`)).text();
-    assert.match(text, /telemetry_hub_buffer_dropped_samples_total\{reason="rejected"\} 1/);
+    assert.match(text, /telemetryhub_hub_buffer_dropped_readings_total\{reason="rejected"\} 1/);
   } finally {
     await srv.close();
   }
@@ -138,7 +138,7 @@ test('serves /health, Prometheus /metrics and a problem+json 404', async () => {
     assert.deepEqual(await (await fetch(`${srv.url}/health`)).json(), { status: 'ok' });
     const metrics = await fetch(`${srv.url}/metrics`);
     assert.match(metrics.headers.get('content-type') ?? '', /text\/plain/);
-    assert.match(await metrics.text(), /telemetry_hub_buffer_capacity_samples 1000/);
+    assert.match(await metrics.text(), /telemetryhub_hub_buffer_capacity_readings 1000/);
     const missing = await fetch(`${srv.url}/nope`);
     assert.equal(missing.status, 404);
     assert.match(missing.headers.get('content-type') ?? '', /problem\+json/);
@@ -167,7 +167,7 @@ test('with API keys configured: 401 problem+json without a valid key, 202 with o
     );
     assert.equal((await post(`${srv.url}/telemetry`, fixture('event-v2'), { 'x-api-key': 's3cret-a' })).status, 202);
     const text = await (await fetch(`${srv.url}/metrics`)).text();
-    assert.match(text, /telemetry_hub_ingest_rejected_events_total\{reason="unauthorized"\} 2/);
+    assert.match(text, /telemetryhub_hub_ingest_rejected_events_total\{reason="unauthorized"\} 2/);
     assert.equal(hub.buffer.size, 2);
   } finally {
     await srv.close();
@@ -240,7 +240,7 @@ test('with CLOCK_SKEW_POLICY=clamp, a skewed event is accepted at the hub time a
     assert.equal(table.devices[0]?.clamped, 2);
     assert.equal(table.devices[0]?.rejected, 0);
     assert.ok(Math.abs(table.devices[0]!.max_ahead_seconds - 3600) <= 2);
-    const metric = await hub.registry.getSingleMetricAsString('telemetry_hub_clock_skew_events_total');
+    const metric = await hub.registry.getSingleMetricAsString('telemetryhub_hub_clock_skew_events_total');
     assert.match(metric, /action="clamped"} 2/);
   } finally {
     await srv.close();

@@ -5,7 +5,7 @@ import { jsonTextHasNoNul, parseEvents, type ParseOptions } from '@telemetryhub/
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
 import type { RateLimiter } from './rate-limiter.js';
-import { countSamples, type HubMetrics } from '../metrics/hub-metrics.js';
+import { countReadings, type HubMetrics } from '../metrics/hub-metrics.js';
 
 export interface HttpIngestDeps {
   buffer: ReadingBuffer;
@@ -79,7 +79,7 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
       res.setHeader('Retry-After', '1');
       throw new AppError(ErrorCodes.BACKPRESSURE, 'the hub buffer is full; retry later');
     }
-    countSamples(deps.metrics, 'http', parsed.readings);
+    countReadings(deps.metrics, 'http', parsed.readings.length);
     if (ticket) {
       try {
         await untilDurable(ticket, deps.durableAck!.timeoutMs);

@@ -37,7 +37,7 @@ async function startIngest(
   durableAck = false,
 ) {
   const metrics = createHubMetrics(
-    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+    createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
   const buffer = new ReadingBuffer(capacity, policy, metrics);
   const topicRoot = session?.topicRoot ?? `t${++clients}`;

@@ -5,7 +5,7 @@ import { briefError, summarizeIssues } from '@telemetryhub/service-kit';
 import { jsonTextHasNoNul, parseEvents, type ParseOptions, type Reading } from '@telemetryhub/schemas';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
-import { countSamples, type HubMetrics } from '../metrics/hub-metrics.js';
+import { countReadings, type HubMetrics } from '../metrics/hub-metrics.js';
 
 export interface MqttIngestOptions {
   /** `mqtt://user:pass@host:1883` (or `mqtts://`). */
@@ -31,7 +31,7 @@ export interface MqttIngestOptions {
   durableAck?: boolean;
 }
 
-/** Why a message was not taken (a label of telemetry_hub_ingest_rejected_events_total). */
+/** Why a message was not taken (a label of telemetryhub_hub_ingest_rejected_events_total). */
 export type MqttRejectReason = 'malformed' | 'invalid' | 'too_large';
 
 /**
@@ -108,7 +108,7 @@ export class MqttIngest {
     }
     const ticket = this.o.durableAck ? new AckTicket(readings.length, true) : undefined;
     this.o.buffer.add(readings, ticket);
-    countSamples(this.o.metrics, 'mqtt', readings);
+    countReadings(this.o.metrics, 'mqtt', readings.length);
     if (ticket) await ticket.done;
   }
 

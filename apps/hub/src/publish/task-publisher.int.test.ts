@@ -23,7 +23,7 @@ after(() => server.stop());
 
 function setup(queue: string, batchMaxReadings: number) {
   const metrics = createHubMetrics(
-    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+    createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
   const buffer = new ReadingBuffer(100_000, 'drop-oldest', metrics);
   const redis = createRedis(server.url, { offlineQueue: false, commandTimeoutMs: 1000 });
@@ -96,7 +96,7 @@ test('holds its batch through a Redis outage and delivers everything once Redis 
 
 test('at the queue depth limit the publisher holds its batches, and delivers them once consumers make room', async () => {
   const metrics = createHubMetrics(
-    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+    createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
   const buffer = new ReadingBuffer(10_000, 'drop-oldest', metrics);
   const redis = createRedis(server.url, { offlineQueue: false, commandTimeoutMs: 1000 });
@@ -144,7 +144,7 @@ test('at the queue depth limit the publisher holds its batches, and delivers the
 
 test("on a sharded queue each task holds one shard's devices, and each device stays in order on its shard", async () => {
   const metrics = createHubMetrics(
-    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+    createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
   const buffer = new ReadingBuffer(10_000, 'drop-oldest', metrics);
   const redis = createRedis(server.url, { offlineQueue: false, commandTimeoutMs: 1000 });
@@ -239,7 +239,7 @@ test('group commit: requests arriving within one linger share one publish, and e
 
 test('with Redis away and no spool, a ticket waits; stop() fails it rather than let it look stored', async () => {
   const metrics = createHubMetrics(
-    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+    createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
   const buffer = new ReadingBuffer(1000, 'drop-oldest', metrics);
   const redis = createRedis(`redis://127.0.0.1:${await freePort()}`, { offlineQueue: false, commandTimeoutMs: 200 });
@@ -278,7 +278,7 @@ describe('with a disk spool', () => {
 
   async function spooled(queue: string, spoolDir: string, opts: { maxDepth?: number; batch?: number } = {}) {
     const metrics = createHubMetrics(
-      createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+      createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
     );
     const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
     const spool = await TaskSpool.open({
@@ -328,7 +328,7 @@ describe('with a disk spool', () => {
     assert.equal(spool.pendingTasks, outageTasks);
     await aof.resume();
     buffer.add(input.slice(400)); // live traffic while the spool replays
-    await until('the spool is replayed', async () => spool.isEmpty && (await value(metrics.publishedSamples)) === 600);
+    await until('the spool is replayed', async () => spool.isEmpty && (await value(metrics.publishedReadings)) === 600);
     assert.equal(await publisher.stop(5000), 0);
     await spool.close();
     redis.disconnect();

@@ -196,7 +196,7 @@ export class TaskPublisher {
       else failAll(tickets, 'spool_full');
     });
     this.held = [];
-    this.o.metrics.heldSamples.set(0);
+    this.o.metrics.heldReadings.set(0);
     return true;
   }
 
@@ -260,7 +260,7 @@ export class TaskPublisher {
 
   private fillHeld(): void {
     while (this.held.length < this.maxTasksPerFlush && this.o.buffer.size > 0) this.held.push(...this.takeTasks());
-    this.o.metrics.heldSamples.set(this.heldReadings);
+    this.o.metrics.heldReadings.set(this.heldReadings);
   }
 
   private async flush(): Promise<void> {
@@ -275,7 +275,7 @@ export class TaskPublisher {
       sent.reduce((n, t) => n + t.payload.readings.length, 0),
     );
     this.held = this.held.filter((_, i) => !pushed[i]);
-    this.o.metrics.heldSamples.set(this.heldReadings);
+    this.o.metrics.heldReadings.set(this.heldReadings);
     if (this.held.length) throw new QueueFullError(this.o.producer.queue, this.o.producer.maxDepth);
   }
 
@@ -291,7 +291,7 @@ export class TaskPublisher {
 
   private countPublished(tasks: number, readings: number): void {
     this.o.metrics.publishedTasks.inc(tasks);
-    this.o.metrics.publishedSamples.inc(readings);
+    this.o.metrics.publishedReadings.inc(readings);
   }
 
   /**

@@ -34,7 +34,7 @@ function task(i: number, priority: number): TaskEnvelope & { payload: { readings
 test('a filling spool warns at 70 %, keeps the last 10 % for urgent tasks, and counts what it drops', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'task-spool-'));
   const metrics = createHubMetrics(
-    createMetricsRegistry({ prefix: 'telemetry_hub', version: 't', defaultMetrics: false }),
+    createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
   const warnings: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line).msg as string) });

@@ -132,7 +132,7 @@ export class TaskSpool {
     this.lastDropLog = now;
     this.o.log.error(
       { dir: this.o.dir, readings, capacityBytes: this.o.capacityBytes },
-      'spool full: dropping normal-priority readings (see telemetry_hub_spool_dropped_samples_total)',
+      'spool full: dropping normal-priority readings (see telemetryhub_hub_spool_dropped_readings_total)',
     );
   }
 

@@ -52,7 +52,9 @@ after(async () => {
 });
 
 const metrics = () =>
-  createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+  createProcessorMetrics(
+    createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
+  );
 const alertTask = (device: string, value: number) => {
   const raw = JSON.stringify({
     type: 'telemetry.alert',

@@ -81,7 +81,7 @@ function runnerFor(
 function pipeline() {
   const queue = `it${++queueN}`;
   const metrics = createProcessorMetrics(
-    createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+    createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
   );
   const consumer = new ReliableConsumer(redis, blocking, queue);
   const handlers = new HandlerRegistry().register(TELEMETRY_TASK_TYPES, createTelemetryHandler({ pool, metrics, log }));
@@ -302,7 +302,11 @@ test('serves the newest reading of a device and metric, and a 404 problem when t
     JSON.stringify({ type: 'telemetry.store', payload: { device_id: 'Q-1', timestamp: s, humidity: v } });
   await p.producer.enqueue([at(1766745060, 10), at(1766745120, 30), at(1766745090, 20)]);
   await p.runner.run(await p.consumer.fetch(10, 0), () => true);
-  const registry = createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false });
+  const registry = createMetricsRegistry({
+    service: 'telemetryhub-task-processor',
+    version: 't',
+    defaultMetrics: false,
+  });
   const server = createApp({ log, registry, readiness: new Readiness(), pool }).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -352,7 +356,11 @@ test('with pseudonymisation on, no table holds the device id it sent, and querie
   const derived = deriveEventId('P-secret-7', 'temperature', '2025-12-26T10:30:00.000Z', 85.1);
   assert.deepEqual(rows, [{ event_id: pseudonymizer.eventId(derived) }], 'the event id is re-keyed as well');
 
-  const registry = createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false });
+  const registry = createMetricsRegistry({
+    service: 'telemetryhub-task-processor',
+    version: 't',
+    defaultMetrics: false,
+  });
   const server = createApp({ log, registry, readiness: new Readiness(), pool, pseudonymizer }).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -372,7 +380,7 @@ test('with pseudonymisation on, no table holds the device id it sent, and querie
 test('a transient failure is retried through the delayed set, then dead-lettered when attempts run out', async () => {
   const queue = `it${++queueN}`;
   const metrics = createProcessorMetrics(
-    createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+    createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
   );
   const consumer = new ReliableConsumer(redis, blocking, queue);
   let calls = 0;
@@ -473,7 +481,7 @@ test('a task carrying an event from the future (device clock ahead) is dead-lett
 test('the latest value per device and metric is served from Redis, and a late reading never overwrites it', async () => {
   const queue = `it${++queueN}`;
   const metrics = createProcessorMetrics(
-    createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+    createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
   );
   const latest = new LatestCache(redis, log, `t${queueN}`);
   const consumer = new ReliableConsumer(redis, blocking, queue);
@@ -491,7 +499,11 @@ test('the latest value per device and metric is served from Redis, and a late re
   await runner.run(await consumer.fetch(10, 0), () => true);
   assert.equal((await latest.get('LAT-1', 'pressure'))?.value, 30);
 
-  const registry = createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false });
+  const registry = createMetricsRegistry({
+    service: 'telemetryhub-task-processor',
+    version: 't',
+    defaultMetrics: false,
+  });
   const server = createApp({ log, registry, readiness: new Readiness(), pool, latest }).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

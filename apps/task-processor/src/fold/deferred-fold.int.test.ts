@@ -30,7 +30,9 @@ after(async () => {
 });
 
 const metrics = () =>
-  createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+  createProcessorMetrics(
+    createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
+  );
 
 /** A deferred fold (never on a timer here: the tests fold by hand) and a handler storing through it. */
 function processor(options: Partial<DeferredFoldOptions> = {}) {

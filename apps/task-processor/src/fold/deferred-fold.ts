@@ -215,7 +215,7 @@ export class DeferredFold {
     if (outcome.rollupRows) m.dbRowsWritten.inc({ table: 'rollups' }, outcome.rollupRows);
     if (outcome.deviceRows) m.dbRowsWritten.inc({ table: 'devices' }, outcome.deviceRows);
     for (const a of outcome.changedAlerts) {
-      m.alerts.inc({ metric: a.metric, rule: a.rule, action: a.state === 'firing' ? 'fire' : 'resolve' });
+      m.alerts.inc({ rule: a.rule, action: a.state === 'firing' ? 'fire' : 'resolve' });
     }
     if (outcome.changedAlerts.length) m.dbRowsWritten.inc({ table: 'alerts' }, outcome.changedAlerts.length);
   }

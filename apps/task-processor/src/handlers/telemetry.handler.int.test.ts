@@ -34,7 +34,9 @@ after(async () => {
 });
 
 const newMetrics = () =>
-  createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+  createProcessorMetrics(
+    createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
+  );
 const handler = (metrics = newMetrics()) => createTelemetryHandler({ pool, log, metrics });
 const taskFrom = (raw: string): ParsedTask => {
   const { payload, ...header } = parseTaskEnvelope(raw);
@@ -53,7 +55,7 @@ async function withApi(use: (base: string) => Promise<void>, more: Partial<Proce
     log,
     pool,
     readiness: new Readiness(),
-    registry: createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }),
+    registry: createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
     ...more,
   });
   const httpServer = app.listen(0, '127.0.0.1');
@@ -200,7 +202,9 @@ test('a bucket stored out of the storable magnitude (before the bound) takes new
 });
 
 test('an alert fires, holds inside the hysteresis band, resolves past it, and can fire again', async () => {
-  const m = createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+  const m = createProcessorMetrics(
+    createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
+  );
   const h = createTelemetryHandler({ pool, log, metrics: m });
   const at = (second: number, value: number) =>
     taskFrom(
@@ -232,7 +236,9 @@ test('an alert fires, holds inside the hysteresis band, resolves past it, and ca
 test('outliers: one alert per excursion from the running statistics, duplicates folded once, two replicas at once', async () => {
   const outliers = { z: 4, resolveZ: 2, alpha: 0.05, minSamples: 30 };
   const metrics = () =>
-    createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+    createProcessorMetrics(
+      createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
+    );
   // Two handlers on one database, as two processor replicas would be.
   const h1 = createTelemetryHandler({ pool, log, metrics: metrics(), outliers });
   const h2 = createTelemetryHandler({ pool, log, metrics: metrics(), outliers });

@@ -145,7 +145,7 @@ export function createTelemetryHandler(deps: {
       if (changedAlerts.length) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, changedAlerts.length);
       // Counted after the commit, from the rows really changed: a rolled-back attempt counts nothing.
       for (const a of changedAlerts) {
-        deps.metrics.alerts.inc({ metric: a.metric, rule: a.rule, action: a.state === 'firing' ? 'fire' : 'resolve' });
+        deps.metrics.alerts.inc({ rule: a.rule, action: a.state === 'firing' ? 'fire' : 'resolve' });
       }
       deps.metrics.duplicateReadings.inc(items.length - added.size);
       if (lateAdded) deps.metrics.lateReadings.inc({ reason: LATE_REASONS.beyondHorizon }, lateAdded);

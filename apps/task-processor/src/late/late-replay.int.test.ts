@@ -32,7 +32,9 @@ const daysAgo = (days: number) => new Date(NOW - days * DAY).toISOString();
 const reading = (device: string, iso: string, value: number): Reading =>
   testReading({ event_id: randomUUID(), device_id: device, metric: 'temperature', event_time: iso, value });
 const metricsFor = () =>
-  createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+  createProcessorMetrics(
+    createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
+  );
 const handlerWith = (pool: pg.Pool, metrics: ProcessorMetrics, horizonDays: number, observe = true) =>
   createTelemetryHandler({
     pool,
@@ -145,7 +147,7 @@ test('POST /v1/late-readings/replay: an admin key, by device, a bad limit is a 4
       log,
       pool,
       readiness: new Readiness(),
-      registry: createMetricsRegistry({ prefix: 't', version: 't', defaultMetrics: false }),
+      registry: createMetricsRegistry({ service: 't', version: 't', defaultMetrics: false }),
       lateReplayer: replayerWith(pool, metrics, 60),
       ...keys,
     });

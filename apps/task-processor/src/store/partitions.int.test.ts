@@ -41,7 +41,9 @@ const reading = (device: string, iso: string, value = 1): Reading =>
   testReading({ event_id: randomUUID(), device_id: device, metric: 'temperature', event_time: iso, value });
 const task = testTask;
 const metricsFor = () =>
-  createProcessorMetrics(createMetricsRegistry({ prefix: 'taskproc', version: 't', defaultMetrics: false }));
+  createProcessorMetrics(
+    createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
+  );
 const counted = async (c: Counter, labels: Record<string, string> = {}) =>
   (await c.get()).values
     .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
@@ -139,7 +141,7 @@ test('the handler creates the partitions its rows need, and sends readings beyon
       log,
       pool,
       readiness: new Readiness(),
-      registry: createMetricsRegistry({ prefix: 't', version: 't', defaultMetrics: false }),
+      registry: createMetricsRegistry({ service: 't', version: 't', defaultMetrics: false }),
     });
     const http = app.listen(0, '127.0.0.1');
     await once(http, 'listening');
