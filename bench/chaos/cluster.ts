@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { TcpFaultProxy, freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/testkit';
 import { startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 import { processMemoryMiB } from '../process-stats.js';
+import { createRedis, type RedisClient } from '@telemetryhub/queue';
 
 /**
  * The whole stack as `npm start` runs it — durable PostgreSQL, Redis with its append-only file, the hub with a
@@ -70,6 +71,11 @@ export class ChaosCluster {
       this.logDir,
     );
     await waitReady(this.hubUrl, this.hub, 'hub', 60_000);
+  }
+
+  /** A connection of its own to Redis (not through the hub's link), for faults that reconfigure the server. */
+  adminRedis(): RedisClient {
+    return createRedis(this.stack.redis.url, { commandTimeoutMs: 5000 });
   }
 
   /** Records every process's peak resident memory so far (MiB). */

@@ -16,20 +16,37 @@ async function killProcessor(c: ChaosCluster, signal: 'SIGKILL' | 'SIGTERM'): Pr
   await c.startProcessor();
 }
 
-/** The hub's link to Redis (through the cluster's fault proxy) in `mode` for 10 s, then back to normal. */
-function linkFault(name: string, mode: LinkMode, quick = false): Fault {
+/** The hub's link to Redis (through the cluster's fault proxy) in `mode` for `ms`, then back to normal. */
+function linkFault(name: string, mode: LinkMode, quick = false, ms = 10_000): Fault {
   return {
     name,
     quick,
     inject: async (c) => {
       c.hubLink.set(mode);
-      await sleep(10_000);
+      await sleep(ms);
       c.hubLink.set({ kind: 'pass' });
     },
   };
 }
 
-/** The faults, in the order a run injects them. */
+/** PostgreSQL stopped (fast shutdown) for `ms`, then started again on its data. */
+function postgresStopped(name: string, ms: number, quick: boolean): Fault {
+  return {
+    name,
+    quick,
+    inject: async (c) => {
+      await c.stack.postgres.halt();
+      await sleep(ms);
+      await c.stack.postgres.resume();
+    },
+  };
+}
+
+/**
+ * The faults, in the order a run injects them. `--quick` injects the quick ones once; the full run every one, then
+ * the quick ones a second time (more than 20 faults: a processor killed mid-batch several times, Redis and
+ * PostgreSQL crashed twice).
+ */
 export const FAULTS: Fault[] = [
   {
     name: 'processor killed (SIGKILL) under load',
@@ -41,19 +58,37 @@ export const FAULTS: Fault[] = [
     quick: true,
     inject: (c) => killProcessor(c, 'SIGTERM'),
   },
-  {
-    name: 'PostgreSQL stopped for 5 s',
-    quick: true,
-    inject: async (c) => {
-      await c.stack.postgres.halt();
-      await sleep(5000);
-      await c.stack.postgres.resume();
-    },
-  },
+  postgresStopped('PostgreSQL stopped for 5 s', 5000, true),
+  postgresStopped('PostgreSQL stopped for 30 s', 30_000, false),
   {
     name: 'Redis restarted (append-only file, clean shutdown)',
     quick: true,
     inject: (c) => c.stack.redis.restart(),
+  },
+  {
+    name: 'Redis killed (SIGKILL) and restarted from its append-only file',
+    quick: true,
+    inject: (c) => c.stack.redis.restart('SIGKILL'),
+  },
+  {
+    name: 'PostgreSQL crashed (a backend SIGKILLed: every connection reset, crash recovery)',
+    quick: true,
+    inject: (c) => c.stack.postgres.crash(),
+  },
+  {
+    name: 'Redis at maxmemory for 10 s (writes refused: out of memory)',
+    quick: false,
+    inject: async (c) => {
+      const redis = c.adminRedis();
+      try {
+        const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+        await redis.config('SET', 'maxmemory', String(used + 64 * 1024));
+        await sleep(10_000);
+        await redis.config('SET', 'maxmemory', '0');
+      } finally {
+        redis.disconnect();
+      }
+    },
   },
   {
     name: 'hub killed (SIGKILL) while producers are being answered',
@@ -65,6 +100,7 @@ export const FAULTS: Fault[] = [
     },
   },
   linkFault('hub cut off from Redis for 10 s (connections reset, new ones refused)', { kind: 'reset' }, true),
+  linkFault('hub cut off from Redis for 60 s', { kind: 'reset' }, false, 60_000),
   linkFault('hub to Redis link silent for 10 s (half-open: nothing answers, nothing closes)', { kind: 'blackhole' }),
   linkFault('hub to Redis link slowed to 200 ms each way for 10 s', { kind: 'delay', delayMs: 200 }),
   {
@@ -77,3 +113,9 @@ export const FAULTS: Fault[] = [
     },
   },
 ];
+
+/** What a run injects, in order; names are unique (a fault injected twice is named so). */
+export function faultSchedule(quick: boolean): Fault[] {
+  const cheap = FAULTS.filter((f) => f.quick);
+  return quick ? cheap : [...FAULTS, ...cheap.map((f) => ({ ...f, name: `${f.name}, again` }))];
+}

@@ -4,7 +4,7 @@ import { createRedis, queueDepths } from '@telemetryhub/queue';
 import { scrapeMetric } from '../../scripts/local-pipeline.js';
 import { machine, type Machine } from '../process-stats.js';
 import { ChaosCluster } from './cluster.js';
-import { FAULTS } from './faults.js';
+import { faultSchedule } from './faults.js';
 import { Ledger, type LedgerEvent } from './ledger.js';
 import { postOnce, produceOverHttp, produceOverLpush, pushPoison } from './producers.js';
 import { verify, type Verdict } from './verify.js';
@@ -50,7 +50,7 @@ const APP_ENV = {
  */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const { progress } = opts;
-  const faults = FAULTS.filter((f) => !opts.quick || f.quick);
+  const faults = faultSchedule(opts.quick);
   progress('starting Redis (AOF), PostgreSQL (durable), the task-processor and the hub');
   const cluster = await ChaosCluster.start(APP_ENV);
   progress(`app logs: ${cluster.logDir} (removed after a run that settles)`);

@@ -5,9 +5,9 @@ import { runChaos } from '../../bench/chaos/run.js';
 // `npm run chaos -- --quick`, as a test: the whole stack as `npm start` runs it, producers over HTTP and plain
 // LPUSH (duplicates, out of order, poison), and the cheap faults in turn — then nothing lost, nothing doubled,
 // exactly the poison dead-lettered, rollups equal to a recomputation from raw.
-test('a quick chaos run: every acknowledged reading stored once through six faults, only the poison dead-lettered', async () => {
+test('a quick chaos run: every acknowledged reading stored once through eight faults, only the poison dead-lettered', async () => {
   const r = await runChaos({ quick: true, events: 3000, progress: () => {} });
-  assert.equal(r.faults.length, 6);
+  assert.equal(r.faults.length, 8);
   assert.ok(r.acknowledged >= 3000, `acknowledged ${r.acknowledged}`);
   assert.ok(r.duplicates_sent > 0, 'duplicates were sent');
   assert.deepEqual(

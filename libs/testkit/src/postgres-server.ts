@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -149,6 +149,26 @@ export class PostgresServer {
     await this.proc?.stop('SIGINT', 20_000);
   }
 
+  /**
+   * A crash: SIGKILLs one server process (a backend), upon which the postmaster ends every other connection and
+   * replays the write-ahead log before it accepts connections again, as after a real crash. Resolves once it does.
+   * Needs at least one connection open (a backend to kill).
+   */
+  async crash(timeoutMs = 30_000): Promise<void> {
+    const pid = this.proc?.pid;
+    const backend = pid === undefined ? undefined : childPids(pid).find((child) => isBackend(child));
+    if (backend === undefined) throw new Error('postgres: no backend process to kill (open a connection first)');
+    process.kill(backend, 'SIGKILL');
+    const deadline = Date.now() + timeoutMs;
+    // The postmaster notices the death asynchronously: give it a moment before probing, or the probe may connect
+    // to the server it is about to reset.
+    await new Promise((r) => setTimeout(r, 200));
+    while (!(await this.canConnect().catch(() => false))) {
+      if (Date.now() > deadline) throw new Error(`postgres: not accepting connections ${timeoutMs} ms after a crash`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Starts again on the same port and cluster after halt(). */
   async resume(): Promise<void> {
     await this.launch();
@@ -158,6 +178,30 @@ export class PostgresServer {
   async stop(): Promise<void> {
     await this.halt();
     if (this.throwaway) rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
+  }
+}
+
+/** The processes whose parent is `pid` (Linux: from /proc). */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** A client backend (`postgres: <user> <db> <host> …`), not a background process (checkpointer, WAL writer, …). */
+function isBackend(pid: number): boolean {
+  try {
+    return / \d+\.\d+\.\d+\.\d+\(\d+\)/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
+  } catch {
+    return false;
   }
 }
 

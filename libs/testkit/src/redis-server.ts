@@ -130,9 +130,12 @@ export class RedisServer {
     await this.launch();
   }
 
-  /** Stops and starts again on the same port and data dir (AOF replays if it is on). */
-  async restart(): Promise<void> {
-    await this.proc?.stop('SIGTERM');
+  /**
+   * Stops and starts again on the same port and data dir (AOF replays if it is on). `SIGKILL`: a crash — no
+   * shutdown, so only what the server had written to its append-only file comes back.
+   */
+  async restart(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    await this.proc?.stop(signal);
     await this.launch();
   }
 
