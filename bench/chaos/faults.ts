@@ -81,8 +81,10 @@ export const FAULTS: Fault[] = [
     inject: async (c) => {
       const redis = c.adminRedis();
       try {
+        // Below what Redis already uses: with `noeviction` every write that could grow memory is refused (OOM)
+        // while deletes (the processor's acks) still go through — a queue that was let fill up.
         const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
-        await redis.config('SET', 'maxmemory', String(used + 64 * 1024));
+        await redis.config('SET', 'maxmemory', String(Math.max(1, Math.floor(used / 2))));
         await sleep(10_000);
         await redis.config('SET', 'maxmemory', '0');
       } finally {
