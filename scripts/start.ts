@@ -16,7 +16,7 @@ const HELP = `npm start — run TelemetryHub locally: Redis + PostgreSQL + task-
 Data is kept under .data/ (TELEMETRYHUB_DATA_DIR to move it; delete it to start over); logs in .data/logs/.
 Environment (all optional):
   DEV_REDIS_PORT=16379  DEV_POSTGRES_PORT=15432  HUB_PORT=8080  PROCESSOR_PORT=8081
-  SIM_DEVICES=5  SIM_RATE_HZ=1  LOG_LEVEL=info      (and any app variable from the README)
+  SIM_DEVICES=5  SIM_RATE_HZ=1  LOG_LEVEL=info  LOG_FORMAT=pretty   (and any app variable from the README)
 If redis-server or PostgreSQL is missing, it is installed with apt-get when running as root; otherwise the
 command to run is printed.`;
 
@@ -38,6 +38,8 @@ async function main(): Promise<void> {
       postgresPort: num(process.env.DEV_POSTGRES_PORT, 15432),
       hubPort: num(process.env.HUB_PORT, 8080),
       processorPort: num(process.env.PROCESSOR_PORT, 8081),
+      // The log files are for the person who ran npm start: pino-pretty lines, not JSON (LOG_FORMAT=json to override).
+      env: { LOG_FORMAT: process.env.LOG_FORMAT ?? 'pretty' },
       progress: say,
     });
   } catch (err) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, isPortInUse, runCli } from '@telemetryhub/testkit';
@@ -51,6 +51,16 @@ test('npm start shows readings arriving, and Ctrl-C stops everything it started'
     assert.equal(stats.code, 0, stats.stderr);
     assert.equal(typeof (JSON.parse(stats.stdout) as { pending: number }).pending, 'number');
     assert.match(out, new RegExp(`latest reading http://127\\.0\\.0\\.1:${ports.PROCESSOR_PORT}/v1/devices/sim-001/`));
+    // Its log files are for people: pino-pretty lines, the access log among them (a 404 logs as a warning).
+    const missing = await fetch(`http://127.0.0.1:${ports.PROCESSOR_PORT}/v1/no-such-route?q=1`);
+    assert.equal(missing.status, 404);
+    const logFile = join(dataDir, 'logs', 'task-processor.log');
+    const logDeadline = Date.now() + 10_000;
+    while (!/WARN: task-processor GET \/v1\/no-such-route 404/.test(readFileSync(logFile, 'utf8'))) {
+      if (Date.now() > logDeadline) throw new Error(`no access line in ${logFile}:\n${readFileSync(logFile, 'utf8')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.doesNotMatch(readFileSync(logFile, 'utf8'), /^\{/m, 'no JSON lines in the files npm start writes');
     child.kill('SIGINT');
     assert.equal(await exited, 0);
     assert.match(out, /stopped; nothing left running/);

@@ -7,6 +7,8 @@ import {
   problemMiddleware,
   type Readiness,
   apiKeyAuth,
+  accessLog,
+  type AccessLogMode,
   type ApiKeyEntry,
 } from '@telemetryhub/service-kit';
 import type { ReadingBuffer } from './buffer/reading-buffer.js';
@@ -31,6 +33,8 @@ export interface HubAppDeps {
   devices: DeviceRegistry;
   /** ACK_MODE=durable (see HttpIngestDeps.durableAck); absent = memory. */
   durableAck?: { timeoutMs: number };
+  /** The access log (ACCESS_LOG, ACCESS_LOG_SAMPLE_RATE); absent = off (tests). */
+  accessLog?: { mode: AccessLogMode; sampleRate: number };
 }
 
 /** The hub's HTTP API, without listen() and without process.env: tests build it with their own deps. */
@@ -39,6 +43,7 @@ export function createApp(deps: HubAppDeps): Express {
   app.disable('x-powered-by');
   // No ETag: nothing the hub serves is cached, and Express would hash every 202 body to make one.
   app.set('etag', false);
+  app.use(accessLog(deps.log, deps.accessLog ?? { mode: 'off', sampleRate: 0 }));
   app.use(opsRouter(deps));
   // One API-key guard for ingest and device control (absent without keys: local development).
   const auth = deps.apiKeys?.length

@@ -63,6 +63,7 @@ export function buildHubIngest(
     apiKeys: config.INGEST_API_KEYS,
     skewGuard,
     devices,
+    accessLog: { mode: config.ACCESS_LOG, sampleRate: config.ACCESS_LOG_SAMPLE_RATE },
     ...(config.ACK_MODE === 'durable' ? { durableAck: { timeoutMs: config.ACK_TIMEOUT_MS } } : {}),
     ...(config.INGEST_RATE_LIMIT_PER_SECOND > 0
       ? {

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     console.log(`hub: configuration valid (${deviceList.devices.length} device entries)`);
     return;
   }
-  const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL });
+  const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const registry = createMetricsRegistry({ service: 'telemetryhub-hub', version: VERSION });
   const hub = await buildHub(config, deviceList, { log, registry });
   if (config.INGEST_API_KEYS.length === 0) log.warn('INGEST_API_KEYS is not set: HTTP ingest accepts anyone');

@@ -6,11 +6,13 @@ import {
   ErrorCodes,
   Readiness as ReadinessChecks,
   apiKeyAuth,
+  accessLog,
   notFoundHandler,
   problemFor,
   sendProblem,
   opsRouter,
   problemMiddleware,
+  type AccessLogMode,
   type ApiKeyEntry,
   type Readiness,
 } from '@telemetryhub/service-kit';
@@ -38,12 +40,15 @@ export interface ProcessorAppDeps {
   adminKeys?: readonly ApiKeyEntry[];
   /** QUERY_API_KEYS: when any, every other `/v1` route needs one of these (or an admin key); none = open. */
   queryKeys?: readonly ApiKeyEntry[];
+  /** The access log (ACCESS_LOG, ACCESS_LOG_SAMPLE_RATE); absent = off (tests). */
+  accessLog?: { mode: AccessLogMode; sampleRate: number };
 }
 
 /** The processor's HTTP API (ops endpoints, queries, admin), without listen() and without process.env. */
 export function createApp(deps: ProcessorAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(accessLog(deps.log, deps.accessLog ?? { mode: 'off', sampleRate: 0 }));
   app.use(opsRouter(deps)); // /health, /ready, /metrics: never behind a key (probes and scrapers)
   if (deps.queryKeys?.length) {
     const readers = apiKeyAuth([...deps.queryKeys, ...(deps.adminKeys ?? [])], () => {});

@@ -197,6 +197,7 @@ export function buildProcessor(
     dlq,
     adminKeys: config.ADMIN_API_KEYS,
     queryKeys: config.QUERY_API_KEYS,
+    accessLog: { mode: config.ACCESS_LOG, sampleRate: config.ACCESS_LOG_SAMPLE_RATE },
     ...(pseudonymizer ? { pseudonymizer } : {}),
   });
   const webhooks = config.ALERT_WEBHOOK_SECRET

@@ -55,7 +55,12 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const log = createLogger({ service: 'task-processor', version: VERSION, level: config.LOG_LEVEL });
+  const log = createLogger({
+    service: 'task-processor',
+    version: VERSION,
+    level: config.LOG_LEVEL,
+    format: config.LOG_FORMAT,
+  });
   const registry = createMetricsRegistry({ service: 'telemetryhub-task-processor', version: VERSION });
   const processor = buildProcessor(config, { log, registry, files: { pseudonymizer, rules, deviceMetadata } });
   if (pseudonymizer) log.info('device ids are pseudonymised (DEVICE_ID_HMAC_KEY) before anything is stored');

@@ -37,7 +37,7 @@ export async function migrate(
         await client.query('ROLLBACK');
         throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
       }
-      log.info({ version: m.version, name: m.name }, 'migration applied');
+      log.info({ migration: m.version, name: m.name }, 'migration applied');
       applied.push(m.version);
     }
     return applied;

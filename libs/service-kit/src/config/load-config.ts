@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AppError, ErrorCodes } from '../errors/index.js';
+import { LOG_FORMATS } from '../log/logger.js';
+import { ACCESS_LOG_MODES } from '../http/access-log.js';
 
 /** Every problem with the configuration, one line each, naming the variable. */
 export class ConfigError extends AppError {
@@ -95,5 +97,21 @@ export const booleanFlag = (fallback: boolean) =>
 /** The variables every service reads. */
 export const ServiceConfigShape = {
   LOG_LEVEL: logLevel().describe('`fatal` `error` `warn` `info` `debug` `trace` `silent`'),
+  LOG_FORMAT: z
+    .enum(LOG_FORMATS)
+    .default('auto')
+    .describe('`json` (one object per line), `pretty` (for people), `auto`: pretty when stdout is a terminal'),
+  ACCESS_LOG: z
+    .enum(ACCESS_LOG_MODES)
+    .default('all')
+    .describe(
+      'one line per HTTP request (id, method, path, status, duration, API key name): `all`, `errors` (status ≥ 400), `off`; probes and scrapes never',
+    ),
+  ACCESS_LOG_SAMPLE_RATE: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(1)
+    .describe('with `ACCESS_LOG=all`, the share of successful requests logged (errors always are)'),
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt(25).describe('drain budget after SIGTERM; past it the app exits 1'),
 };

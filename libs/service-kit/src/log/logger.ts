@@ -1,19 +1,34 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type { Logger };
 
+/** `json` for machines (one object per line), `pretty` for people; `auto` = pretty when stdout is a terminal. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** What `auto` means here: pretty for a person at a terminal, JSON for everything that reads logs. */
+export function resolveLogFormat(format: LogFormat, stdoutIsTty = Boolean(process.stdout.isTTY)): 'json' | 'pretty' {
+  if (format === 'auto') return stdoutIsTty ? 'pretty' : 'json';
+  return format;
+}
+
 /**
- * JSON logs to stdout with `service` and `version` on every line. Secrets are redacted by key wherever they
+ * Logs with `service` and `version` on every line: JSON to stdout with the level as a word (`"level":"info"`, as
+ * log pipelines expect), or pino-pretty's lines for people (`format`). Secrets are redacted by key wherever they
  * appear in a logged object; device ids belong in logs, never in metric labels.
  */
 export function createLogger(
-  opts: { service: string; version: string; level: string },
+  opts: { service: string; version: string; level: string; format?: LogFormat },
   destination?: pino.DestinationStream,
 ): Logger {
+  const pretty = resolveLogFormat(opts.format ?? 'json') === 'pretty';
   const options: LoggerOptions = {
     level: opts.level,
     base: { service: opts.service, version: opts.version },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // pino-pretty reads numeric levels; everything else is better served by the word.
+    ...(pretty ? {} : { formatters: { level: (label: string) => ({ level: label }) } }),
     redact: {
       paths: [
         '*.password',
@@ -26,5 +41,15 @@ export function createLogger(
       censor: '***',
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (!pretty) return destination ? pino(options, destination) : pino(options);
+  // In the process (sync), not a transport thread: log lines keep their order with the app's other output.
+  const stream = pinoPretty({
+    sync: true,
+    colorize: destination === undefined && Boolean(process.stdout.isTTY),
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service,version',
+    messageFormat: '{service} {msg}',
+    ...(destination ? { destination } : {}),
+  });
+  return pino(options, stream);
 }

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+
+/** `all`: every request (successes sampled); `errors`: answers ≥ 400 only; `off`. */
+export const ACCESS_LOG_MODES = ['all', 'errors', 'off'] as const;
+export type AccessLogMode = (typeof ACCESS_LOG_MODES)[number];
+
+/** A caller's request id is kept when it is a plain token; anything else gets a new one. */
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+/** Probes and scrapes: every few seconds from every kubelet and Prometheus, never worth a line. */
+const QUIET_PATHS = new Set(['/health', '/ready', '/metrics']);
+
+/**
+ * One line per HTTP request (pino-http), when it is answered: its id (the caller's `X-Request-Id` when it is a plain
+ * token, else a new UUID; echoed in the response either way), method, path, status, duration (`responseTime`, ms)
+ * and the client — the API key's name (`key:<name>`), never the key. Answers ≥ 500 log as errors, ≥ 400 as
+ * warnings, always (in `all` and `errors`); successes log in `all`, a `sampleRate` share of them (an ingest hub
+ * answers thousands of requests a second). Health probes and metric scrapes are not logged. `off` (or a rate of 0
+ * with `errors`) adds nothing to a request but its id.
+ */
+export function accessLog(
+  log: Logger,
+  opts: { mode: AccessLogMode; sampleRate: number; random?: () => number },
+): RequestHandler {
+  const random = opts.random ?? Math.random;
+  const genReqId = (req: IncomingMessage, res: ServerResponse) => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    return id;
+  };
+  if (opts.mode === 'off') {
+    return (req, res, next) => {
+      (req as IncomingMessage & { id?: string }).id = genReqId(req, res);
+      next();
+    };
+  }
+  const middleware = pinoHttp({
+    logger: log,
+    genReqId,
+    quietReqLogger: true,
+    autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0]!) },
+    customLogLevel: (_req, res, err) => {
+      if (err || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      return opts.mode === 'all' && opts.sampleRate > 0 && random() < opts.sampleRate ? 'info' : 'silent';
+    },
+    customSuccessMessage: (req, res) => `${req.method} ${pathOf(req)} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${pathOf(req)} ${res.statusCode}`,
+    customProps: (_req, res) => {
+      const client = (res as ServerResponse & { locals?: { client?: string } }).locals?.client;
+      return client ? { client } : {};
+    },
+    serializers: {
+      req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        path: req.url.split('?')[0],
+        remote: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+    },
+  });
+  return middleware as unknown as RequestHandler;
+}
+
+/** The path without its query (a query may carry what is not ours to log). */
+function pathOf(req: IncomingMessage): string {
+  return ((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '').split('?')[0]!;
+}
