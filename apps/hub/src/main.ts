@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import {
   configOrHelp,
   createLogger,
@@ -9,11 +10,17 @@ import { devicesFromEnv, loadHubConfig } from './config.js';
 import { loadDevicesFile } from './drivers/devices-file.js';
 import { buildHub } from './build.js';
 import { VERSION } from './version.js';
+import { readOnce } from './drivers/read-once.js';
+
+/** How long `--once` waits for every device's first reading. */
+const ONCE_TIMEOUT_MS = 10_000;
 
 const HELP = `telemetryhub hub — the edge gateway: sensors and HTTP ingest → ring buffer → Redis queue.
 
 Usage: npm run hub                        (configured by environment variables; see docs/configuration.md)
        npm run hub -- --check-config     validate the configuration and the devices file, print the devices, exit
+       npm run hub -- --once             read every configured device once, print the readings (JSON lines), exit;
+                                         no Redis, no HTTP (exit 1 if a device gave nothing within 10 s)
        npm run hub -- --version
        npm run hub -- --help
 
@@ -32,6 +39,7 @@ async function main(): Promise<void> {
     app: 'hub',
     help: HELP,
     version: VERSION,
+    flags: ['once'],
     load: () => {
       const c = loadHubConfig();
       return { config: c, deviceList: c.DEVICES_FILE ? loadDevicesFile(c.DEVICES_FILE) : devicesFromEnv(c) };
@@ -42,6 +50,27 @@ async function main(): Promise<void> {
   if (command.checkConfig) {
     console.log(JSON.stringify({ devices: deviceList.devices }, null, 2));
     console.log(`hub: configuration valid (${deviceList.devices.length} device entries)`);
+    return;
+  }
+  if (command.flags.has('once')) {
+    // Driver warnings (a port that cannot open) go to stderr; stdout carries only the readings.
+    const stderrLog = createLogger(
+      { service: 'hub', version: VERSION, level: config.LOG_LEVEL, format: config.LOG_FORMAT },
+      pino.destination(2),
+    );
+    const { readings, silent } = await readOnce(deviceList, {
+      timeoutMs: ONCE_TIMEOUT_MS,
+      site: config.SITE,
+      region: config.REGION,
+      log: stderrLog,
+    });
+    for (const r of readings) console.log(JSON.stringify(r));
+    const devices = new Set(readings.map((r) => r.device_id)).size;
+    console.error(`hub --once: ${devices} device(s) read, ${readings.length} reading(s)`);
+    if (silent.length) {
+      console.error(`hub --once: nothing from ${silent.join(', ')} within ${ONCE_TIMEOUT_MS / 1000} s`);
+      process.exitCode = 1;
+    }
     return;
   }
   const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL, format: config.LOG_FORMAT });

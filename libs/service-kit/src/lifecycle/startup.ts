@@ -4,13 +4,13 @@ import { ConfigError } from '../config/index.js';
 
 /** What an app's command line asks for. */
 export type StartupCommand<T> =
-  | { kind: 'run'; loaded: T; checkConfig: boolean }
+  | { kind: 'run'; loaded: T; checkConfig: boolean; flags: ReadonlySet<string> }
   | { kind: 'print'; text: string }
   | { kind: 'usage-error'; text: string };
 
 /**
- * Reads an app's command line strictly — `--help` (`-h`), `--version`, `--check-config`, nothing else — and, to
- * run or check, loads the configuration. An unknown flag is a usage error rather than ignored: a user who typed
+ * Reads an app's command line strictly — `--help` (`-h`), `--version`, `--check-config`, the app's own boolean
+ * `flags` (e.g. the hub's `--once`), nothing else — and, to run or check, loads the configuration. An unknown flag is a usage error rather than ignored: a user who typed
  * `--check-config` on an app without it must not get a running app instead. A ConfigError propagates.
  */
 export function parseStartup<T>(opts: {
@@ -19,8 +19,9 @@ export function parseStartup<T>(opts: {
   version: string;
   load: () => T;
   argv: string[];
+  flags?: readonly string[];
 }): StartupCommand<T> {
-  let values: { help?: boolean; version?: boolean; 'check-config'?: boolean };
+  let values: Record<string, boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: opts.argv,
@@ -28,6 +29,7 @@ export function parseStartup<T>(opts: {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
         'check-config': { type: 'boolean' },
+        ...Object.fromEntries((opts.flags ?? []).map((f) => [f, { type: 'boolean' as const }])),
       },
       strict: true,
       allowPositionals: false,
@@ -41,7 +43,8 @@ See --help.`,
   }
   if (values.help) return { kind: 'print', text: opts.help };
   if (values.version) return { kind: 'print', text: `telemetryhub ${opts.app} ${opts.version}` };
-  return { kind: 'run', loaded: opts.load(), checkConfig: values['check-config'] === true };
+  const flags = new Set((opts.flags ?? []).filter((f) => values[f] === true));
+  return { kind: 'run', loaded: opts.load(), checkConfig: values['check-config'] === true, flags };
 }
 
 /**
@@ -55,7 +58,8 @@ export function configOrHelp<T>(opts: {
   version: string;
   load: () => T;
   argv?: string[];
-}): { loaded: T; checkConfig: boolean } | null {
+  flags?: readonly string[];
+}): { loaded: T; checkConfig: boolean; flags: ReadonlySet<string> } | null {
   try {
     const command = parseStartup({ ...opts, argv: opts.argv ?? process.argv.slice(2) });
     if (command.kind === 'print') {
@@ -66,7 +70,7 @@ export function configOrHelp<T>(opts: {
       console.error(command.text);
       process.exit(2);
     }
-    return { loaded: command.loaded, checkConfig: command.checkConfig };
+    return { loaded: command.loaded, checkConfig: command.checkConfig, flags: command.flags };
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`${opts.app}: ${err.message}`);
