@@ -2,7 +2,8 @@
  * Scaling out on one machine: 1, 2 and 4 task-processor replicas draining the same backlog (the real processes,
  * durable PostgreSQL, the benchmarks' fleet), in two layouts — everything sharing every core, and isolated with
  * `taskset` (PostgreSQL and Redis on core 0, the processors on the other cores) — with the CPU each part used per
- * event, so that where the curve stops can be read off: the part whose core is full.
+ * event, so that where the curve stops can be read off: the part whose core is full. Then the queue sharded over a
+ * 3-primary Redis Cluster (`QUEUE_SHARDS=3`, one shard per primary) with 1 and 3 replicas (`--cluster-replicas`).
  *
  * Writes bench/results/scale-latest.json and a chart, scale-curve.png. Usage: npm run bench:scale -- [--quick] [--events N] [--replicas 1,2,4]
  *   [--json]
@@ -14,9 +15,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
+import { PostgresServer, RedisCluster, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
 import { sleep } from '@telemetryhub/service-kit';
-import { createRedis, queueKeys } from '@telemetryhub/queue';
+import { createRedis, queueKeys, shardQueueNames } from '@telemetryhub/queue';
 import { analyzeTasks, chunks, fleetEvents, rowCount } from './e2e-references.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { machine, processCpuSeconds } from './process-stats.js';
@@ -27,19 +28,27 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     events: { type: 'string' },
     replicas: { type: 'string', default: '1,2,4' },
+    'cluster-replicas': { type: 'string', default: '1,3' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
 });
 if (values.help) {
-  console.log('npm run bench:scale -- [--quick] [--events N (200000; quick 40000)] [--replicas 1,2,4] [--json]');
+  console.log(
+    'npm run bench:scale -- [--quick] [--events N (200000; quick 40000)] [--replicas 1,2,4] [--cluster-replicas 1,3 (0: no cluster)] [--json]',
+  );
   process.exit(0);
 }
 const EVENTS = Number(values.events ?? (values.quick ? 40_000 : 200_000));
 const REPLICAS = values.replicas.split(',').map(Number);
-if (!Number.isInteger(EVENTS) || EVENTS < 1000 || REPLICAS.some((n) => !Number.isInteger(n) || n < 1)) {
-  console.error('--events must be ≥ 1000 and --replicas whole numbers ≥ 1, e.g. 1,2,4');
+const CLUSTER_REPLICAS = values['cluster-replicas'] === '0' ? [] : values['cluster-replicas'].split(',').map(Number);
+if (
+  !Number.isInteger(EVENTS) ||
+  EVENTS < 1000 ||
+  [...REPLICAS, ...CLUSTER_REPLICAS].some((n) => !Number.isInteger(n) || n < 1)
+) {
+  console.error('--events must be ≥ 1000 and --replicas, --cluster-replicas whole numbers ≥ 1, e.g. 1,2,4');
   process.exit(2);
 }
 const CORES = cpus().length;
@@ -47,8 +56,18 @@ const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 const DEVICES = 1000;
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
+/** Cluster shards: one per primary. */
+const CLUSTER_SHARDS = 3;
+
+/** Where the queue lives: one server, or a cluster the queue is sharded over. */
+interface QueueTarget {
+  url: string;
+  pids: number[];
+  shards: number;
+}
+
 interface Point {
-  layout: 'shared' | 'isolated';
+  layout: 'shared' | 'isolated' | 'cluster';
   replicas: number;
   events_per_s: number;
   /** CPU per event of each part (µs): the processors together, PostgreSQL (all its processes), Redis. */
@@ -84,7 +103,7 @@ function pin(pids: number[], cpuList: string): void {
 async function drain(
   layout: Point['layout'],
   replicas: number,
-  redis: RedisServer,
+  target: QueueTarget,
   postgres: PostgresServer,
   db: pg.Pool,
 ): Promise<Point> {
@@ -95,7 +114,8 @@ async function drain(
       const proc = startAppProcess('task-processor', {
         ...process.env,
         DATABASE_URL: postgres.url,
-        REDIS_URL: redis.url,
+        REDIS_URL: target.url,
+        QUEUE_SHARDS: String(target.shards),
         PROCESSOR_PORT: String(port),
         LOG_LEVEL: 'warn',
         NODE_ENV: 'production',
@@ -106,7 +126,7 @@ async function drain(
     const everything = `0-${CORES - 1}`;
     const apps = `${CORES > 1 ? 1 : 0}-${CORES - 1}`;
     pin(withChildren(postgres.pid), layout === 'isolated' ? '0' : everything);
-    pin([redis.pid!], layout === 'isolated' ? '0' : everything);
+    pin(target.pids, layout === 'isolated' ? '0' : everything);
     pin(
       procs.map((p) => p.pid!),
       layout === 'isolated' ? apps : everything,
@@ -114,17 +134,22 @@ async function drain(
     const tasks = analyzeTasks(
       fleetEvents(EVENTS, { series: DEVICES * METRICS.length, prefix: `scale-${randomUUID().slice(0, 8)}` }),
     );
-    const client = createRedis(redis.url, { commandTimeoutMs: 60_000 });
+    const client = createRedis(target.url, { commandTimeoutMs: 60_000 });
     const before = await rowCount(db, 'readings');
     const pidsOf = () => ({
       processors: procs.map((p) => p.pid!),
       postgres: withChildren(postgres.pid),
-      redis: [redis.pid!],
+      redis: target.pids,
     });
     const cpu0 = { processors: 0, postgres: 0, redis: 0 };
     for (const [k, pids] of Object.entries(pidsOf())) cpu0[k as keyof typeof cpu0] = await cpuOf(pids);
     const t0 = performance.now();
-    for (const part of chunks(tasks, 100)) await client.lpush(queueKeys('tasks').pending, ...part);
+    // Round-robin over the shards (each shard's keys live on one primary), as a sharded producer spreads devices.
+    const shards = target.shards > 1 ? shardQueueNames('tasks', target.shards) : ['tasks'];
+    for (let s = 0; s < shards.length; s++) {
+      const mine = tasks.filter((_, i) => i % shards.length === s);
+      for (const part of chunks(mine, 100)) await client.lpush(queueKeys(shards[s]!).pending, ...part);
+    }
     client.disconnect();
     while ((await rowCount(db, 'readings')) < before + EVENTS) await sleep(100);
     const wall = (performance.now() - t0) / 1000;
@@ -157,11 +182,28 @@ async function main(): Promise<void> {
       if (layout === 'isolated' && CORES < 2) continue;
       for (const n of REPLICAS) {
         progress(`${layout}: ${n} processor replica(s) draining ${EVENTS} events`);
-        const p = await drain(layout, n, redis, postgres, db);
+        const p = await drain(layout, n, { url: redis.url, pids: [redis.pid!], shards: 1 }, postgres, db);
         progress(
           `  ${p.events_per_s} events/s; cores busy: processors ${p.cores_busy.processors}, PostgreSQL ${p.cores_busy.postgres}, Redis ${p.cores_busy.redis}`,
         );
         points.push(p);
+      }
+    }
+    if (CLUSTER_REPLICAS.length) {
+      progress(`starting a Redis Cluster of ${CLUSTER_SHARDS} primaries; the queue sharded over them`);
+      const cluster = await RedisCluster.start({ masters: CLUSTER_SHARDS, replicasPerMaster: 0 });
+      try {
+        const target = { url: cluster.url, pids: cluster.nodes.map((n) => n.pid!), shards: CLUSTER_SHARDS };
+        for (const n of CLUSTER_REPLICAS) {
+          progress(`cluster: ${n} processor replica(s) draining ${EVENTS} events`);
+          const p = await drain('cluster', n, target, postgres, db);
+          progress(
+            `  ${p.events_per_s} events/s; cores busy: processors ${p.cores_busy.processors}, PostgreSQL ${p.cores_busy.postgres}, Redis ${p.cores_busy.redis}`,
+          );
+          points.push(p);
+        }
+      } finally {
+        await cluster.stop();
       }
     }
   } finally {
