@@ -170,6 +170,28 @@ async function drain(
   }
 }
 
+interface Storage {
+  table: string;
+  rows: number;
+  bytes: number;
+  bytes_per_row: number;
+}
+
+/** What the raw and rollup tables take on disk per row: every partition's heap, indexes and TOAST. */
+async function storageOf(db: pg.Pool): Promise<Storage[]> {
+  const out: Storage[] = [];
+  for (const table of ['readings', 'rollups_1m', 'rollups_1h']) {
+    const { rows } = await db.query<{ rows: string; bytes: string }>(
+      `SELECT (SELECT count(*) FROM ${table}) AS rows,
+              (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('${table}')) AS bytes`,
+    );
+    const n = Number(rows[0]!.rows);
+    const bytes = Number(rows[0]!.bytes);
+    out.push({ table, rows: n, bytes, bytes_per_row: n ? Math.round(bytes / n) : 0 });
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   progress(`starting redis-server and a durable PostgreSQL; ${CORES} cores; ${EVENTS} events per drain`);
   const redis = await RedisServer.start({ extraArgs: ['--maxmemory', '0'] });
@@ -177,6 +199,7 @@ async function main(): Promise<void> {
   const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
   db.on('error', () => {});
   const points: Point[] = [];
+  let storage: Storage[] = [];
   try {
     for (const layout of ['shared', 'isolated'] as const) {
       if (layout === 'isolated' && CORES < 2) continue;
@@ -206,6 +229,7 @@ async function main(): Promise<void> {
         await cluster.stop();
       }
     }
+    storage = await storageOf(db);
   } finally {
     await db.end().catch(() => {});
     await redis.stop();
@@ -215,6 +239,7 @@ async function main(): Promise<void> {
     events: EVENTS,
     series: DEVICES * METRICS.length,
     points,
+    storage,
     machine: machine(),
   };
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
@@ -237,6 +262,12 @@ async function main(): Promise<void> {
       `${p.layout.padEnd(9)} ${String(p.replicas).padStart(8)} ${String(p.events_per_s).padStart(9)} ${(p.events_per_s / one).toFixed(2).padStart(5)}` +
         `   ${String(p.cpu_us_per_event.processors).padStart(19)} ${String(p.cpu_us_per_event.postgres).padStart(11)} ${String(p.cpu_us_per_event.redis).padStart(6)}` +
         `   ${String(p.cores_busy.processors).padStart(15)} ${String(p.cores_busy.postgres).padStart(5)} ${String(p.cores_busy.redis).padStart(6)}`,
+    );
+  }
+  console.log('\nPostgreSQL storage after the runs (heap, indexes and TOAST of every partition):');
+  for (const t of storage) {
+    console.log(
+      `  ${t.table.padEnd(12)} ${String(t.rows).padStart(10)} rows  ${(t.bytes / 2 ** 20).toFixed(1).padStart(8)} MiB  ${t.bytes_per_row} bytes/row`,
     );
   }
   console.log('\nwritten to bench/results/scale-latest.json and scale-curve.png');
