@@ -11,3 +11,4 @@ export * from './driver-factory.js';
 export * from './sharding/index.js';
 export * from './queue-config.js';
 export * from './task.js';
+export * from './acl.js';
