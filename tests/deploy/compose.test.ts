@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from './support/manifests.js';
 import { APPS } from './support/apps.js';
+import { redisRoleRules } from '@telemetryhub/queue';
 
 interface Service {
   image?: string;
@@ -36,6 +37,25 @@ test('docker-compose.yml runs the whole stack and sets only variables the apps r
   const redisCmd = (compose.services.redis as { command: string[] }).command.join(' ');
   assert.match(redisCmd, /--appendonly yes/);
   assert.match(redisCmd, /--maxmemory-policy noeviction/);
+});
+
+test("Compose's Redis is closed: no default user, the hub and the processor each as its own role's ACL user", () => {
+  const command = (compose.services.redis as { command: string[] }).command;
+  const user = (name: string) => {
+    const at = command.findIndex((c, i) => c === name && command[i - 1] === '--user');
+    assert.ok(at > 0, `a --user ${name}`);
+    const end = command.indexOf('--user', at);
+    return command.slice(at + 1, end === -1 ? undefined : end);
+  };
+  assert.deepEqual(user('default'), ['off']);
+  for (const role of ['hub', 'processor'] as const) {
+    const [on, password, ...rules] = user(role);
+    assert.equal(on, 'on');
+    assert.match(password!, /^>\$\{REDIS_PASSWORD:\?/, 'the password must be given: there is no default');
+    assert.deepEqual(rules, redisRoleRules(role, 'tasks'), `${role}: the rules of libs/queue/src/acl.ts`);
+  }
+  assert.match(compose.services.hub!.environment!.REDIS_URL!, /^redis:\/\/hub:\$\{REDIS_PASSWORD/);
+  assert.match(compose.services['task-processor']!.environment!.REDIS_URL!, /^redis:\/\/processor:\$\{REDIS_PASSWORD/);
 });
 
 test('every file the Compose stack mounts exists', () => {
