@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { TaskTypes, normalizeEventId, type Reading } from '@telemetryhub/schemas';
+import { pino } from 'pino';
+import { PostgresServer } from '@telemetryhub/testkit';
 import { createPgPool } from './store/pool.js';
+import { migrate } from './store/migrate.js';
 import type { ParsedTask } from './domain/task.js';
 
 /** A reading in the internal form for unit tests: the fields a test cares about, the rest empty. */
@@ -38,4 +42,25 @@ export async function freshDatabase(serverUrl: string, name: string, log: Logger
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return createPgPool(url.toString(), { max: 4, statementTimeoutMs: 10_000 }, log);
+}
+
+/**
+ * A throwaway PostgreSQL with the processor's schema for the calling test file: started and migrated before its
+ * tests, stopped after them. `pool` and `url` are there once the file's `before` hooks have run.
+ */
+export function useMigratedDatabase(opts: { poolMax?: number } = {}): { pool: pg.Pool; url: string } {
+  const log = pino({ level: 'silent' });
+  const db = {} as { pool: pg.Pool; url: string };
+  let server: PostgresServer | undefined;
+  before(async () => {
+    server = await PostgresServer.start();
+    db.url = server.url;
+    db.pool = createPgPool(server.url, { max: opts.poolMax ?? 4, statementTimeoutMs: 10_000 }, log);
+    await migrate(db.pool, log);
+  });
+  after(async () => {
+    await db.pool?.end();
+    await server?.stop();
+  });
+  return db;
 }

@@ -1,27 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { pino } from 'pino';
-import { PostgresServer } from '@telemetryhub/testkit';
-import { createPgPool } from '../store/pool.js';
-import { migrate } from '../store/migrate.js';
-import { testReading } from '../app.test-support.js';
+import { testReading, useMigratedDatabase } from '../app.test-support.js';
 import { applyAlertActions, firingAlerts } from './alert.repo.js';
 import { alertKey, type AlertAction, type AlertRuleRef } from './alert-rules.js';
 
-const log = pino({ level: 'silent' });
-let server: PostgresServer;
-let pool: pg.Pool;
-
-before(async () => {
-  server = await PostgresServer.start();
-  pool = createPgPool(server.url, { max: 2, statementTimeoutMs: 10_000 }, log);
-  await migrate(pool, log);
-});
-after(async () => {
-  await pool.end();
-  await server.stop();
-});
+const db = useMigratedDatabase({ poolMax: 2 });
 
 const hot: AlertRuleRef = { metric: 'temperature', kind: 'max', threshold: 80 };
 const action = (type: AlertAction['type'], device: string, second: number, value: number): AlertAction => ({
@@ -37,7 +21,7 @@ const action = (type: AlertAction['type'], device: string, second: number, value
 
 /** Runs `use` in a transaction on a client whose statements are counted. */
 async function counted<T>(use: (client: pg.PoolClient) => Promise<T>): Promise<{ result: T; statements: number }> {
-  const client = await pool.connect();
+  const client = await db.pool.connect();
   let statements = 0;
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   const spy = new Proxy(client, {
@@ -64,7 +48,7 @@ test('an alert storm is applied in one statement, not a round trip per alert', a
   const { result, statements } = await counted((c) => applyAlertActions(c, storm));
   assert.equal(statements, 1);
   assert.equal(result.length, 200);
-  const { rows } = await pool.query<{ n: number }>(
+  const { rows } = await db.pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM alerts WHERE device_id LIKE 'STORM-%' AND state = 'firing'`,
   );
   assert.equal(rows[0]!.n, 200);
@@ -90,7 +74,7 @@ test('changes of one stream within a batch apply in order; a stream already firi
       ['FLAP', 'firing', 86, null],
     ],
   );
-  const { rows } = await pool.query(
+  const { rows } = await db.pool.query(
     `SELECT device_id, state, value, resolved_value, to_char(resolved_at AT TIME ZONE 'UTC', 'SS') AS resolved_s
        FROM alerts WHERE device_id IN ('FLAP', 'ALREADY') ORDER BY id`,
   );
@@ -99,7 +83,7 @@ test('changes of one stream within a batch apply in order; a stream already firi
     { device_id: 'FLAP', state: 'resolved', value: 85, resolved_value: 70, resolved_s: '03' },
     { device_id: 'FLAP', state: 'firing', value: 86, resolved_value: null, resolved_s: null },
   ]);
-  const client = await pool.connect();
+  const client = await db.pool.connect();
   try {
     assert.deepEqual([...(await firingAlerts(client, ['FLAP', 'ALREADY']))].sort(), [
       alertKey('ALREADY', 'temperature', 'max'),
