@@ -66,6 +66,22 @@ for (const overlay of OVERLAYS) {
     assert.deepEqual(elsewhere, []);
   });
 
+  test(`overlays/${overlay}: the recommended labels on every object and every pod, components' included`, () => {
+    const objects = rendered(overlay);
+    const want = ['part-of', 'instance', 'version', 'managed-by'].map((l) => `app.kubernetes.io/${l}`);
+    const missing = (where: string, labels: Record<string, string> | undefined) =>
+      want.filter((l) => !labels?.[l]).map((l) => `${where}: ${l}`);
+    const gaps = objects.flatMap((o) => [
+      ...missing(`${o.kind}/${o.metadata.name}`, o.metadata.labels),
+      ...workloads([o]).flatMap((w) => missing(`${o.kind}/${o.metadata.name} pods`, w.podLabels)),
+    ]);
+    assert.deepEqual(gaps, []);
+    // The version is what the app images are tagged.
+    const tags = new Set(appContainers(objects).map(({ c }) => (c.image ?? '').split(':').at(-1)));
+    const versions = new Set(objects.map((o) => o.metadata.labels?.['app.kubernetes.io/version']));
+    assert.deepEqual([...versions], [...tags]);
+  });
+
   test(`overlays/${overlay}: every object validates against the ${SCHEMA_SOURCE} schemas`, async () => {
     const objects = rendered(overlay);
     const errors: string[] = [];

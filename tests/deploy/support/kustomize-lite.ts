@@ -4,7 +4,8 @@
  * kustomization fails loudly here, rather than being ignored), and tests/deploy/kustomize-lite.test.ts compares
  * its output with the real `kubectl kustomize` wherever kubectl is installed.
  *
- * Implemented: resources (files and directories), components, namespace, labels (pairs, metadata only), images,
+ * Implemented: resources (files and directories), components, namespace, labels (pairs; on pod templates too with
+ * includeTemplates), images,
  * patches (JSON 6902 with a kind/name target; `$patch: delete` strategic-merge patches), configMapGenerator and
  * secretGenerator (files and literals, with disableNameSuffixHash).
  */
@@ -97,10 +98,32 @@ function buildDir(dir: string, asComponent: boolean, base: K8sObject[] = []): K8
     for (const o of objects) if (!CLUSTER_SCOPED.has(o.kind)) o.metadata.namespace = k.namespace;
   }
   for (const l of k.labels ?? []) {
-    if (l.includeSelectors || l.includeTemplates) throw new KustomizeError(`${dir}: labels only on metadata supported`);
-    for (const o of objects) o.metadata.labels = { ...o.metadata.labels, ...l.pairs };
+    if (l.includeSelectors) throw new KustomizeError(`${dir}: labels on selectors not supported`);
+    for (const o of objects) {
+      o.metadata.labels = { ...o.metadata.labels, ...l.pairs };
+      if (!l.includeTemplates) continue;
+      // Kustomize's templates: the pod template, and a StatefulSet's volume claim templates.
+      const claims =
+        o.kind === 'StatefulSet' ? ((o.spec as { volumeClaimTemplates?: Labelled[] }).volumeClaimTemplates ?? []) : [];
+      for (const t of [podTemplateOf(o), ...claims]) {
+        if (t) t.metadata = { ...t.metadata, labels: { ...t.metadata?.labels, ...l.pairs } };
+      }
+    }
   }
   return objects;
+}
+
+type Labelled = { metadata?: { labels?: Record<string, string> } };
+
+/** The pod template of a workload (what `includeTemplates` labels), or undefined for any other object. */
+function podTemplateOf(o: K8sObject): Labelled | undefined {
+  const spec = o.spec as
+    | { template?: { metadata?: { labels?: Record<string, string> } }; jobTemplate?: { spec?: { template?: object } } }
+    | undefined;
+  if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(o.kind)) return spec?.template;
+  if (o.kind === 'CronJob')
+    return spec?.jobTemplate?.spec?.template as { metadata?: { labels?: Record<string, string> } };
+  return undefined;
 }
 
 function generate(dir: string, g: Generator, kind: 'ConfigMap' | 'Secret'): K8sObject {
