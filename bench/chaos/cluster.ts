@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TcpFaultProxy, freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/testkit';
@@ -25,12 +26,22 @@ export class ChaosCluster {
     readonly processorUrl: string,
     private readonly spoolDir: string,
     readonly logDir: string,
+    /** The spool lives on a small disk of its own (a tmpfs, when this process may mount one). */
+    readonly spoolDisk: boolean,
   ) {}
+
+  /** How full the spool's disk is (0–1), or NaN without a disk of its own. */
+  spoolDiskUse(): number {
+    if (!this.spoolDisk) return NaN;
+    const s = statfsSync(this.spoolDir);
+    return 1 - s.bavail / s.blocks;
+  }
 
   static async start(env: Record<string, string>): Promise<ChaosCluster> {
     const stack = await startStack({ redis: { appendOnly: true }, postgres: { durable: true } });
     const [hubPort, processorPort] = [await freePort(), await freePort()];
     const spoolDir = mkdtempSync(join(tmpdir(), 'th-chaos-spool-'));
+    const spoolDisk = smallDisk(spoolDir, SPOOL_DISK_BYTES);
     const logDir = mkdtempSync(join(tmpdir(), 'th-chaos-logs-'));
     const hubLink = await TcpFaultProxy.start({ port: Number(new URL(stack.redis.url).port) });
     const cluster = new ChaosCluster(
@@ -49,6 +60,7 @@ export class ChaosCluster {
       `http://127.0.0.1:${processorPort}`,
       spoolDir,
       logDir,
+      spoolDisk,
     );
     try {
       await Promise.all([cluster.startProcessor(), cluster.startHub()]);
@@ -98,7 +110,20 @@ export class ChaosCluster {
     await this.processor?.stop('SIGTERM', 30_000).catch(() => {});
     await this.hubLink.stop();
     await this.stack.stop();
+    if (this.spoolDisk) spawnSync('umount', [this.spoolDir]);
     rmSync(this.spoolDir, { recursive: true, force: true });
     if (!keepLogs) rmSync(this.logDir, { recursive: true, force: true });
   }
+}
+
+/** The size of the spool's own disk: a few seconds of the producers' rate while the hub is cut off. */
+const SPOOL_DISK_BYTES = 4 * 2 ** 20;
+
+/**
+ * Mounts a tmpfs of `bytes` at `dir` (root only; false where mounting is not allowed), so that a fault can fill
+ * the disk under the hub's spool.
+ */
+function smallDisk(dir: string, bytes: number): boolean {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return false;
+  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir]).status === 0;
 }

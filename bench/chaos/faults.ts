@@ -7,6 +7,8 @@ export interface Fault {
   name: string;
   /** Cheap enough for `--quick` (seconds, not minutes). */
   quick: boolean;
+  /** Whether this machine can inject it (default: yes). */
+  possible?: (c: ChaosCluster) => boolean;
   inject(c: ChaosCluster): Promise<void>;
 }
 
@@ -103,6 +105,18 @@ export const FAULTS: Fault[] = [
   },
   linkFault('hub cut off from Redis for 10 s (connections reset, new ones refused)', { kind: 'reset' }, true),
   linkFault('hub cut off from Redis for 60 s', { kind: 'reset' }, false, 60_000),
+  {
+    name: 'disk full under the hub’s spool (cut off from Redis until its 4 MiB disk fills, then 5 s more)',
+    quick: false,
+    possible: (c) => c.spoolDisk,
+    inject: async (c) => {
+      c.hubLink.set({ kind: 'reset' });
+      const deadline = Date.now() + 60_000;
+      while (c.spoolDiskUse() < 0.99 && Date.now() < deadline) await sleep(250);
+      await sleep(5000);
+      c.hubLink.set({ kind: 'pass' });
+    },
+  },
   linkFault('hub to Redis link silent for 10 s (half-open: nothing answers, nothing closes)', { kind: 'blackhole' }),
   linkFault('hub to Redis link slowed to 200 ms each way for 10 s', { kind: 'delay', delayMs: 200 }),
   {

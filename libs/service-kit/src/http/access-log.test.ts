@@ -52,7 +52,8 @@ test('one line per request: id, method, path without its query, status, duration
     const [first] = lines;
     assert.equal(first!.level, 'info');
     assert.equal(first!.msg, 'GET /v1/thing 200');
-    assert.deepEqual(first!.req, { id: 'abc-123', method: 'GET', path: '/v1/thing', remote: '127.0.0.1' });
+    assert.equal(first!.reqId, 'abc-123');
+    assert.deepEqual(first!.req, { method: 'GET', path: '/v1/thing', remote: '127.0.0.1' });
     assert.deepEqual(first!.res, { status: 200 });
     assert.equal(first!.client, 'key:ops-team');
     assert.equal(typeof first!.responseTime, 'number');

@@ -55,8 +55,8 @@ export function accessLog(
       return client ? { client } : {};
     },
     serializers: {
-      req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-        id: req.id,
+      // The id is on the line already (`reqId`), for every line logged while the request runs.
+      req: (req: { method: string; url: string; remoteAddress?: string }) => ({
         method: req.method,
         path: req.url.split('?')[0],
         remote: req.remoteAddress,
