@@ -1,5 +1,5 @@
 import { sleep } from '@telemetryhub/service-kit';
-import type { RedisClient } from '@telemetryhub/queue';
+import { queueKeys, type RedisClient } from '@telemetryhub/queue';
 import type { Ledger, LedgerEvent } from './ledger.js';
 
 /** What a producer did: batches sent, refused or failed sends it retried. */
@@ -23,17 +23,26 @@ export async function produceOverHttp(
   for (const [i, batch] of batches.entries()) {
     const times = i % opts.duplicateEvery === 0 ? 2 : 1;
     for (let t = 0; t < times; t++) {
-      while (!(await postOnce(hubUrl(), batch))) {
-        if (opts.stop()) return stats;
-        stats.retries++;
-        await sleep(200);
-      }
+      if (!(await untilTaken(() => postOnce(hubUrl(), batch), stats, opts.stop))) return stats;
       ledger.acknowledge(batch);
     }
     stats.batches++;
     await sleep(opts.pauseMs);
   }
   return stats;
+}
+
+/**
+ * Sends until `send` reports the batch taken, 200 ms apart, counting the retries; false if `stop` says to give up
+ * first (the batch is then not acknowledged).
+ */
+async function untilTaken(send: () => Promise<boolean>, stats: ProducerStats, stop: () => boolean): Promise<boolean> {
+  while (!(await send())) {
+    if (stop()) return false;
+    stats.retries++;
+    await sleep(200);
+  }
+  return true;
 }
 
 /** One POST of `batch` to the hub's ingest: true on a 202; anything else (refusal, 5xx, timeout, closed port) false. */
@@ -66,16 +75,12 @@ export async function produceOverLpush(
   const stats: ProducerStats = { batches: 0, retries: 0 };
   for (const [i, batch] of batches.entries()) {
     const task = JSON.stringify({ id: `chaos-lpush-${i}`, type: 'telemetry.analyze', payload: { readings: batch } });
-    for (;;) {
-      try {
-        await redis.lpush(`${queue}:pending`, task);
-        break;
-      } catch {
-        if (opts.stop()) return stats;
-        stats.retries++;
-        await sleep(200);
-      }
-    }
+    const lpush = () =>
+      redis.lpush(queueKeys(queue).pending, task).then(
+        () => true,
+        () => false,
+      );
+    if (!(await untilTaken(lpush, stats, opts.stop))) return stats;
     ledger.acknowledge(batch);
     stats.batches++;
     await sleep(opts.pauseMs);
@@ -89,7 +94,7 @@ export async function produceOverLpush(
  * neighbours stored). Returns the good readings pushed beside the poison (they are acknowledged).
  */
 export async function pushPoison(redis: RedisClient, queue: string, ledger: Ledger, carriers: LedgerEvent[][]) {
-  const key = `${queue}:pending`;
+  const key = queueKeys(queue).pending;
   await redis.lpush(key, '{"type": "telemetry.analyze", "payload": ');
   ledger.poison.push({ what: 'a task that is not JSON', reason: 'invalid_envelope' });
   await redis.lpush(key, JSON.stringify({ id: 'chaos-unknown', type: 'chaos.unknown', payload: { readings: [] } }));

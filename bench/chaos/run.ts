@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { sleep } from '@telemetryhub/service-kit';
-import { createRedis, queueDepths } from '@telemetryhub/queue';
+import { createRedis, queueDepths, queueKeys } from '@telemetryhub/queue';
 import { scrapeMetric } from '../../scripts/local-pipeline.js';
 import { machine, type Machine } from '../process-stats.js';
 import { ChaosCluster } from './cluster.js';
@@ -187,7 +187,7 @@ async function sample(
     .query<{ n: number }>("SELECT count(*)::int AS n FROM readings WHERE device_id LIKE 'chaos-%'")
     .then((r) => r.rows[0]!.n)
     .catch(() => NaN);
-  const depth = await redis.llen(`${QUEUE}:pending`).catch(() => NaN);
+  const depth = await redis.llen(queueKeys(QUEUE).pending).catch(() => NaN);
   const spool = await scrapeMetric(cluster.hubUrl, 'telemetryhub_hub_spool_bytes').catch(() => NaN);
   return {
     t_s: seconds(Date.now() - t0),

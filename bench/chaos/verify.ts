@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { RedisClient } from '@telemetryhub/queue';
+import { queueKeys, type RedisClient } from '@telemetryhub/queue';
 import type { Ledger } from './ledger.js';
 
 /** The run's verdict: what was acknowledged against what PostgreSQL and the DLQ hold. */
@@ -38,7 +38,7 @@ export async function verify(db: pg.Pool, redis: RedisClient, queue: string, led
   const lost = [...ledger.acknowledged].filter((id) => !stored.has(id));
   const duplicates = rows.reduce((n, r) => n + r.n - 1, 0);
   const unexpected = rows.filter((r) => !ledger.acknowledged.has(r.event_id)).length;
-  const dead = (await redis.lrange(`${queue}:failed`, 0, -1)).map(
+  const dead = (await redis.lrange(queueKeys(queue).failed, 0, -1)).map(
     (raw) => (JSON.parse(raw) as { reason: string }).reason,
   );
   const differ = await Promise.all([
