@@ -1,5 +1,6 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { childPids } from '@telemetryhub/testkit';
 
 /** A process's resident memory now and its peak so far (MiB), from /proc (Linux); NaN where unknown. */
 export async function processMemoryMiB(pid: number | undefined): Promise<{ rss: number; peak: number }> {
@@ -28,20 +29,13 @@ export async function processCpuSeconds(pid: number | undefined): Promise<number
  */
 export async function processTreeCpuSeconds(pid: number | undefined): Promise<number> {
   if (!pid) return NaN;
-  const statFields = async (p: string) => {
-    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
-    return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : undefined;
-  };
-  const own = await statFields(String(pid));
-  if (!own) return NaN;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (!stat) return NaN;
+  const own = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime, stime, then cutime, cstime: the children it has waited for (backends that exited).
-  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || entry === String(pid)) continue;
-    const f = await statFields(entry);
-    if (f && Number(f[1]) === pid) ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / USER_HZ;
+  let seconds = (Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14])) / USER_HZ;
+  for (const child of childPids(pid)) seconds += (await processCpuSeconds(child)) || 0;
+  return seconds;
 }
 
 /** The machine a result was measured on, as every benchmark's JSON records it (results are only comparable on one). */

@@ -10,12 +10,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { PostgresServer, RedisCluster, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
+import {
+  PostgresServer,
+  RedisCluster,
+  RedisServer,
+  childPids,
+  freePort,
+  type ServerProcess,
+} from '@telemetryhub/testkit';
 import { sleep } from '@telemetryhub/service-kit';
 import { createRedis, queueKeys, shardQueueNames } from '@telemetryhub/queue';
 import { analyzeTasks, chunks, fleetEvents, rowCount } from './e2e-references.js';
@@ -78,15 +84,7 @@ interface Point {
 
 /** A process and its children (PostgreSQL forks a backend per connection). */
 function withChildren(pid: number | undefined): number[] {
-  if (!pid) return [];
-  const children = readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8').toString();
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid);
-    })
-    .map(Number);
-  return [pid, ...children];
+  return pid ? [pid, ...childPids(pid)] : [];
 }
 
 async function cpuOf(pids: number[]): Promise<number> {

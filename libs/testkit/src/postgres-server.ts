@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ensurePostgresBinDir, type Progress } from './packages.js';
 import { freePort } from './ports.js';
+import { childPids } from './processes.js';
 import { ServerProcess, waitUntil } from './server-process.js';
 import { MissingDependencyError, ServerStartError } from './errors.js';
 
@@ -179,21 +180,6 @@ export class PostgresServer {
     await this.halt();
     if (this.throwaway) rmSync(join(this.dataDir, '..'), { recursive: true, force: true });
   }
-}
-
-/** The processes whose parent is `pid` (Linux: from /proc). */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 /** A client backend (`postgres: <user> <db> <host> …`), not a background process (checkpointer, WAL writer, …). */
