@@ -102,6 +102,21 @@ export async function waitReady(url: string, proc: ServerProcess, name: string, 
   }
 }
 
+/** What the hub and the processor need to find the stack and each other's ports (this process's env beneath). */
+export function appEnv(
+  stack: LocalStack,
+  o: { hubPort: number; processorPort: number; spoolDir: string },
+): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    REDIS_URL: stack.redis.url,
+    DATABASE_URL: stack.postgres.url,
+    HUB_PORT: String(o.hubPort),
+    PROCESSOR_PORT: String(o.processorPort),
+    SPOOL_DIR: o.spoolDir,
+  };
+}
+
 export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<LocalPipeline> {
   const progress = o.progress ?? (() => {});
   const redisPort = o.redisPort === undefined ? undefined : await pickPort(o.redisPort, progress, 'Redis');
@@ -126,15 +141,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions = {}): Promise<
     const hubPort = await pickPort(o.hubPort, progress, 'the hub');
     const processorPort = await pickPort(o.processorPort, progress, 'the task-processor');
     spoolDir = o.dataDir ? join(o.dataDir, 'hub-spool') : mkdtempSync(join(tmpdir(), 'th-spool-'));
-    const env = {
-      ...process.env,
-      REDIS_URL: stack.redis.url,
-      DATABASE_URL: stack.postgres.url,
-      HUB_PORT: String(hubPort),
-      PROCESSOR_PORT: String(processorPort),
-      SPOOL_DIR: spoolDir,
-      ...o.env,
-    };
+    const env = { ...appEnv(stack, { hubPort, processorPort, spoolDir }), ...o.env };
     if (o.logDir) mkdirSync(o.logDir, { recursive: true });
     progress('starting the task-processor and the hub …');
     const processor = startAppProcess('task-processor', env, o.logDir, o.compiled);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TcpFaultProxy, freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/testkit';
-import { startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
+import { appEnv, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 import { processMemoryMiB } from '../process-stats.js';
 import { createRedis, type RedisClient } from '@telemetryhub/queue';
 
@@ -47,15 +47,7 @@ export class ChaosCluster {
     const cluster = new ChaosCluster(
       stack,
       hubLink,
-      {
-        ...process.env,
-        REDIS_URL: stack.redis.url,
-        DATABASE_URL: stack.postgres.url,
-        HUB_PORT: String(hubPort),
-        PROCESSOR_PORT: String(processorPort),
-        SPOOL_DIR: spoolDir,
-        ...env,
-      },
+      { ...appEnv(stack, { hubPort, processorPort, spoolDir }), ...env },
       `http://127.0.0.1:${hubPort}`,
       `http://127.0.0.1:${processorPort}`,
       spoolDir,
