@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
+import { createRequire } from 'node:module';
+import type { pinoHttp as PinoHttp } from 'pino-http';
+
+/** Loaded by the apps that log requests, not by everything that imports the service kit (the CLI). */
+const loadPinoHttp = () => (createRequire(import.meta.url)('pino-http') as { pinoHttp: typeof PinoHttp }).pinoHttp;
 
 /** `all`: every request (successes sampled); `errors`: answers ≥ 400 only; `off`. */
 export const ACCESS_LOG_MODES = ['all', 'errors', 'off'] as const;
@@ -38,7 +42,7 @@ export function accessLog(
       next();
     };
   }
-  const middleware = pinoHttp({
+  const middleware = loadPinoHttp()({
     logger: log,
     genReqId,
     quietReqLogger: true,

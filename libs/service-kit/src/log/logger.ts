@@ -1,5 +1,12 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import pinoPretty from 'pino-pretty';
+import type pinoPrettyModule from 'pino-pretty';
+
+/**
+ * pino-pretty is loaded only when pretty output is asked for: JSON in production does without it, and loading it
+ * costs every process (the apps, the CLI) tens of milliseconds at start.
+ */
+const loadPinoPretty = () => createRequire(import.meta.url)('pino-pretty') as typeof pinoPrettyModule;
 
 export type { Logger };
 
@@ -43,7 +50,7 @@ export function createLogger(
   };
   if (!pretty) return destination ? pino(options, destination) : pino(options);
   // In the process (sync), not a transport thread: log lines keep their order with the app's other output.
-  const stream = pinoPretty({
+  const stream = loadPinoPretty()({
     sync: true,
     colorize: destination === undefined && Boolean(process.stdout.isTTY),
     translateTime: 'SYS:HH:MM:ss.l',
