@@ -41,13 +41,14 @@ export const PROCESSOR_LAYERS = [
   'stats', // per-batch statistics and their table
   'alerts', // threshold rules, alert table, rules file, webhooks
   'outliers', // the outlier detector and its state
-  'late', // event-time watermarks and late readings
+  'late', // event-time watermarks: which readings are late corrections
+  'expired', // readings older than the expiry horizon: set aside whole, listed, replayed
   'devices', // device rows and metadata
   'fold', // rollups, outliers and devices folded once per interval
   'decode', // envelope and payload decoding, in worker threads
   'handlers', // what each task type does with its readings
   'consume', // the queue consumer: fetch, decode, handle, settle
-  'api', // the query, late-data and dead-letter HTTP routes
+  'api', // the query, expired-readings and dead-letter HTTP routes
 ];
 
 /** The hub's folders, lowest first, by the same rule. */

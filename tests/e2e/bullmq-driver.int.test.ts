@@ -16,7 +16,7 @@ test('QUEUE_DRIVER=bullmq: hub and processor run over BullMQ; readings arrive, a
       SIM_RATE_HZ: '5',
       LOG_LEVEL: 'warn',
       BATCH_LINGER_MS: '20',
-      RAW_RETENTION_DAYS: '3650', // the fixtures are from early 2026: store them, do not send them to late_readings
+      RAW_RETENTION_DAYS: '3650', // the fixtures are from early 2026: store them, do not set them aside as expired
     },
   });
   const redis = createRedis(pipeline.stack.redis.url, { bullmq: true });

@@ -8,7 +8,7 @@ import { assertBothExitedCleanly } from './support/graceful-exits.js';
 
 test('a reading crosses hub → Redis → task-processor → PostgreSQL and comes back through the HTTP API', async () => {
   const pipeline = await startLocalPipeline({
-    // The fixtures are from early 2026: keep raw data long enough that they are stored, not sent to late_readings.
+    // The fixtures are from early 2026: keep raw data long enough that they are stored, not set aside as expired.
     env: { SIM_DEVICES: '2', SIM_RATE_HZ: '5', LOG_LEVEL: 'warn', BATCH_LINGER_MS: '20', RAW_RETENTION_DAYS: '3650' },
   });
   try {

@@ -62,7 +62,7 @@ async function processor(
 }
 
 async function enqueue(queue: string, device: string, driver: QueueDriverName = 'redis-list'): Promise<void> {
-  // Recent event times: older ones (beyond the raw retention) would go to late_readings instead.
+  // Recent event times: older ones (beyond the raw retention) would be set aside as expired instead.
   const start = Math.floor(Date.now() / 1000) - 2 * TASKS;
   const tasks = Array.from({ length: TASKS }, (_, i) =>
     JSON.stringify({

@@ -18,10 +18,10 @@ import {
 } from '@telemetryhub/service-kit';
 import { type DeadLetterAdmin } from '@telemetryhub/queue';
 import { queryRouter } from './api/query.routes.js';
-import { lateRouter } from './api/late.routes.js';
+import { expiredRouter } from './api/expired.routes.js';
 import { rangeRouter } from './api/range.routes.js';
 import { dlqRouter } from './api/dlq.routes.js';
-import type { LateReplayer } from './late/late-replay.js';
+import type { ExpiredReplayer } from './expired/expired-replay.js';
 import type { LatestCache } from './store/latest.cache.js';
 import type { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 
@@ -32,8 +32,8 @@ export interface ProcessorAppDeps {
   pool: pg.Pool;
   latest?: LatestCache;
   pseudonymizer?: DevicePseudonymizer;
-  /** Replays the late side output (POST /v1/late-readings/replay); absent = 404. */
-  lateReplayer?: LateReplayer;
+  /** Replays expired readings (POST /v1/expired-readings/replay); absent = 404. */
+  expiredReplayer?: ExpiredReplayer;
   /** The queue's dead letters, for the admin API (`/v1/dlq…`); absent = 404. */
   dlq?: DeadLetterAdmin;
   /** ADMIN_API_KEYS: who may use the admin API; none = it refuses every request. */
@@ -52,14 +52,18 @@ export function createApp(deps: ProcessorAppDeps): Express {
   app.use(opsRouter(deps)); // /health, /ready, /metrics: never behind a key (probes and scrapers)
   if (deps.queryKeys?.length) {
     const readers = apiKeyAuth([...deps.queryKeys, ...(deps.adminKeys ?? [])], () => {});
-    // The admin API (the DLQ, the late replay) checks its own keys.
-    const admin = (path: string) => path === '/dlq' || path.startsWith('/dlq/') || path === '/late-readings/replay';
+    // The admin API (the DLQ, the replay of expired readings) checks its own keys.
+    const admin = (path: string) =>
+      path === '/dlq' ||
+      path.startsWith('/dlq/') ||
+      path === '/expired-readings/replay' ||
+      path === '/late-readings/replay';
     app.use('/v1', (req, res, next) => (admin(req.path) ? next() : readers(req, res, next)));
   }
   app.use(queryRouter(deps));
   app.use(rangeRouter(deps));
   app.use(dlqRouter(deps));
-  app.use(lateRouter(deps));
+  app.use(expiredRouter(deps));
   app.use(notFoundHandler());
   app.use(problemMiddleware(deps.log));
   return app;

@@ -28,7 +28,7 @@ import type { ThresholdRule } from './alerts/alert-rules.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
 import type { OutlierConfig } from './outliers/outlier-rules.js';
 import { EventTimeWatermarks } from './late/event-time-watermark.js';
-import { LateReplayer } from './late/late-replay.js';
+import { ExpiredReplayer } from './expired/expired-replay.js';
 import { applyDeviceMetadata, type DeviceMetadata } from './devices/devices.repo.js';
 import { DeferredFold } from './fold/deferred-fold.js';
 import { createDecodePool, type TaskDecodePool } from './decode/decode-pool.js';
@@ -137,7 +137,7 @@ export function buildProcessor(
     latest,
     partitions,
     watermarks: new EventTimeWatermarks(config.ALLOWED_LATENESS_MS),
-    lateHorizonMs: (config.LATE_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS) * 86_400_000,
+    expiryHorizonMs: (config.EXPIRY_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS) * 86_400_000,
     webhookUrls: config.ALERT_WEBHOOK_URLS,
     ...(rules ? { rules } : {}),
     ...(outliers ? { outliers } : {}),
@@ -149,11 +149,11 @@ export function buildProcessor(
     TELEMETRY_TASK_TYPES,
     deps.instrument ? deps.instrument(telemetry) : telemetry,
   );
-  const lateReplayer = new LateReplayer({
+  const expiredReplayer = new ExpiredReplayer({
     pool,
     handler: createTelemetryHandler({ ...telemetryDeps, observeVisibleLatency: false }),
     metrics,
-    log: log.child({ component: 'late-replay' }),
+    log: log.child({ component: 'expired-replay' }),
   });
   const decoder = createDecodePool({
     threads: config.WORKER_THREADS,
@@ -193,7 +193,7 @@ export function buildProcessor(
     readiness,
     pool,
     latest,
-    lateReplayer,
+    expiredReplayer,
     dlq,
     adminKeys: config.ADMIN_API_KEYS,
     queryKeys: config.QUERY_API_KEYS,

@@ -63,16 +63,27 @@ test('the queue driver is redis-list unless QUEUE_DRIVER names bullmq; anything 
   );
 });
 
-test('retention defaults to 30 days raw and 2 years of rollups; the late horizon may not outlive raw partitions', () => {
+test('retention defaults to 30 days raw and 2 years of rollups; the expiry horizon may not outlive raw partitions', () => {
   const c = loadProcessorConfig({ env: {} });
   assert.deepEqual(
-    [c.RAW_RETENTION_DAYS, c.ROLLUP_RETENTION_DAYS, c.PARTITION_AHEAD_DAYS, c.LATE_HORIZON_DAYS, c.ALLOWED_LATENESS_MS],
+    [
+      c.RAW_RETENTION_DAYS,
+      c.ROLLUP_RETENTION_DAYS,
+      c.PARTITION_AHEAD_DAYS,
+      c.EXPIRY_HORIZON_DAYS,
+      c.ALLOWED_LATENESS_MS,
+    ],
     [30, 730, 3, undefined, 30_000],
   );
-  assert.equal(loadProcessorConfig({ env: { LATE_HORIZON_DAYS: '7' } }).LATE_HORIZON_DAYS, 7);
+  assert.equal(loadProcessorConfig({ env: { EXPIRY_HORIZON_DAYS: '7' } }).EXPIRY_HORIZON_DAYS, 7);
   assert.throws(
-    () => loadProcessorConfig({ env: { LATE_HORIZON_DAYS: '31' } }),
-    /LATE_HORIZON_DAYS: must not exceed RAW_RETENTION_DAYS \(30\)/,
+    () => loadProcessorConfig({ env: { EXPIRY_HORIZON_DAYS: '31' } }),
+    /EXPIRY_HORIZON_DAYS: must not exceed RAW_RETENTION_DAYS \(30\)/,
   );
   assert.throws(() => loadProcessorConfig({ env: { RAW_RETENTION_DAYS: '0' } }), /RAW_RETENTION_DAYS/);
+  // The old name is refused with the new one, not ignored (which would quietly bring back the default horizon).
+  assert.throws(
+    () => loadProcessorConfig({ env: { LATE_HORIZON_DAYS: '7' } }),
+    /LATE_HORIZON_DAYS: renamed EXPIRY_HORIZON_DAYS/,
+  );
 });

@@ -10,6 +10,7 @@ import {
   positiveInt,
   postgresUrl,
   type LoadConfigOptions,
+  type RenamedVariables,
 } from '@telemetryhub/service-kit';
 import { QueueConfigShape, queueConfigProblem } from '@telemetryhub/queue';
 import { MIN_PSEUDONYM_KEY_LENGTH } from './privacy/device-pseudonymizer.js';
@@ -148,13 +149,13 @@ export const ProcessorConfigSchema = z.object({
   PARTITION_UPKEEP_INTERVAL_SECONDS: positiveInt(3600).describe(
     'how often partition upkeep (create ahead, drop expired) runs; one replica at a time (advisory lock)',
   ),
-  LATE_HORIZON_DAYS: z.coerce
+  EXPIRY_HORIZON_DAYS: z.coerce
     .number()
     .int()
     .positive()
     .optional()
     .describe(
-      'readings older than this go to the late side output (`late_readings`) instead of the raw table and rollups; at most `RAW_RETENTION_DAYS`',
+      'readings older than this are expired: set aside whole in `expired_readings` (replayable) instead of the raw table and rollups; at most `RAW_RETENTION_DAYS`',
     )
     .meta({ shownDefault: '`RAW_RETENTION_DAYS`' }),
   ALLOWED_LATENESS_MS: nonNegativeInt(DEFAULT_ALLOWED_LATENESS_MS).describe(
@@ -168,8 +169,16 @@ export const ProcessorConfigSchema = z.object({
 });
 export type ProcessorConfig = z.output<typeof ProcessorConfigSchema>;
 
+/** Settings that had another name: refused with the new one (see loadConfig). */
+const RENAMED: RenamedVariables = {
+  LATE_HORIZON_DAYS: {
+    now: 'EXPIRY_HORIZON_DAYS',
+    why: "readings older than it are expired; late readings are those behind a device's watermark, ALLOWED_LATENESS_MS",
+  },
+};
+
 export function loadProcessorConfig(opts?: LoadConfigOptions): Readonly<ProcessorConfig> {
-  const config = loadConfig(ProcessorConfigSchema, opts, [queueConfigProblem]);
+  const config = loadConfig(ProcessorConfigSchema, opts, [queueConfigProblem], RENAMED);
   if (config.OUTLIER_Z_SCORE > 0 && config.OUTLIER_RESOLVE_Z_SCORE >= config.OUTLIER_Z_SCORE) {
     throw new ConfigError([
       `OUTLIER_RESOLVE_Z_SCORE: must be below OUTLIER_Z_SCORE (${config.OUTLIER_Z_SCORE}) (got ${config.OUTLIER_RESOLVE_Z_SCORE})`,
@@ -178,9 +187,9 @@ export function loadProcessorConfig(opts?: LoadConfigOptions): Readonly<Processo
   if (config.ALERT_WEBHOOK_URLS.length && !config.ALERT_WEBHOOK_SECRET) {
     throw new ConfigError(['ALERT_WEBHOOK_SECRET: is required when ALERT_WEBHOOK_URLS is set (got unset)']);
   }
-  if (config.LATE_HORIZON_DAYS !== undefined && config.LATE_HORIZON_DAYS > config.RAW_RETENTION_DAYS) {
+  if (config.EXPIRY_HORIZON_DAYS !== undefined && config.EXPIRY_HORIZON_DAYS > config.RAW_RETENTION_DAYS) {
     throw new ConfigError([
-      `LATE_HORIZON_DAYS: must not exceed RAW_RETENTION_DAYS (${config.RAW_RETENTION_DAYS}): older raw partitions are dropped (got ${config.LATE_HORIZON_DAYS})`,
+      `EXPIRY_HORIZON_DAYS: must not exceed RAW_RETENTION_DAYS (${config.RAW_RETENTION_DAYS}): older raw partitions are dropped (got ${config.EXPIRY_HORIZON_DAYS})`,
     ]);
   }
   return config;

@@ -21,8 +21,8 @@ Usage: npm run processor                    (configured by environment variables
 
 Main variables: REDIS_URL, DATABASE_URL, QUEUE_NAME, PROCESSOR_PORT, FETCH_BATCH_SIZE, WORKER_THREADS, PG_POOL_MAX,
 LOG_LEVEL.
-Storage: RAW_RETENTION_DAYS (30), ROLLUP_RETENTION_DAYS (730), LATE_HORIZON_DAYS (older readings go to
-late_readings), ALLOWED_LATENESS_MS.
+Storage: RAW_RETENTION_DAYS (30), ROLLUP_RETENTION_DAYS (730), EXPIRY_HORIZON_DAYS (older readings are
+expired: set aside in expired_readings), ALLOWED_LATENESS_MS (a reading this far behind is a late correction).
 API keys: QUERY_API_KEYS (the read API; open without), ADMIN_API_KEYS (the dead-letter admin API /v1/dlq; off
 without), each name:sha256hex,… (npx telemetryhub hash-key <key>).
 Devices: DEVICE_METADATA_FILE (model and labels; example: apps/task-processor/device-metadata.example.yaml).
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       consumers: config.CONSUMER_CONCURRENCY,
       workerThreads: processor.decoder.threads,
       rawRetentionDays: config.RAW_RETENTION_DAYS,
-      lateHorizonDays: config.LATE_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS,
+      expiryHorizonDays: config.EXPIRY_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS,
     },
     'task-processor started',
   );

@@ -10,7 +10,7 @@ import type { OutlierConfig } from '../outliers/outlier-rules.js';
 import { PARTITIONED_TABLES, PartitionManager, ROLLUP_SCHEMES } from '../store/partitions.js';
 import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { partitionMetrics } from '../store/partition-upkeep.js';
-import { LATE_REASONS, insertLateReadings } from '../late/late.repo.js';
+import { EXPIRY_REASONS, insertExpiredReadings } from '../expired/expired.repo.js';
 import { insertTaskStatistics } from '../stats/task-statistics.repo.js';
 import type { StoredReadingInput } from '../store/raw.repo.js';
 import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from '../late/event-time-watermark.js';
@@ -55,10 +55,10 @@ export function createTelemetryHandler(deps: {
   /** Folds rollups, outliers and devices after the commit, many batches at a time; absent = in the batch. */
   fold?: DeferredFold;
   /**
-   * Readings older than this (ms before now) go to the late side output (`late_readings`), not to the raw table
+   * Readings older than this (ms before now) are expired: set aside in `expired_readings`, not in the raw table
    * and rollups: their partition is past retention. Absent = no horizon.
    */
-  lateHorizonMs?: number;
+  expiryHorizonMs?: number;
   /** Creates the day and month partitions rows land in (default: one of its own over `pool`). */
   partitions?: PartitionManager;
   /** Per-device event-time watermarks that tell late corrections apart (default: 30 s allowed lateness). */
@@ -83,12 +83,12 @@ export function createTelemetryHandler(deps: {
     async handle(tasks: readonly ParsedTask[]): Promise<void> {
       const all = tasks.flatMap((t) => t.readings.map((reading) => ({ reading, taskId: t.header.id })));
       const allMs = all.map((i) => Date.parse(i.reading.event_time));
-      const { items, itemsMs, late } = splitByHorizon(all, allMs, deps.lateHorizonMs, now());
+      const { items, itemsMs, expired } = splitByHorizon(all, allMs, deps.expiryHorizonMs, now());
       const stepsOf = eventSteps(tasks);
       // Rollup partitions are needed here only when this transaction folds; the deferred fold ensures its own.
       const anyRollup = !deps.fold && tasks.some((t) => stepBits(t.header.type) & STEP_BIT.rollup);
       // Per-batch statistics (telemetry.analyze), kept as long as raw readings: not for tasks older than that.
-      const statisticsCutoff = deps.lateHorizonMs === undefined ? -Infinity : now() - deps.lateHorizonMs;
+      const statisticsCutoff = deps.expiryHorizonMs === undefined ? -Infinity : now() - deps.expiryHorizonMs;
       const withStatistics = tasks.filter(
         (t) => t.statistics?.length && Date.parse(t.header.created_at) >= statisticsCutoff,
       );
@@ -98,7 +98,7 @@ export function createTelemetryHandler(deps: {
       let fresh: Reading[] = [];
       let freshMs: number[] = [];
       let statisticsRows = 0;
-      let lateAdded = 0;
+      let expiredAdded = 0;
       let changedAlerts: AlertRow[] = [];
       let folded: FoldOutcome | undefined;
       let staged: StagedBatch | undefined;
@@ -109,7 +109,7 @@ export function createTelemetryHandler(deps: {
         try {
           await client.query('BEGIN');
           added = await insertReadings(client, items, { onCopyConflict: () => deps.metrics.rawInsertFallbacks.inc() });
-          lateAdded = await insertLateReadings(client, late, LATE_REASONS.beyondHorizon);
+          expiredAdded = await insertExpiredReadings(client, expired, EXPIRY_REASONS.beyondHorizon);
           statisticsRows = await insertTaskStatistics(client, withStatistics);
           ({ fresh, freshMs } = uniqueAdded(items, itemsMs, added));
           const work = foldWork(fresh, freshMs, stepsOf);
@@ -148,7 +148,7 @@ export function createTelemetryHandler(deps: {
         deps.metrics.alerts.inc({ rule: a.rule, action: a.state === 'firing' ? 'fire' : 'resolve' });
       }
       deps.metrics.duplicateReadings.inc(items.length - added.size);
-      if (lateAdded) deps.metrics.lateReadings.inc({ reason: LATE_REASONS.beyondHorizon }, lateAdded);
+      if (expiredAdded) deps.metrics.expiredReadings.inc({ reason: EXPIRY_REASONS.beyondHorizon }, expiredAdded);
       const lateCorrections = watermarks.observe(fresh, freshMs).filter(Boolean).length;
       if (lateCorrections) deps.metrics.lateCorrections.inc(lateCorrections);
       if (deps.observeVisibleLatency === false) return;
@@ -158,26 +158,26 @@ export function createTelemetryHandler(deps: {
   };
 }
 
-/** Splits readings into those to store and those older than the horizon (for the late side output). */
+/** Splits readings into those to store and the expired ones, older than the horizon. */
 function splitByHorizon(
   all: readonly StoredReadingInput[],
   allMs: readonly number[],
   horizonMs: number | undefined,
   nowMs: number,
-): { items: readonly StoredReadingInput[]; itemsMs: readonly number[]; late: StoredReadingInput[] } {
-  if (horizonMs === undefined) return { items: all, itemsMs: allMs, late: [] };
+): { items: readonly StoredReadingInput[]; itemsMs: readonly number[]; expired: StoredReadingInput[] } {
+  if (horizonMs === undefined) return { items: all, itemsMs: allMs, expired: [] };
   const cutoff = nowMs - horizonMs;
   const items: StoredReadingInput[] = [];
   const itemsMs: number[] = [];
-  const late: StoredReadingInput[] = [];
+  const expired: StoredReadingInput[] = [];
   for (let i = 0; i < all.length; i++) {
-    if (allMs[i]! < cutoff) late.push(all[i]!);
+    if (allMs[i]! < cutoff) expired.push(all[i]!);
     else {
       items.push(all[i]!);
       itemsMs.push(allMs[i]!);
     }
   }
-  return { items, itemsMs, late };
+  return { items, itemsMs, expired };
 }
 
 /** The readings whose event_id the insert added, each once (a batch may carry the same reading twice). */

@@ -17,9 +17,9 @@ export function createProcessorMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers,
     }),
-    lateReplayed: new Counter({
-      name: 'telemetryhub_processor_late_replayed_total',
-      help: 'Late readings a replay stored (moved from late_readings into the raw table and rollups).',
+    expiredReplayed: new Counter({
+      name: 'telemetryhub_processor_expired_replayed_total',
+      help: 'Expired readings a replay stored (moved from expired_readings into the raw table and rollups).',
       registers,
     }),
     dependencyWaits: new Counter({
@@ -83,9 +83,9 @@ export function createProcessorMetrics(registry: Registry) {
       help: 'Readings stored behind their device’s event-time watermark: their (closed) rollup buckets were amended.',
       registers,
     }),
-    lateReadings: new Counter({
-      name: 'telemetryhub_processor_late_readings_total',
-      help: 'Readings sent to the late side output (late_readings) instead of the raw table, by reason.',
+    expiredReadings: new Counter({
+      name: 'telemetryhub_processor_expired_readings_total',
+      help: 'Readings older than the expiry horizon, set aside in expired_readings instead of the raw table, by reason.',
       labelNames: ['reason'],
       registers,
     }),

@@ -14,7 +14,7 @@ import { migrate } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { PARTITIONED_TABLES, PartitionManager, listPartitions } from './partitions.js';
 import { RETENTION_LOCK_KEY, runPartitionUpkeep } from './retention.js';
-import { listLateReadings } from '../late/late.repo.js';
+import { listExpiredReadings } from '../expired/expired.repo.js';
 import { foldRollups } from './rollup.repo.js';
 import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { partitionMetrics } from './partition-upkeep.js';
@@ -101,13 +101,13 @@ test('migrations 5 and 6 move existing readings and rollups into partitions, not
   }
 });
 
-test('the handler creates the partitions its rows need, and sends readings beyond the horizon to late_readings once', async () => {
+test('the handler creates the partitions its rows need, and sets readings beyond the horizon aside in expired_readings once', async () => {
   const pool = await freshDb('handler_partitions');
   try {
     await migrate(pool, log);
     const metrics = metricsFor();
     const now = Date.parse('2026-11-23T12:00:00Z');
-    const handler = createTelemetryHandler({ pool, log, metrics, lateHorizonMs: 30 * DAY, now: () => now });
+    const handler = createTelemetryHandler({ pool, log, metrics, expiryHorizonMs: 30 * DAY, now: () => now });
     const batch = [
       task([
         reading('dev-a', '2026-11-23T11:59:00Z', 10),
@@ -126,14 +126,14 @@ test('the handler creates the partitions its rows need, and sends readings beyon
       [10, 20],
     );
     const { rows: rolled } = await pool.query<{ n: string }>('SELECT sum(count) AS n FROM rollups_1m');
-    assert.equal(Number(rolled[0]!.n), 2, 'the late reading is in no rollup');
-    const late = await listLateReadings(pool, { limit: 10 });
-    assert.equal(late.total, 1);
-    assert.equal(late.items[0]!.reason, 'beyond_horizon');
-    assert.equal(late.items[0]!.event_time, '2026-10-01T08:00:00.000Z');
-    assert.equal(late.items[0]!.reading.value, 30, 'the whole reading is kept, to be replayed');
-    assert.equal(late.items[0]!.task_id, batch[0]!.header.id);
-    assert.equal(await counted(metrics.lateReadings, { reason: 'beyond_horizon' }), 1);
+    assert.equal(Number(rolled[0]!.n), 2, 'the expired reading is in no rollup');
+    const expired = await listExpiredReadings(pool, { limit: 10 });
+    assert.equal(expired.total, 1);
+    assert.equal(expired.items[0]!.reason, 'beyond_horizon');
+    assert.equal(expired.items[0]!.event_time, '2026-10-01T08:00:00.000Z');
+    assert.equal(expired.items[0]!.reading.value, 30, 'the whole reading is kept, to be replayed');
+    assert.equal(expired.items[0]!.task_id, batch[0]!.header.id);
+    assert.equal(await counted(metrics.expiredReadings, { reason: 'beyond_horizon' }), 1);
     assert.equal(await counted(metrics.partitionsCreated), 2 + 2 + 2);
 
     // … and the API shows the side output, by device, and names a bad parameter
@@ -145,11 +145,19 @@ test('the handler creates the partitions its rows need, and sends readings beyon
     });
     const http = app.listen(0, '127.0.0.1');
     await once(http, 'listening');
-    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1/late-readings`;
+    const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const base = `${origin}/v1/expired-readings`;
     try {
-      const mine = (await (await fetch(`${base}?device=dev-a`)).json()) as { total: number; late_readings: unknown[] };
+      const answer = await fetch(`${base}?device=dev-a`);
+      assert.equal(answer.headers.get('deprecation'), null);
+      const mine = (await answer.json()) as { total: number; expired_readings: unknown[] };
       assert.equal(mine.total, 1);
-      assert.equal(mine.late_readings.length, 1);
+      assert.equal(mine.expired_readings.length, 1);
+      // The older spelling still answers as it did, marked deprecated with a link to the new path.
+      const old = await fetch(`${origin}/v1/late-readings?device=dev-a`);
+      assert.equal(old.headers.get('deprecation'), 'true');
+      assert.equal(old.headers.get('link'), '</v1/expired-readings>; rel="successor-version"');
+      assert.deepEqual(await old.json(), { total: 1, late_readings: mine.expired_readings });
       const others = (await (await fetch(`${base}?device=dev-b`)).json()) as { total: number };
       assert.equal(others.total, 0);
       const bad = await fetch(`${base}?limit=0`);

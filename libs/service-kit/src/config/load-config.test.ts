@@ -49,6 +49,21 @@ test('rules across variables run once each variable is valid, and every problem 
   );
 });
 
+test('a renamed variable is refused with its new name, from the environment or CONFIG_FILE; unset, it is nothing', () => {
+  const renamed = { OLD_PORT: { now: 'HUB_PORT', why: 'one name per port' } };
+  assert.equal(loadConfig(Schema, { env: { OLD_PORT: '' } }, [], renamed).HUB_PORT, 8080);
+  assert.throws(
+    () => loadConfig(Schema, { env: { OLD_PORT: '9000' } }, [], renamed),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.problems.length === 1 &&
+      err.problems[0] === 'OLD_PORT: renamed HUB_PORT (one name per port) (got 9000)',
+  );
+  const file = join(mkdtempSync(join(tmpdir(), 'th-cfg-')), 'config.json');
+  writeFileSync(file, JSON.stringify({ OLD_PORT: 9000 }));
+  assert.throws(() => loadConfig(Schema, { env: { CONFIG_FILE: file } }, [], renamed), /OLD_PORT: renamed HUB_PORT/);
+});
+
 test('redacts the password of a URL', () => {
   assert.equal(redactUrl('rediss://user:hunter2@host:6380/0'), 'rediss://user:***@host:6380/0');
 });

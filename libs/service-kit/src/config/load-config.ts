@@ -16,6 +16,12 @@ export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;
 }
 
+/**
+ * Variables that were renamed: old name → the new name and why. Setting an old one is a ConfigError naming the new
+ * one — strict rather than ignored, because a setting silently dropped brings its default back.
+ */
+export type RenamedVariables = Readonly<Record<string, { now: string; why: string }>>;
+
 /** A rule across variables, checked once each is valid on its own: a problem line naming the variable, or null. */
 export type ConfigCheck = (config: Record<string, unknown>) => string | null;
 
@@ -28,6 +34,7 @@ export function loadConfig<S extends z.ZodObject>(
   schema: S,
   opts: LoadConfigOptions = {},
   checks: readonly ConfigCheck[] = [],
+  renamed: RenamedVariables = {},
 ): Readonly<z.output<S>> {
   const env = opts.env ?? process.env;
   const merged: Record<string, unknown> = {};
@@ -47,6 +54,12 @@ export function loadConfig<S extends z.ZodObject>(
   for (const key of Object.keys(schema.shape)) {
     const v = env[key];
     if (v !== undefined && v !== '') merged[key] = v;
+  }
+  const stale = Object.entries(renamed).filter(([old]) => (env[old] ?? '') !== '' || merged[old] !== undefined);
+  if (stale.length) {
+    throw new ConfigError(
+      stale.map(([old, to]) => `${old}: renamed ${to.now} (${to.why}) (got ${env[old] ?? merged[old]})`),
+    );
   }
   const r = schema.safeParse(merged);
   if (!r.success) {

@@ -8,6 +8,7 @@ import { migration0006 } from './0006-rollup-variance.js';
 import { migration0007 } from './0007-task-statistics.js';
 import { migration0008 } from './0008-devices.js';
 import { migration0009 } from './0009-fold-pending.js';
+import { migration0010 } from './0010-expired-readings.js';
 
 export type { Migration };
 
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0007,
   migration0008,
   migration0009,
+  migration0010,
 ];

@@ -10,11 +10,11 @@ import { Readiness, createMetricsRegistry, hashApiKey, parseApiKeys } from '@tel
 import { type Reading } from '@telemetryhub/schemas';
 import { createApp, type ProcessorAppDeps } from '../app.js';
 import { migrate } from '../store/migrate.js';
-import { listLateReadings } from './late.repo.js';
+import { listExpiredReadings } from './expired.repo.js';
 import { createProcessorMetrics, type ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { freshDatabase, testReading, testTask } from '../app.test-support.js';
-import { LATE_REPLAY_LOCK_KEY, LateReplayer } from './late-replay.js';
+import { EXPIRED_REPLAY_LOCK_KEY, ExpiredReplayer } from './expired-replay.js';
 
 const log = pino({ level: 'silent' });
 const DAY = 86_400_000;
@@ -40,12 +40,12 @@ const handlerWith = (pool: pg.Pool, metrics: ProcessorMetrics, horizonDays: numb
     pool,
     log,
     metrics,
-    lateHorizonMs: horizonDays * DAY,
+    expiryHorizonMs: horizonDays * DAY,
     now: () => NOW,
     observeVisibleLatency: observe,
   });
 const replayerWith = (pool: pg.Pool, metrics: ProcessorMetrics, horizonDays: number) =>
-  new LateReplayer({ pool, metrics, log, pageSize: 2, handler: handlerWith(pool, metrics, horizonDays, false) });
+  new ExpiredReplayer({ pool, metrics, log, pageSize: 2, handler: handlerWith(pool, metrics, horizonDays, false) });
 
 /** Raw rows, and whether every rollup bucket equals a recomputation from them (count and sum). */
 async function stored(pool: pg.Pool): Promise<{ values: number[]; rollupsMatchRaw: boolean; rolledCount: number }> {
@@ -65,7 +65,7 @@ async function stored(pool: pg.Pool): Promise<{ values: number[]; rollupsMatchRa
 }
 
 test('a replay after the horizon grew stores what now fits, exactly once, and leaves the rest', async () => {
-  const pool = await freshDatabase(server.url, 'late_replay', log);
+  const pool = await freshDatabase(server.url, 'expired_replay', log);
   try {
     await migrate(pool, log);
     const metrics = metricsFor();
@@ -80,7 +80,7 @@ test('a replay after the horizon grew stores what now fits, exactly once, and le
         reading('dev-a', daysAgo(100), 100),
       ]),
     ]);
-    assert.equal((await listLateReadings(pool, { limit: 10 })).total, 4);
+    assert.equal((await listExpiredReadings(pool, { limit: 10 })).total, 4);
     const observedBefore = (await metrics.eventVisibleLatency.get()).values.find((v) =>
       v.metricName?.endsWith('_count'),
     )?.value;
@@ -88,23 +88,23 @@ test('a replay after the horizon grew stores what now fits, exactly once, and le
 
     // The horizon is now 60 days: three of the four fit.
     const replayer = replayerWith(pool, metrics, 60);
-    assert.deepEqual(await replayer.replay({ limit: 100 }), { examined: 4, replayed: 3, stillLate: 1 });
+    assert.deepEqual(await replayer.replay({ limit: 100 }), { examined: 4, replayed: 3, stillExpired: 1 });
     let now = await stored(pool);
     assert.deepEqual(now.values, [1, 2, 40, 41, 45]);
     assert.ok(now.rollupsMatchRaw, 'rollups equal a recomputation from raw rows');
-    const left = await listLateReadings(pool, { limit: 10 });
+    const left = await listExpiredReadings(pool, { limit: 10 });
     assert.deepEqual(
       left.items.map((i) => i.reading.value),
       [100],
     );
-    assert.equal((await metrics.lateReplayed.get()).values[0]?.value, 3);
+    assert.equal((await metrics.expiredReplayed.get()).values[0]?.value, 3);
     const observedAfter = (await metrics.eventVisibleLatency.get()).values.find((v) =>
       v.metricName?.endsWith('_count'),
     )?.value;
     assert.equal(observedAfter, observedBefore, 'replayed months-old readings are not event-to-visible latency');
 
     // Again: nothing new, nothing doubled.
-    assert.deepEqual(await replayer.replay({ limit: 100 }), { examined: 1, replayed: 0, stillLate: 1 });
+    assert.deepEqual(await replayer.replay({ limit: 100 }), { examined: 1, replayed: 0, stillExpired: 1 });
     now = await stored(pool);
     assert.equal(now.rolledCount, 5);
     assert.ok(now.rollupsMatchRaw);
@@ -114,7 +114,7 @@ test('a replay after the horizon grew stores what now fits, exactly once, and le
 });
 
 test('a replay cut off between storing a page and deleting it counts nothing twice when run again', async () => {
-  const pool = await freshDatabase(server.url, 'late_replay_cut', log);
+  const pool = await freshDatabase(server.url, 'expired_replay_cut', log);
   try {
     await migrate(pool, log);
     const metrics = metricsFor();
@@ -122,24 +122,24 @@ test('a replay cut off between storing a page and deleting it counts nothing twi
     await handlerWith(pool, metrics, 30).handle([testTask(old)]);
     // What a replay does before it deletes: the page is stored and folded, the side output still holds it.
     await handlerWith(pool, metrics, 60).handle([testTask(old)]);
-    assert.equal((await listLateReadings(pool, { limit: 10 })).total, 2);
+    assert.equal((await listExpiredReadings(pool, { limit: 10 })).total, 2);
 
     assert.deepEqual(await replayerWith(pool, metrics, 60).replay({ limit: 100 }), {
       examined: 2,
       replayed: 2,
-      stillLate: 0,
+      stillExpired: 0,
     });
     const now = await stored(pool);
     assert.equal(now.rolledCount, 2);
     assert.ok(now.rollupsMatchRaw);
-    assert.equal((await listLateReadings(pool, { limit: 10 })).total, 0);
+    assert.equal((await listExpiredReadings(pool, { limit: 10 })).total, 0);
   } finally {
     await pool.end();
   }
 });
 
-test('POST /v1/late-readings/replay: an admin key, by device, a bad limit is a 400 naming it, a second replay at once is a 409', async () => {
-  const pool = await freshDatabase(server.url, 'late_replay_http', log);
+test('POST /v1/expired-readings/replay: an admin key, by device, a bad limit is a 400 naming it, a second replay at once is a 409', async () => {
+  const pool = await freshDatabase(server.url, 'expired_replay_http', log);
   const metrics = metricsFor();
   /** The processor's API over this pool, listening, with these keys; returns the replay URL. */
   const serve = async (keys: Partial<ProcessorAppDeps>) => {
@@ -148,12 +148,12 @@ test('POST /v1/late-readings/replay: an admin key, by device, a bad limit is a 4
       pool,
       readiness: new Readiness(),
       registry: createMetricsRegistry({ service: 't', version: 't', defaultMetrics: false }),
-      lateReplayer: replayerWith(pool, metrics, 60),
+      expiredReplayer: replayerWith(pool, metrics, 60),
       ...keys,
     });
     const listening = app.listen(0, '127.0.0.1');
     await once(listening, 'listening');
-    const address = `http://127.0.0.1:${(listening.address() as AddressInfo).port}/v1/late-readings/replay`;
+    const address = `http://127.0.0.1:${(listening.address() as AddressInfo).port}/v1/expired-readings/replay`;
     return { http: listening, url: address };
   };
   const { http, url } = await serve({
@@ -182,7 +182,7 @@ test('POST /v1/late-readings/replay: an admin key, by device, a bad limit is a 4
 
     const mine = await post({ device: 'dev-b' });
     assert.equal(mine.status, 200);
-    assert.deepEqual(await mine.json(), { examined: 1, replayed: 1, still_late: 0 });
+    assert.deepEqual(await mine.json(), { examined: 1, replayed: 1, still_expired: 0 });
     assert.deepEqual((await stored(pool)).values, [41]);
 
     const bad = await post({ limit: 0 });
@@ -195,14 +195,23 @@ test('POST /v1/late-readings/replay: an admin key, by device, a bad limit is a 4
 
     const holder = await pool.connect();
     try {
-      await holder.query('SELECT pg_advisory_lock($1)', [LATE_REPLAY_LOCK_KEY.toString()]);
+      await holder.query('SELECT pg_advisory_lock($1)', [EXPIRED_REPLAY_LOCK_KEY.toString()]);
       const busy = await post({});
       assert.equal(busy.status, 409);
-      await holder.query('SELECT pg_advisory_unlock($1)', [LATE_REPLAY_LOCK_KEY.toString()]);
+      await holder.query('SELECT pg_advisory_unlock($1)', [EXPIRED_REPLAY_LOCK_KEY.toString()]);
     } finally {
       holder.release();
     }
-    assert.deepEqual(await (await post({})).json(), { examined: 1, replayed: 1, still_late: 0 });
+    assert.deepEqual(await (await post({})).json(), { examined: 1, replayed: 1, still_expired: 0 });
+    // The older spelling of the path still replays, and answers with the key it always had.
+    const old = await fetch(url.replace('/expired-readings/', '/late-readings/'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'admin-key-1234567890' },
+      body: '{}',
+    });
+    assert.equal(old.headers.get('deprecation'), 'true');
+    assert.deepEqual(await old.json(), { examined: 0, replayed: 0, still_late: 0 });
+    assert.equal((await fetch(url.replace('/expired-readings/', '/late-readings/'), { method: 'POST' })).status, 401);
   } finally {
     await new Promise((r) => http.close(r));
     await pool.end();
@@ -210,7 +219,7 @@ test('POST /v1/late-readings/replay: an admin key, by device, a bad limit is a 4
 });
 
 test('a replayed reading past an alert threshold is stored and rolled up but raises no alert (old news)', async () => {
-  const pool = await freshDatabase(server.url, 'late_replay_alerts', log);
+  const pool = await freshDatabase(server.url, 'expired_replay_alerts', log);
   try {
     await migrate(pool, log);
     const metrics = metricsFor();
@@ -223,7 +232,7 @@ test('a replayed reading past an alert threshold is stored and rolled up but rai
     assert.deepEqual(await replayerWith(pool, metrics, 60).replay({ limit: 10 }), {
       examined: 1,
       replayed: 1,
-      stillLate: 0,
+      stillExpired: 0,
     });
     assert.deepEqual((await stored(pool)).values, [95, 95]);
     assert.equal(await alerts(), 1, 'no alert for the replayed reading');
