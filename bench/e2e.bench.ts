@@ -40,6 +40,7 @@ import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
 import { pacedLoad } from './paced-load.js';
 import { machine, processCpuSeconds, processMemoryMiB, processTreeCpuSeconds } from './process-stats.js';
+import { walPerEvent, walSoFar } from './pg-wal.js';
 
 const { values } = parseArgs({
   options: {
@@ -228,12 +229,15 @@ async function main(): Promise<void> {
       const events = fleetEvents(EVENTS, { series: SERIES, prefix: `r${r}` });
       progress(`round ${r + 1}/${ROUNDS}: LPUSH and COPY ceilings (${EVENTS} events)`);
       const lpush = await lpushLimit(redis.url, events);
+      let wal0 = await walSoFar(db);
       const copy = await copyLimit(db, events);
+      const copyWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours — HTTP → hub → Redis → processor → PostgreSQL`);
       const cpuBefore = await processCpuSeconds(processor.pid);
       const e2e = await ours(db, hubUrl, events);
       const processorCpuMicros = ((await processCpuSeconds(processor.pid)) - cpuBefore) / EVENTS / 1e-6;
       progress(`round ${r + 1}/${ROUNDS}: ours, the processor alone draining a backlog of ${EVENTS} events`);
+      wal0 = await walSoFar(db);
       const drained = await backlog(
         db,
         redis.url,
@@ -241,7 +245,10 @@ async function main(): Promise<void> {
         processor.pid,
         postgres.pid,
       );
+      const backlogWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per ${PER_TASK} events, one multi-row INSERT each`);
+      wal0 = await walSoFar(db);
+      const batchedPgCpu0 = await processTreeCpuSeconds(postgres.pid);
       const batched = await bullmq(
         redis.url,
         db,
@@ -249,6 +256,8 @@ async function main(): Promise<void> {
         PER_TASK,
         8,
       );
+      const batchedPostgresCpuMicros = ((await processTreeCpuSeconds(postgres.pid)) - batchedPgCpu0) / EVENTS / 1e-6;
+      const batchedWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per event, concurrency 100 (${PER_EVENT_EVENTS} events)`);
       const single = await bullmq(
         redis.url,
@@ -268,6 +277,12 @@ async function main(): Promise<void> {
         backlogRssMiB: drained.rssMiB,
         backlogCpuMicros: drained.cpuMicros,
         backlogPostgresCpuMicros: drained.postgresCpuMicros,
+        batchedPostgresCpuMicros,
+        copyWalBytes: copyWal.bytes,
+        backlogWalBytes: backlogWal.bytes,
+        backlogWalFullPages: backlogWal.fullPages,
+        batchedWalBytes: batchedWal.bytes,
+        batchedWalFullPages: batchedWal.fullPages,
       });
       progress(
         `  ours ${Math.round(e2e)}/s (processor alone from a backlog ${Math.round(drained.rate)}/s, ` +
@@ -293,6 +308,16 @@ async function main(): Promise<void> {
       processor_backlog_rss_mib: Math.round(Math.max(...rounds.map((r) => r.backlogRssMiB!))),
       processor_backlog_cpu_us_per_event: Number(med('backlogCpuMicros').toFixed(1)),
       postgres_backlog_cpu_us_per_event: Number(med('backlogPostgresCpuMicros').toFixed(1)),
+      postgres_bullmq_batched_cpu_us_per_event: Number(med('batchedPostgresCpuMicros').toFixed(1)),
+      wal_bytes_per_event: {
+        copy: Math.round(med('copyWalBytes')),
+        processor_backlog: Math.round(med('backlogWalBytes')),
+        bullmq_batched: Math.round(med('batchedWalBytes')),
+      },
+      wal_full_pages_per_event: {
+        processor_backlog: Number(med('backlogWalFullPages').toFixed(3)),
+        bullmq_batched: Number(med('batchedWalFullPages').toFixed(3)),
+      },
       processor_cpu_us_per_event: Number(med('processorCpuMicros').toFixed(1)),
       processor_peak_rss_mib: Math.round((await processMemoryMiB(processor.pid)).peak),
       ratios: {
@@ -337,7 +362,12 @@ async function main(): Promise<void> {
         `${result.ratios.processor_backlog_vs_bullmq_batched}× BullMQ batched; RSS ≤ ${result.processor_backlog_rss_mib} MiB (target < 512)`,
     );
     console.log(
-      `    CPU per event while draining: processor ${result.processor_backlog_cpu_us_per_event} µs, PostgreSQL ${result.postgres_backlog_cpu_us_per_event} µs (every server process)`,
+      `    CPU per event while draining: processor ${result.processor_backlog_cpu_us_per_event} µs, PostgreSQL ${result.postgres_backlog_cpu_us_per_event} µs (every server process; ${result.postgres_bullmq_batched_cpu_us_per_event} µs under BullMQ batched)`,
+    );
+    const wal = result.wal_bytes_per_event;
+    const fpi = result.wal_full_pages_per_event;
+    console.log(
+      `    write-ahead log per event: ours ${wal.processor_backlog} bytes (${fpi.processor_backlog} full pages), BullMQ batched ${wal.bullmq_batched} (${fpi.bullmq_batched}), COPY ${wal.copy}`,
     );
     console.log(
       `  steady ${RATE} events/s (kept ${k(result.steady_rate_kept_events_per_s)}, ${latency.refusedRequests} requests refused): visible p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms (target < 1000)`,

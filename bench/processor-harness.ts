@@ -106,9 +106,13 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-/** Throwaway Redis and PostgreSQL (migrated), with the connections a benchmark needs; close() stops it all. */
-export async function startBenchStack(log: Logger): Promise<BenchStack> {
-  const stack = await startStack();
+/**
+ * Throwaway Redis and PostgreSQL (migrated), with the connections a benchmark needs; close() stops it all.
+ * PostgreSQL keeps its default durability (fsync, synchronous commit, full-page writes), as users run it, unless
+ * `fastPostgres` trades it for speed as the tests do.
+ */
+export async function startBenchStack(log: Logger, opts: { fastPostgres?: boolean } = {}): Promise<BenchStack> {
+  const stack = await startStack({ postgres: { durable: !opts.fastPostgres } });
   const pool = createPgPool(stack.postgres.url, { max: 8, statementTimeoutMs: 60_000 }, log);
   const redis = createRedis(stack.redis.url, { commandTimeoutMs: 60_000 });
   const processors: Processor[] = [];

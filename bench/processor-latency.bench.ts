@@ -4,6 +4,7 @@
  * its event time to its commit in PostgreSQL (when the query API can see it) is recorded. Open loop: a reading's
  * event time is when it was due, so a processor that falls behind is charged for the wait (no coordinated
  * omission). Reports p50/p99/max, the rate kept up, and the process's memory over the run (flat = no leak).
+ * PostgreSQL keeps its default durability unless --fast-postgres.
  * Usage: npm run bench:processor-latency -- [--rate N] [--seconds S] [--json]
  */
 import { parseArgs } from 'node:util';
@@ -25,13 +26,14 @@ const { values } = parseArgs({
     loops: { type: 'string', default: '2' },
     threads: { type: 'string', default: String(defaultDecodeThreads()) },
     fetch: { type: 'string', default: '100' }, // FETCH_BATCH_SIZE's default
+    'fast-postgres': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor-latency -- [--rate events/s (20000)] [--series N (5000: devices × 5 metrics)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (2)] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
+    'npm run bench:processor-latency -- [--rate events/s (20000)] [--series N (5000: devices × 5 metrics)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (2)] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fast-postgres (fsync, synchronous commit and full-page writes off; default: durable, as users run it)] [--json]',
   );
   process.exit(0);
 }
@@ -46,7 +48,7 @@ const log = pino({ level: 'error' });
 
 async function main(): Promise<void> {
   progress('starting throwaway Redis and PostgreSQL');
-  const env = await startBenchStack(log);
+  const env = await startBenchStack(log, { fastPostgres: values['fast-postgres'] });
   const { redis } = env;
   try {
     const total = Math.round(RATE * SECONDS);

@@ -1,7 +1,8 @@
 /**
  * Processor benchmark: drain a pre-filled queue into PostgreSQL with every step on (telemetry.analyze: store,
  * rollups, alerts), and compare with PostgreSQL's own COPY of the same rows into a table of the same shape,
- * measured on the same server in the same run. Usage: npm run bench:processor -- [--events N] [--json]
+ * measured on the same server in the same run. PostgreSQL keeps its default durability unless --fast-postgres.
+ * Usage: npm run bench:processor -- [--events N] [--json]
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,6 +18,7 @@ import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } f
 import { defaultDecodeThreads } from '../apps/task-processor/src/decode/decode-pool.js';
 import { median } from './median.js';
 import { processTreeCpuSeconds } from './process-stats.js';
+import { walPerEvent, walSoFar } from './pg-wal.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,12 +31,13 @@ const { values } = parseArgs({
     threads: { type: 'string', default: String(defaultDecodeThreads()) },
     fetch: { type: 'string', default: '100' }, // FETCH_BATCH_SIZE's default
     type: { type: 'string', default: 'telemetry.analyze' },
+    'fast-postgres': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--json]',
+    'npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fast-postgres (fsync, synchronous commit and full-page writes off, as the tests run it; default: durable, as users run it)] [--json]',
   );
   process.exit(0);
 }
@@ -50,7 +53,7 @@ const log = pino({ level: 'error' });
 
 /**
  * Round `r`'s readings: random event ids, each series once a second, an hour later than the previous round's — all
- * within the last day (inside the late horizon, never in the future), as a live fleet's are.
+ * within the last day (inside the expiry horizon, never in the future), as a live fleet's are.
  */
 const FIRST_ROUND_MS = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 24 * 3_600_000;
 function readings(r: number): Reading[] {
@@ -64,22 +67,28 @@ async function copySeconds(url: string, rows: Reading[]): Promise<number> {
   await client.connect();
   try {
     await client.query(`CREATE TABLE readings_copy (LIKE readings INCLUDING ALL)`);
+    // A thousand rows per write, as the processor writes them: a write per row costs the client a system call
+    // per row and made the reference slower than PostgreSQL is.
     const lines = function* () {
-      for (const r of rows) {
-        yield copyTextRow([
-          r.event_id,
-          r.device_id,
-          r.metric,
-          r.event_time,
-          r.value,
-          r.unit,
-          r.site,
-          r.region,
-          r.firmware,
-          r.schema_version,
-          r.sequence_id,
-          'bench',
-        ]);
+      for (let i = 0; i < rows.length; i += 1000) {
+        let chunk = '';
+        for (const r of rows.slice(i, i + 1000)) {
+          chunk += copyTextRow([
+            r.event_id,
+            r.device_id,
+            r.metric,
+            r.event_time,
+            r.value,
+            r.unit,
+            r.site,
+            r.region,
+            r.firmware,
+            r.schema_version,
+            r.sequence_id,
+            'bench',
+          ]);
+        }
+        yield chunk;
       }
     };
     const t0 = performance.now();
@@ -106,11 +115,15 @@ interface Round {
   processor_cpu_us_per_event: number;
   /** PostgreSQL's processes (every backend, the WAL writer, checkpointer, …) while draining. */
   postgres_cpu_us_per_event: number;
+  copy_wal_bytes_per_row: number;
+  wal_bytes_per_event: number;
+  /** Full-page images per event: with durable PostgreSQL, a random key's index page written whole after a checkpoint. */
+  wal_full_pages_per_event: number;
 }
 
 async function main(): Promise<void> {
   progress('starting throwaway Redis and PostgreSQL');
-  const env = await startBenchStack(log);
+  const env = await startBenchStack(log, { fastPostgres: values['fast-postgres'] });
   const { stack, pool, redis } = env;
   try {
     // Started (threads up, modules loaded) before anything is timed, as in a running processor.
@@ -128,7 +141,9 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const rows = readings(r);
       progress(`round ${r + 1}/${ROUNDS}: COPY of ${N} rows (the reference)`);
+      const copyWal0 = await walSoFar(pool);
       const copy = await copySeconds(stack.postgres.url, rows);
+      const copyWal = walPerEvent(copyWal0, await walSoFar(pool), N);
 
       progress(`round ${r + 1}/${ROUNDS}: enqueuing ${N} readings as ${values.type} tasks of ${PER_TASK}`);
       await pool.query('TRUNCATE readings, rollups_1m, rollups_1h, alerts, alert_notifications, outlier_state');
@@ -149,6 +164,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
       const pgCpu0 = await processTreeCpuSeconds(stack.postgres.pid);
+      const wal0 = await walSoFar(pool);
       consumers.start();
       for (;;) {
         const d = await queueDepths(redis, 'bench');
@@ -158,6 +174,7 @@ async function main(): Promise<void> {
       const drain = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       const pgCpu = (await processTreeCpuSeconds(stack.postgres.pid)) - pgCpu0;
+      const wal = walPerEvent(wal0, await walSoFar(pool), N);
       await consumers.stop();
       const { rows: counted } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
       if (Number(counted[0]!.n) !== N) throw new Error(`expected ${N} rows, found ${counted[0]!.n}`);
@@ -168,6 +185,9 @@ async function main(): Promise<void> {
         // All of this process's threads while draining (the queue polling above is a small part of it).
         processor_cpu_us_per_event: (cpu.user + cpu.system) / N,
         postgres_cpu_us_per_event: (pgCpu * 1e6) / N,
+        copy_wal_bytes_per_row: copyWal.bytes,
+        wal_bytes_per_event: wal.bytes,
+        wal_full_pages_per_event: wal.fullPages,
       });
     }
 
@@ -179,13 +199,17 @@ async function main(): Promise<void> {
       ratio_to_copy: median(rounds.map((x) => x.ratio_to_copy)),
       processor_cpu_us_per_event: median(rounds.map((x) => x.processor_cpu_us_per_event)),
       postgres_cpu_us_per_event: median(rounds.map((x) => x.postgres_cpu_us_per_event)),
+      copy_wal_bytes_per_row: median(rounds.map((x) => x.copy_wal_bytes_per_row)),
+      wal_bytes_per_event: median(rounds.map((x) => x.wal_bytes_per_event)),
+      wal_full_pages_per_event: median(rounds.map((x) => x.wal_full_pages_per_event)),
+      durable_postgres: !values['fast-postgres'],
       each: rounds,
     };
     if (values.json) console.log(JSON.stringify(result, null, 2));
     else {
       const k = (x: number) => `${Math.round(x / 1000)}k`;
       console.log(
-        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (${values.type}), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s), ${ROUNDS} paired rounds\n`,
+        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (${values.type}), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s), ${ROUNDS} paired rounds, PostgreSQL ${values['fast-postgres'] ? 'with fsync, synchronous commit and full-page writes off' : 'durable (its defaults)'}\n`,
       );
       console.log(
         `${'PostgreSQL COPY into a table of the same shape'.padEnd(52)} ${Math.round(result.copy_rows_per_second).toString().padStart(8)} rows/s (median; each: ${rounds.map((x) => k(x.copy_rows_per_second)).join(', ')})`,
@@ -198,6 +222,9 @@ async function main(): Promise<void> {
       );
       console.log(
         `${'PostgreSQL CPU (every server process) while draining'.padEnd(52)} ${result.postgres_cpu_us_per_event.toFixed(1).padStart(8)} µs/event`,
+      );
+      console.log(
+        `${'write-ahead log per event: processor / COPY'.padEnd(52)} ${Math.round(result.wal_bytes_per_event).toString().padStart(8)} / ${Math.round(result.copy_wal_bytes_per_row)} bytes (${result.wal_full_pages_per_event.toFixed(2)} full-page images per event)`,
       );
       console.log(
         `\nprocessor = ${(result.ratio_to_copy * 100).toFixed(0)}% of COPY, median of the rounds' ratios (each: ${rounds.map((x) => `${(x.ratio_to_copy * 100).toFixed(0)}%`).join(', ')}; target ≥ 60%: ${result.ratio_to_copy >= 0.6 ? 'met' : 'NOT met'})`,

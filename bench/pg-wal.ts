@@ -1,0 +1,20 @@
+import type pg from 'pg';
+
+/** The write-ahead log a PostgreSQL server has written so far (pg_stat_wal): bytes and full-page images. */
+export interface WalSoFar {
+  bytes: number;
+  /** Pages written whole: the first change to a page after a checkpoint, with full-page writes on (the default). */
+  fullPages: number;
+}
+
+export async function walSoFar(db: pg.Pool | pg.ClientBase): Promise<WalSoFar> {
+  const { rows } = await db.query<{ bytes: string; fpi: string }>(
+    'SELECT wal_bytes AS bytes, wal_fpi AS fpi FROM pg_stat_wal',
+  );
+  return { bytes: Number(rows[0]!.bytes), fullPages: Number(rows[0]!.fpi) };
+}
+
+/** WAL written between two readings, per event. */
+export function walPerEvent(before: WalSoFar, after: WalSoFar, events: number): WalSoFar {
+  return { bytes: (after.bytes - before.bytes) / events, fullPages: (after.fullPages - before.fullPages) / events };
+}
