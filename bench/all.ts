@@ -30,6 +30,7 @@ const BENCHES: Array<{ name: string; script: string; full: string[]; quick: stri
   { name: 'hub', script: 'hub-ingest.bench.ts', full: [], quick: ['--events', '200000', '--duration', '5'] },
   { name: 'spool', script: 'spool.bench.ts', full: [], quick: ['--gib', '0.25'] },
   { name: 'scale', script: 'scale.bench.ts', full: [], quick: ['--quick'] },
+  { name: 'tracing', script: 'tracing.bench.ts', full: [], quick: ['--quick'] },
   { name: 'e2e', script: 'e2e.bench.ts', full: [], quick: ['--quick'] },
 ];
 

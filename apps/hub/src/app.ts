@@ -33,6 +33,8 @@ export interface HubAppDeps {
   devices: DeviceRegistry;
   /** ACK_MODE=durable (see HttpIngestDeps.durableAck); absent = memory. */
   durableAck?: { timeoutMs: number };
+  /** Tracing is on: each ingest request is a span, and its readings carry it to the task that publishes them. */
+  traced?: boolean;
   /** The access log (ACCESS_LOG, ACCESS_LOG_SAMPLE_RATE); absent = off (tests). */
   accessLog?: { mode: AccessLogMode; sampleRate: number };
 }

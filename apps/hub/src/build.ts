@@ -33,11 +33,12 @@ export interface HubIngest {
 
 export function buildHubIngest(
   config: HubConfig,
-  deps: { log: Logger; registry: Registry; devices?: DeviceRegistry; clock?: () => number },
+  deps: { log: Logger; registry: Registry; devices?: DeviceRegistry; clock?: () => number; traced?: boolean },
 ): HubIngest {
   const { log, registry } = deps;
   const metrics = createHubMetrics(registry);
-  const buffer = new ReadingBuffer(config.BUFFER_CAPACITY, config.BUFFER_POLICY, metrics);
+  const traced = deps.traced ?? false;
+  const buffer = new ReadingBuffer(config.BUFFER_CAPACITY, config.BUFFER_POLICY, metrics, { traced });
   const readiness = new Readiness().register('buffer', async () => {
     if (buffer.isRefusing) throw new Error('ring buffer full (policy reject)');
   });
@@ -64,6 +65,7 @@ export function buildHubIngest(
     skewGuard,
     devices,
     accessLog: { mode: config.ACCESS_LOG, sampleRate: config.ACCESS_LOG_SAMPLE_RATE },
+    traced,
     ...(config.ACK_MODE === 'durable' ? { durableAck: { timeoutMs: config.ACK_TIMEOUT_MS } } : {}),
     ...(config.INGEST_RATE_LIMIT_PER_SECOND > 0
       ? {
@@ -92,7 +94,7 @@ export interface Hub extends HubIngest {
 export async function buildHub(
   config: HubConfig,
   deviceList: DevicesFile,
-  deps: { log: Logger; registry: Registry },
+  deps: { log: Logger; registry: Registry; traced?: boolean },
 ): Promise<Hub> {
   const { log } = deps;
   const ingest = buildHubIngest(config, deps);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   ServiceConfigShape,
+  TracingConfigShape,
   booleanFlag,
   loadConfig,
   nonNegativeInt,
@@ -19,6 +20,7 @@ const probability = () => z.coerce.number().min(0).max(1).default(0);
 export const HubConfigSchema = z.object({
   ...QueueConfigShape,
   ...ServiceConfigShape,
+  ...TracingConfigShape,
   MAX_CLOCK_SKEW_SECONDS: positiveInt(300).describe(
     'events stamped further in the future are refused: 400 naming the time field at the hub, dead-lettered (`invalid_payload`) at the processor',
   ),

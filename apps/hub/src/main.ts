@@ -5,6 +5,7 @@ import {
   createMetricsRegistry,
   installShutdown,
   redactUrl,
+  startTracing,
 } from '@telemetryhub/service-kit';
 import { devicesFromEnv, loadHubConfig } from './config.js';
 import { loadDevicesFile } from './drivers/devices-file.js';
@@ -26,6 +27,7 @@ Usage: npm run hub                        (configured by environment variables; 
 
 Main variables: REDIS_URL, QUEUE_NAME, HUB_PORT, DEVICES_FILE, SIM_DEVICES, SIM_RATE_HZ, BUFFER_CAPACITY,
 BUFFER_POLICY, BATCH_MAX_READINGS, BATCH_LINGER_MS, ACK_MODE, SPOOL_DIR, SPOOL_MAX_BYTES, MQTT_URL, MQTT_TOPIC, LOG_LEVEL.
+Tracing: OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP; off when unset), OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME.
 CONFIG_FILE may name a JSON file of the same keys.
 
 Devices: DEVICES_FILE names a YAML or JSON file listing every device with its driver:
@@ -75,7 +77,8 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const registry = createMetricsRegistry({ service: 'telemetryhub-hub', version: VERSION });
-  const hub = await buildHub(config, deviceList, { log, registry });
+  const tracing = startTracing(config, { name: 'telemetryhub-hub', version: VERSION });
+  const hub = await buildHub(config, deviceList, { log, registry, traced: tracing.enabled });
   if (config.INGEST_API_KEYS.length === 0) log.warn('INGEST_API_KEYS is not set: HTTP ingest accepts anyone');
   await hub.start();
   log.info(
@@ -86,11 +89,16 @@ async function main(): Promise<void> {
       drivers: hub.drivers.map((d) => d.name),
       spool: config.SPOOL_DIR || 'off',
       mqtt: config.MQTT_URL ? redactUrl(config.MQTT_URL) : 'off',
+      tracing: tracing.enabled ? config.OTEL_EXPORTER_OTLP_PROTOCOL : 'off',
     },
     'hub started',
   );
   const timeoutMs = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
-  installShutdown({ log, timeoutMs, steps: hub.shutdownSteps(timeoutMs) });
+  installShutdown({
+    log,
+    timeoutMs,
+    steps: [...hub.shutdownSteps(timeoutMs), { name: 'export the last spans', run: () => tracing.shutdown() }],
+  });
 }
 
 main().catch((err) => {

@@ -72,6 +72,8 @@ export function buildProcessor(
     files?: ProcessorFiles;
     /** Decorates the telemetry handler the consumers run (benchmarks time it this way); the default is none. */
     instrument?: (handler: TaskHandler) => TaskHandler;
+    /** Tracing is on (startTracing): batches and commits become spans. */
+    traced?: boolean;
   },
 ): Processor {
   const { log, registry } = deps;
@@ -177,6 +179,7 @@ export function buildProcessor(
     retryBaseMs: config.RETRY_BASE_MS,
     retryMaxMs: config.RETRY_MAX_MS,
     decoder,
+    traced: deps.traced ?? false,
   });
 
   const readiness = new Readiness()

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import {
   ServiceConfigShape,
+  TracingConfigShape,
   ConfigError,
   loadConfig,
   apiKeysSetting,
@@ -26,6 +27,7 @@ const nonNegativeNumber = (dflt: number) => z.coerce.number().min(0).default(dfl
 export const ProcessorConfigSchema = z.object({
   ...QueueConfigShape,
   ...ServiceConfigShape,
+  ...TracingConfigShape,
   MAX_CLOCK_SKEW_SECONDS: positiveInt(300).describe(
     'events stamped further in the future are refused: 400 naming the time field at the hub, dead-lettered (`invalid_payload`) at the processor',
   ),

@@ -4,6 +4,7 @@ import {
   createMetricsRegistry,
   installShutdown,
   redactUrl,
+  startTracing,
 } from '@telemetryhub/service-kit';
 import { loadProcessorConfig } from './config.js';
 import { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
@@ -28,6 +29,7 @@ without), each name:sha256hex,… (npx telemetryhub hash-key <key>).
 Devices: DEVICE_METADATA_FILE (model and labels; example: apps/task-processor/device-metadata.example.yaml).
 Alerts: ALERT_RULES_FILE (threshold rules, per metric and optionally per device; example:
 apps/task-processor/alert-rules.example.yaml), OUTLIER_Z_SCORE, ALERT_WEBHOOK_URLS + ALERT_WEBHOOK_SECRET.
+Tracing: OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP; off when unset), OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME.
 CONFIG_FILE may name a JSON file of the same keys.`;
 
 async function main(): Promise<void> {
@@ -62,7 +64,13 @@ async function main(): Promise<void> {
     format: config.LOG_FORMAT,
   });
   const registry = createMetricsRegistry({ service: 'telemetryhub-task-processor', version: VERSION });
-  const processor = buildProcessor(config, { log, registry, files: { pseudonymizer, rules, deviceMetadata } });
+  const tracing = startTracing(config, { name: 'telemetryhub-task-processor', version: VERSION });
+  const processor = buildProcessor(config, {
+    log,
+    registry,
+    files: { pseudonymizer, rules, deviceMetadata },
+    traced: tracing.enabled,
+  });
   if (pseudonymizer) log.info('device ids are pseudonymised (DEVICE_ID_HMAC_KEY) before anything is stored');
   if (config.ADMIN_API_KEYS.length === 0) log.info('ADMIN_API_KEYS is not set: the admin API (/v1/dlq) is off');
   if (config.QUERY_API_KEYS.length === 0) log.warn('QUERY_API_KEYS is not set: the read API answers anyone');
@@ -79,10 +87,15 @@ async function main(): Promise<void> {
       workerThreads: processor.decoder.threads,
       rawRetentionDays: config.RAW_RETENTION_DAYS,
       expiryHorizonDays: config.EXPIRY_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS,
+      tracing: tracing.enabled ? config.OTEL_EXPORTER_OTLP_PROTOCOL : 'off',
     },
     'task-processor started',
   );
-  installShutdown({ log, timeoutMs: config.SHUTDOWN_TIMEOUT_SECONDS * 1000, steps: processor.shutdownSteps() });
+  installShutdown({
+    log,
+    timeoutMs: config.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    steps: [...processor.shutdownSteps(), { name: 'export the last spans', run: () => tracing.shutdown() }],
+  });
 }
 
 main().catch((err) => {

@@ -64,3 +64,24 @@ test('rejects invalid JSON, a missing type and a bad payload string with the fie
   );
   assert.throws(() => parseTaskEnvelope('{"type":"t","payload":{},"priority":"SOON"}'), /priority: must be 0–100/);
 });
+
+test('keeps a well-formed W3C trace context and drops a malformed one without refusing the task', () => {
+  const task = (extra: object) =>
+    parseTaskEnvelope(JSON.stringify({ type: 'telemetry.store', payload: { readings: [] }, ...extra }), fixedNow);
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const traced = task({ traceparent, tracestate: 'vendor=1' });
+  assert.equal(traced.traceparent, traceparent);
+  assert.equal(traced.tracestate, 'vendor=1');
+  for (const bad of [
+    'not-a-traceparent',
+    '00-00000000000000000000000000000000-00f067aa0ba902b7-01', // an all-zero trace id is invalid
+    '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+    '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01', // upper case is not the format
+    42,
+  ]) {
+    const t = task({ traceparent: bad, tracestate: 'vendor=1' });
+    assert.equal(t.traceparent, undefined, String(bad));
+    assert.equal(t.tracestate, undefined, 'no state without a parent');
+  }
+  assert.equal(task({}).traceparent, undefined);
+});

@@ -69,7 +69,29 @@ const RawEnvelopeSchema = z.object({
   max_attempts: z.number().int().positive().max(1000).optional(),
   max_retries: z.number().int().positive().max(1000).optional(),
   payload: PayloadSchema.refine((p) => p !== undefined && p !== null, { error: 'is required' }),
+  traceparent: z.unknown().optional(),
+  tracestate: z.unknown().optional(),
 });
+
+/** A W3C `traceparent` (version 00): version, trace id, parent span id, flags; all-zero ids are invalid. */
+const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * The trace context a producer sent, if it is well-formed. A malformed one is dropped, never a reason to refuse the
+ * task: W3C Trace Context says to restart the trace instead, and tracing must not cost a reading.
+ */
+function traceContextOf(e: { traceparent?: unknown; tracestate?: unknown }): TraceContext | undefined {
+  if (typeof e.traceparent !== 'string' || !TRACEPARENT.test(e.traceparent)) return undefined;
+  const ctx: TraceContext = { traceparent: e.traceparent };
+  if (typeof e.tracestate === 'string' && e.tracestate.length <= 512) ctx.tracestate = e.tracestate;
+  return ctx;
+}
+
+/** W3C Trace Context of the span that published a task (https://www.w3.org/TR/trace-context/). */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
+}
 
 /** A task as the processor sees it: one normalised form, whatever shape the producer used. */
 export interface TaskEnvelope {
@@ -82,6 +104,9 @@ export interface TaskEnvelope {
   attempts: number;
   /** Per-task override of the queue's max attempts. */
   max_attempts?: number;
+  /** W3C Trace Context of the span that published the task, when the producer traces. */
+  traceparent?: string;
+  tracestate?: string;
   payload: unknown;
 }
 
@@ -106,6 +131,8 @@ export function normalizeEnvelope(input: unknown, now: () => Date = () => new Da
   };
   const max = e.max_attempts ?? e.max_retries;
   if (max !== undefined) env.max_attempts = max;
+  const trace = traceContextOf(e);
+  if (trace) Object.assign(env, trace);
   return env;
 }
 

@@ -6,3 +6,4 @@ export * from './health/index.js';
 export * from './http/index.js';
 export * from './lifecycle/index.js';
 export * from './random/index.js';
+export * from './tracing/index.js';

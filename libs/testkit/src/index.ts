@@ -16,3 +16,4 @@ export * from './cli.js';
 export * from './queue/test-redis.js';
 export * from './queue/test-cluster.js';
 export * from './tcp-fault-proxy.js';
+export * from './otlp-receiver.js';

@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
+import { SpanKind, SpanStatusCode, context, trace, type Context } from '@opentelemetry/api';
 import sjson from 'secure-json-parse';
-import { AppError, ErrorCodes, ValidationError } from '@telemetryhub/service-kit';
+import { AppError, ErrorCodes, ValidationError, contextFrom, tracer } from '@telemetryhub/service-kit';
 import { jsonTextHasNoNul, parseEvents, type ParseOptions } from '@telemetryhub/schemas';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
@@ -22,6 +23,34 @@ export interface HttpIngestDeps {
    * `timeoutMs` (then 503: resend). Absent = ACK_MODE=memory: 202 as soon as they are in the ring buffer.
    */
   durableAck?: { timeoutMs: number };
+  /** Each request is a span (continuing the caller's `traceparent`), its readings buffered with it. */
+  traced?: boolean;
+}
+
+/**
+ * The request's span, started before authentication and parsing so it covers them, ended when the answer is sent
+ * (or the client goes away). Its context is active for the rest of the request, so log lines carry its trace id.
+ */
+function ingestSpan(): express.RequestHandler {
+  return (req, res, next) => {
+    const span = tracer().startSpan(
+      `POST ${req.path}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.request.method': 'POST', 'http.route': req.path, 'url.path': req.path },
+      },
+      contextFrom(req.headers),
+    );
+    const ctx = trace.setSpan(context.active(), span);
+    res.locals.traceContext = ctx;
+    res.locals.traceId = span.spanContext().traceId;
+    res.once('close', () => {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500 || !res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    context.with(ctx, next);
+  };
 }
 
 /** Resolves when the ticket's readings are durable; rejects with NotDurableError when lost or after `ms`. */
@@ -47,7 +76,8 @@ async function untilDurable(ticket: AckTicket, ms: number): Promise<void> {
  */
 export function httpIngestRouter(deps: HttpIngestDeps): Router {
   const router = Router();
-  const guards: express.RequestHandler[] = deps.auth ? [deps.auth] : [];
+  const guards: express.RequestHandler[] = deps.traced ? [ingestSpan()] : [];
+  if (deps.auth) guards.push(deps.auth);
   if (deps.rateLimiter) {
     const limiter = deps.rateLimiter;
     guards.push((req, res, next) => {
@@ -73,7 +103,10 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
       throw new ValidationError(parsed.issues);
     }
     const ticket = deps.durableAck ? new AckTicket(parsed.readings.length) : undefined;
-    const accepted = deps.buffer.add(parsed.readings, ticket);
+    const traceContext = res.locals.traceContext as Context | undefined;
+    const origin = traceContext ? { context: traceContext, bufferedAt: Date.now() } : undefined;
+    trace.getSpan(traceContext ?? context.active())?.setAttribute('telemetryhub.readings', parsed.readings.length);
+    const accepted = deps.buffer.add(parsed.readings, ticket, origin);
     if (accepted < parsed.readings.length) {
       deps.metrics.ingestRejected.inc({ reason: 'buffer_full' }, parsed.events);
       res.setHeader('Retry-After', '1');

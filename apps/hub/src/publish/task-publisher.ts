@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { briefError } from '@telemetryhub/service-kit';
 import { PRIORITY_DEFAULT, type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
@@ -7,6 +8,8 @@ import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { failAll, settleAll, type AckTicket } from '../buffer/ack-ticket.js';
 import type { HubMetrics } from '../metrics/hub-metrics.js';
 import type { TaskSpool } from '../spool/task-spool.js';
+import type { TraceOrigin } from '../buffer/trace-origin.js';
+import { endPublishSpan, startPublishSpan } from './publish-trace.js';
 
 export interface TaskPublisherOptions {
   buffer: ReadingBuffer;
@@ -47,6 +50,8 @@ export class TaskPublisher {
   private held: HeldTask[] = [];
   /** The ack ticket of each reading of a held task (absent: nobody waits on any of them). */
   private readonly ticketsOf = new WeakMap<HeldTask, Array<AckTicket | undefined>>();
+  /** The publish span of a held task (traced hubs only), ended once the task is durable or lost. */
+  private readonly spanOf = new WeakMap<HeldTask, Span>();
   private running = false;
   private loop: Promise<void> | undefined;
   /** Set while waiting: re-checks the wait's condition after each add to the buffer. */
@@ -88,7 +93,10 @@ export class TaskPublisher {
     const left = this.heldReadings + this.o.buffer.size;
     if (left) this.o.log.error({ readings: left }, 'stopped with readings not yet published');
     // Nobody waiting on them may be told they are stored.
-    for (const t of this.held) failAll(this.ticketsOf.get(t) ?? [], 'shutdown');
+    for (const t of this.held) {
+      failAll(this.ticketsOf.get(t) ?? [], 'shutdown');
+      endPublishSpan(this.spanOf.get(t), { lost: 'the hub stopped before Redis took the task' });
+    }
     if (this.o.buffer.size) failAll(this.o.buffer.take(this.o.buffer.size).tickets, 'shutdown');
     if (this.o.spool && !this.o.spool.isEmpty) {
       this.o.log.warn(
@@ -194,6 +202,7 @@ export class TaskPublisher {
       const tickets = this.ticketsOf.get(t) ?? [];
       if (kept[i]) settleAll(tickets);
       else failAll(tickets, 'spool_full');
+      endPublishSpan(this.spanOf.get(t), kept[i] ? 'spooled' : { lost: 'the spool is full' });
     });
     this.held = [];
     this.o.metrics.heldReadings.set(0);
@@ -269,6 +278,7 @@ export class TaskPublisher {
     for (const t of sent) {
       const tickets = this.ticketsOf.get(t);
       if (tickets) settleAll(tickets);
+      endPublishSpan(this.spanOf.get(t), 'published');
     }
     this.countPublished(
       sent.length,
@@ -301,27 +311,36 @@ export class TaskPublisher {
    */
   private takeTasks(): HeldTask[] {
     const shards = this.o.producer.shards ?? 1;
-    const { readings, tickets } = this.o.buffer.take(this.o.batchMaxReadings * shards);
-    if (shards === 1) return [this.envelope(readings, tickets)];
-    const byShard = new Map<number, { readings: Reading[]; tickets: Array<AckTicket | undefined> }>();
+    const { readings, tickets, origins } = this.o.buffer.take(this.o.batchMaxReadings * shards);
+    if (shards === 1) return [this.envelope(readings, tickets, origins)];
+    const byShard = new Map<
+      number,
+      { readings: Reading[]; tickets: Array<AckTicket | undefined>; origins: Array<TraceOrigin | undefined> }
+    >();
     readings.forEach((r, i) => {
       const s = shardIndex(r.device_id, shards);
-      const list = byShard.get(s) ?? { readings: [], tickets: [] };
+      const list = byShard.get(s) ?? { readings: [], tickets: [], origins: [] };
       if (list.readings.length === 0) byShard.set(s, list);
       list.readings.push(r);
       list.tickets.push(tickets[i]);
+      if (origins) list.origins.push(origins[i]);
     });
     const tasks: HeldTask[] = [];
     for (const list of byShard.values()) {
       for (let i = 0; i < list.readings.length; i += this.o.batchMaxReadings) {
         const end = i + this.o.batchMaxReadings;
-        tasks.push(this.envelope(list.readings.slice(i, end), list.tickets.slice(i, end)));
+        const taskOrigins = origins ? list.origins.slice(i, end) : undefined;
+        tasks.push(this.envelope(list.readings.slice(i, end), list.tickets.slice(i, end), taskOrigins));
       }
     }
     return tasks;
   }
 
-  private envelope(readings: Reading[], tickets: Array<AckTicket | undefined>): HeldTask {
+  private envelope(
+    readings: Reading[],
+    tickets: Array<AckTicket | undefined>,
+    origins?: Array<TraceOrigin | undefined>,
+  ): HeldTask {
     const task: HeldTask = {
       id: randomUUID(),
       type: this.o.taskType,
@@ -331,6 +350,11 @@ export class TaskPublisher {
       payload: { readings },
     };
     if (tickets.some((t) => t !== undefined)) this.ticketsOf.set(task, tickets);
+    if (origins) {
+      const { span, carrier } = startPublishSpan(origins, this.o.producer.queue, readings.length);
+      Object.assign(task, carrier);
+      this.spanOf.set(task, span);
+    }
     return task;
   }
 }

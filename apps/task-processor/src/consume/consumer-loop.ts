@@ -69,6 +69,7 @@ export class ConsumerLoop {
     let settleFailures = 0;
     while (this.running) {
       let fetched: FetchedTask[];
+      const startedAt = Date.now();
       try {
         fetched = await this.o.consumer.fetch(this.o.batchSize, this.o.blockMs);
         failures = 0;
@@ -82,7 +83,7 @@ export class ConsumerLoop {
       this.o.metrics.fetchBatchSize.observe(fetched.length);
       const end = this.o.metrics.batchDuration.startTimer();
       try {
-        await this.o.runner.run(fetched, () => this.running);
+        await this.o.runner.run(fetched, () => this.running, { startedAt, doneAt: Date.now() });
         settleFailures = 0;
       } catch (err) {
         // Only Redis failing during ack/retry/dead-letter gets here. A live consumer keeps its lease, so the

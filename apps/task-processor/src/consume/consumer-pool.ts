@@ -29,6 +29,8 @@ export interface ConsumerPoolOptions {
   retryMaxMs: number;
   /** Shared by every loop: decoding (parse, validate, pseudonymise) runs in its worker threads. */
   decoder: TaskDecodePool;
+  /** Tracing is on: every batch gets its spans. */
+  traced?: boolean;
 }
 
 /**
@@ -63,6 +65,7 @@ export class ConsumerPool {
         retryBaseMs: o.retryBaseMs,
         retryMaxMs: o.retryMaxMs,
         decoder: o.decoder,
+        ...(o.traced ? { trace: { queue: o.queue } } : {}),
       });
       this.loops.push(
         new ConsumerLoop({

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ValidationError, briefError, fullJitterBackoff, sleep } from '@telemetryhub/service-kit';
+import { ValidationError, briefError, fullJitterBackoff, sleep, traceIdOf } from '@telemetryhub/service-kit';
 import { type DeadLetterReason, type FetchedTask, type QueueConsumer } from '@telemetryhub/queue';
 import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index.js';
 import { batchStatistics } from '../stats/batch-statistics.js';
@@ -9,6 +9,7 @@ import { createDecodePool, type TaskDecodePool } from '../decode/decode-pool.js'
 import type { DecodedTask, RejectedEvent } from '../decode/task-decoder.js';
 import type { TaskHeader } from '../domain/task.js';
 import { failedParts, type FailedEvent } from './task-parts.js';
+import { BatchTrace } from './batch-trace.js';
 
 export interface TaskRunnerOptions {
   consumer: Pick<QueueConsumer, 'ack' | 'deadLetter' | 'deadLetterParts' | 'retryLater' | 'firstFailure'>;
@@ -28,6 +29,8 @@ export interface TaskRunnerOptions {
    * clock-skew guard, no pseudonymisation.
    */
   decoder?: TaskDecodePool;
+  /** Tracing is on: each batch gets its spans (batch-trace.ts), under the queue's name. */
+  trace?: { queue: string };
 }
 
 /**
@@ -81,9 +84,14 @@ export class TaskRunner {
   }
 
   /** `keepTrying` says whether to go on retrying while a dependency is down (false once shutdown has begun). */
-  async run(fetched: readonly FetchedTask[], keepTrying: () => boolean): Promise<BatchOutcome> {
+  async run(
+    fetched: readonly FetchedTask[],
+    keepTrying: () => boolean,
+    fetchTimes?: { startedAt: number; doneAt: number },
+  ): Promise<BatchOutcome> {
     const outcome: BatchOutcome = { acked: 0, retried: 0, deadLettered: 0, unsettled: 0 };
     const groups = new Map<TaskHandler, Delivery[]>();
+    const decodeStartedAt = Date.now();
     const decoded = await this.decoder.decode(fetched.map((t) => t.raw));
     const now = Date.now();
     for (const [i, task] of fetched.entries()) {
@@ -94,7 +102,29 @@ export class TaskRunner {
       group.push(parsed.delivery);
       groups.set(parsed.handler, group);
     }
-    for (const [handler, deliveries] of groups) await this.runGroup(handler, deliveries, keepTrying, outcome);
+    if (!this.o.trace) {
+      for (const [handler, deliveries] of groups) await this.runGroup(handler, deliveries, keepTrying, outcome);
+      return outcome;
+    }
+    const batch = new BatchTrace(
+      this.o.trace.queue,
+      [...groups.values()].flat().map((d) => d.header),
+      {
+        fetchStartedAt: fetchTimes?.startedAt ?? decodeStartedAt,
+        fetchedAt: fetchTimes?.doneAt ?? decodeStartedAt,
+        decodeStartedAt,
+        decodedAt: now,
+      },
+    );
+    try {
+      for (const [handler, deliveries] of groups) {
+        await batch.handle(handler.name, deliveries.length, () =>
+          this.runGroup(handler, deliveries, keepTrying, outcome),
+        );
+      }
+    } finally {
+      batch.end(outcome);
+    }
     return outcome;
   }
 
@@ -338,7 +368,13 @@ export class TaskRunner {
     for (const p of parts) {
       this.o.metrics.dlqTasks.inc({ reason: p.reason });
       this.o.log.warn(
-        { taskId: p.task_id, partOf: t.header.id, reason: p.reason, message: p.message },
+        {
+          taskId: p.task_id,
+          partOf: t.header.id,
+          trace_id: traceIdOf(t.header.traceparent),
+          reason: p.reason,
+          message: p.message,
+        },
         'event dead-lettered alone',
       );
     }
@@ -355,7 +391,13 @@ export class TaskRunner {
     await this.o.consumer.retryLater(t.raw, Date.now() + delay);
     this.o.metrics.tasksProcessed.inc({ type: t.header.type, outcome: 'retried' });
     this.o.log.info(
-      { taskId: t.header.id, attempt: t.attempt, delayMs: delay, err: briefError(err) },
+      {
+        taskId: t.header.id,
+        trace_id: traceIdOf(t.header.traceparent),
+        attempt: t.attempt,
+        delayMs: delay,
+        err: briefError(err),
+      },
       'transient failure; retry scheduled',
     );
     outcome.retried++;
@@ -384,7 +426,10 @@ export class TaskRunner {
     // Only registered types become label values: a producer's typo must not grow the metric's cardinality.
     const type = header && this.o.handlers.get(header.type) ? header.type : 'unknown';
     this.o.metrics.tasksProcessed.inc({ type, outcome: 'dead_lettered' });
-    this.o.log.warn({ taskId: header?.id, type: header?.type, reason, message }, 'task dead-lettered');
+    this.o.log.warn(
+      { taskId: header?.id, type: header?.type, trace_id: traceIdOf(header?.traceparent), reason, message },
+      'task dead-lettered',
+    );
     outcome.deadLettered++;
   }
 }

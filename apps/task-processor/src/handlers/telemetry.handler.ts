@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
+import { tracer } from '@telemetryhub/service-kit';
 import type { Logger } from 'pino';
 import { TaskTypes, type Reading } from '@telemetryhub/schemas';
 import { insertReadings } from '../store/raw.repo.js';
@@ -102,35 +104,55 @@ export function createTelemetryHandler(deps: {
       let changedAlerts: AlertRow[] = [];
       let folded: FoldOutcome | undefined;
       let staged: StagedBatch | undefined;
-      for (let attempt = 1; ; attempt++) {
-        staged = undefined;
-        folded = undefined;
-        const client = await deps.pool.connect();
-        try {
-          await client.query('BEGIN');
-          added = await insertReadings(client, items, { onCopyConflict: () => deps.metrics.rawInsertFallbacks.inc() });
-          expiredAdded = await insertExpiredReadings(client, expired, EXPIRY_REASONS.beyondHorizon);
-          statisticsRows = await insertTaskStatistics(client, withStatistics);
-          ({ fresh, freshMs } = uniqueAdded(items, itemsMs, added));
-          const work = foldWork(fresh, freshMs, stepsOf);
-          const toAlert = fresh.filter((_, i) => work.steps[i]! & STEP_BIT.alert);
-          changedAlerts = toAlert.length ? await thresholdAlerts(client, toAlert, rules, deps.webhookUrls ?? []) : [];
-          if (deps.fold) staged = await deps.fold.stage(client, work, taskSteps(tasks));
-          else folded = await applyFold(client, work, foldSettings);
-          await client.query('COMMIT');
-          break;
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
-          // A partition our cache knew was dropped (retention on another replica): look again, then retry once.
-          if (attempt === 1 && (err as { code?: string }).code === NO_PARTITION_FOR_ROW) {
-            partitions.forgetAll();
-            await ensurePartitions(itemsMs, anyRollup, statisticsMs);
-            continue;
+      // The transaction as a span (under the batch's `handle` span when tracing; a no-op span otherwise).
+      const commit = tracer().startSpan(
+        'commit',
+        {
+          kind: SpanKind.CLIENT,
+          attributes: { 'db.system.name': 'postgresql', 'telemetryhub.readings': items.length },
+        },
+        context.active(),
+      );
+      try {
+        for (let attempt = 1; ; attempt++) {
+          staged = undefined;
+          folded = undefined;
+          const client = await deps.pool.connect();
+          try {
+            await client.query('BEGIN');
+            added = await insertReadings(client, items, {
+              onCopyConflict: () => deps.metrics.rawInsertFallbacks.inc(),
+            });
+            expiredAdded = await insertExpiredReadings(client, expired, EXPIRY_REASONS.beyondHorizon);
+            statisticsRows = await insertTaskStatistics(client, withStatistics);
+            ({ fresh, freshMs } = uniqueAdded(items, itemsMs, added));
+            const work = foldWork(fresh, freshMs, stepsOf);
+            const toAlert = fresh.filter((_, i) => work.steps[i]! & STEP_BIT.alert);
+            changedAlerts = toAlert.length ? await thresholdAlerts(client, toAlert, rules, deps.webhookUrls ?? []) : [];
+            if (deps.fold) staged = await deps.fold.stage(client, work, taskSteps(tasks));
+            else folded = await applyFold(client, work, foldSettings);
+            await client.query('COMMIT');
+            break;
+          } catch (err) {
+            await client.query('ROLLBACK').catch(() => {});
+            // A partition our cache knew was dropped (retention on another replica): look again, then retry once.
+            if (attempt === 1 && (err as { code?: string }).code === NO_PARTITION_FOR_ROW) {
+              partitions.forgetAll();
+              await ensurePartitions(itemsMs, anyRollup, statisticsMs);
+              continue;
+            }
+            throw err;
+          } finally {
+            client.release();
           }
-          throw err;
-        } finally {
-          client.release();
         }
+      } catch (err) {
+        commit.recordException(err as Error);
+        commit.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        commit.setAttribute('telemetryhub.readings_added', added.size);
+        commit.end();
       }
       await deps.fold?.accept(staged);
       if (folded) {

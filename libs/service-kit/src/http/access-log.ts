@@ -20,7 +20,7 @@ const QUIET_PATHS = new Set(['/health', '/ready', '/metrics']);
 /**
  * One line per HTTP request (pino-http), when it is answered: its id (the caller's `X-Request-Id` when it is a plain
  * token, else a new UUID; echoed in the response either way), method, path, status, duration (`responseTime`, ms)
- * and the client — the API key's name (`key:<name>`), never the key. Answers ≥ 500 log as errors, ≥ 400 as
+ * the client — the API key's name (`key:<name>`), never the key — and the `trace_id` of a traced request. Answers ≥ 500 log as errors, ≥ 400 as
  * warnings, always (in `all` and `errors`); successes log in `all`, a `sampleRate` share of them (an ingest hub
  * answers thousands of requests a second). Health probes and metric scrapes are not logged. `off` (or a rate of 0
  * with `errors`) adds nothing to a request but its id.
@@ -55,8 +55,11 @@ export function accessLog(
     customSuccessMessage: (req, res) => `${req.method} ${pathOf(req)} ${res.statusCode}`,
     customErrorMessage: (req, res) => `${req.method} ${pathOf(req)} ${res.statusCode}`,
     customProps: (_req, res) => {
-      const client = (res as ServerResponse & { locals?: { client?: string } }).locals?.client;
-      return client ? { client } : {};
+      const locals = (res as ServerResponse & { locals?: { client?: string; traceId?: string } }).locals;
+      return {
+        ...(locals?.client ? { client: locals.client } : {}),
+        ...(locals?.traceId ? { trace_id: locals.traceId } : {}),
+      };
     },
     serializers: {
       // The id is on the line already (`reqId`), for every line logged while the request runs.

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import type pinoPrettyModule from 'pino-pretty';
+import { activeTraceFields } from '../tracing/trace-context.js';
 
 /**
  * pino-pretty is loaded only when pretty output is asked for: JSON in production does without it, and loading it
@@ -22,8 +23,9 @@ export function resolveLogFormat(format: LogFormat, stdoutIsTty = Boolean(proces
 
 /**
  * Logs with `service` and `version` on every line: JSON to stdout with the level as a word (`"level":"info"`, as
- * log pipelines expect), or pino-pretty's lines for people (`format`). Secrets are redacted by key wherever they
- * appear in a logged object; device ids belong in logs, never in metric labels.
+ * log pipelines expect), or pino-pretty's lines for people (`format`). A line written inside a traced span carries
+ * its `trace_id` and `span_id`. Secrets are redacted by key wherever they appear in a logged object; device ids
+ * belong in logs, never in metric labels.
  */
 export function createLogger(
   opts: { service: string; version: string; level: string; format?: LogFormat },
@@ -34,6 +36,7 @@ export function createLogger(
     level: opts.level,
     base: { service: opts.service, version: opts.version },
     timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: activeTraceFields,
     // pino-pretty reads numeric levels; everything else is better served by the word.
     ...(pretty ? {} : { formatters: { level: (label: string) => ({ level: label }) } }),
     redact: {
