@@ -1,7 +1,8 @@
 /**
  * What tracing costs: the real hub and processor at a steady load through HTTP, with tracing off (no OTLP endpoint,
- * as by default) and on (every span exported over OTLP/HTTP to a receiver in this process), in paired rounds whose
- * order alternates. Reports each process's CPU per event and the event-to-row latency of each mode. Writes
+ * as by default), on (every span exported over OTLP/HTTP to a receiver in this process) and sampled (1 % of
+ * traces, `OTEL_TRACES_SAMPLER=parentbased_traceidratio`, as a busy deployment would run it), in rounds whose
+ * order rotates. Reports each process's CPU per event and the event-to-row latency of each mode. Writes
  * bench/results/tracing-latest.json. Usage: npm run bench:tracing -- [--quick] [--rate N] [--duration S] [--rounds N]
  */
 import { randomUUID } from 'node:crypto';
@@ -39,7 +40,8 @@ const DEVICES = 1000;
 const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
-type Mode = 'off' | 'on';
+type Mode = 'off' | 'on' | 'sampled';
+const MODES: readonly Mode[] = ['off', 'on', 'sampled'];
 interface Run {
   mode: Mode;
   hubCpuMicros: number;
@@ -56,7 +58,15 @@ async function rowCount(db: pg.Pool): Promise<number> {
 
 /** One mode: a fresh hub and processor, a steady load, CPU per event of each, latency from event time to row. */
 async function measure(mode: Mode, redisUrl: string, postgres: PostgresServer, db: pg.Pool, receiver: OtlpReceiver) {
-  const tracing = mode === 'on' ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } : {};
+  const tracing = {
+    off: {},
+    on: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+    sampled: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.01',
+    },
+  }[mode];
   const base = { ...process.env, REDIS_URL: redisUrl, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...tracing };
   const [processorPort, hubPort] = [await freePort(), await freePort()];
   const procs: ServerProcess[] = [];
@@ -124,8 +134,8 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   try {
     for (let r = 0; r < ROUNDS; r++) {
-      // Alternating order, so neither mode always runs on the warmer (or the more crowded) database.
-      for (const mode of (r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) as Mode[]) {
+      // Rotating order, so no mode always runs on the warmer (or the more crowded) database.
+      for (const mode of [...MODES.slice(r % MODES.length), ...MODES.slice(0, r % MODES.length)]) {
         progress(`round ${r + 1}/${ROUNDS}: tracing ${mode}, ${RATE} events/s for ${DURATION} s`);
         const run = await measure(mode, redis.url, postgres, db, receiver);
         progress(
@@ -150,10 +160,16 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       off: summary('off'),
       on: summary('on'),
-      ratios_on_vs_off: {
-        hub_cpu: Number((of('on', 'hubCpuMicros') / of('off', 'hubCpuMicros')).toFixed(2)),
-        processor_cpu: Number((of('on', 'processorCpuMicros') / of('off', 'processorCpuMicros')).toFixed(2)),
-      },
+      sampled: summary('sampled'),
+      ratios_vs_off: Object.fromEntries(
+        (['on', 'sampled'] as const).map((mode) => [
+          mode,
+          {
+            hub_cpu: Number((of(mode, 'hubCpuMicros') / of('off', 'hubCpuMicros')).toFixed(2)),
+            processor_cpu: Number((of(mode, 'processorCpuMicros') / of('off', 'processorCpuMicros')).toFixed(2)),
+          },
+        ]),
+      ) as Record<'on' | 'sampled', { hub_cpu: number; processor_cpu: number }>,
       receiver_errors: receiver.errors.length,
       machine: machine(),
       runs,
@@ -165,18 +181,19 @@ async function main(): Promise<void> {
       return;
     }
     console.log(
-      `\nTracing off vs on, ${RATE} events/s through the hub for ${DURATION} s, median of ${ROUNDS} round(s)\n`,
+      `\nTracing off, on and sampled (1 %), ${RATE} events/s through the hub for ${DURATION} s, median of ${ROUNDS} round(s)\n`,
     );
-    for (const mode of ['off', 'on'] as const) {
+    for (const mode of MODES) {
       const s = result[mode];
       console.log(
-        `  tracing ${mode.padEnd(3)}  hub ${s.hub_cpu_us_per_event} µs/event, processor ${s.processor_cpu_us_per_event} µs/event, ` +
+        `  tracing ${mode.padEnd(7)}  hub ${s.hub_cpu_us_per_event} µs/event, processor ${s.processor_cpu_us_per_event} µs/event, ` +
           `visible p50 ${s.p50_visible_ms} ms p99 ${s.p99_visible_ms} ms, ${s.spans_exported} spans`,
       );
     }
-    console.log(
-      `  on ÷ off: hub CPU ${result.ratios_on_vs_off.hub_cpu}×, processor CPU ${result.ratios_on_vs_off.processor_cpu}×`,
-    );
+    for (const mode of ['on', 'sampled'] as const) {
+      const r = result.ratios_vs_off[mode];
+      console.log(`  ${mode} ÷ off: hub CPU ${r.hub_cpu}×, processor CPU ${r.processor_cpu}×`);
+    }
     console.log('  written to bench/results/tracing-latest.json');
   } finally {
     await db.end();
