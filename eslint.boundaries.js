@@ -37,7 +37,7 @@ export const PROCESSOR_LAYERS = [
   'domain', // the task and its readings as every stage sees them
   'metrics', // the processor's Prometheus metrics
   'privacy', // device pseudonymisation
-  'store', // PostgreSQL: pool, migrations, partitions, raw readings, rollups, latest values
+  'store', // PostgreSQL: pool, partitions, raw readings, rollups, latest values
   'stats', // per-batch statistics and their table
   'alerts', // threshold rules, alert table, rules file, webhooks
   'outliers', // the outlier detector and its state

@@ -9,7 +9,7 @@ import { type Reading } from '@telemetryhub/schemas';
 import { createRedis, type RedisClient } from '@telemetryhub/queue';
 import { startStack, type LocalStack } from '@telemetryhub/testkit';
 import { createPgPool } from '../apps/task-processor/src/store/pool.js';
-import { migrate } from '../apps/task-processor/src/store/migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 import type { ProcessorMetrics } from '../apps/task-processor/src/metrics/processor-metrics.js';
 import type { TaskHandler } from '../apps/task-processor/src/handlers/index.js';
 import type { ConsumerPool } from '../apps/task-processor/src/consume/consumer-pool.js';

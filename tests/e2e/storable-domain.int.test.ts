@@ -12,7 +12,7 @@ import { createTaskDecoder } from '../../apps/task-processor/src/decode/task-dec
 import { createTelemetryHandler } from '../../apps/task-processor/src/handlers/telemetry.handler.js';
 import { createProcessorMetrics } from '../../apps/task-processor/src/metrics/processor-metrics.js';
 import { createPgPool } from '../../apps/task-processor/src/store/pool.js';
-import { migrate } from '../../apps/task-processor/src/store/migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 
 /**
  * What the hub accepts, PostgreSQL stores — as a property over the whole input space: any event the hub answers

@@ -5,9 +5,10 @@ import { dlqCommand, DLQ_HELP } from './commands/dlq.command.js';
 import { queueCommand, QUEUE_HELP } from './commands/queue.command.js';
 import { hashKeyCommand, HASH_KEY_HELP } from './commands/hash-key.command.js';
 import { spoolCommand, SPOOL_HELP } from './commands/spool.command.js';
+import { DEFAULT_DATABASE_URL, migrateCommand, MIGRATE_HELP } from './commands/migrate.command.js';
 import { UsageError } from './usage-error.js';
 
-const HELP = `telemetryhub — operate a TelemetryHub queue and hub spool
+const HELP = `telemetryhub — operate a TelemetryHub queue, hub spool and database
 
 Usage: npx telemetryhub <command> [options]
 
@@ -16,6 +17,7 @@ ${DLQ_HELP}
 ${QUEUE_HELP}
 ${HASH_KEY_HELP}
 ${SPOOL_HELP}
+${MIGRATE_HELP}
 Options for every command:
   --redis-url URL   Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
   --queue NAME      queue name (default: $QUEUE_NAME, else tasks)
@@ -47,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       offset: { type: 'string' },
       dir: { type: 'string' },
+      'database-url': { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
     },
   });
   const [command, sub, ...rest] = positionals;
@@ -59,6 +63,11 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   if (command === 'hash-key') return hashKeyCommand(sub, console.log); // needs no Redis
+  if (command === 'migrate') {
+    if (sub) throw new UsageError(`migrate takes no argument (got "${sub}")`);
+    const url = values['database-url'] ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+    return migrateCommand(url, { dryRun: values['dry-run'], json: values.json }, console.log);
+  }
   if (command === 'spool') {
     const dir = values.dir ?? process.env.SPOOL_DIR ?? 'data/hub-spool';
     return spoolCommand(sub, dir, values.json, console.log);

@@ -6,7 +6,7 @@ import { TaskTypes, normalizeEventId, type Reading } from '@telemetryhub/schemas
 import { pino } from 'pino';
 import { PostgresServer } from '@telemetryhub/testkit';
 import { createPgPool } from './store/pool.js';
-import { migrate } from './store/migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 import type { ParsedTask } from './domain/task.js';
 
 /** A reading in the internal form for unit tests: the fields a test cares about, the rest empty. */

@@ -19,7 +19,7 @@ import type { ProcessorConfig } from './config.js';
 import { createProcessorMetrics, registerPoolGauge, type ProcessorMetrics } from './metrics/processor-metrics.js';
 import type { DevicePseudonymizer } from './privacy/device-pseudonymizer.js';
 import { createPgPool } from './store/pool.js';
-import { migrate } from './store/migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 import { LatestCache } from './store/latest.cache.js';
 import { PartitionManager } from './store/partitions.js';
 import { PartitionUpkeep, partitionMetrics } from './store/partition-upkeep.js';

@@ -72,7 +72,9 @@ export const ProcessorConfigSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true')
-    .describe('apply migrations at start-up (under an advisory lock)'),
+    .describe(
+      'apply migrations at start-up (under an advisory lock); `false` when a separate step runs `npx telemetryhub migrate`',
+    ),
   ADMIN_API_KEYS: apiKeysSetting('ADMIN_API_KEYS')
     .describe(
       'keys of the admin API (`/v1/dlq…`), comma-separated `name:sha256hex` as `INGEST_API_KEYS` (`npx telemetryhub hash-key <key>`); unset, the admin API answers 403 to everyone',

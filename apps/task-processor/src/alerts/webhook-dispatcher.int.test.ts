@@ -8,7 +8,7 @@ import { PostgresServer } from '@telemetryhub/testkit';
 import { WEBHOOK_HEADERS, createMetricsRegistry, verifyWebhook } from '@telemetryhub/service-kit';
 import { parseEventsStrict, parseTaskEnvelope } from '@telemetryhub/schemas';
 import { createPgPool } from '../store/pool.js';
-import { migrate } from '../store/migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';

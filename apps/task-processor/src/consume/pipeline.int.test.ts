@@ -18,7 +18,7 @@ import {
   type RedisClient,
 } from '@telemetryhub/queue';
 import { createPgPool } from '../store/pool.js';
-import { migrate } from '../store/migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 import { classifyDbError } from '../store/pg-errors.js';
 import { createProcessorMetrics, type ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { HandlerRegistry, TELEMETRY_TASK_TYPES, createTelemetryHandler } from '../handlers/index.js';

@@ -9,7 +9,7 @@ import { PostgresServer } from '@telemetryhub/testkit';
 import { Readiness, createMetricsRegistry, hashApiKey, parseApiKeys } from '@telemetryhub/service-kit';
 import { type Reading } from '@telemetryhub/schemas';
 import { createApp, type ProcessorAppDeps } from '../app.js';
-import { migrate } from '../store/migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 import { listExpiredReadings } from './expired.repo.js';
 import { createProcessorMetrics, type ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';

@@ -6,7 +6,7 @@ import { PostgresServer } from '@telemetryhub/testkit';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { TaskTypes, type Reading } from '@telemetryhub/schemas';
 import { createPgPool } from '../store/pool.js';
-import { migrate } from '../store/migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { PartitionManager } from '../store/partitions.js';

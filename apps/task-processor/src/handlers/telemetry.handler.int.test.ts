@@ -10,7 +10,7 @@ import { Readiness, createMetricsRegistry, hashApiKey, parseApiKeys, seededRando
 import { parseEventsStrict, parseTaskEnvelope } from '@telemetryhub/schemas';
 import { createApp, type ProcessorAppDeps } from '../app.js';
 import { createPgPool } from '../store/pool.js';
-import { migrate } from '../store/migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from './telemetry.handler.js';
 import type { ParsedTask } from '../domain/task.js';

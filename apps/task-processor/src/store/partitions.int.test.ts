@@ -10,8 +10,7 @@ import { PostgresServer } from '@telemetryhub/testkit';
 import { Readiness, createMetricsRegistry } from '@telemetryhub/service-kit';
 import { type Reading } from '@telemetryhub/schemas';
 import { createApp } from '../app.js';
-import { migrate } from './migrate.js';
-import { MIGRATIONS } from './migrations/index.js';
+import { loadMigrations, migrate } from '@telemetryhub/migrations';
 import { PARTITIONED_TABLES, PartitionManager, listPartitions } from './partitions.js';
 import { RETENTION_LOCK_KEY, runPartitionUpkeep } from './retention.js';
 import { listExpiredReadings } from '../expired/expired.repo.js';
@@ -54,14 +53,15 @@ const names = async (pool: pg.Pool, table: keyof typeof PARTITIONED_TABLES) =>
 test('migrations 5 and 6 move existing readings and rollups into partitions, nothing lost; old buckets have no m2', async () => {
   const pool = await freshDb('migrate_existing');
   try {
-    await migrate(pool, log, MIGRATIONS.slice(0, 4));
+    const MIGRATIONS = loadMigrations();
+    await migrate(pool, log, { migrations: MIGRATIONS.slice(0, 4) });
     await pool.query(`INSERT INTO readings (event_id, device_id, metric, event_time, value, schema_version)
                       VALUES ('00000000-0000-4000-8000-000000000001', 'd', 't', '2026-01-31T23:59:59Z', 1, 3),
                              ('00000000-0000-4000-8000-000000000002', 'd', 't', '2026-02-01T00:00:00Z', 2, 3)`);
     await pool.query(`INSERT INTO rollups_1m VALUES ('d', 't', '2026-01-31T23:59:00Z', 1, 1, 1, 1),
                                                     ('d', 't', '2026-02-01T00:00:00Z', 1, 2, 2, 2)`);
     await pool.query(`INSERT INTO rollups_1h VALUES ('d', 't', '2026-01-31T23:00:00Z', 1, 1, 1, 1)`);
-    assert.deepEqual(await migrate(pool, log, MIGRATIONS.slice(0, 6)), [5, 6]);
+    assert.deepEqual((await migrate(pool, log, { migrations: MIGRATIONS.slice(0, 6) })).applied, [5, 6]);
 
     const { rows } = await pool.query<{ part: string; value: number }>(
       'SELECT tableoid::regclass::text AS part, value FROM readings ORDER BY value',

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { PostgresServer } from '@telemetryhub/testkit';
 import { createPgPool } from './pool.js';
-import { migrate } from './migrate.js';
+import { migrate } from '@telemetryhub/migrations';
 import { insertReadings, type StoredReadingInput } from './raw.repo.js';
 import { testReading } from '../app.test-support.js';
 import { PARTITIONED_TABLES, PartitionManager } from './partitions.js';
