@@ -77,7 +77,8 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ service: 'hub', version: VERSION, level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const registry = createMetricsRegistry({ service: 'telemetryhub-hub', version: VERSION });
-  const tracing = startTracing(config, { name: 'telemetryhub-hub', version: VERSION });
+  // The hub hands each request's context on explicitly (res.locals, the buffer's trace origins).
+  const tracing = startTracing(config, { name: 'telemetryhub-hub', version: VERSION, asyncContext: false });
   const hub = await buildHub(config, deviceList, { log, registry, traced: tracing.enabled });
   if (config.INGEST_API_KEYS.length === 0) log.warn('INGEST_API_KEYS is not set: HTTP ingest accepts anyone');
   await hub.start();

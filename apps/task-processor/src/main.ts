@@ -64,7 +64,12 @@ async function main(): Promise<void> {
     format: config.LOG_FORMAT,
   });
   const registry = createMetricsRegistry({ service: 'telemetryhub-task-processor', version: VERSION });
-  const tracing = startTracing(config, { name: 'telemetryhub-task-processor', version: VERSION });
+  // Handlers start their spans (the commit) under the batch's active span, found through the async context.
+  const tracing = startTracing(config, {
+    name: 'telemetryhub-task-processor',
+    version: VERSION,
+    asyncContext: true,
+  });
   const processor = buildProcessor(config, {
     log,
     registry,

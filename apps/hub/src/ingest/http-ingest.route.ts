@@ -1,5 +1,5 @@
 import express, { Router } from 'express';
-import { SpanKind, SpanStatusCode, context, trace, type Context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import sjson from 'secure-json-parse';
 import { AppError, ErrorCodes, ValidationError, contextFrom, tracer } from '@telemetryhub/service-kit';
 import { jsonTextHasNoNul, parseEvents, type ParseOptions } from '@telemetryhub/schemas';
@@ -29,7 +29,8 @@ export interface HttpIngestDeps {
 
 /**
  * The request's span, started before authentication and parsing so it covers them, ended when the answer is sent
- * (or the client goes away). Its context is active for the rest of the request, so log lines carry its trace id.
+ * (or the client goes away). Its context goes on explicitly (res.locals, then the readings' trace origin); the
+ * access log line carries its trace id.
  */
 function ingestSpan(): express.RequestHandler {
   return (req, res, next) => {
@@ -41,7 +42,7 @@ function ingestSpan(): express.RequestHandler {
       },
       contextFrom(req.headers),
     );
-    const ctx = trace.setSpan(context.active(), span);
+    const ctx = trace.setSpan(ROOT_CONTEXT, span);
     res.locals.traceContext = ctx;
     res.locals.traceId = span.spanContext().traceId;
     res.once('close', () => {
@@ -49,7 +50,7 @@ function ingestSpan(): express.RequestHandler {
       if (res.statusCode >= 500 || !res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     });
-    context.with(ctx, next);
+    next();
   };
 }
 
@@ -105,7 +106,7 @@ export function httpIngestRouter(deps: HttpIngestDeps): Router {
     const ticket = deps.durableAck ? new AckTicket(parsed.readings.length) : undefined;
     const traceContext = res.locals.traceContext as Context | undefined;
     const origin = traceContext ? { context: traceContext, bufferedAt: Date.now() } : undefined;
-    trace.getSpan(traceContext ?? context.active())?.setAttribute('telemetryhub.readings', parsed.readings.length);
+    if (traceContext) trace.getSpan(traceContext)?.setAttribute('telemetryhub.readings', parsed.readings.length);
     const accepted = deps.buffer.add(parsed.readings, ticket, origin);
     if (accepted < parsed.readings.length) {
       deps.metrics.ingestRejected.inc({ reason: 'buffer_full' }, parsed.events);

@@ -64,11 +64,16 @@ export interface Tracing {
 const OFF: Tracing = { enabled: false, shutdown: async () => {} };
 
 /**
- * Starts tracing when an OTLP endpoint is configured: a tracer provider with a batch exporter, the W3C trace
- * context propagator, and async-context tracking (so a span started inside another's callback, and the logger's
- * `trace_id`, find their parent). Registered globally, as OpenTelemetry expects; call once per process.
+ * Starts tracing when an OTLP endpoint is configured: a tracer provider with a batch exporter and the W3C trace
+ * context propagator, registered globally, as OpenTelemetry expects; call once per process. `asyncContext`
+ * also tracks the active span across async calls (AsyncLocalStorage), so a span started deep inside another's
+ * work, and the logger's `trace_id`, find their parent without being handed it. It costs every promise of the
+ * process a little: a process that passes its contexts explicitly (the hub) goes without.
  */
-export function startTracing(config: TracingConfig, service: { name: string; version: string }): Tracing {
+export function startTracing(
+  config: TracingConfig,
+  service: { name: string; version: string; asyncContext: boolean },
+): Tracing {
   const endpoint = config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? tracesUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT);
   if (!endpoint) return OFF;
   const Exporter = config.OTEL_EXPORTER_OTLP_PROTOCOL === 'http/json' ? JsonTraceExporter : ProtobufTraceExporter;
@@ -84,8 +89,7 @@ export function startTracing(config: TracingConfig, service: { name: string; ver
       }),
     ],
   });
-  const contextManager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(contextManager);
+  if (service.asyncContext) context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   return {
