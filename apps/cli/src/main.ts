@@ -1,6 +1,12 @@
 import { parseArgs } from 'node:util';
 import { packageVersion, redactUrl } from '@telemetryhub/service-kit';
-import { QUEUE_DRIVERS, createRedis, seedNodeError, type QueueDriverName } from '@telemetryhub/queue';
+import {
+  QUEUE_DRIVERS,
+  createRedis,
+  redisUrlWithPasswords,
+  seedNodeError,
+  type QueueDriverName,
+} from '@telemetryhub/queue';
 import { dlqCommand, DLQ_HELP } from './commands/dlq.command.js';
 import { queueCommand, QUEUE_HELP } from './commands/queue.command.js';
 import { hashKeyCommand, HASH_KEY_HELP } from './commands/hash-key.command.js';
@@ -19,7 +25,8 @@ ${HASH_KEY_HELP}
 ${SPOOL_HELP}
 ${MIGRATE_HELP}
 Options for every command:
-  --redis-url URL   Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379)
+  --redis-url URL   Redis to use (default: $REDIS_URL, else redis://127.0.0.1:6379); $REDIS_PASSWORD and
+                    $REDIS_SENTINEL_PASSWORD, when set, are its user's and the sentinels' passwords
   --queue NAME      queue name (default: $QUEUE_NAME, else tasks)
   --driver NAME     queue driver, redis-list or bullmq (default: $QUEUE_DRIVER, else redis-list); DLQ replay
                     puts tasks back through it
@@ -72,7 +79,11 @@ async function main(argv: string[]): Promise<number> {
     const dir = values.dir ?? process.env.SPOOL_DIR ?? 'data/hub-spool';
     return spoolCommand(sub, dir, values.json, console.log);
   }
-  const url = values['redis-url'] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const url = redisUrlWithPasswords({
+    REDIS_URL: values['redis-url'] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...(process.env.REDIS_PASSWORD ? { REDIS_PASSWORD: process.env.REDIS_PASSWORD } : {}),
+    ...(process.env.REDIS_SENTINEL_PASSWORD ? { REDIS_SENTINEL_PASSWORD: process.env.REDIS_SENTINEL_PASSWORD } : {}),
+  });
   const redis = createRedis(url, {
     name: 'telemetryhub-cli',
     offlineQueue: true,

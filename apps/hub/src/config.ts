@@ -11,7 +11,7 @@ import {
   apiKeysSetting,
 } from '@telemetryhub/service-kit';
 import { TaskTypes } from '@telemetryhub/schemas';
-import { QueueConfigShape, queueConfigProblem } from '@telemetryhub/queue';
+import { QueueConfigShape, queueConfigProblem, redisUrlWithPasswords } from '@telemetryhub/queue';
 import type { DevicesFile, SimulatedEntry } from './drivers/devices-file.js';
 
 const probability = () => z.coerce.number().min(0).max(1).default(0);
@@ -166,7 +166,8 @@ export const HubConfigSchema = z.object({
 export type HubConfig = z.output<typeof HubConfigSchema>;
 
 export function loadHubConfig(opts?: LoadConfigOptions): Readonly<HubConfig> {
-  return loadConfig(HubConfigSchema, opts, [queueConfigProblem]);
+  const config = loadConfig(HubConfigSchema, opts, [queueConfigProblem]);
+  return Object.freeze({ ...config, REDIS_URL: redisUrlWithPasswords(config) });
 }
 
 /** The device list without a DEVICES_FILE: the simulated devices the SIM_* variables describe (none if SIM_DEVICES=0). */

@@ -13,7 +13,7 @@ import {
   type LoadConfigOptions,
   type RenamedVariables,
 } from '@telemetryhub/service-kit';
-import { QueueConfigShape, queueConfigProblem } from '@telemetryhub/queue';
+import { QueueConfigShape, queueConfigProblem, redisUrlWithPasswords } from '@telemetryhub/queue';
 import { MIN_PSEUDONYM_KEY_LENGTH } from './privacy/device-pseudonymizer.js';
 import { DEFAULT_OUTLIER_CONFIG } from './outliers/outlier-rules.js';
 import { DEFAULT_FOLD_OPTIONS } from './fold/deferred-fold.js';
@@ -196,5 +196,5 @@ export function loadProcessorConfig(opts?: LoadConfigOptions): Readonly<Processo
       `EXPIRY_HORIZON_DAYS: must not exceed RAW_RETENTION_DAYS (${config.RAW_RETENTION_DAYS}): older raw partitions are dropped (got ${config.EXPIRY_HORIZON_DAYS})`,
     ]);
   }
-  return config;
+  return Object.freeze({ ...config, REDIS_URL: redisUrlWithPasswords(config) });
 }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '@telemetryhub/service-kit';
-import { QueueConfigShape, queueConfigProblem } from './queue-config.js';
+import { QueueConfigShape, queueConfigProblem, redisUrlWithPasswords } from './queue-config.js';
+import { parseRedisTarget } from './redis-target.js';
 
 const Schema = z.object(QueueConfigShape);
 const load = (env: Record<string, string>) => loadConfig(Schema, { env }, [queueConfigProblem]);
@@ -48,4 +49,33 @@ test('a sharded queue needs no hash tag of its own, and only the redis-list driv
       err instanceof ConfigError && /^QUEUE_SHARDS: sharding needs QUEUE_DRIVER=redis-list/.test(err.problems[0]!),
   );
   assert.throws(() => load({ QUEUE_SHARDS: '0' }), ConfigError);
+});
+
+test('REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD go into the URL, percent-encoded, over any written there', () => {
+  const url = (env: Record<string, string>) => redisUrlWithPasswords(load(env));
+  assert.equal(
+    url({ REDIS_URL: 'redis://hub@r:6379', REDIS_PASSWORD: 'p@ss:/w?rd' }),
+    'redis://hub:p%40ss%3A%2Fw%3Frd@r:6379',
+  );
+  assert.equal(url({ REDIS_URL: 'redis://hub:old@r:6379/0', REDIS_PASSWORD: 'new' }), 'redis://hub:new@r:6379/0');
+  assert.equal(url({ REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'x' }), 'redis://:x@r:6379');
+  assert.equal(
+    url({
+      REDIS_URL: 'redis-sentinel://processor@s1:26379,s2:26379/mymaster',
+      REDIS_PASSWORD: 'a',
+      REDIS_SENTINEL_PASSWORD: 's&t',
+    }),
+    'redis-sentinel://processor:a@s1:26379,s2:26379/mymaster?sentinel_password=s%26t',
+  );
+  assert.equal(
+    url({ REDIS_URL: 'redis-sentinel://s1:26379/m?sentinel_password=old', REDIS_SENTINEL_PASSWORD: 'new' }),
+    'redis-sentinel://s1:26379/m?sentinel_password=new',
+  );
+  assert.equal(url({ REDIS_URL: 'redis://hub:kept@r:6379' }), 'redis://hub:kept@r:6379', 'unset: the URL as given');
+  // What comes out is still a URL createRedis takes.
+  assert.doesNotThrow(() =>
+    parseRedisTarget(
+      url({ REDIS_URL: 'redis-sentinel://u@s1:26379/m', REDIS_PASSWORD: 'p/q', REDIS_SENTINEL_PASSWORD: 's' }),
+    ),
+  );
 });

@@ -44,7 +44,43 @@ export const QueueConfigShape = {
     .describe(
       'shard the queue over N queues `{q:0}`…`{q:N-1}` routed by device, so a Redis Cluster spreads it over its primaries (see [the wire protocol](../libs/queue/README.md), "Sharding one queue"); `redis-list` only; hub, processor and CLI must agree',
     ),
+  REDIS_PASSWORD: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "the password of `REDIS_URL`'s user, kept out of the URL (from a Kubernetes Secret, say; any characters); replaces one written in the URL",
+    ),
+  REDIS_SENTINEL_PASSWORD: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("the sentinels' own password, for a `redis-sentinel://` URL (as its `?sentinel_password=`)"),
 };
+
+/**
+ * REDIS_URL with REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD written into it (percent-encoded), so everything
+ * downstream connects with one URL. Done on the text: a Sentinel or Cluster URL lists several hosts, which the
+ * WHATWG URL parser refuses.
+ */
+export function redisUrlWithPasswords(c: {
+  REDIS_URL: string;
+  REDIS_PASSWORD?: string;
+  REDIS_SENTINEL_PASSWORD?: string;
+}): string {
+  let url = c.REDIS_URL;
+  if (c.REDIS_PASSWORD !== undefined) {
+    const m = /^([a-z][a-z0-9+.-]*:\/\/)(?:([^:@/]*)(?::[^@/]*)?@)?(.*)$/i.exec(url);
+    if (m) url = `${m[1]}${m[2] ?? ''}:${encodeURIComponent(c.REDIS_PASSWORD)}@${m[3]}`;
+  }
+  if (c.REDIS_SENTINEL_PASSWORD !== undefined) {
+    const param = `sentinel_password=${encodeURIComponent(c.REDIS_SENTINEL_PASSWORD)}`;
+    url = /[?&]sentinel_password=/.test(url)
+      ? url.replace(/([?&])sentinel_password=[^&]*/, `$1${param}`)
+      : `${url}${url.includes('?') ? '&' : '?'}${param}`;
+  }
+  return url;
+}
 
 /**
  * A loadConfig check. On a Redis Cluster a queue's keys must share one slot (its Lua scripts touch several at
