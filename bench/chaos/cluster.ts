@@ -2,7 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TcpFaultProxy, freePort, startStack, type LocalStack, type ServerProcess } from '@telemetryhub/testkit';
+import {
+  RedisSentinel,
+  RedisServer,
+  TcpFaultProxy,
+  freePort,
+  startStack,
+  until,
+  type LocalStack,
+  type ServerProcess,
+} from '@telemetryhub/testkit';
 import { appEnv, startAppProcess, waitReady } from '../../scripts/local-pipeline.js';
 import { processMemoryMiB } from '../process-stats.js';
 import { createRedis, type RedisClient } from '@telemetryhub/queue';
@@ -11,7 +20,8 @@ import { createRedis, type RedisClient } from '@telemetryhub/queue';
  * The whole stack as `npm start` runs it — durable PostgreSQL, Redis with its append-only file, the hub with a
  * spool — with the handles a fault needs: restart an app, reach Redis and PostgreSQL, break the hub's link to Redis
  * (the hub reaches Redis through a TcpFaultProxy), and the peak memory of every process (each app's peak over all
- * its incarnations).
+ * its incarnations). With `failover`, Redis is a primary and a replica behind a Sentinel, every client connects
+ * through the Sentinel (as a production deployment does), and there is no link to break.
  */
 export class ChaosCluster {
   processor!: ServerProcess;
@@ -20,7 +30,10 @@ export class ChaosCluster {
 
   private constructor(
     readonly stack: LocalStack,
-    readonly hubLink: TcpFaultProxy,
+    /** The hub's way to Redis through a fault proxy (none behind a Sentinel: clients follow the Sentinel). */
+    readonly hubLink: TcpFaultProxy | undefined,
+    /** A replica and the Sentinel watching both (the failover topology only). */
+    readonly sentinel: { replica: RedisServer; sentinel: RedisSentinel } | undefined,
     private readonly env: NodeJS.ProcessEnv,
     readonly hubUrl: string,
     readonly processorUrl: string,
@@ -37,17 +50,21 @@ export class ChaosCluster {
     return 1 - s.bavail / s.blocks;
   }
 
-  static async start(env: Record<string, string>): Promise<ChaosCluster> {
+  static async start(env: Record<string, string>, opts: { failover?: boolean } = {}): Promise<ChaosCluster> {
     const stack = await startStack({ redis: { appendOnly: true }, postgres: { durable: true } });
     const [hubPort, processorPort] = [await freePort(), await freePort()];
     const spoolDir = mkdtempSync(join(tmpdir(), 'th-chaos-spool-'));
     const spoolDisk = smallDisk(spoolDir, SPOOL_DISK_BYTES);
     const logDir = mkdtempSync(join(tmpdir(), 'th-chaos-logs-'));
-    const hubLink = await TcpFaultProxy.start({ port: Number(new URL(stack.redis.url).port) });
+    const primaryPort = Number(new URL(stack.redis.url).port);
+    const hubLink = opts.failover ? undefined : await TcpFaultProxy.start({ port: primaryPort });
+    const sentinel = opts.failover ? await startSentinelGroup(primaryPort) : undefined;
+    const redisUrl = sentinel ? sentinel.sentinel.url : stack.redis.url;
     const cluster = new ChaosCluster(
       stack,
       hubLink,
-      { ...appEnv(stack, { hubPort, processorPort, spoolDir }), ...env },
+      sentinel,
+      { ...appEnv(stack, { hubPort, processorPort, spoolDir }), REDIS_URL: redisUrl, ...env },
       `http://127.0.0.1:${hubPort}`,
       `http://127.0.0.1:${processorPort}`,
       spoolDir,
@@ -71,15 +88,59 @@ export class ChaosCluster {
   async startHub(): Promise<void> {
     this.hub = startAppProcess(
       'hub',
-      { ...this.env, REDIS_URL: `redis://127.0.0.1:${this.hubLink.port}` },
+      this.hubLink ? { ...this.env, REDIS_URL: `redis://127.0.0.1:${this.hubLink.port}` } : this.env,
       this.logDir,
     );
     await waitReady(this.hubUrl, this.hub, 'hub', 60_000);
   }
 
+  /** Where clients reach Redis: the server itself, or the Sentinel that knows the current primary. */
+  get redisUrl(): string {
+    return this.sentinel?.sentinel.url ?? this.stack.redis.url;
+  }
+
   /** A connection of its own to Redis (not through the hub's link), for faults that reconfigure the server. */
   adminRedis(): RedisClient {
-    return createRedis(this.stack.redis.url, { commandTimeoutMs: 5000 });
+    return createRedis(this.redisUrl, { commandTimeoutMs: 5000 });
+  }
+
+  /**
+   * Kills the current primary (SIGKILL), waits until the Sentinel has promoted the replica, then starts the old
+   * primary again on its data: the Sentinel turns it into a replica of the new one. Returns after it has synced.
+   */
+  async failover(): Promise<void> {
+    const group = this.sentinel;
+    if (!group) throw new Error('no Sentinel: start the cluster with { failover: true }');
+    const nodes = [this.stack.redis, group.replica];
+    const primaryPort = await this.currentPrimaryPort();
+    const old = nodes.find((n) => n.port === primaryPort)!;
+    old.signal('SIGKILL');
+    await until(
+      'the Sentinel promotes the replica',
+      async () => (await this.currentPrimaryPort()) !== primaryPort,
+      30_000,
+    );
+    await old.resume();
+    const replica = createRedis(`redis://127.0.0.1:${old.port}`, { commandTimeoutMs: 2000 });
+    try {
+      await until(
+        'the old primary is back as a replica, in sync',
+        async () => /master_link_status:up/.test(await replica.info('replication')),
+        60_000,
+      );
+    } finally {
+      replica.disconnect();
+    }
+  }
+
+  private async currentPrimaryPort(): Promise<number> {
+    const s = createRedis(`redis://127.0.0.1:${this.sentinel!.sentinel.port}`, { commandTimeoutMs: 2000 });
+    try {
+      const addr = (await s.call('SENTINEL', 'get-master-addr-by-name', 'mymaster')) as [string, string];
+      return Number(addr[1]);
+    } finally {
+      s.disconnect();
+    }
   }
 
   /** Records every process's peak resident memory so far (MiB). */
@@ -88,6 +149,7 @@ export class ChaosCluster {
       hub: this.hub?.pid,
       'task-processor': this.processor?.pid,
       redis: this.stack.redis.pid,
+      ...(this.sentinel ? { 'redis-replica': this.sentinel.replica.pid } : {}),
       postgres: this.stack.postgres.pid,
     };
     for (const [name, pid] of Object.entries(pids)) {
@@ -100,11 +162,27 @@ export class ChaosCluster {
   async stop(keepLogs = false): Promise<void> {
     await this.hub?.stop('SIGTERM', 30_000).catch(() => {});
     await this.processor?.stop('SIGTERM', 30_000).catch(() => {});
-    await this.hubLink.stop();
+    await this.hubLink?.stop();
+    await this.sentinel?.sentinel.stop();
+    await this.sentinel?.replica.stop();
     await this.stack.stop();
     if (this.spoolDisk) spawnSync('umount', [this.spoolDir]);
     rmSync(this.spoolDir, { recursive: true, force: true });
     if (!keepLogs) rmSync(this.logDir, { recursive: true, force: true });
+  }
+}
+
+/** A replica of the primary (append-only file on, as the primary) and a Sentinel that fails over in about a second. */
+async function startSentinelGroup(primaryPort: number): Promise<{ replica: RedisServer; sentinel: RedisSentinel }> {
+  const replica = await RedisServer.start({
+    appendOnly: true,
+    extraArgs: ['--replicaof', '127.0.0.1', String(primaryPort)],
+  });
+  try {
+    return { replica, sentinel: await RedisSentinel.start(primaryPort, { downAfterMs: 1000 }) };
+  } catch (err) {
+    await replica.stop();
+    throw err;
   }
 }
 

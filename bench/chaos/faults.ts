@@ -23,10 +23,11 @@ function linkFault(name: string, mode: LinkMode, quick = false, ms = 10_000): Fa
   return {
     name,
     quick,
+    possible: (c) => c.hubLink !== undefined,
     inject: async (c) => {
-      c.hubLink.set(mode);
+      c.hubLink!.set(mode);
       await sleep(ms);
-      c.hubLink.set({ kind: 'pass' });
+      c.hubLink!.set({ kind: 'pass' });
     },
   };
 }
@@ -108,13 +109,13 @@ export const FAULTS: Fault[] = [
   {
     name: 'disk full under the hub’s spool (cut off from Redis until its 4 MiB disk fills, then 5 s more)',
     quick: false,
-    possible: (c) => c.spoolDisk,
+    possible: (c) => c.spoolDisk && c.hubLink !== undefined,
     inject: async (c) => {
-      c.hubLink.set({ kind: 'reset' });
+      c.hubLink!.set({ kind: 'reset' });
       const deadline = Date.now() + 60_000;
       while (c.spoolDiskUse() < 0.99 && Date.now() < deadline) await sleep(250);
       await sleep(5000);
-      c.hubLink.set({ kind: 'pass' });
+      c.hubLink!.set({ kind: 'pass' });
     },
   },
   linkFault('hub to Redis link silent for 10 s (half-open: nothing answers, nothing closes)', { kind: 'blackhole' }),
@@ -130,8 +131,28 @@ export const FAULTS: Fault[] = [
   },
 ];
 
+/** A Sentinel failover: the primary killed, the replica promoted, the old primary back as its replica. */
+const sentinelFailover: Fault = {
+  name: 'Redis primary killed (SIGKILL): Sentinel promotes the replica; the old primary rejoins as a replica',
+  quick: true,
+  inject: (c) => c.failover(),
+};
+
+/**
+ * The failover run (Redis behind a Sentinel, every client following it): failovers between the apps' own faults,
+ * so that a processor and a hub restart against a promoted primary too.
+ */
+export const FAILOVER_FAULTS: Fault[] = [
+  sentinelFailover,
+  { ...FAULTS[0]!, quick: true },
+  { ...sentinelFailover, name: `${sentinelFailover.name} (back)` },
+  FAULTS.find((f) => f.name.startsWith('hub killed'))!,
+  { ...sentinelFailover, name: `${sentinelFailover.name} (a third time)` },
+];
+
 /** What a run injects, in order; names are unique (a fault injected twice is named so). */
-export function faultSchedule(quick: boolean): Fault[] {
+export function faultSchedule(quick: boolean, failover = false): Fault[] {
+  if (failover) return FAILOVER_FAULTS;
   const cheap = FAULTS.filter((f) => f.quick);
   return quick ? cheap : [...FAULTS, ...cheap.map((f) => ({ ...f, name: `${f.name}, again` }))];
 }

@@ -11,6 +11,8 @@ import { verify, type Verdict } from './verify.js';
 
 export interface ChaosOptions {
   quick: boolean;
+  /** Redis as a primary and a replica behind a Sentinel, with failovers among the faults. */
+  failover?: boolean;
   /** Events sent (two thirds through the hub's HTTP ingest, one third by plain LPUSH). */
   events: number;
   progress: (line: string) => void;
@@ -50,15 +52,17 @@ const APP_ENV = {
  */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const { progress } = opts;
-  progress('starting Redis (AOF), PostgreSQL (durable), the task-processor and the hub');
-  const cluster = await ChaosCluster.start(APP_ENV);
-  const faults = faultSchedule(opts.quick).filter((f) => {
+  progress(
+    `starting Redis (AOF${opts.failover ? ', a replica and a Sentinel' : ''}), PostgreSQL (durable), the task-processor and the hub`,
+  );
+  const cluster = await ChaosCluster.start(APP_ENV, { failover: opts.failover ?? false });
+  const faults = faultSchedule(opts.quick, opts.failover).filter((f) => {
     const possible = f.possible?.(cluster) ?? true;
     if (!possible) progress(`skipped, not possible on this machine (a small disk needs root to mount): ${f.name}`);
     return possible;
   });
   progress(`app logs: ${cluster.logDir} (removed after a run that settles)`);
-  const redis = createRedis(cluster.stack.redis.url, { commandTimeoutMs: 2000 });
+  const redis = createRedis(cluster.redisUrl, { commandTimeoutMs: 2000 });
   // A pool, not one connection: PostgreSQL going away is one of the faults, and a pool connects again.
   const db = new pg.Pool({ connectionString: cluster.stack.postgres.url, max: 2, connectionTimeoutMillis: 5000 });
   db.on('error', () => {});
