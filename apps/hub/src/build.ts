@@ -147,6 +147,7 @@ export async function buildHub(
         log: log.child({ component: 'mqtt' }),
         parseOptions: ingest.skewGuard.parseOptions,
         durableAck: config.ACK_MODE === 'durable',
+        traced: deps.traced ?? false,
       })
     : undefined;
   let server: Server | undefined;

@@ -1,3 +1,5 @@
+import { trace } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -35,11 +37,12 @@ async function startIngest(
   policy: BufferPolicy = 'drop-oldest',
   session?: { clientId: string; topicRoot: string },
   durableAck = false,
+  traced = false,
 ) {
   const metrics = createHubMetrics(
     createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
-  const buffer = new ReadingBuffer(capacity, policy, metrics);
+  const buffer = new ReadingBuffer(capacity, policy, metrics, { traced });
   const topicRoot = session?.topicRoot ?? `t${++clients}`;
   const ingest = new MqttIngest({
     url: broker.url,
@@ -51,6 +54,7 @@ async function startIngest(
     log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
     parseOptions: { maxFutureSkewMs: 300_000 },
     durableAck,
+    traced,
   });
   await ingest.start();
   const rejected = async (reason: string) =>
@@ -173,5 +177,28 @@ test('with a durable ack a message is acknowledged only once its readings are du
     assert.deepEqual(first.readings.length, 1);
   } finally {
     await ingest.stop();
+  }
+});
+
+test('traced, each message is a receive span that its buffered readings carry to the publisher', async () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  trace.setGlobalTracerProvider(provider);
+  const { ingest, buffer, topicRoot } = await startIngest(100, 'drop-oldest', undefined, false, true);
+  try {
+    await publisher.publishAsync(`${topicRoot}/site-a/x`, fixture(eventFixtures[0]!), { qos: 1 });
+    await until('the message is buffered', () => buffer.size > 0);
+    const { origins } = buffer.take(100);
+    assert.ok(origins?.length && origins.every((o) => o === origins[0]), 'one origin for the message’s readings');
+    const spanContext = trace.getSpanContext(origins[0]!.context);
+    await until('the receive span ended', () => exporter.getFinishedSpans().length > 0);
+    const [span] = exporter.getFinishedSpans();
+    assert.equal(span!.name, `receive ${topicRoot}/#`);
+    assert.equal(span!.spanContext().spanId, spanContext?.spanId, 'the buffered origin is the message’s span');
+    assert.equal(span!.attributes['messaging.destination.name'], `${topicRoot}/site-a/x`);
+  } finally {
+    await ingest.stop();
+    await provider.shutdown();
+    trace.disable();
   }
 });

@@ -1,11 +1,13 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import sjson from 'secure-json-parse';
 import type { Logger } from 'pino';
-import { briefError, summarizeIssues } from '@telemetryhub/service-kit';
+import { briefError, summarizeIssues, tracer } from '@telemetryhub/service-kit';
 import { jsonTextHasNoNul, parseEvents, type ParseOptions, type Reading } from '@telemetryhub/schemas';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
 import { countReadings, type HubMetrics } from '../metrics/hub-metrics.js';
+import type { TraceOrigin } from '../buffer/trace-origin.js';
 
 export interface MqttIngestOptions {
   /** `mqtt://user:pass@host:1883` (or `mqtts://`). */
@@ -29,6 +31,11 @@ export interface MqttIngestOptions {
    * (duplicates are dropped by event id). Absent = PUBACK once they are in the ring buffer.
    */
   durableAck?: boolean;
+  /**
+   * Tracing is on: each message is a `receive` span, its readings buffered with it. It starts a trace: MQTT 3.1.1,
+   * which the hub speaks, has no message properties to carry a publisher's trace context.
+   */
+  traced?: boolean;
 }
 
 /** Why a message was not taken (a label of telemetryhub_hub_ingest_rejected_events_total). */
@@ -107,9 +114,38 @@ export class MqttIngest {
       await new Promise((r) => setTimeout(r, 20));
     }
     const ticket = this.o.durableAck ? new AckTicket(readings.length, true) : undefined;
-    this.o.buffer.add(readings, ticket);
+    const span = this.o.traced ? this.receiveSpan(packet, readings.length) : undefined;
+    const origin: TraceOrigin | undefined = span && {
+      context: trace.setSpan(ROOT_CONTEXT, span),
+      bufferedAt: Date.now(),
+    };
+    this.o.buffer.add(readings, ticket, origin);
     countReadings(this.o.metrics, 'mqtt', readings.length);
-    if (ticket) await ticket.done;
+    try {
+      if (ticket) await ticket.done;
+    } catch (err) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span?.end();
+    }
+  }
+
+  /** A message's span: a consumer of the broker's topic, from receipt until its readings are durable. */
+  private receiveSpan(packet: IPublishPacket, readings: number) {
+    return tracer().startSpan(
+      `receive ${this.o.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'mqtt',
+          'messaging.operation.type': 'receive',
+          'messaging.destination.name': packet.topic,
+          'telemetryhub.readings': readings,
+        },
+      },
+      ROOT_CONTEXT,
+    );
   }
 
   /** A message whose readings were lost before they were durable: unacknowledged, redelivered by the broker. */
