@@ -4,11 +4,14 @@
  * `taskset` (PostgreSQL and Redis on core 0, the processors on the other cores) — with the CPU each part used per
  * event, so that where the curve stops can be read off: the part whose core is full. Then the queue sharded over a
  * 3-primary Redis Cluster (`QUEUE_SHARDS=3`, one shard per primary) with 1 and 3 replicas (`--cluster-replicas`).
+ * Then hub replicas (`--hubs`, default 1,2,4) behind one Redis taking HTTP ingest flat out (autocannon, 100 events
+ * per POST, durable acks), shared and isolated (Redis and the load generator on core 0, the hubs on the others).
  *
  * Writes bench/results/scale-latest.json and a chart, scale-curve.png. Usage: npm run bench:scale -- [--quick] [--events N] [--replicas 1,2,4]
  *   [--json]
  */
 import { execFileSync } from 'node:child_process';
+import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     events: { type: 'string' },
     replicas: { type: 'string', default: '1,2,4' },
     'cluster-replicas': { type: 'string', default: '1,3' },
+    hubs: { type: 'string', default: '1,2,4' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -42,19 +46,22 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:scale -- [--quick] [--events N (200000; quick 40000)] [--replicas 1,2,4] [--cluster-replicas 1,3 (0: no cluster)] [--json]',
+    'npm run bench:scale -- [--quick] [--events N (200000; quick 40000)] [--replicas 1,2,4] [--cluster-replicas 1,3 (0: no cluster)] [--hubs 1,2,4 (0: none)] [--json]',
   );
   process.exit(0);
 }
 const EVENTS = Number(values.events ?? (values.quick ? 40_000 : 200_000));
 const REPLICAS = values.replicas.split(',').map(Number);
 const CLUSTER_REPLICAS = values['cluster-replicas'] === '0' ? [] : values['cluster-replicas'].split(',').map(Number);
+const HUBS = values.hubs === '0' ? [] : values.hubs.split(',').map(Number);
+/** Seconds of flat-out HTTP load per hub point. */
+const HUB_SECONDS = values.quick ? 5 : 15;
 if (
   !Number.isInteger(EVENTS) ||
   EVENTS < 1000 ||
-  [...REPLICAS, ...CLUSTER_REPLICAS].some((n) => !Number.isInteger(n) || n < 1)
+  [...REPLICAS, ...CLUSTER_REPLICAS, ...HUBS].some((n) => !Number.isInteger(n) || n < 1)
 ) {
-  console.error('--events must be ≥ 1000 and --replicas, --cluster-replicas whole numbers ≥ 1, e.g. 1,2,4');
+  console.error('--events must be ≥ 1000 and --replicas, --cluster-replicas, --hubs whole numbers ≥ 1, e.g. 1,2,4');
   process.exit(2);
 }
 const CORES = cpus().length;
@@ -168,6 +175,101 @@ async function drain(
   }
 }
 
+interface HubPoint {
+  layout: 'shared' | 'isolated';
+  hubs: number;
+  /** Events answered 202 per second, all hubs together (each 202 once its readings are in Redis). */
+  events_per_s: number;
+  cpu_us_per_event: { hubs: number; redis: number; load_generator: number };
+  cores_busy: { hubs: number; redis: number; load_generator: number };
+}
+
+const POST_EVENTS = 100;
+/** One POST body: 100 readings in the gateway shape the hub benchmark sends (the hub derives their ids). */
+function postBody(): string {
+  const t = Date.now() - 5000;
+  return JSON.stringify(
+    Array.from({ length: POST_EVENTS }, (_, i) => ({
+      device_id: `hub-scale-${i % 20}`,
+      type: METRICS[i % METRICS.length],
+      value: 20 + (i % 7) / 10,
+      timestamp: new Date(t + i).toISOString(),
+    })),
+  );
+}
+
+/**
+ * `hubs` hub processes behind one Redis, each driven flat out by its share of 32 connections for HUB_SECONDS; the
+ * events they acknowledged per second, and the CPU of the hubs, Redis and the load generator (this process).
+ */
+async function ingest(layout: HubPoint['layout'], hubs: number, redis: RedisServer): Promise<HubPoint> {
+  const procs: ServerProcess[] = [];
+  try {
+    const urls: string[] = [];
+    for (let i = 0; i < hubs; i++) {
+      const port = await freePort();
+      const proc = startAppProcess('hub', {
+        ...process.env,
+        REDIS_URL: redis.url,
+        HUB_PORT: String(port),
+        SIM_DEVICES: '0',
+        SPOOL_DIR: 'off',
+        BUFFER_CAPACITY: '1000000',
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'production',
+      });
+      procs.push(proc);
+      urls.push(`http://127.0.0.1:${port}`);
+      await waitReady(urls[i]!, proc, 'hub', 60_000);
+    }
+    const everything = `0-${CORES - 1}`;
+    const apps = `${CORES > 1 ? 1 : 0}-${CORES - 1}`;
+    pin([redis.pid!, process.pid], layout === 'isolated' ? '0' : everything);
+    pin(
+      procs.map((p) => p.pid!),
+      layout === 'isolated' ? apps : everything,
+    );
+    const body = postBody();
+    const connections = Math.max(1, Math.floor(32 / hubs));
+    const run = (seconds: number) =>
+      Promise.all(
+        urls.map((u) =>
+          autocannon({
+            url: `${u}/v1/telemetry`,
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+            connections,
+            duration: seconds,
+          }),
+        ),
+      );
+    await run(2); // warm-up
+    const pidsOf = { hubs: procs.map((p) => p.pid!), redis: [redis.pid!], load_generator: [process.pid] };
+    const cpu0 = { hubs: 0, redis: 0, load_generator: 0 };
+    for (const [k, pids] of Object.entries(pidsOf)) cpu0[k as keyof typeof cpu0] = await cpuOf(pids);
+    const t0 = performance.now();
+    const results = await run(HUB_SECONDS);
+    const wall = (performance.now() - t0) / 1000;
+    const accepted = results.reduce((n, r) => n + r['2xx'] * POST_EVENTS, 0);
+    const cpu = { hubs: 0, redis: 0, load_generator: 0 };
+    for (const [k, pids] of Object.entries(pidsOf))
+      cpu[k as keyof typeof cpu] = (await cpuOf(pids)) - cpu0[k as keyof typeof cpu0];
+    const per = (s: number) => Number(((s / Math.max(1, accepted)) * 1e6).toFixed(1));
+    const busy = (s: number) => Number((s / wall).toFixed(2));
+    return {
+      layout,
+      hubs,
+      events_per_s: Math.round(accepted / wall),
+      cpu_us_per_event: { hubs: per(cpu.hubs), redis: per(cpu.redis), load_generator: per(cpu.load_generator) },
+      cores_busy: { hubs: busy(cpu.hubs), redis: busy(cpu.redis), load_generator: busy(cpu.load_generator) },
+    };
+  } finally {
+    pin([process.pid], `0-${CORES - 1}`);
+    await Promise.all(procs.map((p) => p.stop('SIGTERM', 30_000)));
+  }
+}
+
 interface Storage {
   table: string;
   rows: number;
@@ -197,6 +299,7 @@ async function main(): Promise<void> {
   const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
   db.on('error', () => {});
   const points: Point[] = [];
+  const hubPoints: HubPoint[] = [];
   let storage: Storage[] = [];
   try {
     for (const layout of ['shared', 'isolated'] as const) {
@@ -228,6 +331,17 @@ async function main(): Promise<void> {
       }
     }
     storage = await storageOf(db);
+    for (const layout of ['shared', 'isolated'] as const) {
+      if (layout === 'isolated' && CORES < 2) continue;
+      for (const n of HUBS) {
+        progress(`${layout}: ${n} hub replica(s) taking HTTP ingest flat out for ${HUB_SECONDS} s`);
+        const h = await ingest(layout, n, redis);
+        progress(
+          `  ${h.events_per_s} events/s; cores busy: hubs ${h.cores_busy.hubs}, Redis ${h.cores_busy.redis}, load generator ${h.cores_busy.load_generator}`,
+        );
+        hubPoints.push(h);
+      }
+    }
   } finally {
     await db.end().catch(() => {});
     await redis.stop();
@@ -237,6 +351,7 @@ async function main(): Promise<void> {
     events: EVENTS,
     series: DEVICES * METRICS.length,
     points,
+    hub_points: hubPoints,
     storage,
     machine: machine(),
   };
@@ -261,6 +376,20 @@ async function main(): Promise<void> {
         `   ${String(p.cpu_us_per_event.processors).padStart(19)} ${String(p.cpu_us_per_event.postgres).padStart(11)} ${String(p.cpu_us_per_event.redis).padStart(6)}` +
         `   ${String(p.cores_busy.processors).padStart(15)} ${String(p.cores_busy.postgres).padStart(5)} ${String(p.cores_busy.redis).padStart(6)}`,
     );
+  }
+  if (hubPoints.length) {
+    console.log(
+      `\nHub replicas behind one Redis, HTTP ingest flat out (${POST_EVENTS} events per POST, durable acks)\n`,
+    );
+    console.log('layout    hubs  events/s  vs 1   µs/event: hubs  Redis  load gen   cores busy: hubs  Redis  load gen');
+    for (const h of hubPoints) {
+      const one = hubPoints.find((q) => q.layout === h.layout && q.hubs === 1)?.events_per_s ?? h.events_per_s;
+      console.log(
+        `${h.layout.padEnd(9)} ${String(h.hubs).padStart(4)} ${String(h.events_per_s).padStart(9)} ${(h.events_per_s / one).toFixed(2).padStart(5)}` +
+          `   ${String(h.cpu_us_per_event.hubs).padStart(13)} ${String(h.cpu_us_per_event.redis).padStart(6)} ${String(h.cpu_us_per_event.load_generator).padStart(9)}` +
+          `   ${String(h.cores_busy.hubs).padStart(16)} ${String(h.cores_busy.redis).padStart(6)} ${String(h.cores_busy.load_generator).padStart(9)}`,
+      );
+    }
   }
   console.log('\nPostgreSQL storage after the runs (heap, indexes and TOAST of every partition):');
   for (const t of storage) {
