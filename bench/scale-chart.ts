@@ -13,10 +13,10 @@ const M = { left: 80, right: 30, top: 50, bottom: 70 };
 const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728'];
 
 /**
- * The scaling curve as SVG, one line per layout: events/s against processor replicas (drawn here: two short
- * lines do not need a charting library; rasterised with resvg).
+ * A scaling curve as SVG, one line per layout: events/s against replicas (drawn here: a few short lines do not
+ * need a charting library; rasterised with resvg).
  */
-export function scaleSvg(points: readonly ScalePoint[], title: string): string {
+export function scaleSvg(points: readonly ScalePoint[], title: string, xLabel = 'processor replicas'): string {
   const layouts = [...new Set(points.map((p) => p.layout))];
   const replicas = [...new Set(points.map((p) => p.replicas))].sort((a, b) => a - b);
   const yMax = Math.ceil(Math.max(1, ...points.map((p) => p.events_per_s)) / 10_000) * 10_000;
@@ -36,7 +36,7 @@ export function scaleSvg(points: readonly ScalePoint[], title: string): string {
   for (const r of replicas) {
     out.push(`<text x="${x(r)}" y="${H - M.bottom + 20}" text-anchor="middle">${r}</text>`);
   }
-  out.push(`<text x="${W / 2}" y="${H - M.bottom + 40}" text-anchor="middle">processor replicas</text>`);
+  out.push(`<text x="${W / 2}" y="${H - M.bottom + 40}" text-anchor="middle">${xLabel}</text>`);
   out.push(`<text x="20" y="${H / 2}" transform="rotate(-90 20 ${H / 2})" text-anchor="middle">events/s</text>`);
   layouts.forEach((layout, i) => {
     const colour = COLOURS[i % COLOURS.length]!;
@@ -52,6 +52,6 @@ export function scaleSvg(points: readonly ScalePoint[], title: string): string {
   return out.join('\n');
 }
 
-export function scalePng(points: readonly ScalePoint[], title: string): Buffer {
-  return new Resvg(scaleSvg(points, title), { font: { loadSystemFonts: true } }).render().asPng();
+export function scalePng(points: readonly ScalePoint[], title: string, xLabel?: string): Buffer {
+  return new Resvg(scaleSvg(points, title, xLabel), { font: { loadSystemFonts: true } }).render().asPng();
 }

@@ -361,6 +361,16 @@ async function main(): Promise<void> {
     new URL('./results/scale-curve.png', import.meta.url),
     scalePng(points, `Processor replicas on ${CORES} cores, draining ${EVENTS} events into durable PostgreSQL`),
   );
+  if (hubPoints.length) {
+    await writeFile(
+      new URL('./results/hub-scale-curve.png', import.meta.url),
+      scalePng(
+        hubPoints.map((h) => ({ layout: h.layout, replicas: h.hubs, events_per_s: h.events_per_s })),
+        `Hub replicas on ${CORES} cores, HTTP ingest into one Redis`,
+        'hub replicas',
+      ),
+    );
+  }
   if (values.json) {
     console.log(JSON.stringify(result, null, 2));
     return;
@@ -397,7 +407,7 @@ async function main(): Promise<void> {
       `  ${t.table.padEnd(12)} ${String(t.rows).padStart(10)} rows  ${(t.bytes / 2 ** 20).toFixed(1).padStart(8)} MiB  ${t.bytes_per_row} bytes/row`,
     );
   }
-  console.log('\nwritten to bench/results/scale-latest.json and scale-curve.png');
+  console.log('\nwritten to bench/results/scale-latest.json, scale-curve.png and hub-scale-curve.png');
 }
 
 main().catch((err) => {
