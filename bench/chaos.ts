@@ -4,7 +4,8 @@
  * prints and writes what was acknowledged, stored, lost, doubled and dead-lettered, whether the rollups equal a
  * recomputation from raw, each fault's recovery time and every process's peak memory
  * (bench/results/chaos-latest.json), and a timeline chart (bench/results/chaos-timeline.png); with --failover,
- * Redis behind a Sentinel and failovers among the faults (chaos-failover-*). Exits 1 when
+ * Redis behind a Sentinel and failovers among the faults (chaos-failover-*); with --cluster, a Redis Cluster
+ * whose primary holding the queue is killed (chaos-cluster-*). Exits 1 when
  * anything was lost or doubled.
  *
  *   npm run chaos -- [--quick] [--events N] [--json]
@@ -18,6 +19,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     failover: { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
     events: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -26,7 +28,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run chaos -- [--quick (a few thousand events, the cheap faults)] [--failover (Redis behind a Sentinel: failovers among the faults)] [--events N (quick 3000, else 100000)] [--json]',
+    'npm run chaos -- [--quick (a few thousand events, the cheap faults)] [--failover (Redis behind a Sentinel: failovers among the faults)] [--cluster (a Redis Cluster: failovers of the queue’s primary among the faults)] [--events N (quick 3000, else 100000)] [--json]',
   );
   process.exit(0);
 }
@@ -36,15 +38,20 @@ if (!Number.isInteger(events) || events < 300) {
   process.exit(2);
 }
 
+if (values.failover && values.cluster) {
+  console.error('--failover and --cluster are two runs: choose one');
+  process.exit(2);
+}
+const topology = values.failover ? 'sentinel' : values.cluster ? 'cluster' : 'single';
 const result = await runChaos({
   quick: values.quick,
-  failover: values.failover,
+  topology,
   events,
   progress: (line) => process.stderr.write(`[chaos] ${line}\n`),
 });
 await mkdir(new URL('./results/', import.meta.url), { recursive: true });
 // The failover run keeps files of its own: the main run's figures stay what docs/benchmarks.md shows.
-const name = values.failover ? 'chaos-failover' : 'chaos';
+const name = { single: 'chaos', sentinel: 'chaos-failover', cluster: 'chaos-cluster' }[topology];
 await writeFile(new URL(`./results/${name}-latest.json`, import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
 await writeFile(
   new URL(`./results/${name}-timeline.png`, import.meta.url),

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  RedisCluster,
   RedisSentinel,
   RedisServer,
   TcpFaultProxy,
@@ -21,7 +22,8 @@ import { createRedis, type RedisClient } from '@telemetryhub/queue';
  * spool — with the handles a fault needs: restart an app, reach Redis and PostgreSQL, break the hub's link to Redis
  * (the hub reaches Redis through a TcpFaultProxy), and the peak memory of every process (each app's peak over all
  * its incarnations). With `failover`, Redis is a primary and a replica behind a Sentinel, every client connects
- * through the Sentinel (as a production deployment does), and there is no link to break.
+ * through the Sentinel (as a production deployment does), and there is no link to break. With `cluster`, Redis is
+ * a Cluster of three primaries with a replica each, and the queue `{tasks}` lives on one of them.
  */
 export class ChaosCluster {
   processor!: ServerProcess;
@@ -34,6 +36,8 @@ export class ChaosCluster {
     readonly hubLink: TcpFaultProxy | undefined,
     /** A replica and the Sentinel watching both (the failover topology only). */
     readonly sentinel: { replica: RedisServer; sentinel: RedisSentinel } | undefined,
+    /** The Redis Cluster the queue lives on (the cluster topology only). */
+    readonly redisCluster: RedisCluster | undefined,
     private readonly env: NodeJS.ProcessEnv,
     readonly hubUrl: string,
     readonly processorUrl: string,
@@ -50,21 +54,30 @@ export class ChaosCluster {
     return 1 - s.bavail / s.blocks;
   }
 
-  static async start(env: Record<string, string>, opts: { failover?: boolean } = {}): Promise<ChaosCluster> {
+  static async start(env: Record<string, string>, opts: { topology?: ChaosTopology } = {}): Promise<ChaosCluster> {
+    const topology = opts.topology ?? 'single';
     const stack = await startStack({ redis: { appendOnly: true }, postgres: { durable: true } });
     const [hubPort, processorPort] = [await freePort(), await freePort()];
     const spoolDir = mkdtempSync(join(tmpdir(), 'th-chaos-spool-'));
     const spoolDisk = smallDisk(spoolDir, SPOOL_DISK_BYTES);
     const logDir = mkdtempSync(join(tmpdir(), 'th-chaos-logs-'));
     const primaryPort = Number(new URL(stack.redis.url).port);
-    const hubLink = opts.failover ? undefined : await TcpFaultProxy.start({ port: primaryPort });
-    const sentinel = opts.failover ? await startSentinelGroup(primaryPort) : undefined;
-    const redisUrl = sentinel ? sentinel.sentinel.url : stack.redis.url;
+    const hubLink = topology === 'single' ? await TcpFaultProxy.start({ port: primaryPort }) : undefined;
+    const sentinel = topology === 'sentinel' ? await startSentinelGroup(primaryPort) : undefined;
+    const redisCluster =
+      topology === 'cluster' ? await RedisCluster.start({ masters: 3, replicasPerMaster: 1 }) : undefined;
+    const redisUrl = sentinel?.sentinel.url ?? redisCluster?.url ?? stack.redis.url;
     const cluster = new ChaosCluster(
       stack,
       hubLink,
       sentinel,
-      { ...appEnv(stack, { hubPort, processorPort, spoolDir }), REDIS_URL: redisUrl, ...env },
+      redisCluster,
+      {
+        ...appEnv(stack, { hubPort, processorPort, spoolDir }),
+        REDIS_URL: redisUrl,
+        QUEUE_NAME: queueFor(topology),
+        ...env,
+      },
       `http://127.0.0.1:${hubPort}`,
       `http://127.0.0.1:${processorPort}`,
       spoolDir,
@@ -94,9 +107,33 @@ export class ChaosCluster {
     await waitReady(this.hubUrl, this.hub, 'hub', 60_000);
   }
 
-  /** Where clients reach Redis: the server itself, or the Sentinel that knows the current primary. */
+  /** Where clients reach Redis: the server itself, the Sentinel that knows the current primary, or the Cluster. */
   get redisUrl(): string {
-    return this.sentinel?.sentinel.url ?? this.stack.redis.url;
+    return this.sentinel?.sentinel.url ?? this.redisCluster?.url ?? this.stack.redis.url;
+  }
+
+  /** The queue's name: on a Cluster it carries a hash tag, so that its keys share one slot (one primary). */
+  get queue(): string {
+    return queueFor(this.redisCluster ? 'cluster' : 'single');
+  }
+
+  /**
+   * Kills the Cluster primary that holds the queue (SIGKILL), waits until its replica serves the slot, then starts
+   * the killed node again on its data: it rejoins as a replica of the promoted one. Returns after it has synced.
+   */
+  async clusterFailover(): Promise<void> {
+    const rc = this.redisCluster;
+    if (!rc) throw new Error('no Redis Cluster: start the chaos cluster with { topology: "cluster" }');
+    const key = `${this.queue}:pending`;
+    const old = await rc.primaryFor(key);
+    old.signal('SIGKILL');
+    await until('the replica serves the queue’s slot', async () => (await rc.primaryFor(key, 30_000)) !== old, 30_000);
+    await old.resume();
+    await until(
+      'the killed primary is back as a replica, in sync',
+      async () => /role:slave[\s\S]*master_link_status:up/.test(await rc.command(old, 'INFO', 'replication')),
+      60_000,
+    );
   }
 
   /** A connection of its own to Redis (not through the hub's link), for faults that reconfigure the server. */
@@ -150,6 +187,7 @@ export class ChaosCluster {
       'task-processor': this.processor?.pid,
       redis: this.stack.redis.pid,
       ...(this.sentinel ? { 'redis-replica': this.sentinel.replica.pid } : {}),
+      ...Object.fromEntries((this.redisCluster?.nodes ?? []).map((n, i) => [`redis-cluster-${i}`, n.pid])),
       postgres: this.stack.postgres.pid,
     };
     for (const [name, pid] of Object.entries(pids)) {
@@ -165,11 +203,19 @@ export class ChaosCluster {
     await this.hubLink?.stop();
     await this.sentinel?.sentinel.stop();
     await this.sentinel?.replica.stop();
+    await this.redisCluster?.stop();
     await this.stack.stop();
     if (this.spoolDisk) spawnSync('umount', [this.spoolDir]);
     rmSync(this.spoolDir, { recursive: true, force: true });
     if (!keepLogs) rmSync(this.logDir, { recursive: true, force: true });
   }
+}
+
+/** Where Redis runs: one server, a primary and a replica behind a Sentinel, or a Cluster. */
+export type ChaosTopology = 'single' | 'sentinel' | 'cluster';
+
+function queueFor(topology: ChaosTopology): string {
+  return topology === 'cluster' ? '{tasks}' : 'tasks';
 }
 
 /** A replica of the primary (append-only file on, as the primary) and a Sentinel that fails over in about a second. */

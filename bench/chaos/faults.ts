@@ -1,6 +1,6 @@
 import { sleep } from '@telemetryhub/service-kit';
 import type { LinkMode } from '@telemetryhub/testkit';
-import type { ChaosCluster } from './cluster.js';
+import type { ChaosCluster, ChaosTopology } from './cluster.js';
 
 /** A fault: `inject` breaks something and puts it back (a restart, a resume); recovery is timed from its end. */
 export interface Fault {
@@ -150,9 +150,26 @@ export const FAILOVER_FAULTS: Fault[] = [
   { ...sentinelFailover, name: `${sentinelFailover.name} (a third time)` },
 ];
 
+/** A Redis Cluster failover: the primary holding the queue killed, its replica promoted, the old one back as a replica. */
+const clusterFailover: Fault = {
+  name: 'Redis Cluster primary holding the queue killed (SIGKILL): its replica takes over; the old one rejoins',
+  quick: true,
+  inject: (c) => c.clusterFailover(),
+};
+
+/** The cluster run: failovers of the queue's primary between the apps' own faults. */
+export const CLUSTER_FAULTS: Fault[] = [
+  clusterFailover,
+  { ...FAULTS[0]!, quick: true },
+  { ...clusterFailover, name: `${clusterFailover.name} (back)` },
+  FAULTS.find((f) => f.name.startsWith('hub killed'))!,
+  { ...clusterFailover, name: `${clusterFailover.name} (a third time)` },
+];
+
 /** What a run injects, in order; names are unique (a fault injected twice is named so). */
-export function faultSchedule(quick: boolean, failover = false): Fault[] {
-  if (failover) return FAILOVER_FAULTS;
+export function faultSchedule(quick: boolean, topology: ChaosTopology = 'single'): Fault[] {
+  if (topology === 'sentinel') return FAILOVER_FAULTS;
+  if (topology === 'cluster') return CLUSTER_FAULTS;
   const cheap = FAULTS.filter((f) => f.quick);
   return quick ? cheap : [...FAULTS, ...cheap.map((f) => ({ ...f, name: `${f.name}, again` }))];
 }

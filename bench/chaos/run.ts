@@ -3,7 +3,7 @@ import { sleep } from '@telemetryhub/service-kit';
 import { createRedis, queueDepths, queueKeys } from '@telemetryhub/queue';
 import { scrapeMetric } from '../../scripts/local-pipeline.js';
 import { machine, type Machine } from '../process-stats.js';
-import { ChaosCluster } from './cluster.js';
+import { ChaosCluster, type ChaosTopology } from './cluster.js';
 import { faultSchedule } from './faults.js';
 import { Ledger, type LedgerEvent } from './ledger.js';
 import { postOnce, produceOverHttp, produceOverLpush, pushPoison } from './producers.js';
@@ -11,8 +11,11 @@ import { verify, type Verdict } from './verify.js';
 
 export interface ChaosOptions {
   quick: boolean;
-  /** Redis as a primary and a replica behind a Sentinel, with failovers among the faults. */
-  failover?: boolean;
+  /**
+   * Where Redis runs: one server (the default, with every fault), a primary and a replica behind a Sentinel, or a
+   * Cluster — the last two with failovers among the faults.
+   */
+  topology?: ChaosTopology;
   /** Events sent (two thirds through the hub's HTTP ingest, one third by plain LPUSH). */
   events: number;
   progress: (line: string) => void;
@@ -29,7 +32,6 @@ export interface ChaosResult extends Verdict {
   machine: Machine;
 }
 
-const QUEUE = 'tasks';
 const BATCH = 50;
 /**
  * Short leases and orphan sweeps, so that work a killed processor held is back within seconds rather than the
@@ -52,11 +54,16 @@ const APP_ENV = {
  */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const { progress } = opts;
-  progress(
-    `starting Redis (AOF${opts.failover ? ', a replica and a Sentinel' : ''}), PostgreSQL (durable), the task-processor and the hub`,
-  );
-  const cluster = await ChaosCluster.start(APP_ENV, { failover: opts.failover ?? false });
-  const faults = faultSchedule(opts.quick, opts.failover).filter((f) => {
+  const topology = opts.topology ?? 'single';
+  const redisKind = {
+    single: 'Redis (AOF)',
+    sentinel: 'Redis (AOF) with a replica and a Sentinel',
+    cluster: 'a Redis Cluster (3 primaries, a replica each)',
+  };
+  progress(`starting ${redisKind[topology]}, PostgreSQL (durable), the task-processor and the hub`);
+  const cluster = await ChaosCluster.start(APP_ENV, { topology });
+  const QUEUE = cluster.queue;
+  const faults = faultSchedule(opts.quick, topology).filter((f) => {
     const possible = f.possible?.(cluster) ?? true;
     if (!possible) progress(`skipped, not possible on this machine (a small disk needs root to mount): ${f.name}`);
     return possible;
@@ -122,7 +129,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await producers;
     clearTimeout(deadline);
     progress('waiting for the queue, the spool and the fold to settle');
-    await settle(cluster, db, redis);
+    await settle(cluster, db, redis, QUEUE);
     settled = true;
     const verdict = await verify(db, redis, QUEUE, ledger);
     await cluster.samplePeaks();
@@ -165,10 +172,15 @@ async function timeToVisible(cluster: ChaosCluster, db: pg.Pool, ledger: Ledger,
 }
 
 /** Until nothing waits anywhere: queue (pending, held, delayed), the hub's spool, and batches not yet folded. */
-async function settle(cluster: ChaosCluster, db: pg.Pool, redis: ReturnType<typeof createRedis>): Promise<void> {
+async function settle(
+  cluster: ChaosCluster,
+  db: pg.Pool,
+  redis: ReturnType<typeof createRedis>,
+  queue: string,
+): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const d = await queueDepths(redis, QUEUE);
+    const d = await queueDepths(redis, queue);
     const spool = await scrapeMetric(cluster.hubUrl, 'telemetryhub_hub_spool_records').catch(() => 1);
     const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM fold_pending');
     if (d.pending + d.processing + d.delayed === 0 && spool === 0 && rows[0]!.n === 0) return;
@@ -191,7 +203,7 @@ async function sample(
     .query<{ n: number }>("SELECT count(*)::int AS n FROM readings WHERE device_id LIKE 'chaos-%'")
     .then((r) => r.rows[0]!.n)
     .catch(() => NaN);
-  const depth = await redis.llen(queueKeys(QUEUE).pending).catch(() => NaN);
+  const depth = await redis.llen(queueKeys(cluster.queue).pending).catch(() => NaN);
   const spool = await scrapeMetric(cluster.hubUrl, 'telemetryhub_hub_spool_bytes').catch(() => NaN);
   return {
     t_s: seconds(Date.now() - t0),

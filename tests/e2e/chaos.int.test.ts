@@ -25,8 +25,24 @@ test('a quick chaos run: every acknowledged reading stored once through eight fa
 // it, and three failovers (the primary killed, the replica promoted, the old one back as its replica) among a
 // processor and a hub killed — with nothing lost or doubled.
 test('a quick failover run: three Sentinel failovers among app crashes, every acknowledged reading stored once', async () => {
-  const r = await runChaos({ quick: true, failover: true, events: 3000, progress: () => {} });
+  const r = await runChaos({ quick: true, topology: 'sentinel', events: 3000, progress: () => {} });
   assert.equal(r.faults.filter((f) => f.name.startsWith('Redis primary killed')).length, 3);
+  assert.ok(r.acknowledged >= 3000, `acknowledged ${r.acknowledged}`);
+  assert.deepEqual(
+    { lost: r.lost, duplicates: r.duplicates, unexpected: r.unexpected, stored: r.stored },
+    { lost: 0, duplicates: 0, unexpected: 0, stored: r.acknowledged },
+    `lost, e.g. ${r.lost_sample.join(', ')}`,
+  );
+  assert.ok(r.dlq_matches_poison, 'the dead letters carry the poison reasons');
+  assert.ok(r.rollups_exact, 'rollups equal a recomputation from the raw rows');
+});
+
+// `npm run chaos -- --cluster --quick`: a Redis Cluster of three primaries with a replica each, the queue `{tasks}` on
+// one of them, and that primary killed three times (its replica takes over, the old one rejoins as a replica) among
+// a processor and a hub killed — with nothing lost or doubled.
+test('a quick cluster run: the queue’s Cluster primary killed three times among app crashes, every acknowledged reading stored once', async () => {
+  const r = await runChaos({ quick: true, topology: 'cluster', events: 3000, progress: () => {} });
+  assert.equal(r.faults.filter((f) => f.name.startsWith('Redis Cluster primary')).length, 3);
   assert.ok(r.acknowledged >= 3000, `acknowledged ${r.acknowledged}`);
   assert.deepEqual(
     { lost: r.lost, duplicates: r.duplicates, unexpected: r.unexpected, stored: r.stored },
