@@ -3,16 +3,18 @@
  * (duplicates, out of order, poison) through the hub's HTTP ingest and plain LPUSH while injecting faults, then
  * prints and writes what was acknowledged, stored, lost, doubled and dead-lettered, whether the rollups equal a
  * recomputation from raw, each fault's recovery time and every process's peak memory
- * (bench/results/chaos-latest.json), and a timeline chart (bench/results/chaos-timeline.png); with --failover,
- * Redis behind a Sentinel and failovers among the faults (chaos-failover-*); with --cluster, a Redis Cluster
- * whose primary holding the queue is killed (chaos-cluster-*). Exits 1 when
- * anything was lost or doubled.
+ * (bench/results/chaos-latest.json), and a timeline chart (bench/results/chaos-timeline.png). The full run has three
+ * parts, each its own stack: every fault on one Redis, then Redis behind a Sentinel with failovers among the faults
+ * (chaos-failover-*), then a Redis Cluster whose primary holding the queue is killed (chaos-cluster-*); --failover
+ * and --cluster run one part alone. Exits 1 when anything was lost or doubled.
  *
- *   npm run chaos -- [--quick] [--events N] [--json]
+ *   npm run chaos -- [--quick | --failover | --cluster] [--events N] [--json]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { runChaos } from './chaos/run.js';
+import { runChaos, type ChaosResult } from './chaos/run.js';
+import { combine, type CombinedResult } from './chaos/combine.js';
+import type { ChaosTopology } from './chaos/cluster.js';
 import { timelinePng } from './chaos/timeline-chart.js';
 
 const { values } = parseArgs({
@@ -28,7 +30,8 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run chaos -- [--quick (a few thousand events, the cheap faults)] [--failover (Redis behind a Sentinel: failovers among the faults)] [--cluster (a Redis Cluster: failovers of the queue’s primary among the faults)] [--events N (quick 3000, else 100000)] [--json]',
+    'npm run chaos -- [--quick (a few thousand events, the cheap faults, one Redis)] [--failover (only the part with Redis behind a Sentinel)] [--cluster (only the part on a Redis Cluster)] [--events N per part (quick 3000, else 100000)] [--json]\n' +
+      'Without --quick: every fault on one Redis, then failovers behind a Sentinel, then on a Redis Cluster.',
   );
   process.exit(0);
 }
@@ -42,21 +45,37 @@ if (values.failover && values.cluster) {
   console.error('--failover and --cluster are two runs: choose one');
   process.exit(2);
 }
-const topology = values.failover ? 'sentinel' : values.cluster ? 'cluster' : 'single';
-const result = await runChaos({
-  quick: values.quick,
-  topology,
-  events,
-  progress: (line) => process.stderr.write(`[chaos] ${line}\n`),
-});
-await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-// The failover run keeps files of its own: the main run's figures stay what docs/benchmarks.md shows.
-const name = { single: 'chaos', sentinel: 'chaos-failover', cluster: 'chaos-cluster' }[topology];
-await writeFile(new URL(`./results/${name}-latest.json`, import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
-await writeFile(
-  new URL(`./results/${name}-timeline.png`, import.meta.url),
-  timelinePng(result.timeline, result.faults),
-);
+const progress = (line: string) => process.stderr.write(`[chaos] ${line}\n`);
+/** Each part: its file names and the run. */
+const FILES: Record<ChaosTopology, string> = { single: 'chaos', sentinel: 'chaos-failover', cluster: 'chaos-cluster' };
+async function part(topology: ChaosTopology): Promise<ChaosResult> {
+  const r = await runChaos({ quick: values.quick, topology, events, progress });
+  const name = FILES[topology];
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(new URL(`./results/${name}-latest.json`, import.meta.url), `${JSON.stringify(r, null, 2)}\n`);
+  await writeFile(new URL(`./results/${name}-timeline.png`, import.meta.url), timelinePng(r.timeline, r.faults));
+  return r;
+}
+// The full run goes through every topology in turn (the failovers need Redis behind a Sentinel or in a Cluster,
+// the link faults one Redis behind the fault proxy); --quick, --failover and --cluster run one.
+const topologies: ChaosTopology[] = values.failover
+  ? ['sentinel']
+  : values.cluster
+    ? ['cluster']
+    : values.quick
+      ? ['single']
+      : ['single', 'sentinel', 'cluster'];
+const parts: Array<{ topology: ChaosTopology; result: ChaosResult }> = [];
+for (const topology of topologies) {
+  if (topologies.length > 1) progress(`part ${parts.length + 1}/${topologies.length}: ${topology}`);
+  parts.push({ topology, result: await part(topology) });
+}
+const result = parts.length === 1 ? parts[0]!.result : combine(parts);
+if (parts.length > 1) {
+  // The full run's file holds the whole: every part's faults and totals (each part also wrote its own).
+  await writeFile(new URL('./results/chaos-latest.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+}
+const name = parts.length === 1 ? FILES[parts[0]!.topology] : 'chaos';
 if (values.json) {
   console.log(JSON.stringify(result, null, 2));
 } else {
@@ -76,6 +95,13 @@ if (values.json) {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
   );
+  if ('parts' in result) {
+    for (const p of (result as CombinedResult).parts) {
+      console.log(
+        `  ${p.topology}: ${p.faults} faults, ${p.acknowledged} acknowledged, ${p.stored} stored, lost ${p.lost}, duplicates ${p.duplicates}`,
+      );
+    }
+  }
   console.log(`  written to bench/results/${name}-latest.json and ${name}-timeline.png`);
 }
 const ok =
