@@ -57,7 +57,6 @@ export class ChaosCluster {
   static async start(env: Record<string, string>, opts: { topology?: ChaosTopology } = {}): Promise<ChaosCluster> {
     const topology = opts.topology ?? 'single';
     const stack = await startStack({ redis: { appendOnly: true }, postgres: { durable: true } });
-    const [hubPort, processorPort] = [await freePort(), await freePort()];
     const spoolDir = mkdtempSync(join(tmpdir(), 'th-chaos-spool-'));
     const spoolDisk = smallDisk(spoolDir, SPOOL_DISK_BYTES);
     const logDir = mkdtempSync(join(tmpdir(), 'th-chaos-logs-'));
@@ -67,6 +66,8 @@ export class ChaosCluster {
     const redisCluster =
       topology === 'cluster' ? await RedisCluster.start({ masters: 3, replicasPerMaster: 1 }) : undefined;
     const redisUrl = sentinel?.sentinel.url ?? redisCluster?.url ?? stack.redis.url;
+    // Ports for the apps once every server is up: a port found free before would be one they could have taken.
+    const [hubPort, processorPort] = [await freePort(), await freePort()];
     const cluster = new ChaosCluster(
       stack,
       hubLink,
