@@ -149,40 +149,33 @@ export const FAULTS: Fault[] = [
   },
 ];
 
-/** A Sentinel failover: the primary killed, the replica promoted, the old primary back as its replica. */
-const sentinelFailover: Fault = {
+/**
+ * A failover part's schedule: the failover three times, with a processor and a hub killed between, so that each
+ * app also restarts against a promoted primary.
+ */
+function failoverSchedule(failover: Fault): Fault[] {
+  return [
+    failover,
+    { ...FAULTS[0]!, quick: true },
+    { ...failover, name: `${failover.name} (back)` },
+    FAULTS.find((f) => f.name.startsWith('hub killed'))!,
+    { ...failover, name: `${failover.name} (a third time)` },
+  ];
+}
+
+/** Redis behind a Sentinel: the primary killed, the replica promoted, the old primary back as its replica. */
+export const FAILOVER_FAULTS = failoverSchedule({
   name: 'Redis primary killed (SIGKILL): Sentinel promotes the replica; the old primary rejoins as a replica',
   quick: true,
   inject: (c) => c.failover(),
-};
+});
 
-/**
- * The failover run (Redis behind a Sentinel, every client following it): failovers between the apps' own faults,
- * so that a processor and a hub restart against a promoted primary too.
- */
-export const FAILOVER_FAULTS: Fault[] = [
-  sentinelFailover,
-  { ...FAULTS[0]!, quick: true },
-  { ...sentinelFailover, name: `${sentinelFailover.name} (back)` },
-  FAULTS.find((f) => f.name.startsWith('hub killed'))!,
-  { ...sentinelFailover, name: `${sentinelFailover.name} (a third time)` },
-];
-
-/** A Redis Cluster failover: the primary holding the queue killed, its replica promoted, the old one back as a replica. */
-const clusterFailover: Fault = {
+/** A Redis Cluster: the primary holding the queue killed, its replica promoted, the old one back as a replica. */
+export const CLUSTER_FAULTS = failoverSchedule({
   name: 'Redis Cluster primary holding the queue killed (SIGKILL): its replica takes over; the old one rejoins',
   quick: true,
   inject: (c) => c.clusterFailover(),
-};
-
-/** The cluster run: failovers of the queue's primary between the apps' own faults. */
-export const CLUSTER_FAULTS: Fault[] = [
-  clusterFailover,
-  { ...FAULTS[0]!, quick: true },
-  { ...clusterFailover, name: `${clusterFailover.name} (back)` },
-  FAULTS.find((f) => f.name.startsWith('hub killed'))!,
-  { ...clusterFailover, name: `${clusterFailover.name} (a third time)` },
-];
+});
 
 /** What a run injects, in order; names are unique (a fault injected twice is named so). */
 export function faultSchedule(quick: boolean, topology: ChaosTopology = 'single'): Fault[] {
