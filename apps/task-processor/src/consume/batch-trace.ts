@@ -1,6 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Context, type Span } from '@opentelemetry/api';
 import { contextFrom, linksTo, tracer } from '@telemetryhub/service-kit';
 import type { TaskHeader } from '../domain/task.js';
+import type { BatchOutcome } from './delivery.js';
 
 /** When the batch's steps before handling happened (epoch ms). */
 export interface BatchTimes {
@@ -67,7 +68,7 @@ export class BatchTrace {
   }
 
   /** Ends the batch's span with how its tasks were settled. */
-  end(outcome: { acked: number; retried: number; deadLettered: number; unsettled: number }): void {
+  end(outcome: BatchOutcome): void {
     this.span.setAttributes({
       'telemetryhub.acked': outcome.acked,
       'telemetryhub.retried': outcome.retried,

@@ -1,15 +1,16 @@
 import type { Logger } from 'pino';
-import { ValidationError, briefError, fullJitterBackoff, sleep, traceIdOf } from '@telemetryhub/service-kit';
+import { ValidationError, briefError, fullJitterBackoff, sleep } from '@telemetryhub/service-kit';
 import { type DeadLetterReason, type FetchedTask, type QueueConsumer } from '@telemetryhub/queue';
 import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index.js';
 import { batchStatistics } from '../stats/batch-statistics.js';
 import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import type { DbFailureKind } from '../store/pg-errors.js';
 import { createDecodePool, type TaskDecodePool } from '../decode/decode-pool.js';
-import type { DecodedTask, RejectedEvent } from '../decode/task-decoder.js';
+import type { DecodedTask } from '../decode/task-decoder.js';
 import type { TaskHeader } from '../domain/task.js';
 import { failedParts, type FailedEvent } from './task-parts.js';
 import { BatchTrace } from './batch-trace.js';
+import { logFields, type BatchOutcome, type Delivery, type Failure } from './delivery.js';
 
 export interface TaskRunnerOptions {
   consumer: Pick<QueueConsumer, 'ack' | 'deadLetter' | 'deadLetterParts' | 'retryLater' | 'firstFailure'>;
@@ -33,32 +34,7 @@ export interface TaskRunnerOptions {
   trace?: { queue: string };
 }
 
-/**
- * Outcome of one fetched batch. `unsettled` tasks stay in the processing list (dependency down at shutdown). A task
- * whose good readings were stored and bad events dead-lettered alone counts as acked, each bad event as one
- * dead-lettered (it is a DLQ entry of its own).
- */
-export interface BatchOutcome {
-  acked: number;
-  retried: number;
-  deadLettered: number;
-  unsettled: number;
-}
-
-interface Delivery extends ParsedTask {
-  /** This delivery's number: 1 for the first. */
-  attempt: number;
-  maxAttempts: number;
-  /** Events in the payload. */
-  events: number;
-  /** Events decoding refused (the rest is stored; these go to the DLQ alone). */
-  rejected?: RejectedEvent[];
-  /** The payload index of each reading's event, where it is not the reading's own index. */
-  sources?: number[];
-}
-
-/** A handler run that did not succeed: how it failed, once outages have been waited out. */
-type Failure = { kind: Exclude<DbFailureKind, 'unavailable'> | 'unsettled'; error: unknown };
+export type { BatchOutcome } from './delivery.js';
 
 /**
  * Runs one fetched batch: validate every task, dispatch groups of tasks to their handler, then settle each task
@@ -102,28 +78,25 @@ export class TaskRunner {
       group.push(parsed.delivery);
       groups.set(parsed.handler, group);
     }
-    if (!this.o.trace) {
-      for (const [handler, deliveries] of groups) await this.runGroup(handler, deliveries, keepTrying, outcome);
-      return outcome;
-    }
-    const batch = new BatchTrace(
-      this.o.trace.queue,
-      [...groups.values()].flat().map((d) => d.header),
-      {
-        fetchStartedAt: fetchTimes?.startedAt ?? decodeStartedAt,
-        fetchedAt: fetchTimes?.doneAt ?? decodeStartedAt,
-        decodeStartedAt,
-        decodedAt: now,
-      },
-    );
+    const batch =
+      this.o.trace &&
+      new BatchTrace(
+        this.o.trace.queue,
+        [...groups.values()].flat().map((d) => d.header),
+        {
+          fetchStartedAt: fetchTimes?.startedAt ?? decodeStartedAt,
+          fetchedAt: fetchTimes?.doneAt ?? decodeStartedAt,
+          decodeStartedAt,
+          decodedAt: now,
+        },
+      );
     try {
       for (const [handler, deliveries] of groups) {
-        await batch.handle(handler.name, deliveries.length, () =>
-          this.runGroup(handler, deliveries, keepTrying, outcome),
-        );
+        const run = () => this.runGroup(handler, deliveries, keepTrying, outcome);
+        await (batch ? batch.handle(handler.name, deliveries.length, run) : run());
       }
     } finally {
-      batch.end(outcome);
+      batch?.end(outcome);
     }
     return outcome;
   }
@@ -368,13 +341,7 @@ export class TaskRunner {
     for (const p of parts) {
       this.o.metrics.dlqTasks.inc({ reason: p.reason });
       this.o.log.warn(
-        {
-          taskId: p.task_id,
-          partOf: t.header.id,
-          trace_id: traceIdOf(t.header.traceparent),
-          reason: p.reason,
-          message: p.message,
-        },
+        { ...logFields(t.header), taskId: p.task_id, partOf: t.header.id, reason: p.reason, message: p.message },
         'event dead-lettered alone',
       );
     }
@@ -391,13 +358,7 @@ export class TaskRunner {
     await this.o.consumer.retryLater(t.raw, Date.now() + delay);
     this.o.metrics.tasksProcessed.inc({ type: t.header.type, outcome: 'retried' });
     this.o.log.info(
-      {
-        taskId: t.header.id,
-        trace_id: traceIdOf(t.header.traceparent),
-        attempt: t.attempt,
-        delayMs: delay,
-        err: briefError(err),
-      },
+      { ...logFields(t.header), attempt: t.attempt, delayMs: delay, err: briefError(err) },
       'transient failure; retry scheduled',
     );
     outcome.retried++;
@@ -426,10 +387,7 @@ export class TaskRunner {
     // Only registered types become label values: a producer's typo must not grow the metric's cardinality.
     const type = header && this.o.handlers.get(header.type) ? header.type : 'unknown';
     this.o.metrics.tasksProcessed.inc({ type, outcome: 'dead_lettered' });
-    this.o.log.warn(
-      { taskId: header?.id, type: header?.type, trace_id: traceIdOf(header?.traceparent), reason, message },
-      'task dead-lettered',
-    );
+    this.o.log.warn({ ...logFields(header), type: header?.type, reason, message }, 'task dead-lettered');
     outcome.deadLettered++;
   }
 }
