@@ -10,27 +10,19 @@
  * Writes bench/results/scale-latest.json and a chart, scale-curve.png. Usage: npm run bench:scale -- [--quick] [--events N] [--replicas 1,2,4]
  *   [--json]
  */
-import { execFileSync } from 'node:child_process';
-import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import {
-  PostgresServer,
-  RedisCluster,
-  RedisServer,
-  childPids,
-  freePort,
-  type ServerProcess,
-} from '@telemetryhub/testkit';
+import { PostgresServer, RedisCluster, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
 import { sleep } from '@telemetryhub/service-kit';
 import { createRedis, queueKeys, shardQueueNames } from '@telemetryhub/queue';
 import { analyzeTasks, chunks, fleetEvents, rowCount } from './e2e-references.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
-import { machine, processCpuSeconds } from './process-stats.js';
+import { machine } from './process-stats.js';
 import { scalePng } from './scale-chart.js';
+import { CORES, cpuMeter, pin, withChildren } from './cpu-pinning.js';
+import { POST_EVENTS, ingest, type HubPoint } from './scale-hubs.js';
 
 const { values } = parseArgs({
   options: {
@@ -64,7 +56,6 @@ if (
   console.error('--events must be ≥ 1000 and --replicas, --cluster-replicas, --hubs whole numbers ≥ 1, e.g. 1,2,4');
   process.exit(2);
 }
-const CORES = cpus().length;
 const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 const DEVICES = 1000;
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
@@ -87,22 +78,6 @@ interface Point {
   cpu_us_per_event: { processors: number; postgres: number; redis: number };
   /** Cores each part kept busy while draining (CPU seconds ÷ wall seconds). */
   cores_busy: { processors: number; postgres: number; redis: number };
-}
-
-/** A process and its children (PostgreSQL forks a backend per connection). */
-function withChildren(pid: number | undefined): number[] {
-  return pid ? [pid, ...childPids(pid)] : [];
-}
-
-async function cpuOf(pids: number[]): Promise<number> {
-  let sum = 0;
-  for (const pid of pids) sum += (await processCpuSeconds(pid)) || 0;
-  return sum;
-}
-
-/** Pins every thread of each process (and, for PostgreSQL, the backends it forks later) to `cpuList`. */
-function pin(pids: number[], cpuList: string): void {
-  for (const pid of pids) execFileSync('taskset', ['-a', '-cp', cpuList, String(pid)], { stdio: 'ignore' });
 }
 
 async function drain(
@@ -146,8 +121,7 @@ async function drain(
       postgres: withChildren(postgres.pid),
       redis: target.pids,
     });
-    const cpu0 = { processors: 0, postgres: 0, redis: 0 };
-    for (const [k, pids] of Object.entries(pidsOf())) cpu0[k as keyof typeof cpu0] = await cpuOf(pids);
+    const meter = await cpuMeter(pidsOf());
     const t0 = performance.now();
     // Round-robin over the shards (each shard's keys live on one primary), as a sharded producer spreads devices.
     const shards = target.shards > 1 ? shardQueueNames('tasks', target.shards) : ['tasks'];
@@ -158,9 +132,7 @@ async function drain(
     client.disconnect();
     while ((await rowCount(db, 'readings')) < before + EVENTS) await sleep(100);
     const wall = (performance.now() - t0) / 1000;
-    const cpu = { processors: 0, postgres: 0, redis: 0 };
-    for (const [k, pids] of Object.entries(pidsOf()))
-      cpu[k as keyof typeof cpu] = (await cpuOf(pids)) - cpu0[k as keyof typeof cpu0];
+    const cpu = await meter.since(pidsOf());
     const per = (s: number) => Number(((s / EVENTS) * 1e6).toFixed(1));
     const busy = (s: number) => Number((s / wall).toFixed(2));
     return {
@@ -171,101 +143,6 @@ async function drain(
       cores_busy: { processors: busy(cpu.processors), postgres: busy(cpu.postgres), redis: busy(cpu.redis) },
     };
   } finally {
-    await Promise.all(procs.map((p) => p.stop('SIGTERM', 30_000)));
-  }
-}
-
-interface HubPoint {
-  layout: 'shared' | 'isolated';
-  hubs: number;
-  /** Events answered 202 per second, all hubs together (each 202 once its readings are in Redis). */
-  events_per_s: number;
-  cpu_us_per_event: { hubs: number; redis: number; load_generator: number };
-  cores_busy: { hubs: number; redis: number; load_generator: number };
-}
-
-const POST_EVENTS = 100;
-/** One POST body: 100 readings in the gateway shape the hub benchmark sends (the hub derives their ids). */
-function postBody(): string {
-  const t = Date.now() - 5000;
-  return JSON.stringify(
-    Array.from({ length: POST_EVENTS }, (_, i) => ({
-      device_id: `hub-scale-${i % 20}`,
-      type: METRICS[i % METRICS.length],
-      value: 20 + (i % 7) / 10,
-      timestamp: new Date(t + i).toISOString(),
-    })),
-  );
-}
-
-/**
- * `hubs` hub processes behind one Redis, each driven flat out by its share of 32 connections for HUB_SECONDS; the
- * events they acknowledged per second, and the CPU of the hubs, Redis and the load generator (this process).
- */
-async function ingest(layout: HubPoint['layout'], hubs: number, redis: RedisServer): Promise<HubPoint> {
-  const procs: ServerProcess[] = [];
-  try {
-    const urls: string[] = [];
-    for (let i = 0; i < hubs; i++) {
-      const port = await freePort();
-      const proc = startAppProcess('hub', {
-        ...process.env,
-        REDIS_URL: redis.url,
-        HUB_PORT: String(port),
-        SIM_DEVICES: '0',
-        SPOOL_DIR: 'off',
-        BUFFER_CAPACITY: '1000000',
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'production',
-      });
-      procs.push(proc);
-      urls.push(`http://127.0.0.1:${port}`);
-      await waitReady(urls[i]!, proc, 'hub', 60_000);
-    }
-    const everything = `0-${CORES - 1}`;
-    const apps = `${CORES > 1 ? 1 : 0}-${CORES - 1}`;
-    pin([redis.pid!, process.pid], layout === 'isolated' ? '0' : everything);
-    pin(
-      procs.map((p) => p.pid!),
-      layout === 'isolated' ? apps : everything,
-    );
-    const body = postBody();
-    const connections = Math.max(1, Math.floor(32 / hubs));
-    const run = (seconds: number) =>
-      Promise.all(
-        urls.map((u) =>
-          autocannon({
-            url: `${u}/v1/telemetry`,
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body,
-            connections,
-            duration: seconds,
-          }),
-        ),
-      );
-    await run(2); // warm-up
-    const pidsOf = { hubs: procs.map((p) => p.pid!), redis: [redis.pid!], load_generator: [process.pid] };
-    const cpu0 = { hubs: 0, redis: 0, load_generator: 0 };
-    for (const [k, pids] of Object.entries(pidsOf)) cpu0[k as keyof typeof cpu0] = await cpuOf(pids);
-    const t0 = performance.now();
-    const results = await run(HUB_SECONDS);
-    const wall = (performance.now() - t0) / 1000;
-    const accepted = results.reduce((n, r) => n + r['2xx'] * POST_EVENTS, 0);
-    const cpu = { hubs: 0, redis: 0, load_generator: 0 };
-    for (const [k, pids] of Object.entries(pidsOf))
-      cpu[k as keyof typeof cpu] = (await cpuOf(pids)) - cpu0[k as keyof typeof cpu0];
-    const per = (s: number) => Number(((s / Math.max(1, accepted)) * 1e6).toFixed(1));
-    const busy = (s: number) => Number((s / wall).toFixed(2));
-    return {
-      layout,
-      hubs,
-      events_per_s: Math.round(accepted / wall),
-      cpu_us_per_event: { hubs: per(cpu.hubs), redis: per(cpu.redis), load_generator: per(cpu.load_generator) },
-      cores_busy: { hubs: busy(cpu.hubs), redis: busy(cpu.redis), load_generator: busy(cpu.load_generator) },
-    };
-  } finally {
-    pin([process.pid], `0-${CORES - 1}`);
     await Promise.all(procs.map((p) => p.stop('SIGTERM', 30_000)));
   }
 }
@@ -335,7 +212,7 @@ async function main(): Promise<void> {
       if (layout === 'isolated' && CORES < 2) continue;
       for (const n of HUBS) {
         progress(`${layout}: ${n} hub replica(s) taking HTTP ingest flat out for ${HUB_SECONDS} s`);
-        const h = await ingest(layout, n, redis);
+        const h = await ingest(layout, n, redis, HUB_SECONDS);
         progress(
           `  ${h.events_per_s} events/s; cores busy: hubs ${h.cores_busy.hubs}, Redis ${h.cores_busy.redis}, load generator ${h.cores_busy.load_generator}`,
         );
