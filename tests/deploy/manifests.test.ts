@@ -8,7 +8,7 @@ import { queueKeys } from '@telemetryhub/queue';
 import { splitImage } from './support/kustomize-lite.js';
 import { OVERLAYS, rendered, workloads, type Container, type K8sObject, type Workload } from './support/manifests.js';
 import { SCHEMA_SOURCE, schemaErrors, typeCheckStrict } from './support/k8s-schemas.js';
-import { APPS, APP_NAMES, type AppName } from './support/apps.js';
+import { APPS, APP_NAMES, NODE_VARIABLES, type AppName } from './support/apps.js';
 
 /** Which app a container runs, from its image (`telemetryhub/<app>`, or `<registry>/…/<app>` after `images:`). */
 function appOf(c: Container): AppName | undefined {
@@ -98,7 +98,9 @@ for (const overlay of OVERLAYS) {
     const found = appContainers(objects);
     assert.deepEqual([...new Set(found.map((f) => f.app))].sort(), [...APP_NAMES].sort(), 'both apps deployed');
     for (const { w, c, app } of found) {
-      const unknown = [...environment(objects, c).keys()].filter((k) => !(APPS[app].keys as string[]).includes(k));
+      const unknown = [...environment(objects, c).keys()].filter(
+        (k) => !(APPS[app].keys as string[]).includes(k) && !NODE_VARIABLES.includes(k),
+      );
       assert.deepEqual(unknown, [], `${w.object.kind}/${w.object.metadata.name} sets variables ${app} does not read`);
     }
   });

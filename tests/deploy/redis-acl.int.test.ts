@@ -12,13 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisServer, until } from '@telemetryhub/testkit';
 import { createRedis, redisRoleRules, REDIS_ROLES } from '@telemetryhub/queue';
-import { OVERLAYS, rendered, workloads, type K8sObject } from './support/manifests.js';
-
-const scripts = (objects: K8sObject[]) => {
-  const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'redis-scripts');
-  assert.ok(cm, 'the redis-scripts ConfigMap');
-  return (cm as unknown as { data: Record<string, string> }).data;
-};
+import { OVERLAYS, rendered, workloads } from './support/manifests.js';
+import { installRedisScripts, redisScripts } from './support/redis-scripts.js';
 
 /** `NAME_RULES='…'` lines of acl-rules.sh, as rule lists. */
 function rulesIn(aclRules: string): Record<string, string[]> {
@@ -37,15 +32,13 @@ const PASSWORDS = {
 };
 
 test('the roles’ ACL rules in the manifests are those of libs/queue/src/acl.ts', () => {
-  const rules = rulesIn(scripts(rendered('dev'))['acl-rules.sh']!);
+  const rules = rulesIn(redisScripts(rendered('dev'))['acl-rules.sh']!);
   for (const role of REDIS_ROLES) assert.deepEqual(rules[role], redisRoleRules(role, 'tasks'), role);
 });
 
 test('the ACL file the start script writes loads into redis-server: no default user, each user able to do its job only', async () => {
-  const data = scripts(rendered('dev'));
   const dir = mkdtempSync(join(tmpdir(), 'th-k8s-acl-'));
-  writeFileSync(join(dir, 'acl-rules.sh'), data['acl-rules.sh']!);
-  writeFileSync(join(dir, 'users-acl.sh'), data['users-acl.sh']!.replaceAll('/scripts/', `${dir}/`));
+  installRedisScripts(redisScripts(rendered('dev')), dir);
   const aclFile = join(dir, 'users.acl');
   // Mid-rotation for the hub: its previous password is still accepted beside the new one.
   const env = { ...process.env, ...PASSWORDS, HUB_PREVIOUS_PASSWORD: 'hub-pw-0' };
@@ -161,7 +154,9 @@ for (const overlay of OVERLAYS) {
           }>
         ).map((e) => [e.name, e]),
       );
-      assert.equal(env.get('REDIS_URL')?.value, `redis-sentinel://${role}@redis-sentinel:26379/mymaster`, name);
+      // TLS in prod (the redis-tls component: tests/deploy/redis-tls.int.test.ts), plain TCP in dev.
+      const scheme = overlay === 'prod' ? 'rediss-sentinel' : 'redis-sentinel';
+      assert.equal(env.get('REDIS_URL')?.value, `${scheme}://${role}@redis-sentinel:26379/mymaster`, name);
       assert.deepEqual(
         env.get('REDIS_PASSWORD')?.valueFrom?.secretKeyRef,
         { name: 'telemetryhub-redis', key: role },
@@ -182,7 +177,7 @@ for (const overlay of OVERLAYS) {
         refs.find((r) => r.parameter === 'password'),
         { parameter: 'password', name: 'telemetryhub-redis', key: 'autoscaler' },
       );
-      for (const r of refs) keysUsed.add(r.key);
+      for (const r of refs) if (r.name === 'telemetryhub-redis') keysUsed.add(r.key);
     }
     const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'telemetryhub-config');
     assert.equal(

@@ -12,3 +12,5 @@ export const APPS = {
 } as const;
 export type AppName = keyof typeof APPS;
 export const APP_NAMES = Object.keys(APPS) as AppName[];
+/** Variables Node itself reads, which an app container may set besides its app's own (a private CA for Redis' TLS). */
+export const NODE_VARIABLES: readonly string[] = ['NODE_EXTRA_CA_CERTS'];

@@ -1,6 +1,6 @@
 /**
  * Validation of rendered objects against the Kubernetes OpenAPI schemas, offline: kubernetes-models ships the
- * schemas of the Kubernetes API (and @kubernetes-models/keda and /prometheus-operator those of the CRDs we use) as
+ * schemas of the Kubernetes API (and @kubernetes-models/keda, /prometheus-operator and /cert-manager those of the CRDs we use) as
  * compiled validators. Those validators accept unknown fields, which a real API server with strict field
  * validation (kubectl's default) refuses; so `typeCheckStrict` also type-checks every object as an object literal
  * against the same packages' TypeScript interfaces, where an unknown or misspelt field is an error.
@@ -17,6 +17,7 @@ function modulePath(apiVersion: string): string {
   const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
   if (group === 'keda.sh') return `@kubernetes-models/keda/${apiVersion}`;
   if (group === 'monitoring.coreos.com') return `@kubernetes-models/prometheus-operator/${apiVersion}`;
+  if (group === 'cert-manager.io') return `@kubernetes-models/cert-manager/${apiVersion}`;
   return `kubernetes-models/${apiVersion}`;
 }
 
