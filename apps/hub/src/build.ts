@@ -142,6 +142,7 @@ export async function buildHub(
         topic: config.MQTT_TOPIC,
         qos: config.MQTT_QOS,
         clientId: config.MQTT_CLIENT_ID,
+        protocolVersion: config.MQTT_PROTOCOL_VERSION === '5' ? 5 : 4,
         buffer,
         metrics,
         log: log.child({ component: 'mqtt' }),

@@ -147,6 +147,12 @@ export const HubConfigSchema = z.object({
     .pipe(z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'must be 0, 1 or 2' }))
     .default(1)
     .describe('subscription QoS; a message is acknowledged only once its readings are in the ring buffer'),
+  MQTT_PROTOCOL_VERSION: z
+    .enum(['3.1.1', '5'])
+    .default('3.1.1')
+    .describe(
+      "MQTT version spoken to the broker; `5` also continues a publisher's trace from the message's user properties `traceparent` and `tracestate` (W3C Trace Context for MQTT), its session kept as 3.1.1 keeps one (never expires)",
+    ),
   MQTT_CLIENT_ID: z
     .string()
     .min(1)

@@ -1,4 +1,5 @@
-import { trace } from '@opentelemetry/api';
+import { propagation, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,13 +33,23 @@ after(async () => {
 });
 
 let clients = 0;
-async function startIngest(
+interface IngestUnderTest {
+  capacity?: number;
+  policy?: BufferPolicy;
+  /** A fixed client id and topic root, for a session that outlives one ingest. */
+  session?: { clientId: string; topicRoot: string };
+  durableAck?: boolean;
+  traced?: boolean;
+  protocolVersion?: 4 | 5;
+}
+async function startIngest({
   capacity = 10_000,
-  policy: BufferPolicy = 'drop-oldest',
-  session?: { clientId: string; topicRoot: string },
+  policy = 'drop-oldest',
+  session,
   durableAck = false,
   traced = false,
-) {
+  protocolVersion,
+}: IngestUnderTest = {}) {
   const metrics = createHubMetrics(
     createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
@@ -55,6 +66,7 @@ async function startIngest(
     parseOptions: { maxFutureSkewMs: 300_000 },
     durableAck,
     traced,
+    ...(protocolVersion ? { protocolVersion } : {}),
   });
   await ingest.start();
   const rejected = async (reason: string) =>
@@ -111,7 +123,7 @@ test('bad messages are counted and skipped, and the messages after them still ar
 });
 
 test('under the reject policy a full buffer is backpressure: messages wait at the broker, none is lost', async () => {
-  const { ingest, buffer, topicRoot } = await startIngest(4, 'reject');
+  const { ingest, buffer, topicRoot } = await startIngest({ capacity: 4, policy: 'reject' });
   try {
     const sent: string[] = [];
     for (let i = 0; i < 12; i++) {
@@ -138,30 +150,30 @@ test('under the reject policy a full buffer is backpressure: messages wait at th
   }
 });
 
-test('messages sent while the hub is down wait in its broker session and arrive when it is back', async () => {
-  const session = { clientId: 'hub-restarting', topicRoot: 'restart' };
-  const first = await startIngest(100, 'drop-oldest', session);
-  await first.ingest.stop();
-  for (let i = 0; i < 3; i++) {
-    const event = { device_id: 'r-1', type: 'temperature', value: i, timestamp: '2026-01-01T00:00:00Z' };
-    await publisher.publishAsync('restart/r-1', JSON.stringify({ ...event, timestamp: `2026-01-01T00:00:0${i}Z` }), {
-      qos: 1,
-    });
-  }
-  const second = await startIngest(100, 'drop-oldest', session);
-  try {
-    await until('the queued messages arrive', () => second.buffer.size === 3);
-    assert.deepEqual(
-      second.buffer.take(3).readings.map((r) => r.value),
-      [0, 1, 2],
-    );
-  } finally {
-    await second.ingest.stop();
-  }
-});
+for (const protocolVersion of [4, 5] as const) {
+  test(`messages sent while the hub is down wait in its broker session and arrive when it is back (MQTT ${protocolVersion === 5 ? '5' : '3.1.1'})`, async () => {
+    const session = { clientId: `hub-restarting-${protocolVersion}`, topicRoot: `restart${protocolVersion}` };
+    const first = await startIngest({ capacity: 100, session, protocolVersion });
+    await first.ingest.stop();
+    for (let i = 0; i < 3; i++) {
+      const event = { device_id: 'r-1', type: 'temperature', value: i, timestamp: `2026-01-01T00:00:0${i}Z` };
+      await publisher.publishAsync(`${session.topicRoot}/r-1`, JSON.stringify(event), { qos: 1 });
+    }
+    const second = await startIngest({ capacity: 100, session, protocolVersion });
+    try {
+      await until('the queued messages arrive', () => second.buffer.size === 3);
+      assert.deepEqual(
+        second.buffer.take(3).readings.map((r) => r.value),
+        [0, 1, 2],
+      );
+    } finally {
+      await second.ingest.stop();
+    }
+  });
+}
 
 test('with a durable ack a message is acknowledged only once its readings are durable; one lost first is delivered again', async () => {
-  const { ingest, buffer, topicRoot } = await startIngest(10_000, 'drop-oldest', undefined, true);
+  const { ingest, buffer, topicRoot } = await startIngest({ durableAck: true });
   try {
     const event = fixture('event-v2.json');
     await publisher.publishAsync(`${topicRoot}/a`, event, { qos: 1 });
@@ -184,7 +196,7 @@ test('traced, each message is a receive span that its buffered readings carry to
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   trace.setGlobalTracerProvider(provider);
-  const { ingest, buffer, topicRoot } = await startIngest(100, 'drop-oldest', undefined, false, true);
+  const { ingest, buffer, topicRoot } = await startIngest({ capacity: 100, traced: true });
   try {
     await publisher.publishAsync(`${topicRoot}/site-a/x`, fixture(eventFixtures[0]!), { qos: 1 });
     await until('the message is buffered', () => buffer.size > 0);
@@ -200,5 +212,48 @@ test('traced, each message is a receive span that its buffered readings carry to
     await ingest.stop();
     await provider.shutdown();
     trace.disable();
+  }
+});
+
+test('traced over MQTT 5, a message carrying its publisher’s traceparent continues that trace; one without starts its own', async () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  trace.setGlobalTracerProvider(provider);
+  // The hub's tracing set-up installs the W3C propagator; this test has only the provider.
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const v5 = await connectAsync(broker.url, { clientId: 'test-publisher-v5', protocolVersion: 5 });
+  const { ingest, buffer, topicRoot } = await startIngest({ capacity: 100, traced: true, protocolVersion: 5 });
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const parentSpanId = '00f067aa0ba902b7';
+  try {
+    const event = fixture(eventFixtures[0]!);
+    await v5.publishAsync(`${topicRoot}/a`, event, {
+      qos: 1,
+      properties: { userProperties: { traceparent: `00-${traceId}-${parentSpanId}-01`, tracestate: 'vendor=1' } },
+    });
+    await v5.publishAsync(`${topicRoot}/b`, event, { qos: 1 });
+    await v5.publishAsync(`${topicRoot}/c`, event, {
+      qos: 1,
+      properties: { userProperties: { traceparent: 'not-a-traceparent' } },
+    });
+    await until('three receive spans ended', () => exporter.getFinishedSpans().length === 3);
+    const spans = new Map(
+      exporter.getFinishedSpans().map((s) => [String(s.attributes['messaging.destination.name']), s]),
+    );
+    const continued = spans.get(`${topicRoot}/a`)!;
+    assert.equal(continued.spanContext().traceId, traceId, 'the publisher’s trace');
+    assert.equal(continued.parentSpanContext?.spanId, parentSpanId, 'a child of the publisher’s span');
+    assert.equal(continued.spanContext().traceState?.get('vendor'), '1');
+    for (const own of [spans.get(`${topicRoot}/b`)!, spans.get(`${topicRoot}/c`)!]) {
+      assert.notEqual(own.spanContext().traceId, traceId);
+      assert.equal(own.parentSpanContext, undefined, 'a trace of its own');
+    }
+    assert.ok(buffer.size > 0);
+  } finally {
+    await v5.endAsync();
+    await ingest.stop();
+    await provider.shutdown();
+    trace.disable();
+    propagation.disable();
   }
 });

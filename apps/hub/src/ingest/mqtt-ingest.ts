@@ -2,7 +2,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/ap
 import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import sjson from 'secure-json-parse';
 import type { Logger } from 'pino';
-import { briefError, summarizeIssues, tracer } from '@telemetryhub/service-kit';
+import { briefError, contextFrom, summarizeIssues, tracer, type TraceCarrier } from '@telemetryhub/service-kit';
 import { jsonTextHasNoNul, parseEvents, type ParseOptions, type Reading } from '@telemetryhub/schemas';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { AckTicket, NotDurableError } from '../buffer/ack-ticket.js';
@@ -17,6 +17,8 @@ export interface MqttIngestOptions {
   qos: 0 | 1 | 2;
   /** A fixed client id with a persistent session: the broker keeps QoS 1/2 messages while the hub restarts. */
   clientId: string;
+  /** MQTT 3.1.1 (4, the default) or 5, whose user properties can carry a publisher's trace context. */
+  protocolVersion?: 4 | 5;
   buffer: ReadingBuffer;
   metrics: HubMetrics;
   log: Logger;
@@ -32,10 +34,24 @@ export interface MqttIngestOptions {
    */
   durableAck?: boolean;
   /**
-   * Tracing is on: each message is a `receive` span, its readings buffered with it. It starts a trace: MQTT 3.1.1,
-   * which the hub speaks, has no message properties to carry a publisher's trace context.
+   * Tracing is on: each message is a `receive` span, its readings buffered with it. Over MQTT 5 it continues the
+   * publisher's trace when the message carries the user properties `traceparent` (and `tracestate`), as W3C Trace
+   * Context for MQTT puts them; otherwise (and always over 3.1.1, which has no message properties) it starts one.
    */
   traced?: boolean;
+}
+
+/** MQTT 5's session expiry interval that means "never" (seconds; the largest the protocol allows). */
+const SESSION_NEVER_EXPIRES = 0xffffffff;
+
+/** The trace context a publisher put in an MQTT 5 message's user properties (the first of a repeated one). */
+function publisherTraceContext(packet: IPublishPacket): TraceCarrier {
+  const props = packet.properties?.userProperties;
+  if (!props) return {};
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const traceparent = first(props.traceparent);
+  const tracestate = first(props.tracestate);
+  return { ...(traceparent ? { traceparent } : {}), ...(tracestate ? { tracestate } : {}) };
 }
 
 /** Why a message was not taken (a label of telemetryhub_hub_ingest_rejected_events_total). */
@@ -61,9 +77,13 @@ export class MqttIngest {
    * (re)subscribes on every connect. Resolves once first subscribed; reconnects every second after a loss.
    */
   start(): Promise<void> {
+    const v5 = this.o.protocolVersion === 5;
     const client = connect(this.o.url, {
       clientId: this.o.clientId,
       clean: false,
+      protocolVersion: v5 ? 5 : 4,
+      // MQTT 5 ends a session when the connection does unless told otherwise: keep it, as 3.1.1 keeps one.
+      ...(v5 ? { properties: { sessionExpiryInterval: SESSION_NEVER_EXPIRES } } : {}),
       reconnectPeriod: 1000,
       connectTimeout: this.o.connectTimeoutMs ?? 10_000,
     });
@@ -131,7 +151,10 @@ export class MqttIngest {
     }
   }
 
-  /** A message's span: a consumer of the broker's topic, from receipt until its readings are durable. */
+  /**
+   * A message's span: a consumer of the broker's topic, from receipt until its readings are durable; the child of
+   * the publisher's span when the message carries its context (MQTT 5 user properties).
+   */
   private receiveSpan(packet: IPublishPacket, readings: number) {
     return tracer().startSpan(
       `receive ${this.o.topic}`,
@@ -144,7 +167,7 @@ export class MqttIngest {
           'telemetryhub.readings': readings,
         },
       },
-      ROOT_CONTEXT,
+      contextFrom(publisherTraceContext(packet)),
     );
   }
 
