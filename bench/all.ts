@@ -27,7 +27,12 @@ const BENCHES: Array<{ name: string; script: string; full: string[]; quick: stri
   },
   { name: 'processor', script: 'processor.bench.ts', full: [], quick: ['--events', '50000', '--rounds', '1'] },
   { name: 'processor-latency', script: 'processor-latency.bench.ts', full: [], quick: ['--seconds', '10'] },
-  { name: 'hub', script: 'hub-ingest.bench.ts', full: [], quick: ['--events', '200000', '--duration', '5'] },
+  {
+    name: 'hub',
+    script: 'hub-ingest.bench.ts',
+    full: [],
+    quick: ['--events', '200000', '--duration', '5', '--access-log-rounds', '1'],
+  },
   { name: 'spool', script: 'spool.bench.ts', full: [], quick: ['--gib', '0.25'] },
   { name: 'scale', script: 'scale.bench.ts', full: [], quick: ['--quick'] },
   { name: 'tracing', script: 'tracing.bench.ts', full: [], quick: ['--quick'] },

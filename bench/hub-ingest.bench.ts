@@ -31,6 +31,7 @@ import { countReadings, createHubMetrics } from '../apps/hub/src/metrics/hub-met
 import { scrapeMetric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { pacedLoad } from './paced-load.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     rate: { type: 'string', default: '100000' },
+    'access-log-rounds': { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -45,7 +47,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     'npm run bench:hub -- [--events N (1000000, sensors → Redis)] [--duration S (10, per HTTP run)] [--connections C (32)]\n' +
-      '                     [--rate EVENTS_PER_S (100000, the latency run)] [--json]',
+      '                     [--rate EVENTS_PER_S (100000, the latency run)] [--access-log-rounds N (3: hubs with the access log on and off, paired)] [--json]',
   );
   process.exit(0);
 }
@@ -53,6 +55,7 @@ const EVENTS = Number(values.events);
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const TARGET_RATE = Number(values.rate);
+const ACCESS_LOG_ROUNDS = Number(values['access-log-rounds']);
 const EVENTS_PER_POST = 100;
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
@@ -180,8 +183,23 @@ http.createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
-/** One hub process measured: as fast as it answers, then at half the target rate and at the target rate. */
-async function measureHub(redisUrl: string, body: string, ackMode: 'durable' | 'memory') {
+type AckMode = 'durable' | 'memory';
+/** Hub CPU time per accepted event over a run of load. */
+type WithCpu = <T extends { acceptedEvents: number }>(
+  run: () => Promise<T>,
+) => Promise<T & { cpuMicrosPerEvent: number }>;
+
+/**
+ * A fresh hub process (as `npm run hub` runs it) with `ackMode` and ACCESS_LOG=`accessLog` (`all`: the default, a
+ * line per request), warmed up, handed to `measure`, then stopped.
+ */
+async function withHub<T>(
+  redisUrl: string,
+  body: string,
+  ackMode: AckMode,
+  accessLog: 'all' | 'off',
+  measure: (hubUrl: string, withCpu: WithCpu, pid: number | undefined) => Promise<T>,
+): Promise<T> {
   const spoolDir = await mkdtemp(join(tmpdir(), 'bench-hub-spool-'));
   const hubPort = await freePort();
   const hub = startAppProcess('hub', {
@@ -193,13 +211,15 @@ async function measureHub(redisUrl: string, body: string, ackMode: 'durable' | '
     SPOOL_DIR: spoolDir,
     BUFFER_CAPACITY: '1000000',
     ACK_MODE: ackMode,
-    LOG_LEVEL: 'warn',
+    ACCESS_LOG: accessLog,
+    // Info, as the default: the access log is written at info, so at warn it would be built and dropped.
+    LOG_LEVEL: 'info',
     NODE_ENV: 'production',
   });
   try {
     const hubUrl = `http://127.0.0.1:${hubPort}`;
     await waitReady(hubUrl, hub, 'hub', 60_000);
-    progress(`ACK_MODE=${ackMode}: warming the hub up (2 s)`);
+    progress(`ACK_MODE=${ackMode}, ACCESS_LOG=${accessLog}: warming the hub up (2 s)`);
     await autocannon({
       url: `${hubUrl}/telemetry`,
       method: 'POST',
@@ -208,17 +228,31 @@ async function measureHub(redisUrl: string, body: string, ackMode: 'durable' | '
       connections: 8,
       duration: 2,
     });
-    /** Hub CPU time per accepted event over `run`. */
-    const withCpu = async <T extends { acceptedEvents: number }>(run: () => Promise<T>) => {
+    const withCpu: WithCpu = async (run) => {
       const cpuBefore = await processCpuSeconds(hub.pid);
       const r = await run();
       const cpuMicrosPerEvent = ((await processCpuSeconds(hub.pid)) - cpuBefore) / r.acceptedEvents / 1e-6;
       return { ...r, cpuMicrosPerEvent };
     };
-    progress(
-      `ACK_MODE=${ackMode}: hub POST /telemetry (${EVENTS_PER_POST} events per request), ${CONNECTIONS} connections, ${DURATION} s`,
-    );
-    const ours = await withCpu(() => load(`${hubUrl}/telemetry`, body));
+    return await measure(hubUrl, withCpu, hub.pid);
+  } finally {
+    await hub.stop('SIGTERM', 30_000);
+    await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+
+/** As fast as the hub answers. */
+function flatOut(hubUrl: string, body: string, withCpu: WithCpu, what: string) {
+  progress(
+    `${what}: hub POST /telemetry (${EVENTS_PER_POST} events per request), ${CONNECTIONS} connections, ${DURATION} s`,
+  );
+  return withCpu(() => load(`${hubUrl}/telemetry`, body));
+}
+
+/** One hub process measured: as fast as it answers, then at half the target rate and at the target rate. */
+function measureHub(redisUrl: string, body: string, ackMode: AckMode) {
+  return withHub(redisUrl, body, ackMode, 'all', async (hubUrl, withCpu, pid) => {
+    const ours = await flatOut(hubUrl, body, withCpu, `ACK_MODE=${ackMode}`);
     const steady = async (eventsPerSecond: number) => {
       progress(
         `ACK_MODE=${ackMode}: hub POST /telemetry at a steady ${eventsPerSecond} events/s, ${CONNECTIONS} connections, ${DURATION} s`,
@@ -238,14 +272,11 @@ async function measureHub(redisUrl: string, body: string, ackMode: 'durable' | '
       hubCpuMicrosPerEvent: ours.cpuMicrosPerEvent,
       atHalfRate,
       atRate,
-      hubPeakRssMiB: (await processMemoryMiB(hub.pid)).peak,
+      hubPeakRssMiB: (await processMemoryMiB(pid)).peak,
       bufferDropped: await scrapeMetric(hubUrl, 'telemetryhub_hub_buffer_dropped_readings_total'),
       published: await scrapeMetric(hubUrl, 'telemetryhub_hub_published_readings_total'),
     };
-  } finally {
-    await hub.stop('SIGTERM', 30_000);
-    await rm(spoolDir, { recursive: true, force: true });
-  }
+  });
 }
 
 async function httpIngest(redisUrl: string) {
@@ -263,7 +294,27 @@ async function httpIngest(redisUrl: string) {
     // The default (202 once durable in Redis or the spool), then the weaker mode, each in a fresh hub.
     const durable = await measureHub(redisUrl, body, 'durable');
     const memory = await measureHub(redisUrl, body, 'memory');
-    return { reference, ...durable, memory };
+    // What the access log costs (on by default: a line per request): fresh hubs with it on and off, flat out, in
+    // paired rounds (one run each is within this machine's noise).
+    const accessLog = [];
+    for (let round = 1; round <= ACCESS_LOG_ROUNDS; round++) {
+      const pair = [];
+      for (const mode of ['all', 'off'] as const) {
+        pair.push(
+          await withHub(redisUrl, body, 'durable', mode, (hubUrl, withCpu) =>
+            flatOut(hubUrl, body, withCpu, `round ${round}/${ACCESS_LOG_ROUNDS}, ACCESS_LOG=${mode}`),
+          ),
+        );
+      }
+      accessLog.push({ on: pair[0]!, off: pair[1]! });
+    }
+    const noAccessLog = {
+      rounds: accessLog.map((r) => ({ onMicros: r.on.cpuMicrosPerEvent, offMicros: r.off.cpuMicrosPerEvent })),
+      onMicrosPerEvent: median(accessLog.map((r) => r.on.cpuMicrosPerEvent)),
+      offMicrosPerEvent: median(accessLog.map((r) => r.off.cpuMicrosPerEvent)),
+      costRatio: median(accessLog.map((r) => r.on.cpuMicrosPerEvent / r.off.cpuMicrosPerEvent)),
+    };
+    return { reference, ...durable, memory, noAccessLog };
   } finally {
     await bare.stop('SIGKILL', 1000);
   }
@@ -333,6 +384,12 @@ async function main(): Promise<void> {
       `  = ${(result.ratios.http_vs_bare_node * 100).toFixed(0)}% of bare node:http, ${http.hubCpuMicrosPerEvent.toFixed(1)} µs of hub CPU per event; ` +
         `target ≥ 100k events/s: ${mark(http.ours.eventsPerSecond >= 100_000)}, ` +
         `p99 < 50 ms at ${k(TARGET_RATE)} events/s: ${mark(keptUp && http.atRate.p99Ms < 50)}`,
+    );
+    const al = http.noAccessLog;
+    console.log(
+      `  access log on (ACCESS_LOG=all, the default) vs off, flat out, ${ACCESS_LOG_ROUNDS} paired rounds: ` +
+        `${al.onMicrosPerEvent.toFixed(1)} vs ${al.offMicrosPerEvent.toFixed(1)} µs of hub CPU per event (medians; ` +
+        `on ÷ off ${al.costRatio.toFixed(2)}; by round ${al.rounds.map((r) => (r.onMicros / r.offMicros).toFixed(2)).join(', ')})`,
     );
     console.log(
       `  hub peak RSS ${http.hubPeakRssMiB.toFixed(0)} MiB; readings published to Redis ${http.published}, dropped at the buffer ${http.bufferDropped}`,
