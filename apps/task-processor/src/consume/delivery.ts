@@ -36,3 +36,19 @@ export type Failure = { kind: Exclude<DbFailureKind, 'unavailable'> | 'unsettled
 export function logFields(header: TaskHeader | null): { taskId?: string; trace_id?: string } {
   return { taskId: header?.id, trace_id: traceIdOf(header?.traceparent) };
 }
+
+/** An event dead-lettered alone, on its log line: its task's fields, the part's own id, its device, and why. */
+export function partLogFields(
+  header: TaskHeader,
+  part: { task_id: string | null; reason: string; message: string },
+  deviceId: string | undefined,
+): Record<string, unknown> {
+  return {
+    ...logFields(header),
+    taskId: part.task_id,
+    partOf: header.id,
+    ...(deviceId === undefined ? {} : { deviceId }),
+    reason: part.reason,
+    message: part.message,
+  };
+}

@@ -78,6 +78,13 @@ function runnerFor(
   });
 }
 
+/** A logger whose lines the test reads back (parsed). */
+function capturedLog() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines, named: (msg: string) => lines.filter((l) => l.msg === msg) };
+}
+
 function pipeline() {
   const queue = `it${++queueN}`;
   const metrics = createProcessorMetrics(
@@ -207,9 +214,23 @@ test('events the decoder refuses beside good ones are dead-lettered alone, each 
   readings.splice(50, 0, loneSurrogate);
   const task = mixedTask('telemetry.store', readings);
   await p.producer.enqueue([task.raw]);
-  const outcome = await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+  const captured = capturedLog();
+  const handlers = new HandlerRegistry().register(
+    TELEMETRY_TASK_TYPES,
+    createTelemetryHandler({ pool, metrics: p.metrics, log }),
+  );
+  const runner = runnerFor(p.consumer, handlers, p.metrics, { decoder, log: captured.logger });
+  const outcome = await runner.run(await p.consumer.fetch(10, 0), () => true);
   assert.deepEqual(outcome, { acked: 1, retried: 0, deadLettered: 2, unsettled: 0 });
   assert.equal((await rowsOf('NEIGH-B')).length, 100);
+  // Each is logged with its device, the correlation field for finding the device's other lines.
+  assert.deepEqual(
+    captured.named('event dead-lettered alone').map((l) => [l.deviceId, l.partOf, l.reason]),
+    [
+      ['ODD-1', task.id, 'invalid_payload'],
+      ['ODD-\uD800', task.id, 'invalid_payload'],
+    ],
+  );
   const records = (await dlqRecords(p.queue)).reverse();
   assert.deepEqual(
     records.map((r) => [r.reason, r.part_of]),
@@ -551,4 +572,23 @@ test('a failed ack is not retried by running the handler again: it propagates, f
   );
   assert.equal(handled, 1, 'the stored work is not redone because Redis failed');
   assert.equal(await p.consumer.inFlight(), 1, 'still held, for the loop to return');
+});
+
+test('with pseudonymisation on, an event dead-lettered alone is logged under its device’s pseudonym, never the id it sent', async () => {
+  const p = pipeline();
+  const captured = capturedLog();
+  const handlers = new HandlerRegistry().register(
+    TELEMETRY_TASK_TYPES,
+    createTelemetryHandler({ pool, metrics: p.metrics, log }),
+  );
+  const runner = runnerFor(p.consumer, handlers, p.metrics, { decoder: pseudonymizingDecoder, log: captured.logger });
+  const bad = { ...neighbourReading('P-secret-9', 1), event_time: '0000-01-01T00:00:00Z' };
+  const task = mixedTask('telemetry.store', [neighbourReading('P-secret-9', 0), bad]);
+  await p.producer.enqueue([task.raw]);
+  const outcome = await runner.run(await p.consumer.fetch(10, 0), () => true);
+  assert.deepEqual(outcome, { acked: 1, retried: 0, deadLettered: 1, unsettled: 0 });
+  const [line, ...more] = captured.named('event dead-lettered alone');
+  assert.equal(more.length, 0);
+  assert.equal(line!.deviceId, new DevicePseudonymizer(PSEUDONYM_KEY).deviceId('P-secret-9'));
+  assert.equal(JSON.stringify(captured.lines).includes('P-secret-9'), false, 'no log line holds the id it sent');
 });

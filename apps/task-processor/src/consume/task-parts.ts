@@ -49,3 +49,9 @@ export function failedParts(
     };
   });
 }
+
+/** The device id of a part's one event (a DLQ record's `raw` from failedParts), when it names one. */
+export function partDeviceId(raw: string): string | undefined {
+  const event = (JSON.parse(raw) as { payload: unknown[] }).payload[0] as { device_id?: unknown } | null;
+  return typeof event?.device_id === 'string' ? event.device_id : undefined;
+}

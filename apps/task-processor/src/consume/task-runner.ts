@@ -8,9 +8,9 @@ import type { DbFailureKind } from '../store/pg-errors.js';
 import { createDecodePool, type TaskDecodePool } from '../decode/decode-pool.js';
 import type { DecodedTask } from '../decode/task-decoder.js';
 import type { TaskHeader } from '../domain/task.js';
-import { failedParts, type FailedEvent } from './task-parts.js';
+import { failedParts, partDeviceId, type FailedEvent } from './task-parts.js';
 import { BatchTrace } from './batch-trace.js';
-import { logFields, type BatchOutcome, type Delivery, type Failure } from './delivery.js';
+import { logFields, partLogFields, type BatchOutcome, type Delivery, type Failure } from './delivery.js';
 
 export interface TaskRunnerOptions {
   consumer: Pick<QueueConsumer, 'ack' | 'deadLetter' | 'deadLetterParts' | 'retryLater' | 'firstFailure'>;
@@ -340,8 +340,9 @@ export class TaskRunner {
     outcome.acked++;
     for (const p of parts) {
       this.o.metrics.dlqTasks.inc({ reason: p.reason });
+      const device = partDeviceId(p.raw);
       this.o.log.warn(
-        { ...logFields(t.header), taskId: p.task_id, partOf: t.header.id, reason: p.reason, message: p.message },
+        partLogFields(t.header, p, device === undefined ? undefined : this.decoder.loggedDeviceId(device)),
         'event dead-lettered alone',
       );
     }

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import { createTaskDecoder, type DecodeOptions, type DecodedTask } from './task-decoder.js';
+import { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 
 /** Decodes fetched tasks (JSON, envelope, events, pseudonyms): in worker threads, or inline with none. */
 export interface TaskDecodePool {
@@ -11,7 +12,18 @@ export interface TaskDecodePool {
   readonly threads: number;
   /** Chunks the worker threads have decoded so far (always 0 inline). */
   readonly completedChunks: number;
+  /**
+   * A device id as a log line may name it: as sent, or its pseudonym when decoding pseudonymises (a log line
+   * never holds an id that storage does not).
+   */
+  loggedDeviceId(id: string): string;
   close(): Promise<void>;
+}
+
+/** loggedDeviceId for these options. */
+function deviceIdForLogs(opts: DecodeOptions): (id: string) => string {
+  const pseudonymizer = opts.deviceIdHmacKey ? new DevicePseudonymizer(opts.deviceIdHmacKey) : undefined;
+  return pseudonymizer ? (id) => pseudonymizer.deviceId(id) : (id) => id;
 }
 
 /**
@@ -46,6 +58,7 @@ export function createDecodePool(opts: DecodeOptions & { threads: number }): Tas
     get completedChunks() {
       return pool.completed;
     },
+    loggedDeviceId: deviceIdForLogs(decodeOptions),
     async decode(raws) {
       if (raws.length === 0) return [];
       const size = Math.ceil(raws.length / threads);
@@ -71,6 +84,7 @@ function inlineDecoder(opts: DecodeOptions): TaskDecodePool {
   return {
     threads: 0,
     completedChunks: 0,
+    loggedDeviceId: deviceIdForLogs(opts),
     async decode(raws) {
       const out: DecodedTask[] = [];
       for (let i = 0; i < raws.length; i++) {
