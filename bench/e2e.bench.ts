@@ -12,6 +12,8 @@
  * - the ceilings: pipelined `LPUSH` of the same tasks into Redis, and `COPY` of the same rows into PostgreSQL.
  * Ours is also measured as the processor alone, draining a backlog pushed straight into the queue (as the BullMQ
  * references start from jobs already in Redis), with its resident memory while it drains.
+ * After each phase a `VACUUM (ANALYZE)` does the cleanup its writes left (measured, reported per phase), so that no
+ * phase pays autovacuum for another's rows.
  * Then the latency run: a steady `--rate` events/s for `--duration` s through the hub, p50/p99 from event time to
  * the row in PostgreSQL (its `stored_at`, the storing transaction's start).
  *
@@ -41,6 +43,7 @@ import { median } from './median.js';
 import { pacedLoad } from './paced-load.js';
 import { machine, processCpuSeconds, processMemoryMiB, processTreeCpuSeconds } from './process-stats.js';
 import { walPerEvent, walSoFar } from './pg-wal.js';
+import { cleanupCpuMicrosPerEvent } from './pg-cleanup.js';
 
 const { values } = parseArgs({
   options: {
@@ -232,10 +235,12 @@ async function main(): Promise<void> {
       let wal0 = await walSoFar(db);
       const copy = await copyLimit(db, events);
       const copyWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
+      const copyCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours — HTTP → hub → Redis → processor → PostgreSQL`);
       const cpuBefore = await processCpuSeconds(processor.pid);
       const e2e = await ours(db, hubUrl, events);
       const processorCpuMicros = ((await processCpuSeconds(processor.pid)) - cpuBefore) / EVENTS / 1e-6;
+      const e2eCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours, the processor alone draining a backlog of ${EVENTS} events`);
       wal0 = await walSoFar(db);
       const drained = await backlog(
@@ -246,6 +251,7 @@ async function main(): Promise<void> {
         postgres.pid,
       );
       const backlogWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
+      const backlogCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per ${PER_TASK} events, one multi-row INSERT each`);
       wal0 = await walSoFar(db);
       const batchedPgCpu0 = await processTreeCpuSeconds(postgres.pid);
@@ -258,6 +264,7 @@ async function main(): Promise<void> {
       );
       const batchedPostgresCpuMicros = ((await processTreeCpuSeconds(postgres.pid)) - batchedPgCpu0) / EVENTS / 1e-6;
       const batchedWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
+      const batchedCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per event, concurrency 100 (${PER_EVENT_EVENTS} events)`);
       const single = await bullmq(
         redis.url,
@@ -266,6 +273,7 @@ async function main(): Promise<void> {
         1,
         100,
       );
+      await cleanupCpuMicrosPerEvent(db, postgres.pid, PER_EVENT_EVENTS); // not reported: a start on a clean server
       rounds.push({
         e2e,
         batched,
@@ -283,6 +291,10 @@ async function main(): Promise<void> {
         backlogWalFullPages: backlogWal.fullPages,
         batchedWalBytes: batchedWal.bytes,
         batchedWalFullPages: batchedWal.fullPages,
+        copyCleanupCpuMicros: copyCleanup,
+        e2eCleanupCpuMicros: e2eCleanup,
+        backlogCleanupCpuMicros: backlogCleanup,
+        batchedCleanupCpuMicros: batchedCleanup,
       });
       progress(
         `  ours ${Math.round(e2e)}/s (processor alone from a backlog ${Math.round(drained.rate)}/s, ` +
@@ -313,6 +325,13 @@ async function main(): Promise<void> {
         copy: Math.round(med('copyWalBytes')),
         processor_backlog: Math.round(med('backlogWalBytes')),
         bullmq_batched: Math.round(med('batchedWalBytes')),
+      },
+      // VACUUM (ANALYZE) after each phase (bench/pg-cleanup.ts): PostgreSQL's CPU per event of that phase.
+      postgres_cleanup_cpu_us_per_event: {
+        copy: Number(med('copyCleanupCpuMicros').toFixed(1)),
+        ours_e2e: Number(med('e2eCleanupCpuMicros').toFixed(1)),
+        processor_backlog: Number(med('backlogCleanupCpuMicros').toFixed(1)),
+        bullmq_batched: Number(med('batchedCleanupCpuMicros').toFixed(1)),
       },
       wal_full_pages_per_event: {
         processor_backlog: Number(med('backlogWalFullPages').toFixed(3)),
@@ -363,6 +382,10 @@ async function main(): Promise<void> {
     );
     console.log(
       `    CPU per event while draining: processor ${result.processor_backlog_cpu_us_per_event} µs, PostgreSQL ${result.postgres_backlog_cpu_us_per_event} µs (every server process; ${result.postgres_bullmq_batched_cpu_us_per_event} µs under BullMQ batched)`,
+    );
+    const clean = result.postgres_cleanup_cpu_us_per_event;
+    console.log(
+      `    cleanup after each phase (VACUUM (ANALYZE), PostgreSQL CPU per event): ours ${clean.ours_e2e} µs end to end, ${clean.processor_backlog} µs draining; BullMQ batched ${clean.bullmq_batched} µs; COPY ${clean.copy} µs`,
     );
     const wal = result.wal_bytes_per_event;
     const fpi = result.wal_full_pages_per_event;

@@ -1,0 +1,19 @@
+import type pg from 'pg';
+import { processTreeCpuSeconds } from './process-stats.js';
+
+/**
+ * The cleanup a phase of writes leaves PostgreSQL — dead row versions to reclaim, new pages to mark all-visible,
+ * statistics to refresh — done at once by `VACUUM (ANALYZE)` of the whole database right after the phase, and
+ * measured as PostgreSQL's CPU per event of that phase. Autovacuum would do the same work a little later, inside
+ * whichever phase ran next (it wakes once a minute), billing one contender for another's writes; done here, every
+ * phase starts on a clean server and its own cleanup is reported beside it.
+ */
+export async function cleanupCpuMicrosPerEvent(
+  db: pg.Pool,
+  postgresPid: number | undefined,
+  events: number,
+): Promise<number> {
+  const before = await processTreeCpuSeconds(postgresPid);
+  await db.query('VACUUM (ANALYZE)');
+  return ((await processTreeCpuSeconds(postgresPid)) - before) / events / 1e-6;
+}
