@@ -12,8 +12,8 @@
  * - the ceilings: pipelined `LPUSH` of the same tasks into Redis, and `COPY` of the same rows into PostgreSQL.
  * Ours is also measured as the processor alone, draining a backlog pushed straight into the queue (as the BullMQ
  * references start from jobs already in Redis), with its resident memory while it drains.
- * After each phase a `VACUUM (ANALYZE)` does the cleanup its writes left (measured, reported per phase), so that no
- * phase pays autovacuum for another's rows.
+ * After each phase `VACUUM (ANALYZE)` and `CHECKPOINT` do the cleanup its writes left (measured, reported per
+ * phase), so that no phase pays autovacuum or a checkpoint for another's rows.
  * Then the latency run: a steady `--rate` events/s for `--duration` s through the hub, p50/p99 from event time to
  * the row in PostgreSQL (its `stored_at`, the storing transaction's start).
  *
@@ -38,12 +38,13 @@ import {
   rowCount,
   type BenchEvent,
 } from './e2e-references.js';
-import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
+import { scrapeMetric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
 import { pacedLoad } from './paced-load.js';
-import { machine, processCpuSeconds, processMemoryMiB, processTreeCpuSeconds } from './process-stats.js';
+import { machine, processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { walPerEvent, walSoFar } from './pg-wal.js';
 import { cleanupCpuMicrosPerEvent } from './pg-cleanup.js';
+import { postgresCpu, postgresCpuPerEvent } from './pg-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -80,17 +81,33 @@ const PER_POST = 100;
 const CONNECTIONS = 32;
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
-async function waitForRows(db: pg.Pool, table: string, want: number, timeoutMs = 600_000): Promise<void> {
+/**
+ * Rows the processor has stored in `readings` so far: its counter of rows written, raised after each commit. Ours
+ * is followed through it, not through PostgreSQL: a `count(*)` of `readings` every 100 ms — millions of rows by the
+ * later rounds, in parallel scans — cost the server more CPU than some phases' own writes, and the BullMQ
+ * references learn of their progress from their own worker for free. Each phase's rows are counted once after it.
+ */
+const storedSoFar = (processorUrl: string) =>
+  scrapeMetric(processorUrl, 'telemetryhub_processor_db_rows_written_total', { table: 'readings' });
+
+async function waitForStored(processorUrl: string, want: number, timeoutMs = 600_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((await rowCount(db, table)) < want) {
-    if (Date.now() > deadline) throw new Error(`${table}: fewer than ${want} rows after ${timeoutMs} ms`);
+  while ((await storedSoFar(processorUrl)) < want) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${want} readings stored after ${timeoutMs} ms`);
     await sleep(100);
   }
 }
 
+/** After a phase, outside its timing: the rows really are in `readings`. */
+async function expectRows(db: pg.Pool, want: number): Promise<void> {
+  const have = await rowCount(db, 'readings');
+  if (have < want) throw new Error(`readings: ${have} rows, expected at least ${want}`);
+}
+
 /** Ours: POST every event to the hub (32 connections), until all are rows in `readings`. Events/s. */
-async function ours(db: pg.Pool, hubUrl: string, events: BenchEvent[]): Promise<number> {
+async function ours(db: pg.Pool, hubUrl: string, processorUrl: string, events: BenchEvent[]): Promise<number> {
   const before = await rowCount(db, 'readings');
+  const storedBefore = await storedSoFar(processorUrl);
   const bodies = chunks(events, PER_POST).map((c) => JSON.stringify(c));
   const t0 = performance.now();
   let next = 0;
@@ -110,8 +127,10 @@ async function ours(db: pg.Pool, hubUrl: string, events: BenchEvent[]): Promise<
     }
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, client));
-  await waitForRows(db, 'readings', before + events.length);
-  return events.length / ((performance.now() - t0) / 1000);
+  await waitForStored(processorUrl, storedBefore + events.length);
+  const rate = events.length / ((performance.now() - t0) / 1000);
+  await expectRows(db, before + events.length);
+  return rate;
 }
 
 /**
@@ -122,12 +141,14 @@ async function ours(db: pg.Pool, hubUrl: string, events: BenchEvent[]): Promise<
 async function backlog(
   db: pg.Pool,
   redisUrl: string,
+  processorUrl: string,
   events: BenchEvent[],
   pid: number | undefined,
   postgresPid: number | undefined,
-): Promise<{ rate: number; rssMiB: number; cpuMicros: number; postgresCpuMicros: number }> {
+): Promise<{ rate: number; rssMiB: number; cpuMicros: number; postgres: ReturnType<typeof postgresCpuPerEvent> }> {
   const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
   const before = await rowCount(db, 'readings');
+  const storedBefore = await storedSoFar(processorUrl);
   const tasks = analyzeTasks(events);
   let rssMiB = 0;
   const sampler = setInterval(() => {
@@ -135,18 +156,20 @@ async function backlog(
   }, 100);
   try {
     const cpu0 = await processCpuSeconds(pid);
-    const pgCpu0 = await processTreeCpuSeconds(postgresPid);
+    const pgCpu0 = await postgresCpu(db, postgresPid);
     const t0 = performance.now();
     for (const part of chunks(tasks, 100)) await redis.lpush(queueKeys('tasks').pending, ...part);
-    await waitForRows(db, 'readings', before + events.length);
+    await waitForStored(processorUrl, storedBefore + events.length);
     const rate = events.length / ((performance.now() - t0) / 1000);
     const perEvent = (seconds: number) => (seconds * 1e6) / events.length;
-    return {
+    const result = {
       rate,
       rssMiB,
       cpuMicros: perEvent((await processCpuSeconds(pid)) - cpu0),
-      postgresCpuMicros: perEvent((await processTreeCpuSeconds(postgresPid)) - pgCpu0),
+      postgres: postgresCpuPerEvent(pgCpu0, await postgresCpu(db, postgresPid), events.length),
     };
+    await expectRows(db, before + events.length);
+    return result;
   } finally {
     clearInterval(sampler);
     redis.disconnect();
@@ -157,6 +180,7 @@ async function backlog(
 async function latencyRun(
   db: pg.Pool,
   hubUrl: string,
+  processorUrl: string,
 ): Promise<{ p50Ms: number; p99Ms: number; kept: number; refusedRequests: number }> {
   let n = 0;
   const body = () => {
@@ -175,11 +199,13 @@ async function latencyRun(
     );
   };
   const before = await rowCount(db, 'readings');
+  const storedBefore = await storedSoFar(processorUrl);
   const load = await pacedLoad(`${hubUrl}/v1/telemetry`, body, RATE / PER_POST, DURATION, 256);
   // Only acknowledged requests' readings are owed a row; a refused one (429 under overload) is the client's to retry.
   const refused = load.non2xx + load.errors;
   if (refused) progress(`  refused: ${JSON.stringify(load.non2xxByStatus)}, ${load.errors} connection errors`);
-  await waitForRows(db, 'readings', before + n - refused * PER_POST);
+  await waitForStored(processorUrl, storedBefore + n - refused * PER_POST);
+  await expectRows(db, before + n - refused * PER_POST);
   const { rows } = await db.query<{ p50: number; p99: number }>(
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
        FROM (SELECT extract(epoch FROM stored_at - event_time) * 1000 AS ms FROM readings WHERE device_id LIKE 'lat-%') s`,
@@ -212,7 +238,8 @@ async function main(): Promise<void> {
       NODE_ENV: 'production',
     });
     procs.push(processor);
-    await waitReady(`http://127.0.0.1:${processorPort}`, processor, 'task-processor', 120_000);
+    const processorUrl = `http://127.0.0.1:${processorPort}`;
+    await waitReady(processorUrl, processor, 'task-processor', 120_000);
     const hub = startAppProcess('hub', {
       ...process.env,
       REDIS_URL: redis.url,
@@ -238,7 +265,7 @@ async function main(): Promise<void> {
       const copyCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours — HTTP → hub → Redis → processor → PostgreSQL`);
       const cpuBefore = await processCpuSeconds(processor.pid);
-      const e2e = await ours(db, hubUrl, events);
+      const e2e = await ours(db, hubUrl, processorUrl, events);
       const processorCpuMicros = ((await processCpuSeconds(processor.pid)) - cpuBefore) / EVENTS / 1e-6;
       const e2eCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours, the processor alone draining a backlog of ${EVENTS} events`);
@@ -246,6 +273,7 @@ async function main(): Promise<void> {
       const drained = await backlog(
         db,
         redis.url,
+        processorUrl,
         fleetEvents(EVENTS, { series: SERIES, prefix: `q${r}` }),
         processor.pid,
         postgres.pid,
@@ -254,7 +282,7 @@ async function main(): Promise<void> {
       const backlogCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per ${PER_TASK} events, one multi-row INSERT each`);
       wal0 = await walSoFar(db);
-      const batchedPgCpu0 = await processTreeCpuSeconds(postgres.pid);
+      const batchedPgCpu0 = await postgresCpu(db, postgres.pid);
       const batched = await bullmq(
         redis.url,
         db,
@@ -262,7 +290,7 @@ async function main(): Promise<void> {
         PER_TASK,
         8,
       );
-      const batchedPostgresCpuMicros = ((await processTreeCpuSeconds(postgres.pid)) - batchedPgCpu0) / EVENTS / 1e-6;
+      const batchedPostgres = postgresCpuPerEvent(batchedPgCpu0, await postgresCpu(db, postgres.pid), EVENTS);
       const batchedWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       const batchedCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per event, concurrency 100 (${PER_EVENT_EVENTS} events)`);
@@ -284,8 +312,14 @@ async function main(): Promise<void> {
         backlog: drained.rate,
         backlogRssMiB: drained.rssMiB,
         backlogCpuMicros: drained.cpuMicros,
-        backlogPostgresCpuMicros: drained.postgresCpuMicros,
-        batchedPostgresCpuMicros,
+        backlogPostgresCpuMicros: drained.postgres.total,
+        backlogPostgresClientCpuMicros: drained.postgres.client,
+        backlogPostgresBackgroundCpuMicros: drained.postgres.background,
+        backlogPostgresRestCpuMicros: drained.postgres.rest,
+        batchedPostgresCpuMicros: batchedPostgres.total,
+        batchedPostgresClientCpuMicros: batchedPostgres.client,
+        batchedPostgresBackgroundCpuMicros: batchedPostgres.background,
+        batchedPostgresRestCpuMicros: batchedPostgres.rest,
         copyWalBytes: copyWal.bytes,
         backlogWalBytes: backlogWal.bytes,
         backlogWalFullPages: backlogWal.fullPages,
@@ -303,7 +337,7 @@ async function main(): Promise<void> {
       );
     }
     progress(`latency: a steady ${RATE} events/s for ${DURATION} s through the hub`);
-    const latency = await latencyRun(db, hubUrl);
+    const latency = await latencyRun(db, hubUrl, processorUrl);
     const med = (k: string) => median(rounds.map((r) => r[k]!));
     const ratio = (a: string, b: string) => median(rounds.map((r) => r[a]! / r[b]!));
     const result = {
@@ -321,12 +355,25 @@ async function main(): Promise<void> {
       processor_backlog_cpu_us_per_event: Number(med('backlogCpuMicros').toFixed(1)),
       postgres_backlog_cpu_us_per_event: Number(med('backlogPostgresCpuMicros').toFixed(1)),
       postgres_bullmq_batched_cpu_us_per_event: Number(med('batchedPostgresCpuMicros').toFixed(1)),
+      // PostgreSQL's CPU split by who spent it (bench/pg-cpu.ts): client backends, the background writers, the rest.
+      postgres_cpu_split_us_per_event: {
+        processor_backlog: {
+          client: Number(med('backlogPostgresClientCpuMicros').toFixed(1)),
+          background: Number(med('backlogPostgresBackgroundCpuMicros').toFixed(1)),
+          rest: Number(med('backlogPostgresRestCpuMicros').toFixed(1)),
+        },
+        bullmq_batched: {
+          client: Number(med('batchedPostgresClientCpuMicros').toFixed(1)),
+          background: Number(med('batchedPostgresBackgroundCpuMicros').toFixed(1)),
+          rest: Number(med('batchedPostgresRestCpuMicros').toFixed(1)),
+        },
+      },
       wal_bytes_per_event: {
         copy: Math.round(med('copyWalBytes')),
         processor_backlog: Math.round(med('backlogWalBytes')),
         bullmq_batched: Math.round(med('batchedWalBytes')),
       },
-      // VACUUM (ANALYZE) after each phase (bench/pg-cleanup.ts): PostgreSQL's CPU per event of that phase.
+      // VACUUM (ANALYZE) and CHECKPOINT after each phase (bench/pg-cleanup.ts): PostgreSQL's CPU per event of it.
       postgres_cleanup_cpu_us_per_event: {
         copy: Number(med('copyCleanupCpuMicros').toFixed(1)),
         ours_e2e: Number(med('e2eCleanupCpuMicros').toFixed(1)),
@@ -383,9 +430,15 @@ async function main(): Promise<void> {
     console.log(
       `    CPU per event while draining: processor ${result.processor_backlog_cpu_us_per_event} µs, PostgreSQL ${result.postgres_backlog_cpu_us_per_event} µs (every server process; ${result.postgres_bullmq_batched_cpu_us_per_event} µs under BullMQ batched)`,
     );
+    const split = result.postgres_cpu_split_us_per_event;
+    const parts = (x: { client: number; background: number; rest: number }) =>
+      `client backends ${x.client}, background writers ${x.background}, the rest ${x.rest}`;
+    console.log(
+      `    PostgreSQL CPU per event by who spent it: ours draining ${parts(split.processor_backlog)}; BullMQ batched ${parts(split.bullmq_batched)}`,
+    );
     const clean = result.postgres_cleanup_cpu_us_per_event;
     console.log(
-      `    cleanup after each phase (VACUUM (ANALYZE), PostgreSQL CPU per event): ours ${clean.ours_e2e} µs end to end, ${clean.processor_backlog} µs draining; BullMQ batched ${clean.bullmq_batched} µs; COPY ${clean.copy} µs`,
+      `    cleanup after each phase (VACUUM (ANALYZE) and CHECKPOINT, PostgreSQL CPU per event): ours ${clean.ours_e2e} µs end to end, ${clean.processor_backlog} µs draining; BullMQ batched ${clean.bullmq_batched} µs; COPY ${clean.copy} µs`,
     );
     const wal = result.wal_bytes_per_event;
     const fpi = result.wal_full_pages_per_event;
