@@ -35,11 +35,25 @@ function walk(dir: string, out: string[]): void {
   }
 }
 
+/**
+ * The heaviest files — chaos runs, each a whole stack of several servers and both apps under faults — spread out
+ * over the run, so that on a two-core machine two of them never run at once (together they slowed a Sentinel's
+ * failover past the test's wait).
+ */
+const HEAVY = /[/\\]tests[/\\]e2e[/\\]chaos[^/\\]*\.test\.ts$/;
+function spreadHeavy(sorted: string[]): string[] {
+  const heavy = sorted.filter((f) => HEAVY.test(f));
+  const light = sorted.filter((f) => !HEAVY.test(f));
+  const out = [...light];
+  heavy.forEach((f, i) => out.splice(Math.round(((i + 1) * light.length) / (heavy.length + 1)) + i, 0, f));
+  return out;
+}
+
 const files: string[] = [];
 for (const r of roots) walk(r, files);
-const selected = files
-  .filter((f) => (unitOnly ? !f.endsWith('.int.test.ts') : intOnly ? f.endsWith('.int.test.ts') : true))
-  .sort();
+const selected = spreadHeavy(
+  files.filter((f) => (unitOnly ? !f.endsWith('.int.test.ts') : intOnly ? f.endsWith('.int.test.ts') : true)).sort(),
+);
 if (selected.length === 0) {
   console.error('run-tests: no test files found');
   process.exit(1);

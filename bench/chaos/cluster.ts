@@ -161,10 +161,12 @@ export class ChaosCluster {
     await old.resume();
     const replica = createRedis(`redis://127.0.0.1:${old.port}`, { commandTimeoutMs: 2000 });
     try {
+      // The Sentinel turns a returning primary into a replica only after two of its INFO rounds (every 10 s) have
+      // seen it report itself as primary for 8 s: 10–25 s on an idle machine, longer on a busy one.
       await until(
         'the old primary is back as a replica, in sync',
         async () => /master_link_status:up/.test(await replica.info('replication')),
-        60_000,
+        90_000,
       );
     } finally {
       replica.disconnect();
