@@ -339,6 +339,7 @@ async function main(): Promise<void> {
     progress(`latency: a steady ${RATE} events/s for ${DURATION} s through the hub`);
     const latency = await latencyRun(db, hubUrl, processorUrl);
     const med = (k: string) => median(rounds.map((r) => r[k]!));
+    const med1 = (k: string) => Number(med(k).toFixed(1));
     const ratio = (a: string, b: string) => median(rounds.map((r) => r[a]! / r[b]!));
     const result = {
       e2e_events_per_s: Math.round(med('e2e')),
@@ -352,20 +353,20 @@ async function main(): Promise<void> {
       steady_rate_refused_requests: latency.refusedRequests,
       processor_backlog_events_per_s: Math.round(med('backlog')),
       processor_backlog_rss_mib: Math.round(Math.max(...rounds.map((r) => r.backlogRssMiB!))),
-      processor_backlog_cpu_us_per_event: Number(med('backlogCpuMicros').toFixed(1)),
-      postgres_backlog_cpu_us_per_event: Number(med('backlogPostgresCpuMicros').toFixed(1)),
-      postgres_bullmq_batched_cpu_us_per_event: Number(med('batchedPostgresCpuMicros').toFixed(1)),
+      processor_backlog_cpu_us_per_event: med1('backlogCpuMicros'),
+      postgres_backlog_cpu_us_per_event: med1('backlogPostgresCpuMicros'),
+      postgres_bullmq_batched_cpu_us_per_event: med1('batchedPostgresCpuMicros'),
       // PostgreSQL's CPU split by who spent it (bench/pg-cpu.ts): client backends, the background writers, the rest.
       postgres_cpu_split_us_per_event: {
         processor_backlog: {
-          client: Number(med('backlogPostgresClientCpuMicros').toFixed(1)),
-          background: Number(med('backlogPostgresBackgroundCpuMicros').toFixed(1)),
-          rest: Number(med('backlogPostgresRestCpuMicros').toFixed(1)),
+          client: med1('backlogPostgresClientCpuMicros'),
+          background: med1('backlogPostgresBackgroundCpuMicros'),
+          rest: med1('backlogPostgresRestCpuMicros'),
         },
         bullmq_batched: {
-          client: Number(med('batchedPostgresClientCpuMicros').toFixed(1)),
-          background: Number(med('batchedPostgresBackgroundCpuMicros').toFixed(1)),
-          rest: Number(med('batchedPostgresRestCpuMicros').toFixed(1)),
+          client: med1('batchedPostgresClientCpuMicros'),
+          background: med1('batchedPostgresBackgroundCpuMicros'),
+          rest: med1('batchedPostgresRestCpuMicros'),
         },
       },
       wal_bytes_per_event: {
@@ -375,16 +376,16 @@ async function main(): Promise<void> {
       },
       // VACUUM (ANALYZE) and CHECKPOINT after each phase (bench/pg-cleanup.ts): PostgreSQL's CPU per event of it.
       postgres_cleanup_cpu_us_per_event: {
-        copy: Number(med('copyCleanupCpuMicros').toFixed(1)),
+        copy: med1('copyCleanupCpuMicros'),
         ours_e2e: Number(med('e2eCleanupCpuMicros').toFixed(1)),
-        processor_backlog: Number(med('backlogCleanupCpuMicros').toFixed(1)),
-        bullmq_batched: Number(med('batchedCleanupCpuMicros').toFixed(1)),
+        processor_backlog: med1('backlogCleanupCpuMicros'),
+        bullmq_batched: med1('batchedCleanupCpuMicros'),
       },
       wal_full_pages_per_event: {
         processor_backlog: Number(med('backlogWalFullPages').toFixed(3)),
         bullmq_batched: Number(med('batchedWalFullPages').toFixed(3)),
       },
-      processor_cpu_us_per_event: Number(med('processorCpuMicros').toFixed(1)),
+      processor_cpu_us_per_event: med1('processorCpuMicros'),
       processor_peak_rss_mib: Math.round((await processMemoryMiB(processor.pid)).peak),
       ratios: {
         e2e_vs_bullmq_batched: Number(ratio('e2e', 'batched').toFixed(2)),
