@@ -81,6 +81,9 @@ test('prod: Redis serves a cert-manager certificate for every name its clients d
   assert.match(common, /redis-cli \$CLI_TLS -h redis-sentinel /);
   assert.ok(covers(names, 'redis-sentinel'), 'the sentinels’ Service');
 
+  // Redis reads its certificate at start: a renewal of its Secret restarts it (with Reloader in the cluster).
+  const annotations = (redis.object.metadata.annotations ?? {}) as Record<string, string>;
+  assert.equal(annotations['secret.reloader.stakater.com/reload'], cert.secretName);
   // Redis and its sentinel: the certificate's Secret mounted where REDIS_TLS_DIR says.
   for (const c of redis.pod.containers) {
     const mount = secretMount(redis, c, cert.secretName);
