@@ -34,6 +34,20 @@ export async function cpuMeter<K extends string>(parts: Record<K, readonly numbe
   };
 }
 
+/**
+ * A part-by-part CPU reading as figures: µs per event (of `events`) and cores kept busy (over `wallSeconds`), each
+ * to one decimal place and two.
+ */
+export function cpuFigures<K extends string>(cpu: Record<K, number>, events: number, wallSeconds: number) {
+  const perEvent = {} as Record<K, number>;
+  const coresBusy = {} as Record<K, number>;
+  for (const k of Object.keys(cpu) as K[]) {
+    perEvent[k] = Number(((cpu[k] / Math.max(1, events)) * 1e6).toFixed(1));
+    coresBusy[k] = Number((cpu[k] / wallSeconds).toFixed(2));
+  }
+  return { cpu_us_per_event: perEvent, cores_busy: coresBusy };
+}
+
 /** Pins every thread of each process (and, for PostgreSQL, the backends it forks later) to `cpuList`. */
 export function pin(pids: readonly number[], cpuList: string): void {
   for (const pid of pids) execFileSync('taskset', ['-a', '-cp', cpuList, String(pid)], { stdio: 'ignore' });

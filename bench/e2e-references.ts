@@ -24,7 +24,8 @@ export interface BenchEvent {
   value: number;
 }
 
-const FLEET_METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
+/** The metrics each device of a bench fleet reports. */
+export const FLEET_METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 
 /**
  * `n` events of a fleet of `series` series (devices × 5 metrics) reporting once a second, as a live fleet does:

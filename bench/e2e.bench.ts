@@ -20,27 +20,14 @@
  * Writes bench/results/latest.json. Usage: npm run bench:e2e -- [--quick] [--events N] [--series N] [--rounds N]
  *   [--per-event-events N] [--rate N] [--duration S] [--json]
  */
-import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
-import { sleep } from '@telemetryhub/service-kit';
-import { createRedis, queueKeys } from '@telemetryhub/queue';
-import {
-  PER_TASK,
-  analyzeTasks,
-  bullmq,
-  chunks,
-  copyLimit,
-  fleetEvents,
-  lpushLimit,
-  rowCount,
-  type BenchEvent,
-} from './e2e-references.js';
-import { scrapeMetric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
+import { FLEET_METRICS, PER_TASK, bullmq, copyLimit, fleetEvents, lpushLimit } from './e2e-references.js';
+import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
-import { pacedLoad } from './paced-load.js';
+import { backlog, latencyRun, ours } from './e2e-ours.js';
 import { machine, processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { walPerEvent, walSoFar } from './pg-wal.js';
 import { cleanupCpuMicrosPerEvent } from './pg-cleanup.js';
@@ -75,151 +62,11 @@ const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3));
 const PER_EVENT_EVENTS = Number(values['per-event-events'] ?? (quick ? 5_000 : 20_000));
 const RATE = Number(values.rate);
 const DURATION = Number(values.duration ?? (quick ? 10 : 30));
-const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
-const DEVICES = Math.max(1, Math.round(SERIES / METRICS.length));
-const PER_POST = 100;
-const CONNECTIONS = 32;
+const DEVICES = Math.max(1, Math.round(SERIES / FLEET_METRICS.length));
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
-/**
- * Rows the processor has stored in `readings` so far: its counter of rows written, raised after each commit. Ours
- * is followed through it, not through PostgreSQL: a `count(*)` of `readings` every 100 ms — millions of rows by the
- * later rounds, in parallel scans — cost the server more CPU than some phases' own writes, and the BullMQ
- * references learn of their progress from their own worker for free. Each phase's rows are counted once after it.
- */
-const storedSoFar = (processorUrl: string) =>
-  scrapeMetric(processorUrl, 'telemetryhub_processor_db_rows_written_total', { table: 'readings' });
-
-async function waitForStored(processorUrl: string, want: number, timeoutMs = 600_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await storedSoFar(processorUrl)) < want) {
-    if (Date.now() > deadline) throw new Error(`fewer than ${want} readings stored after ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
-
-/** After a phase, outside its timing: the rows really are in `readings`. */
-async function expectRows(db: pg.Pool, want: number): Promise<void> {
-  const have = await rowCount(db, 'readings');
-  if (have < want) throw new Error(`readings: ${have} rows, expected at least ${want}`);
-}
-
-/** Ours: POST every event to the hub (32 connections), until all are rows in `readings`. Events/s. */
-async function ours(db: pg.Pool, hubUrl: string, processorUrl: string, events: BenchEvent[]): Promise<number> {
-  const before = await rowCount(db, 'readings');
-  const storedBefore = await storedSoFar(processorUrl);
-  const bodies = chunks(events, PER_POST).map((c) => JSON.stringify(c));
-  const t0 = performance.now();
-  let next = 0;
-  const client = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      for (;;) {
-        const res = await fetch(`${hubUrl}/v1/telemetry`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-        });
-        await res.arrayBuffer();
-        if (res.status === 202) break;
-        await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000); // backpressure: resend
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CONNECTIONS }, client));
-  await waitForStored(processorUrl, storedBefore + events.length);
-  const rate = events.length / ((performance.now() - t0) / 1000);
-  await expectRows(db, before + events.length);
-  return rate;
-}
-
-/**
- * The processor alone, draining a backlog as BullMQ's worker does in its reference: every task pushed into the
- * queue first (as the hub publishes them: 500 readings a task), timed until all are rows. Events/s, and the
- * processor's largest resident memory while it drained (sampled every 100 ms).
- */
-async function backlog(
-  db: pg.Pool,
-  redisUrl: string,
-  processorUrl: string,
-  events: BenchEvent[],
-  pid: number | undefined,
-  postgresPid: number | undefined,
-): Promise<{ rate: number; rssMiB: number; cpuMicros: number; postgres: ReturnType<typeof postgresCpuPerEvent> }> {
-  const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
-  const before = await rowCount(db, 'readings');
-  const storedBefore = await storedSoFar(processorUrl);
-  const tasks = analyzeTasks(events);
-  let rssMiB = 0;
-  const sampler = setInterval(() => {
-    void processMemoryMiB(pid).then((m) => (rssMiB = Math.max(rssMiB, m.rss)));
-  }, 100);
-  try {
-    const cpu0 = await processCpuSeconds(pid);
-    const pgCpu0 = await postgresCpu(db, postgresPid);
-    const t0 = performance.now();
-    for (const part of chunks(tasks, 100)) await redis.lpush(queueKeys('tasks').pending, ...part);
-    await waitForStored(processorUrl, storedBefore + events.length);
-    const rate = events.length / ((performance.now() - t0) / 1000);
-    const perEvent = (seconds: number) => (seconds * 1e6) / events.length;
-    const result = {
-      rate,
-      rssMiB,
-      cpuMicros: perEvent((await processCpuSeconds(pid)) - cpu0),
-      postgres: postgresCpuPerEvent(pgCpu0, await postgresCpu(db, postgresPid), events.length),
-    };
-    await expectRows(db, before + events.length);
-    return result;
-  } finally {
-    clearInterval(sampler);
-    redis.disconnect();
-  }
-}
-
-/** A steady `RATE` through the hub for `DURATION` s: latency from event time to the row (stored_at). */
-async function latencyRun(
-  db: pg.Pool,
-  hubUrl: string,
-  processorUrl: string,
-): Promise<{ p50Ms: number; p99Ms: number; kept: number; refusedRequests: number }> {
-  let n = 0;
-  const body = () => {
-    const now = new Date().toISOString();
-    return JSON.stringify(
-      Array.from({ length: PER_POST }, () => {
-        const i = n++;
-        return {
-          event_id: randomUUID(),
-          device_id: `lat-${i % DEVICES}`,
-          metric: METRICS[Math.floor(i / DEVICES) % METRICS.length],
-          event_time: now,
-          value: 21,
-        };
-      }),
-    );
-  };
-  const before = await rowCount(db, 'readings');
-  const storedBefore = await storedSoFar(processorUrl);
-  const load = await pacedLoad(`${hubUrl}/v1/telemetry`, body, RATE / PER_POST, DURATION, 256);
-  // Only acknowledged requests' readings are owed a row; a refused one (429 under overload) is the client's to retry.
-  const refused = load.non2xx + load.errors;
-  if (refused) progress(`  refused: ${JSON.stringify(load.non2xxByStatus)}, ${load.errors} connection errors`);
-  await waitForStored(processorUrl, storedBefore + n - refused * PER_POST);
-  await expectRows(db, before + n - refused * PER_POST);
-  const { rows } = await db.query<{ p50: number; p99: number }>(
-    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
-       FROM (SELECT extract(epoch FROM stored_at - event_time) * 1000 AS ms FROM readings WHERE device_id LIKE 'lat-%') s`,
-  );
-  return {
-    p50Ms: Math.round(rows[0]!.p50),
-    p99Ms: Math.round(rows[0]!.p99),
-    kept: load.requestsPerSecond * PER_POST,
-    refusedRequests: refused,
-  };
-}
-
 async function main(): Promise<void> {
-  progress(`fleet: ${DEVICES} devices × ${METRICS.length} metrics = ${DEVICES * METRICS.length} series`);
+  progress(`fleet: ${DEVICES} devices × ${FLEET_METRICS.length} metrics = ${DEVICES * FLEET_METRICS.length} series`);
   progress('starting a throwaway redis-server and a durable PostgreSQL (fsync and synchronous commit on)');
   const redis = await RedisServer.start({ extraArgs: ['--maxmemory', '0'] });
   const postgres = await PostgresServer.start({ durable: true });
@@ -337,7 +184,7 @@ async function main(): Promise<void> {
       );
     }
     progress(`latency: a steady ${RATE} events/s for ${DURATION} s through the hub`);
-    const latency = await latencyRun(db, hubUrl, processorUrl);
+    const latency = await latencyRun(db, hubUrl, processorUrl, { rate: RATE, seconds: DURATION, devices: DEVICES });
     const med = (k: string) => median(rounds.map((r) => r[k]!));
     const med1 = (k: string) => Number(med(k).toFixed(1));
     const ratio = (a: string, b: string) => median(rounds.map((r) => r[a]! / r[b]!));
@@ -394,7 +241,7 @@ async function main(): Promise<void> {
         processor_backlog_vs_pg_copy: Number(ratio('backlog', 'copy').toFixed(2)),
         processor_backlog_vs_bullmq_batched: Number(ratio('backlog', 'batched').toFixed(2)),
       },
-      series: DEVICES * METRICS.length,
+      series: DEVICES * FLEET_METRICS.length,
       events: EVENTS,
       rounds: ROUNDS,
       quick,

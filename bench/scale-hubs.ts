@@ -1,11 +1,10 @@
 import autocannon from 'autocannon';
 import { freePort, type RedisServer, type ServerProcess } from '@telemetryhub/testkit';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
-import { CORES, cpuMeter, pin } from './cpu-pinning.js';
+import { CORES, cpuFigures, cpuMeter, pin } from './cpu-pinning.js';
+import { FLEET_METRICS } from './e2e-references.js';
 
 /* The hub part of `npm run bench:scale`: hub replicas behind one Redis, taking HTTP ingest flat out. */
-
-const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 
 export interface HubPoint {
   layout: 'shared' | 'isolated';
@@ -23,7 +22,7 @@ function postBody(): string {
   return JSON.stringify(
     Array.from({ length: POST_EVENTS }, (_, i) => ({
       device_id: `hub-scale-${i % 20}`,
-      type: METRICS[i % METRICS.length],
+      type: FLEET_METRICS[i % FLEET_METRICS.length],
       value: 20 + (i % 7) / 10,
       timestamp: new Date(t + i).toISOString(),
     })),
@@ -89,15 +88,7 @@ export async function ingest(
     const wall = (performance.now() - t0) / 1000;
     const accepted = results.reduce((n, r) => n + r['2xx'] * POST_EVENTS, 0);
     const cpu = await meter.since(pidsOf);
-    const per = (s: number) => Number(((s / Math.max(1, accepted)) * 1e6).toFixed(1));
-    const busy = (s: number) => Number((s / wall).toFixed(2));
-    return {
-      layout,
-      hubs,
-      events_per_s: Math.round(accepted / wall),
-      cpu_us_per_event: { hubs: per(cpu.hubs), redis: per(cpu.redis), load_generator: per(cpu.load_generator) },
-      cores_busy: { hubs: busy(cpu.hubs), redis: busy(cpu.redis), load_generator: busy(cpu.load_generator) },
-    };
+    return { layout, hubs, events_per_s: Math.round(accepted / wall), ...cpuFigures(cpu, accepted, wall) };
   } finally {
     pin([process.pid], `0-${CORES - 1}`);
     await Promise.all(procs.map((p) => p.stop('SIGTERM', 30_000)));

@@ -15,13 +15,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PostgresServer, RedisCluster, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
-import { sleep } from '@telemetryhub/service-kit';
 import { createRedis, queueKeys, shardQueueNames } from '@telemetryhub/queue';
-import { analyzeTasks, chunks, fleetEvents, rowCount } from './e2e-references.js';
+import { FLEET_METRICS, analyzeTasks, chunks, fleetEvents, rowCount } from './e2e-references.js';
+import { expectRows, storedSoFar, waitForStored } from './stored-rows.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { machine } from './process-stats.js';
 import { scalePng } from './scale-chart.js';
-import { CORES, cpuMeter, pin, withChildren } from './cpu-pinning.js';
+import { CORES, cpuFigures, cpuMeter, pin, withChildren } from './cpu-pinning.js';
 import { POST_EVENTS, ingest, type HubPoint } from './scale-hubs.js';
 
 const { values } = parseArgs({
@@ -56,7 +56,6 @@ if (
   console.error('--events must be ≥ 1000 and --replicas, --cluster-replicas, --hubs whole numbers ≥ 1, e.g. 1,2,4');
   process.exit(2);
 }
-const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 const DEVICES = 1000;
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
@@ -88,6 +87,7 @@ async function drain(
   db: pg.Pool,
 ): Promise<Point> {
   const procs: ServerProcess[] = [];
+  const urls: string[] = [];
   try {
     for (let i = 0; i < replicas; i++) {
       const port = await freePort();
@@ -101,7 +101,8 @@ async function drain(
         NODE_ENV: 'production',
       });
       procs.push(proc);
-      await waitReady(`http://127.0.0.1:${port}`, proc, 'task-processor', 120_000);
+      urls.push(`http://127.0.0.1:${port}`);
+      await waitReady(urls[i]!, proc, 'task-processor', 120_000);
     }
     const everything = `0-${CORES - 1}`;
     const apps = `${CORES > 1 ? 1 : 0}-${CORES - 1}`;
@@ -112,10 +113,11 @@ async function drain(
       layout === 'isolated' ? apps : everything,
     );
     const tasks = analyzeTasks(
-      fleetEvents(EVENTS, { series: DEVICES * METRICS.length, prefix: `scale-${randomUUID().slice(0, 8)}` }),
+      fleetEvents(EVENTS, { series: DEVICES * FLEET_METRICS.length, prefix: `scale-${randomUUID().slice(0, 8)}` }),
     );
     const client = createRedis(target.url, { commandTimeoutMs: 60_000 });
     const before = await rowCount(db, 'readings');
+    const storedBefore = await storedSoFar(urls);
     const pidsOf = () => ({
       processors: procs.map((p) => p.pid!),
       postgres: withChildren(postgres.pid),
@@ -130,18 +132,11 @@ async function drain(
       for (const part of chunks(mine, 100)) await client.lpush(queueKeys(shards[s]!).pending, ...part);
     }
     client.disconnect();
-    while ((await rowCount(db, 'readings')) < before + EVENTS) await sleep(100);
+    await waitForStored(urls, storedBefore + EVENTS);
     const wall = (performance.now() - t0) / 1000;
     const cpu = await meter.since(pidsOf());
-    const per = (s: number) => Number(((s / EVENTS) * 1e6).toFixed(1));
-    const busy = (s: number) => Number((s / wall).toFixed(2));
-    return {
-      layout,
-      replicas,
-      events_per_s: Math.round(EVENTS / wall),
-      cpu_us_per_event: { processors: per(cpu.processors), postgres: per(cpu.postgres), redis: per(cpu.redis) },
-      cores_busy: { processors: busy(cpu.processors), postgres: busy(cpu.postgres), redis: busy(cpu.redis) },
-    };
+    await expectRows(db, before + EVENTS);
+    return { layout, replicas, events_per_s: Math.round(EVENTS / wall), ...cpuFigures(cpu, EVENTS, wall) };
   } finally {
     await Promise.all(procs.map((p) => p.stop('SIGTERM', 30_000)));
   }
@@ -226,7 +221,7 @@ async function main(): Promise<void> {
   }
   const result = {
     events: EVENTS,
-    series: DEVICES * METRICS.length,
+    series: DEVICES * FLEET_METRICS.length,
     points,
     hub_points: hubPoints,
     storage,

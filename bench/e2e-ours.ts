@@ -1,0 +1,133 @@
+/**
+ * Our side of the end-to-end bench (bench/e2e.bench.ts), as bench/e2e-references.ts is BullMQ's and the ceilings':
+ * events over HTTP through the real hub and processor, the processor alone draining a backlog, and the latency run.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { sleep } from '@telemetryhub/service-kit';
+import { createRedis, queueKeys } from '@telemetryhub/queue';
+import { FLEET_METRICS, analyzeTasks, chunks, rowCount, type BenchEvent } from './e2e-references.js';
+import { pacedLoad } from './paced-load.js';
+import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
+import { postgresCpu, postgresCpuPerEvent } from './pg-cpu.js';
+import { expectRows, storedSoFar, waitForStored } from './stored-rows.js';
+
+/** Events per POST, and POSTs in flight, as a gateway batching its readings sends them. */
+const PER_POST = 100;
+const CONNECTIONS = 32;
+const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+/** Ours: POST every event to the hub (`CONNECTIONS` at once), until all are rows in `readings`. Events/s. */
+export async function ours(db: pg.Pool, hubUrl: string, processorUrl: string, events: BenchEvent[]): Promise<number> {
+  const before = await rowCount(db, 'readings');
+  const storedBefore = await storedSoFar([processorUrl]);
+  const bodies = chunks(events, PER_POST).map((c) => JSON.stringify(c));
+  const t0 = performance.now();
+  let next = 0;
+  const client = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      for (;;) {
+        const res = await fetch(`${hubUrl}/v1/telemetry`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        await res.arrayBuffer();
+        if (res.status === 202) break;
+        await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000); // backpressure: resend
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, client));
+  await waitForStored([processorUrl], storedBefore + events.length);
+  const rate = events.length / ((performance.now() - t0) / 1000);
+  await expectRows(db, before + events.length);
+  return rate;
+}
+
+/**
+ * The processor alone, draining a backlog as BullMQ's worker does in its reference: every task pushed into the
+ * queue first (as the hub publishes them: 500 readings a task), timed until all are rows. Events/s, and the
+ * processor's largest resident memory while it drained (sampled every 100 ms).
+ */
+export async function backlog(
+  db: pg.Pool,
+  redisUrl: string,
+  processorUrl: string,
+  events: BenchEvent[],
+  pid: number | undefined,
+  postgresPid: number | undefined,
+): Promise<{ rate: number; rssMiB: number; cpuMicros: number; postgres: ReturnType<typeof postgresCpuPerEvent> }> {
+  const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
+  const before = await rowCount(db, 'readings');
+  const storedBefore = await storedSoFar([processorUrl]);
+  const tasks = analyzeTasks(events);
+  let rssMiB = 0;
+  const sampler = setInterval(() => {
+    void processMemoryMiB(pid).then((m) => (rssMiB = Math.max(rssMiB, m.rss)));
+  }, 100);
+  try {
+    const cpu0 = await processCpuSeconds(pid);
+    const pgCpu0 = await postgresCpu(db, postgresPid);
+    const t0 = performance.now();
+    for (const part of chunks(tasks, 100)) await redis.lpush(queueKeys('tasks').pending, ...part);
+    await waitForStored([processorUrl], storedBefore + events.length);
+    const rate = events.length / ((performance.now() - t0) / 1000);
+    const perEvent = (seconds: number) => (seconds * 1e6) / events.length;
+    const result = {
+      rate,
+      rssMiB,
+      cpuMicros: perEvent((await processCpuSeconds(pid)) - cpu0),
+      postgres: postgresCpuPerEvent(pgCpu0, await postgresCpu(db, postgresPid), events.length),
+    };
+    await expectRows(db, before + events.length);
+    return result;
+  } finally {
+    clearInterval(sampler);
+    redis.disconnect();
+  }
+}
+
+/** A steady `rate` (events/s) through the hub for `seconds`: latency from event time to the row (stored_at). */
+export async function latencyRun(
+  db: pg.Pool,
+  hubUrl: string,
+  processorUrl: string,
+  o: { rate: number; seconds: number; devices: number },
+): Promise<{ p50Ms: number; p99Ms: number; kept: number; refusedRequests: number }> {
+  let n = 0;
+  const body = () => {
+    const now = new Date().toISOString();
+    return JSON.stringify(
+      Array.from({ length: PER_POST }, () => {
+        const i = n++;
+        return {
+          event_id: randomUUID(),
+          device_id: `lat-${i % o.devices}`,
+          metric: FLEET_METRICS[Math.floor(i / o.devices) % FLEET_METRICS.length],
+          event_time: now,
+          value: 21,
+        };
+      }),
+    );
+  };
+  const before = await rowCount(db, 'readings');
+  const storedBefore = await storedSoFar([processorUrl]);
+  const load = await pacedLoad(`${hubUrl}/v1/telemetry`, body, o.rate / PER_POST, o.seconds, 256);
+  // Only acknowledged requests' readings are owed a row; a refused one (429 under overload) is the client's to retry.
+  const refused = load.non2xx + load.errors;
+  if (refused) progress(`  refused: ${JSON.stringify(load.non2xxByStatus)}, ${load.errors} connection errors`);
+  await waitForStored([processorUrl], storedBefore + n - refused * PER_POST);
+  await expectRows(db, before + n - refused * PER_POST);
+  const { rows } = await db.query<{ p50: number; p99: number }>(
+    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
+       FROM (SELECT extract(epoch FROM stored_at - event_time) * 1000 AS ms FROM readings WHERE device_id LIKE 'lat-%') s`,
+  );
+  return {
+    p50Ms: Math.round(rows[0]!.p50),
+    p99Ms: Math.round(rows[0]!.p99),
+    kept: load.requestsPerSecond * PER_POST,
+    refusedRequests: refused,
+  };
+}

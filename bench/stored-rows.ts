@@ -1,0 +1,33 @@
+import type pg from 'pg';
+import { sleep } from '@telemetryhub/service-kit';
+import { scrapeMetric } from '../scripts/local-pipeline.js';
+import { rowCount } from './e2e-references.js';
+
+/**
+ * Readings the processors have stored so far: the sum of their counters of rows written to `readings`, raised after
+ * each commit. A bench follows our progress through them, not through PostgreSQL: a `count(*)` of `readings` every
+ * 100 ms — millions of rows in later rounds, in parallel scans — cost the server more CPU than some phases' own
+ * writes, and the BullMQ references learn of their progress from their own worker for free.
+ */
+export async function storedSoFar(processorUrls: readonly string[]): Promise<number> {
+  let sum = 0;
+  for (const url of processorUrls) {
+    sum += await scrapeMetric(url, 'telemetryhub_processor_db_rows_written_total', { table: 'readings' });
+  }
+  return sum;
+}
+
+/** Waits until the processors have stored `want` readings in all (by their counters). */
+export async function waitForStored(processorUrls: readonly string[], want: number, timeoutMs = 600_000) {
+  const deadline = Date.now() + timeoutMs;
+  while ((await storedSoFar(processorUrls)) < want) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${want} readings stored after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** After a phase, outside its timing: the rows really are in `readings` (one count). */
+export async function expectRows(db: pg.Pool, want: number): Promise<void> {
+  const have = await rowCount(db, 'readings');
+  if (have < want) throw new Error(`readings: ${have} rows, expected at least ${want}`);
+}
