@@ -3,7 +3,7 @@
  * machines are shared and noisy: absolute numbers move, ratios much less).
  * Usage: npm run bench:hub -- [--events N] [--duration S] [--connections C] [--json]
  *
- * 1. Sensors → Redis, in one process: the simulated driver (1000 devices × 5 metrics) → ring buffer → batcher →
+ * 1. Sensors → Redis (hub-sensors.ts), in one process: the simulated driver (1000 devices × 5 metrics) → ring buffer → batcher →
  *    pipelined LPUSH, until every reading is in Redis. Reference: the same task JSON, already serialised, pushed
  *    again with pipelined LPUSH (the transport's ceiling for those bytes).
  * 2. HTTP ingest: a real hub process (as `npm run hub` runs it) loaded by autocannon with batched POSTs of 100
@@ -19,18 +19,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { pino } from 'pino';
 import { RedisServer, ServerProcess, freePort } from '@telemetryhub/testkit';
-import { createMetricsRegistry, sleep } from '@telemetryhub/service-kit';
-import { TaskTypes } from '@telemetryhub/schemas';
-import { RedisListProducer, createRedis } from '@telemetryhub/queue';
-import { SimulatedDriver } from '../apps/hub/src/drivers/simulated-driver.js';
-import { ReadingBuffer } from '../apps/hub/src/buffer/reading-buffer.js';
-import { TaskPublisher } from '../apps/hub/src/publish/task-publisher.js';
-import { countReadings, createHubMetrics } from '../apps/hub/src/metrics/hub-metrics.js';
+import { sleep } from '@telemetryhub/service-kit';
 import { scrapeMetric, startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { pacedLoad } from './paced-load.js';
+import { sensorsToRedis } from './hub-sensors.js';
 import { median } from './median.js';
 
 const { values } = parseArgs({
@@ -58,80 +52,6 @@ const TARGET_RATE = Number(values.rate);
 const ACCESS_LOG_ROUNDS = Number(values['access-log-rounds']);
 const EVENTS_PER_POST = 100;
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
-
-/** Part 1: every simulated reading through the hub's own buffer and publisher into Redis. */
-async function sensorsToRedis(redisUrl: string) {
-  const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
-  const metrics = createHubMetrics(createMetricsRegistry({ service: 'bench', version: '0', defaultMetrics: false }));
-  const buffer = new ReadingBuffer(200_000, 'drop-oldest', metrics);
-  const publisher = new TaskPublisher({
-    buffer,
-    producer: new RedisListProducer(redis, 'bench-sensors'),
-    metrics,
-    log: pino({ level: 'silent' }),
-    taskType: TaskTypes.ANALYZE,
-    batchMaxReadings: 500,
-    lingerMs: 50,
-  });
-  const metricNames = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
-  const sim = new SimulatedDriver({ devices: 1000, rateHz: 1, metrics: metricNames, site: 's', region: 'r', seed: 1 });
-  try {
-    progress(`simulator alone: ${EVENTS} readings`);
-    let t0 = performance.now();
-    for (let n = 0; n < EVENTS;) n += sim.sampleAll(1, Date.now()).length;
-    const simOnly = EVENTS / ((performance.now() - t0) / 1000);
-
-    progress(`simulator → ring buffer → publisher → Redis: ${EVENTS} readings`);
-    publisher.start();
-    t0 = performance.now();
-    let produced = 0;
-    let nextReport = 0;
-    while (produced < EVENTS) {
-      // The drivers' pace is set by time; here they go as fast as the publisher drains, with no drop.
-      if (buffer.free < 10_000) {
-        await new Promise((r) => setImmediate(r));
-        continue;
-      }
-      const readings = sim.sampleAll(1, Date.now());
-      buffer.add(readings);
-      countReadings(metrics, 'simulated', readings.length);
-      produced += readings.length;
-      if (produced >= nextReport) {
-        progress(`  ${produced} readings taken in`);
-        nextReport += EVENTS / 5;
-      }
-      if (produced % 50_000 === 0) await new Promise((r) => setImmediate(r));
-    }
-    const left = await publisher.stop(120_000);
-    const seconds = (performance.now() - t0) / 1000;
-    const published = (await metrics.publishedReadings.get()).values[0]?.value ?? 0;
-    const dropped = (await metrics.bufferDropped.get()).values.reduce((n, v) => n + v.value, 0);
-    if (left || dropped || published !== produced) {
-      throw new Error(`lost readings: produced ${produced}, published ${published}, dropped ${dropped}, left ${left}`);
-    }
-
-    progress('reference: the same task JSON pushed again, pipelined LPUSH');
-    const raws = await redis.lrange('bench-sensors:pending', 0, -1);
-    await redis.del('bench-sensors:pending');
-    t0 = performance.now();
-    for (let i = raws.length - 1; i >= 0; i -= 16) {
-      const p = redis.pipeline();
-      for (let k = i; k > i - 16 && k >= 0; k--) p.lpush('bench-ref:pending', raws[k]!);
-      await p.exec();
-    }
-    const rawSeconds = (performance.now() - t0) / 1000;
-    return {
-      readings: produced,
-      tasks: raws.length,
-      bytesPerReading: raws.reduce((n, r) => n + r.length, 0) / produced,
-      simulatorOnlyPerSecond: simOnly,
-      oursPerSecond: produced / seconds,
-      rawLpushPerSecond: produced / rawSeconds,
-    };
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /** A batch of events in the original gateway's shape, as a batch POST carries it. */
 function postBody(): string {
@@ -324,7 +244,7 @@ async function main(): Promise<void> {
   progress('starting a throwaway redis-server');
   const server = await RedisServer.start({ extraArgs: ['--maxmemory', '0'] });
   try {
-    const sensors = await sensorsToRedis(server.url);
+    const sensors = await sensorsToRedis(server.url, EVENTS);
     const http = await httpIngest(server.url);
     const result = {
       sensors,
