@@ -2,11 +2,10 @@
  * Our side of the end-to-end bench (bench/e2e.bench.ts), as bench/e2e-references.ts is BullMQ's and the ceilings':
  * events over HTTP through the real hub and processor, the processor alone draining a backlog, and the latency run.
  */
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { sleep } from '@telemetryhub/service-kit';
 import { createRedis, queueKeys } from '@telemetryhub/queue';
-import { FLEET_METRICS, analyzeTasks, chunks, rowCount, type BenchEvent } from './e2e-references.js';
+import { analyzeTasks, chunks, liveBodies, rowCount, type BenchEvent } from './e2e-references.js';
 import { pacedLoad } from './paced-load.js';
 import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { postgresCpu, postgresCpuPerEvent } from './pg-cpu.js';
@@ -96,30 +95,15 @@ export async function latencyRun(
   processorUrl: string,
   o: { rate: number; seconds: number; devices: number },
 ): Promise<{ p50Ms: number; p99Ms: number; kept: number; refusedRequests: number }> {
-  let n = 0;
-  const body = () => {
-    const now = new Date().toISOString();
-    return JSON.stringify(
-      Array.from({ length: PER_POST }, () => {
-        const i = n++;
-        return {
-          event_id: randomUUID(),
-          device_id: `lat-${i % o.devices}`,
-          metric: FLEET_METRICS[Math.floor(i / o.devices) % FLEET_METRICS.length],
-          event_time: now,
-          value: 21,
-        };
-      }),
-    );
-  };
+  const { body, made } = liveBodies('lat', o.devices, PER_POST);
   const before = await rowCount(db, 'readings');
   const storedBefore = await storedSoFar([processorUrl]);
   const load = await pacedLoad(`${hubUrl}/v1/telemetry`, body, o.rate / PER_POST, o.seconds, 256);
   // Only acknowledged requests' readings are owed a row; a refused one (429 under overload) is the client's to retry.
   const refused = load.non2xx + load.errors;
   if (refused) progress(`  refused: ${JSON.stringify(load.non2xxByStatus)}, ${load.errors} connection errors`);
-  await waitForStored([processorUrl], storedBefore + n - refused * PER_POST);
-  await expectRows(db, before + n - refused * PER_POST);
+  await waitForStored([processorUrl], storedBefore + made() - refused * PER_POST);
+  await expectRows(db, before + made() - refused * PER_POST);
   const { rows } = await db.query<{ p50: number; p99: number }>(
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
        FROM (SELECT extract(epoch FROM stored_at - event_time) * 1000 AS ms FROM readings WHERE device_id LIKE 'lat-%') s`,

@@ -47,6 +47,30 @@ export function fleetEvents(n: number, opts: { series: number; prefix: string })
   }));
 }
 
+/**
+ * POST bodies for a paced load: each call `perPost` readings stamped now, cycling over `devices` devices (named
+ * `<prefix>-<i>`) × the fleet's metrics; `made()` counts the readings the bodies held so far.
+ */
+export function liveBodies(prefix: string, devices: number, perPost: number) {
+  let n = 0;
+  const body = () => {
+    const now = new Date().toISOString();
+    return JSON.stringify(
+      Array.from({ length: perPost }, () => {
+        const i = n++;
+        return {
+          event_id: randomUUID(),
+          device_id: `${prefix}-${i % devices}`,
+          metric: FLEET_METRICS[Math.floor(i / devices) % FLEET_METRICS.length],
+          event_time: now,
+          value: 21,
+        };
+      }),
+    );
+  };
+  return { body, made: () => n };
+}
+
 export const chunks = <T>(xs: readonly T[], size: number): T[][] =>
   Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
 

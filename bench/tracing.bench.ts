@@ -10,10 +10,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { OtlpReceiver, PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
-import { sleep } from '@telemetryhub/service-kit';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
 import { pacedLoad } from './paced-load.js';
+import { liveBodies, rowCount } from './e2e-references.js';
+import { expectRows, storedSoFar, waitForStored } from './stored-rows.js';
 import { machine, processCpuSeconds } from './process-stats.js';
 
 const { values } = parseArgs({
@@ -37,7 +38,6 @@ const DURATION = Number(values.duration ?? (values.quick ? 8 : 20));
 const ROUNDS = Number(values.rounds ?? (values.quick ? 1 : 3));
 const PER_POST = 100;
 const DEVICES = 1000;
-const METRICS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 type Mode = 'off' | 'on' | 'sampled';
@@ -49,11 +49,6 @@ interface Run {
   p50Ms: number;
   p99Ms: number;
   spans: number;
-}
-
-async function rowCount(db: pg.Pool): Promise<number> {
-  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM readings');
-  return Number(rows[0]!.n);
 }
 
 /** One mode: a fresh hub and processor, a steady load, CPU per event of each, latency from event time to row. */
@@ -78,29 +73,17 @@ async function measure(mode: Mode, redisUrl: string, postgres: PostgresServer, d
     const [processor, hub] = procs as [ServerProcess, ServerProcess];
     await waitReady(`http://127.0.0.1:${processorPort}`, processor, 'task-processor', 120_000);
     await waitReady(`http://127.0.0.1:${hubPort}`, hub, 'hub', 60_000);
-    let n = 0;
     const prefix = randomUUID().slice(0, 8);
-    const body = () => {
-      const now = new Date().toISOString();
-      return JSON.stringify(
-        Array.from({ length: PER_POST }, () => {
-          const i = n++;
-          return {
-            event_id: randomUUID(),
-            device_id: `${prefix}-${i % DEVICES}`,
-            metric: METRICS[Math.floor(i / DEVICES) % METRICS.length],
-            event_time: now,
-            value: 21,
-          };
-        }),
-      );
-    };
-    const before = await rowCount(db);
+    const { body, made } = liveBodies(prefix, DEVICES, PER_POST);
+    const processorUrl = `http://127.0.0.1:${processorPort}`;
+    const before = await rowCount(db, 'readings');
+    const storedBefore = await storedSoFar([processorUrl]);
     const spansBefore = receiver.spans.length;
     const [hubCpu0, processorCpu0] = [await processCpuSeconds(hub.pid), await processCpuSeconds(processor.pid)];
     const load = await pacedLoad(`http://127.0.0.1:${hubPort}/v1/telemetry`, body, RATE / PER_POST, DURATION, 64);
-    const owed = n - (load.non2xx + load.errors) * PER_POST;
-    while ((await rowCount(db)) < before + owed) await sleep(100);
+    const owed = made() - (load.non2xx + load.errors) * PER_POST;
+    await waitForStored([processorUrl], storedBefore + owed);
+    await expectRows(db, before + owed);
     const perEvent = (s: number) => (s * 1e6) / owed;
     const hubCpuMicros = perEvent((await processCpuSeconds(hub.pid)) - hubCpu0);
     const processorCpuMicros = perEvent((await processCpuSeconds(processor.pid)) - processorCpu0);
