@@ -36,44 +36,48 @@ function walk(dir: string, out: string[]): void {
 }
 
 /**
- * The heaviest files — chaos runs, each a whole stack of several servers and both apps under faults — spread out
- * over the run, so that on a two-core machine two of them never run at once (together they slowed a Sentinel's
- * failover past the test's wait).
+ * The heaviest files — chaos runs, each a whole stack of several servers and both apps under faults — run after the
+ * rest, one at a time, with the machine to themselves: beside another of them on two cores a Sentinel's timer runs
+ * late, it enters TILT mode (no action for 30 s) and a failover overruns the test's wait. Spacing them out in the
+ * list is not enough: the files between them may all be quick.
  */
 const HEAVY = /[/\\]tests[/\\]e2e[/\\]chaos[^/\\]*\.test\.ts$/;
-function spreadHeavy(sorted: string[]): string[] {
-  const heavy = sorted.filter((f) => HEAVY.test(f));
-  const light = sorted.filter((f) => !HEAVY.test(f));
-  const out = [...light];
-  heavy.forEach((f, i) => out.splice(Math.round(((i + 1) * light.length) / (heavy.length + 1)) + i, 0, f));
-  return out;
-}
 
 const files: string[] = [];
 for (const r of roots) walk(r, files);
-const selected = spreadHeavy(
-  files.filter((f) => (unitOnly ? !f.endsWith('.int.test.ts') : intOnly ? f.endsWith('.int.test.ts') : true)).sort(),
-);
+const selected = files
+  .filter((f) => (unitOnly ? !f.endsWith('.int.test.ts') : intOnly ? f.endsWith('.int.test.ts') : true))
+  .sort();
 if (selected.length === 0) {
   console.error('run-tests: no test files found');
   process.exit(1);
 }
-console.log(`run-tests: ${selected.length} files`);
-for (const f of selected) console.log(`  ${relative(root, f)}`);
+const light = selected.filter((f) => !HEAVY.test(f));
+const heavy = selected.filter((f) => HEAVY.test(f));
+console.log(`run-tests: ${selected.length} files (${heavy.length} of them after the rest, one at a time)`);
+for (const f of [...light, ...heavy]) console.log(`  ${relative(root, f)}`);
 
-const child = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    `--test-concurrency=${Math.max(1, availableParallelism())}`,
-    '--test-timeout=180000',
-    ...selected,
-  ],
-  { cwd: root, stdio: 'inherit' },
-);
-const forward = (sig: NodeJS.Signals) => child.kill(sig);
+let current: ReturnType<typeof spawn> | undefined;
+let stopping = false;
+const forward = (sig: NodeJS.Signals) => {
+  stopping = true;
+  current?.kill(sig);
+};
 process.on('SIGINT', forward);
 process.on('SIGTERM', forward);
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+
+/** One `node --test` over `batch` with `concurrency` files at a time; resolves to its exit code. */
+function runBatch(batch: string[], concurrency: number): Promise<number> {
+  if (batch.length === 0 || stopping) return Promise.resolve(stopping ? 1 : 0);
+  return new Promise((done) => {
+    current = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=180000', ...batch],
+      { cwd: root, stdio: 'inherit' },
+    );
+    current.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0)));
+  });
+}
+
+const codes = [await runBatch(light, Math.max(1, availableParallelism())), await runBatch(heavy, 1)];
+process.exit(codes.find((c) => c !== 0) ?? 0);
