@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { testReading } from '../app.test-support.js';
-import { DEFAULT_RULES, alertKey, evaluateRules } from './alert-rules.js';
+import {
+  DEFAULT_RULES,
+  alertKey,
+  evaluateRules,
+  inEventTimeOrder,
+  type AlertAction,
+  type ThresholdRule,
+} from './alert-rules.js';
 
 const reading = (metric: string, value: number, second: number, device = 'd1') =>
   testReading({
@@ -91,5 +99,72 @@ test("a device's own rule replaces the rule of every device of the same metric a
       ['resolve', 'oven-1', 'max', 250, -30],
       ['fire', 'oven-1', 'min', -20, -30],
     ],
+  );
+});
+
+/** The rules' meaning written plainly: every reading in event-time order, every rule that judges it. */
+function walkEveryReading(
+  readings: ReturnType<typeof reading>[],
+  rules: readonly ThresholdRule[],
+  firing: ReadonlySet<string>,
+): AlertAction[] {
+  const state = new Set(firing);
+  const actions: AlertAction[] = [];
+  for (const r of inEventTimeOrder(readings)) {
+    const own = rules.filter((x) => x.device === r.device_id && x.metric === r.metric);
+    const shared = rules.filter(
+      (x) => x.device === undefined && x.metric === r.metric && !own.some((o) => o.kind === x.kind),
+    );
+    for (const rule of [...own, ...shared]) {
+      const key = alertKey(r.device_id, rule.metric, rule.kind);
+      const breach = rule.kind === 'max' ? r.value > rule.threshold : r.value < rule.threshold;
+      const back =
+        rule.kind === 'max' ? r.value <= rule.threshold - rule.hysteresis : r.value >= rule.threshold + rule.hysteresis;
+      if (!state.has(key) && breach) {
+        state.add(key);
+        actions.push({ type: 'fire', rule, reading: r });
+      } else if (state.has(key) && back) {
+        state.delete(key);
+        actions.push({ type: 'resolve', rule, reading: r });
+      }
+    }
+  }
+  return actions;
+}
+
+test('the same actions as walking every reading through every rule, for any batch, rules and firing streams (property)', () => {
+  const devices = ['d1', 'd2', 'oven-1'];
+  const metrics = ['temperature', 'humidity', 'voltage', 'pressure'];
+  const arbReading = fc
+    .record({
+      device: fc.constantFrom(...devices),
+      metric: fc.constantFrom(...metrics),
+      value: fc.integer({ min: -40, max: 120 }),
+      second: fc.integer({ min: 0, max: 59 }),
+    })
+    .map((r) => reading(r.metric, r.value, r.second, r.device));
+  const arbOwnRule = fc.record({
+    metric: fc.constantFrom(...metrics),
+    kind: fc.constantFrom('max' as const, 'min' as const),
+    threshold: fc.integer({ min: -10, max: 100 }),
+    hysteresis: fc.integer({ min: 0, max: 5 }),
+    device: fc.constantFrom(...devices),
+  });
+  const arbFiring = fc.array(
+    fc.tuple(fc.constantFrom(...devices), fc.constantFrom(...metrics), fc.constantFrom('max', 'min', 'outlier')),
+    { maxLength: 4 },
+  );
+  fc.assert(
+    fc.property(
+      fc.array(arbReading, { maxLength: 60 }),
+      fc.array(arbOwnRule, { maxLength: 3 }),
+      arbFiring,
+      (rs, own, f) => {
+        const rules = [...DEFAULT_RULES, ...own];
+        const firing = new Set(f.map(([d, m, k]) => alertKey(d, m, k)));
+        assert.deepEqual(evaluateRules(rs, rules, firing), walkEveryReading(rs, rules, firing));
+      },
+    ),
+    { numRuns: 500 },
   );
 });

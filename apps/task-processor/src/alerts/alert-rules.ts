@@ -56,16 +56,38 @@ function recovered(rule: ThresholdRule, value: number): boolean {
  * Runs the rules over readings in event-time order, starting from the alert streams already firing, and returns
  * the state changes: one `fire` when a stream starts breaching (no repeat while it keeps breaching), one
  * `resolve` when it has recovered past the hysteresis band. Pure: the caller loads and stores the state.
+ *
+ * Only a (device, metric) with a reading past a threshold in this batch, or with an alert already firing, can
+ * change: a first pass finds those with a numeric compare per reading and rule, and only their readings are
+ * sorted and walked with a stream key each. The result is the same as walking every reading (readings of other
+ * series produce no action, and a stable sort keeps the chosen readings in the same relative order); a batch with
+ * nothing near a threshold — nearly every batch — costs no sort and no key string.
  */
 export function evaluateRules(
   readings: readonly Reading[],
   rules: readonly ThresholdRule[],
   firing: ReadonlySet<string>,
 ): AlertAction[] {
+  const rulesFor = ruleIndex(rules);
+  const candidates = new NestedSet();
+  for (const key of firing) {
+    const [device, metric] = key.split('\u0000');
+    candidates.add(device!, metric!);
+  }
+  for (const r of readings) {
+    if (candidates.has(r.device_id, r.metric)) continue;
+    for (const rule of rulesFor(r.device_id, r.metric)) {
+      if (breaches(rule, r.value)) {
+        candidates.add(r.device_id, r.metric);
+        break;
+      }
+    }
+  }
+  if (candidates.size === 0) return [];
   const state = new Set(firing);
   const actions: AlertAction[] = [];
-  const rulesFor = ruleIndex(rules);
-  for (const reading of inEventTimeOrder(readings)) {
+  const chosen = readings.filter((r) => candidates.has(r.device_id, r.metric));
+  for (const reading of inEventTimeOrder(chosen)) {
     for (const rule of rulesFor(reading.device_id, reading.metric)) {
       const key = alertKey(reading.device_id, rule.metric, rule.kind);
       if (!state.has(key) && breaches(rule, reading.value)) {
@@ -80,27 +102,54 @@ export function evaluateRules(
   return actions;
 }
 
+/** A set of (device, metric) pairs in nested maps: a lookup by a reading's own two strings, no key built. */
+class NestedSet {
+  private readonly byDevice = new Map<string, Set<string>>();
+  size = 0;
+  add(device: string, metric: string): void {
+    let metrics = this.byDevice.get(device);
+    if (!metrics) this.byDevice.set(device, (metrics = new Set()));
+    if (!metrics.has(metric)) {
+      metrics.add(metric);
+      this.size++;
+    }
+  }
+  has(device: string, metric: string): boolean {
+    return this.byDevice.get(device)?.has(metric) ?? false;
+  }
+}
+
 /**
  * The rules that judge a device's metric: the device's own rules, and for each kind (max, min) it has none of,
- * the rule of every device. Looked up per reading, so kept in maps (and the merge per device and metric cached).
+ * the rule of every device. Looked up per reading, so kept in maps by device then metric (no key string per
+ * lookup), and the merge per device and metric cached.
  */
 function ruleIndex(rules: readonly ThresholdRule[]): (device: string, metric: string) => readonly ThresholdRule[] {
   const everyDevice = new Map<string, ThresholdRule[]>();
-  const ownRules = new Map<string, ThresholdRule[]>();
+  const ownRules = new Map<string, Map<string, ThresholdRule[]>>();
   for (const r of rules) {
-    const [map, key] = r.device === undefined ? [everyDevice, r.metric] : [ownRules, alertKey(r.device, r.metric, '')];
-    map.set(key, [...(map.get(key) ?? []), r]);
+    if (r.device === undefined) {
+      everyDevice.set(r.metric, [...(everyDevice.get(r.metric) ?? []), r]);
+      continue;
+    }
+    let byMetric = ownRules.get(r.device);
+    if (!byMetric) ownRules.set(r.device, (byMetric = new Map()));
+    byMetric.set(r.metric, [...(byMetric.get(r.metric) ?? []), r]);
   }
-  if (ownRules.size === 0) return (_device, metric) => everyDevice.get(metric) ?? [];
-  const merged = new Map<string, readonly ThresholdRule[]>();
+  const none: readonly ThresholdRule[] = [];
+  if (ownRules.size === 0) return (_device, metric) => everyDevice.get(metric) ?? none;
+  const merged = new Map<string, Map<string, readonly ThresholdRule[]>>();
   return (device, metric) => {
-    const key = alertKey(device, metric, '');
-    let found = merged.get(key);
+    const byMetric = ownRules.get(device);
+    if (!byMetric) return everyDevice.get(metric) ?? none;
+    let cache = merged.get(device);
+    if (!cache) merged.set(device, (cache = new Map()));
+    let found = cache.get(metric);
     if (!found) {
-      const own = ownRules.get(key) ?? [];
+      const own = byMetric.get(metric) ?? [];
       const shared = (everyDevice.get(metric) ?? []).filter((r) => !own.some((o) => o.kind === r.kind));
       found = [...own, ...shared];
-      merged.set(key, found);
+      cache.set(metric, found);
     }
     return found;
   };

@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
 import { tracer } from '@telemetryhub/service-kit';
 import type { Logger } from 'pino';
 import { TaskTypes, type Reading } from '@telemetryhub/schemas';
-import { insertReadings } from '../store/raw.repo.js';
+import { AddedEventIds, insertReadings } from '../store/raw.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from '../alerts/alert-rules.js';
@@ -96,7 +96,7 @@ export function createTelemetryHandler(deps: {
       );
       const statisticsMs = withStatistics.map((t) => Date.parse(t.header.created_at));
       await ensurePartitions(itemsMs, anyRollup, statisticsMs);
-      let added = new Set<string>();
+      let added = AddedEventIds.only(new Set());
       let fresh: Reading[] = [];
       let freshMs: number[] = [];
       let statisticsRows = 0;
@@ -206,11 +206,12 @@ function splitByHorizon(
 function uniqueAdded(
   items: readonly StoredReadingInput[],
   itemsMs: readonly number[],
-  added: ReadonlySet<string>,
+  added: AddedEventIds,
 ): { fresh: Reading[]; freshMs: number[] } {
+  // Every item added means every event_id was distinct: nothing to look up (the common case, a clean batch).
+  if (added.all) return { fresh: items.map((i) => i.reading), freshMs: itemsMs.slice() };
   const fresh: Reading[] = [];
   const freshMs: number[] = [];
-  // Every item added means every event_id was distinct: nothing to look up (the common case, a clean batch).
   const all = added.size === items.length;
   const seen = new Set<string>();
   for (let i = 0; i < items.length; i++) {

@@ -14,6 +14,44 @@ export interface StoredReadingInput {
   taskId: string;
 }
 
+/**
+ * The event ids an insert added. On the COPY path that is every id of its input, kept as the input itself: a Set
+ * of them (50,000 ids a fetch) cost a hash of every UUID only to be told its size equals the input's.
+ */
+export class AddedEventIds implements Iterable<string> {
+  private constructor(
+    private readonly input: readonly StoredReadingInput[],
+    private readonly ids: ReadonlySet<string> | undefined,
+  ) {}
+
+  static everyOf(input: readonly StoredReadingInput[]): AddedEventIds {
+    return new AddedEventIds(input, undefined);
+  }
+
+  static only(ids: ReadonlySet<string>): AddedEventIds {
+    return new AddedEventIds([], ids);
+  }
+
+  /** Every reading of the input was added (each event id once). */
+  get all(): boolean {
+    return this.ids === undefined;
+  }
+
+  get size(): number {
+    return this.ids ? this.ids.size : this.input.length;
+  }
+
+  /** Whether the insert added `eventId`, an id of its input. */
+  has(eventId: string): boolean {
+    return this.ids ? this.ids.has(eventId) : true;
+  }
+
+  *[Symbol.iterator](): Iterator<string> {
+    if (this.ids) yield* this.ids;
+    else for (const i of this.input) yield i.reading.event_id;
+  }
+}
+
 export interface InsertReadingsOptions {
   /** Called when the COPY fast path met a row already stored and the batch went the ON CONFLICT way. */
   onCopyConflict?: () => void;
@@ -21,7 +59,7 @@ export interface InsertReadingsOptions {
 
 /**
  * Inserts readings and skips those already stored (same event_id and event time). Returns the event_ids this
- * call really added, so later steps (rollups, alerts) fold in each event exactly once. Runs inside the caller's
+ * call really added (AddedEventIds), so later steps (rollups, alerts) fold in each event exactly once. Runs inside the caller's
  * transaction (it sets a savepoint).
  *
  * Fast path: COPY straight into `readings` — PostgreSQL's bulk path (rows buffered and written many at a time),
@@ -37,15 +75,15 @@ export async function insertReadings(
   db: pg.PoolClient,
   items: readonly StoredReadingInput[],
   opts: InsertReadingsOptions = {},
-): Promise<Set<string>> {
-  if (items.length === 0) return new Set();
+): Promise<AddedEventIds> {
+  if (items.length === 0) return AddedEventIds.everyOf(items);
   const sorted = inEventIdOrder(items, (i) => i.reading.event_id);
   if (!repeatsEventId(sorted)) {
     await db.query('SAVEPOINT insert_readings_copy');
     try {
       await copyReadings(db, sorted);
       await db.query('RELEASE SAVEPOINT insert_readings_copy');
-      return new Set(sorted.map((i) => i.reading.event_id));
+      return AddedEventIds.everyOf(sorted);
     } catch (err) {
       if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
       await db.query('ROLLBACK TO SAVEPOINT insert_readings_copy');
@@ -92,7 +130,7 @@ function readingCopyRow({ reading: r, taskId }: StoredReadingInput): string {
 }
 
 /** One `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING`: one round trip, one plan. */
-async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingInput[]): Promise<Set<string>> {
+async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingInput[]): Promise<AddedEventIds> {
   const cols = {
     event_id: [] as string[],
     device_id: [] as string[],
@@ -142,7 +180,7 @@ async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingI
       textArrayLiteral(cols.task_id),
     ],
   );
-  return new Set(rows.map((r) => r.event_id));
+  return AddedEventIds.only(new Set(rows.map((r) => r.event_id)));
 }
 
 export interface LatestReading {
