@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import express from 'express';
 import { createLogger } from '../log/logger.js';
 import { accessLog, type AccessLogMode } from './access-log.js';
+import { problemMiddleware } from './problem.js';
 
 /** An app with the access log over a logger that collects its JSON lines; `use` gets its base URL. */
 async function withApp(
@@ -29,6 +30,10 @@ async function withApp(
   });
   app.get('/v1/missing', (_req, res) => void res.status(404).json({ title: 'not found' }));
   app.get('/v1/broken', (_req, res) => void res.status(503).json({ title: 'unavailable' }));
+  app.get('/v1/throws', () => {
+    throw new Error('a bug');
+  });
+  app.use(problemMiddleware(log));
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   try {
@@ -96,5 +101,21 @@ test('`off` logs nothing but still gives every response its request id', async (
     assert.equal(res.headers.get('x-request-id'), 'r-1');
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(lines, []);
+  });
+});
+
+test('a request that fails logs its error with the same request id as its access line, and no query', async () => {
+  await withApp({ mode: 'errors', sampleRate: 0 }, async (base, lines) => {
+    const res = await fetch(`${base}/v1/throws?token=secret`, { headers: { 'x-request-id': 'req-500' } });
+    assert.equal(res.status, 500);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(
+      lines.map((l) => [l.msg, l.reqId]),
+      [
+        ['request failed', 'req-500'],
+        ['GET /v1/throws 500', 'req-500'],
+      ],
+    );
+    assert.doesNotMatch(JSON.stringify(lines), /secret/);
   });
 });

@@ -109,12 +109,18 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
         problemFor(ErrorCodes.INTERNAL, 'unexpected error; see the server log');
     }
     if (problem.status >= 500) {
-      log.error({ err, method: req.method, url: req.originalUrl }, 'request failed');
+      log.error({ err, reqId: requestId(req), method: req.method, path: req.path }, 'request failed');
     } else if (!(err instanceof AppError)) {
       const now = Date.now();
       if (now - lastClientLog >= CLIENT_ERROR_LOG_INTERVAL_MS) {
         log.info(
-          { status: problem.status, reason: problem.detail, method: req.method, suppressed: unlogged },
+          {
+            reqId: requestId(req),
+            status: problem.status,
+            reason: problem.detail,
+            method: req.method,
+            suppressed: unlogged,
+          },
           'client error',
         );
         lastClientLog = now;
@@ -131,4 +137,10 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
 /** 404 for every unmatched route, as problem+json. */
 export function notFoundHandler(): RequestHandler {
   return (req, res) => sendProblem(res, problemFor(ErrorCodes.NOT_FOUND, `no route for ${req.method} ${req.path}`));
+}
+
+/** The id the access log gave the request (absent without it), so that its error lines can be found beside it. */
+function requestId(req: object): string | undefined {
+  const id = (req as { id?: unknown }).id;
+  return typeof id === 'string' ? id : undefined;
 }
