@@ -25,7 +25,11 @@ interface Bucket extends Moments {
   bucketMs: number;
 }
 
-/** Buckets by device, then metric, then bucket start (ms): looked up per reading without building a key string. */
+/**
+ * Buckets by device, then metric, then bucket number (bucket start ÷ size): looked up per reading without building
+ * a key string. The number, not the start in ms: a minute's number (below 2³⁰ until 2199) is a small integer V8
+ * keeps unboxed, where a start in ms (about 1.8·10¹²) is a heap number allocated and hashed on every lookup.
+ */
 type Buckets = Map<string, Map<string, Map<number, Bucket>>>;
 
 /**
@@ -39,6 +43,11 @@ export function rollupPartials(
 ): Record<Granularity, Partial[]> {
   const minutes = bucketize(readings, eventMs, BUCKET_MS['1m']);
   return { '1m': partials(minutes), '1h': partials(coarsen(minutes, BUCKET_MS['1h'])) };
+}
+
+/** A bucket with its own copy of `m` (one object shape for every bucket: no spread). */
+function bucketOf(device: string, metric: string, bucketMs: number, m: Moments): Bucket {
+  return { device, metric, bucketMs, count: m.count, sum: m.sum, min: m.min, max: m.max, mean: m.mean, m2: m.m2 };
 }
 
 /** The buckets of one device and metric in `out`, by bucket start (made empty on first use). */
@@ -55,11 +64,11 @@ function bucketize(readings: readonly Reading[], eventMs: readonly number[], siz
   const out: Buckets = new Map();
   for (let i = 0; i < readings.length; i++) {
     const r = readings[i]!;
-    const bucketMs = Math.floor(eventMs[i]! / size) * size;
+    const n = Math.floor(eventMs[i]! / size);
     const series = seriesBuckets(out, r.device_id, r.metric);
-    const b = series.get(bucketMs);
+    const b = series.get(n);
     if (b) addValue(b, r.value);
-    else series.set(bucketMs, { device: r.device_id, metric: r.metric, bucketMs, ...momentsOf(r.value) });
+    else series.set(n, bucketOf(r.device_id, r.metric, n * size, momentsOf(r.value)));
   }
   return out;
 }
@@ -73,11 +82,11 @@ function coarsen(fine: Buckets, size: number): Buckets {
   for (const byMetric of fine.values()) {
     for (const byStart of byMetric.values()) {
       for (const b of byStart.values()) {
-        const bucketMs = Math.floor(b.bucketMs / size) * size;
+        const n = Math.floor(b.bucketMs / size);
         const series = seriesBuckets(out, b.device, b.metric);
-        const p = series.get(bucketMs);
+        const p = series.get(n);
         if (p) mergeMoments(p, b);
-        else series.set(bucketMs, { ...b, bucketMs });
+        else series.set(n, bucketOf(b.device, b.metric, n * size, b));
       }
     }
   }
@@ -94,12 +103,12 @@ function partials(buckets: Buckets): Partial[] {
     const byMetric = buckets.get(device)!;
     for (const metric of [...byMetric.keys()].sort(byCodeUnits)) {
       const byStart = byMetric.get(metric)!;
-      for (const start of [...byStart.keys()].sort((a, b) => a - b)) {
-        const b = byStart.get(start)!;
+      for (const n of [...byStart.keys()].sort((a, b) => a - b)) {
+        const b = byStart.get(n)!;
         rows.push({
           device,
           metric,
-          bucket: new Date(start).toISOString(),
+          bucket: new Date(b.bucketMs).toISOString(),
           count: b.count,
           sum: b.sum,
           min: b.min,
