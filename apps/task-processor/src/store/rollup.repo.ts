@@ -22,15 +22,21 @@ export interface Partial {
 interface Bucket extends Moments {
   device: string;
   metric: string;
+  /** The bucket's number: its start ÷ its size. */
+  n: number;
   bucketMs: number;
 }
 
 /**
- * Buckets by device, then metric, then bucket number (bucket start ÷ size): looked up per reading without building
- * a key string. The number, not the start in ms: a minute's number (below 2³⁰ until 2199) is a small integer V8
- * keeps unboxed, where a start in ms (about 1.8·10¹²) is a heap number allocated and hashed on every lookup.
+ * A series' buckets: the bucket itself while the batch gave it only one (nearly always: a series' readings of one
+ * batch mostly fall in one minute and one hour), else its buckets by number. With a large fleet a batch holds a
+ * bucket or two for each of tens of thousands of series, and a Map for each was most of the fold's garbage.
+ * Keyed by number, not start in ms: a minute's number (below 2³⁰ until 2199) is a small integer V8 keeps unboxed,
+ * where a start in ms (about 1.8·10¹²) is a heap number allocated and hashed on every lookup.
  */
-type Buckets = Map<string, Map<string, Map<number, Bucket>>>;
+type SeriesBuckets = Bucket | Map<number, Bucket>;
+/** Buckets by device, then metric: looked up per reading without building a key string. */
+type Buckets = Map<string, Map<string, SeriesBuckets>>;
 
 /**
  * Pre-aggregates readings per (device, metric, bucket) in memory, one upsert row per bucket, not per reading:
@@ -46,17 +52,44 @@ export function rollupPartials(
 }
 
 /** A bucket with its own copy of `m` (one object shape for every bucket: no spread). */
-function bucketOf(device: string, metric: string, bucketMs: number, m: Moments): Bucket {
-  return { device, metric, bucketMs, count: m.count, sum: m.sum, min: m.min, max: m.max, mean: m.mean, m2: m.m2 };
+function bucketOf(device: string, metric: string, n: number, size: number, m: Moments): Bucket {
+  return {
+    device,
+    metric,
+    n,
+    bucketMs: n * size,
+    count: m.count,
+    sum: m.sum,
+    min: m.min,
+    max: m.max,
+    mean: m.mean,
+    m2: m.m2,
+  };
 }
 
-/** The buckets of one device and metric in `out`, by bucket start (made empty on first use). */
-function seriesBuckets(out: Buckets, device: string, metric: string): Map<number, Bucket> {
-  let byMetric = out.get(device);
-  if (!byMetric) out.set(device, (byMetric = new Map()));
-  let byStart = byMetric.get(metric);
-  if (!byStart) byMetric.set(metric, (byStart = new Map()));
-  return byStart;
+/** Bucket number `n` of (device, metric) in `out`, if there is one. */
+function bucketIn(out: Buckets, device: string, metric: string, n: number): Bucket | undefined {
+  const series = out.get(device)?.get(metric);
+  if (series === undefined) return undefined;
+  if (series instanceof Map) return series.get(n);
+  return series.n === n ? series : undefined;
+}
+
+/** Adds `b`, a bucket `out` does not have yet, to its series. */
+function addBucket(out: Buckets, b: Bucket): void {
+  let byMetric = out.get(b.device);
+  if (!byMetric) out.set(b.device, (byMetric = new Map()));
+  const series = byMetric.get(b.metric);
+  if (series === undefined) byMetric.set(b.metric, b);
+  else if (series instanceof Map) series.set(b.n, b);
+  else
+    byMetric.set(
+      b.metric,
+      new Map([
+        [series.n, series],
+        [b.n, b],
+      ]),
+    );
 }
 
 /** Readings into buckets of `size` ms: the moments of each (device, metric, bucket). */
@@ -65,12 +98,16 @@ function bucketize(readings: readonly Reading[], eventMs: readonly number[], siz
   for (let i = 0; i < readings.length; i++) {
     const r = readings[i]!;
     const n = Math.floor(eventMs[i]! / size);
-    const series = seriesBuckets(out, r.device_id, r.metric);
-    const b = series.get(n);
+    const b = bucketIn(out, r.device_id, r.metric, n);
     if (b) addValue(b, r.value);
-    else series.set(n, bucketOf(r.device_id, r.metric, n * size, momentsOf(r.value)));
+    else addBucket(out, bucketOf(r.device_id, r.metric, n, size, momentsOf(r.value)));
   }
   return out;
+}
+
+/** A series' buckets in bucket order. */
+function inOrder(series: SeriesBuckets): Bucket[] {
+  return series instanceof Map ? [...series.values()].sort((a, b) => a.n - b.n) : [series];
 }
 
 /**
@@ -80,13 +117,12 @@ function bucketize(readings: readonly Reading[], eventMs: readonly number[], siz
 function coarsen(fine: Buckets, size: number): Buckets {
   const out: Buckets = new Map();
   for (const byMetric of fine.values()) {
-    for (const byStart of byMetric.values()) {
-      for (const b of byStart.values()) {
+    for (const series of byMetric.values()) {
+      for (const b of inOrder(series)) {
         const n = Math.floor(b.bucketMs / size);
-        const series = seriesBuckets(out, b.device, b.metric);
-        const p = series.get(n);
+        const p = bucketIn(out, b.device, b.metric, n);
         if (p) mergeMoments(p, b);
-        else series.set(n, bucketOf(b.device, b.metric, n * size, b));
+        else addBucket(out, bucketOf(b.device, b.metric, n, size, b));
       }
     }
   }
@@ -95,26 +131,18 @@ function coarsen(fine: Buckets, size: number): Buckets {
 
 /**
  * Buckets as upsert rows, sorted by (device, metric, bucket), so that concurrent folds lock buckets in the same
- * order. A bucket's time is formatted once per bucket, not once per reading.
+ * order. A bucket start is formatted once per distinct start (a batch's buckets share a few), not once per bucket.
  */
 function partials(buckets: Buckets): Partial[] {
   const rows: Partial[] = [];
+  const isoOf = new Map<number, string>();
   for (const device of [...buckets.keys()].sort(byCodeUnits)) {
     const byMetric = buckets.get(device)!;
     for (const metric of [...byMetric.keys()].sort(byCodeUnits)) {
-      const byStart = byMetric.get(metric)!;
-      for (const n of [...byStart.keys()].sort((a, b) => a - b)) {
-        const b = byStart.get(n)!;
-        rows.push({
-          device,
-          metric,
-          bucket: new Date(b.bucketMs).toISOString(),
-          count: b.count,
-          sum: b.sum,
-          min: b.min,
-          max: b.max,
-          m2: b.m2,
-        });
+      for (const b of inOrder(byMetric.get(metric)!)) {
+        let bucket = isoOf.get(b.n);
+        if (bucket === undefined) isoOf.set(b.n, (bucket = new Date(b.bucketMs).toISOString()));
+        rows.push({ device, metric, bucket, count: b.count, sum: b.sum, min: b.min, max: b.max, m2: b.m2 });
       }
     }
   }
