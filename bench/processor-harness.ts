@@ -65,6 +65,8 @@ export async function createBenchProcessor(
     threads: number;
     /** Tasks per fetch (FETCH_BATCH_SIZE). */
     fetch: number;
+    /** FOLD_INTERVAL_MS and FOLD_MAX_READINGS (absent: their defaults). */
+    fold?: { intervalMs?: number; maxReadings?: number };
     log: Logger;
     wrap?: (handler: TaskHandler) => TaskHandler;
   },
@@ -79,6 +81,8 @@ export async function createBenchProcessor(
       FETCH_BATCH_SIZE: String(opts.fetch),
       FETCH_BLOCK_MS: '100',
       MIGRATE_ON_START: 'false',
+      ...(opts.fold?.intervalMs ? { FOLD_INTERVAL_MS: String(opts.fold.intervalMs) } : {}),
+      ...(opts.fold?.maxReadings ? { FOLD_MAX_READINGS: String(opts.fold.maxReadings) } : {}),
     },
   });
   const registry = createMetricsRegistry({

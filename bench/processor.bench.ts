@@ -30,6 +30,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: String(defaultDecodeThreads()) },
     fetch: { type: 'string', default: '100' }, // FETCH_BATCH_SIZE's default
+    'fold-interval': { type: 'string' },
+    'fold-max-readings': { type: 'string' },
     type: { type: 'string', default: 'telemetry.analyze' },
     'fast-postgres': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -37,7 +39,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fast-postgres (fsync, synchronous commit and full-page writes off, as the tests run it; default: durable, as users run it)] [--json]',
+    'npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fold-interval MS (as FOLD_INTERVAL_MS)] [--fold-max-readings N (as FOLD_MAX_READINGS)] [--fast-postgres (fsync, synchronous commit and full-page writes off, as the tests run it; default: durable, as users run it)] [--json]',
   );
   process.exit(0);
 }
@@ -48,6 +50,14 @@ const LOOPS = Number(values.loops);
 const ROUNDS = Number(values.rounds);
 const THREADS = Number(values.threads);
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+function positive(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`${flag}: a positive whole number, got ${text}`);
+    process.exit(2);
+  }
+  return n;
+}
 // 'error': the pool's idle clients are cut off when the throwaway server stops, which is expected here.
 const log = pino({ level: 'error' });
 
@@ -132,6 +142,12 @@ async function main(): Promise<void> {
       loops: LOOPS,
       threads: THREADS,
       fetch: Number(values.fetch),
+      fold: {
+        ...(values['fold-interval'] ? { intervalMs: positive(values['fold-interval'], '--fold-interval') } : {}),
+        ...(values['fold-max-readings']
+          ? { maxReadings: positive(values['fold-max-readings'], '--fold-max-readings') }
+          : {}),
+      },
       log,
     });
     const producer = new RedisListProducer(redis, 'bench');
@@ -209,7 +225,7 @@ async function main(): Promise<void> {
     else {
       const k = (x: number) => `${Math.round(x / 1000)}k`;
       console.log(
-        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (${values.type}), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s), ${ROUNDS} paired rounds, PostgreSQL ${values['fast-postgres'] ? 'with fsync, synchronous commit and full-page writes off' : 'durable (its defaults)'}\n`,
+        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (${values.type}), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s), ${ROUNDS} paired rounds, ${SERIES} series, fold every ${values['fold-interval'] ?? 'FOLD_INTERVAL_MS (default)'} ms holding at most ${values['fold-max-readings'] ?? 'FOLD_MAX_READINGS (default)'} readings, PostgreSQL ${values['fast-postgres'] ? 'with fsync, synchronous commit and full-page writes off' : 'durable (its defaults)'}\n`,
       );
       console.log(
         `${'PostgreSQL COPY into a table of the same shape'.padEnd(52)} ${Math.round(result.copy_rows_per_second).toString().padStart(8)} rows/s (median; each: ${rounds.map((x) => k(x.copy_rows_per_second)).join(', ')})`,
