@@ -300,6 +300,15 @@ async function main(): Promise<void> {
       `  processor ${result.processor_cpu_us_per_event} µs CPU per event, peak RSS ${result.processor_peak_rss_mib} MiB`,
     );
     console.log('  written to bench/results/latest.json');
+  } catch (err) {
+    // An app that died mid-run is why the bench failed: its last words say why (out of memory, a crash).
+    for (const [name, p] of [
+      ['task-processor', procs[0]],
+      ['hub', procs[1]],
+    ] as const) {
+      if (p?.hasExited) console.error(`[bench] the ${name} exited during the run; its last output:\n${p.log}`);
+    }
+    throw err;
   } finally {
     for (const p of procs) await p.stop('SIGTERM', 30_000);
     await db.end();

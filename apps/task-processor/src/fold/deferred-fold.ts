@@ -49,7 +49,9 @@ const SWEEP_LIMIT = 50;
  * Folds stored readings into the derived tables (rollups, outlier state, devices) a beat after they are stored,
  * many batches per transaction, instead of once per batch: with a fleet of thousands of series, a batch touches
  * nearly as many rollup rows as it has readings, and one fold per second touches each row once however many
- * batches arrived in between — the cost per reading stops growing with the fleet.
+ * batches arrived in between — the cost per reading stops growing with the fleet while each series reports more
+ * than once per fold. A fleet whose series report about once per fold (tens of thousands at one reading a second)
+ * still writes a row or more per reading: docs/benchmarks.md, "Fleet size".
  *
  * Exactly once, through the ledger (`fold_pending`): a batch's transaction stores its readings and a ledger row
  * (stage); once committed, the readings are held here (accept); the fold transaction deletes the ledger rows of
