@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
 import { tracer } from '@telemetryhub/service-kit';
 import type { Logger } from 'pino';
-import { TaskTypes, type Reading } from '@telemetryhub/schemas';
+import { TaskTypes, instantMs, type Reading } from '@telemetryhub/schemas';
 import { AddedEventIds, insertReadings } from '../store/raw.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
@@ -84,7 +84,8 @@ export function createTelemetryHandler(deps: {
     name: 'telemetry',
     async handle(tasks: readonly ParsedTask[]): Promise<void> {
       const all = tasks.flatMap((t) => t.readings.map((reading) => ({ reading, taskId: t.header.id })));
-      const allMs = all.map((i) => Date.parse(i.reading.event_time));
+      // Decoded readings carry canonical instants: read field by field, twice as fast as Date.parse.
+      const allMs = all.map((i) => instantMs(i.reading.event_time));
       const { items, itemsMs, expired } = splitByHorizon(all, allMs, deps.expiryHorizonMs, now());
       const stepsOf = eventSteps(tasks);
       // Rollup partitions are needed here only when this transaction folds; the deferred fold ensures its own.
