@@ -224,7 +224,7 @@ async function main(): Promise<void> {
       // VACUUM (ANALYZE) and CHECKPOINT after each phase (bench/pg-cleanup.ts): PostgreSQL's CPU per event of it.
       postgres_cleanup_cpu_us_per_event: {
         copy: med1('copyCleanupCpuMicros'),
-        ours_e2e: Number(med('e2eCleanupCpuMicros').toFixed(1)),
+        ours_e2e: med1('e2eCleanupCpuMicros'),
         processor_backlog: med1('backlogCleanupCpuMicros'),
         bullmq_batched: med1('batchedCleanupCpuMicros'),
       },

@@ -65,8 +65,8 @@ export async function createBenchProcessor(
     threads: number;
     /** Tasks per fetch (FETCH_BATCH_SIZE). */
     fetch: number;
-    /** FOLD_INTERVAL_MS and FOLD_MAX_READINGS (absent: their defaults). */
-    fold?: { intervalMs?: number; maxReadings?: number };
+    /** More of the processor's settings (FOLD_INTERVAL_MS…), validated as the processor validates them. */
+    settings?: Readonly<Record<string, string>>;
     log: Logger;
     wrap?: (handler: TaskHandler) => TaskHandler;
   },
@@ -81,8 +81,7 @@ export async function createBenchProcessor(
       FETCH_BATCH_SIZE: String(opts.fetch),
       FETCH_BLOCK_MS: '100',
       MIGRATE_ON_START: 'false',
-      ...(opts.fold?.intervalMs ? { FOLD_INTERVAL_MS: String(opts.fold.intervalMs) } : {}),
-      ...(opts.fold?.maxReadings ? { FOLD_MAX_READINGS: String(opts.fold.maxReadings) } : {}),
+      ...opts.settings,
     },
   });
   const registry = createMetricsRegistry({
