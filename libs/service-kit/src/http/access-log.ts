@@ -35,7 +35,7 @@ export function accessLog(
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('X-Request-Id', id);
-    (req as IncomingMessage & { id?: string }).id = id;
+    (req as IncomingMessage & { id?: string }).id = id; // read back by requestIdOf
     if (opts.mode !== 'off' && !QUIET_PATHS.has(req.path)) {
       const started = Date.now();
       res.once('close', () => {
@@ -65,4 +65,10 @@ export function accessLog(
 /** The path without its query (a query may carry what is not ours to log). */
 function pathOf(req: IncomingMessage): string {
   return ((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '').split('?')[0]!;
+}
+
+/** The id accessLog gave the request (undefined without it), for the other lines logged about the request. */
+export function requestIdOf(req: IncomingMessage): string | undefined {
+  const id = (req as IncomingMessage & { id?: unknown }).id;
+  return typeof id === 'string' ? id : undefined;
 }

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppError, ErrorCodes, ValidationError, type ErrorCode, type FieldIssue } from '../errors/index.js';
+import { requestIdOf } from './access-log.js';
 
 /** RFC 9457 problem details. `errors` names each bad field (the extension most APIs use). */
 export interface Problem {
@@ -109,13 +110,13 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
         problemFor(ErrorCodes.INTERNAL, 'unexpected error; see the server log');
     }
     if (problem.status >= 500) {
-      log.error({ err, reqId: requestId(req), method: req.method, path: req.path }, 'request failed');
+      log.error({ err, reqId: requestIdOf(req), method: req.method, path: req.path }, 'request failed');
     } else if (!(err instanceof AppError)) {
       const now = Date.now();
       if (now - lastClientLog >= CLIENT_ERROR_LOG_INTERVAL_MS) {
         log.info(
           {
-            reqId: requestId(req),
+            reqId: requestIdOf(req),
             status: problem.status,
             reason: problem.detail,
             method: req.method,
@@ -137,10 +138,4 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
 /** 404 for every unmatched route, as problem+json. */
 export function notFoundHandler(): RequestHandler {
   return (req, res) => sendProblem(res, problemFor(ErrorCodes.NOT_FOUND, `no route for ${req.method} ${req.path}`));
-}
-
-/** The id the access log gave the request (absent without it), so that its error lines can be found beside it. */
-function requestId(req: object): string | undefined {
-  const id = (req as { id?: unknown }).id;
-  return typeof id === 'string' ? id : undefined;
 }
