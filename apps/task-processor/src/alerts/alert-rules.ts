@@ -22,9 +22,13 @@ export const DEFAULT_RULES: readonly ThresholdRule[] = [
   { metric: 'current', kind: 'max', threshold: 2.0, hysteresis: 0.1 },
 ];
 
-/** A copy of `readings` in event-time order (canonical ISO instants sort as text), for the stateful evaluators. */
+/** Event-time order (canonical ISO instants sort as text). */
+const byEventTime = (a: Reading, b: Reading) =>
+  a.event_time < b.event_time ? -1 : a.event_time > b.event_time ? 1 : 0;
+
+/** A copy of `readings` in event-time order, for the stateful evaluators. */
 export function inEventTimeOrder(readings: readonly Reading[]): Reading[] {
-  return [...readings].sort((a, b) => (a.event_time < b.event_time ? -1 : a.event_time > b.event_time ? 1 : 0));
+  return [...readings].sort(byEventTime);
 }
 
 /** Identifies one alert stream: a rule on one device. */
@@ -86,8 +90,9 @@ export function evaluateRules(
   if (candidates.size === 0) return [];
   const state = new Set(firing);
   const actions: AlertAction[] = [];
-  const chosen = readings.filter((r) => candidates.has(r.device_id, r.metric));
-  for (const reading of inEventTimeOrder(chosen)) {
+  // A copy already: sorted in place.
+  const chosen = readings.filter((r) => candidates.has(r.device_id, r.metric)).sort(byEventTime);
+  for (const reading of chosen) {
     for (const rule of rulesFor(reading.device_id, reading.metric)) {
       const key = alertKey(reading.device_id, rule.metric, rule.kind);
       if (!state.has(key) && breaches(rule, reading.value)) {

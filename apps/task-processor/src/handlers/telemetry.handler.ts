@@ -213,12 +213,11 @@ function uniqueAdded(
   if (added.all) return { fresh: items.map((i) => i.reading), freshMs: itemsMs.slice() };
   const fresh: Reading[] = [];
   const freshMs: number[] = [];
-  const all = added.size === items.length;
   const seen = new Set<string>();
   for (let i = 0; i < items.length; i++) {
     const r = items[i]!.reading;
-    if (!all && (!added.has(r.event_id) || seen.has(r.event_id))) continue;
-    if (!all) seen.add(r.event_id);
+    if (!added.has(r.event_id) || seen.has(r.event_id)) continue;
+    seen.add(r.event_id);
     fresh.push(r);
     freshMs.push(itemsMs[i]!);
   }
