@@ -9,6 +9,12 @@ export interface FailedEvent {
   message: string;
 }
 
+/** A failed event's DLQ record, and the device its event names (as sent), for the line that logs it. */
+export interface FailedPart {
+  record: Omit<DeadLetterRecord, 'consumer'>;
+  deviceId: string | undefined;
+}
+
 /**
  * The DLQ records of a task's failed events, each a task of its own: the same type, priority and creation time,
  * carrying only that event exactly as the producer sent it (not as decoded: a replay upcasts and pseudonymises it
@@ -20,7 +26,7 @@ export function failedParts(
   header: TaskHeader,
   failed: readonly FailedEvent[],
   attempt: { attempts: number; firstFailedAt: string; lastFailedAt: string },
-): Array<Omit<DeadLetterRecord, 'consumer'>> {
+): FailedPart[] {
   // Read again here (not kept from decoding, which ran in another thread): this path is rare, decoding is not.
   const events = eventsOf(parseTaskEnvelope(raw).payload);
   const byEvent = new Map<number, FailedEvent[]>();
@@ -36,7 +42,8 @@ export function failedParts(
       ...(header.max_attempts !== undefined ? { max_attempts: header.max_attempts } : {}),
       payload: [events[index]],
     };
-    return {
+    const device = (events[index] as { device_id?: unknown } | null)?.device_id;
+    const record: Omit<DeadLetterRecord, 'consumer'> = {
       reason: fs.some((f) => f.reason === 'poison') ? 'poison' : 'invalid_payload',
       message: `event ${index} of task ${header.id}: ${[...new Set(fs.map((f) => f.message))].join('; ')}`,
       raw: JSON.stringify(part),
@@ -47,11 +54,6 @@ export function failedParts(
       first_failed_at: attempt.firstFailedAt,
       last_failed_at: attempt.lastFailedAt,
     };
+    return { record, deviceId: typeof device === 'string' ? device : undefined };
   });
-}
-
-/** The device id of a part's one event (a DLQ record's `raw` from failedParts), when it names one. */
-export function partDeviceId(raw: string): string | undefined {
-  const event = (JSON.parse(raw) as { payload: unknown[] }).payload[0] as { device_id?: unknown } | null;
-  return typeof event?.device_id === 'string' ? event.device_id : undefined;
 }

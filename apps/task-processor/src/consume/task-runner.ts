@@ -8,7 +8,7 @@ import type { DbFailureKind } from '../store/pg-errors.js';
 import { createDecodePool, type TaskDecodePool } from '../decode/decode-pool.js';
 import type { DecodedTask } from '../decode/task-decoder.js';
 import type { TaskHeader } from '../domain/task.js';
-import { failedParts, partDeviceId, type FailedEvent } from './task-parts.js';
+import { failedParts, type FailedEvent } from './task-parts.js';
 import { BatchTrace } from './batch-trace.js';
 import { logFields, partLogFields, type BatchOutcome, type Delivery, type Failure } from './delivery.js';
 
@@ -335,14 +335,16 @@ export class TaskRunner {
       firstFailedAt: (first ?? now).toISOString(),
       lastFailedAt: now.toISOString(),
     });
-    await this.o.consumer.deadLetterParts(t.raw, parts);
+    await this.o.consumer.deadLetterParts(
+      t.raw,
+      parts.map((p) => p.record),
+    );
     this.o.metrics.tasksProcessed.inc({ type: t.header.type, outcome: 'acked' });
     outcome.acked++;
-    for (const p of parts) {
-      this.o.metrics.dlqTasks.inc({ reason: p.reason });
-      const device = partDeviceId(p.raw);
+    for (const { record, deviceId } of parts) {
+      this.o.metrics.dlqTasks.inc({ reason: record.reason });
       this.o.log.warn(
-        partLogFields(t.header, p, device === undefined ? undefined : this.decoder.loggedDeviceId(device)),
+        partLogFields(t.header, record, deviceId === undefined ? undefined : this.decoder.loggedDeviceId(deviceId)),
         'event dead-lettered alone',
       );
     }
