@@ -144,7 +144,8 @@ export class ChaosCluster {
 
   /**
    * Kills the current primary (SIGKILL), waits until the Sentinel has promoted the replica, then starts the old
-   * primary again on its data: the Sentinel turns it into a replica of the new one. Returns after it has synced.
+   * primary again on its data as a replica of the new one — as the Redis StatefulSet's start script does, asking
+   * the Sentinel for the current primary. Returns after it has synced.
    */
   async failover(): Promise<void> {
     const group = this.sentinel;
@@ -153,20 +154,29 @@ export class ChaosCluster {
     const primaryPort = await this.currentPrimaryPort();
     const old = nodes.find((n) => n.port === primaryPort)!;
     old.signal('SIGKILL');
+    let promoted = primaryPort;
     await until(
       'the Sentinel promotes the replica',
-      async () => (await this.currentPrimaryPort()) !== primaryPort,
+      async () => (promoted = await this.currentPrimaryPort()) !== primaryPort,
       30_000,
     );
-    await old.resume();
+    // Not started as a primary for the Sentinel to demote: that waits for two of its INFO rounds (every 10 s) to
+    // see it as primary for 8 s, and a Sentinel in TILT on a busy machine does not demote at all for 30 s.
+    await old.resume({ replicaOf: promoted });
     const replica = createRedis(`redis://127.0.0.1:${old.port}`, { commandTimeoutMs: 2000 });
     try {
-      // The Sentinel turns a returning primary into a replica only after two of its INFO rounds (every 10 s) have
-      // seen it report itself as primary for 8 s: 10–25 s on an idle machine, longer on a busy one.
       await until(
         'the old primary is back as a replica, in sync',
         async () => /master_link_status:up/.test(await replica.info('replication')),
         90_000,
+      );
+    } catch (err) {
+      const info = await replica.info('replication').catch((e: Error) => e.message);
+      const tail = (log: string) => log.split('\n').slice(-25).join('\n');
+      throw new Error(
+        `${(err as Error).message} (restarted as a replica of port ${promoted})\n` +
+          `its INFO replication:\n${info}\nits log:\n${tail(old.log)}\nthe Sentinel's log:\n${tail(group.sentinel.log)}`,
+        { cause: err },
       );
     } finally {
       replica.disconnect();
@@ -221,14 +231,19 @@ function queueFor(topology: ChaosTopology): string {
   return topology === 'cluster' ? '{tasks}' : 'tasks';
 }
 
-/** A replica of the primary (append-only file on, as the primary) and a Sentinel that fails over in about a second. */
+/**
+ * A replica of the primary (append-only file on, as the primary) and a Sentinel that fails over within a few
+ * seconds. Not one: the Sentinel pings once a second, and with `down-after-milliseconds` at 1000 a freshly promoted
+ * primary whose first reply comes a moment late on a loaded machine is called down at once — a second failover that
+ * promotes the old primary before it has synced, losing what the new one had taken.
+ */
 async function startSentinelGroup(primaryPort: number): Promise<{ replica: RedisServer; sentinel: RedisSentinel }> {
   const replica = await RedisServer.start({
     appendOnly: true,
     extraArgs: ['--replicaof', '127.0.0.1', String(primaryPort)],
   });
   try {
-    return { replica, sentinel: await RedisSentinel.start(primaryPort, { downAfterMs: 1000 }) };
+    return { replica, sentinel: await RedisSentinel.start(primaryPort, { downAfterMs: 3000 }) };
   } catch (err) {
     await replica.stop();
     throw err;

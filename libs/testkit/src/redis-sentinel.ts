@@ -38,6 +38,11 @@ export class RedisSentinel {
     return `${this.tls ? 'rediss' : 'redis'}-sentinel://127.0.0.1:${this.port}/${this.masterName}`;
   }
 
+  /** The last lines the Sentinel printed (its events: +sdown, +switch-master, +convert-to-slave, …). */
+  get log(): string {
+    return this.proc.log;
+  }
+
   static async start(masterPort: number, opts: RedisSentinelOptions = {}): Promise<RedisSentinel> {
     const binary = ensureRedisServer(opts.progress);
     const masterName = opts.masterName ?? 'mymaster';

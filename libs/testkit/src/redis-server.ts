@@ -31,6 +31,8 @@ export interface RedisServerOptions {
 /** A redis-server of our own on loopback. */
 export class RedisServer {
   private proc: ServerProcess | undefined;
+  /** The primary this server replicates from when started again (`resume({ replicaOf })`), instead of its options'. */
+  private replicaOf: number | undefined;
   private constructor(
     readonly port: number,
     readonly dataDir: string,
@@ -44,6 +46,10 @@ export class RedisServer {
   }
   get pid(): number | undefined {
     return this.proc?.pid;
+  }
+  /** The last lines the server printed (its log goes to stdout). */
+  get log(): string {
+    return this.proc?.log ?? '';
   }
 
   static async start(opts: RedisServerOptions = {}): Promise<RedisServer> {
@@ -96,7 +102,9 @@ export class RedisServer {
       'yes',
     ];
     if (this.opts.maxMemory) a.push('--maxmemory', this.opts.maxMemory, '--maxmemory-policy', 'noeviction');
-    return a.concat(this.opts.extraArgs ?? []);
+    const extra = this.opts.extraArgs ?? [];
+    if (this.replicaOf === undefined) return a.concat(extra);
+    return a.concat(withoutReplicaOf(extra), ['--replicaof', '127.0.0.1', String(this.replicaOf)]);
   }
 
   private async launch(): Promise<void> {
@@ -125,8 +133,12 @@ export class RedisServer {
     await this.proc?.stop('SIGTERM');
   }
 
-  /** Starts a paused server again on the same port and data dir. */
-  async resume(): Promise<void> {
+  /**
+   * Starts a paused (or killed) server again on the same port and data dir. `replicaOf`: as a replica of the
+   * primary on that port — as a deployment starts a returning Redis once its Sentinel names the current primary.
+   */
+  async resume(opts: { replicaOf?: number } = {}): Promise<void> {
+    if (opts.replicaOf !== undefined) this.replicaOf = opts.replicaOf;
     await this.launch();
   }
 
@@ -164,4 +176,10 @@ export function ping(port: number, timeoutMs = 500, caFile?: string): Promise<bo
     socket.on(caFile ? 'secureConnect' : 'connect', () => socket.write('PING\r\n'));
     socket.on('data', (d) => done(/^(\+PONG|-NOAUTH)/.test(d.toString())));
   });
+}
+
+/** The flags without a `--replicaof <host> <port>` (a later one names the primary instead). */
+function withoutReplicaOf(args: readonly string[]): string[] {
+  const i = args.indexOf('--replicaof');
+  return i < 0 ? [...args] : [...args.slice(0, i), ...args.slice(i + 3)];
 }
