@@ -2,14 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { testReading } from '../app.test-support.js';
-import {
-  DEFAULT_RULES,
-  alertKey,
-  evaluateRules,
-  inEventTimeOrder,
-  type AlertAction,
-  type ThresholdRule,
-} from './alert-rules.js';
+import { DEFAULT_RULES, alertKey, evaluateRules, type AlertAction, type ThresholdRule } from './alert-rules.js';
 
 const reading = (metric: string, value: number, second: number, device = 'd1') =>
   testReading({
@@ -110,7 +103,10 @@ function walkEveryReading(
 ): AlertAction[] {
   const state = new Set(firing);
   const actions: AlertAction[] = [];
-  for (const r of inEventTimeOrder(readings)) {
+  const inEventTimeOrder = [...readings].sort((a, b) =>
+    a.event_time < b.event_time ? -1 : a.event_time > b.event_time ? 1 : 0,
+  );
+  for (const r of inEventTimeOrder) {
     const own = rules.filter((x) => x.device === r.device_id && x.metric === r.metric);
     const shared = rules.filter(
       (x) => x.device === undefined && x.metric === r.metric && !own.some((o) => o.kind === x.kind),

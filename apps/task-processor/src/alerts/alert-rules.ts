@@ -26,11 +26,6 @@ export const DEFAULT_RULES: readonly ThresholdRule[] = [
 const byEventTime = (a: Reading, b: Reading) =>
   a.event_time < b.event_time ? -1 : a.event_time > b.event_time ? 1 : 0;
 
-/** A copy of `readings` in event-time order, for the stateful evaluators. */
-export function inEventTimeOrder(readings: readonly Reading[]): Reading[] {
-  return [...readings].sort(byEventTime);
-}
-
 /** Identifies one alert stream: a rule on one device. */
 export const alertKey = (device: string, metric: string, kind: string): string =>
   `${device}\u0000${metric}\u0000${kind}`;
@@ -42,10 +37,13 @@ export interface AlertRuleRef {
   threshold: number;
 }
 
+/** What an alert keeps of the reading that changed it. */
+export type AlertReading = Pick<Reading, 'device_id' | 'metric' | 'value' | 'event_id' | 'event_time'>;
+
 export interface AlertAction {
   type: 'fire' | 'resolve';
   rule: AlertRuleRef;
-  reading: Reading;
+  reading: AlertReading;
 }
 
 function breaches(rule: ThresholdRule, value: number): boolean {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
 import { isoUtc } from '../store/sql-time.js';
 import { textArrayLiteral } from '../store/pg-array.js';
+import { DevicesSeen } from './devices-seen.js';
 
 /** A device as the API shows it. */
 export interface DeviceRow {
@@ -34,23 +35,15 @@ export async function recordDevicesSeen(
   readings: readonly Reading[],
   eventMs: readonly number[],
 ): Promise<number> {
-  if (readings.length === 0) return 0;
-  const seen = new Map<string, { first: number; last: number; newest: Reading }>();
-  for (let i = 0; i < readings.length; i++) {
-    const r = readings[i]!;
-    const ms = eventMs[i]!;
-    const d = seen.get(r.device_id);
-    if (!d) seen.set(r.device_id, { first: ms, last: ms, newest: r });
-    else {
-      if (ms < d.first) d.first = ms;
-      if (ms >= d.last) {
-        d.last = ms;
-        d.newest = r;
-      }
-    }
-  }
-  const ids = [...seen.keys()].sort();
-  const of = ids.map((id) => seen.get(id)!);
+  const seen = new DevicesSeen();
+  for (let i = 0; i < readings.length; i++) seen.add(readings[i]!, eventMs[i]!);
+  return writeDevicesSeen(client, seen);
+}
+
+/** Writes what a fold saw of its devices (as recordDevicesSeen, from readings gathered beforehand). */
+export async function writeDevicesSeen(client: pg.PoolClient, seen: DevicesSeen): Promise<number> {
+  if (seen.size === 0) return 0;
+  const of = seen.sorted();
   // Labels follow the newest reading: taken only from a batch reaching at least as far as the row does.
   const newer = '(d.last_seen IS NULL OR EXCLUDED.last_seen >= d.last_seen)';
   const { rowCount } = await client.query(
@@ -70,12 +63,12 @@ export async function recordDevicesSeen(
             AND (COALESCE(EXCLUDED.site, d.site), COALESCE(EXCLUDED.region, d.region),
                  COALESCE(EXCLUDED.firmware, d.firmware)) IS DISTINCT FROM (d.site, d.region, d.firmware))`,
     [
-      textArrayLiteral(ids),
-      textArrayLiteral(of.map((d) => d.newest.site)),
-      textArrayLiteral(of.map((d) => d.newest.region)),
-      textArrayLiteral(of.map((d) => d.newest.firmware)),
-      textArrayLiteral(of.map((d) => new Date(d.first).toISOString())),
-      textArrayLiteral(of.map((d) => new Date(d.last).toISOString())),
+      textArrayLiteral(of.map(([id]) => id)),
+      textArrayLiteral(of.map(([, d]) => d.site)),
+      textArrayLiteral(of.map(([, d]) => d.region)),
+      textArrayLiteral(of.map(([, d]) => d.firmware)),
+      textArrayLiteral(of.map(([, d]) => new Date(d.first).toISOString())),
+      textArrayLiteral(of.map(([, d]) => new Date(d.last).toISOString())),
     ],
   );
   return rowCount ?? 0;

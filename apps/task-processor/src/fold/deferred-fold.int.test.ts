@@ -156,3 +156,61 @@ test('held readings are bounded: past FOLD_MAX_READINGS, storing waits for a fol
   assert.deepEqual(await rollupMismatches('DB', 'rollups_1m'), []);
   await fold.stop();
 });
+
+test('a fold that finds some of its batches taken by a sweep folds the others from raw, each reading once', async () => {
+  const p = processor();
+  const all = readings('DP', 300, 10, '2026-05-04T10:00:00Z');
+  await p.handler.handle([testTask(all.slice(0, 100))]);
+  // Another processor takes the first batch as an orphan while this one still holds it in its aggregate.
+  const sweeper = processor({ orphanAfterMs: 1 });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await sweeper.fold.sweep(), 1);
+  await p.handler.handle([testTask(all.slice(100, 200))]);
+  await p.handler.handle([testTask(all.slice(200))]);
+  assert.equal(await pendingCount(pool), 2);
+
+  await p.fold.flush();
+  assert.equal(await pendingCount(pool), 0);
+  assert.deepEqual(await rollupMismatches('DP', 'rollups_1m'), []);
+  assert.deepEqual(await rollupMismatches('DP', 'rollups_1h'), []);
+  assert.equal(await outlierSamples('DP'), 300, 'the swept batch through the outlier detector once, not twice');
+});
+
+test('a fold that fails keeps what it gathered, and folds it with the later batches once it can', async () => {
+  const m = metrics();
+  const shortPool = createPgPool(server.url, { max: 4, statementTimeoutMs: 300 }, log);
+  const fold = new DeferredFold({
+    pool: shortPool,
+    partitions: new PartitionManager(shortPool),
+    metrics: m,
+    log,
+    settings: { outliers },
+    options: { intervalMs: 60_000 },
+  });
+  const handler = createTelemetryHandler({ pool: shortPool, log, metrics: m, outliers, fold });
+  const all = readings('DR', 200, 10, '2026-05-05T10:00:00Z');
+  try {
+    await handler.handle([testTask(all.slice(0, 100))]);
+    const locker = await pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE rollups_1m IN ACCESS EXCLUSIVE MODE');
+      await fold.flush(); // times out on the lock: nothing folded, the batch still held
+      await handler.handle([testTask(all.slice(100))]);
+      await locker.query('ROLLBACK');
+    } finally {
+      locker.release();
+    }
+    assert.equal(await rollupRows('DR'), 0);
+    assert.equal(await pendingCount(pool), 2);
+    assert.equal((await m.foldRuns.get()).values.find((v) => v.labels.outcome === 'failed')?.value, 1);
+
+    await fold.flush();
+    assert.equal(await pendingCount(pool), 0);
+    assert.deepEqual(await rollupMismatches('DR', 'rollups_1m'), []);
+    assert.deepEqual(await rollupMismatches('DR', 'rollups_1h'), []);
+    assert.equal(await outlierSamples('DR'), 200);
+  } finally {
+    await shortPool.end();
+  }
+});

@@ -5,16 +5,16 @@ import { briefError } from '@telemetryhub/service-kit';
 import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import type { PartitionManager } from '../store/partitions.js';
 import { ROLLUP_SCHEMES } from '../store/partitions.js';
-import { claimOrphans, claimPending, insertPending, readingsOfBatch, type OrphanBatch } from './fold-pending.repo.js';
 import {
-  applyFold,
-  emptyWork,
-  mergeWork,
-  FOLD_STEP,
-  type FoldOutcome,
-  type FoldSettings,
-  type FoldWork,
-} from './fold-work.js';
+  claimOrphans,
+  claimPending,
+  insertPending,
+  readingsOfBatch,
+  type OrphanBatch,
+  type PendingBatch,
+} from './fold-pending.repo.js';
+import { applyFold, emptyWork, FOLD_STEP, type FoldOutcome, type FoldSettings, type FoldWork } from './fold-work.js';
+import { FoldAggregate } from './fold-aggregate.js';
 
 export interface DeferredFoldOptions {
   /** How often held readings are folded (ms): how far rollups, outlier alerts and devices trail the raw rows. */
@@ -33,7 +33,7 @@ export const DEFAULT_FOLD_OPTIONS: DeferredFoldOptions = {
 
 /** A batch staged in its transaction, to hand to accept() once that transaction has committed. */
 export interface StagedBatch {
-  batchId: string;
+  pending: PendingBatch;
   work: FoldWork;
 }
 
@@ -50,18 +50,21 @@ const SWEEP_LIMIT = 50;
  * many batches per transaction, instead of once per batch: with a fleet of thousands of series, a batch touches
  * nearly as many rollup rows as it has readings, and one fold per second touches each row once however many
  * batches arrived in between — the cost per reading stops growing with the fleet while each series reports more
- * than once per fold. A fleet whose series report about once per fold (tens of thousands at one reading a second)
- * still writes a row or more per reading: docs/benchmarks.md, "Fleet size".
+ * than once per fold. What a fold will write is gathered as each batch is accepted (FoldAggregate: series-sized,
+ * not reading-sized), so a fleet whose series report about once a second can be folded every few seconds.
  *
  * Exactly once, through the ledger (`fold_pending`): a batch's transaction stores its readings and a ledger row
- * (stage); once committed, the readings are held here (accept); the fold transaction deletes the ledger rows of
- * the batches it folds and folds only those whose row it deleted. A processor that dies holding batches leaves
- * their rows behind; after `orphanAfterMs` any processor (sweep) deletes them and folds the same readings read
- * back from the raw table. A batch is folded by whichever transaction deletes its row, and by no other.
+ * (stage); once committed, what the fold will write of them is gathered here (accept); the fold transaction
+ * deletes the ledger rows of the batches it folds and folds only those whose row it deleted. A processor that dies
+ * holding batches leaves their rows behind; after `orphanAfterMs` any processor (sweep) deletes them and folds the
+ * same readings read back from the raw table. A batch is folded by whichever transaction deletes its row, and by no other: when a fold
+ * deletes fewer rows than it holds batches (a sweep took some), its aggregate mixes in readings folded elsewhere, so
+ * it folds the batches it did take from their raw rows instead, as the sweep does.
  */
 export class DeferredFold {
   private readonly owner = randomUUID();
-  private held: StagedBatch[] = [];
+  private held: PendingBatch[] = [];
+  private gathered: FoldAggregate;
   private heldReadings = 0;
   private running: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -79,6 +82,7 @@ export class DeferredFold {
     },
   ) {
     this.options = { ...DEFAULT_FOLD_OPTIONS, ...deps.options };
+    this.gathered = this.emptyAggregate();
   }
 
   /** In the batch's transaction: records the batch in the ledger (nothing for a batch that stored nothing). */
@@ -91,21 +95,23 @@ export class DeferredFold {
       if (ms < minMs) minMs = ms;
       if (ms > maxMs) maxMs = ms;
     }
-    await insertPending(client, this.owner, {
+    const pending: PendingBatch = {
       batchId,
       taskIds: tasks.map((t) => t.id),
       taskSteps: tasks.map((t) => t.steps),
       minMs,
       maxMs,
       readings: work.readings.length,
-    });
-    return { batchId, work };
+    };
+    await insertPending(client, this.owner, pending);
+    return { pending, work };
   }
 
-  /** After the batch's commit: holds its readings for the next fold; waits for one when too many are held. */
+  /** After the batch's commit: gathers its readings for the next fold; waits for one when too many are held. */
   async accept(batch: StagedBatch | undefined): Promise<void> {
     if (!batch) return;
-    this.held.push(batch);
+    this.held.push(batch.pending);
+    this.gathered.add(batch.work);
     this.heldReadings += batch.work.readings.length;
     this.deps.metrics.foldPendingReadings.set(this.heldReadings);
     if (this.heldReadings >= this.options.maxReadings) await this.flush();
@@ -149,24 +155,29 @@ export class DeferredFold {
   private async foldHeld(): Promise<void> {
     if (!this.held.length) return;
     const batches = this.held;
+    const gathered = this.gathered;
     this.held = [];
+    this.gathered = this.emptyAggregate();
     const started = performance.now();
     try {
-      const outcome = await this.inTransaction(
-        batches.flatMap((b) => b.work.ms),
-        async (client) => {
-          const taken = await claimPending(
-            client,
-            batches.map((b) => b.batchId),
-          );
-          const work = emptyWork();
-          for (const b of batches) if (taken.has(b.batchId)) mergeWork(work, b.work);
-          return applyFold(client, work, this.deps.settings);
-        },
-      );
-      this.heldReadings -= batches.reduce((n, b) => n + b.work.readings.length, 0);
+      const outcome = await this.inTransaction(gathered.minutes.minuteStarts(), async (client) => {
+        const taken = await claimPending(
+          client,
+          batches.map((b) => b.batchId),
+        );
+        if (taken.size === batches.length) return applyFold(client, gathered, this.deps.settings);
+        const fromRaw = this.emptyAggregate();
+        for (const b of batches) {
+          const storedAt = taken.get(b.batchId);
+          if (storedAt !== undefined) fromRaw.add(await recoveredWork(client, { ...b, storedAt }));
+        }
+        return applyFold(client, fromRaw, this.deps.settings);
+      });
+      this.heldReadings -= gathered.readings;
       this.counted(outcome, 'memory', started);
     } catch (err) {
+      gathered.absorb(this.gathered);
+      this.gathered = gathered;
       this.held = [...batches, ...this.held];
       this.deps.metrics.foldRuns.inc({ source: 'memory', outcome: 'failed' });
       this.deps.log.warn({ err: briefError(err), batches: batches.length }, 'fold failed; will retry');
@@ -182,10 +193,10 @@ export class DeferredFold {
     // they exist, which they do: the rows' own partitions were ensured when they were stored).
     const outcome = await this.inTransaction([], async (client) => {
       orphans = await claimOrphans(client, this.options.orphanAfterMs, SWEEP_LIMIT);
-      const work = emptyWork();
-      for (const batch of orphans) mergeWork(work, await recoveredWork(client, batch));
-      for (const scheme of ROLLUP_SCHEMES) await this.deps.partitions.ensure(scheme, work.ms);
-      return applyFold(client, work, this.deps.settings);
+      const fold = this.emptyAggregate();
+      for (const batch of orphans) fold.add(await recoveredWork(client, batch));
+      for (const scheme of ROLLUP_SCHEMES) await this.deps.partitions.ensure(scheme, fold.minutes.minuteStarts());
+      return applyFold(client, fold, this.deps.settings);
     });
     if (orphans.length) {
       this.counted(outcome, 'orphan', started);
@@ -210,6 +221,10 @@ export class DeferredFold {
     }
   }
 
+  private emptyAggregate(): FoldAggregate {
+    return new FoldAggregate(this.deps.settings.outliers !== undefined);
+  }
+
   private counted(outcome: FoldOutcome, source: 'memory' | 'orphan', started: number): void {
     const m = this.deps.metrics;
     m.foldRuns.inc({ source, outcome: 'done' });
@@ -223,7 +238,7 @@ export class DeferredFold {
   }
 }
 
-/** An orphaned batch's readings, read back from raw, each with the steps of the task that stored it. */
+/** A ledger batch's readings, read back from raw, each with the steps of the task that stored it. */
 async function recoveredWork(client: pg.PoolClient, batch: OrphanBatch): Promise<FoldWork> {
   const stepsOf = new Map(batch.taskIds.map((id, i) => [id, batch.taskSteps[i]!]));
   const work = emptyWork();

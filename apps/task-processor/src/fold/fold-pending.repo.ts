@@ -31,16 +31,17 @@ export async function insertPending(client: pg.PoolClient, owner: string, batch:
 }
 
 /**
- * Takes these batches out of the ledger, in the folding transaction; returns the ids really taken. A batch missing
+ * Takes these batches out of the ledger, in the folding transaction; returns the ids really taken, each with the
+ * start of the transaction that stored it (what readingsOfBatch needs to read its readings back). A batch missing
  * from the answer was taken by another transaction (an orphan sweep): its readings are folded there, not here.
  */
-export async function claimPending(client: pg.PoolClient, batchIds: readonly string[]): Promise<Set<string>> {
-  if (!batchIds.length) return new Set();
-  const { rows } = await client.query<{ batch_id: string }>(
-    'DELETE FROM fold_pending WHERE batch_id = ANY($1::uuid[]) RETURNING batch_id::text',
+export async function claimPending(client: pg.PoolClient, batchIds: readonly string[]): Promise<Map<string, string>> {
+  if (!batchIds.length) return new Map();
+  const { rows } = await client.query<{ batch_id: string; stored_at: string }>(
+    'DELETE FROM fold_pending WHERE batch_id = ANY($1::uuid[]) RETURNING batch_id::text, created_at::text AS stored_at',
     [batchIds],
   );
-  return new Set(rows.map((r) => r.batch_id));
+  return new Map(rows.map((r) => [r.batch_id, r.stored_at]));
 }
 
 /** A ledger row taken by the orphan sweep, with the transaction start that stored its readings. */

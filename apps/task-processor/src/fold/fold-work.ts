@@ -1,10 +1,11 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
-import { foldRollups } from '../store/rollup.repo.js';
-import { recordDevicesSeen } from '../devices/devices.repo.js';
+import { writeRollups } from '../store/rollup.repo.js';
+import { writeDevicesSeen } from '../devices/devices.repo.js';
 import { lockOutlierState, saveOutlierState } from '../outliers/outlier.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
 import { evaluateOutliers, type OutlierConfig } from '../outliers/outlier-rules.js';
+import type { FoldAggregate } from './fold-aggregate.js';
 
 /**
  * What folding does with a stored reading, as bits: into the 1-minute and 1-hour rollups, through the outlier
@@ -23,15 +24,6 @@ export interface FoldWork {
 
 export const emptyWork = (): FoldWork => ({ readings: [], ms: [], steps: [] });
 
-/** Appends `b` to `into` (folding is order-free for rollups and devices; outliers sort by event time). */
-export function mergeWork(into: FoldWork, b: FoldWork): void {
-  for (let i = 0; i < b.readings.length; i++) {
-    into.readings.push(b.readings[i]!);
-    into.ms.push(b.ms[i]!);
-    into.steps.push(b.steps[i]!);
-  }
-}
-
 export interface FoldOutcome {
   rollupRows: number;
   deviceRows: number;
@@ -47,36 +39,27 @@ export interface FoldSettings {
 }
 
 /**
- * Folds readings into rollups, devices and the outlier state, in the caller's transaction. Call it with readings
- * the raw insert really added, each once: then every reading counts exactly once, whatever the retries. Rows are
- * locked table by table in a fixed order (rollups, devices, outlier state — each sorted), the same in every
- * transaction that folds, so two replicas folding overlapping series wait for each other instead of deadlocking.
+ * Folds gathered readings into rollups, devices and the outlier state, in the caller's transaction. Call it with
+ * readings the raw insert really added, each once: then every reading counts exactly once, whatever the retries.
+ * Rows are locked table by table in a fixed order (rollups, devices, outlier state — each sorted), the same in
+ * every transaction that folds, so two replicas folding overlapping series wait for each other instead of
+ * deadlocking.
  */
-export async function applyFold(client: pg.PoolClient, work: FoldWork, settings: FoldSettings): Promise<FoldOutcome> {
-  const rollup = select(work, FOLD_STEP.rollup);
-  const devices = select(work, FOLD_STEP.devices);
-  const outliers = settings.outliers ? select(work, FOLD_STEP.outliers).readings : [];
-  const rollupRows = rollup.readings.length ? await foldRollups(client, rollup.readings, rollup.ms) : 0;
-  const deviceRows = await recordDevicesSeen(client, devices.readings, devices.ms);
+export async function applyFold(
+  client: pg.PoolClient,
+  fold: FoldAggregate,
+  settings: FoldSettings,
+): Promise<FoldOutcome> {
+  const rollupRows = await writeRollups(client, fold.minutes.partials());
+  const deviceRows = await writeDevicesSeen(client, fold.devices);
   let changedAlerts: AlertRow[] = [];
-  if (outliers.length) {
-    const firing = await firingAlerts(client, [...new Set(outliers.map((r) => r.device_id))]);
-    const states = await lockOutlierState(client, outliers);
-    const actions = evaluateOutliers(outliers, states, firing, settings.outliers!);
+  if (settings.outliers && fold.outliers.size) {
+    const firing = await firingAlerts(client, fold.outliers.devices());
+    const states = await lockOutlierState(client, fold.outliers);
+    const actions = evaluateOutliers(fold.outliers, states, firing, settings.outliers);
     await saveOutlierState(client, states);
     changedAlerts = await applyAlertActions(client, actions);
     await queueAlertNotifications(client, changedAlerts, settings.webhookUrls ?? []);
   }
   return { rollupRows, deviceRows, changedAlerts };
-}
-
-/** The readings (and event times) of `work` whose steps include `step`. */
-function select(work: FoldWork, step: number): { readings: Reading[]; ms: number[] } {
-  const out = { readings: [] as Reading[], ms: [] as number[] };
-  for (let i = 0; i < work.readings.length; i++) {
-    if ((work.steps[i]! & step) === 0) continue;
-    out.readings.push(work.readings[i]!);
-    out.ms.push(work.ms[i]!);
-  }
-  return out;
 }

@@ -17,6 +17,7 @@ import { insertTaskStatistics } from '../stats/task-statistics.repo.js';
 import type { StoredReadingInput } from '../store/raw.repo.js';
 import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from '../late/event-time-watermark.js';
 import { FOLD_STEP, applyFold, type FoldOutcome, type FoldWork } from '../fold/fold-work.js';
+import { FoldAggregate } from '../fold/fold-aggregate.js';
 import type { DeferredFold, StagedBatch, TaskSteps } from '../fold/deferred-fold.js';
 
 type Step = 'rollup' | 'alert';
@@ -131,7 +132,7 @@ export function createTelemetryHandler(deps: {
             const toAlert = fresh.filter((_, i) => work.steps[i]! & STEP_BIT.alert);
             changedAlerts = toAlert.length ? await thresholdAlerts(client, toAlert, rules, deps.webhookUrls ?? []) : [];
             if (deps.fold) staged = await deps.fold.stage(client, work, taskSteps(tasks));
-            else folded = await applyFold(client, work, foldSettings);
+            else folded = await applyFold(client, FoldAggregate.of(work, !!foldSettings.outliers), foldSettings);
             await client.query('COMMIT');
             break;
           } catch (err) {

@@ -4,7 +4,15 @@ import fc from 'fast-check';
 import { seededRandom } from '@telemetryhub/service-kit';
 import { type Reading } from '@telemetryhub/schemas';
 import { alertKey, type AlertAction } from '../alerts/alert-rules.js';
-import { evaluateOutliers, foldEwma, type EwmaState, type OutlierConfig } from './outlier-rules.js';
+import { OutlierInputs } from './outlier-inputs.js';
+import { evaluateOutliers as evaluate, foldEwma, type EwmaState, type OutlierConfig } from './outlier-rules.js';
+
+const evaluateOutliers = (
+  readings: readonly Reading[],
+  states: Map<string, EwmaState>,
+  firing: ReadonlySet<string>,
+  cfg: OutlierConfig,
+) => evaluate(OutlierInputs.of(readings), states, firing, cfg);
 
 const CFG: OutlierConfig = { z: 4, resolveZ: 2, alpha: 0.05, minSamples: 30 };
 const T0 = Date.parse('2026-01-27T12:00:00.000Z');
@@ -32,7 +40,9 @@ function noise(n: number, seed = 7): number[] {
   return Array.from({ length: n }, () => 20 + (rnd() + rnd() + rnd() - 1.5));
 }
 
-const summary = (actions: readonly AlertAction[]) => actions.map((a) => `${a.type}@${a.reading.sequence_id}`);
+/** Each action as `type@n`, n the reading's place in its series (the last digits of its event id). */
+const summary = (actions: readonly AlertAction[]) =>
+  actions.map((a) => `${a.type}@${Number(a.reading.event_id.slice(-12))}`);
 
 test('the running statistics follow the textbook exponentially weighted recurrences', () => {
   fc.assert(
@@ -79,7 +89,7 @@ test('devices are judged apart, and readings are taken in event-time order whate
   const shuffled = [...a, ...b].reverse();
   const actions = evaluateOutliers(shuffled, new Map(), new Set(), CFG);
   assert.deepEqual(
-    actions.map((x) => `${x.reading.device_id}:${x.type}@${x.reading.sequence_id}`),
+    actions.map((x) => `${x.reading.device_id}:${x.type}@${Number(x.reading.event_id.slice(-12))}`),
     ['a:fire@60'],
   );
 });

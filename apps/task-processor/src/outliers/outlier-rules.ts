@@ -1,5 +1,5 @@
-import type { Reading } from '@telemetryhub/schemas';
-import { alertKey, inEventTimeOrder, type AlertAction } from '../alerts/alert-rules.js';
+import { alertKey, type AlertAction } from '../alerts/alert-rules.js';
+import { eventTimeOrder, type OutlierInputs } from './outlier-inputs.js';
 
 /** The statistical outlier detector's settings (config: OUTLIER_*). */
 export interface OutlierConfig {
@@ -39,40 +39,50 @@ export function foldEwma(s: EwmaState, x: number, alpha: number): void {
 }
 
 /**
- * Judges readings in event-time order against their device's running statistics *before* folding each one in,
+ * Judges each series' readings in event-time order against its running statistics *before* folding each one in,
  * then folds it (so the state moves with the signal). Returns the alert changes: one `fire` when a stream starts
- * deviating (none while it keeps deviating), one `resolve` once a reading is back within `resolveZ`. A stream
- * with no variance yet (a constant signal) is not judged: any change would be infinitely many deviations.
- * Updates `states` in place (missing keys are created); the caller loads and stores them, in its transaction.
+ * deviating (none while it keeps deviating), one `resolve` once a reading is back within `resolveZ` — a series'
+ * changes in its order, series after series. A stream with no variance yet (a constant signal) is not judged: any
+ * change would be infinitely many deviations. Updates `states` in place (missing keys are created); the caller
+ * loads and stores them, in its transaction.
  */
 export function evaluateOutliers(
-  readings: readonly Reading[],
+  inputs: OutlierInputs,
   states: Map<string, EwmaState>,
   firing: ReadonlySet<string>,
   cfg: OutlierConfig,
 ): AlertAction[] {
-  const open = new Set(firing);
   const actions: AlertAction[] = [];
-  const rule = (metric: string) => ({ metric, kind: 'outlier' as const, threshold: cfg.z });
-  for (const reading of inEventTimeOrder(readings)) {
-    const key = outlierStateKey(reading.device_id, reading.metric);
+  for (const s of inputs.series()) {
+    const key = outlierStateKey(s.device, s.metric);
     let state = states.get(key);
     if (!state) {
       state = { samples: 0, mean: 0, variance: 0 };
       states.set(key, state);
     }
-    if (state.samples >= cfg.minSamples && state.variance > 0) {
-      const z = Math.abs(reading.value - state.mean) / Math.sqrt(state.variance);
-      const alert = alertKey(reading.device_id, reading.metric, 'outlier');
-      if (!open.has(alert) && z > cfg.z) {
-        open.add(alert);
-        actions.push({ type: 'fire', rule: rule(reading.metric), reading });
-      } else if (open.has(alert) && z <= cfg.resolveZ) {
-        open.delete(alert);
-        actions.push({ type: 'resolve', rule: rule(reading.metric), reading });
+    const alert = alertKey(s.device, s.metric, 'outlier');
+    let open = firing.has(alert);
+    for (const i of eventTimeOrder(s)) {
+      const value = s.values[i]!;
+      if (state.samples >= cfg.minSamples && state.variance > 0) {
+        const z = Math.abs(value - state.mean) / Math.sqrt(state.variance);
+        if ((!open && z > cfg.z) || (open && z <= cfg.resolveZ)) {
+          actions.push({
+            type: open ? 'resolve' : 'fire',
+            rule: { metric: s.metric, kind: 'outlier', threshold: cfg.z },
+            reading: {
+              device_id: s.device,
+              metric: s.metric,
+              value,
+              event_id: s.eventIds[i]!,
+              event_time: new Date(s.ms[i]!).toISOString(),
+            },
+          });
+          open = !open;
+        }
       }
+      foldEwma(state, value, cfg.alpha);
     }
-    foldEwma(state, reading.value, cfg.alpha);
   }
   return actions;
 }

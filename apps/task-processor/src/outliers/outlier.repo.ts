@@ -1,24 +1,20 @@
 import type pg from 'pg';
-import type { Reading } from '@telemetryhub/schemas';
 import { outlierStateKey, type EwmaState } from './outlier-rules.js';
+import type { OutlierInputs } from './outlier-inputs.js';
 import { numberArrayLiteral, textArrayLiteral } from '../store/pg-array.js';
 
 /**
- * Loads and locks the running statistics of every device and metric in `readings`, for the rest of the caller's
+ * Loads and locks the running statistics of every device and metric in `inputs`, for the rest of the caller's
  * transaction: another replica folding readings of the same device waits, so no update is lost. Rows are first
  * created empty (samples 0) where missing, so that even a first sample has a row to lock; both statements take
  * the rows in one order (ORDER BY device, metric: the database's own, whatever the caller's), so replicas cannot
  * deadlock on them.
  */
-export async function lockOutlierState(
-  client: pg.PoolClient,
-  readings: readonly Reading[],
-): Promise<Map<string, EwmaState>> {
-  const keys = new Map<string, [string, string]>();
-  for (const r of readings) keys.set(outlierStateKey(r.device_id, r.metric), [r.device_id, r.metric]);
+export async function lockOutlierState(client: pg.PoolClient, inputs: OutlierInputs): Promise<Map<string, EwmaState>> {
+  const series = [...inputs.series()];
   // Built once as array literals, sent with both statements.
-  const devices = textArrayLiteral([...keys.values()].map(([d]) => d));
-  const metrics = textArrayLiteral([...keys.values()].map(([, m]) => m));
+  const devices = textArrayLiteral(series.map((s) => s.device));
+  const metrics = textArrayLiteral(series.map((s) => s.metric));
   await client.query(
     `INSERT INTO outlier_state (device_id, metric, samples, mean, variance)
      SELECT d, m, 0, 0, 0 FROM unnest($1::text[], $2::text[]) AS k(d, m)

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testReading } from '../app.test-support.js';
 import fc from 'fast-check';
-import { rollupPartials } from './rollup.repo.js';
+import { rollupPartials } from './rollup-buckets.js';
 
 const r = (device: string, metric: string, time: string, value: number) =>
   testReading({ device_id: device, metric, event_time: time, value });
