@@ -1,22 +1,29 @@
 import type { Reading } from '@telemetryhub/schemas';
+import { uuidBytes, uuidText } from './uuid-bytes.js';
 
-/** One series' readings for the outlier detector, in the order they were added. */
+/** One series' place in the columns: its first and last reading (each reading links to the next of its series). */
 export interface SeriesInputs {
   device: string;
   metric: string;
-  values: number[];
-  ms: number[];
-  eventIds: string[];
+  head: number;
+  tail: number;
 }
+
+const INITIAL_CAPACITY = 1024;
 
 /**
  * What the outlier detector needs of readings gathered over one or more batches (a fold's, held between folds):
- * per device and metric, each reading's value, event time and event id — about 80 bytes a reading, where the
- * reading itself (a dozen fields, each string its own) holds several hundred. The detector walks each series in
- * event-time order, so only the order within a series is kept.
+ * each reading's value, event time and event id, in columns shared by every series (typed arrays, the id as its
+ * 16 bytes), each series a chain through them in the order its readings were added. About 36 bytes a reading and
+ * one small object a series, where the readings themselves (a dozen fields, the id a 36-character string) take
+ * several hundred — so a fold can wait for many readings of a large fleet within the processor's heap.
  */
 export class OutlierInputs {
   private readonly byDevice = new Map<string, Map<string, SeriesInputs>>();
+  private values = new Float64Array(INITIAL_CAPACITY);
+  private times = new Float64Array(INITIAL_CAPACITY);
+  private next = new Int32Array(INITIAL_CAPACITY);
+  private ids = new Uint8Array(INITIAL_CAPACITY * 16);
   private count = 0;
 
   static of(readings: readonly Reading[], eventMs?: readonly number[]): OutlierInputs {
@@ -28,37 +35,32 @@ export class OutlierInputs {
     return inputs;
   }
 
+  /** Adds a reading (`eventId` a UUID, as every stored event id is). */
   add(device: string, metric: string, ms: number, value: number, eventId: string): void {
-    let byMetric = this.byDevice.get(device);
-    if (!byMetric) this.byDevice.set(device, (byMetric = new Map()));
-    let s = byMetric.get(metric);
-    if (!s) byMetric.set(metric, (s = { device, metric, values: [], ms: [], eventIds: [] }));
-    s.values.push(value);
-    s.ms.push(ms);
-    s.eventIds.push(eventId);
+    const i = this.count;
+    if (i === this.values.length) this.grow(i * 2);
+    this.values[i] = value;
+    this.times[i] = ms;
+    this.next[i] = -1;
+    uuidBytes(eventId, this.ids, i * 16);
     this.count++;
+    this.link(device, metric, i, i);
   }
 
   /** Takes in `other`'s readings, added after these (`other` is not to be used after). */
   absorb(other: OutlierInputs): void {
-    for (const [device, theirs] of other.byDevice) {
-      const mine = this.byDevice.get(device);
-      if (!mine) {
-        this.byDevice.set(device, theirs);
-        continue;
-      }
-      for (const [metric, s] of theirs) {
-        const t = mine.get(metric);
-        if (!t) mine.set(metric, s);
-        else
-          for (let i = 0; i < s.values.length; i++) {
-            t.values.push(s.values[i]!);
-            t.ms.push(s.ms[i]!);
-            t.eventIds.push(s.eventIds[i]!);
-          }
-      }
+    const offset = this.count;
+    const total = offset + other.count;
+    if (total > this.values.length) this.grow(Math.max(total, this.values.length * 2));
+    this.values.set(other.values.subarray(0, other.count), offset);
+    this.times.set(other.times.subarray(0, other.count), offset);
+    this.ids.set(other.ids.subarray(0, other.count * 16), offset * 16);
+    for (let i = 0; i < other.count; i++) {
+      const n = other.next[i]!;
+      this.next[offset + i] = n < 0 ? -1 : n + offset;
     }
-    this.count += other.count;
+    this.count = total;
+    for (const s of seriesOf(other.byDevice)) this.link(s.device, s.metric, s.head + offset, s.tail + offset);
   }
 
   /** Readings held. */
@@ -74,16 +76,59 @@ export class OutlierInputs {
   series(): IterableIterator<SeriesInputs> {
     return seriesOf(this.byDevice);
   }
+
+  value(i: number): number {
+    return this.values[i]!;
+  }
+
+  timeMs(i: number): number {
+    return this.times[i]!;
+  }
+
+  eventId(i: number): string {
+    return uuidText(this.ids, i * 16);
+  }
+
+  /** A series' readings (their positions) in event-time order; equal times keep the order they were added in. */
+  inEventTimeOrder(s: SeriesInputs): number[] {
+    const order: number[] = [];
+    let sorted = true;
+    for (let i = s.head; i >= 0; i = this.next[i]!) {
+      if (order.length && this.times[i]! < this.times[order[order.length - 1]!]!) sorted = false;
+      order.push(i);
+    }
+    // Positions grow along a chain, so ties broken by position keep the order of adding.
+    return sorted ? order : order.sort((a, b) => this.times[a]! - this.times[b]! || a - b);
+  }
+
+  /** Appends the chain head…tail to its series (a new series starts with it). */
+  private link(device: string, metric: string, head: number, tail: number): void {
+    let byMetric = this.byDevice.get(device);
+    if (!byMetric) this.byDevice.set(device, (byMetric = new Map()));
+    const s = byMetric.get(metric);
+    if (!s) byMetric.set(metric, { device, metric, head, tail });
+    else {
+      this.next[s.tail] = head;
+      s.tail = tail;
+    }
+  }
+
+  private grow(capacity: number): void {
+    const values = new Float64Array(capacity);
+    values.set(this.values);
+    const times = new Float64Array(capacity);
+    times.set(this.times);
+    const next = new Int32Array(capacity);
+    next.set(this.next);
+    const ids = new Uint8Array(capacity * 16);
+    ids.set(this.ids);
+    this.values = values;
+    this.times = times;
+    this.next = next;
+    this.ids = ids;
+  }
 }
 
 function* seriesOf(byDevice: Map<string, Map<string, SeriesInputs>>): IterableIterator<SeriesInputs> {
   for (const byMetric of byDevice.values()) yield* byMetric.values();
-}
-
-/** The positions of a series' readings in event-time order; equal times keep the order they were added in. */
-export function eventTimeOrder(s: SeriesInputs): number[] {
-  const order = s.ms.map((_, i) => i);
-  let sorted = true;
-  for (let i = 1; i < s.ms.length && sorted; i++) sorted = s.ms[i - 1]! <= s.ms[i]!;
-  return sorted ? order : order.sort((a, b) => s.ms[a]! - s.ms[b]! || a - b);
 }

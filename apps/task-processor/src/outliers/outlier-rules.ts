@@ -1,5 +1,5 @@
 import { alertKey, type AlertAction } from '../alerts/alert-rules.js';
-import { eventTimeOrder, type OutlierInputs } from './outlier-inputs.js';
+import type { OutlierInputs } from './outlier-inputs.js';
 
 /** The statistical outlier detector's settings (config: OUTLIER_*). */
 export interface OutlierConfig {
@@ -62,8 +62,8 @@ export function evaluateOutliers(
     }
     const alert = alertKey(s.device, s.metric, 'outlier');
     let open = firing.has(alert);
-    for (const i of eventTimeOrder(s)) {
-      const value = s.values[i]!;
+    for (const i of inputs.inEventTimeOrder(s)) {
+      const value = inputs.value(i);
       if (state.samples >= cfg.minSamples && state.variance > 0) {
         const z = Math.abs(value - state.mean) / Math.sqrt(state.variance);
         if ((!open && z > cfg.z) || (open && z <= cfg.resolveZ)) {
@@ -74,8 +74,8 @@ export function evaluateOutliers(
               device_id: s.device,
               metric: s.metric,
               value,
-              event_id: s.eventIds[i]!,
-              event_time: new Date(s.ms[i]!).toISOString(),
+              event_id: inputs.eventId(i),
+              event_time: new Date(inputs.timeMs(i)).toISOString(),
             },
           });
           open = !open;
