@@ -60,13 +60,13 @@ export const ProcessorConfigSchema = z.object({
   ),
   RETRY_MAX_MS: positiveInt(60_000).describe('the cap of that backoff (ms)'),
   FOLD_INTERVAL_MS: positiveInt(DEFAULT_FOLD_OPTIONS.intervalMs).describe(
-    'how often stored readings are folded into rollups, outlier state and devices: how far those trail the raw rows ([Folding](storage-and-alerts.md#folding))',
+    'how often stored readings are folded into rollups, outlier state and devices: how far those trail the raw rows; with tens of thousands of series, 10000 writes several readings per row instead of one ([Folding](storage-and-alerts.md#folding))',
   ),
   FOLD_ORPHAN_AFTER_MS: positiveInt(DEFAULT_FOLD_OPTIONS.orphanAfterMs).describe(
     'a batch left unfolded this long (its processor died) is folded from its raw rows by any replica',
   ),
   FOLD_MAX_READINGS: positiveInt(DEFAULT_FOLD_OPTIONS.maxReadings).describe(
-    'stored readings held for the next fold at most; past it, storing waits for a fold (bounds memory)',
+    'stored readings gathered for the next fold at most (about 36 bytes each, beside a rollup and a device entry per series); past it, storing waits for a fold (bounds memory)',
   ),
   MIGRATE_ON_START: z
     .enum(['true', 'false'])
