@@ -1,8 +1,7 @@
 import type pg from 'pg';
-import type { Reading } from '@telemetryhub/schemas';
 import { isoUtc } from '../store/sql-time.js';
 import { textArrayLiteral } from '../store/pg-array.js';
-import { DevicesSeen } from './devices-seen.js';
+import type { DevicesSeen } from './devices-seen.js';
 
 /** A device as the API shows it. */
 export interface DeviceRow {
@@ -24,23 +23,12 @@ export interface DeviceMetadata {
 }
 
 /**
- * Records the devices of readings just stored, in the folding transaction: each device's event-time span, and the
- * site, region and firmware of its newest reading. A row changes only when something moved — a newer label, an
- * earlier first reading, a last reading a minute or more newer — so a steady stream does not rewrite every device
- * row on every batch. Rows are locked in device-id order, the same on every replica (no deadlock between them).
- * Returns the rows written.
+ * Records the devices of readings just stored, as a fold gathered them (DevicesSeen), in the folding transaction:
+ * each device's event-time span, and the site, region and firmware of its newest reading. A row changes only when
+ * something moved — a newer label, an earlier first reading, a last reading a minute or more newer — so a steady
+ * stream does not rewrite every device row on every fold. Rows are locked in device-id order, the same on every
+ * replica (no deadlock between them). Returns the rows written.
  */
-export async function recordDevicesSeen(
-  client: pg.PoolClient,
-  readings: readonly Reading[],
-  eventMs: readonly number[],
-): Promise<number> {
-  const seen = new DevicesSeen();
-  for (let i = 0; i < readings.length; i++) seen.add(readings[i]!, eventMs[i]!);
-  return writeDevicesSeen(client, seen);
-}
-
-/** Writes what a fold saw of its devices (as recordDevicesSeen, from readings gathered beforehand). */
 export async function writeDevicesSeen(client: pg.PoolClient, seen: DevicesSeen): Promise<number> {
   if (seen.size === 0) return 0;
   const of = seen.sorted();

@@ -14,7 +14,8 @@ import { loadMigrations, migrate } from '@telemetryhub/migrations';
 import { PARTITIONED_TABLES, PartitionManager, listPartitions } from './partitions.js';
 import { RETENTION_LOCK_KEY, runPartitionUpkeep } from './retention.js';
 import { listExpiredReadings } from '../expired/expired.repo.js';
-import { foldRollups } from './rollup.repo.js';
+import { writeRollups } from './rollup.repo.js';
+import { rollupPartials } from './rollup-buckets.js';
 import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { partitionMetrics } from './partition-upkeep.js';
 import { PartitionUpkeep } from './partition-upkeep.js';
@@ -81,9 +82,9 @@ test('migrations 5 and 6 move existing readings and rollups into partitions, not
     // A bucket folded before migration 6 has no m2, and a reading folded into it later does not invent one.
     const client = await pool.connect();
     try {
-      await foldRollups(
+      await writeRollups(
         client,
-        [reading('d', '2026-01-31T23:59:30Z', 4)].map((r) => ({ ...r, metric: 't' })),
+        rollupPartials([reading('d', '2026-01-31T23:59:30Z', 4)].map((r) => ({ ...r, metric: 't' }))),
       );
     } finally {
       client.release();

@@ -1,31 +1,23 @@
 import type pg from 'pg';
-import { STORABLE, type Reading } from '@telemetryhub/schemas';
+import { STORABLE } from '@telemetryhub/schemas';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array.js';
-import { rollupPartials, type Granularity, type Partial } from './rollup-buckets.js';
+import type { Granularity, Partial } from './rollup-buckets.js';
 
 export const ROLLUP_TABLES: Record<Granularity, string> = { '1m': 'rollups_1m', '1h': 'rollups_1h' };
 
 /**
- * Folds readings into the 1-minute and 1-hour rollups by event time. Count, sum, min and max add up; `m2` merges
- * by the pairwise update (m2 = m2a + m2b + δ²·na·nb/(na+nb), δ the difference of the two means), so a bucket's
- * variance is exact whatever the order and grouping of its readings. Call it only with readings the raw insert
- * really added, in the same transaction: then each event counts exactly once, whatever the retries. Rows come
- * sorted from rollupPartials(), so concurrent folds lock buckets in the same order (no deadlock between replicas).
+ * Folds readings, pre-aggregated per (device, metric, bucket) by MinuteBuckets, into the 1-minute and 1-hour
+ * rollups. Count, sum, min and max add up; `m2` merges by the pairwise update (m2 = m2a + m2b + δ²·na·nb/(na+nb),
+ * δ the difference of the two means), so a bucket's variance is exact whatever the order and grouping of its
+ * readings. Call it only with readings the raw insert really added, in the same transaction: then each event
+ * counts exactly once, whatever the retries. Rows come sorted from MinuteBuckets.partials(), so concurrent folds
+ * lock buckets in the same order (no deadlock between replicas).
  *
  * Overflow: values are inside the storable magnitude (|v| ≤ 1e100, storable.ts), so δ² stays below 4e200 and no
  * term comes near float8's limit — PostgreSQL raises an error on float8 overflow, which would fail the batch and
  * every later batch touching the bucket. A bucket whose stored mean lies outside that magnitude (written before the
  * bound existed) is not squared at all: its m2 becomes NULL, "spread unknown", as for rows older than m2.
  */
-export async function foldRollups(
-  client: pg.PoolClient,
-  readings: readonly Reading[],
-  eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
-): Promise<number> {
-  return writeRollups(client, rollupPartials(readings, eventMs));
-}
-
-/** Upserts pre-aggregated rows into both rollups (as foldRollups; rows sorted as MinuteBuckets gives them). */
 export async function writeRollups(
   client: pg.PoolClient,
   byGranularity: Record<Granularity, readonly Partial[]>,
