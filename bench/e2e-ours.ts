@@ -9,7 +9,7 @@ import { analyzeTasks, chunks, liveBodies, rowCount, type BenchEvent } from './e
 import { pacedLoad } from './paced-load.js';
 import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { postgresCpu, postgresCpuPerEvent } from './pg-cpu.js';
-import { expectRows, storedSoFar, waitForStored } from './stored-rows.js';
+import { expectRows, storedSoFar, waitForFolded, waitForStored } from './stored-rows.js';
 
 /** Events per POST, and POSTs in flight, as a gateway batching its readings sends them. */
 const PER_POST = 100;
@@ -72,6 +72,7 @@ export async function backlog(
     const t0 = performance.now();
     for (const part of chunks(tasks, 100)) await redis.lpush(queueKeys('tasks').pending, ...part);
     await waitForStored([processorUrl], storedBefore + events.length);
+    await waitForFolded([processorUrl]);
     const rate = events.length / ((performance.now() - t0) / 1000);
     const perEvent = (seconds: number) => (seconds * 1e6) / events.length;
     const result = {

@@ -26,6 +26,23 @@ export async function waitForStored(processorUrls: readonly string[], want: numb
   }
 }
 
+/**
+ * Waits until the processors hold nothing for their next fold (by their gauge of readings gathered for it): what
+ * they stored is in the rollups, outlier state and devices too. A drain is done when it is folded, not only stored —
+ * else a run shorter than the fold interval would not pay for its rollups.
+ */
+export async function waitForFolded(processorUrls: readonly string[], timeoutMs = 600_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let gathered = 0;
+    for (const url of processorUrls)
+      gathered += await scrapeMetric(url, 'telemetryhub_processor_fold_pending_readings');
+    if (gathered === 0) return;
+    if (Date.now() > deadline) throw new Error(`${gathered} readings still unfolded after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
 /** After a phase, outside its timing: the rows really are in `readings` (one count). */
 export async function expectRows(db: pg.Pool, want: number): Promise<void> {
   const have = await rowCount(db, 'readings');
