@@ -222,7 +222,7 @@ export class DeferredFold {
   }
 
   private emptyAggregate(): FoldAggregate {
-    return new FoldAggregate(this.deps.settings.outliers !== undefined);
+    return new FoldAggregate(this.deps.settings);
   }
 
   private counted(outcome: FoldOutcome, source: 'memory' | 'orphan', started: number): void {

@@ -1,7 +1,7 @@
 import { MinuteBuckets } from '../store/rollup-buckets.js';
 import { DevicesSeen } from '../devices/devices-seen.js';
 import { OutlierInputs } from '../outliers/outlier-inputs.js';
-import { FOLD_STEP, type FoldWork } from './fold-work.js';
+import { FOLD_STEP, type FoldSettings, type FoldWork } from './fold-work.js';
 
 /**
  * What a fold writes, gathered from the batches it folds as each is accepted: the rollups' minute buckets, each
@@ -16,11 +16,15 @@ export class FoldAggregate {
   /** Readings added (each counted once, whatever its steps). */
   readings = 0;
 
-  /** `withOutliers`: whether the detector is on (off, readings with that step are only rolled up and counted). */
-  constructor(private readonly withOutliers: boolean) {}
+  /** Whether the outlier detector is on (off, readings with that step are only rolled up and counted). */
+  private readonly withOutliers: boolean;
 
-  static of(work: FoldWork, withOutliers: boolean): FoldAggregate {
-    const a = new FoldAggregate(withOutliers);
+  constructor(settings: FoldSettings) {
+    this.withOutliers = settings.outliers !== undefined;
+  }
+
+  static of(work: FoldWork, settings: FoldSettings): FoldAggregate {
+    const a = new FoldAggregate(settings);
     a.add(work);
     return a;
   }

@@ -132,7 +132,7 @@ export function createTelemetryHandler(deps: {
             const toAlert = fresh.filter((_, i) => work.steps[i]! & STEP_BIT.alert);
             changedAlerts = toAlert.length ? await thresholdAlerts(client, toAlert, rules, deps.webhookUrls ?? []) : [];
             if (deps.fold) staged = await deps.fold.stage(client, work, taskSteps(tasks));
-            else folded = await applyFold(client, FoldAggregate.of(work, !!foldSettings.outliers), foldSettings);
+            else folded = await applyFold(client, FoldAggregate.of(work, foldSettings), foldSettings);
             await client.query('COMMIT');
             break;
           } catch (err) {
