@@ -52,23 +52,13 @@ export class MinuteBuckets {
 
   /** Takes `other`'s buckets in, as if their readings had been added here (`other` is not to be used after). */
   absorb(other: MinuteBuckets): void {
-    for (const byMetric of other.buckets.values()) {
-      for (const series of byMetric.values()) {
-        for (const b of inOrder(series)) {
-          const mine = bucketIn(this.buckets, b.device, b.metric, b.n);
-          if (mine) mergeMoments(mine, b);
-          else addBucket(this.buckets, b);
-        }
-      }
-    }
+    forEachBucket(other.buckets, (b) => mergeInto(this.buckets, b, b.n, BUCKET_MS['1m']));
   }
 
   /** The start (ms) of each distinct minute held, for the partitions the rows go to. */
   minuteStarts(): number[] {
     const starts = new Set<number>();
-    for (const byMetric of this.buckets.values()) {
-      for (const series of byMetric.values()) for (const b of inOrder(series)) starts.add(b.bucketMs);
-    }
+    forEachBucket(this.buckets, (b) => starts.add(b.bucketMs));
     return [...starts];
   }
 
@@ -147,17 +137,25 @@ function inOrder(series: SeriesBuckets): Bucket[] {
  */
 function coarsen(fine: Buckets, size: number): Buckets {
   const out: Buckets = new Map();
-  for (const byMetric of fine.values()) {
+  forEachBucket(fine, (b) => mergeInto(out, b, Math.floor(b.bucketMs / size), size));
+  return out;
+}
+
+/** Calls `fn` with every bucket of every series, each series' in bucket order (a callback: no generator per fold). */
+function forEachBucket(buckets: Buckets, fn: (b: Bucket) => void): void {
+  for (const byMetric of buckets.values()) {
     for (const series of byMetric.values()) {
-      for (const b of inOrder(series)) {
-        const n = Math.floor(b.bucketMs / size);
-        const p = bucketIn(out, b.device, b.metric, n);
-        if (p) mergeMoments(p, b);
-        else addBucket(out, bucketOf(b.device, b.metric, n, size, b));
-      }
+      if (series instanceof Map) for (const b of inOrder(series)) fn(b);
+      else fn(series);
     }
   }
-  return out;
+}
+
+/** Merges `b` into bucket number `n` (of `size` ms) of its series in `out`, or adds a copy of it as that bucket. */
+function mergeInto(out: Buckets, b: Bucket, n: number, size: number): void {
+  const mine = bucketIn(out, b.device, b.metric, n);
+  if (mine) mergeMoments(mine, b);
+  else addBucket(out, bucketOf(b.device, b.metric, n, size, b));
 }
 
 /**
