@@ -26,12 +26,9 @@ export class OutlierInputs {
   private ids = new Uint8Array(INITIAL_CAPACITY * 16);
   private count = 0;
 
-  static of(readings: readonly Reading[], eventMs?: readonly number[]): OutlierInputs {
+  static of(readings: readonly Reading[]): OutlierInputs {
     const inputs = new OutlierInputs();
-    for (let i = 0; i < readings.length; i++) {
-      const r = readings[i]!;
-      inputs.add(r.device_id, r.metric, eventMs ? eventMs[i]! : Date.parse(r.event_time), r.value, r.event_id);
-    }
+    for (const r of readings) inputs.add(r.device_id, r.metric, Date.parse(r.event_time), r.value, r.event_id);
     return inputs;
   }
 
@@ -97,8 +94,8 @@ export class OutlierInputs {
       if (order.length && this.times[i]! < this.times[order[order.length - 1]!]!) sorted = false;
       order.push(i);
     }
-    // Positions grow along a chain, so ties broken by position keep the order of adding.
-    return sorted ? order : order.sort((a, b) => this.times[a]! - this.times[b]! || a - b);
+    // A chain runs in the order of adding, and the sort is stable: equal times keep it.
+    return sorted ? order : order.sort((a, b) => this.times[a]! - this.times[b]!);
   }
 
   /** Appends the chain head…tail to its series (a new series starts with it). */
