@@ -116,6 +116,7 @@ test('a request that fails logs its error with the same request id as its access
         ['GET /v1/throws 500', 'req-500'],
       ],
     );
+    assert.equal(lines[0]!.path, '/v1/throws', 'the error line names the path as the access line does');
     assert.doesNotMatch(JSON.stringify(lines), /secret/);
   });
 });

@@ -43,7 +43,7 @@ export function accessLog(
         const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : logSuccess() ? 'info' : undefined;
         if (!level) return;
         const locals = res.locals as { client?: string; traceId?: string };
-        const path = pathOf(req);
+        const path = requestPathOf(req);
         log[level](
           {
             reqId: id,
@@ -62,8 +62,8 @@ export function accessLog(
   };
 }
 
-/** The path without its query (a query may carry what is not ours to log). */
-function pathOf(req: IncomingMessage): string {
+/** The request's path without its query (a query may carry what is not ours to log), for every line about it. */
+export function requestPathOf(req: IncomingMessage): string {
   return ((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '').split('?')[0]!;
 }
 

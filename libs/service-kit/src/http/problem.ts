@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppError, ErrorCodes, ValidationError, type ErrorCode, type FieldIssue } from '../errors/index.js';
-import { requestIdOf } from './access-log.js';
+import { requestIdOf, requestPathOf } from './access-log.js';
 
 /** RFC 9457 problem details. `errors` names each bad field (the extension most APIs use). */
 export interface Problem {
@@ -110,7 +110,7 @@ export function problemMiddleware(log: Logger): ErrorRequestHandler {
         problemFor(ErrorCodes.INTERNAL, 'unexpected error; see the server log');
     }
     if (problem.status >= 500) {
-      log.error({ err, reqId: requestIdOf(req), method: req.method, path: req.path }, 'request failed');
+      log.error({ err, reqId: requestIdOf(req), method: req.method, path: requestPathOf(req) }, 'request failed');
     } else if (!(err instanceof AppError)) {
       const now = Date.now();
       if (now - lastClientLog >= CLIENT_ERROR_LOG_INTERVAL_MS) {
