@@ -66,7 +66,7 @@ export const ProcessorConfigSchema = z.object({
     'a batch left unfolded this long (its processor died) is folded from its raw rows by any replica',
   ),
   FOLD_MAX_READINGS: positiveInt(DEFAULT_FOLD_OPTIONS.maxReadings).describe(
-    'stored readings gathered for the next fold at most (about 36 bytes each, beside a rollup and a device entry per series); past it, storing waits for a fold (bounds memory)',
+    'stored readings gathered for the next fold at most (about 36 bytes each, beside a rollup entry per series and minute and one per device); past it, storing waits for a fold (bounds memory)',
   ),
   MIGRATE_ON_START: z
     .enum(['true', 'false'])
