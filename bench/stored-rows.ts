@@ -9,11 +9,14 @@ import { rowCount } from './e2e-references.js';
  * 100 ms — millions of rows in later rounds, in parallel scans — cost the server more CPU than some phases' own
  * writes, and the BullMQ references learn of their progress from their own worker for free.
  */
-export async function storedSoFar(processorUrls: readonly string[]): Promise<number> {
+export function storedSoFar(processorUrls: readonly string[]): Promise<number> {
+  return summed(processorUrls, 'telemetryhub_processor_db_rows_written_total', { table: 'readings' });
+}
+
+/** A metric summed over the processors. */
+async function summed(processorUrls: readonly string[], name: string, labels: Record<string, string> = {}) {
   let sum = 0;
-  for (const url of processorUrls) {
-    sum += await scrapeMetric(url, 'telemetryhub_processor_db_rows_written_total', { table: 'readings' });
-  }
+  for (const url of processorUrls) sum += await scrapeMetric(url, name, labels);
   return sum;
 }
 
@@ -34,9 +37,7 @@ export async function waitForStored(processorUrls: readonly string[], want: numb
 export async function waitForFolded(processorUrls: readonly string[], timeoutMs = 600_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    let gathered = 0;
-    for (const url of processorUrls)
-      gathered += await scrapeMetric(url, 'telemetryhub_processor_fold_pending_readings');
+    const gathered = await summed(processorUrls, 'telemetryhub_processor_fold_pending_readings');
     if (gathered === 0) return;
     if (Date.now() > deadline) throw new Error(`${gathered} readings still unfolded after ${timeoutMs} ms`);
     await sleep(50);
