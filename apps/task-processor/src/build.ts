@@ -127,6 +127,7 @@ export function buildProcessor(
     metrics,
     log: log.child({ component: 'fold' }),
     settings: { ...(outliers ? { outliers } : {}), webhookUrls: config.ALERT_WEBHOOK_URLS },
+    latest,
     options: {
       intervalMs: config.FOLD_INTERVAL_MS,
       orphanAfterMs: config.FOLD_ORPHAN_AFTER_MS,
@@ -136,7 +137,6 @@ export function buildProcessor(
   const telemetryDeps: Parameters<typeof createTelemetryHandler>[0] = {
     pool,
     metrics,
-    latest,
     partitions,
     watermarks: new EventTimeWatermarks(config.ALLOWED_LATENESS_MS),
     expiryHorizonMs: (config.EXPIRY_HORIZON_DAYS ?? config.RAW_RETENTION_DAYS) * 86_400_000,

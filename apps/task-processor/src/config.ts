@@ -60,7 +60,7 @@ export const ProcessorConfigSchema = z.object({
   ),
   RETRY_MAX_MS: positiveInt(60_000).describe('the cap of that backoff (ms)'),
   FOLD_INTERVAL_MS: positiveInt(DEFAULT_FOLD_OPTIONS.intervalMs).describe(
-    'how often stored readings are folded into rollups, outlier state and devices: how far those trail the raw rows; with tens of thousands of series, 10000 writes several readings per row instead of one ([Folding](storage-and-alerts.md#folding))',
+    'how often stored readings are folded into rollups, outlier state, devices and the latest-value cache: how far those trail the raw rows; with tens of thousands of series, 10000 writes several readings per row instead of one ([Folding](storage-and-alerts.md#folding))',
   ),
   FOLD_ORPHAN_AFTER_MS: positiveInt(DEFAULT_FOLD_OPTIONS.orphanAfterMs).describe(
     'a batch left unfolded this long (its processor died) is folded from its raw rows by any replica',

@@ -26,6 +26,8 @@ import { TaskRunner, type TaskRunnerOptions } from './task-runner.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import { createApp } from '../app.js';
 import { LatestCache } from '../store/latest.cache.js';
+import { DeferredFold } from '../fold/deferred-fold.js';
+import { PartitionManager } from '../store/partitions.js';
 import { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import { createDecodePool } from '../decode/decode-pool.js';
 
@@ -505,10 +507,20 @@ test('the latest value per device and metric is served from Redis, and a late re
     createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
   );
   const latest = new LatestCache(redis, log, `t${queueN}`);
+  // The fold writes the cache (never on its timer here: folded by hand).
+  const fold = new DeferredFold({
+    pool,
+    partitions: new PartitionManager(pool),
+    metrics,
+    log,
+    settings: {},
+    latest,
+    options: { intervalMs: 60_000 },
+  });
   const consumer = new ReliableConsumer(redis, blocking, queue);
   const runner = runnerFor(
     consumer,
-    new HandlerRegistry().register(TELEMETRY_TASK_TYPES, createTelemetryHandler({ pool, metrics, log, latest })),
+    new HandlerRegistry().register(TELEMETRY_TASK_TYPES, createTelemetryHandler({ pool, metrics, log, fold })),
     metrics,
   );
   const at = (s: number, v: number) =>
@@ -516,8 +528,12 @@ test('the latest value per device and metric is served from Redis, and a late re
   const producer = new RedisListProducer(redis, queue);
   await producer.enqueue([at(1766745120, 30)]);
   await runner.run(await consumer.fetch(10, 0), () => true);
+  assert.equal(await latest.get('LAT-1', 'pressure'), null, 'written by the fold, not by the batch');
+  await fold.flush();
+  assert.equal((await latest.get('LAT-1', 'pressure'))?.value, 30);
   await producer.enqueue([at(1766745060, 10)]); // older, arriving later
   await runner.run(await consumer.fetch(10, 0), () => true);
+  await fold.flush();
   assert.equal((await latest.get('LAT-1', 'pressure'))?.value, 30);
 
   const registry = createMetricsRegistry({

@@ -2,7 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { PostgresServer } from '@telemetryhub/testkit';
+import { PostgresServer, RedisServer } from '@telemetryhub/testkit';
+import { createRedis, type RedisClient } from '@telemetryhub/queue';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { TaskTypes, type Reading } from '@telemetryhub/schemas';
 import { createPgPool } from '../store/pool.js';
@@ -13,20 +14,28 @@ import { PartitionManager } from '../store/partitions.js';
 import { pendingCount } from './fold-pending.repo.js';
 import { testReading, testTask } from '../app.test-support.js';
 import { DeferredFold, type DeferredFoldOptions } from './deferred-fold.js';
+import { LatestCache } from '../store/latest.cache.js';
 
 const log = pino({ level: 'silent' });
 const outliers = { z: 4, resolveZ: 2, alpha: 0.05, minSamples: 30 };
 let server: PostgresServer;
 let pool: pg.Pool;
+let redisServer: RedisServer;
+let redis: RedisClient;
+/** The latest-value cache every fold here writes to. */
+let latest: LatestCache;
 
 before(async () => {
-  server = await PostgresServer.start();
+  [server, redisServer] = await Promise.all([PostgresServer.start(), RedisServer.start()]);
   pool = createPgPool(server.url, { max: 6, statementTimeoutMs: 10_000 }, log);
+  redis = createRedis(redisServer.url);
+  latest = new LatestCache(redis, log);
   await migrate(pool, log);
 });
 after(async () => {
   await pool.end();
-  await server.stop();
+  redis.disconnect();
+  await Promise.all([server.stop(), redisServer.stop()]);
 });
 
 const metrics = () =>
@@ -43,6 +52,7 @@ function processor(options: Partial<DeferredFoldOptions> = {}) {
     metrics: m,
     log,
     settings: { outliers },
+    latest,
     options: { intervalMs: 60_000, ...options },
   });
   return { fold, handler: createTelemetryHandler({ pool, log, metrics: m, outliers, fold }) };
@@ -79,6 +89,9 @@ async function rollupMismatches(prefix: string, table: 'rollups_1m' | 'rollups_1
   );
 }
 
+/** The newest of `rs` by event time (the first of equals). */
+const newestOf = (rs: readonly Reading[]) => rs.reduce((n, r) => (r.event_time > n.event_time ? r : n));
+
 const count = async (sql: string, prefix: string) => Number((await q<{ n: string }>(sql, [`${prefix}-%`]))[0]!.n);
 const rollupRows = (prefix: string) => count('SELECT count(*) AS n FROM rollups_1m WHERE device_id LIKE $1', prefix);
 const outlierSamples = (prefix: string) =>
@@ -93,9 +106,18 @@ test('stored readings are folded a beat later, many batches in one fold, each ex
   assert.equal(await count('SELECT count(*) AS n FROM readings WHERE device_id LIKE $1', 'DF'), 600);
   assert.equal(await rollupRows('DF'), 0, 'not folded yet');
   assert.equal(await pendingCount(pool), 3, 'one ledger row per batch that stored something');
+  assert.equal(await latest.get('DF-0', 'temperature'), null, 'the cache is written by the fold');
 
   await fold.flush();
   assert.equal(await pendingCount(pool), 0);
+  for (const [device, metric] of [
+    ['DF-0', 'temperature'],
+    ['DF-19', 'pressure'],
+  ] as const) {
+    const newest = newestOf(all.filter((r) => r.device_id === device && r.metric === metric));
+    const cached = await latest.get(device, metric);
+    assert.deepEqual([cached?.event_id, cached?.value], [newest.event_id, newest.value], `${device} ${metric}`);
+  }
   assert.deepEqual(await rollupMismatches('DF', 'rollups_1m'), []);
   assert.deepEqual(await rollupMismatches('DF', 'rollups_1h'), []);
   assert.equal(await outlierSamples('DF'), 600);
@@ -136,6 +158,17 @@ test('a processor that dies holding batches: another folds them from raw, exactl
     `SELECT max(last_seen) AS last_seen FROM devices WHERE device_id LIKE 'DO-%'`,
   );
   assert.equal(last!.last_seen.toISOString(), all.at(-1)!.event_time, 'every stored reading reaches its device');
+  // The latest-value cache, which the dead processor never wrote, from the raw rows, with their stored_at.
+  const newest = newestOf(all.filter((r) => r.device_id === 'DO-3' && r.metric === 'pressure'));
+  const [stored] = await q<{ stored_at: Date }>(`SELECT stored_at FROM readings WHERE event_id = $1`, [
+    newest.event_id,
+  ]);
+  const cached = await latest.get('DO-3', 'pressure');
+  assert.deepEqual(
+    [cached?.event_id, cached?.stored_at],
+    [newest.event_id, stored!.stored_at.toISOString()],
+    'swept readings reach the cache',
+  );
 
   // The dead processor's memory, had it woken up: its fold finds its batches taken and folds nothing.
   await dead.fold.flush();

@@ -12,9 +12,12 @@ import {
   readingsOfBatch,
   type OrphanBatch,
   type PendingBatch,
+  type StoredBatch,
 } from './fold-pending.repo.js';
 import { applyFold, emptyWork, FOLD_STEP, type FoldOutcome, type FoldSettings, type FoldWork } from './fold-work.js';
 import { FoldAggregate } from './fold-aggregate.js';
+import type { LatestCache } from '../store/latest.cache.js';
+import type { LatestValues } from '../store/latest-values.js';
 
 export interface DeferredFoldOptions {
   /** How often held readings are folded (ms): how far rollups, outlier alerts and devices trail the raw rows. */
@@ -60,6 +63,9 @@ const SWEEP_LIMIT = 50;
  * same readings read back from the raw table. A batch is folded by whichever transaction deletes its row, and by no other: when a fold
  * deletes fewer rows than it holds batches (a sweep took some), its aggregate mixes in readings folded elsewhere, so
  * it folds the batches it did take from their raw rows instead, as the sweep does.
+ *
+ * Once a fold has committed, each series' newest reading among its batches goes to the latest-value cache (one
+ * write per series per fold, not per batch; idempotent, newest wins, so the batches a sweep took need no care).
  */
 export class DeferredFold {
   private readonly owner = randomUUID();
@@ -78,6 +84,8 @@ export class DeferredFold {
       metrics: ProcessorMetrics;
       log: Logger;
       settings: FoldSettings;
+      /** The latest-value cache, written with each series' newest reading once a fold has committed. */
+      latest?: LatestCache;
       options?: Partial<DeferredFoldOptions>;
     },
   ) {
@@ -166,7 +174,7 @@ export class DeferredFold {
           batches.map((b) => b.batchId),
         );
         if (taken.size === batches.length) return applyFold(client, gathered, this.deps.settings);
-        const fromRaw = this.emptyAggregate();
+        const fromRaw = new FoldAggregate(this.deps.settings);
         for (const b of batches) {
           const storedAt = taken.get(b.batchId);
           if (storedAt !== undefined) fromRaw.add(await recoveredWork(client, { ...b, storedAt }));
@@ -175,6 +183,8 @@ export class DeferredFold {
       });
       this.heldReadings -= gathered.readings;
       this.counted(outcome, 'memory', started);
+      // Every batch held was committed, whichever transaction folded it: its newest readings go to the cache.
+      if (gathered.latest) await this.deps.latest?.write(gathered.latest);
     } catch (err) {
       gathered.absorb(this.gathered);
       this.gathered = gathered;
@@ -189,17 +199,20 @@ export class DeferredFold {
   private async sweepOnce(): Promise<number> {
     const started = performance.now();
     let orphans: OrphanBatch[] = [];
+    let latest: LatestValues | undefined;
     // The orphans' event times are known only once claimed: their partitions are ensured inside (a no-op when
     // they exist, which they do: the rows' own partitions were ensured when they were stored).
     const outcome = await this.inTransaction([], async (client) => {
       orphans = await claimOrphans(client, this.options.orphanAfterMs, SWEEP_LIMIT);
       const fold = this.emptyAggregate();
-      for (const batch of orphans) fold.add(await recoveredWork(client, batch));
+      for (const batch of orphans) fold.add(await recoveredWork(client, batch), batch.storedMs);
       for (const scheme of ROLLUP_SCHEMES) await this.deps.partitions.ensure(scheme, fold.minutes.minuteStarts());
+      latest = fold.latest;
       return applyFold(client, fold, this.deps.settings);
     });
     if (orphans.length) {
       this.counted(outcome, 'orphan', started);
+      if (latest?.size) await this.deps.latest?.write(latest);
       this.deps.log.info({ batches: orphans.length }, 'folded batches a stopped processor left in the ledger');
     }
     return orphans.length;
@@ -222,7 +235,7 @@ export class DeferredFold {
   }
 
   private emptyAggregate(): FoldAggregate {
-    return new FoldAggregate(this.deps.settings);
+    return new FoldAggregate(this.deps.settings, { latest: this.deps.latest !== undefined });
   }
 
   private counted(outcome: FoldOutcome, source: 'memory' | 'orphan', started: number): void {
@@ -239,7 +252,7 @@ export class DeferredFold {
 }
 
 /** A ledger batch's readings, read back from raw, each with the steps of the task that stored it. */
-async function recoveredWork(client: pg.PoolClient, batch: OrphanBatch): Promise<FoldWork> {
+async function recoveredWork(client: pg.PoolClient, batch: StoredBatch): Promise<FoldWork> {
   const stepsOf = new Map(batch.taskIds.map((id, i) => [id, batch.taskSteps[i]!]));
   const work = emptyWork();
   for (const { reading, taskId } of await readingsOfBatch(client, batch)) {

@@ -1,26 +1,31 @@
 import { MinuteBuckets } from '../store/rollup-buckets.js';
 import { DevicesSeen } from '../devices/devices-seen.js';
 import { OutlierInputs } from '../outliers/outlier-inputs.js';
+import { LatestValues } from '../store/latest-values.js';
 import { FOLD_STEP, type FoldSettings, type FoldWork } from './fold-work.js';
 
 /**
  * What a fold writes, gathered from the batches it folds as each is accepted: the rollups' minute buckets, each
- * device's span and newest labels, and the outlier detector's inputs. Memory follows the series (rollups,
- * devices) — the readings themselves are not kept — except the outlier inputs, a value, time and id a reading.
- * So a fold can wait for many readings of each series, and then writes each series' rows once.
+ * device's span and newest labels, the outlier detector's inputs, and (with the latest-value cache on) each
+ * series' newest reading. Memory follows the series (rollups, devices, latest values) — the readings themselves
+ * are not kept — except the outlier inputs, a value, time and id a reading. So a fold can wait for many readings
+ * of each series, and then writes each series' rows once.
  */
 export class FoldAggregate {
   readonly minutes = new MinuteBuckets();
   readonly devices = new DevicesSeen();
   readonly outliers = new OutlierInputs();
+  /** Each series' newest reading, for the latest-value cache; absent when there is no cache to write. */
+  readonly latest: LatestValues | undefined;
   /** Readings added (each counted once, whatever its steps). */
   readings = 0;
 
   /** Whether the outlier detector is on (off, readings with that step are only rolled up and counted). */
   private readonly withOutliers: boolean;
 
-  constructor(settings: FoldSettings) {
+  constructor(settings: FoldSettings, opts: { latest?: boolean } = {}) {
     this.withOutliers = settings.outliers !== undefined;
+    this.latest = opts.latest ? new LatestValues() : undefined;
   }
 
   static of(work: FoldWork, settings: FoldSettings): FoldAggregate {
@@ -29,8 +34,12 @@ export class FoldAggregate {
     return a;
   }
 
-  /** Adds stored readings, each to what its fold steps ask for. */
-  add(work: FoldWork): void {
+  /**
+   * Adds stored readings, each to what its fold steps ask for (every reading to the latest values), stored by a
+   * transaction that committed at `storedMs`.
+   */
+  add(work: FoldWork, storedMs = Date.now()): void {
+    const latest = this.latest;
     const { readings, ms, steps } = work;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
@@ -40,6 +49,7 @@ export class FoldAggregate {
       if (step & FOLD_STEP.outliers && this.withOutliers) {
         this.outliers.add(r.device_id, r.metric, ms[i]!, r.value, r.event_id);
       }
+      latest?.add(r, ms[i]!, storedMs);
     }
     this.readings += readings.length;
   }
@@ -49,6 +59,7 @@ export class FoldAggregate {
     this.minutes.absorb(later.minutes);
     this.devices.absorb(later.devices);
     this.outliers.absorb(later.outliers);
+    if (this.latest && later.latest) this.latest.absorb(later.latest);
     this.readings += later.readings;
   }
 }

@@ -44,9 +44,14 @@ export async function claimPending(client: pg.PoolClient, batchIds: readonly str
   return new Map(rows.map((r) => [r.batch_id, r.stored_at]));
 }
 
-/** A ledger row taken by the orphan sweep, with the transaction start that stored its readings. */
-export interface OrphanBatch extends PendingBatch {
+/** A ledger batch with the start of the transaction that stored its readings (what readingsOfBatch needs). */
+export interface StoredBatch extends PendingBatch {
   storedAt: string;
+}
+
+/** A ledger row taken by the orphan sweep; `storedMs` is `storedAt` in ms. */
+export interface OrphanBatch extends StoredBatch {
+  storedMs: number;
 }
 
 /**
@@ -62,6 +67,7 @@ export async function claimOrphans(client: pg.PoolClient, olderThanMs: number, l
     max_ms: string;
     readings: number;
     stored_at: string;
+    stored_ms: number;
   }>(
     `DELETE FROM fold_pending WHERE batch_id IN (
        SELECT batch_id FROM fold_pending
@@ -71,7 +77,7 @@ export async function claimOrphans(client: pg.PoolClient, olderThanMs: number, l
         FOR UPDATE SKIP LOCKED)
      RETURNING batch_id::text, task_ids, task_steps,
                (extract(epoch FROM min_time) * 1000)::int8 AS min_ms, (extract(epoch FROM max_time) * 1000)::int8 AS max_ms,
-               readings, created_at::text AS stored_at`,
+               readings, created_at::text AS stored_at, (extract(epoch FROM created_at) * 1000)::float8 AS stored_ms`,
     [olderThanMs, limit],
   );
   return rows.map((r) => ({
@@ -82,6 +88,7 @@ export async function claimOrphans(client: pg.PoolClient, olderThanMs: number, l
     maxMs: Number(r.max_ms),
     readings: r.readings,
     storedAt: r.stored_at,
+    storedMs: r.stored_ms,
   }));
 }
 
@@ -96,7 +103,7 @@ export interface StoredReading {
  * (`stored_at` is that transaction's start), within its event-time span (which prunes partitions; the span is
  * kept in whole milliseconds, so its end is taken one past).
  */
-export async function readingsOfBatch(client: pg.PoolClient, batch: OrphanBatch): Promise<StoredReading[]> {
+export async function readingsOfBatch(client: pg.PoolClient, batch: StoredBatch): Promise<StoredReading[]> {
   const { rows } = await client.query<Reading & { task_id: string; value: number; sequence_id: string | null }>(
     `SELECT event_id::text AS event_id, device_id, metric, ${isoUtc('event_time')} AS event_time, value, unit, site,
             region, firmware, schema_version, sequence_id, task_id

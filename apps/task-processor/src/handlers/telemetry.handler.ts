@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { TaskTypes, instantMs, type Reading } from '@telemetryhub/schemas';
 import { AddedEventIds, insertReadings } from '../store/raw.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
-import type { LatestCache } from '../store/latest.cache.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from '../alerts/alert-rules.js';
 import type { ParsedTask, TaskHandler } from '../domain/task.js';
 import type { OutlierConfig } from '../outliers/outlier-rules.js';
@@ -49,13 +48,14 @@ export function createTelemetryHandler(deps: {
   metrics: ProcessorMetrics;
   log: Logger;
   rules?: readonly ThresholdRule[];
-  /** Newest value per device and metric in Redis, for current queries. */
-  latest?: LatestCache;
   /** Alert webhooks: a notification per alert change and URL goes to the outbox in the same transaction. */
   webhookUrls?: readonly string[];
   /** Statistical outliers (running z-score per device and metric) alongside the threshold rules; absent = off. */
   outliers?: OutlierConfig;
-  /** Folds rollups, outliers and devices after the commit, many batches at a time; absent = in the batch. */
+  /**
+   * Folds rollups, outliers and devices after the commit, many batches at a time, and writes the latest-value
+   * cache; absent = folded in the batch, and no cache.
+   */
   fold?: DeferredFold;
   /**
    * Readings older than this (ms before now) are expired: set aside in `expired_readings`, not in the raw table
@@ -162,8 +162,6 @@ export function createTelemetryHandler(deps: {
         if (folded.rollupRows) deps.metrics.dbRowsWritten.inc({ table: 'rollups' }, folded.rollupRows);
         if (folded.deviceRows) deps.metrics.dbRowsWritten.inc({ table: 'devices' }, folded.deviceRows);
       }
-      // After the commit: the cache may lag PostgreSQL, never run ahead of it.
-      if (deps.latest) await deps.latest.update(fresh, freshMs);
       deps.metrics.dbRowsWritten.inc({ table: 'readings' }, added.size);
       if (statisticsRows) deps.metrics.dbRowsWritten.inc({ table: 'task_statistics' }, statisticsRows);
       if (changedAlerts.length) deps.metrics.dbRowsWritten.inc({ table: 'alerts' }, changedAlerts.length);

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { RedisServer } from '@telemetryhub/testkit';
 import { createRedis, type RedisClient } from '@telemetryhub/queue';
 import { LatestCache } from './latest.cache.js';
+import { LatestValues } from './latest-values.js';
 import { testReading } from '../app.test-support.js';
 
 let server: RedisServer;
@@ -30,16 +31,16 @@ test('keeps the newest reading per device and metric across many devices, whatev
       }
     }
   }
-  await cache.update(readings);
+  await cache.write(LatestValues.of(readings));
   for (const d of [0, 255, 256, 599]) {
     assert.equal((await cache.get(`dev-${d}`, 't'))?.value, d * 100 + 9, `dev-${d}`);
     assert.equal((await cache.get(`dev-${d}`, 'h'))?.event_time, at(9));
   }
   // A late reading (older) changes nothing; a newer one wins, also after the server forgot the script.
-  await cache.update([testReading({ device_id: 'dev-7', metric: 't', event_time: at(3), value: -1 })]);
+  await cache.write(LatestValues.of([testReading({ device_id: 'dev-7', metric: 't', event_time: at(3), value: -1 })]));
   assert.equal((await cache.get('dev-7', 't'))?.value, 709);
   await redis.script('FLUSH');
-  await cache.update([testReading({ device_id: 'dev-7', metric: 't', event_time: at(20), value: 42 })]);
+  await cache.write(LatestValues.of([testReading({ device_id: 'dev-7', metric: 't', event_time: at(20), value: 42 })]));
   assert.equal((await cache.get('dev-7', 't'))?.value, 42);
   assert.equal(await cache.get('dev-7', 'nope'), null);
 });

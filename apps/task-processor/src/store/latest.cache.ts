@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { briefError } from '@telemetryhub/service-kit';
-import { type Reading } from '@telemetryhub/schemas';
 import { runScript, type RedisClient } from '@telemetryhub/queue';
 import type { LatestReading } from './raw.repo.js';
+import type { LatestValues } from './latest-values.js';
 
 /**
  * latestIfNewer — keep, per device and metric, the reading with the newest event time (a late or replayed reading
@@ -36,8 +36,9 @@ const DEVICES_PER_CALL = 256;
 
 /**
  * The newest reading per device and metric in Redis, for "current" queries that must not touch PostgreSQL. It is
- * a cache: written after the readings are committed, best effort (a failure is logged, reads fall back to
- * PostgreSQL), one hash per device (`<prefix>:latest:<device>`, one field per metric).
+ * a cache: written by the fold (fold/deferred-fold.ts) after the readings are committed, so it may trail PostgreSQL
+ * by a fold interval, never run ahead of it; best effort (a failure is logged, reads fall back to PostgreSQL); one
+ * hash per device (`<prefix>:latest:<device>`, one field per metric).
  */
 export class LatestCache {
   constructor(
@@ -51,55 +52,42 @@ export class LatestCache {
   }
 
   /**
-   * Writes the newest reading of each device and metric among `readings` (`eventMs`: their event times in ms, in
-   * order, when the caller has them). Only the batch's newest per series is
-   * sent (a batch often holds several readings of one series), in one script call per DEVICES_PER_CALL devices,
-   * by SHA, all sent together: one round trip on a single server. On a cluster each device's hash may live on
-   * another node, so each device is its own call there (grouped per node by auto-pipelining).
+   * Writes the newest reading of each device and metric gathered in `values`, in one script call per
+   * DEVICES_PER_CALL devices, by SHA, all sent together: one round trip on a single server. On a cluster each
+   * device's hash may live on another node, so each device is its own call there (grouped per node by
+   * auto-pipelining). A failure is logged, not thrown: the cache is best effort.
    */
-  async update(
-    readings: readonly Reading[],
-    eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
-    storedAt = new Date(),
-  ): Promise<void> {
-    const newest = new Map<string, { r: Reading; ms: number }>();
-    for (let i = 0; i < readings.length; i++) {
-      const r = readings[i]!;
-      const ms = eventMs[i]!;
-      const series = `${r.device_id}\u0000${r.metric}`;
-      const seen = newest.get(series);
-      if (!seen) newest.set(series, { r, ms });
-      else if (ms > seen.ms) {
-        seen.r = r;
-        seen.ms = ms;
-      }
-    }
-    if (newest.size === 0) return;
-    const at = storedAt.toISOString();
-    const byDevice = new Map<string, Array<string | number>>();
-    for (const { r, ms } of newest.values()) {
-      const value: LatestReading = {
-        device_id: r.device_id,
-        metric: r.metric,
-        event_time: r.event_time,
-        value: r.value,
-        unit: r.unit,
-        event_id: r.event_id,
-        stored_at: at,
-      };
-      const triples = byDevice.get(r.device_id) ?? [];
-      if (triples.length === 0) byDevice.set(r.device_id, triples);
-      triples.push(r.metric, ms, `${ms}|${JSON.stringify(value)}`);
-    }
-    const devices = [...byDevice];
+  async write(values: LatestValues): Promise<void> {
+    if (values.size === 0) return;
     const perCall = this.redis.isCluster ? 1 : DEVICES_PER_CALL;
     const calls: Array<Promise<unknown>> = [];
-    for (let i = 0; i < devices.length; i += perCall) {
-      const slice = devices.slice(i, i + perCall);
-      const args: Array<string | number> = slice.map(([device]) => this.key(device));
-      for (const [, triples] of slice) args.push(triples.length / 3, ...triples);
-      calls.push(runScript(this.redis, LATEST_IF_NEWER, slice.length, ...args));
+    let args: Array<string | number> = [];
+    let triples: Array<string | number> = [];
+    let keys = 0;
+    const send = () => {
+      calls.push(runScript(this.redis, LATEST_IF_NEWER, keys, ...args, ...triples));
+      args = [];
+      triples = [];
+      keys = 0;
+    };
+    for (const [device, metrics] of values.devices()) {
+      args.push(this.key(device));
+      triples.push(metrics.size);
+      for (const [metric, v] of metrics) {
+        const stored: LatestReading = {
+          device_id: device,
+          metric,
+          event_time: v.event_time,
+          value: v.value,
+          unit: v.unit,
+          event_id: v.event_id,
+          stored_at: new Date(v.storedMs).toISOString(),
+        };
+        triples.push(metric, v.ms, `${v.ms}|${JSON.stringify(stored)}`);
+      }
+      if (++keys === perCall) send();
     }
+    if (keys) send();
     try {
       await Promise.all(calls);
     } catch (err) {
