@@ -183,17 +183,19 @@ export class DeferredFold {
       });
       this.heldReadings -= gathered.readings;
       this.counted(outcome, 'memory', started);
-      // Every batch held was committed, whichever transaction folded it: its newest readings go to the cache.
-      if (gathered.latest) await this.deps.latest?.write(gathered.latest);
     } catch (err) {
       gathered.absorb(this.gathered);
       this.gathered = gathered;
       this.held = [...batches, ...this.held];
       this.deps.metrics.foldRuns.inc({ source: 'memory', outcome: 'failed' });
       this.deps.log.warn({ err: briefError(err), batches: batches.length }, 'fold failed; will retry');
+      return;
     } finally {
       this.deps.metrics.foldPendingReadings.set(this.heldReadings);
     }
+    // Every batch held was committed, whichever transaction folded it: its newest readings go to the cache —
+    // outside the fold's try, so that nothing here can put batches already folded back.
+    if (gathered.latest) await this.deps.latest?.write(gathered.latest);
   }
 
   private async sweepOnce(): Promise<number> {
