@@ -89,14 +89,17 @@ export async function backlog(
   }
 }
 
-/** A steady `rate` (events/s) through the hub for `seconds`: latency from event time to the row (stored_at). */
+/**
+ * A steady `rate` (events/s) through the hub for `seconds`, from devices named `<prefix>-<n>`: latency from event
+ * time to the row (stored_at).
+ */
 export async function latencyRun(
   db: pg.Pool,
   hubUrl: string,
   processorUrl: string,
-  o: { rate: number; seconds: number; devices: number },
+  o: { rate: number; seconds: number; devices: number; prefix: string },
 ): Promise<{ p50Ms: number; p99Ms: number; kept: number; refusedRequests: number }> {
-  const { body, made } = liveBodies('lat', o.devices, PER_POST);
+  const { body, made } = liveBodies(o.prefix, o.devices, PER_POST);
   const before = await rowCount(db, 'readings');
   const storedBefore = await storedSoFar([processorUrl]);
   const load = await pacedLoad(`${hubUrl}/v1/telemetry`, body, o.rate / PER_POST, o.seconds, 256);
@@ -107,7 +110,8 @@ export async function latencyRun(
   await expectRows(db, before + made() - refused * PER_POST);
   const { rows } = await db.query<{ p50: number; p99: number }>(
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
-       FROM (SELECT extract(epoch FROM stored_at - event_time) * 1000 AS ms FROM readings WHERE device_id LIKE 'lat-%') s`,
+       FROM (SELECT extract(epoch FROM stored_at - event_time) * 1000 AS ms FROM readings WHERE device_id LIKE $1) s`,
+    [`${o.prefix}-%`],
   );
   return {
     p50Ms: Math.round(rows[0]!.p50),

@@ -20,7 +20,10 @@ import type { LatestCache } from '../store/latest.cache.js';
 import type { LatestValues } from '../store/latest-values.js';
 
 export interface DeferredFoldOptions {
-  /** How often held readings are folded (ms): how far rollups, outlier alerts and devices trail the raw rows. */
+  /**
+   * How often held readings are folded (ms): how far rollups, outlier alerts, devices and the latest-value cache
+   * trail the raw rows.
+   */
   intervalMs: number;
   /** A ledger batch older than this (ms) is folded from its raw rows by whichever processor sweeps first. */
   orphanAfterMs: number;
