@@ -105,7 +105,11 @@ export async function latencyRun(
   const load = await pacedLoad(`${hubUrl}/v1/telemetry`, body, o.rate / PER_POST, o.seconds, 256);
   // Only acknowledged requests' readings are owed a row; a refused one (429 under overload) is the client's to retry.
   const refused = load.non2xx + load.errors;
-  if (refused) progress(`  refused: ${JSON.stringify(load.non2xxByStatus)}, ${load.errors} connection errors`);
+  if (refused) {
+    progress(
+      `  refused: ${JSON.stringify(load.non2xxByStatus)}, connection errors ${JSON.stringify(load.errorsByCode)}`,
+    );
+  }
   await waitForStored([processorUrl], storedBefore + made() - refused * PER_POST);
   await expectRows(db, before + made() - refused * PER_POST);
   const { rows } = await db.query<{ p50: number; p99: number }>(

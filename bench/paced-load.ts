@@ -9,6 +9,8 @@ export interface PacedLoadResult {
   /** The non-2xx answers by status code (e.g. `{ "429": 3 }`). */
   non2xxByStatus: Record<string, number>;
   errors: number;
+  /** The connection errors by code or message (e.g. `{ "ECONNRESET": 1 }`). */
+  errorsByCode: Record<string, number>;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function pacedLoad(
   let non2xx = 0;
   const non2xxByStatus: Record<string, number> = {};
   let errors = 0;
+  const errorsByCode: Record<string, number> = {};
   let sent = 0;
   const start = performance.now();
 
@@ -61,8 +64,10 @@ export async function pacedLoad(
         },
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => {
+      req.on('error', (err: NodeJS.ErrnoException) => {
         errors++;
+        const code = err.code ?? err.message;
+        errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
         resolve();
       });
       req.end(payload);
@@ -93,5 +98,6 @@ export async function pacedLoad(
     non2xx,
     non2xxByStatus,
     errors,
+    errorsByCode,
   };
 }
