@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Readiness, type ShutdownStep } from '@telemetryhub/service-kit';
+import { Readiness, keepAliveBeyondProxies, type ShutdownStep } from '@telemetryhub/service-kit';
 import { createQueueProducer, createRedis, type QueueProducer, type RedisClient } from '@telemetryhub/queue';
 import type { HubConfig } from './config.js';
 import { countReadings, createHubMetrics, type HubMetrics } from './metrics/hub-metrics.js';
@@ -162,7 +162,7 @@ export async function buildHub(
     mqtt,
     async start() {
       if (config.AUTO_START) devices.startAll();
-      server = ingest.app.listen(config.HUB_PORT);
+      server = keepAliveBeyondProxies(ingest.app.listen(config.HUB_PORT));
       await once(server, 'listening');
       publisher.start();
       void mqtt?.start(); // in the background: a broker that is away must not hold up the sensors

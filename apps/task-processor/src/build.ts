@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Readiness, briefError, sleep, type ShutdownStep } from '@telemetryhub/service-kit';
+import { Readiness, briefError, keepAliveBeyondProxies, sleep, type ShutdownStep } from '@telemetryhub/service-kit';
 import {
   QueueMaintenance,
   createDeadLetterAdmin,
@@ -226,7 +226,7 @@ export function buildProcessor(
       // Listening from the first moment: /health answers while start-up waits for PostgreSQL (/ready does not).
       let waitingFor = 'waiting for PostgreSQL';
       const startingApp = createStartingApp({ registry, waitingFor: () => waitingFor });
-      const listening = createServer(startingApp).listen(config.PROCESSOR_PORT);
+      const listening = keepAliveBeyondProxies(createServer(startingApp)).listen(config.PROCESSOR_PORT);
       server = listening;
       await once(listening, 'listening');
       await waitForDatabase(pool, log, config.STARTUP_WAIT_SECONDS);

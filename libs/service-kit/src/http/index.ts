@@ -4,3 +4,4 @@ export * from './api-key-hash.js';
 export * from './webhook-signature.js';
 export * from './api-key-auth.js';
 export * from './access-log.js';
+export * from './keep-alive.js';
