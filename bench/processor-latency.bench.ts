@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { sleep } from '@telemetryhub/service-kit';
 import { type Reading } from '@telemetryhub/schemas';
 import { RedisListProducer, queueDepths } from '@telemetryhub/queue';
+import { DEFAULT_CONSUMER_CONCURRENCY } from '../apps/task-processor/src/config.js';
 import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 import { defaultDecodeThreads } from '../apps/task-processor/src/decode/decode-pool.js';
 
@@ -23,7 +24,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     'per-task': { type: 'string', default: '500' },
     linger: { type: 'string', default: '50' },
-    loops: { type: 'string', default: '2' },
+    loops: { type: 'string', default: String(DEFAULT_CONSUMER_CONCURRENCY) },
     threads: { type: 'string', default: String(defaultDecodeThreads()) },
     fetch: { type: 'string', default: '100' }, // FETCH_BATCH_SIZE's default
     'fast-postgres': { type: 'boolean', default: false },
@@ -33,7 +34,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor-latency -- [--rate events/s (20000)] [--series N (5000: devices × 5 metrics)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (2)] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fast-postgres (fsync, synchronous commit and full-page writes off; default: durable, as users run it)] [--json]',
+    `npm run bench:processor-latency -- [--rate events/s (20000)] [--series N (5000: devices × 5 metrics)] [--seconds S (30)] [--warmup S (3), not counted] [--per-task N (500)] [--linger ms (50), as the hub’s BATCH_LINGER_MS] [--loops N (as CONSUMER_CONCURRENCY: ${DEFAULT_CONSUMER_CONCURRENCY})] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fast-postgres (fsync, synchronous commit and full-page writes off; default: durable, as users run it)] [--json]`,
   );
   process.exit(0);
 }

@@ -14,6 +14,7 @@ import { sleep } from '@telemetryhub/service-kit';
 import { type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
 import { RedisListProducer, queueDepths } from '@telemetryhub/queue';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
+import { DEFAULT_CONSUMER_CONCURRENCY } from '../apps/task-processor/src/config.js';
 import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 import { defaultDecodeThreads } from '../apps/task-processor/src/decode/decode-pool.js';
 import { median } from './median.js';
@@ -26,7 +27,7 @@ const { values } = parseArgs({
     series: { type: 'string', default: String(DEFAULT_SERIES) },
     'per-task': { type: 'string', default: '500' },
     json: { type: 'boolean', default: false },
-    loops: { type: 'string', default: '2' },
+    loops: { type: 'string', default: String(DEFAULT_CONSUMER_CONCURRENCY) },
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: String(defaultDecodeThreads()) },
     fetch: { type: 'string', default: '100' }, // FETCH_BATCH_SIZE's default
@@ -39,7 +40,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (2)] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fold-interval MS (as FOLD_INTERVAL_MS)] [--fold-max-readings N (as FOLD_MAX_READINGS)] [--fast-postgres (fsync, synchronous commit and full-page writes off, as the tests run it; default: durable, as users run it)] [--json]',
+    `npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (as CONSUMER_CONCURRENCY: ${DEFAULT_CONSUMER_CONCURRENCY})] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fold-interval MS (as FOLD_INTERVAL_MS)] [--fold-max-readings N (as FOLD_MAX_READINGS)] [--fast-postgres (fsync, synchronous commit and full-page writes off, as the tests run it; default: durable, as users run it)] [--json]`,
   );
   process.exit(0);
 }

@@ -31,7 +31,7 @@ test('has the documented defaults', () => {
       c.CONSUMER_CONCURRENCY,
       c.ALERT_WEBHOOK_URLS,
     ],
-    [8081, 100, 5, 30_000, 2, []],
+    [8081, 100, 5, 30_000, 3, []],
   );
 });
 

@@ -24,6 +24,9 @@ import { defaultDecodeThreads } from './decode/decode-pool.js';
 const nonNegativeNumber = (dflt: number) => z.coerce.number().min(0).default(dflt);
 
 /** Every processor setting: its environment variable, default and description (docs/configuration.md is generated from it). */
+/** Consumer loops per process by default (CONSUMER_CONCURRENCY). */
+export const DEFAULT_CONSUMER_CONCURRENCY = 3;
+
 export const ProcessorConfigSchema = z.object({
   ...QueueConfigShape,
   ...ServiceConfigShape,
@@ -33,8 +36,8 @@ export const ProcessorConfigSchema = z.object({
   ),
   DATABASE_URL: postgresUrl().describe('PostgreSQL'),
   PROCESSOR_PORT: port(8081).describe('HTTP port'),
-  CONSUMER_CONCURRENCY: positiveInt(2).describe(
-    'consumer loops per process, each with its own processing list, lease and connection',
+  CONSUMER_CONCURRENCY: positiveInt(DEFAULT_CONSUMER_CONCURRENCY).describe(
+    'consumer loops per process, each with its own processing list, lease and connection; three keep one batch in PostgreSQL while another is decoded and a third is fetched (on two cores: 5–10 % more than two, [benchmarks.md](benchmarks.md#end-to-end-as-users-run-it-npm-run-benche2e))',
   ),
   WORKER_THREADS: nonNegativeInt(defaultDecodeThreads())
     .describe(
@@ -43,9 +46,9 @@ export const ProcessorConfigSchema = z.object({
     .meta({ shownDefault: '0 up to 2 cores, else one per core' }),
   FETCH_BATCH_SIZE: positiveInt(100).describe('most tasks taken per fetch (bounds in-flight work)'),
   FETCH_BLOCK_MS: positiveInt(1000).describe('how long a fetch blocks on an empty queue'),
-  PG_POOL_MAX: positiveInt(Math.max(4, availableParallelism() * 2))
-    .describe('PostgreSQL pool size')
-    .meta({ shownDefault: '`max(4, 2 × cores)`' }),
+  PG_POOL_MAX: positiveInt(Math.max(6, availableParallelism() * 2))
+    .describe('PostgreSQL pool size: a connection per consumer loop, the fold, its sweep and the query API')
+    .meta({ shownDefault: '`max(6, 2 × cores)`' }),
   PG_STATEMENT_TIMEOUT_MS: positiveInt(15_000).describe(
     'timeout of every SQL statement; a session idle inside a transaction for a third of it is ended by PostgreSQL, so a frozen processor cannot hold row locks that others wait on',
   ),
