@@ -23,10 +23,10 @@ import { defaultDecodeThreads } from './decode/decode-pool.js';
 
 const nonNegativeNumber = (dflt: number) => z.coerce.number().min(0).default(dflt);
 
-/** Every processor setting: its environment variable, default and description (docs/configuration.md is generated from it). */
 /** Consumer loops per process by default (CONSUMER_CONCURRENCY). */
 export const DEFAULT_CONSUMER_CONCURRENCY = 3;
 
+/** Every processor setting: its environment variable, default and description (docs/configuration.md is generated from it). */
 export const ProcessorConfigSchema = z.object({
   ...QueueConfigShape,
   ...ServiceConfigShape,
