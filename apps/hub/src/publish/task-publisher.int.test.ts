@@ -21,7 +21,7 @@ before(async () => {
 });
 after(() => server.stop());
 
-function setup(queue: string, batchMaxReadings: number) {
+function setup(queue: string, batchMaxReadings: number, lingerMs = 20) {
   const metrics = createHubMetrics(
     createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
@@ -34,7 +34,7 @@ function setup(queue: string, batchMaxReadings: number) {
     log: pino({ level: process.env.TEST_LOG ?? 'silent' }),
     taskType: 'telemetry.analyze',
     batchMaxReadings,
-    lingerMs: 20,
+    lingerMs,
     retryMinMs: 50,
     retryMaxMs: 200,
   });
@@ -218,10 +218,12 @@ test('an ack ticket settles only once its readings are in Redis; an evicted read
 });
 
 test('group commit: requests arriving within one linger share one publish, and every one of them is acknowledged', async () => {
-  const { buffer, redis, publisher, metrics } = setup('acks-group', 100);
+  // A linger long enough that three requests a few ms apart fall inside it even on a loaded machine (a timer of
+  // 3 ms can fire tens of ms late there).
+  const { buffer, redis, publisher, metrics } = setup('acks-group', 100, 1000);
   const input = readings(30);
   publisher.start();
-  // Three requests a few ms apart, inside the 20 ms linger: without it each would be a publish of its own.
+  // Three requests a few ms apart, inside the linger: without it each would be a publish of its own.
   const tickets: AckTicket[] = [];
   for (const i of [0, 10, 20]) {
     const t = new AckTicket(10);
