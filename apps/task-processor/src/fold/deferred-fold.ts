@@ -198,7 +198,7 @@ export class DeferredFold {
     }
     // Every batch held was committed, whichever transaction folded it: its newest readings go to the cache —
     // outside the fold's try, so that nothing here can put batches already folded back.
-    if (gathered.latest) await this.deps.latest?.write(gathered.latest);
+    await this.writeLatest(gathered.latest);
   }
 
   private async sweepOnce(): Promise<number> {
@@ -217,7 +217,7 @@ export class DeferredFold {
     });
     if (orphans.length) {
       this.counted(outcome, 'orphan', started);
-      if (latest?.size) await this.deps.latest?.write(latest);
+      await this.writeLatest(latest);
       this.deps.log.info({ batches: orphans.length }, 'folded batches a stopped processor left in the ledger');
     }
     return orphans.length;
@@ -237,6 +237,11 @@ export class DeferredFold {
     } finally {
       client.release();
     }
+  }
+
+  /** After a fold's commit: its series' newest readings to the latest-value cache (best effort: never throws). */
+  private async writeLatest(values: LatestValues | undefined): Promise<void> {
+    if (values && this.deps.latest) await this.deps.latest.write(values);
   }
 
   private emptyAggregate(): FoldAggregate {

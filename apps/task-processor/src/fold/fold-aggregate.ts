@@ -40,6 +40,7 @@ export class FoldAggregate {
    */
   add(work: FoldWork, storedMs = Date.now()): void {
     const latest = this.latest;
+    const storedAt = latest ? new Date(storedMs).toISOString() : '';
     const { readings, ms, steps } = work;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
@@ -49,7 +50,7 @@ export class FoldAggregate {
       if (step & FOLD_STEP.outliers && this.withOutliers) {
         this.outliers.add(r.device_id, r.metric, ms[i]!, r.value, r.event_id);
       }
-      latest?.add(r, ms[i]!, storedMs);
+      latest?.add(r, ms[i]!, storedAt);
     }
     this.readings += readings.length;
   }

@@ -13,7 +13,7 @@ const reading = fc.record({
 type R = typeof reading extends fc.Arbitrary<infer T> ? T : never;
 
 const add = (v: LatestValues, rs: readonly R[]) => {
-  for (const r of rs) v.add({ ...r, event_time: new Date(r.ms).toISOString(), unit: null }, r.ms, 7);
+  for (const r of rs) v.add({ ...r, event_time: new Date(r.ms).toISOString(), unit: null }, r.ms, 'at');
 };
 
 /** `device/metric: event id` of each series held. */

@@ -8,8 +8,8 @@ export interface LatestValue {
   value: number;
   unit: string | null;
   event_id: string;
-  /** When its batch committed (ms). */
-  storedMs: number;
+  /** When its batch committed (ISO 8601, as the cache serves it: made once per batch, not per series). */
+  stored_at: string;
 }
 
 /**
@@ -22,16 +22,16 @@ export class LatestValues {
   private readonly byDevice = new Map<string, Map<string, LatestValue>>();
   private count = 0;
 
-  static of(readings: readonly Reading[], storedMs = Date.now()): LatestValues {
+  static of(readings: readonly Reading[], storedAt = new Date().toISOString()): LatestValues {
     const values = new LatestValues();
-    for (const r of readings) values.add(r, Date.parse(r.event_time), storedMs);
+    for (const r of readings) values.add(r, Date.parse(r.event_time), storedAt);
     return values;
   }
 
   add(
     r: Pick<Reading, 'device_id' | 'metric' | 'event_time' | 'value' | 'unit' | 'event_id'>,
     ms: number,
-    storedMs: number,
+    storedAt: string,
   ): void {
     let metrics = this.byDevice.get(r.device_id);
     if (!metrics) {
@@ -47,7 +47,7 @@ export class LatestValues {
       value: r.value,
       unit: r.unit,
       event_id: r.event_id,
-      storedMs,
+      stored_at: storedAt,
     });
   }
 

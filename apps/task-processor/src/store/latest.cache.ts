@@ -81,7 +81,7 @@ export class LatestCache {
           value: v.value,
           unit: v.unit,
           event_id: v.event_id,
-          stored_at: new Date(v.storedMs).toISOString(),
+          stored_at: v.stored_at,
         };
         triples.push(metric, v.ms, `${v.ms}|${JSON.stringify(stored)}`);
       }
