@@ -30,7 +30,7 @@ import { median } from './median.js';
 import { backlog, latencyRun, ours } from './e2e-ours.js';
 import { machine, processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { walPerEvent, walSoFar } from './pg-wal.js';
-import { cleanupCpuMicrosPerEvent } from './pg-cleanup.js';
+import { cleanUp, cleanupCpuMicrosPerEvent } from './pg-cleanup.js';
 import { postgresCpu, postgresCpuPerEvent } from './pg-cpu.js';
 
 const { values } = parseArgs({
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
         1,
         100,
       );
-      await cleanupCpuMicrosPerEvent(db, postgres.pid, PER_EVENT_EVENTS); // not reported: a start on a clean server
+      await cleanUp(db); // not reported: the latency window starts on a clean server
       // In every round, not once: one 30 s window's p99 moved by 2-3× between runs of the same code.
       progress(`round ${r + 1}/${ROUNDS}: latency, a steady ${RATE} events/s for ${DURATION} s through the hub`);
       const latency = await latencyRun(db, hubUrl, processorUrl, {
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
         devices: DEVICES,
         prefix: `lat${r}`,
       });
-      await cleanupCpuMicrosPerEvent(db, postgres.pid, 1); // not reported: the next round starts on a clean server
+      await cleanUp(db); // not reported: the next round starts on a clean server
       rounds.push({
         e2e,
         batched,
