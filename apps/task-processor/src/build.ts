@@ -130,6 +130,7 @@ export function buildProcessor(
     latest,
     options: {
       intervalMs: config.FOLD_INTERVAL_MS,
+      maxDelayMs: config.FOLD_MAX_DELAY_MS,
       orphanAfterMs: config.FOLD_ORPHAN_AFTER_MS,
       maxReadings: config.FOLD_MAX_READINGS,
     },

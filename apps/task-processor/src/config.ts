@@ -63,13 +63,16 @@ export const ProcessorConfigSchema = z.object({
   ),
   RETRY_MAX_MS: positiveInt(60_000).describe('the cap of that backoff (ms)'),
   FOLD_INTERVAL_MS: positiveInt(DEFAULT_FOLD_OPTIONS.intervalMs).describe(
-    'how often stored readings are folded into rollups, outlier state, devices and the latest-value cache: how far those trail the raw rows; with tens of thousands of series, 10000 writes several readings per row instead of one ([Folding](storage-and-alerts.md#folding))',
+    'how often the fold looks at the readings stored meanwhile, and folds them into rollups, outlier state, devices and the latest-value cache when it holds several readings per row to write (or few rows): how far those trail the raw rows while folding is cheap ([Folding](storage-and-alerts.md#folding))',
+  ),
+  FOLD_MAX_DELAY_MS: positiveInt(DEFAULT_FOLD_OPTIONS.maxDelayMs).describe(
+    'how long stored readings wait for their fold at most: a large fleet reporting slowly (few readings per series per interval) is folded this often, writing several readings per row instead of one; set it to `FOLD_INTERVAL_MS` to fold at every interval',
   ),
   FOLD_ORPHAN_AFTER_MS: positiveInt(DEFAULT_FOLD_OPTIONS.orphanAfterMs).describe(
     'a batch left unfolded this long (its processor died) is folded from its raw rows by any replica',
   ),
   FOLD_MAX_READINGS: positiveInt(DEFAULT_FOLD_OPTIONS.maxReadings).describe(
-    'stored readings gathered for the next fold at most (about 36 bytes each, beside a rollup entry per series and minute and one per device); past it, storing waits for a fold (bounds memory)',
+    'stored readings gathered for the next fold at most (about 36 bytes each, beside a rollup entry per series and minute and one per device: 400,000 readings of 50,000 series take about 40 MiB); past it, storing waits for a fold (bounds memory)',
   ),
   MIGRATE_ON_START: z
     .enum(['true', 'false'])

@@ -190,6 +190,31 @@ test('held readings are bounded: past FOLD_MAX_READINGS, storing waits for a fol
   await fold.stop();
 });
 
+test('at a tick, a fold of many rows waits for several readings per row, or for the max delay', async () => {
+  const { fold, handler } = processor({ smallFoldRows: 10, readingsPerRow: 4, maxDelayMs: 60_000 });
+  // 50 series (25 devices × 2 metrics), one reading each per batch, all in one minute: 50 rows per table.
+  const batch = (k: number) => readings('DT', 50, 25, `2026-05-06T10:00:00.${k}00Z`);
+  await handler.handle([testTask(batch(1))]);
+  await fold.tick();
+  assert.equal(await pendingCount(pool), 1, 'one reading per row: held');
+  for (const k of [2, 3]) await handler.handle([testTask(batch(k))]);
+  await fold.tick();
+  assert.equal(await pendingCount(pool), 3, 'three readings per row: still held');
+  await handler.handle([testTask(batch(4))]);
+  await fold.tick();
+  assert.equal(await pendingCount(pool), 0, 'four readings per row: folded');
+  assert.deepEqual(await rollupMismatches('DT', 'rollups_1m'), []);
+
+  const slow = processor({ smallFoldRows: 10, readingsPerRow: 4, maxDelayMs: 2000 });
+  await slow.handler.handle([testTask(readings('DU', 50, 25, '2026-05-06T11:00:00Z'))]);
+  await slow.fold.tick();
+  assert.equal(await pendingCount(pool), 1, 'sparse and young: held');
+  await new Promise((r) => setTimeout(r, 2100));
+  await slow.fold.tick();
+  assert.equal(await pendingCount(pool), 0, 'sparse but past the max delay: folded');
+  assert.deepEqual(await rollupMismatches('DU', 'rollups_1m'), []);
+});
+
 test('a fold that finds some of its batches taken by a sweep folds the others from raw, each reading once', async () => {
   const p = processor();
   const all = readings('DP', 300, 10, '2026-05-04T10:00:00Z');

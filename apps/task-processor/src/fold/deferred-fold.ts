@@ -16,15 +16,11 @@ import {
 } from './fold-pending.repo.js';
 import { applyFold, emptyWork, FOLD_STEP, type FoldOutcome, type FoldSettings, type FoldWork } from './fold-work.js';
 import { FoldAggregate } from './fold-aggregate.js';
+import { foldDue, type FoldSchedule } from './fold-schedule.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import type { LatestValues } from '../store/latest-values.js';
 
-export interface DeferredFoldOptions {
-  /**
-   * How often held readings are folded (ms): how far rollups, outlier alerts, devices and the latest-value cache
-   * trail the raw rows.
-   */
-  intervalMs: number;
+export interface DeferredFoldOptions extends FoldSchedule {
   /** A ledger batch older than this (ms) is folded from its raw rows by whichever processor sweeps first. */
   orphanAfterMs: number;
   /** Readings held in memory at most: past it, storing the next batch waits for a fold (backpressure). */
@@ -33,8 +29,11 @@ export interface DeferredFoldOptions {
 
 export const DEFAULT_FOLD_OPTIONS: DeferredFoldOptions = {
   intervalMs: 1000,
+  maxDelayMs: 10_000,
+  readingsPerRow: 4,
+  smallFoldRows: 1000,
   orphanAfterMs: 30_000,
-  maxReadings: 100_000,
+  maxReadings: 400_000,
 };
 
 /** A batch staged in its transaction, to hand to accept() once that transaction has committed. */
@@ -54,10 +53,11 @@ const SWEEP_LIMIT = 50;
 /**
  * Folds stored readings into the derived tables (rollups, outlier state, devices) a beat after they are stored,
  * many batches per transaction, instead of once per batch: with a fleet of thousands of series, a batch touches
- * nearly as many rollup rows as it has readings, and one fold per second touches each row once however many
- * batches arrived in between — the cost per reading stops growing with the fleet while each series reports more
- * than once per fold. What a fold will write is gathered as each batch is accepted (FoldAggregate: series-sized,
- * not reading-sized), so a fleet whose series report about once a second can be folded every few seconds.
+ * nearly as many rollup rows as it has readings, and a fold touches each row once however many batches arrived in
+ * between. A fold is due at a tick once it holds several readings per row it writes (fold-schedule.ts), so the
+ * cost per reading stays about the same however large the fleet: a large fleet reporting slowly is folded less
+ * often, up to `maxDelayMs`. What a fold will write is gathered as each batch is accepted (FoldAggregate:
+ * series-sized, not reading-sized), so waiting for many readings of a large fleet costs little memory.
  *
  * Exactly once, through the ledger (`fold_pending`): a batch's transaction stores its readings and a ledger row
  * (stage); once committed, what the fold will write of them is gathered here (accept); the fold transaction
@@ -75,6 +75,8 @@ export class DeferredFold {
   private held: PendingBatch[] = [];
   private gathered: FoldAggregate;
   private heldReadings = 0;
+  /** When the first batch held now was accepted (performance.now()), if any is. */
+  private heldSince: number | undefined;
   private running: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -122,6 +124,7 @@ export class DeferredFold {
   async accept(batch: StagedBatch | undefined): Promise<void> {
     if (!batch) return;
     this.held.push(batch.pending);
+    this.heldSince ??= performance.now();
     this.gathered.add(batch.work);
     this.heldReadings += batch.work.readings.length;
     this.deps.metrics.foldPendingReadings.set(this.heldReadings);
@@ -144,10 +147,17 @@ export class DeferredFold {
     }
   }
 
-  /** Folds on a timer and sweeps orphans every few intervals. */
+  /** Folds what is held at a tick of the timer if it is due (fold-schedule.ts). */
+  tick(): Promise<void> {
+    const g = this.gathered;
+    const ageMs = this.heldSince === undefined ? 0 : performance.now() - this.heldSince;
+    return foldDue({ readings: g.readings, rows: g.rows, ageMs }, this.options) ? this.flush() : this.running;
+  }
+
+  /** Folds on a timer, when due, and sweeps orphans every few intervals. */
   start(): void {
     const { intervalMs, orphanAfterMs } = this.options;
-    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer = setInterval(() => void this.tick(), intervalMs);
     this.timer.unref();
     this.sweepTimer = setInterval(
       () => void this.sweep().catch((err) => this.deps.log.warn({ err: briefError(err) }, 'orphan fold failed')),
@@ -167,8 +177,10 @@ export class DeferredFold {
     if (!this.held.length) return;
     const batches = this.held;
     const gathered = this.gathered;
+    const heldSince = this.heldSince;
     this.held = [];
     this.gathered = this.emptyAggregate();
+    this.heldSince = undefined;
     const started = performance.now();
     try {
       const outcome = await this.inTransaction(gathered.minutes.minuteStarts(), async (client) => {
@@ -186,10 +198,12 @@ export class DeferredFold {
       });
       this.heldReadings -= gathered.readings;
       this.counted(outcome, 'memory', started);
+      if (heldSince !== undefined) this.deps.metrics.foldHeldSeconds.set((started - heldSince) / 1000);
     } catch (err) {
       gathered.absorb(this.gathered);
       this.gathered = gathered;
       this.held = [...batches, ...this.held];
+      this.heldSince = heldSince;
       this.deps.metrics.foldRuns.inc({ source: 'memory', outcome: 'failed' });
       this.deps.log.warn({ err: briefError(err), batches: batches.length }, 'fold failed; will retry');
       return;

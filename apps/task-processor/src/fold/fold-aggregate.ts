@@ -55,6 +55,14 @@ export class FoldAggregate {
     this.readings += readings.length;
   }
 
+  /**
+   * The rows a fold of this writes per table, about: the most of its minute buckets and its outlier series (hour
+   * buckets and devices are fewer). A fold's cost grows with them, not with the readings.
+   */
+  get rows(): number {
+    return Math.max(this.minutes.size, this.outliers.seriesHeld);
+  }
+
   /** Takes in `later`'s readings, added after these (`later` is not to be used after). */
   absorb(later: FoldAggregate): void {
     this.minutes.absorb(later.minutes);

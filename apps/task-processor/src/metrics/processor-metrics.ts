@@ -118,6 +118,11 @@ export function createProcessorMetrics(registry: Registry) {
       help: 'Readings stored and held in memory, waiting for the next fold (bounded by FOLD_MAX_READINGS).',
       registers,
     }),
+    foldHeldSeconds: new Gauge({
+      name: 'telemetryhub_processor_fold_held_seconds',
+      help: 'How long the latest fold held its oldest batch: how far rollups, outlier alerts, devices and the latest-value cache trailed the raw rows (FOLD_INTERVAL_MS up to FOLD_MAX_DELAY_MS).',
+      registers,
+    }),
     foldDuration: new Histogram({
       name: 'telemetryhub_processor_fold_duration_seconds',
       help: 'Time of one fold transaction.',

@@ -38,6 +38,8 @@ test('readings gathered in two parts and absorbed walk as if added in one, each 
       first.absorb(second);
       assert.equal(first.size, rs.length);
       assert.deepEqual(walk(first), walk(whole));
+      assert.equal(first.seriesHeld, Object.keys(walk(whole)).length, 'series counted once, across the parts');
+      assert.equal(whole.seriesHeld, first.seriesHeld);
       // The plain meaning: per series, a stable sort by event time of the readings as added.
       const expected: Record<string, string[]> = {};
       for (const r of [...rs].sort((x, y) => x.ms - y.ms)) {

@@ -25,6 +25,7 @@ export class OutlierInputs {
   private next = new Int32Array(INITIAL_CAPACITY);
   private ids = new Uint8Array(INITIAL_CAPACITY * 16);
   private count = 0;
+  private seriesCount = 0;
 
   static of(readings: readonly Reading[]): OutlierInputs {
     const inputs = new OutlierInputs();
@@ -65,6 +66,11 @@ export class OutlierInputs {
     return this.count;
   }
 
+  /** Series held (each an outlier-state row the fold reads, locks and writes). */
+  get seriesHeld(): number {
+    return this.seriesCount;
+  }
+
   /** The devices with readings. */
   devices(): string[] {
     return [...this.byDevice.keys()];
@@ -103,8 +109,10 @@ export class OutlierInputs {
     let byMetric = this.byDevice.get(device);
     if (!byMetric) this.byDevice.set(device, (byMetric = new Map()));
     const s = byMetric.get(metric);
-    if (!s) byMetric.set(metric, { device, metric, head, tail });
-    else {
+    if (!s) {
+      byMetric.set(metric, { device, metric, head, tail });
+      this.seriesCount++;
+    } else {
       this.next[s.tail] = head;
       s.tail = tail;
     }

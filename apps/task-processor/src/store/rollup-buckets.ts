@@ -41,18 +41,29 @@ type Buckets = Map<string, Map<string, SeriesBuckets>>;
  */
 export class MinuteBuckets {
   private readonly buckets: Buckets = new Map();
+  private count = 0;
 
   /** Adds one reading's value to its (device, metric, minute). */
   add(device: string, metric: string, ms: number, value: number): void {
     const n = Math.floor(ms / BUCKET_MS['1m']);
     const b = bucketIn(this.buckets, device, metric, n);
     if (b) addValue(b, value);
-    else addBucket(this.buckets, bucketOf(device, metric, n, BUCKET_MS['1m'], momentsOf(value)));
+    else {
+      addBucket(this.buckets, bucketOf(device, metric, n, BUCKET_MS['1m'], momentsOf(value)));
+      this.count++;
+    }
   }
 
   /** Takes `other`'s buckets in, as if their readings had been added here (`other` is not to be used after). */
   absorb(other: MinuteBuckets): void {
-    forEachBucket(other.buckets, (b) => mergeInto(this.buckets, b, b.n, BUCKET_MS['1m']));
+    forEachBucket(other.buckets, (b) => {
+      if (mergeInto(this.buckets, b, b.n, BUCKET_MS['1m'])) this.count++;
+    });
+  }
+
+  /** Minute buckets held: the 1-minute rollup rows a fold of them upserts. */
+  get size(): number {
+    return this.count;
   }
 
   /** The start (ms) of each distinct minute held, for the partitions the rows go to. */
@@ -151,11 +162,15 @@ function forEachBucket(buckets: Buckets, fn: (b: Bucket) => void): void {
   }
 }
 
-/** Merges `b` into bucket number `n` (of `size` ms) of its series in `out`, or adds a copy of it as that bucket. */
-function mergeInto(out: Buckets, b: Bucket, n: number, size: number): void {
+/**
+ * Merges `b` into bucket number `n` (of `size` ms) of its series in `out`, or adds a copy of it as that bucket.
+ * Whether it added one.
+ */
+function mergeInto(out: Buckets, b: Bucket, n: number, size: number): boolean {
   const mine = bucketIn(out, b.device, b.metric, n);
   if (mine) mergeMoments(mine, b);
   else addBucket(out, bucketOf(b.device, b.metric, n, size, b));
+  return mine === undefined;
 }
 
 /**

@@ -1,0 +1,32 @@
+/** When the fold's timer folds what is held. */
+export interface FoldSchedule {
+  /** How often the timer looks (ms): how far the derived tables trail the raw rows when folding is cheap. */
+  intervalMs: number;
+  /** How long a held batch waits at most (ms), however few readings per row are held. */
+  maxDelayMs: number;
+  /** Readings held per row to write at which a fold is worth it before the max delay. */
+  readingsPerRow: number;
+  /** A fold writing at most this many rows runs at every tick (a small fold costs little however sparse). */
+  smallFoldRows: number;
+}
+
+/** What is held for the next fold. */
+export interface Held {
+  readings: number;
+  /** The rows a fold of them writes per table (the most of its minute buckets and its outlier series). */
+  rows: number;
+  /** Since the first of them was held (ms). */
+  ageMs: number;
+}
+
+/**
+ * Whether a fold is due at this tick. A fold costs about a row write per series it saw, in each of the rollup,
+ * outlier-state and device tables, whatever the number of readings; so a fold that waits until it holds
+ * `readingsPerRow` readings per row spends at most 1/`readingsPerRow` of a row write per reading, however large the
+ * fleet. A small fleet, or a large one reporting fast, folds at every tick; a large fleet reporting slowly folds
+ * less often, at the latest after `maxDelayMs`.
+ */
+export function foldDue(held: Held, s: FoldSchedule): boolean {
+  if (held.readings === 0) return false;
+  return held.ageMs >= s.maxDelayMs || held.rows <= s.smallFoldRows || held.readings >= s.readingsPerRow * held.rows;
+}
