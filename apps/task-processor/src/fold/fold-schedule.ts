@@ -2,7 +2,10 @@
 export interface FoldSchedule {
   /** How often the timer looks (ms): how far the derived tables trail the raw rows when folding is cheap. */
   intervalMs: number;
-  /** How long a held batch waits at most (ms), however few readings per row are held. */
+  /**
+   * How long a held batch waits at most (ms), however few readings per row are held: it is folded at the last tick
+   * before (at every tick when this is at most `intervalMs`).
+   */
   maxDelayMs: number;
   /** Readings held per row to write at which a fold is worth it before the max delay. */
   readingsPerRow: number;
@@ -24,9 +27,11 @@ export interface Held {
  * outlier-state and device tables, whatever the number of readings; so a fold that waits until it holds
  * `readingsPerRow` readings per row spends at most 1/`readingsPerRow` of a row write per reading, however large the
  * fleet. A small fleet, or a large one reporting fast, folds at every tick; a large fleet reporting slowly folds
- * less often, at the latest after `maxDelayMs`.
+ * less often, within `maxDelayMs`.
  */
 export function foldDue(held: Held, s: FoldSchedule): boolean {
   if (held.readings === 0) return false;
-  return held.ageMs >= s.maxDelayMs || held.rows <= s.smallFoldRows || held.readings >= s.readingsPerRow * held.rows;
+  // Due at the last tick before the oldest would have waited longer than the max delay.
+  const lastTick = held.ageMs + s.intervalMs > s.maxDelayMs;
+  return lastTick || held.rows <= s.smallFoldRows || held.readings >= s.readingsPerRow * held.rows;
 }
