@@ -77,6 +77,8 @@ export class DeferredFold {
   private heldReadings = 0;
   /** When the first batch held now was accepted (performance.now()), if any is. */
   private heldSince: number | undefined;
+  /** When the latest batch was accepted (performance.now()). */
+  private lastAccepted = 0;
   private running: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -124,7 +126,8 @@ export class DeferredFold {
   async accept(batch: StagedBatch | undefined): Promise<void> {
     if (!batch) return;
     this.held.push(batch.pending);
-    this.heldSince ??= performance.now();
+    this.lastAccepted = performance.now();
+    this.heldSince ??= this.lastAccepted;
     this.gathered.add(batch.work);
     this.heldReadings += batch.work.readings.length;
     this.deps.metrics.foldPendingReadings.set(this.heldReadings);
@@ -150,8 +153,10 @@ export class DeferredFold {
   /** Folds what is held at a tick of the timer if it is due (fold-schedule.ts). */
   tick(): Promise<void> {
     const g = this.gathered;
-    const ageMs = this.heldSince === undefined ? 0 : performance.now() - this.heldSince;
-    return foldDue({ readings: g.readings, rows: g.rows, ageMs }, this.options) ? this.flush() : this.running;
+    const now = performance.now();
+    const ageMs = this.heldSince === undefined ? 0 : now - this.heldSince;
+    const held = { readings: g.readings, rows: g.rows, ageMs, quietMs: now - this.lastAccepted };
+    return foldDue(held, this.options) ? this.flush() : this.running;
   }
 
   /** Folds on a timer, when due, and sweeps orphans every few intervals. */

@@ -20,6 +20,8 @@ export interface Held {
   rows: number;
   /** Since the first of them was held (ms). */
   ageMs: number;
+  /** Since the latest of them was held (ms). */
+  quietMs: number;
 }
 
 /**
@@ -27,11 +29,13 @@ export interface Held {
  * outlier-state and device tables, whatever the number of readings; so a fold that waits until it holds
  * `readingsPerRow` readings per row spends at most 1/`readingsPerRow` of a row write per reading, however large the
  * fleet. A small fleet, or a large one reporting fast, folds at every tick; a large fleet reporting slowly folds
- * less often, within `maxDelayMs`.
+ * less often, within `maxDelayMs`. Waiting only pays while more readings are coming: once none has been stored for
+ * a whole interval (a backlog drained, a quiet hour), what is held is folded at once.
  */
 export function foldDue(held: Held, s: FoldSchedule): boolean {
   if (held.readings === 0) return false;
   // Due at the last tick before the oldest would have waited longer than the max delay.
   const lastTick = held.ageMs + s.intervalMs > s.maxDelayMs;
-  return lastTick || held.rows <= s.smallFoldRows || held.readings >= s.readingsPerRow * held.rows;
+  const quiet = held.quietMs >= s.intervalMs;
+  return lastTick || quiet || held.rows <= s.smallFoldRows || held.readings >= s.readingsPerRow * held.rows;
 }
