@@ -87,3 +87,12 @@ test('retention defaults to 30 days raw and 2 years of rollups; the expiry horiz
     /LATE_HORIZON_DAYS: renamed EXPIRY_HORIZON_DAYS/,
   );
 });
+
+test('the fold may hold batches at most half the orphan age, so a live processor’s batches are not swept', () => {
+  assert.throws(
+    () => loadProcessorConfig({ env: { FOLD_MAX_DELAY_MS: '20000', FOLD_ORPHAN_AFTER_MS: '30000' } }),
+    (err: unknown) => err instanceof ConfigError && err.problems[0]!.startsWith('FOLD_MAX_DELAY_MS'),
+  );
+  const c = loadProcessorConfig({ env: { FOLD_MAX_DELAY_MS: '30000', FOLD_ORPHAN_AFTER_MS: '60000' } });
+  assert.deepEqual([c.FOLD_MAX_DELAY_MS, c.FOLD_ORPHAN_AFTER_MS], [30_000, 60_000]);
+});

@@ -66,7 +66,7 @@ export const ProcessorConfigSchema = z.object({
     'how often the fold looks at the readings stored meanwhile, and folds them into rollups, outlier state, devices and the latest-value cache when it holds several readings per row to write (or few rows): how far those trail the raw rows while folding is cheap ([Folding](storage-and-alerts.md#folding))',
   ),
   FOLD_MAX_DELAY_MS: positiveInt(DEFAULT_FOLD_OPTIONS.maxDelayMs).describe(
-    'how long stored readings wait for their fold at most: a large fleet reporting slowly (few readings per series per interval) is folded this often, writing several readings per row instead of one; set it to `FOLD_INTERVAL_MS` to fold at every interval',
+    'how long stored readings wait for their fold at most: a large fleet reporting slowly (few readings per series per interval) is folded this often, writing several readings per row instead of one; set it to `FOLD_INTERVAL_MS` to fold at every interval; at most half of `FOLD_ORPHAN_AFTER_MS`',
   ),
   FOLD_ORPHAN_AFTER_MS: positiveInt(DEFAULT_FOLD_OPTIONS.orphanAfterMs).describe(
     'a batch left unfolded this long (its processor died) is folded from its raw rows by any replica',
@@ -200,6 +200,13 @@ export function loadProcessorConfig(opts?: LoadConfigOptions): Readonly<Processo
   if (config.EXPIRY_HORIZON_DAYS !== undefined && config.EXPIRY_HORIZON_DAYS > config.RAW_RETENTION_DAYS) {
     throw new ConfigError([
       `EXPIRY_HORIZON_DAYS: must not exceed RAW_RETENTION_DAYS (${config.RAW_RETENTION_DAYS}): older raw partitions are dropped (got ${config.EXPIRY_HORIZON_DAYS})`,
+    ]);
+  }
+  // A batch held longer than the orphan age is swept from its raw rows by another replica while its processor still
+  // holds it: correct (each batch is folded by whichever transaction deletes its ledger row) but every fold done twice over.
+  if (config.FOLD_MAX_DELAY_MS * 2 > config.FOLD_ORPHAN_AFTER_MS) {
+    throw new ConfigError([
+      `FOLD_MAX_DELAY_MS: must be at most half of FOLD_ORPHAN_AFTER_MS (${config.FOLD_ORPHAN_AFTER_MS}), or live batches are swept as orphans (got ${config.FOLD_MAX_DELAY_MS})`,
     ]);
   }
   return Object.freeze({ ...config, REDIS_URL: redisUrlWithPasswords(config) });
