@@ -42,6 +42,7 @@ const APP_ENV = {
   LOG_LEVEL: 'info',
   CONSUMER_LEASE_MS: '5000',
   FOLD_ORPHAN_AFTER_MS: '5000',
+  FOLD_MAX_DELAY_MS: '2500', // at most half the orphan age
   RETRY_BASE_MS: '200',
   RETRY_MAX_MS: '2000',
   MAX_ATTEMPTS: '50',
