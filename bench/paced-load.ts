@@ -32,10 +32,9 @@ export async function pacedLoad(
   const fixed = typeof body === 'string' ? Buffer.from(body) : undefined;
   const total = Math.round(requestsPerSecond * durationS);
   const latencies: number[] = [];
-  let non2xx = 0;
   const non2xxByStatus: Record<string, number> = {};
-  let errors = 0;
   const errorsByCode: Record<string, number> = {};
+  const count = (into: Record<string, number>, key: string) => (into[key] = (into[key] ?? 0) + 1);
   let sent = 0;
   const start = performance.now();
 
@@ -55,9 +54,7 @@ export async function pacedLoad(
           res.on('end', () => {
             latencies.push(performance.now() - dueAt);
             if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode > 299) {
-              non2xx++;
-              const code = String(res.statusCode);
-              non2xxByStatus[code] = (non2xxByStatus[code] ?? 0) + 1;
+              count(non2xxByStatus, String(res.statusCode));
             }
             resolve();
           });
@@ -65,9 +62,7 @@ export async function pacedLoad(
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (err: NodeJS.ErrnoException) => {
-        errors++;
-        const code = err.code ?? err.message;
-        errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
+        count(errorsByCode, err.code ?? err.message);
         resolve();
       });
       req.end(payload);
@@ -88,6 +83,8 @@ export async function pacedLoad(
   const elapsedS = (performance.now() - start) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  const errors = sum(errorsByCode);
   const at = (q: number) =>
     Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN);
   return {
@@ -95,7 +92,7 @@ export async function pacedLoad(
     p50Ms: at(0.5),
     p99Ms: at(0.99),
     maxMs: Math.round(latencies.at(-1) ?? NaN),
-    non2xx,
+    non2xx: sum(non2xxByStatus),
     non2xxByStatus,
     errors,
     errorsByCode,

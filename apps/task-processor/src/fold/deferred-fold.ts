@@ -152,10 +152,10 @@ export class DeferredFold {
 
   /** Folds what is held at a tick of the timer if it is due (fold-schedule.ts). */
   tick(): Promise<void> {
+    if (this.heldSince === undefined) return this.running; // nothing held
     const g = this.gathered;
     const now = performance.now();
-    const ageMs = this.heldSince === undefined ? 0 : now - this.heldSince;
-    const held = { readings: g.readings, rows: g.rows, ageMs, quietMs: now - this.lastAccepted };
+    const held = { readings: g.readings, rows: g.rows, ageMs: now - this.heldSince, quietMs: now - this.lastAccepted };
     return foldDue(held, this.options) ? this.flush() : this.running;
   }
 
