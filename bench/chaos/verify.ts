@@ -43,7 +43,7 @@ export async function verify(db: pg.Pool, redis: RedisClient, queue: string, led
   );
   const differ = await Promise.all([
     db.query<{ n: number }>(ROLLUPS_DIFFER('rollups_1m', 'minute')),
-    db.query<{ n: number }>(ROLLUPS_DIFFER('rollups_1h', 'hour')),
+    db.query<{ n: number }>(ROLLUPS_DIFFER('rollups_1h_all', 'hour')),
   ]);
   return {
     acknowledged: ledger.acknowledged.size,

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { AppError, ErrorCodes } from '@telemetryhub/service-kit';
 import { DeviceIdSchema, LabelSchema } from '@telemetryhub/schemas';
-import { ROLLUP_TABLES } from '../store/rollup.repo.js';
+import { ROLLUP_VIEWS } from '../store/rollup.repo.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import { DeviceMetricParams, parseParams, timeRange } from './query-params.js';
 import { latestReading } from '../store/raw.repo.js';
@@ -49,7 +49,7 @@ export function queryRouter(deps: {
     const asked = parseParams(DeviceMetricParams, req.params);
     const p = { ...asked, deviceId: stored(asked.deviceId) };
     const query = parseParams(RollupQuery, req.query);
-    const table = ROLLUP_TABLES[query.granularity];
+    const table = ROLLUP_VIEWS[query.granularity];
     const rows = await db<{ bucket: string; count: string; sum: number; min: number; max: number; m2: number | null }>(
       `SELECT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS bucket, count, sum, min, max, m2
          FROM ${table}

@@ -75,7 +75,7 @@ const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = [
   (await pool.query<T>(sql, params)).rows;
 
 /** Rollup rows of the prefix's devices that differ from a recomputation from raw (none = exact). */
-async function rollupMismatches(prefix: string, table: 'rollups_1m' | 'rollups_1h'): Promise<unknown[]> {
+async function rollupMismatches(prefix: string, table: 'rollups_1m' | 'rollups_1h_all'): Promise<unknown[]> {
   const unit = table === 'rollups_1m' ? 'minute' : 'hour';
   return q(
     `WITH truth AS (
@@ -119,7 +119,7 @@ test('stored readings are folded a beat later, many batches in one fold, each ex
     assert.deepEqual([cached?.event_id, cached?.value], [newest.event_id, newest.value], `${device} ${metric}`);
   }
   assert.deepEqual(await rollupMismatches('DF', 'rollups_1m'), []);
-  assert.deepEqual(await rollupMismatches('DF', 'rollups_1h'), []);
+  assert.deepEqual(await rollupMismatches('DF', 'rollups_1h_all'), []);
   assert.equal(await outlierSamples('DF'), 600);
   const [device] = await q<{ first_seen: Date; last_seen: Date }>(
     `SELECT first_seen, last_seen FROM devices WHERE device_id = 'DF-0'`,
@@ -230,7 +230,7 @@ test('a fold that finds some of its batches taken by a sweep folds the others fr
   await p.fold.flush();
   assert.equal(await pendingCount(pool), 0);
   assert.deepEqual(await rollupMismatches('DP', 'rollups_1m'), []);
-  assert.deepEqual(await rollupMismatches('DP', 'rollups_1h'), []);
+  assert.deepEqual(await rollupMismatches('DP', 'rollups_1h_all'), []);
   assert.equal(await outlierSamples('DP'), 300, 'the swept batch through the outlier detector once, not twice');
 });
 
@@ -266,7 +266,7 @@ test('a fold that fails keeps what it gathered, and folds it with the later batc
     await fold.flush();
     assert.equal(await pendingCount(pool), 0);
     assert.deepEqual(await rollupMismatches('DR', 'rollups_1m'), []);
-    assert.deepEqual(await rollupMismatches('DR', 'rollups_1h'), []);
+    assert.deepEqual(await rollupMismatches('DR', 'rollups_1h_all'), []);
     assert.equal(await outlierSamples('DR'), 200);
   } finally {
     await shortPool.end();

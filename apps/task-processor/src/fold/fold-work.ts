@@ -50,7 +50,7 @@ export async function applyFold(
   fold: FoldAggregate,
   settings: FoldSettings,
 ): Promise<FoldOutcome> {
-  const rollupRows = await writeRollups(client, fold.minutes.partials());
+  const rollupRows = await writeRollups(client, fold.minutes);
   const deviceRows = await writeDevicesSeen(client, fold.devices);
   let changedAlerts: AlertRow[] = [];
   if (settings.outliers && fold.outliers.size) {

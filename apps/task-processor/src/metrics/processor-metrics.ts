@@ -129,6 +129,22 @@ export function createProcessorMetrics(registry: Registry) {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    hourSealRuns: new Counter({
+      name: 'telemetryhub_processor_hour_seal_runs_total',
+      help: 'Runs sealing hour rollups from their minute rows, by outcome (done, failed).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    hoursSealed: new Counter({
+      name: 'telemetryhub_processor_hours_sealed_total',
+      help: 'Hours whose rollups were sealed (computed once from their minute rows) by this process.',
+      registers,
+    }),
+    hourSealedBefore: new Gauge({
+      name: 'telemetryhub_processor_hour_sealed_before_timestamp_seconds',
+      help: 'Hour rollups are sealed before this time (Unix seconds); later hours are read from their minute rows.',
+      registers,
+    }),
     eventVisibleLatency: new Histogram({
       name: 'telemetryhub_processor_event_visible_latency_seconds',
       help: 'From a reading’s event time to its row being stored (the 30 s visibility SLO).',

@@ -66,6 +66,13 @@ export class MinuteBuckets {
     return this.count;
   }
 
+  /** The number (start ÷ one hour) of each distinct hour held, sorted. */
+  hourNumbers(): number[] {
+    const hours = new Set<number>();
+    forEachBucket(this.buckets, (b) => hours.add(Math.floor(b.bucketMs / BUCKET_MS['1h'])));
+    return [...hours].sort((a, b) => a - b);
+  }
+
   /** The start (ms) of each distinct minute held, for the partitions the rows go to. */
   minuteStarts(): number[] {
     const starts = new Set<number>();
@@ -73,27 +80,30 @@ export class MinuteBuckets {
     return [...starts];
   }
 
-  /** The upsert rows of both rollups: the minutes held, and the hours merged from them. */
-  partials(): Record<Granularity, Partial[]> {
-    return { '1m': partials(this.buckets), '1h': partials(coarsen(this.buckets, BUCKET_MS['1h'])) };
+  /**
+   * The upsert rows of both rollups: the minutes held, and the hours merged from them — only the hours that start
+   * before `hoursBeforeMs` (an hour boundary): later hours are not upserted but sealed from their minute rows once
+   * over (hour-sealer.ts).
+   */
+  partials(hoursBeforeMs = Infinity): Record<Granularity, Partial[]> {
+    return { '1m': partials(this.buckets), '1h': partials(coarsen(this.buckets, BUCKET_MS['1h'], hoursBeforeMs)) };
   }
-}
 
-/**
- * Pre-aggregates readings per (device, metric, bucket) in memory, one upsert row per bucket, not per reading:
- * the minute buckets from the readings, the hour buckets from the minute buckets. `eventMs` (each reading's event
- * time in ms, in order) may be passed by a caller that already has it.
- */
-export function rollupPartials(
-  readings: readonly Reading[],
-  eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
-): Record<Granularity, Partial[]> {
-  const minutes = new MinuteBuckets();
-  for (let i = 0; i < readings.length; i++) {
-    const r = readings[i]!;
-    minutes.add(r.device_id, r.metric, eventMs[i]!, r.value);
+  /**
+   * Readings pre-aggregated per (device, metric, minute) in memory: one upsert row per bucket, not per reading.
+   * `eventMs` (each reading's event time in ms, in order) may be passed by a caller that already has it.
+   */
+  static of(
+    readings: readonly Reading[],
+    eventMs: readonly number[] = readings.map((r) => Date.parse(r.event_time)),
+  ): MinuteBuckets {
+    const minutes = new MinuteBuckets();
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
+      minutes.add(r.device_id, r.metric, eventMs[i]!, r.value);
+    }
+    return minutes;
   }
-  return minutes.partials();
 }
 
 /** A bucket with its own copy of `m` (one object shape for every bucket: no spread). */
@@ -143,12 +153,15 @@ function inOrder(series: SeriesBuckets): Bucket[] {
 }
 
 /**
- * Finer buckets merged into buckets of `size` ms (a multiple of theirs) by the pairwise update, as the upsert
- * merges them in the table: the hour rollup from the minute buckets, without going over every reading again.
+ * Finer buckets that start before `beforeMs` merged into buckets of `size` ms (a multiple of theirs) by the
+ * pairwise update, as the upsert merges them in the table: the hour rollup from the minute buckets, without going
+ * over every reading again.
  */
-function coarsen(fine: Buckets, size: number): Buckets {
+function coarsen(fine: Buckets, size: number, beforeMs: number): Buckets {
   const out: Buckets = new Map();
-  forEachBucket(fine, (b) => mergeInto(out, b, Math.floor(b.bucketMs / size), size));
+  forEachBucket(fine, (b) => {
+    if (b.bucketMs < beforeMs) mergeInto(out, b, Math.floor(b.bucketMs / size), size);
+  });
   return out;
 }
 

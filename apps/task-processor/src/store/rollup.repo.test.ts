@@ -2,19 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testReading } from '../app.test-support.js';
 import fc from 'fast-check';
-import { MinuteBuckets, rollupPartials } from './rollup-buckets.js';
+import { MinuteBuckets } from './rollup-buckets.js';
 
 const r = (device: string, metric: string, time: string, value: number) =>
   testReading({ device_id: device, metric, event_time: time, value });
 
 test('folds readings per (device, metric, bucket), sorted by that key so replicas lock buckets in one order', () => {
-  const parts = rollupPartials([
+  const parts = MinuteBuckets.of([
     r('b', 'temp', '2026-01-01T00:00:30Z', 2),
     r('a', 'temp', '2026-01-01T00:01:10Z', 5),
     r('a', 'hum', '2026-01-01T00:00:10Z', 1),
     r('b', 'temp', '2026-01-01T00:00:50Z', 4),
     r('ab', 'temp', '2026-01-01T00:00:00Z', 9),
-  ])['1m'];
+  ]).partials()['1m'];
   assert.deepEqual(
     parts.map((p) => [p.device, p.metric, p.bucket.slice(11, 16), p.count, p.sum, p.min, p.max]),
     [
@@ -28,13 +28,15 @@ test('folds readings per (device, metric, bucket), sorted by that key so replica
 
 test('each bucket carries m2, the sum of squared deviations from its mean, stable for a large mean', () => {
   const values = [1_000_000.1, 1_000_000.2, 1_000_000.3, 1_000_000.4];
-  const [part] = rollupPartials(values.map((v, i) => r('volt', 'v', `2026-01-01T00:00:${10 + i}Z`, v)))['1m'];
+  const [part] = MinuteBuckets.of(values.map((v, i) => r('volt', 'v', `2026-01-01T00:00:${10 + i}Z`, v))).partials()[
+    '1m'
+  ];
   const mean = values.reduce((a, b) => a + b) / values.length;
   const m2 = values.reduce((a, v) => a + (v - mean) ** 2, 0);
   assert.equal(part!.count, 4);
   assert.ok(Math.abs(part!.m2 - m2) < 1e-6, `m2 ${part!.m2} vs ${m2}`);
   assert.ok(Math.abs(part!.m2 - 0.05) < 1e-6, 'the spread of 0.1 steps survives a mean of a million');
-  const [single] = rollupPartials([r('volt', 'v', '2026-01-01T00:00:00Z', 5)])['1m'];
+  const [single] = MinuteBuckets.of([r('volt', 'v', '2026-01-01T00:00:00Z', 5)]).partials()['1m'];
   assert.equal(single!.m2, 0);
 });
 
@@ -86,7 +88,9 @@ test('minute buckets, and hour buckets merged from them, equal each bucket compu
   fc.assert(
     fc.property(fc.array(reading, { minLength: 1, maxLength: 200 }), (rs) => {
       const xs = rs.map((x) => ({ ...x, ms: Date.UTC(2026, 0, 1) + x.second * 1000 }));
-      const got = rollupPartials(xs.map((x) => r(x.device, x.metric, new Date(x.ms).toISOString(), x.value)));
+      const got = MinuteBuckets.of(
+        xs.map((x) => r(x.device, x.metric, new Date(x.ms).toISOString(), x.value)),
+      ).partials();
       // Floating point: both ways agree to rounding, far below any term a wrong merge would leave out.
       const tolerance = 1e-9 * rs.reduce((acc, x) => acc + x.value * x.value, 1);
       for (const [granularity, size] of [

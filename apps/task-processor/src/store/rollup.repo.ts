@@ -1,27 +1,30 @@
 import type pg from 'pg';
 import { STORABLE } from '@telemetryhub/schemas';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array.js';
-import type { Granularity, Partial } from './rollup-buckets.js';
+import type { Granularity, MinuteBuckets } from './rollup-buckets.js';
+import { hourSealShared } from './hour-seal.repo.js';
 
 export const ROLLUP_TABLES: Record<Granularity, string> = { '1m': 'rollups_1m', '1h': 'rollups_1h' };
+/** What to read of each rollup: the hour view adds the hours not yet sealed, from their minute rows. */
+export const ROLLUP_VIEWS: Record<Granularity, string> = { '1m': 'rollups_1m', '1h': 'rollups_1h_all' };
 
 /**
- * Folds readings, pre-aggregated per (device, metric, bucket) by MinuteBuckets, into the 1-minute and 1-hour
- * rollups. Count, sum, min and max add up; `m2` merges by the pairwise update (m2 = m2a + m2b + δ²·na·nb/(na+nb),
- * δ the difference of the two means), so a bucket's variance is exact whatever the order and grouping of its
- * readings. Call it only with readings the raw insert really added, in the same transaction: then each event
- * counts exactly once, whatever the retries. Rows come sorted from MinuteBuckets.partials(), so concurrent folds
- * lock buckets in the same order (no deadlock between replicas).
+ * Folds readings, pre-aggregated per (device, metric, minute) by MinuteBuckets, into the 1-minute rollups, and
+ * into the 1-hour rollups of the hours already sealed (late readings; open hours are read from their minute rows
+ * and sealed from them once over: hour-sealer.ts). Count, sum, min and max add up; `m2` merges by the pairwise
+ * update (m2 = m2a + m2b + δ²·na·nb/(na+nb), δ the difference of the two means), so a bucket's variance is exact
+ * whatever the order and grouping of its readings. Call it only with readings the raw insert really added, in the
+ * same transaction: then each event counts exactly once, whatever the retries. Rows come sorted from
+ * MinuteBuckets.partials(), so concurrent folds lock buckets in the same order (no deadlock between replicas).
  *
  * Overflow: values are inside the storable magnitude (|v| ≤ 1e100, storable.ts), so δ² stays below 4e200 and no
  * term comes near float8's limit — PostgreSQL raises an error on float8 overflow, which would fail the batch and
  * every later batch touching the bucket. A bucket whose stored mean lies outside that magnitude (written before the
  * bound existed) is not squared at all: its m2 becomes NULL, "spread unknown", as for rows older than m2.
  */
-export async function writeRollups(
-  client: pg.PoolClient,
-  byGranularity: Record<Granularity, readonly Partial[]>,
-): Promise<number> {
+export async function writeRollups(client: pg.PoolClient, minutes: MinuteBuckets): Promise<number> {
+  if (!minutes.size) return 0;
+  const byGranularity = minutes.partials(await hourSealShared(client, minutes.hourNumbers()));
   let rows = 0;
   for (const granularity of Object.keys(ROLLUP_TABLES) as Granularity[]) {
     const parts = byGranularity[granularity];
