@@ -7,6 +7,8 @@ import { HOUR_MS, HOUR_SEAL_LOCK_CLASS, sealedBefore } from './hour-seal.repo.js
 
 /** Advisory lock key of sealing ("th-seal" as a number): one seal at a time, whichever replica runs it. */
 export const SEALING_LOCK_KEY = 0x74682d7365616cn;
+/** How long one statement of a seal may take (ms). */
+const SEAL_STATEMENT_TIMEOUT_MS = 600_000;
 
 export interface SealRun {
   /** Hours sealed by this run. */
@@ -36,6 +38,9 @@ export async function sealHours(
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
+      // An hour of a large fleet is millions of minute rows in one aggregate: more than the pool's statement
+      // timeout, which is sized for the hot path, may be needed — and a seal that always timed out never would.
+      await client.query(`SET LOCAL statement_timeout = ${SEAL_STATEMENT_TIMEOUT_MS}`);
       await client.query('SELECT pg_advisory_xact_lock($1)', [SEALING_LOCK_KEY.toString()]);
       const hour = await sealedBefore(client);
       run.sealedBeforeMs = hour;
