@@ -113,6 +113,35 @@ test('minute buckets, and hour buckets merged from them, equal each bucket compu
   );
 });
 
+test('hour rows are only made for hours before the seal: later hours are left to their minute rows', () => {
+  const reading = fc.record({
+    device: fc.constantFrom('a', 'b'),
+    second: fc.integer({ min: 0, max: 4 * 3600 - 1 }),
+    value: fc.integer({ min: -1000, max: 1000 }),
+  });
+  fc.assert(
+    fc.property(fc.array(reading, { maxLength: 200 }), fc.integer({ min: 0, max: 4 }), (rs, sealedHours) => {
+      const t0 = Date.UTC(2026, 0, 1);
+      const minutes = MinuteBuckets.of(
+        rs.map((x) => r(x.device, 't', new Date(t0 + x.second * 1000).toISOString(), x.value)),
+      );
+      const sealedBefore = t0 + sealedHours * 3_600_000;
+      const all = minutes.partials();
+      const sealed = minutes.partials(sealedBefore);
+      assert.deepEqual(sealed['1m'], all['1m'], 'every minute row, sealed hour or not');
+      assert.deepEqual(
+        sealed['1h'],
+        all['1h'].filter((p) => Date.parse(p.bucket) < sealedBefore),
+      );
+      assert.deepEqual(
+        minutes.hourNumbers(),
+        [...new Set(rs.map((x) => Math.floor((t0 + x.second * 1000) / 3_600_000)))].sort((a, b) => a - b),
+      );
+    }),
+    { numRuns: 200 },
+  );
+});
+
 test('minute buckets gathered in two parts and absorbed equal one pass, and count the rows they upsert', () => {
   const reading = fc.record({
     device: fc.constantFrom('a', 'b', 'c'),
