@@ -19,6 +19,7 @@ import { FoldAggregate } from './fold-aggregate.js';
 import { foldDue, type FoldSchedule } from './fold-schedule.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import type { LatestValues } from '../store/latest-values.js';
+import { KnownOutlierSeries } from '../outliers/outlier.repo.js';
 
 export interface DeferredFoldOptions extends FoldSchedule {
   /** A ledger batch older than this (ms) is folded from its raw rows by whichever processor sweeps first. */
@@ -72,6 +73,8 @@ const SWEEP_LIMIT = 50;
  */
 export class DeferredFold {
   private readonly owner = randomUUID();
+  /** Series whose outlier-state row exists: a fold creates only the others' rows. */
+  private readonly knownOutliers = new KnownOutlierSeries();
   private held: PendingBatch[] = [];
   private gathered: FoldAggregate;
   private heldReadings = 0;
@@ -193,13 +196,13 @@ export class DeferredFold {
           client,
           batches.map((b) => b.batchId),
         );
-        if (taken.size === batches.length) return applyFold(client, gathered, this.deps.settings);
+        if (taken.size === batches.length) return applyFold(client, gathered, this.deps.settings, this.knownOutliers);
         const fromRaw = new FoldAggregate(this.deps.settings);
         for (const b of batches) {
           const storedAt = taken.get(b.batchId);
           if (storedAt !== undefined) fromRaw.add(await recoveredWork(client, { ...b, storedAt }));
         }
-        return applyFold(client, fromRaw, this.deps.settings);
+        return applyFold(client, fromRaw, this.deps.settings, this.knownOutliers);
       });
       this.heldReadings -= gathered.readings;
       this.counted(outcome, 'memory', started);
@@ -232,7 +235,7 @@ export class DeferredFold {
       for (const batch of orphans) fold.add(await recoveredWork(client, batch), batch.storedMs);
       for (const scheme of ROLLUP_SCHEMES) await this.deps.partitions.ensure(scheme, fold.minutes.minuteStarts());
       latest = fold.latest;
-      return applyFold(client, fold, this.deps.settings);
+      return applyFold(client, fold, this.deps.settings, this.knownOutliers);
     });
     if (orphans.length) {
       this.counted(outcome, 'orphan', started);

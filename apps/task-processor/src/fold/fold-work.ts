@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
 import { writeRollups } from '../store/rollup.repo.js';
 import { writeDevicesSeen } from '../devices/devices.repo.js';
-import { lockOutlierState, saveOutlierState } from '../outliers/outlier.repo.js';
+import { lockOutlierState, saveOutlierState, type KnownOutlierSeries } from '../outliers/outlier.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
 import { evaluateOutliers, type OutlierConfig } from '../outliers/outlier-rules.js';
 import type { FoldAggregate } from './fold-aggregate.js';
@@ -49,13 +49,14 @@ export async function applyFold(
   client: pg.PoolClient,
   fold: FoldAggregate,
   settings: FoldSettings,
+  knownOutliers?: KnownOutlierSeries,
 ): Promise<FoldOutcome> {
   const rollupRows = await writeRollups(client, fold.minutes);
   const deviceRows = await writeDevicesSeen(client, fold.devices);
   let changedAlerts: AlertRow[] = [];
   if (settings.outliers && fold.outliers.size) {
     const firing = await firingAlerts(client, fold.outliers.devices());
-    const states = await lockOutlierState(client, fold.outliers);
+    const states = await lockOutlierState(client, fold.outliers, knownOutliers);
     const actions = evaluateOutliers(fold.outliers, states, firing, settings.outliers);
     await saveOutlierState(client, states);
     changedAlerts = await applyAlertActions(client, actions);

@@ -4,24 +4,67 @@ import type { OutlierInputs } from './outlier-inputs.js';
 import { numberArrayLiteral, textArrayLiteral } from '../store/pg-array.js';
 
 /**
+ * Series whose outlier-state row a process has seen (created or locked), so that a fold does not ask PostgreSQL to
+ * create them again: with a large fleet that insert-if-missing, finding every row there, was a third of what the
+ * outlier state cost a fold. Bounded: past `max` keys it starts over (the rows are then looked for again, no
+ * harm). Rows are never deleted by the processor; one deleted behind its back (by hand) is created again.
+ */
+export class KnownOutlierSeries {
+  private readonly keys = new Set<string>();
+  constructor(private readonly max = 1_000_000) {}
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  add(key: string): void {
+    if (this.keys.size >= this.max) this.keys.clear();
+    this.keys.add(key);
+  }
+}
+
+/**
  * Loads and locks the running statistics of every device and metric in `inputs`, for the rest of the caller's
  * transaction: another replica folding readings of the same device waits, so no update is lost. Rows are first
- * created empty (samples 0) where missing, so that even a first sample has a row to lock; both statements take
- * the rows in one order (ORDER BY device, metric: the database's own, whatever the caller's), so replicas cannot
- * deadlock on them.
+ * created empty (samples 0) where missing — only for series not in `known` — so that even a first sample has a row
+ * to lock; both statements take the rows in one order (ORDER BY device, metric: the database's own, whatever the
+ * caller's), so replicas cannot deadlock on them. A known series whose row is gone after all is created and locked
+ * in a second pass.
  */
-export async function lockOutlierState(client: pg.PoolClient, inputs: OutlierInputs): Promise<Map<string, EwmaState>> {
+export async function lockOutlierState(
+  client: pg.PoolClient,
+  inputs: OutlierInputs,
+  known?: KnownOutlierSeries,
+): Promise<Map<string, EwmaState>> {
   const series = [...inputs.series()];
-  // Built once as array literals, sent with both statements.
-  const devices = textArrayLiteral(series.map((s) => s.device));
-  const metrics = textArrayLiteral(series.map((s) => s.metric));
+  const keys = series.map((s) => outlierStateKey(s.device, s.metric));
+  const unknown = known ? series.filter((_, i) => !known.has(keys[i]!)) : series;
+  if (unknown.length) await createMissing(client, unknown);
+  const states = await lockRows(client, series);
+  if (states.size < series.length) {
+    const gone = series.filter((_, i) => !states.has(keys[i]!));
+    await createMissing(client, gone);
+    for (const [key, state] of await lockRows(client, gone)) states.set(key, state);
+  }
+  if (known) for (const key of keys) known.add(key);
+  return states;
+}
+
+type SeriesKey = { device: string; metric: string };
+
+/** Creates the empty rows of `series` that do not exist. */
+async function createMissing(client: pg.PoolClient, series: readonly SeriesKey[]): Promise<void> {
   await client.query(
     `INSERT INTO outlier_state (device_id, metric, samples, mean, variance)
      SELECT d, m, 0, 0, 0 FROM unnest($1::text[], $2::text[]) AS k(d, m)
      ORDER BY d, m
      ON CONFLICT (device_id, metric) DO NOTHING`,
-    [devices, metrics],
+    [textArrayLiteral(series.map((s) => s.device)), textArrayLiteral(series.map((s) => s.metric))],
   );
+}
+
+/** Locks and reads the rows of `series` (those that exist). */
+async function lockRows(client: pg.PoolClient, series: readonly SeriesKey[]): Promise<Map<string, EwmaState>> {
   const { rows } = await client.query<{
     device_id: string;
     metric: string;
@@ -33,7 +76,7 @@ export async function lockOutlierState(client: pg.PoolClient, inputs: OutlierInp
        FROM outlier_state s JOIN unnest($1::text[], $2::text[]) AS k(d, m) ON s.device_id = k.d AND s.metric = k.m
       ORDER BY s.device_id, s.metric
       FOR UPDATE OF s`,
-    [devices, metrics],
+    [textArrayLiteral(series.map((s) => s.device)), textArrayLiteral(series.map((s) => s.metric))],
   );
   const states = new Map<string, EwmaState>();
   for (const r of rows) {
