@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { briefError } from '@telemetryhub/service-kit';
+import { PeriodicTask, briefError } from '@telemetryhub/service-kit';
 import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { PARTITIONED_TABLES, type PartitionManager } from './partitions.js';
 import { HOUR_MS, HOUR_SEAL_LOCK_CLASS, sealedBefore } from './hour-seal.repo.js';
@@ -91,10 +91,8 @@ export const DEFAULT_HOUR_SEALER: HourSealerOptions = { intervalMs: 30_000, grac
  * after its hour was sealed is upserted into the hour row by its fold, as before sealing existed — exact either way.
  */
 export class HourSealer {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
-  private stopped = false;
   private readonly options: HourSealerOptions;
+  private readonly periodic: PeriodicTask;
 
   constructor(
     private readonly deps: {
@@ -106,16 +104,12 @@ export class HourSealer {
     },
   ) {
     this.options = { ...DEFAULT_HOUR_SEALER, ...deps.options };
+    this.periodic = new PeriodicTask(() => this.runOnce(), this.options.intervalMs);
   }
 
+  /** Seals at once (a restart after a long stop catches up) and then every interval. */
   start(): void {
-    const tick = () => {
-      if (this.stopped) return;
-      this.running = this.runOnce();
-      this.timer = setTimeout(() => void this.running.then(tick), this.options.intervalMs);
-      this.timer.unref();
-    };
-    tick();
+    this.periodic.start({ now: true });
   }
 
   /** One run; never throws (a failure is logged, counted and retried at the next interval). */
@@ -140,9 +134,7 @@ export class HourSealer {
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 }

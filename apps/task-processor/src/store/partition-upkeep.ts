@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { briefError } from '@telemetryhub/service-kit';
+import { PeriodicTask, briefError } from '@telemetryhub/service-kit';
 import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import type { PartitionEvents, PartitionManager } from './partitions.js';
 import { runPartitionUpkeep, type RetentionPolicy, type UpkeepResult } from './retention.js';
@@ -10,9 +10,7 @@ import { runPartitionUpkeep, type RetentionPolicy, type UpkeepResult } from './r
  * runs by outcome; created and dropped partitions are counted by the PartitionManager's events.
  */
 export class PartitionUpkeep {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
-  private stopped = false;
+  private readonly periodic: PeriodicTask;
 
   constructor(
     private readonly deps: {
@@ -23,16 +21,13 @@ export class PartitionUpkeep {
       metrics: ProcessorMetrics;
       log: Logger;
     },
-  ) {}
+  ) {
+    this.periodic = new PeriodicTask(() => this.runOnce(), deps.intervalMs);
+  }
 
+  /** Runs at once (the next days' partitions before the first batch) and then every interval. */
   start(): void {
-    const tick = () => {
-      if (this.stopped) return;
-      this.running = this.runOnce();
-      this.timer = setTimeout(() => void this.running.then(tick), this.deps.intervalMs);
-      this.timer.unref();
-    };
-    tick();
+    this.periodic.start({ now: true });
   }
 
   /** One run; never throws (a failure is logged, counted and retried at the next interval). */
@@ -54,10 +49,8 @@ export class PartitionUpkeep {
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 }
 

@@ -31,3 +31,15 @@ test('never overlaps a slow round, survives a failing one, and stop() waits for 
   await sleep(30);
   assert.equal(rounds, after, 'no round after stop()');
 });
+
+test('with now, the first round runs at start, not an interval later', async () => {
+  let rounds = 0;
+  const task = new PeriodicTask(async () => void rounds++, 60_000);
+  task.start({ now: true });
+  await task.stop();
+  assert.equal(rounds, 1);
+  const later = new PeriodicTask(async () => void rounds++, 60_000);
+  later.start();
+  await later.stop();
+  assert.equal(rounds, 1, 'without it, nothing before the first interval');
+});

@@ -13,16 +13,20 @@ export class PeriodicTask {
     private readonly onError: (err: unknown) => void = () => {},
   ) {}
 
-  start(): void {
+  /** Starts the rounds: the first after one interval, or at once with `now` (a job that should not wait). */
+  start(opts: { now?: boolean } = {}): void {
     if (this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.round()
-        .then(() => undefined)
-        .catch((err) => this.onError(err))
-        .finally(() => (this.running = undefined));
-    }, this.intervalMs);
+    this.timer = setInterval(() => this.runRound(), this.intervalMs);
     this.timer.unref();
+    if (opts.now) this.runRound();
+  }
+
+  private runRound(): void {
+    if (this.running) return;
+    this.running = this.round()
+      .then(() => undefined)
+      .catch((err) => this.onError(err))
+      .finally(() => (this.running = undefined));
   }
 
   async stop(): Promise<void> {
