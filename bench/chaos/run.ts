@@ -21,6 +21,19 @@ export interface ChaosOptions {
   progress: (line: string) => void;
 }
 
+/** Whether a verdict is what every run must show (tests/e2e/support/chaos-verdict.ts asserts each part). */
+function holds(v: Verdict): boolean {
+  return (
+    v.lost === 0 &&
+    v.duplicates === 0 &&
+    v.unexpected === 0 &&
+    v.stored === v.acknowledged &&
+    v.dlq_entries === v.poison_sent &&
+    v.dlq_matches_poison &&
+    v.rollups_exact
+  );
+}
+
 export interface ChaosResult extends Verdict {
   events: number;
   duplicates_sent: number;
@@ -30,6 +43,8 @@ export interface ChaosResult extends Verdict {
   timeline: Array<{ t_s: number; acknowledged: number; stored: number; queue_depth: number; spool_bytes: number }>;
   quick: boolean;
   machine: Machine;
+  /** The apps' logs, kept when the verdict fails. */
+  log_dir?: string;
 }
 
 const BATCH = 50;
@@ -76,6 +91,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   db.on('error', () => {});
   const ledger = new Ledger();
   let settled = false;
+  let keepLogs = false;
   const t0 = Date.now();
   const timeline: ChaosResult['timeline'] = [];
   let sampling = true;
@@ -133,11 +149,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await settle(cluster, db, redis, QUEUE);
     settled = true;
     const verdict = await verify(db, redis, QUEUE, ledger);
+    // A run whose verdict fails keeps its apps' logs, to read what happened to the readings and dead letters.
+    keepLogs = !holds(verdict);
     await cluster.samplePeaks();
     return {
       events: opts.events,
       duplicates_sent: ledger.resent,
       ...verdict,
+      ...(keepLogs ? { log_dir: cluster.logDir } : {}),
       faults: done,
       recovery_s: Object.fromEntries(done.map((f) => [f.name, f.recovery_s])),
       peak_rss_mib: cluster.peakMiB,
@@ -150,7 +169,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await sampler;
     redis.disconnect();
     await db.end().catch(() => {});
-    await cluster.stop(!settled);
+    await cluster.stop(!settled || keepLogs);
   }
 }
 
