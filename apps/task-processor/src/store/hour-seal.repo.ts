@@ -10,17 +10,21 @@ export const HOUR_MS = 3_600_000;
 /**
  * Where the hour seal stands, in the caller's fold transaction, which will write minute rows of `hours` (hour
  * numbers): hours before it are sealed (their rows are in `rollups_1h`: a fold upserts its readings of them), later
- * ones are not (read from their minute rows, sealed once over). Holds those hours' locks shared until the
- * transaction ends, so none of them is sealed between this answer and the fold's commit: a seal then reads every
- * minute row the fold wrote (migration 0011). Only a seal of one of these hours makes the fold wait — a seal runs
- * minutes after its hour ends, when only late readings still touch it. The seal is read in a statement after the
- * locks: a statement's snapshot is taken before it runs, so a read in the statement that waits could miss a seal
- * that committed during the wait.
+ * ones are not (read from their minute rows, sealed once over). Holds the locks of those hours not sealed yet
+ * shared until the transaction ends, so none of them is sealed between this answer and the fold's commit: a seal
+ * then reads every minute row the fold wrote (migration 0011). Only a seal of one of these hours makes the fold
+ * wait — a seal runs minutes after its hour ends, when only late readings still touch it. An hour already sealed
+ * stays sealed (the seal only moves on), so it needs no lock: a fold of a month of late readings takes one or two,
+ * not hundreds. The seal is read again in a statement after the locks: a statement's snapshot is taken before it
+ * runs, so a read in the statement that waits could miss a seal that committed during the wait.
  */
 export async function hourSealShared(client: pg.PoolClient, hours: readonly number[]): Promise<number> {
+  const before = await sealedBefore(client);
+  const open = hours.filter((h) => h * HOUR_MS >= before);
+  if (!open.length) return before;
   await client.query('SELECT pg_advisory_xact_lock_shared($1, h) FROM unnest($2::int4[]) AS h', [
     HOUR_SEAL_LOCK_CLASS,
-    `{${hours.join(',')}}`,
+    `{${open.join(',')}}`,
   ]);
   return sealedBefore(client);
 }

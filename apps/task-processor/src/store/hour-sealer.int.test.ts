@@ -212,3 +212,32 @@ test('the sealer seals an hour a grace period after it ends, and counts it', asy
     [['done', 2]],
   );
 });
+
+test('a fold takes the seal locks of open hours only: late readings of many sealed hours take none', async () => {
+  const h = Date.parse('2031-04-02T00:00:00Z');
+  await sealAt(h);
+  for (const scheme of ROLLUP_SCHEMES) await partitions.ensure(scheme, [h - 48 * HOUR_MS, h]);
+  // A reading in each of the 48 sealed hours before h, and two in h (open).
+  const fold = MinuteBuckets.of([
+    ...Array.from({ length: 48 }, (_, i) => readings('LOCKS', h - (i + 1) * HOUR_MS, 1, 1)[0]!),
+    ...readings('LOCKS', h + 60_000, 2, 1),
+  ]);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await writeRollups(client, fold);
+    const { rows } = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`,
+    );
+    assert.equal(rows[0]!.n, '1', 'one lock: the open hour');
+    await client.query('COMMIT');
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
+    client.release();
+  }
+  const [row] = await q<{ n: string }>(
+    `SELECT count(*) AS n FROM rollups_1h WHERE device_id LIKE 'LOCKS-%' AND bucket < $1`,
+    [iso(h)],
+  );
+  assert.equal(row?.n, '48', 'each sealed hour took its late reading in its row');
+});
