@@ -62,8 +62,8 @@ const log = pino({ level: 'error' });
  * Round `r`'s readings: random event ids, each series once a second, an hour later than the previous round's — all
  * within the last day (inside the expiry horizon, never in the future), as a live fleet's are.
  */
-const FIRST_ROUND_MS = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 24 * 3_600_000;
-const roundStart = (r: number) => FIRST_ROUND_MS + r * 3_600_000;
+const FIRST_ROUND_MS = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 24 * HOUR_MS;
+const roundStart = (r: number) => FIRST_ROUND_MS + r * HOUR_MS;
 function readings(r: number): Reading[] {
   const base = roundStart(r);
   return Array.from({ length: N }, (_, i) => benchReading(r * N + i, base + Math.floor(i / SERIES) * 1000, SERIES));

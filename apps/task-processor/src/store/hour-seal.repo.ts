@@ -1,11 +1,12 @@
 import type pg from 'pg';
+import { BUCKET_MS } from './rollup-buckets.js';
 
 /**
  * Advisory lock class of the hour seal ("thSH" as an int4), the second key being the hour's number (its start ÷
  * one hour): a fold writing minute rows of an hour holds that hour's lock shared, a seal of the hour holds it alone.
  */
 export const HOUR_SEAL_LOCK_CLASS = 0x74685348;
-export const HOUR_MS = 3_600_000;
+export const HOUR_MS = BUCKET_MS['1h'];
 
 /**
  * Where the hour seal stands, in the caller's fold transaction, which will write minute rows of `hours` (hour
@@ -15,17 +16,16 @@ export const HOUR_MS = 3_600_000;
  * then reads every minute row the fold wrote (migration 0011). Only a seal of one of these hours makes the fold
  * wait — a seal runs minutes after its hour ends, when only late readings still touch it. An hour already sealed
  * stays sealed (the seal only moves on), so it needs no lock: a fold of a month of late readings takes one or two,
- * not hundreds. The seal is read again in a statement after the locks: a statement's snapshot is taken before it
- * runs, so a read in the statement that waits could miss a seal that committed during the wait.
+ * not hundreds. Which hours are open is read in the locking statement itself: its snapshot may be older than a
+ * seal that commits while it waits, which only locks an hour more than needed. Where the seal stands is read again
+ * in a statement after the locks: that snapshot is taken once they are held, so it cannot miss a seal.
  */
 export async function hourSealShared(client: pg.PoolClient, hours: readonly number[]): Promise<number> {
-  const before = await sealedBefore(client);
-  const open = hours.filter((h) => h * HOUR_MS >= before);
-  if (!open.length) return before;
-  await client.query('SELECT pg_advisory_xact_lock_shared($1, h) FROM unnest($2::int4[]) AS h', [
-    HOUR_SEAL_LOCK_CLASS,
-    `{${open.join(',')}}`,
-  ]);
+  await client.query(
+    `SELECT pg_advisory_xact_lock_shared($1, h) FROM unnest($2::int4[]) AS h
+      WHERE h::float8 * ${HOUR_MS} >= (SELECT extract(epoch FROM sealed_before) * 1000 FROM rollup_seals WHERE granularity = '1h')`,
+    [HOUR_SEAL_LOCK_CLASS, `{${hours.join(',')}}`],
+  );
   return sealedBefore(client);
 }
 

@@ -2,7 +2,7 @@ import type { Reading } from '@telemetryhub/schemas';
 import { addValue, mergeMoments, momentsOf, type Moments } from '../domain/moments.js';
 
 export type Granularity = '1m' | '1h';
-const BUCKET_MS: Record<Granularity, number> = { '1m': 60_000, '1h': 3_600_000 };
+export const BUCKET_MS: Record<Granularity, number> = { '1m': 60_000, '1h': 3_600_000 };
 
 export interface Partial {
   device: string;
