@@ -241,3 +241,16 @@ test('a fold takes the seal locks of open hours only: late readings of many seal
   );
   assert.equal(row?.n, '48', 'each sealed hour took its late reading in its row');
 });
+
+test('a seal replaces the rows its hour already had (upserted by processors from before sealing existed)', async () => {
+  const h = Date.parse('2031-04-03T00:00:00Z');
+  await sealAt(h);
+  await store(readings('LEFT', h + 60_000, 12, 60, 2));
+  // What a processor of the previous version left: its own upsert of the open hour, here made wrong on purpose.
+  await pool.query(
+    `INSERT INTO rollups_1h (device_id, metric, bucket, count, sum, min, max, m2) VALUES ('LEFT-0', 'pressure', $1, 999, 0, 0, 0, 0)`,
+    [iso(h)],
+  );
+  assert.deepEqual((await sealHours(pool, partitions, h + HOUR_MS, 1)).hours, 1);
+  assert.deepEqual(await hourMismatches('LEFT', 'rollups_1h'), [], 'the hour’s rows are its minutes’, and only those');
+});

@@ -22,8 +22,8 @@ export interface SealRun {
 /**
  * Seals the hours that ended at or before `untilMs`, oldest first, at most `maxHours` of them: each in its own
  * transaction, holding the hour's lock alone (it waits for the folds writing minute rows of that hour to commit,
- * and such folds wait for it), its rows recomputed from its minute rows (any rows it already had — from before
- * sealing existed — replaced) and the seal moved past it. One seal at a time (its own lock): a replica that then
+ * and such folds wait for it), its rows computed from its minute rows (`rollups_1h_open`; any rows it already had —
+ * from before sealing existed — replaced) and the seal moved past it. One seal at a time (its own lock): a replica that then
  * finds the hour already sealed moves on.
  */
 export async function sealHours(
@@ -52,10 +52,14 @@ export async function sealHours(
       await client.query('SELECT pg_advisory_xact_lock($1, $2)', [HOUR_SEAL_LOCK_CLASS, hour / HOUR_MS]);
       const at = new Date(hour).toISOString();
       await partitions.ensure(PARTITIONED_TABLES.rollups_1h, [hour]);
-      await client.query('DELETE FROM rollups_1h WHERE bucket = $1', [at]);
-      // The view reads this hour from its minute rows, as it is at the seal.
+      // The hour from its minute rows, as they are at the seal. A row the hour already has (upserted by a processor
+      // from before sealing existed, which wrote its minute rows in the same transaction) is replaced: found by its
+      // key, where deleting the hour's rows first would scan the month's partition by bucket.
       const inserted = await client.query(
-        'INSERT INTO rollups_1h (device_id, metric, bucket, count, sum, min, max, m2) SELECT * FROM rollups_1h_all WHERE bucket = $1',
+        `INSERT INTO rollups_1h (device_id, metric, bucket, count, sum, min, max, m2)
+         SELECT device_id, metric, bucket, count, sum, min, max, m2 FROM rollups_1h_open WHERE bucket = $1
+         ON CONFLICT (device_id, metric, bucket) DO UPDATE
+           SET count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, m2 = EXCLUDED.m2`,
         [at],
       );
       await client.query(`UPDATE rollup_seals SET sealed_before = $1 WHERE granularity = '1h'`, [
