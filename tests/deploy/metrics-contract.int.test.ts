@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { until } from '@telemetryhub/testkit';
 import { startLocalPipeline, type LocalPipeline } from '../../scripts/local-pipeline.js';
 import { ROOT } from './support/manifests.js';
 import { healthcheckArgv, parseDockerfile } from './support/dockerfile.js';
@@ -79,4 +80,20 @@ test('standard metrics keep their standard names, labelled with the service; our
     const foreign = [...exportedNames(text)].filter((n) => !/^(telemetryhub_|process_|nodejs_)/.test(n));
     assert.deepEqual(foreign, [], 'every other metric carries the product prefix');
   }
+});
+
+test('the processor seals hours from start-up on: the gauge the seal alert watches says where the seal stands', async () => {
+  // Until a first seal run the gauge reads 0, and TelemetryHubHourSealBehind (now − gauge > 3 h) would fire.
+  const gauge = /^telemetryhub_processor_hour_sealed_before_timestamp_seconds(?:\{[^}]*\})? (\S+)$/m;
+  let sealedBefore = 0;
+  await until('the seal gauge is set', async () => {
+    const text = await (await fetch(`${pipeline.processorUrl}/metrics`)).text();
+    sealedBefore = Number(gauge.exec(text)?.[1] ?? 0);
+    return sealedBefore > 0;
+  });
+  const ageS = Date.now() / 1000 - sealedBefore;
+  assert.ok(
+    ageS >= 0 && ageS < 2 * 3600,
+    `sealed before ${new Date(sealedBefore * 1000).toISOString()}: within the last two hours`,
+  );
 });
