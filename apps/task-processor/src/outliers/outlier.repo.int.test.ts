@@ -1,26 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { pino } from 'pino';
-import { PostgresServer } from '@telemetryhub/testkit';
-import { migrate } from '@telemetryhub/migrations';
-import { createPgPool } from '../store/pool.js';
+import { useMigratedDatabase } from '../app.test-support.js';
 import { OutlierInputs } from './outlier-inputs.js';
 import { KnownOutlierSeries, lockOutlierState } from './outlier.repo.js';
 
-const log = pino({ level: 'silent' });
-let server: PostgresServer;
-let pool: pg.Pool;
-
-before(async () => {
-  server = await PostgresServer.start();
-  pool = createPgPool(server.url, { max: 4, statementTimeoutMs: 10_000 }, log);
-  await migrate(pool, log);
-});
-after(async () => {
-  await pool.end();
-  await server.stop();
-});
+const db = useMigratedDatabase();
 
 /** A client whose statements are recorded in `seen`. */
 function recorded(client: pg.PoolClient, seen: string[]): pg.PoolClient {
@@ -55,7 +40,7 @@ const inputsOf = (series: [string, string][]) => {
 /** Locks the state of `inputs` in a transaction of its own; returns what it locked and the statements it sent. */
 async function lockOnce(inputs: OutlierInputs, known?: KnownOutlierSeries) {
   const seen: string[] = [];
-  const client = await pool.connect();
+  const client = await db.pool.connect();
   try {
     await client.query('BEGIN');
     const states = await lockOutlierState(recorded(client, seen), inputs, known);
@@ -80,11 +65,11 @@ test('a series whose row is known is not created again; a known row deleted by h
   assert.equal(second.states.size, 2);
   assert.equal(second.inserts, 0, 'known series: no insert');
 
-  await pool.query(`DELETE FROM outlier_state WHERE device_id = 'OK-2'`);
+  await db.pool.query(`DELETE FROM outlier_state WHERE device_id = 'OK-2'`);
   const third = await lockOnce(inputs, known);
   assert.deepEqual([...third.states.keys()].sort(), ['OK-1\u0000temperature', 'OK-2\u0000pressure']);
   assert.equal(third.inserts, 1, 'the row gone is created again');
-  const { rows } = await pool.query(`SELECT device_id FROM outlier_state WHERE device_id LIKE 'OK-%' ORDER BY 1`);
+  const { rows } = await db.pool.query(`SELECT device_id FROM outlier_state WHERE device_id LIKE 'OK-%' ORDER BY 1`);
   assert.deepEqual(
     rows.map((r: { device_id: string }) => r.device_id),
     ['OK-1', 'OK-2'],

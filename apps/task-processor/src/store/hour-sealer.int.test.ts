@@ -1,45 +1,33 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { PostgresServer, until } from '@telemetryhub/testkit';
+import { until } from '@telemetryhub/testkit';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import type { Reading } from '@telemetryhub/schemas';
-import { migrate } from '@telemetryhub/migrations';
-import { createPgPool } from './pool.js';
 import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { PartitionManager, ROLLUP_SCHEMES } from './partitions.js';
-import { testReading, testTask } from '../app.test-support.js';
+import { testReading, testTask, useMigratedDatabase } from '../app.test-support.js';
 import { MinuteBuckets } from './rollup-buckets.js';
 import { writeRollups } from './rollup.repo.js';
 import { HOUR_MS, hourSealShared } from './hour-seal.repo.js';
 import { HourSealer, sealHours } from './hour-sealer.js';
 
 const log = pino({ level: 'silent' });
-let server: PostgresServer;
-let pool: pg.Pool;
-let partitions: PartitionManager;
-
-before(async () => {
-  server = await PostgresServer.start();
-  pool = createPgPool(server.url, { max: 6, statementTimeoutMs: 10_000 }, log);
-  partitions = new PartitionManager(pool);
-  await migrate(pool, log);
-});
-after(async () => {
-  await pool.end();
-  await server.stop();
-});
+const db = useMigratedDatabase({ poolMax: 6 });
+let partitionManager: PartitionManager | undefined;
+/** Once the database is up (its pool exists from the file's first hook on). */
+const partitions = () => (partitionManager ??= new PartitionManager(db.pool));
 
 const metrics = () =>
   createProcessorMetrics(
     createMetricsRegistry({ service: 'telemetryhub-task-processor', version: 't', defaultMetrics: false }),
   );
 const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
-  (await pool.query<T>(sql, params)).rows;
+  (await db.pool.query<T>(sql, params)).rows;
 const sealAt = (ms: number) =>
-  pool.query(`UPDATE rollup_seals SET sealed_before = $1 WHERE granularity = '1h'`, [new Date(ms).toISOString()]);
+  db.pool.query(`UPDATE rollup_seals SET sealed_before = $1 WHERE granularity = '1h'`, [new Date(ms).toISOString()]);
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Readings of `devices` devices × 2 metrics, one every `stepS` seconds from `fromMs`, with a spread of values. */
@@ -81,7 +69,8 @@ const tableHours = async (prefix: string) =>
   ).map((r) => r.bucket.toISOString());
 
 /** Stores readings through the real handler, folding each batch in its own transaction. */
-const store = (rs: Reading[]) => createTelemetryHandler({ pool, log, metrics: metrics() }).handle([testTask(rs)]);
+const store = (rs: Reading[]) =>
+  createTelemetryHandler({ pool: db.pool, log, metrics: metrics() }).handle([testTask(rs)]);
 
 test('an open hour is read from its minute rows, sealed from them once over, and a late reading joins its sealed row', async () => {
   const h0 = Date.parse('2031-01-01T00:00:00Z');
@@ -90,11 +79,11 @@ test('an open hour is read from its minute rows, sealed from them once over, and
   assert.deepEqual(await tableHours('SEAL'), [], 'open hours are not written by the fold');
   assert.deepEqual(await hourMismatches('SEAL', 'rollups_1h_all'), []);
 
-  const first = await sealHours(pool, partitions, h0 + HOUR_MS + 60_000, 24);
+  const first = await sealHours(db.pool, partitions(), h0 + HOUR_MS + 60_000, 24);
   assert.deepEqual(first, { hours: 1, rows: 6, sealedBeforeMs: h0 + HOUR_MS });
   assert.deepEqual(await tableHours('SEAL'), [iso(h0)]);
   assert.deepEqual(await hourMismatches('SEAL', 'rollups_1h_all'), [], 'the sealed hour reads as before');
-  assert.deepEqual(await sealHours(pool, partitions, h0 + HOUR_MS + 60_000, 24), {
+  assert.deepEqual(await sealHours(db.pool, partitions(), h0 + HOUR_MS + 60_000, 24), {
     hours: 0,
     rows: 0,
     sealedBeforeMs: h0 + HOUR_MS,
@@ -108,7 +97,7 @@ test('an open hour is read from its minute rows, sealed from them once over, and
   );
   assert.equal(late?.count, '21', 'the sealed row took the late reading in');
 
-  const rest = await sealHours(pool, partitions, Date.parse('2031-01-01T05:00:00Z'), 24);
+  const rest = await sealHours(db.pool, partitions(), Date.parse('2031-01-01T05:00:00Z'), 24);
   assert.deepEqual([rest.hours, rest.sealedBeforeMs], [4, Date.parse('2031-01-01T05:00:00Z')]);
   assert.deepEqual(await tableHours('SEAL'), [iso(h0), iso(h0 + HOUR_MS)]);
   assert.deepEqual(await hourMismatches('SEAL', 'rollups_1h'), [], 'every hour in the table once sealed');
@@ -117,7 +106,7 @@ test('an open hour is read from its minute rows, sealed from them once over, and
 test('an hour sealed while a fold is under way holds the fold’s readings, once, whichever commits first', async () => {
   const h = Date.parse('2031-02-01T00:00:00Z');
   await sealAt(h);
-  for (const scheme of ROLLUP_SCHEMES) await partitions.ensure(scheme, [h]);
+  for (const scheme of ROLLUP_SCHEMES) await partitions().ensure(scheme, [h]);
   const waiting = async (n: number) =>
     until(
       `${n} wait for the seal's lock`,
@@ -140,14 +129,14 @@ test('an hour sealed while a fold is under way holds the fold’s readings, once
 
   // A fold of hour h is under way (its minute rows written, not committed) when the seal of hour h starts: the
   // seal waits for it, and then reads its minute rows.
-  const folding = await pool.connect();
+  const folding = await db.pool.connect();
   try {
     await folding.query('BEGIN');
     await writeRollups(folding, fold);
-    const seal = sealHours(pool, partitions, h + HOUR_MS, 1);
+    const seal = sealHours(db.pool, partitions(), h + HOUR_MS, 1);
     await waiting(1);
     // A fold of a later hour does not wait for this seal.
-    const other = await pool.connect();
+    const other = await db.pool.connect();
     try {
       await other.query('BEGIN');
       const later = MinuteBuckets.of(readings('RACE-LATER', h + HOUR_MS, 4, 10));
@@ -171,12 +160,12 @@ test('an hour sealed while a fold is under way holds the fold’s readings, once
   // A seal of hour h + 1 waits behind a fold holding the lock; a second fold of that hour comes after the seal
   // asked, waits for it, and then finds its hour sealed: it upserts the hour row itself.
   const second = MinuteBuckets.of(readings('RACE', h + HOUR_MS + 5 * 60_000, 12, 10));
-  const holder = await pool.connect();
-  const late = await pool.connect();
+  const holder = await db.pool.connect();
+  const late = await db.pool.connect();
   try {
     await holder.query('BEGIN');
     await hourSealShared(holder, [h / HOUR_MS + 1]);
-    const seal = sealHours(pool, partitions, h + 2 * HOUR_MS, 1);
+    const seal = sealHours(db.pool, partitions(), h + 2 * HOUR_MS, 1);
     await waiting(1);
     await late.query('BEGIN');
     const lateFold = writeRollups(late, second);
@@ -202,7 +191,13 @@ test('the sealer seals an hour a grace period after it ends, and counts it', asy
   const h = Date.parse('2031-03-01T00:00:00Z');
   await sealAt(h);
   const m = metrics();
-  const sealer = new HourSealer({ pool, partitions, metrics: m, log, options: { graceMs: 120_000 } });
+  const sealer = new HourSealer({
+    pool: db.pool,
+    partitions: partitions(),
+    metrics: m,
+    log,
+    options: { graceMs: 120_000 },
+  });
   assert.equal((await sealer.runOnce(h + HOUR_MS + 119_999))?.hours, 0, 'not before the grace has passed');
   assert.equal((await sealer.runOnce(h + HOUR_MS + 120_000))?.hours, 1);
   assert.equal((await m.hoursSealed.get()).values[0]?.value, 1);
@@ -216,13 +211,13 @@ test('the sealer seals an hour a grace period after it ends, and counts it', asy
 test('a fold takes the seal locks of open hours only: late readings of many sealed hours take none', async () => {
   const h = Date.parse('2031-04-02T00:00:00Z');
   await sealAt(h);
-  for (const scheme of ROLLUP_SCHEMES) await partitions.ensure(scheme, [h - 48 * HOUR_MS, h]);
+  for (const scheme of ROLLUP_SCHEMES) await partitions().ensure(scheme, [h - 48 * HOUR_MS, h]);
   // A reading in each of the 48 sealed hours before h, and two in h (open).
   const fold = MinuteBuckets.of([
     ...Array.from({ length: 48 }, (_, i) => readings('LOCKS', h - (i + 1) * HOUR_MS, 1, 1)[0]!),
     ...readings('LOCKS', h + 60_000, 2, 1),
   ]);
-  const client = await pool.connect();
+  const client = await db.pool.connect();
   try {
     await client.query('BEGIN');
     await writeRollups(client, fold);
@@ -247,10 +242,10 @@ test('a seal replaces the rows its hour already had (upserted by processors from
   await sealAt(h);
   await store(readings('LEFT', h + 60_000, 12, 60, 2));
   // What a processor of the previous version left: its own upsert of the open hour, here made wrong on purpose.
-  await pool.query(
+  await db.pool.query(
     `INSERT INTO rollups_1h (device_id, metric, bucket, count, sum, min, max, m2) VALUES ('LEFT-0', 'pressure', $1, 999, 0, 0, 0, 0)`,
     [iso(h)],
   );
-  assert.deepEqual((await sealHours(pool, partitions, h + HOUR_MS, 1)).hours, 1);
+  assert.deepEqual((await sealHours(db.pool, partitions(), h + HOUR_MS, 1)).hours, 1);
   assert.deepEqual(await hourMismatches('LEFT', 'rollups_1h'), [], 'the hour’s rows are its minutes’, and only those');
 });
