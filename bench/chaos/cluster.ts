@@ -243,6 +243,19 @@ async function startSentinelGroup(primaryPort: number): Promise<{ replica: Redis
     extraArgs: ['--replicaof', '127.0.0.1', String(primaryPort)],
   });
   try {
+    // In sync before the run, as the Cluster topology's replicas are: Redis 7 sends a new replica its first copy only
+    // after `repl-diskless-sync-delay` (5 s), and a primary killed before then leaves a replica with nothing — the
+    // Sentinel promotes it all the same, and whatever the run wrote to Redis before (dead letters) is gone.
+    const client = createRedis(`redis://127.0.0.1:${replica.port}`, { commandTimeoutMs: 2000 });
+    try {
+      await until(
+        'the replica is in sync with the primary',
+        async () => /master_link_status:up/.test(await client.info('replication')),
+        30_000,
+      );
+    } finally {
+      client.disconnect();
+    }
     return { replica, sentinel: await RedisSentinel.start(primaryPort, { downAfterMs: 3000 }) };
   } catch (err) {
     await replica.stop();
