@@ -10,6 +10,9 @@ import { pacedLoad } from './paced-load.js';
 import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { postgresCpu, postgresCpuPerEvent } from './pg-cpu.js';
 import { expectRows, storedSoFar, waitForFolded, waitForStored } from './stored-rows.js';
+import { sealBuckets } from '../apps/task-processor/src/store/rollup-sealer.js';
+import { MINUTE_MS } from '../apps/task-processor/src/store/rollup-seal.repo.js';
+import { PartitionManager } from '../apps/task-processor/src/store/partitions.js';
 
 /** Events per POST, and POSTs in flight, as a gateway batching its readings sends them. */
 const PER_POST = 100;
@@ -47,7 +50,8 @@ export async function ours(db: pg.Pool, hubUrl: string, processorUrl: string, ev
 
 /**
  * The processor alone, draining a backlog as BullMQ's worker does in its reference: every task pushed into the
- * queue first (as the hub publishes them: 500 readings a task), timed until all are rows. Events/s, and the
+ * queue first (as the hub publishes them: 500 readings a task), timed until all are rows, folded, and their minutes
+ * sealed. Events/s, and the
  * processor's largest resident memory while it drained (sampled every 100 ms).
  */
 export async function backlog(
@@ -73,6 +77,7 @@ export async function backlog(
     for (const part of chunks(tasks, 100)) await redis.lpush(queueKeys('tasks').pending, ...part);
     await waitForStored([processorUrl], storedBefore + events.length);
     await waitForFolded([processorUrl]);
+    await sealMinutesOf(db, events);
     const rate = events.length / ((performance.now() - t0) / 1000);
     const perEvent = (seconds: number) => (seconds * 1e6) / events.length;
     const result = {
@@ -87,6 +92,17 @@ export async function backlog(
     clearInterval(sampler);
     redis.disconnect();
   }
+}
+
+/**
+ * Seals the minutes `events` fall in, as the processor does a minute after each is over: inside the timing, so that
+ * a drain pays for its minute rollups (the seal of the newest minute comes early; later readings of it are late).
+ */
+async function sealMinutesOf(db: pg.Pool, events: readonly BenchEvent[]): Promise<void> {
+  let newest = -Infinity;
+  for (const e of events) newest = Math.max(newest, Date.parse(e.event_time));
+  const until = (Math.floor(newest / MINUTE_MS) + 1) * MINUTE_MS;
+  await sealBuckets(db, new PartitionManager(db), '1m', until, 24 * 60);
 }
 
 /**

@@ -18,8 +18,8 @@ import { DEFAULT_CONSUMER_CONCURRENCY } from '../apps/task-processor/src/config.
 import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
 import { defaultDecodeThreads } from '../apps/task-processor/src/decode/decode-pool.js';
 import { median } from './median.js';
-import { sealHours } from '../apps/task-processor/src/store/hour-sealer.js';
-import { HOUR_MS } from '../apps/task-processor/src/store/hour-seal.repo.js';
+import { sealBuckets } from '../apps/task-processor/src/store/rollup-sealer.js';
+import { HOUR_MS } from '../apps/task-processor/src/store/rollup-seal.repo.js';
 import { PartitionManager } from '../apps/task-processor/src/store/partitions.js';
 import { processTreeCpuSeconds } from './process-stats.js';
 import { walPerEvent, walSoFar } from './pg-wal.js';
@@ -127,7 +127,7 @@ interface Round {
   wal_bytes_per_event: number;
   /** Full-page images per event: with durable PostgreSQL, a random key's index page written whole after a checkpoint. */
   wal_full_pages_per_event: number;
-  /** Sealing the round's hour from its minute rows, at the end of the drain (inside its time). */
+  /** Sealing the round's minutes from raw and its hour from minute rows, at the end of the drain (inside its time). */
   seal_seconds: number;
 }
 
@@ -167,10 +167,9 @@ async function main(): Promise<void> {
       // fleet's own state (outlier statistics, alerts, devices) is kept, as a running processor finds it: the
       // first round meets every series for the first time, later rounds find them known.
       await pool.query('TRUNCATE readings, rollups_1m, rollups_1h, alert_notifications');
-      // The round's hour is open, as a live fleet's current hour is: folds write its minute rows only.
-      await pool.query(`UPDATE rollup_seals SET sealed_before = $1 WHERE granularity = '1h'`, [
-        new Date(roundStart(r)).toISOString(),
-      ]);
+      // The round's minutes and hour are open, as a live fleet's current ones are: its minutes are sealed from the
+      // raw rows, its hour from the minute rows.
+      await pool.query(`UPDATE rollup_seals SET sealed_before = $1`, [new Date(roundStart(r)).toISOString()]);
       const tasks: TaskEnvelope[] = [];
       for (let i = 0; i < N; i += PER_TASK) {
         tasks.push({
@@ -198,10 +197,11 @@ async function main(): Promise<void> {
       // Drained means stored and folded: what is still gathered for the fold is folded now, inside the timing —
       // left to the fold's timer, a run shorter than FOLD_INTERVAL_MS would not pay for its rollups at all.
       await fold.flush();
-      // And its hour sealed from the minute rows, as the processor does once the hour is over: paid here in full
-      // for a round's readings (a live hour's seal is shared by an hour of readings).
+      // And its minutes sealed from the raw rows and its hour from the minute rows, as the processor does once each
+      // is over: paid here in full for a round's readings (a live hour's seal is shared by an hour of readings).
       const sealed = performance.now();
-      await sealHours(pool, partitions, roundStart(r) + HOUR_MS, 1);
+      await sealBuckets(pool, partitions, '1m', roundStart(r) + HOUR_MS, 60);
+      await sealBuckets(pool, partitions, '1h', roundStart(r) + HOUR_MS, 1);
       const seal = (performance.now() - sealed) / 1000;
       const drain = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);

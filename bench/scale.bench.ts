@@ -23,6 +23,9 @@ import { machine } from './process-stats.js';
 import { scalePng } from './scale-chart.js';
 import { CORES, cpuFigures, cpuMeter, pin, withChildren } from './cpu-pinning.js';
 import { POST_EVENTS, ingest, type HubPoint } from './scale-hubs.js';
+import { sealBuckets } from '../apps/task-processor/src/store/rollup-sealer.js';
+import { HOUR_MS } from '../apps/task-processor/src/store/rollup-seal.repo.js';
+import { PartitionManager } from '../apps/task-processor/src/store/partitions.js';
 
 const { values } = parseArgs({
   options: {
@@ -149,8 +152,15 @@ interface Storage {
   bytes_per_row: number;
 }
 
-/** What the raw and rollup tables take on disk per row: every partition's heap, indexes and TOAST. */
+/**
+ * What the raw and rollup tables take on disk per row: every partition's heap, indexes and TOAST — once the run's
+ * minutes and hours are sealed (early, for the current ones: the processor seals each once it is over).
+ */
 async function storageOf(db: pg.Pool): Promise<Storage[]> {
+  const partitions = new PartitionManager(db);
+  const nextHour = (Math.floor(Date.now() / HOUR_MS) + 1) * HOUR_MS;
+  await sealBuckets(db, partitions, '1m', nextHour, 24 * 60);
+  await sealBuckets(db, partitions, '1h', nextHour, 24);
   const out: Storage[] = [];
   for (const table of ['readings', 'rollups_1m', 'rollups_1h']) {
     const { rows } = await db.query<{ rows: string; bytes: string }>(

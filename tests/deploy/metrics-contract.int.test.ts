@@ -82,18 +82,27 @@ test('standard metrics keep their standard names, labelled with the service; our
   }
 });
 
-test('the processor seals hours from start-up on: the gauge the seal alert watches says where the seal stands', async () => {
-  // Until a first seal run the gauge reads 0, and TelemetryHubHourSealBehind (now − gauge > 3 h) would fire.
-  const gauge = /^telemetryhub_processor_hour_sealed_before_timestamp_seconds(?:\{[^}]*\})? (\S+)$/m;
-  let sealedBefore = 0;
-  await until('the seal gauge is set', async () => {
-    const text = await (await fetch(`${pipeline.processorUrl}/metrics`)).text();
-    sealedBefore = Number(gauge.exec(text)?.[1] ?? 0);
-    return sealedBefore > 0;
-  });
-  const ageS = Date.now() / 1000 - sealedBefore;
-  assert.ok(
-    ageS >= 0 && ageS < 2 * 3600,
-    `sealed before ${new Date(sealedBefore * 1000).toISOString()}: within the last two hours`,
-  );
+test('the processor seals minutes and hours from start-up on: the gauges the seal alert watches say where each seal stands', async () => {
+  // Until a first seal run a gauge reads 0, and TelemetryHubRollupSealBehind (now − gauge > 15 min or 3 h) would fire.
+  const gauge = (granularity: string) =>
+    new RegExp(
+      `^telemetryhub_processor_rollup_sealed_before_timestamp_seconds\\{[^}]*granularity="${granularity}"[^}]*\\} (\\S+)$`,
+      'm',
+    );
+  for (const [granularity, withinS] of [
+    ['1m', 10 * 60],
+    ['1h', 2 * 3600],
+  ] as const) {
+    let sealedBefore = 0;
+    await until(`the ${granularity} seal gauge is set`, async () => {
+      const text = await (await fetch(`${pipeline.processorUrl}/metrics`)).text();
+      sealedBefore = Number(gauge(granularity).exec(text)?.[1] ?? 0);
+      return sealedBefore > 0;
+    });
+    const ageS = Date.now() / 1000 - sealedBefore;
+    assert.ok(
+      ageS >= 0 && ageS < withinS,
+      `${granularity} sealed before ${new Date(sealedBefore * 1000).toISOString()}: within the last ${withinS} s`,
+    );
+  }
 });

@@ -64,9 +64,11 @@ test('buildProcessor, as main.ts runs it: stores and folds what the queue holds,
     assert.equal(latest.status, 200);
     assert.equal(((await latest.json()) as { value: number }).value, 21.5);
     assert.equal((await fetch(`${url}/ready`)).status, 200);
-    await until('the reading is folded into its minute', async () => {
-      const { rows } = await processor.pool.query("SELECT count FROM rollups_1m WHERE device_id = 'built-1'");
-      return rows.length === 1 && Number(rows[0].count) === 1;
+    await until('the reading is in its minute, and folded', async () => {
+      const { rows } = await processor.pool.query(
+        "SELECT count, (SELECT count(*) FROM fold_pending) AS pending FROM rollups_1m_all WHERE device_id = 'built-1'",
+      );
+      return rows.length === 1 && Number(rows[0].count) === 1 && Number(rows[0].pending) === 0;
     });
   } finally {
     for (const step of processor.shutdownSteps()) await step.run();

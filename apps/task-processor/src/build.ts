@@ -23,7 +23,7 @@ import { migrate } from '@telemetryhub/migrations';
 import { LatestCache } from './store/latest.cache.js';
 import { PartitionManager } from './store/partitions.js';
 import { PartitionUpkeep, partitionMetrics } from './store/partition-upkeep.js';
-import { HourSealer } from './store/hour-sealer.js';
+import { RollupSealer } from './store/rollup-sealer.js';
 import { DEFAULT_RETENTION } from './store/retention.js';
 import type { ThresholdRule } from './alerts/alert-rules.js';
 import { WebhookDispatcher } from './alerts/webhook-dispatcher.js';
@@ -113,7 +113,7 @@ export function buildProcessor(
     metrics,
     log: log.child({ component: 'partitions' }),
   });
-  const sealer = new HourSealer({ pool, partitions, metrics, log: log.child({ component: 'hour-seal' }) });
+  const sealer = new RollupSealer({ pool, partitions, metrics, log: log.child({ component: 'rollup-seal' }) });
   const outliers: OutlierConfig | undefined =
     config.OUTLIER_Z_SCORE > 0
       ? {
@@ -258,7 +258,7 @@ export function buildProcessor(
       { name: 'stop queue maintenance', run: () => maintenance.stop() },
       { name: 'stop webhooks', run: () => webhooks?.stop() },
       { name: 'stop partition upkeep', run: () => upkeep.stop() },
-      { name: 'stop sealing hours', run: () => sealer.stop() },
+      { name: 'stop sealing rollups', run: () => sealer.stop() },
       { name: 'close queue stats', run: () => queueStats.close() },
       {
         name: 'stop http',

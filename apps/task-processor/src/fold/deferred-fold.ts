@@ -14,7 +14,15 @@ import {
   type PendingBatch,
   type StoredBatch,
 } from './fold-pending.repo.js';
-import { applyFold, emptyWork, FOLD_STEP, type FoldOutcome, type FoldSettings, type FoldWork } from './fold-work.js';
+import {
+  applyFold,
+  emptyWork,
+  FOLD_STEP,
+  leaveOpenMinutesToSeal,
+  type FoldOutcome,
+  type FoldSettings,
+  type FoldWork,
+} from './fold-work.js';
 import { FoldAggregate } from './fold-aggregate.js';
 import { foldDue, type FoldSchedule } from './fold-schedule.js';
 import type { LatestCache } from '../store/latest.cache.js';
@@ -104,7 +112,12 @@ export class DeferredFold {
   }
 
   /** In the batch's transaction: records the batch in the ledger (nothing for a batch that stored nothing). */
-  async stage(client: pg.PoolClient, work: FoldWork, tasks: readonly TaskSteps[]): Promise<StagedBatch | undefined> {
+  async stage(
+    client: pg.PoolClient,
+    work: FoldWork,
+    tasks: readonly TaskSteps[],
+    minutesSealedBeforeMs?: number,
+  ): Promise<StagedBatch | undefined> {
     if (!work.readings.length) return undefined;
     const batchId = randomUUID();
     let minMs = Infinity;
@@ -120,6 +133,7 @@ export class DeferredFold {
       minMs,
       maxMs,
       readings: work.readings.length,
+      ...(minutesSealedBeforeMs === undefined ? {} : { minutesSealedBeforeMs }),
     };
     await insertPending(client, this.owner, pending);
     return { pending, work };
@@ -283,7 +297,10 @@ export class DeferredFold {
   }
 }
 
-/** A ledger batch's readings, read back from raw, each with the steps of the task that stored it. */
+/**
+ * A ledger batch's readings, read back from raw, each with the steps of the task that stored it — but none rolled
+ * up of a minute that was not sealed when the batch was stored (its seal counted it).
+ */
 async function recoveredWork(client: pg.PoolClient, batch: StoredBatch): Promise<FoldWork> {
   const stepsOf = new Map(batch.taskIds.map((id, i) => [id, batch.taskSteps[i]!]));
   const work = emptyWork();
@@ -292,5 +309,6 @@ async function recoveredWork(client: pg.PoolClient, batch: StoredBatch): Promise
     work.ms.push(Date.parse(reading.event_time));
     work.steps.push((stepsOf.get(taskId) ?? 0) | FOLD_STEP.devices);
   }
+  if (batch.minutesSealedBeforeMs !== undefined) leaveOpenMinutesToSeal(work, batch.minutesSealedBeforeMs);
   return work;
 }

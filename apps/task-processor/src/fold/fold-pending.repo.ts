@@ -11,13 +11,19 @@ export interface PendingBatch {
   minMs: number;
   maxMs: number;
   readings: number;
+  /**
+   * Where the minute seal stood when the batch stored its readings (ms): its readings of later minutes are
+   * counted by their seal, not by its fold. Absent for a batch that rolls nothing up, or stored by a processor from
+   * before minutes were sealed (which rolled up all of its readings itself).
+   */
+  minutesSealedBeforeMs?: number;
 }
 
 /** Records a batch in the ledger, in the batch's own transaction. */
 export async function insertPending(client: pg.PoolClient, owner: string, batch: PendingBatch): Promise<void> {
   await client.query(
-    `INSERT INTO fold_pending (batch_id, owner, task_ids, task_steps, min_time, max_time, readings)
-     VALUES ($1, $2, $3::text[], $4::int2[], $5, $6, $7)`,
+    `INSERT INTO fold_pending (batch_id, owner, task_ids, task_steps, min_time, max_time, readings, minutes_sealed_before)
+     VALUES ($1, $2, $3::text[], $4::int2[], $5, $6, $7, $8)`,
     [
       batch.batchId,
       owner,
@@ -26,6 +32,7 @@ export async function insertPending(client: pg.PoolClient, owner: string, batch:
       new Date(batch.minMs).toISOString(),
       new Date(batch.maxMs).toISOString(),
       batch.readings,
+      batch.minutesSealedBeforeMs === undefined ? null : new Date(batch.minutesSealedBeforeMs).toISOString(),
     ],
   );
 }
@@ -68,6 +75,7 @@ export async function claimOrphans(client: pg.PoolClient, olderThanMs: number, l
     readings: number;
     stored_at: string;
     stored_ms: number;
+    minutes_sealed_ms: number | null;
   }>(
     `DELETE FROM fold_pending WHERE batch_id IN (
        SELECT batch_id FROM fold_pending
@@ -77,7 +85,8 @@ export async function claimOrphans(client: pg.PoolClient, olderThanMs: number, l
         FOR UPDATE SKIP LOCKED)
      RETURNING batch_id::text, task_ids, task_steps,
                (extract(epoch FROM min_time) * 1000)::int8 AS min_ms, (extract(epoch FROM max_time) * 1000)::int8 AS max_ms,
-               readings, created_at::text AS stored_at, (extract(epoch FROM created_at) * 1000)::float8 AS stored_ms`,
+               readings, created_at::text AS stored_at, (extract(epoch FROM created_at) * 1000)::float8 AS stored_ms,
+               (extract(epoch FROM minutes_sealed_before) * 1000)::float8 AS minutes_sealed_ms`,
     [olderThanMs, limit],
   );
   return rows.map((r) => ({
@@ -89,6 +98,7 @@ export async function claimOrphans(client: pg.PoolClient, olderThanMs: number, l
     readings: r.readings,
     storedAt: r.stored_at,
     storedMs: r.stored_ms,
+    ...(r.minutes_sealed_ms === null ? {} : { minutesSealedBeforeMs: r.minutes_sealed_ms }),
   }));
 }
 

@@ -6,9 +6,11 @@ import { lockOutlierState, saveOutlierState, type KnownOutlierSeries } from '../
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
 import { evaluateOutliers, type OutlierConfig } from '../outliers/outlier-rules.js';
 import type { FoldAggregate } from './fold-aggregate.js';
+import { BUCKET_MS } from '../store/rollup-buckets.js';
 
 /**
- * What folding does with a stored reading, as bits: into the 1-minute and 1-hour rollups, through the outlier
+ * What folding does with a stored reading, as bits: into the 1-minute and 1-hour rollups (a reading of a minute
+ * not yet sealed is rolled up by the seal instead: leaveOpenMinutesToSeal), through the outlier
  * detector (running z-score per device and metric), into its device's row. The task type decides the first two
  * (handlers/telemetry.handler.ts); every stored reading updates its device.
  */
@@ -23,6 +25,26 @@ export interface FoldWork {
 }
 
 export const emptyWork = (): FoldWork => ({ readings: [], ms: [], steps: [] });
+
+/** The number (start ÷ one minute) of each distinct minute of the readings to roll up, sorted. */
+export function rolledUpMinutes(work: FoldWork): number[] {
+  const minutes = new Set<number>();
+  for (let i = 0; i < work.steps.length; i++) {
+    if (work.steps[i]! & FOLD_STEP.rollup) minutes.add(Math.floor(work.ms[i]! / BUCKET_MS['1m']));
+  }
+  return [...minutes].sort((a, b) => a - b);
+}
+
+/**
+ * Leaves the readings of minutes not sealed when they were stored (at or after `minutesSealedBeforeMs`, a minute
+ * boundary) to the minute's seal, which counts them from their raw rows: their fold does not roll them up. Those of
+ * minutes already sealed (late readings) it still upserts.
+ */
+export function leaveOpenMinutesToSeal(work: FoldWork, minutesSealedBeforeMs: number): void {
+  for (let i = 0; i < work.steps.length; i++) {
+    if (work.ms[i]! >= minutesSealedBeforeMs) work.steps[i]! &= ~FOLD_STEP.rollup;
+  }
+}
 
 export interface FoldOutcome {
   rollupRows: number;

@@ -15,7 +15,15 @@ import { EXPIRY_REASONS, insertExpiredReadings } from '../expired/expired.repo.j
 import { insertTaskStatistics } from '../stats/task-statistics.repo.js';
 import type { StoredReadingInput } from '../store/raw.repo.js';
 import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from '../late/event-time-watermark.js';
-import { FOLD_STEP, applyFold, type FoldOutcome, type FoldWork } from '../fold/fold-work.js';
+import {
+  FOLD_STEP,
+  applyFold,
+  leaveOpenMinutesToSeal,
+  rolledUpMinutes,
+  type FoldOutcome,
+  type FoldWork,
+} from '../fold/fold-work.js';
+import { sealShared } from '../store/rollup-seal.repo.js';
 import { FoldAggregate } from '../fold/fold-aggregate.js';
 import type { DeferredFold, StagedBatch, TaskSteps } from '../fold/deferred-fold.js';
 
@@ -84,11 +92,17 @@ export function createTelemetryHandler(deps: {
   return {
     name: 'telemetry',
     async handle(tasks: readonly ParsedTask[]): Promise<void> {
-      const all = tasks.flatMap((t) => t.readings.map((reading) => ({ reading, taskId: t.header.id })));
+      const stepsOf = eventSteps(tasks);
+      const all = tasks.flatMap((t) =>
+        t.readings.map((reading) => ({
+          reading,
+          taskId: t.header.id,
+          inRollups: (stepsOf(reading.event_id) & STEP_BIT.rollup) !== 0,
+        })),
+      );
       // Decoded readings carry canonical instants: read field by field, twice as fast as Date.parse.
       const allMs = all.map((i) => instantMs(i.reading.event_time));
       const { items, itemsMs, expired } = splitByHorizon(all, allMs, deps.expiryHorizonMs, now());
-      const stepsOf = eventSteps(tasks);
       // Rollup partitions are needed here only when this transaction folds; the deferred fold ensures its own.
       const anyRollup = !deps.fold && tasks.some((t) => stepBits(t.header.type) & STEP_BIT.rollup);
       // Per-batch statistics (telemetry.analyze), kept as long as raw readings: not for tasks older than that.
@@ -129,9 +143,13 @@ export function createTelemetryHandler(deps: {
             statisticsRows = await insertTaskStatistics(client, withStatistics);
             ({ fresh, freshMs } = uniqueAdded(items, itemsMs, added));
             const work = foldWork(fresh, freshMs, stepsOf);
+            // Minutes not sealed yet are rolled up by their seal, from these raw rows: held open until the commit.
+            const minutes = rolledUpMinutes(work);
+            const minutesSealedBefore = minutes.length ? await sealShared(client, '1m', minutes) : undefined;
+            if (minutesSealedBefore !== undefined) leaveOpenMinutesToSeal(work, minutesSealedBefore);
             const toAlert = fresh.filter((_, i) => work.steps[i]! & STEP_BIT.alert);
             changedAlerts = toAlert.length ? await thresholdAlerts(client, toAlert, rules, deps.webhookUrls ?? []) : [];
-            if (deps.fold) staged = await deps.fold.stage(client, work, taskSteps(tasks));
+            if (deps.fold) staged = await deps.fold.stage(client, work, taskSteps(tasks), minutesSealedBefore);
             else folded = await applyFold(client, FoldAggregate.of(work, foldSettings), foldSettings);
             await client.query('COMMIT');
             break;

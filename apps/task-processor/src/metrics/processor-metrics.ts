@@ -129,20 +129,22 @@ export function createProcessorMetrics(registry: Registry) {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    hourSealRuns: new Counter({
-      name: 'telemetryhub_processor_hour_seal_runs_total',
-      help: 'Runs sealing hour rollups from their minute rows, by outcome (done, failed).',
-      labelNames: ['outcome'],
+    rollupSealRuns: new Counter({
+      name: 'telemetryhub_processor_rollup_seal_runs_total',
+      help: 'Runs sealing rollups (minutes from raw readings, hours from minute rows), by granularity and outcome (done, failed).',
+      labelNames: ['granularity', 'outcome'],
       registers,
     }),
-    hoursSealed: new Counter({
-      name: 'telemetryhub_processor_hours_sealed_total',
-      help: 'Hours whose rollups were sealed (computed once from their minute rows) by this process.',
+    rollupBucketsSealed: new Counter({
+      name: 'telemetryhub_processor_rollup_buckets_sealed_total',
+      help: 'Rollup buckets (minutes, hours) sealed — computed once from what they aggregate — by this process.',
+      labelNames: ['granularity'],
       registers,
     }),
-    hourSealedBefore: new Gauge({
-      name: 'telemetryhub_processor_hour_sealed_before_timestamp_seconds',
-      help: 'Hour rollups are sealed before this time (Unix seconds); later hours are read from their minute rows.',
+    rollupSealedBefore: new Gauge({
+      name: 'telemetryhub_processor_rollup_sealed_before_timestamp_seconds',
+      help: 'Rollups of each granularity are sealed before this time (Unix seconds); later buckets are computed when read.',
+      labelNames: ['granularity'],
       registers,
     }),
     eventVisibleLatency: new Histogram({

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ROLLUP_VIEWS } from './rollup.repo.js';
 import { isoUtc } from './sql-time.js';
 
 /** A stored reading as the range query returns it. */
@@ -51,7 +52,7 @@ const MINUTE_MS = 60_000;
 /**
  * Count, average, min, max and standard deviation of a device's metric over from ≤ event time < to, exactly and
  * without scanning every raw reading of a long window: the whole minutes inside it come from the 1-minute rollups
- * (which hold each stored reading once), the partial minutes at its two ends from the raw readings, and the parts
+ * (which hold each stored reading once; minutes not sealed yet computed from their raw readings), the partial minutes at its two ends from the raw readings, and the parts
  * are merged with Chan's formula (as the rollups themselves are). Raw readings older than RAW_RETENTION_DAYS are
  * gone: for such a window, give minute-aligned ends.
  */
@@ -73,7 +74,7 @@ export async function aggregateOver(
   }>(
     `WITH parts AS (
        SELECT count::float8 AS n, sum AS s, min, max, m2
-         FROM rollups_1m
+         FROM ${ROLLUP_VIEWS['1m']}
         WHERE device_id = $1 AND metric = $2 AND bucket >= $5 AND bucket < $6
        UNION ALL
        SELECT 1, value, value, value, 0

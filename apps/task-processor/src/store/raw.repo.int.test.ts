@@ -50,6 +50,7 @@ const item = (n: number, extra: Partial<Parameters<typeof testReading>[0]> = {})
     ...extra,
   }),
   taskId: `task-${n}`,
+  inRollups: true,
 });
 
 test('every value survives the insert: escapes, NULLs, unicode and extreme numbers', async () => {

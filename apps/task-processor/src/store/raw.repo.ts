@@ -12,6 +12,8 @@ import { inEventIdOrder } from './event-id-order.js';
 export interface StoredReadingInput {
   reading: Reading;
   taskId: string;
+  /** Whether it counts in the rollups (its task type rolls up): what a minute's seal aggregates. */
+  inRollups: boolean;
 }
 
 /**
@@ -95,7 +97,7 @@ export async function insertReadings(
 
 const UNIQUE_VIOLATION = '23505';
 const COLUMNS =
-  'event_id, device_id, metric, event_time, value, unit, site, region, firmware, schema_version, sequence_id, task_id';
+  'event_id, device_id, metric, event_time, value, unit, site, region, firmware, schema_version, sequence_id, task_id, in_rollups';
 /** Rows per chunk written to the COPY stream (a chunk is one string, so memory stays bounded per chunk). */
 const COPY_CHUNK_ROWS = 1000;
 
@@ -124,9 +126,9 @@ async function copyReadings(db: pg.PoolClient, items: readonly StoredReadingInpu
  * allocated one array per row on the processor's busiest path. Text goes through copyTextField (escaped, `\N`
  * for null); the value and schema version are numbers.
  */
-function readingCopyRow({ reading: r, taskId }: StoredReadingInput): string {
+function readingCopyRow({ reading: r, taskId, inRollups }: StoredReadingInput): string {
   const f = copyTextField;
-  return `${f(r.event_id)}\t${f(r.device_id)}\t${f(r.metric)}\t${f(r.event_time)}\t${r.value}\t${f(r.unit)}\t${f(r.site)}\t${f(r.region)}\t${f(r.firmware)}\t${r.schema_version}\t${f(r.sequence_id)}\t${f(taskId)}\n`;
+  return `${f(r.event_id)}\t${f(r.device_id)}\t${f(r.metric)}\t${f(r.event_time)}\t${r.value}\t${f(r.unit)}\t${f(r.site)}\t${f(r.region)}\t${f(r.firmware)}\t${r.schema_version}\t${f(r.sequence_id)}\t${f(taskId)}\t${inRollups ? 't' : 'f'}\n`;
 }
 
 /** One `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING`: one round trip, one plan. */
@@ -144,8 +146,9 @@ async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingI
     schema_version: [] as number[],
     sequence_id: [] as Array<number | null>,
     task_id: [] as string[],
+    in_rollups: [] as string[],
   };
-  for (const { reading: r, taskId } of sorted) {
+  for (const { reading: r, taskId, inRollups } of sorted) {
     cols.event_id.push(r.event_id);
     cols.device_id.push(r.device_id);
     cols.metric.push(r.metric);
@@ -158,11 +161,12 @@ async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingI
     cols.schema_version.push(r.schema_version);
     cols.sequence_id.push(r.sequence_id);
     cols.task_id.push(taskId);
+    cols.in_rollups.push(inRollups ? 't' : 'f');
   }
   const { rows } = await db.query<{ event_id: string }>(
     `INSERT INTO readings (${COLUMNS})
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[],
-                          $7::text[], $8::text[], $9::text[], $10::int2[], $11::int8[], $12::text[])
+                          $7::text[], $8::text[], $9::text[], $10::int2[], $11::int8[], $12::text[], $13::bool[])
      ON CONFLICT (event_id, event_time) DO NOTHING
      RETURNING event_id`,
     [
@@ -178,6 +182,7 @@ async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingI
       numberArrayLiteral(cols.schema_version),
       numberArrayLiteral(cols.sequence_id),
       textArrayLiteral(cols.task_id),
+      textArrayLiteral(cols.in_rollups),
     ],
   );
   return AddedEventIds.only(new Set(rows.map((r) => r.event_id)));

@@ -83,7 +83,7 @@ export class MinuteBuckets {
   /**
    * The upsert rows of both rollups: the minutes held, and the hours merged from them — only the hours that start
    * before `hoursBeforeMs` (an hour boundary): later hours are not upserted but sealed from their minute rows once
-   * over (hour-sealer.ts).
+   * over (rollup-sealer.ts).
    */
   partials(hoursBeforeMs = Infinity): Record<Granularity, Partial[]> {
     return { '1m': partials(this.buckets), '1h': partials(coarsen(this.buckets, BUCKET_MS['1h'], hoursBeforeMs)) };

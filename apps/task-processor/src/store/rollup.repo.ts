@@ -2,16 +2,17 @@ import type pg from 'pg';
 import { STORABLE } from '@telemetryhub/schemas';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array.js';
 import type { Granularity, MinuteBuckets } from './rollup-buckets.js';
-import { hourSealShared } from './hour-seal.repo.js';
+import { sealShared } from './rollup-seal.repo.js';
 
 export const ROLLUP_TABLES: Record<Granularity, string> = { '1m': 'rollups_1m', '1h': 'rollups_1h' };
-/** What to read of each rollup: the hour view adds the hours not yet sealed, from their minute rows. */
-export const ROLLUP_VIEWS: Record<Granularity, string> = { '1m': 'rollups_1m', '1h': 'rollups_1h_all' };
+/** What to read of each rollup: its table's sealed buckets and the later ones, computed from what they aggregate. */
+export const ROLLUP_VIEWS: Record<Granularity, string> = { '1m': 'rollups_1m_all', '1h': 'rollups_1h_all' };
 
 /**
- * Folds readings, pre-aggregated per (device, metric, minute) by MinuteBuckets, into the 1-minute rollups, and
- * into the 1-hour rollups of the hours already sealed (late readings; open hours are read from their minute rows
- * and sealed from them once over: hour-sealer.ts). Count, sum, min and max add up; `m2` merges by the pairwise
+ * Folds readings of minutes already sealed (late readings: open minutes are read from their raw readings and
+ * sealed from them once over, rollup-sealer.ts), pre-aggregated per (device, metric, minute) by MinuteBuckets,
+ * into the 1-minute rollups, and into the 1-hour rollups of the hours already sealed (open hours are read from
+ * their minute rows and sealed from them once over). Count, sum, min and max add up; `m2` merges by the pairwise
  * update (m2 = m2a + m2b + δ²·na·nb/(na+nb), δ the difference of the two means), so a bucket's variance is exact
  * whatever the order and grouping of its readings. Call it only with readings the raw insert really added, in the
  * same transaction: then each event counts exactly once, whatever the retries. Rows come sorted from
@@ -24,7 +25,7 @@ export const ROLLUP_VIEWS: Record<Granularity, string> = { '1m': 'rollups_1m', '
  */
 export async function writeRollups(client: pg.PoolClient, minutes: MinuteBuckets): Promise<number> {
   if (!minutes.size) return 0;
-  const byGranularity = minutes.partials(await hourSealShared(client, minutes.hourNumbers()));
+  const byGranularity = minutes.partials(await sealShared(client, '1h', minutes.hourNumbers()));
   let rows = 0;
   for (const granularity of Object.keys(ROLLUP_TABLES) as Granularity[]) {
     const parts = byGranularity[granularity];
