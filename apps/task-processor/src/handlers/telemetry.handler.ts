@@ -47,9 +47,10 @@ const NO_PARTITION_FOR_ROW = '23514';
 /**
  * Stores readings (idempotent on event_id) and runs the threshold rules over the ones this insert really added,
  * in one transaction, so a crash or a retry can neither lose nor double a reading or an alert. The same readings
- * are folded into rollups, outlier state and devices exactly once: in this transaction, or — with `fold` — a beat
- * later by the deferred fold, many batches at a time, through a ledger row written in this transaction
- * (fold/deferred-fold.ts).
+ * are folded into outlier state and devices exactly once: in this transaction, or — with `fold` — a beat later by
+ * the deferred fold, many batches at a time, through a ledger row written in this transaction
+ * (fold/deferred-fold.ts). Into the rollups too, if their minute is already sealed (late readings); the others'
+ * minutes are sealed from these raw rows once over (store/rollup-sealer.ts).
  */
 export function createTelemetryHandler(deps: {
   pool: pg.Pool;
