@@ -63,9 +63,9 @@ const SWEEP_LIMIT = 50;
  * Folds stored readings into the derived tables (outlier state, devices, and the rollups of late readings) a beat
  * after they are stored, many batches per transaction, instead of once per batch: with a fleet of thousands of
  * series, a batch touches nearly as many rows as it has readings, and a fold touches each row once however many
- * batches arrived in between. A fold is due at a tick once it holds several readings per row it writes (fold-schedule.ts), so the
- * cost per reading stays about the same however large the fleet: a large fleet reporting slowly is folded less
- * often, up to `maxDelayMs`. What a fold will write is gathered as each batch is accepted (FoldAggregate:
+ * batches arrived in between. A fold is due at a tick once it holds several readings per row it writes
+ * (fold-schedule.ts), so the cost per reading stays about the same however large the fleet: a large fleet reporting
+ * slowly is folded less often, up to `maxDelayMs`. What a fold will write is gathered as each batch is accepted (FoldAggregate:
  * series-sized, not reading-sized), so waiting for many readings of a large fleet costs little memory.
  *
  * Exactly once, through the ledger (`fold_pending`): a batch's transaction stores its readings and a ledger row
