@@ -43,6 +43,22 @@ async function sealHours(untilMs: number, maxHours: number) {
   return sealBuckets(db.pool, partitions(), '1h', untilMs, maxHours);
 }
 const iso = (ms: number) => new Date(ms).toISOString();
+/** Waits until `n` transactions wait for an advisory lock (a seal's, or one a seal holds). */
+const waiting = (n: number) =>
+  until(`${n} wait for a seal lock`, async () => {
+    const [row] = await q<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`,
+    );
+    return Number(row!.n) === n;
+  });
+/** The readings counted in `source`'s rows of the prefix's devices and that bucket. */
+async function countIn(source: string, prefix: string, bucket: number): Promise<number> {
+  const [row] = await q<{ n: string | null }>(
+    `SELECT sum(count) AS n FROM ${source} WHERE device_id LIKE $1 AND bucket = $2`,
+    [`${prefix}-%`, iso(bucket)],
+  );
+  return Number(row!.n ?? 0);
+}
 
 /** Readings of `devices` devices × 2 metrics, one every `stepS` seconds from `fromMs`, with a spread of values. */
 function readings(prefix: string, fromMs: number, n: number, stepS: number, devices = 3): Reading[] {
@@ -142,24 +158,7 @@ test('a minute sealed while a batch of it is being stored holds the batch’s re
   const m = Date.parse('2031-05-03T00:00:00Z');
   await sealAt(m);
   for (const scheme of [...ROLLUP_SCHEMES, PARTITIONED_TABLES.readings]) await partitions().ensure(scheme, [m]);
-  const waiting = async (n: number) =>
-    until(
-      `${n} wait for a seal lock`,
-      async () =>
-        Number(
-          (await q<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`))[0]!
-            .n,
-        ) === n,
-    );
-  const minuteCount = async (bucket: number) =>
-    Number(
-      (
-        await q<{ n: string | null }>(
-          `SELECT sum(count) AS n FROM rollups_1m WHERE device_id LIKE 'MRACE-%' AND bucket = $1`,
-          [iso(bucket)],
-        )
-      )[0]!.n ?? 0,
-    );
+  const minuteCount = (bucket: number) => countIn('rollups_1m', 'MRACE', bucket);
 
   // A batch of minute m is being stored (its raw rows written, not committed) when the seal of m starts: the seal
   // waits for it, and then counts its raw rows.
@@ -268,24 +267,7 @@ test('an hour sealed while a fold is under way holds the fold’s readings, once
   await sealAt(h, ['1h']);
   await sealAt(h + 3 * HOUR_MS, ['1m']); // the folds below write minute rows: of sealed minutes
   for (const scheme of ROLLUP_SCHEMES) await partitions().ensure(scheme, [h]);
-  const waiting = async (n: number) =>
-    until(
-      `${n} wait for the seal's lock`,
-      async () =>
-        Number(
-          (await q<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`))[0]!
-            .n,
-        ) === n,
-    );
-  const hourCount = async (bucket: number) =>
-    Number(
-      (
-        await q<{ n: string | null }>(
-          `SELECT sum(count) AS n FROM rollups_1h_all WHERE device_id LIKE 'RACE-%' AND bucket = $1`,
-          [iso(bucket)],
-        )
-      )[0]!.n ?? 0,
-    );
+  const hourCount = (bucket: number) => countIn('rollups_1h_all', 'RACE', bucket);
   const fold = MinuteBuckets.of(readings('RACE', h + 10 * 60_000, 30, 10));
 
   // A fold of hour h is under way (its minute rows written, not committed) when the seal of hour h starts: the

@@ -6,6 +6,7 @@ import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { PARTITIONED_TABLES, partitionFor, type PartitionManager } from './partitions.js';
 import { BUCKET_MS, type Granularity } from './rollup-buckets.js';
 import { SEAL_LOCK_CLASS, sealedBefore } from './rollup-seal.repo.js';
+import { ADD_TO_ROLLUP_ROW } from './rollup.repo.js';
 
 /** Advisory lock key of sealing ("th-seal" as a number): one seal at a time, whichever replica runs it. */
 export const SEALING_LOCK_KEY = 0x74682d7365616cn;
@@ -48,15 +49,7 @@ const SEALS: Readonly<Record<Granularity, SealSpec>> = {
             FROM readings
            WHERE in_rollups AND event_time >= $1 AND event_time < $2
            GROUP BY device_id, metric
-          ON CONFLICT (device_id, metric, bucket) DO UPDATE
-            SET count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
-                min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max),
-                m2 = CASE WHEN abs(r.sum / r.count) <= ${STORABLE.maxAbsValue}::float8
-                          AND abs(EXCLUDED.sum / EXCLUDED.count) <= ${STORABLE.maxAbsValue}::float8
-                     THEN r.m2 + EXCLUDED.m2
-                          + (EXCLUDED.sum / EXCLUDED.count - r.sum / r.count) ^ 2
-                            * r.count * EXCLUDED.count / (r.count + EXCLUDED.count)
-                     END`,
+          ${ADD_TO_ROLLUP_ROW}`,
     args: (start, end) => [start, end],
     // The BRIN index finds the minute's raw rows only in the page ranges it has summarised: every scan reads all the
     // others. Ranges are summarised by autovacuum, at its own pace; here the minute's day partition has its new

@@ -9,6 +9,20 @@ export const ROLLUP_TABLES: Record<Granularity, string> = { '1m': 'rollups_1m', 
 export const ROLLUP_VIEWS: Record<Granularity, string> = { '1m': 'rollups_1m_all', '1h': 'rollups_1h_all' };
 
 /**
+ * The conflict clause that adds an insert's row (`EXCLUDED`) to the rollup row already there (`r`, the table's
+ * alias): count, sum, min and max add up, `m2` merges by the pairwise update (below).
+ */
+export const ADD_TO_ROLLUP_ROW = `ON CONFLICT (device_id, metric, bucket) DO UPDATE
+  SET count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
+      min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max),
+      m2 = CASE WHEN abs(r.sum / r.count) <= ${STORABLE.maxAbsValue}::float8
+                AND abs(EXCLUDED.sum / EXCLUDED.count) <= ${STORABLE.maxAbsValue}::float8
+           THEN r.m2 + EXCLUDED.m2
+                + (EXCLUDED.sum / EXCLUDED.count - r.sum / r.count) ^ 2
+                  * r.count * EXCLUDED.count / (r.count + EXCLUDED.count)
+           END`;
+
+/**
  * Folds readings of minutes already sealed (late readings: open minutes are read from their raw readings and
  * sealed from them once over, rollup-sealer.ts), pre-aggregated per (device, metric, minute) by MinuteBuckets,
  * into the 1-minute rollups, and into the 1-hour rollups of the hours already sealed (open hours are read from
@@ -35,15 +49,7 @@ export async function writeRollups(client: pg.PoolClient, minutes: MinuteBuckets
       `INSERT INTO ${table} AS r (device_id, metric, bucket, count, sum, min, max, m2)
        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int8[], $5::float8[], $6::float8[],
                             $7::float8[], $8::float8[])
-       ON CONFLICT (device_id, metric, bucket) DO UPDATE
-         SET count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
-             min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max),
-             m2 = CASE WHEN abs(r.sum / r.count) <= ${STORABLE.maxAbsValue}::float8
-                       AND abs(EXCLUDED.sum / EXCLUDED.count) <= ${STORABLE.maxAbsValue}::float8
-                  THEN r.m2 + EXCLUDED.m2
-                       + (EXCLUDED.sum / EXCLUDED.count - r.sum / r.count) ^ 2
-                         * r.count * EXCLUDED.count / (r.count + EXCLUDED.count)
-                  END`,
+       ${ADD_TO_ROLLUP_ROW}`,
       [
         textArrayLiteral(parts.map((p) => p.device)),
         textArrayLiteral(parts.map((p) => p.metric)),
