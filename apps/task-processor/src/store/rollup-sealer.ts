@@ -33,8 +33,11 @@ interface SealSpec {
   sql: string;
   /** The statement's parameters for the bucket starting at `start` and ending before `end` (ISO instants). */
   args: (start: string, end: string) => string[];
-  /** Run before the statement, in its transaction, with the bucket's start (ms). */
-  prepare?: (client: pg.PoolClient, startMs: number) => Promise<unknown>;
+  /**
+   * Run before the statement, in its transaction, with the bucket's start (ms): the statement's plan settings, what
+   * it reads made ready.
+   */
+  prepare?: (client: pg.PoolClient, startMs: number) => Promise<void>;
   /** A bucket is sealed only once this granularity's seal has passed its end. */
   after?: Granularity;
 }
@@ -52,17 +55,27 @@ const SEALS: Readonly<Record<Granularity, SealSpec>> = {
            GROUP BY device_id, metric
           ${ADD_TO_ROLLUP_ROW}`,
     args: (start, end) => [start, end],
-    // The BRIN index finds the minute's raw rows only in the page ranges it has summarised: every scan reads all the
-    // others. Ranges are summarised by autovacuum, at its own pace; here the minute's day partition has its new
-    // ranges summarised first, reading the rows written since the last seal once (0.4 s a million rows), so that
-    // the seal reads only its minute's ranges (0.9 s a million rows, aggregated).
-    prepare: (client, startMs) =>
-      client.query(
+    prepare: async (client, startMs) => {
+      // The plan the minute needs, whatever the planner's statistics say — a day partition just begun has none, and
+      // its guesses read the whole partition for every minute (13 s for an hour's minutes after a million rows):
+      // the minute's rows found by the BRIN index, its groups (one per series) hashed in memory, not sorted on disk
+      // (one seal runs at a time, so that memory is taken once), by one process — parallel workers took 2.6 times
+      // the CPU for the same million rows, on a machine the processors share.
+      await client.query(
+        `SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0;
+         SET LOCAL work_mem = '${SEAL_WORK_MEM}'`,
+      );
+      // The BRIN index finds the minute's raw rows only in the page ranges it has summarised: every scan reads all
+      // the others. Ranges are summarised by autovacuum, at its own pace; here the minute's day partition has its
+      // new ranges summarised first, reading the rows written since the last seal once (0.4 s a million rows), so
+      // that the seal reads only its minute's ranges (0.9 s a million rows, aggregated).
+      await client.query(
         `SELECT brin_summarize_new_values(x.indexrelid)
            FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indexrelid
           WHERE i.inhparent = 'readings_event_time_brin'::regclass AND x.indrelid = to_regclass($1)`,
         [partitionFor(PARTITIONED_TABLES.readings, startMs).name],
-      ),
+      );
+    },
   },
   // An hour from its minute rows, as they are at the seal (`rollups_1h_open`). A row the hour already has (upserted
   // by a processor from before sealing, which wrote its minute rows in the same transaction) is replaced: found by
@@ -103,15 +116,6 @@ export async function sealBuckets(
       // An hour of a large fleet is millions of minute rows in one aggregate: more than the pool's statement
       // timeout, which is sized for the hot path, may be needed — and a seal that always timed out never would.
       await client.query(`SET LOCAL statement_timeout = ${SEAL_STATEMENT_TIMEOUT_MS}`);
-      // The plan a seal needs, whatever the planner's statistics say — a day partition just begun has none, and
-      // its guesses read the whole partition for every minute (13 s for an hour's minutes after a million rows):
-      // the bucket's rows found by the BRIN index, its groups (one per series) hashed in memory, not sorted on disk
-      // (one seal runs at a time, so that memory is taken once), by one process — parallel workers took 2.6 times
-      // the CPU for the same million rows, on a machine the processors share.
-      await client.query(
-        `SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off; SET LOCAL max_parallel_workers_per_gather = 0;
-         SET LOCAL work_mem = '${SEAL_WORK_MEM}'`,
-      );
       await client.query('SELECT pg_advisory_xact_lock($1)', [SEALING_LOCK_KEY.toString()]);
       const start = await sealedBefore(client, granularity);
       run.sealedBeforeMs = start;
