@@ -22,8 +22,8 @@ export const MINUTE_MS = BUCKET_MS['1m'];
  * needs no lock: a transaction of a month of late readings takes one or two, not thousands. Which buckets are open
  * is read in the locking statement itself: its snapshot may be older than a seal that commits while it waits, which
  * only locks a bucket more than needed. Where the seal stands is read again in a statement after the locks: that
- * snapshot is taken once they are held, so it cannot miss a seal. Locks are taken in bucket order, as a seal takes
- * its own, so that waits never go round in a circle.
+ * snapshot is taken once they are held, so it cannot miss a seal. Locks are taken in bucket order (`numbers` sorted,
+ * as unnest hands them on), as a seal takes its own, so that waits never go round in a circle.
  */
 export async function sealShared(
   client: pg.PoolClient,
@@ -32,9 +32,8 @@ export async function sealShared(
 ): Promise<number> {
   if (numbers.length) {
     await client.query(
-      `SELECT pg_advisory_xact_lock_shared($1, n) FROM unnest($2::int4[]) WITH ORDINALITY AS b (n, i)
-        WHERE n::float8 * ${BUCKET_MS[granularity]} >= (SELECT extract(epoch FROM sealed_before) * 1000 FROM rollup_seals WHERE granularity = $3)
-        ORDER BY i`,
+      `SELECT pg_advisory_xact_lock_shared($1, n) FROM unnest($2::int4[]) AS n
+        WHERE n::float8 * ${BUCKET_MS[granularity]} >= (SELECT extract(epoch FROM sealed_before) * 1000 FROM rollup_seals WHERE granularity = $3)`,
       [SEAL_LOCK_CLASS[granularity], `{${numbers.join(',')}}`, granularity],
     );
   }
