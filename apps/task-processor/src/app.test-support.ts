@@ -64,3 +64,26 @@ export function useMigratedDatabase(opts: { poolMax?: number } = {}): { pool: pg
   });
   return db;
 }
+
+/**
+ * Rollup rows of the prefix's devices in `source` (a rollup table or view: minutes or hours by its name) that differ
+ * from a recomputation from the raw readings that count in the rollups: count, min and max exactly, the sum and the
+ * sample standard deviation to rounding. None = exact.
+ */
+export async function rollupMismatches(db: pg.Pool, prefix: string, source: string): Promise<unknown[]> {
+  const unit = source.startsWith('rollups_1m') ? 'minute' : 'hour';
+  const { rows } = await db.query(
+    `WITH truth AS (
+       SELECT device_id, metric, date_trunc('${unit}', event_time, 'UTC') AS bucket, count(*) AS count,
+              sum(value) AS sum, min(value) AS min, max(value) AS max, stddev_samp(value) AS sd
+         FROM readings WHERE device_id LIKE $1 AND in_rollups GROUP BY 1, 2, 3)
+     SELECT * FROM truth t
+       FULL JOIN (SELECT *, CASE WHEN count > 1 THEN sqrt(m2 / (count - 1)) END AS sd
+                    FROM ${source} WHERE device_id LIKE $1) r USING (device_id, metric, bucket)
+      WHERE t.count IS DISTINCT FROM r.count OR abs(t.sum - r.sum) > 1e-9
+         OR t.min IS DISTINCT FROM r.min OR t.max IS DISTINCT FROM r.max
+         OR abs(coalesce(t.sd, 0) - coalesce(r.sd, 0)) > 1e-9`,
+    [`${prefix}-%`],
+  );
+  return rows;
+}

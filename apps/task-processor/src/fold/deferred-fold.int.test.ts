@@ -12,7 +12,7 @@ import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { PartitionManager } from '../store/partitions.js';
 import { pendingCount } from './fold-pending.repo.js';
-import { testReading, testTask } from '../app.test-support.js';
+import { rollupMismatches, testReading, testTask } from '../app.test-support.js';
 import { DeferredFold, type DeferredFoldOptions } from './deferred-fold.js';
 import { LatestCache } from '../store/latest.cache.js';
 
@@ -74,20 +74,7 @@ function readings(prefix: string, n: number, devices: number, start: string): Re
 const q = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
   (await pool.query<T>(sql, params)).rows;
 
-/** Rollup rows of the prefix's devices that differ from a recomputation from raw (none = exact). */
-async function rollupMismatches(prefix: string, table: 'rollups_1m' | 'rollups_1h_all'): Promise<unknown[]> {
-  const unit = table === 'rollups_1m' ? 'minute' : 'hour';
-  return q(
-    `WITH truth AS (
-       SELECT device_id, metric, date_trunc('${unit}', event_time) AS bucket,
-              count(*) AS count, sum(value) AS sum, min(value) AS min, max(value) AS max
-         FROM readings WHERE device_id LIKE $1 GROUP BY 1, 2, 3)
-     SELECT * FROM truth t FULL JOIN (SELECT * FROM ${table} WHERE device_id LIKE $1) r USING (device_id, metric, bucket)
-      WHERE t.count IS DISTINCT FROM r.count OR abs(t.sum - r.sum) > 1e-9
-         OR t.min IS DISTINCT FROM r.min OR t.max IS DISTINCT FROM r.max`,
-    [`${prefix}-%`],
-  );
-}
+const mismatches = (prefix: string, source: 'rollups_1m' | 'rollups_1h_all') => rollupMismatches(pool, prefix, source);
 
 /** The newest of `rs` by event time (the first of equals). */
 const newestOf = (rs: readonly Reading[]) => rs.reduce((n, r) => (r.event_time > n.event_time ? r : n));
@@ -118,8 +105,8 @@ test('stored readings are folded a beat later, many batches in one fold, each ex
     const cached = await latest.get(device, metric);
     assert.deepEqual([cached?.event_id, cached?.value], [newest.event_id, newest.value], `${device} ${metric}`);
   }
-  assert.deepEqual(await rollupMismatches('DF', 'rollups_1m'), []);
-  assert.deepEqual(await rollupMismatches('DF', 'rollups_1h_all'), []);
+  assert.deepEqual(await mismatches('DF', 'rollups_1m'), []);
+  assert.deepEqual(await mismatches('DF', 'rollups_1h_all'), []);
   assert.equal(await outlierSamples('DF'), 600);
   const [device] = await q<{ first_seen: Date; last_seen: Date }>(
     `SELECT first_seen, last_seen FROM devices WHERE device_id = 'DF-0'`,
@@ -127,7 +114,7 @@ test('stored readings are folded a beat later, many batches in one fold, each ex
   assert.equal(device!.first_seen.toISOString(), '2026-05-01T10:00:00.000Z');
   assert.equal(device!.last_seen.toISOString(), all.filter((r) => r.device_id === 'DF-0').at(-1)!.event_time);
   await fold.flush(); // nothing held: nothing folded twice
-  assert.deepEqual(await rollupMismatches('DF', 'rollups_1m'), []);
+  assert.deepEqual(await mismatches('DF', 'rollups_1m'), []);
 });
 
 test('a processor that dies holding batches: another folds them from raw, exactly once, with each task’s steps', async () => {
@@ -186,7 +173,7 @@ test('held readings are bounded: past FOLD_MAX_READINGS, storing waits for a fol
   assert.equal(await pendingCount(pool), 1, 'under the bound: held');
   await handler.handle([testTask(readings('DB', 120, 5, '2026-05-03T11:00:00Z'))]);
   assert.equal(await pendingCount(pool), 0, 'over it: folded before the handler returned');
-  assert.deepEqual(await rollupMismatches('DB', 'rollups_1m'), []);
+  assert.deepEqual(await mismatches('DB', 'rollups_1m'), []);
   await fold.stop();
 });
 
@@ -203,7 +190,7 @@ test('at a tick, a fold of many rows waits for several readings per row, or unti
   await handler.handle([testTask(batch(4))]);
   await fold.tick();
   assert.equal(await pendingCount(pool), 0, 'four readings per row: folded');
-  assert.deepEqual(await rollupMismatches('DT', 'rollups_1m'), []);
+  assert.deepEqual(await mismatches('DT', 'rollups_1m'), []);
 
   const quiet = processor({ intervalMs: 1000, smallFoldRows: 10, readingsPerRow: 4, maxDelayMs: 60_000 });
   await quiet.handler.handle([testTask(readings('DU', 50, 25, '2026-05-06T11:00:00Z'))]);
@@ -212,7 +199,7 @@ test('at a tick, a fold of many rows waits for several readings per row, or unti
   await new Promise((r) => setTimeout(r, 1100));
   await quiet.fold.tick();
   assert.equal(await pendingCount(pool), 0, 'nothing stored for an interval: folded, long before the max delay');
-  assert.deepEqual(await rollupMismatches('DU', 'rollups_1m'), []);
+  assert.deepEqual(await mismatches('DU', 'rollups_1m'), []);
 });
 
 test('a fold that finds some of its batches taken by a sweep folds the others from raw, each reading once', async () => {
@@ -229,8 +216,8 @@ test('a fold that finds some of its batches taken by a sweep folds the others fr
 
   await p.fold.flush();
   assert.equal(await pendingCount(pool), 0);
-  assert.deepEqual(await rollupMismatches('DP', 'rollups_1m'), []);
-  assert.deepEqual(await rollupMismatches('DP', 'rollups_1h_all'), []);
+  assert.deepEqual(await mismatches('DP', 'rollups_1m'), []);
+  assert.deepEqual(await mismatches('DP', 'rollups_1h_all'), []);
   assert.equal(await outlierSamples('DP'), 300, 'the swept batch through the outlier detector once, not twice');
 });
 
@@ -265,8 +252,8 @@ test('a fold that fails keeps what it gathered, and folds it with the later batc
 
     await fold.flush();
     assert.equal(await pendingCount(pool), 0);
-    assert.deepEqual(await rollupMismatches('DR', 'rollups_1m'), []);
-    assert.deepEqual(await rollupMismatches('DR', 'rollups_1h_all'), []);
+    assert.deepEqual(await mismatches('DR', 'rollups_1m'), []);
+    assert.deepEqual(await mismatches('DR', 'rollups_1h_all'), []);
     assert.equal(await outlierSamples('DR'), 200);
   } finally {
     await shortPool.end();

@@ -12,7 +12,7 @@ import { DeferredFold } from '../fold/deferred-fold.js';
 import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
 import { PARTITIONED_TABLES, PartitionManager, ROLLUP_SCHEMES } from './partitions.js';
-import { testReading, testTask, useMigratedDatabase } from '../app.test-support.js';
+import { rollupMismatches, testReading, testTask, useMigratedDatabase } from '../app.test-support.js';
 import { MinuteBuckets } from './rollup-buckets.js';
 import { writeRollups } from './rollup.repo.js';
 import { HOUR_MS, MINUTE_MS, sealShared } from './rollup-seal.repo.js';
@@ -72,28 +72,7 @@ function readings(prefix: string, fromMs: number, n: number, stepS: number, devi
   );
 }
 
-/**
- * Rows of the prefix's devices (from `source`, minute or hour rows) that differ from a recomputation from the raw
- * readings that count in the rollups: count, min and max exactly, sum and the standard deviation to rounding.
- * None = exact.
- */
-async function mismatches(prefix: string, source: string): Promise<unknown[]> {
-  const unit = source.startsWith('rollups_1m') ? 'minute' : 'hour';
-  return q(
-    `WITH truth AS (
-       SELECT device_id, metric, date_trunc('${unit}', event_time, 'UTC') AS bucket, count(*) AS count,
-              sum(value) AS sum, min(value) AS min, max(value) AS max, stddev_samp(value) AS sd
-         FROM readings WHERE device_id LIKE $1 AND in_rollups GROUP BY 1, 2, 3)
-     SELECT * FROM truth t
-       FULL JOIN (SELECT *, CASE WHEN count > 1 THEN sqrt(m2 / (count - 1)) END AS sd
-                    FROM ${source} WHERE device_id LIKE $1) r USING (device_id, metric, bucket)
-      WHERE t.count IS DISTINCT FROM r.count OR abs(t.sum - r.sum) > 1e-6
-         OR t.min IS DISTINCT FROM r.min OR t.max IS DISTINCT FROM r.max
-         OR abs(coalesce(t.sd, 0) - coalesce(r.sd, 0)) > 1e-9`,
-    [`${prefix}-%`],
-  );
-}
-const hourMismatches = mismatches;
+const mismatches = (prefix: string, source: string) => rollupMismatches(db.pool, prefix, source);
 const tableHours = async (prefix: string) =>
   (
     await q<{ bucket: Date }>(`SELECT DISTINCT bucket FROM rollups_1h WHERE device_id LIKE $1 ORDER BY 1`, [
@@ -236,12 +215,12 @@ test('an open hour is read from its minute rows, sealed from them once over, and
   await sealAt(h0);
   await store(readings('SEAL', h0, 240, 30)); // two hours, every 30 s
   assert.deepEqual(await tableHours('SEAL'), [], 'open hours are not written by the fold');
-  assert.deepEqual(await hourMismatches('SEAL', 'rollups_1h_all'), []);
+  assert.deepEqual(await mismatches('SEAL', 'rollups_1h_all'), []);
 
   const first = await sealHours(h0 + HOUR_MS + 60_000, 24);
   assert.deepEqual(first, { buckets: 1, rows: 6, sealedBeforeMs: h0 + HOUR_MS });
   assert.deepEqual(await tableHours('SEAL'), [iso(h0)]);
-  assert.deepEqual(await hourMismatches('SEAL', 'rollups_1h_all'), [], 'the sealed hour reads as before');
+  assert.deepEqual(await mismatches('SEAL', 'rollups_1h_all'), [], 'the sealed hour reads as before');
   assert.deepEqual(await sealHours(h0 + HOUR_MS + 60_000, 24), {
     buckets: 0,
     rows: 0,
@@ -249,7 +228,7 @@ test('an open hour is read from its minute rows, sealed from them once over, and
   });
 
   await store(readings('SEAL', h0 + 59 * 60_000 + 59_000, 1, 1)); // late: into the sealed hour, by the fold
-  assert.deepEqual(await hourMismatches('SEAL', 'rollups_1h_all'), []);
+  assert.deepEqual(await mismatches('SEAL', 'rollups_1h_all'), []);
   const [late] = await q<{ count: string }>(
     `SELECT count FROM rollups_1h WHERE device_id = 'SEAL-0' AND metric = 'pressure' AND bucket = $1`,
     [iso(h0)],
@@ -259,7 +238,7 @@ test('an open hour is read from its minute rows, sealed from them once over, and
   const rest = await sealHours(Date.parse('2031-01-01T05:00:00Z'), 24);
   assert.deepEqual([rest.buckets, rest.sealedBeforeMs], [4, Date.parse('2031-01-01T05:00:00Z')]);
   assert.deepEqual(await tableHours('SEAL'), [iso(h0), iso(h0 + HOUR_MS)]);
-  assert.deepEqual(await hourMismatches('SEAL', 'rollups_1h'), [], 'every hour in the table once sealed');
+  assert.deepEqual(await mismatches('SEAL', 'rollups_1h'), [], 'every hour in the table once sealed');
 });
 
 test('an hour sealed while a fold is under way holds the fold’s readings, once, whichever commits first', async () => {
@@ -397,5 +376,5 @@ test('a seal replaces the rows its hour already had (upserted by processors from
     [iso(h)],
   );
   assert.deepEqual((await sealHours(h + HOUR_MS, 1)).buckets, 1);
-  assert.deepEqual(await hourMismatches('LEFT', 'rollups_1h'), [], 'the hour’s rows are its minutes’, and only those');
+  assert.deepEqual(await mismatches('LEFT', 'rollups_1h'), [], 'the hour’s rows are its minutes’, and only those');
 });
