@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ROLLUP_VIEWS } from './rollup.repo.js';
+import { BUCKET_MS } from './rollup-buckets.js';
 import { isoUtc } from './sql-time.js';
 
 /** A stored reading as the range query returns it. */
@@ -47,7 +48,7 @@ export interface WindowAggregate {
   stddev: number | null;
 }
 
-const MINUTE_MS = 60_000;
+const MINUTE_MS = BUCKET_MS['1m'];
 
 /**
  * Count, average, min, max and standard deviation of a device's metric over from ≤ event time < to, exactly and
