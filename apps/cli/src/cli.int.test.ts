@@ -12,6 +12,7 @@ import {
   RedisListProducer,
   createRedis,
   type RedisClient,
+  rawText,
 } from '@telemetryhub/queue';
 
 const BIN = fileURLToPath(new URL('../bin/telemetryhub.mjs', import.meta.url));
@@ -164,7 +165,7 @@ test('with --shards, stats and dead letters of every shard read as one queue', a
   assert.equal(got.length, devices.length);
   const now = new Date().toISOString();
   for (const t of got.slice(0, 4)) {
-    const id = (JSON.parse(t.raw) as { id: string }).id;
+    const id = (JSON.parse(rawText(t.raw)) as { id: string }).id;
     await consumer.deadLetter(t.raw, {
       reason: 'poison',
       message: 'boom',

@@ -1,4 +1,4 @@
-import type { DeadLetterRecord, FetchedTask, QueuedTask } from './task.js';
+import type { DeadLetterRecord, FetchedTask, QueuedTask, RawTask } from './task.js';
 
 /** The queue drivers (QUEUE_DRIVER): our Redis-list protocol (default) or BullMQ underneath. */
 export const QUEUE_DRIVERS = ['redis-list', 'bullmq'] as const;
@@ -28,18 +28,18 @@ export interface QueueConsumer {
   /** Up to `max` tasks, waiting at most `blockMs` for the first. */
   fetch(max: number, blockMs: number): Promise<FetchedTask[]>;
   /** Settles tasks as done. Returns how many were still held (the rest were taken back meanwhile). */
-  ack(raws: readonly string[]): Promise<number>;
+  ack(raws: readonly RawTask[]): Promise<number>;
   /** Another delivery at `dueMs`, counting this attempt. False if the task was no longer held. */
-  retryLater(raw: string, dueMs: number): Promise<boolean>;
+  retryLater(raw: RawTask, dueMs: number): Promise<boolean>;
   /** When this task first failed (a retry was scheduled), or null. */
-  firstFailure(raw: string): Promise<Date | null>;
+  firstFailure(raw: RawTask): Promise<Date | null>;
   /** Moves the task to the dead-letter queue (`<q>:failed`) with its failure record. */
-  deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void>;
+  deadLetter(raw: RawTask, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void>;
   /**
    * Settles a task whose good part is done by dead-lettering its failed parts in its place: each record carries
    * its own `raw` (a task of its own, replayable alone). Atomic where the driver can be (redis-list: one script).
    */
-  deadLetterParts(raw: string, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void>;
+  deadLetterParts(raw: RawTask, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void>;
   startHeartbeat(onError?: (err: unknown) => void): void;
   stopHeartbeat(): void;
   /** Gives back every task held, to be taken next, without counting an attempt. Returns how many. */

@@ -5,7 +5,7 @@ import { until } from '@telemetryhub/testkit';
 import { useTestCluster } from '@telemetryhub/testkit';
 import { RedisListProducer } from './redis-list/producer.js';
 import { ReliableConsumer } from './redis-list/consumer.js';
-import { type FetchedTask } from './task.js';
+import { type FetchedTask, rawText } from './task.js';
 import { QueueMaintenance } from './redis-list/maintenance.js';
 import { DeadLetterQueue } from './redis-list/dead-letter-queue.js';
 import { queueDepths } from './redis-list/queue-stats.js';
@@ -17,7 +17,7 @@ const { cluster, client } = useTestCluster(createRedis);
 
 const task = (i: number) =>
   JSON.stringify({ id: `t-${i}`, type: 'telemetry.store', created_at: '2026-01-01T00:00:00Z', payload: { i } });
-const idOf = (t: FetchedTask) => (JSON.parse(t.raw) as { id: string }).id;
+const idOf = (t: FetchedTask) => (JSON.parse(rawText(t.raw)) as { id: string }).id;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 test('a hash-tagged queue on a cluster: FIFO batched fetch, ack, retry, dead letter and the reaper', async () => {

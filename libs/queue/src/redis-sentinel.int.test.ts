@@ -5,6 +5,7 @@ import type { RedisClient } from './redis-connection.js';
 import { createRedis } from './redis-connection.js';
 import { RedisListProducer } from './redis-list/producer.js';
 import { ReliableConsumer } from './redis-list/consumer.js';
+import { rawText } from './task.js';
 
 let primary: RedisServer;
 let replica: RedisServer;
@@ -69,7 +70,7 @@ test('a redis-sentinel:// URL follows the primary through a failover; replicated
   while (new Set(seen).size < 200) {
     const batch = await consumer.fetch(100, 500);
     assert.ok(batch.length > 0, `tasks still missing after ${seen.length}`);
-    seen.push(...batch.map((t) => (JSON.parse(t.raw) as { id: string }).id));
+    seen.push(...batch.map((t) => (JSON.parse(rawText(t.raw)) as { id: string }).id));
     await consumer.ack(batch.map((t) => t.raw));
   }
   assert.deepEqual(

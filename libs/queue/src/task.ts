@@ -52,10 +52,25 @@ export interface DeadLetterRecord {
   consumer: string;
 }
 
+/**
+ * A task's bytes as a consumer holds them from fetch to settle: a Buffer (the Redis-list driver's) or a string
+ * (BullMQ's, whose job data is parsed text already); every settling method takes either. The Redis-list driver
+ * hands out Buffers because a fetched batch stays in hand as long as its readings are being stored: held as
+ * strings — tens of KiB each, on the JavaScript heap — every task was copied twice by the young-generation
+ * collector, about a third of its work in the processor (docs/benchmarks.md); a Buffer's bytes lie outside the
+ * heap. They are also exactly the bytes Redis holds, so a task that is not valid UTF-8 is still acked by value.
+ */
+export type RawTask = string | Buffer;
+
+/** A raw task as text (its bytes read as UTF-8). */
+export function rawText(raw: RawTask): string {
+  return typeof raw === 'string' ? raw : raw.toString('utf8');
+}
+
 /** A task as taken from the queue. */
 export interface FetchedTask {
   /** The bytes exactly as stored (the key to ack, retry or dead-letter it). */
-  raw: string;
+  raw: RawTask;
   /** Deliveries the queue recorded before this one (retries, returns by the reaper). */
   redeliveries: number;
 }

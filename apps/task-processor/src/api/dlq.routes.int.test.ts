@@ -11,6 +11,7 @@ import {
   createDeadLetterAdmin,
   createRedis,
   type RedisClient,
+  rawText,
 } from '@telemetryhub/queue';
 import { dlqRouter } from './dlq.routes.js';
 
@@ -51,7 +52,7 @@ async function deadLetters(q: string, n: number) {
   await new RedisListProducer(redis, q).enqueue(Array.from({ length: n }, (_, i) => task(i)));
   const consumer = new ReliableConsumer(redis, blocking, q);
   for (const t of await consumer.fetch(n, 500)) {
-    const i = (JSON.parse(t.raw) as { payload: { i: number } }).payload.i;
+    const i = (JSON.parse(rawText(t.raw)) as { payload: { i: number } }).payload.i;
     await consumer.deadLetter(t.raw, {
       reason: i % 2 ? 'poison' : 'unknown_type',
       message: `task ${i} failed`,

@@ -1,5 +1,5 @@
 import { eventsOf, parseTaskEnvelope, uuidV5 } from '@telemetryhub/schemas';
-import { type DeadLetterReason, type DeadLetterRecord } from '@telemetryhub/queue';
+import { rawText, type DeadLetterReason, type DeadLetterRecord, type RawTask } from '@telemetryhub/queue';
 import type { TaskHeader } from '../domain/task.js';
 
 /** One event of a task that cannot be stored: its index in the task's payload, and why. */
@@ -22,13 +22,13 @@ export interface FailedPart {
  * writes the same bytes. Several failures of one event (a gateway sample's readings) make one record.
  */
 export function failedParts(
-  raw: string,
+  raw: RawTask,
   header: TaskHeader,
   failed: readonly FailedEvent[],
   attempt: { attempts: number; firstFailedAt: string; lastFailedAt: string },
 ): FailedPart[] {
   // Read again here (not kept from decoding, which ran in another thread): this path is rare, decoding is not.
-  const events = eventsOf(parseTaskEnvelope(raw).payload);
+  const events = eventsOf(parseTaskEnvelope(rawText(raw)).payload);
   const byEvent = new Map<number, FailedEvent[]>();
   for (const f of failed) byEvent.set(f.index, [...(byEvent.get(f.index) ?? []), f]);
   return [...byEvent].map(([index, fs]) => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ValidationError, briefError, fullJitterBackoff, sleep } from '@telemetryhub/service-kit';
-import { type DeadLetterReason, type FetchedTask, type QueueConsumer } from '@telemetryhub/queue';
+import { type DeadLetterReason, type FetchedTask, type QueueConsumer, type RawTask } from '@telemetryhub/queue';
 import type { HandlerRegistry, ParsedTask, TaskHandler } from '../handlers/index.js';
 import { batchStatistics } from '../stats/batch-statistics.js';
 import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
@@ -368,7 +368,7 @@ export class TaskRunner {
   }
 
   private async deadLetter(
-    raw: string,
+    raw: RawTask,
     header: TaskHeader | null,
     attempt: number,
     reason: DeadLetterReason,

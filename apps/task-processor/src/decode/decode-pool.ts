@@ -1,13 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Piscina } from 'piscina';
+import { rawText, type RawTask } from '@telemetryhub/queue';
 import { createTaskDecoder, type DecodeOptions, type DecodedTask } from './task-decoder.js';
 import { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 
 /** Decodes fetched tasks (JSON, envelope, events, pseudonyms): in worker threads, or inline with none. */
 export interface TaskDecodePool {
   /** Decodes every task, in order. Rejects only if a worker thread itself failed (never on bad input). */
-  decode(raws: readonly string[]): Promise<DecodedTask[]>;
+  decode(raws: readonly RawTask[]): Promise<DecodedTask[]>;
   /** Threads in the pool (0: decoding runs on the main thread). */
   readonly threads: number;
   /** Chunks the worker threads have decoded so far (always 0 inline). */
@@ -63,7 +64,8 @@ export function createDecodePool(opts: DecodeOptions & { threads: number }): Tas
       if (raws.length === 0) return [];
       const size = Math.ceil(raws.length / threads);
       const chunks: (readonly string[])[] = [];
-      for (let i = 0; i < raws.length; i += size) chunks.push(raws.slice(i, i + size));
+      // Sent as text: a Buffer would arrive in the thread as a plain Uint8Array, and either form is copied.
+      for (let i = 0; i < raws.length; i += size) chunks.push(raws.slice(i, i + size).map(rawText));
       // Each chunk comes back as JSON text (see decode.worker.ts).
       const texts = await Promise.all(chunks.map((c) => pool.run(c)));
       return texts.flatMap((text) => JSON.parse(text) as DecodedTask[]);

@@ -7,6 +7,7 @@ import {
   type Reading,
   type TaskEnvelope,
 } from '@telemetryhub/schemas';
+import { rawText, type RawTask } from '@telemetryhub/queue';
 import { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 import type { MetricStatistics, TaskHeader } from '../domain/task.js';
 import { batchStatistics } from '../stats/batch-statistics.js';
@@ -54,10 +55,12 @@ export type DecodedTask =
  * the batch's per-metric statistics (of the readings that passed). Pure and synchronous; never throws on input.
  * Runs in the worker-thread pool (decode-pool.ts) or, with no pool, inline.
  */
-export function createTaskDecoder(opts: DecodeOptions = {}): (raw: string) => DecodedTask {
+export function createTaskDecoder(opts: DecodeOptions = {}): (raw: RawTask) => DecodedTask {
   const pseudonymizer = opts.deviceIdHmacKey ? new DevicePseudonymizer(opts.deviceIdHmacKey) : undefined;
   const skew = opts.maxFutureSkewMs === undefined ? {} : { maxFutureSkewMs: opts.maxFutureSkewMs };
-  return (raw) => {
+  return (task) => {
+    // As text only while it is decoded: the task in hand stays a Buffer (RawTask says why).
+    const raw = rawText(task);
     let envelope: TaskEnvelope;
     try {
       envelope = parseTaskEnvelope(raw);

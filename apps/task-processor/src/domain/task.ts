@@ -1,4 +1,5 @@
 import type { Reading, TaskEnvelope } from '@telemetryhub/schemas';
+import type { RawTask } from '@telemetryhub/queue';
 
 /*
  * The task as every stage of the processor sees it, once decoded: decode produces it, handlers take it, storage
@@ -27,7 +28,7 @@ export interface MetricStatistics {
 /** A task that passed validation: its envelope (less the payload) and the readings its payload upcast to. */
 export interface ParsedTask {
   /** The task exactly as fetched (the key to ack or dead-letter it). */
-  raw: string;
+  raw: RawTask;
   header: TaskHeader;
   readings: Reading[];
   /** Per-metric statistics of the readings (`telemetry.analyze`: computed where the task was decoded). */

@@ -2,7 +2,7 @@ import { Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import type { QueueConsumer } from '../driver.js';
-import { newConsumerId, type DeadLetterRecord, type FetchedTask } from '../task.js';
+import { newConsumerId, rawText, type DeadLetterRecord, type FetchedTask, type RawTask } from '../task.js';
 import { BULLMQ_UNLIMITED, RetryAtError, type BullmqTaskData } from './job-options.js';
 
 export interface BullmqConsumerOptions {
@@ -83,31 +83,31 @@ export class BullmqConsumer implements QueueConsumer {
     return jobs.map((j) => ({ raw: j.data.raw, redeliveries: j.attemptsMade + j.stalledCounter }));
   }
 
-  async ack(raws: readonly string[]): Promise<number> {
+  async ack(raws: readonly RawTask[]): Promise<number> {
     const results = await Promise.all(
       raws.map((raw) => this.settle(raw, (job) => job.moveToCompleted(null, this.consumerId, false))),
     );
     return results.filter(Boolean).length;
   }
 
-  async retryLater(raw: string, dueMs: number): Promise<boolean> {
+  async retryLater(raw: RawTask, dueMs: number): Promise<boolean> {
     return this.settle(raw, async (job) => {
       if (job.data.first_failed_at === undefined) await job.updateData({ ...job.data, first_failed_at: Date.now() });
       await job.moveToFailed(new RetryAtError(Math.max(0, dueMs - Date.now())), this.consumerId, false);
     });
   }
 
-  async firstFailure(raw: string): Promise<Date | null> {
-    const ms = this.held.get(raw)?.[0]?.data.first_failed_at;
+  async firstFailure(raw: RawTask): Promise<Date | null> {
+    const ms = this.held.get(rawText(raw))?.[0]?.data.first_failed_at;
     return ms === undefined ? null : new Date(ms);
   }
 
-  async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
-    await this.deadLetterParts(raw, [{ ...record, raw }]);
+  async deadLetter(raw: RawTask, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
+    await this.deadLetterParts(raw, [{ ...record, raw: rawText(raw) }]);
   }
 
   /** The records first, then the job completed: a crash between the two dead-letters the parts twice, never not. */
-  async deadLetterParts(raw: string, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void> {
+  async deadLetterParts(raw: RawTask, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void> {
     const records = parts.map((p) => JSON.stringify({ ...p, consumer: this.consumerId } satisfies DeadLetterRecord));
     if (records.length) await this.redis.lpush(this.keys.failed, ...records);
     await this.settle(raw, (job) => job.moveToCompleted(null, this.consumerId, false));
@@ -161,11 +161,12 @@ export class BullmqConsumer implements QueueConsumer {
    * Applies a transition to one held job of these bytes and forgets it. False if none was held, or if BullMQ
    * refused because the lock was lost (the job was returned to the queue after this consumer's lease expired).
    */
-  private async settle(raw: string, move: (job: TaskJob) => Promise<unknown>): Promise<boolean> {
-    const list = this.held.get(raw);
+  private async settle(raw: RawTask, move: (job: TaskJob) => Promise<unknown>): Promise<boolean> {
+    const text = rawText(raw);
+    const list = this.held.get(text);
     const job = list?.shift();
     if (!job) return false;
-    if (list!.length === 0) this.held.delete(raw);
+    if (list!.length === 0) this.held.delete(text);
     this.heldCount--;
     try {
       await move(job);

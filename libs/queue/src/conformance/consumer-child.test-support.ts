@@ -8,6 +8,7 @@
  */
 import { driverUnderTest } from './drivers.test-support.js';
 import type { QueueDriverName } from '../driver.js';
+import { rawText } from '../task.js';
 
 const [driver, url, queue, leaseMs, batch, mode = 'hold', shards = '1'] = process.argv.slice(2) as [
   QueueDriverName,
@@ -22,7 +23,7 @@ const d = driverUnderTest(driver, url, Number(shards));
 const consumer = d.consumer(queue, { leaseMs: Number(leaseMs) });
 consumer.startHeartbeat();
 const raws: string[] = [];
-while (raws.length === 0) for (const t of await consumer.fetch(Number(batch), 500)) raws.push(t.raw);
+while (raws.length === 0) for (const t of await consumer.fetch(Number(batch), 500)) raws.push(rawText(t.raw));
 const working = setInterval(() => {}, 60_000);
 if (mode === 'graceful') {
   process.once('SIGTERM', () => {

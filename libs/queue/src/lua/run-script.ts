@@ -11,20 +11,39 @@ const shaOf = (script: string): string => {
   return sha;
 };
 
+/** A script's argument: a key, a number, or a task's bytes (a string or a Buffer, sent as they are). */
+export type ScriptArg = string | number | Buffer;
+
 /**
  * Runs a Lua script by its SHA (EVALSHA: the server neither receives nor re-hashes the text), loading it with
- * EVAL when the server does not know it yet (first use, or after a restart flushed the script cache).
+ * EVAL when the server does not know it yet (first use, or after a restart flushed the script cache). Bulk
+ * replies come back as strings.
  */
 export async function runScript(
   redis: RedisClient,
   script: string,
   numKeys: number,
-  ...args: Array<string | number>
+  ...args: ScriptArg[]
 ): Promise<unknown> {
   try {
     return await redis.evalsha(shaOf(script), numKeys, ...args);
   } catch (err) {
     if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
     return redis.eval(script, numKeys, ...args);
+  }
+}
+
+/** runScript with its bulk replies as Buffers (tasks' bytes, kept off the JavaScript heap: see RawTask). */
+export async function runScriptForBuffers(
+  redis: RedisClient,
+  script: string,
+  numKeys: number,
+  ...args: ScriptArg[]
+): Promise<unknown> {
+  try {
+    return await redis.callBuffer('evalsha', shaOf(script), numKeys, ...args);
+  } catch (err) {
+    if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+    return redis.callBuffer('eval', script, numKeys, ...args);
   }
 }

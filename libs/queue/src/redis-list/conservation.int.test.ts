@@ -5,7 +5,7 @@ import { createRedis, type RedisClient } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
 import { RedisListProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
-import { type FetchedTask } from '../task.js';
+import { type FetchedTask, rawText, type RawTask } from '../task.js';
 import { QueueMaintenance } from './maintenance.js';
 import { ShardedConsumer } from '../sharding/sharded-consumer.js';
 import { ShardedProducer } from '../sharding/sharded-producer.js';
@@ -91,7 +91,7 @@ for (const shards of [1, 3]) {
         const batches: FetchedTask[][][] = [[], []]; // per consumer, every batch it fetched (stale ones too)
         const acked: string[] = [];
         const maintenance = new QueueMaintenance(redis, queues);
-        const idOf = (raw: string) => (JSON.parse(raw) as { id: string }).id;
+        const idOf = (raw: RawTask) => (JSON.parse(rawText(raw)) as { id: string }).id;
         const each = async <T>(read: (queue: string) => Promise<T[]>): Promise<T[]> =>
           (await Promise.all(queues.map(read))).flat();
         const processing = (c: number) => each((s) => redis.lrange(`${s}:processing:c${c}`, 0, -1));
@@ -131,7 +131,7 @@ for (const shards of [1, 3]) {
               // Only what was really held counts as acked; the rest was reaped or settled before (a stale batch
               // may hold a task that was reaped and fetched again: then the ack removes the new holding of it).
               const heldAfter = new Set(await processing(o.consumer));
-              const settled = subset.filter((t) => heldBefore.has(t.raw) && !heldAfter.has(t.raw));
+              const settled = subset.filter((t) => heldBefore.has(rawText(t.raw)) && !heldAfter.has(rawText(t.raw)));
               assert.equal(removed, settled.length, 'ack reports what it removed');
               acked.push(...settled.map((t) => idOf(t.raw)));
               batch.splice(0, batch.length, ...batch.filter((t) => !subset.includes(t)));
@@ -139,7 +139,7 @@ for (const shards of [1, 3]) {
               const t = batch[o.pick % batch.length]!;
               const heldBefore = await c.inFlight();
               if (o.kind === 'dead') {
-                const stillHeld = (await processing(o.consumer)).includes(t.raw);
+                const stillHeld = (await processing(o.consumer)).includes(rawText(t.raw));
                 if (!stillHeld) continue; // a dead letter of a task no longer held would be a (documented) duplicate record
                 await c.deadLetter(t.raw, {
                   reason: 'poison',

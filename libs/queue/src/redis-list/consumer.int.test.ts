@@ -6,7 +6,7 @@ import { findOnPath, type RedisServer } from '@telemetryhub/testkit';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
 import { RedisListProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
-import { type DeadLetterRecord } from '../task.js';
+import { type DeadLetterRecord, rawText } from '../task.js';
 import { parseTaskEnvelope } from '@telemetryhub/schemas';
 import { createRedis } from '../redis-connection.js';
 
@@ -39,7 +39,9 @@ test('consumes in the order produced (FIFO), in batches', async () => {
   const consumer = new ReliableConsumer(redis, blocking, q);
   const first = await consumer.fetch(4, 0);
   const second = await consumer.fetch(4, 0);
-  const order = [...first, ...second].map(({ raw }) => (JSON.parse(raw) as { payload: { i: number } }).payload.i);
+  const order = [...first, ...second].map(
+    ({ raw }) => (JSON.parse(rawText(raw)) as { payload: { i: number } }).payload.i,
+  );
   assert.deepEqual(order, [1, 2, 3, 4, 5, 6]);
   assert.equal(first.length, 4);
 });
@@ -55,6 +57,20 @@ test('a fetched task stays in the processing list until acked', async () => {
   assert.equal(await consumer.inFlight(), 0);
 });
 
+test('a task is held as the bytes Redis stores: one that is not valid UTF-8 is acked and retried by value', async () => {
+  const q = freshQueue();
+  // 0xff never occurs in UTF-8: read as text it would become U+FFFD, and settling by that text would match nothing.
+  const bytes = Buffer.concat([Buffer.from('{"id":"x"'), Buffer.from([0xff]), Buffer.from('}')]);
+  await redis.lpush(`${q}:pending`, bytes, bytes);
+  const consumer = new ReliableConsumer(redis, blocking, q);
+  const [one, two] = await consumer.fetch(2, 0);
+  assert.ok(Buffer.isBuffer(one!.raw) && one!.raw.equals(bytes));
+  assert.equal(await consumer.ack([one!.raw]), 1);
+  assert.equal(await consumer.retryLater(two!.raw, Date.now() + 60_000), true);
+  assert.equal(await consumer.inFlight(), 0);
+  assert.deepEqual(await redis.zrangeBuffer(`${q}:delayed`, 0, -1), [bytes]);
+});
+
 test('blocks on an empty queue until a task arrives, then returns it', async () => {
   const q = freshQueue();
   const consumer = new ReliableConsumer(redis, blocking, q);
@@ -62,7 +78,7 @@ test('blocks on an empty queue until a task arrives, then returns it', async () 
   setTimeout(() => void new RedisListProducer(redis, q).enqueue([task(7)]), 200);
   const got = await pending;
   assert.equal(got.length, 1);
-  assert.equal(JSON.parse(got[0]!.raw).payload.i, 7);
+  assert.equal(JSON.parse(rawText(got[0]!.raw)).payload.i, 7);
 });
 
 test('a task moved into its processing list whose reply never came (a client-side timeout) is taken by the next fetch, not stranded', async () => {
@@ -76,7 +92,7 @@ test('a task moved into its processing list whose reply never came (a client-sid
   await producer.enqueue([task(3)]);
   const got = await consumer.fetch(10, 0);
   assert.deepEqual(
-    got.map(({ raw }) => (JSON.parse(raw) as { payload: { i: number } }).payload.i),
+    got.map(({ raw }) => (JSON.parse(rawText(raw)) as { payload: { i: number } }).payload.i),
     [1, 2, 3],
     'the stranded task first, then the ones taken now',
   );
@@ -121,7 +137,7 @@ test('accepts a task enqueued by hand with redis-cli (a producer that is not our
     '{"type":"telemetry.store","priority":"HIGH","payload":{"device_id":"d1","timestamp":1766745060,"temperature":21.5}}';
   execFileSync(cli, ['-p', String(server.port), 'LPUSH', `${q}:pending`, body]);
   const [fetched] = await new ReliableConsumer(redis, blocking, q).fetch(1, 0);
-  const envelope = parseTaskEnvelope(fetched!.raw);
+  const envelope = parseTaskEnvelope(rawText(fetched!.raw));
   assert.equal(envelope.priority, 90);
   assert.equal(envelope.type, 'telemetry.store');
 });
@@ -133,7 +149,9 @@ test('requeueInFlight gives unfinished tasks back so they are taken next, in the
   await a.fetch(2, 0);
   assert.equal(await a.requeueInFlight(), 2);
   const b = new ReliableConsumer(redis, blocking, q);
-  const order = (await b.fetch(10, 0)).map(({ raw }) => (JSON.parse(raw) as { payload: { i: number } }).payload.i);
+  const order = (await b.fetch(10, 0)).map(
+    ({ raw }) => (JSON.parse(rawText(raw)) as { payload: { i: number } }).payload.i,
+  );
   assert.deepEqual(order, [1, 2, 3, 4]);
 });
 

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis-connection.js';
 import { queueKeys, type QueueKeys } from '../keys.js';
 import { ACK_BATCH, ACK_RUN, DEAD_LETTER, FETCH_BATCH, REQUEUE, RETRY_LATER } from '../lua/scripts.js';
-import { runScript } from '../lua/run-script.js';
-import { type DeadLetterRecord, type FetchedTask, newConsumerId } from '../task.js';
+import { runScript, runScriptForBuffers } from '../lua/run-script.js';
+import { type DeadLetterRecord, type FetchedTask, type RawTask, newConsumerId, rawText } from '../task.js';
 
 export interface ReliableConsumerOptions {
   consumerId?: string;
@@ -22,7 +22,8 @@ export interface ReliableConsumerOptions {
  * consumer holds a lease (`<q>:consumers`), renewed by every fetch and by a heartbeat; when the lease expires the
  * reaper (any consumer's QueueMaintenance) returns its tasks to the queue.
  *
- * Two connections: `redis` for scripts, `blocking` for the BLMOVE that waits when the queue is empty.
+ * Two connections: `redis` for scripts, `blocking` for the BLMOVE that waits when the queue is empty. Tasks are
+ * fetched as Buffers (RawTask says why).
  */
 export class ReliableConsumer {
   readonly keys: QueueKeys;
@@ -80,7 +81,7 @@ export class ReliableConsumer {
    * The urgent lane is not watched meanwhile: keep `ms` short and call fetchNow between waits.
    */
   async waitForFirst(ms: number): Promise<FetchedTask | null> {
-    const raw = await this.blocking.blmove(
+    const raw = await this.blocking.blmoveBuffer(
       this.keys.pending,
       this.processingKey,
       'RIGHT',
@@ -120,15 +121,16 @@ export class ReliableConsumer {
     const expectEmpty = this.heldHint === 0 && this.fetchesUnderway === 0;
     this.fetchesUnderway++;
     let reply: unknown;
-    let tail: string[] | undefined;
+    let tail: Buffer[] | undefined;
     try {
-      const script = runScript(this.redis, FETCH_BATCH, 5, ...args);
-      if (expectEmpty) [reply, tail] = await Promise.all([script, this.redis.lrange(this.processingKey, -max, -1)]);
-      else reply = await script;
+      const script = runScriptForBuffers(this.redis, FETCH_BATCH, 5, ...args);
+      if (expectEmpty) {
+        [reply, tail] = await Promise.all([script, this.redis.lrangeBuffer(this.processingKey, -max, -1)]);
+      } else reply = await script;
     } finally {
       this.fetchesUnderway--;
     }
-    const [returned, fromFirst, counts, taken, wasEmpty] = reply as [string[], number, number[], number, number];
+    const [returned, fromFirst, counts, taken, wasEmpty] = reply as [Buffer[], number, number[], number, number];
     // When the processing list was empty the script does not return the tasks: they are the list's `taken`
     // oldest now, at its tail (anything added meanwhile entered at the head), newest first; reversed, they are in
     // the order taken. Only this consumer adds to its list, and the reaper empties it only once the lease the
@@ -138,14 +140,16 @@ export class ReliableConsumer {
     let adopted = 0;
     if (wasEmpty === 1 && taken > 0)
       tasks = (
-        tail && tail.length >= taken ? tail.slice(-taken) : await this.redis.lrange(this.processingKey, -taken, -1)
+        tail && tail.length >= taken
+          ? tail.slice(-taken)
+          : await this.redis.lrangeBuffer(this.processingKey, -taken, -1)
       ).reverse();
     else if (expectEmpty && wasEmpty === 0) {
       // The list held tasks although this consumer had none in hand and no fetch under way: a move whose reply was
       // lost — a client-side timeout that fired although Redis had moved the task (after the process was frozen,
       // or stalled past the blocking timeout). They are this consumer's (its lease is alive, so no reaper will
       // return them): take them now, oldest first, before the ones just taken.
-      tasks = (await this.redis.lrange(this.processingKey, 0, -1)).reverse();
+      tasks = (await this.redis.lrangeBuffer(this.processingKey, 0, -1)).reverse();
       adopted = tasks.length - returned.length;
       this.adoptedTasks += adopted;
     }
@@ -164,7 +168,7 @@ export class ReliableConsumer {
    * some back meanwhile). A healthy batch is one contiguous run at the tail of the processing list and is
    * trimmed without sending the tasks back (ackRun); anything else is removed task by task (ackBatch).
    */
-  async ack(raws: readonly string[]): Promise<number> {
+  async ack(raws: readonly RawTask[]): Promise<number> {
     if (raws.length === 0) return 0;
     this.settled(raws.length);
     if (raws.length > 1) {
@@ -184,7 +188,7 @@ export class ReliableConsumer {
   }
 
   /** Schedules a task for another delivery at `dueMs`, counting this attempt. False if it was no longer held. */
-  async retryLater(raw: string, dueMs: number): Promise<boolean> {
+  async retryLater(raw: RawTask, dueMs: number): Promise<boolean> {
     this.settled(1);
     const moved = await runScript(
       this.redis,
@@ -201,18 +205,18 @@ export class ReliableConsumer {
   }
 
   /** When this task first failed (as recorded by retryLater), or null if it never failed before. */
-  async firstFailure(raw: string): Promise<Date | null> {
+  async firstFailure(raw: RawTask): Promise<Date | null> {
     const ms = await this.redis.hget(this.keys.attempts, `${sha1(raw)}:first`);
     return ms ? new Date(Number(ms)) : null;
   }
 
   /** Moves one task from processing to the DLQ with its failure record, atomically. */
-  async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
-    await this.deadLetterParts(raw, [{ ...record, raw }]);
+  async deadLetter(raw: RawTask, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
+    await this.deadLetterParts(raw, [{ ...record, raw: rawText(raw) }]);
   }
 
   /** Settles a task by writing the DLQ records of its failed parts in its place, atomically (one script). */
-  async deadLetterParts(raw: string, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void> {
+  async deadLetterParts(raw: RawTask, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void> {
     this.settled(1);
     const records = parts.map((p) => JSON.stringify({ ...p, consumer: this.consumerId } satisfies DeadLetterRecord));
     await runScript(
@@ -283,6 +287,6 @@ export class ReliableConsumer {
 }
 
 /** Same digest as Lua's redis.sha1hex: the attempt-count key of a raw task. */
-export function sha1(raw: string): string {
-  return createHash('sha1').update(raw, 'utf8').digest('hex');
+export function sha1(raw: RawTask): string {
+  return createHash('sha1').update(raw).digest('hex');
 }

@@ -10,7 +10,7 @@ import type { RedisClient } from '../redis-connection.js';
 import { createRedis } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
 import { ReliableConsumer, sha1 } from './consumer.js';
-import { type FetchedTask } from '../task.js';
+import { type FetchedTask, rawText } from '../task.js';
 
 let env: TestRedis<RedisClient> | undefined;
 let url: string;
@@ -18,7 +18,7 @@ let redis: RedisClient;
 let blocking: RedisClient;
 let n = 0;
 const freshQueue = () => `fetch${++n}`;
-const names = (tasks: FetchedTask[]) => tasks.map((t) => t.raw);
+const names = (tasks: FetchedTask[]) => tasks.map((t) => rawText(t.raw));
 /** Enqueues raw tasks as a plain producer does (LPUSH, the first given is the first taken). */
 const push = (key: string, ...raws: string[]) => redis.lpush(key, ...raws);
 /** SORT calls the server has run since `CONFIG RESETSTAT`: the fast path's moves. */
@@ -117,7 +117,7 @@ test('redelivery counts line up with the tasks, in both lanes, whether or not ta
   const consumer = new ReliableConsumer(redis, blocking, q);
   const first = await consumer.fetchNow(3);
   assert.deepEqual(
-    first.map((t) => [t.raw, t.redeliveries]),
+    first.map((t) => [rawText(t.raw), t.redeliveries]),
     [
       ['u1', 1],
       ['n1', 2],
@@ -126,7 +126,7 @@ test('redelivery counts line up with the tasks, in both lanes, whether or not ta
   );
   const second = await consumer.fetchNow(3);
   assert.deepEqual(
-    second.map((t) => [t.raw, t.redeliveries]),
+    second.map((t) => [rawText(t.raw), t.redeliveries]),
     [
       ['n3', 0],
       ['n4', 3],

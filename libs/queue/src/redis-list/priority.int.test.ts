@@ -7,6 +7,7 @@ import { RedisListProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
 import { queueDepths } from './queue-stats.js';
 import { normalizeEnvelope, type TaskEnvelope } from '@telemetryhub/schemas';
+import { rawText, type RawTask } from '../task.js';
 
 let env: TestRedis<RedisClient> | undefined;
 let redis: RedisClient;
@@ -21,7 +22,7 @@ const normal = (i: number): TaskEnvelope => ({
   attempts: 0,
   payload: { i },
 });
-const idOf = (raw: string) => (JSON.parse(raw) as { id: string }).id;
+const idOf = (raw: RawTask) => (JSON.parse(rawText(raw)) as { id: string }).id;
 
 before(async () => {
   env = await startTestRedis(createRedis);

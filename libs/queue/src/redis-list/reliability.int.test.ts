@@ -4,7 +4,7 @@ import { createRedis, type RedisClient } from '../redis-connection.js';
 import { startTestRedis, stopTestRedis, type TestRedis } from '@telemetryhub/testkit';
 import { RedisListProducer } from './producer.js';
 import { ReliableConsumer } from './consumer.js';
-import { type DeadLetterRecord } from '../task.js';
+import { type DeadLetterRecord, rawText, type RawTask } from '../task.js';
 import { QueueMaintenance } from './maintenance.js';
 import { DeadLetterQueue } from './dead-letter-queue.js';
 import { queueDepths } from './queue-stats.js';
@@ -23,7 +23,7 @@ const task = (i: number, extra: Record<string, unknown> = {}) =>
     payload: { i },
     ...extra,
   });
-const ids = (raws: Array<{ raw: string }>) => raws.map(({ raw }) => (JSON.parse(raw) as { id: string }).id);
+const ids = (raws: Array<{ raw: RawTask }>) => raws.map(({ raw }) => (JSON.parse(rawText(raw)) as { id: string }).id);
 
 before(async () => {
   env = await startTestRedis(createRedis);
@@ -60,7 +60,7 @@ test('a late ack from a consumer that was reaped removes nothing and loses nothi
   await new QueueMaintenance(redis, q).reapExpired();
   const heir = new ReliableConsumer(redis, blocking, q);
   const [redelivered] = await heir.fetch(1, 0);
-  assert.equal(redelivered!.raw, held!.raw);
+  assert.equal(rawText(redelivered!.raw), rawText(held!.raw));
   assert.equal(await slow.ack([held!.raw]), 0, 'the late ack finds nothing to remove');
   assert.equal(await heir.ack([redelivered!.raw]), 1);
   const d = await queueDepths(redis, q);

@@ -3,7 +3,7 @@ import { createRedis } from '../redis-connection.js';
 import assert from 'node:assert/strict';
 import { useTestCluster } from '@telemetryhub/testkit';
 import { QueueMaintenance } from '../redis-list/maintenance.js';
-import type { FetchedTask } from '../task.js';
+import { type FetchedTask, rawText } from '../task.js';
 import { ShardedProducer } from './sharded-producer.js';
 import { ShardedConsumer } from './sharded-consumer.js';
 import { shardedQueueDepths } from './sharded-queue-stats.js';
@@ -19,7 +19,7 @@ const task = (device: string, seq: number) =>
     created_at: new Date().toISOString(),
     payload: { readings: [{ device_id: device, seq }] },
   });
-const idOf = (t: FetchedTask) => (JSON.parse(t.raw) as { id: string }).id;
+const idOf = (t: FetchedTask) => (JSON.parse(rawText(t.raw)) as { id: string }).id;
 
 test('a sharded queue spreads over the primaries; a primary killed mid-consumption loses nothing', async (ctx) => {
   const redis = client();

@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis-connection.js';
 import type { QueueConsumer } from '../driver.js';
 import { ReliableConsumer } from '../redis-list/consumer.js';
-import { newConsumerId, type DeadLetterRecord, type FetchedTask } from '../task.js';
+import { newConsumerId, rawText, type DeadLetterRecord, type FetchedTask, type RawTask } from '../task.js';
 
 export interface ShardedConsumerOptions {
   consumerId?: string;
@@ -24,8 +24,12 @@ export interface ShardedConsumerOptions {
 export class ShardedConsumer implements QueueConsumer {
   readonly consumerId: string;
   private readonly shards: ReliableConsumer[];
-  /** Raw task → the shards it was taken from and not yet settled (a list: identical bytes may sit in two). */
-  private readonly heldIn = new Map<string, number[]>();
+  /**
+   * Raw task → the shards it was taken from and not yet settled (a list: identical bytes may sit in two). Keyed by
+   * the Buffer each fetch returned, so settling what was fetched finds it without reading its bytes; a task
+   * handed back in another form (a string, a copy) is found by its content (heldKey).
+   */
+  private readonly heldIn = new Map<RawTask, number[]>();
   private next = 0;
   private readonly sliceMs: number;
   private urgentStreak = 0;
@@ -113,8 +117,8 @@ export class ShardedConsumer implements QueueConsumer {
     }
   }
 
-  async ack(raws: readonly string[]): Promise<number> {
-    const byShard = new Map<number, string[]>();
+  async ack(raws: readonly RawTask[]): Promise<number> {
+    const byShard = new Map<number, RawTask[]>();
     for (const raw of raws) {
       const s = this.release(raw);
       if (s === undefined) continue;
@@ -126,23 +130,24 @@ export class ShardedConsumer implements QueueConsumer {
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  async retryLater(raw: string, dueMs: number): Promise<boolean> {
+  async retryLater(raw: RawTask, dueMs: number): Promise<boolean> {
     const s = this.release(raw);
     return s === undefined ? false : this.shards[s]!.retryLater(raw, dueMs);
   }
 
-  async firstFailure(raw: string): Promise<Date | null> {
-    const s = this.heldIn.get(raw)?.[0];
+  async firstFailure(raw: RawTask): Promise<Date | null> {
+    const key = this.heldKey(raw);
+    const s = key === undefined ? undefined : this.heldIn.get(key)?.[0];
     return s === undefined ? null : this.shards[s]!.firstFailure(raw);
   }
 
-  async deadLetter(raw: string, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
+  async deadLetter(raw: RawTask, record: Omit<DeadLetterRecord, 'raw' | 'consumer'>): Promise<void> {
     // A task no longer known here was never fetched by this consumer: the first shard keeps its record.
     await this.shards[this.release(raw) ?? 0]!.deadLetter(raw, record);
   }
 
   /** The parts go to the task's own shard (a task holds one shard's devices, and so do its parts). */
-  async deadLetterParts(raw: string, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void> {
+  async deadLetterParts(raw: RawTask, parts: ReadonlyArray<Omit<DeadLetterRecord, 'consumer'>>): Promise<void> {
     await this.shards[this.release(raw) ?? 0]!.deadLetterParts(raw, parts);
   }
 
@@ -179,12 +184,21 @@ export class ShardedConsumer implements QueueConsumer {
   }
 
   /** Forgets one holding of `raw` and says in which shard it was (oldest first), or undefined. */
-  private release(raw: string): number | undefined {
-    const at = this.heldIn.get(raw);
+  private release(raw: RawTask): number | undefined {
+    const key = this.heldKey(raw);
+    const at = key === undefined ? undefined : this.heldIn.get(key);
     if (!at) return undefined;
     const s = at.shift();
-    if (at.length === 0) this.heldIn.delete(raw);
+    if (at.length === 0) this.heldIn.delete(key!);
     return s;
+  }
+
+  /** The key `raw` is held under: itself (as fetched), or a held task of the same bytes. */
+  private heldKey(raw: RawTask): RawTask | undefined {
+    if (this.heldIn.has(raw)) return raw;
+    const text = rawText(raw);
+    for (const key of this.heldIn.keys()) if (rawText(key) === text) return key;
+    return undefined;
   }
 }
 

@@ -9,6 +9,7 @@ import type { QueueConsumer } from '../driver.js';
 import type { TaskEnvelope } from '@telemetryhub/schemas';
 import { ShardedDeadLetterQueue } from './sharded-dead-letter-queue.js';
 import { shardIndex, shardQueueNames } from './shard-routing.js';
+import { rawText, type RawTask } from '../task.js';
 
 const SHARDS = 4;
 let env: TestRedis<RedisClient>;
@@ -24,7 +25,7 @@ const task = (device: string, seq: number, priority = 50): TaskEnvelope => ({
   attempts: 0,
   payload: { readings: [{ device_id: device, seq }] },
 });
-const idOf = (raw: string) => (JSON.parse(raw) as TaskEnvelope).id;
+const idOf = (raw: RawTask) => (JSON.parse(rawText(raw)) as TaskEnvelope).id;
 
 before(async () => {
   env = await startTestRedis(createRedis);
@@ -169,7 +170,7 @@ test('retry, dead letter, replay and the reaper work shard by shard, and stats a
   // Replayed onto the shard each failed in: still routed by device.
   for (const raw of [d1!, d2!]) {
     const s = shardIndex(idOf(raw).replace(/-\d+$/, ''), SHARDS);
-    assert.ok((await env.redis.lrange(queueKeys(shards[s]!).pending, 0, -1)).includes(raw));
+    assert.ok((await env.redis.lrange(queueKeys(shards[s]!).pending, 0, -1)).includes(rawText(raw)));
   }
   d = await stats.depths();
   assert.equal(d.pending, held.length + 3);
@@ -199,4 +200,17 @@ test('urgent work on any shard overtakes a normal backlog on the others, without
   // work through at least every fifth fetch while urgent work keeps waiting.
   assert.deepEqual(kinds.slice(0, 5), ['UU', 'UU', 'UU', 'UU', 'nn'], kinds.join(' '));
   assert.ok(kinds.slice(5, 10).includes('nn'), kinds.join(' '));
+});
+
+test('a task handed back as text (not the Buffer fetched) is still settled in its own shard', async () => {
+  const q = freshQueue();
+  const producer = createQueueProducer('redis-list', env.redis, q, { shards: SHARDS });
+  await producer.enqueue([task(deviceOn(0, 'text'), 1), task(deviceOn(1, 'text'), 1)]);
+  const c = consumer(q);
+  const got = await c.fetch(10, 0);
+  assert.equal(got.length, 2);
+  assert.ok(got.every((t) => Buffer.isBuffer(t.raw)));
+  assert.equal(await c.ack(got.map((t) => rawText(t.raw))), 2);
+  assert.equal(await c.inFlight(), 0);
+  assert.equal(await c.ack(got.map((t) => t.raw)), 0, 'settled once');
 });
