@@ -33,6 +33,16 @@ export async function runScript(
   }
 }
 
+/**
+ * ioredis defines a `…Buffer` variant of every command (bulk replies as Buffers); its typings leave out the
+ * scripting ones. (Not `callBuffer('evalsha', …)`: with auto-pipelining, as on a cluster, ioredis drops the
+ * command's name from a `call`.)
+ */
+interface ScriptsForBuffers {
+  evalshaBuffer(sha: string, numKeys: number, ...args: ScriptArg[]): Promise<unknown>;
+  evalBuffer(script: string, numKeys: number, ...args: ScriptArg[]): Promise<unknown>;
+}
+
 /** runScript with its bulk replies as Buffers (tasks' bytes, kept off the JavaScript heap: see RawTask). */
 export async function runScriptForBuffers(
   redis: RedisClient,
@@ -40,10 +50,11 @@ export async function runScriptForBuffers(
   numKeys: number,
   ...args: ScriptArg[]
 ): Promise<unknown> {
+  const r = redis as unknown as ScriptsForBuffers;
   try {
-    return await redis.callBuffer('evalsha', shaOf(script), numKeys, ...args);
+    return await r.evalshaBuffer(shaOf(script), numKeys, ...args);
   } catch (err) {
     if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-    return redis.callBuffer('eval', script, numKeys, ...args);
+    return r.evalBuffer(script, numKeys, ...args);
   }
 }
