@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
-import type { StoredReadingInput } from '../store/raw.repo.js';
+import type { ReadingsToStore } from '../store/raw.repo.js';
 import { isoUtc } from '../store/sql-time.js';
 
 /** Why a reading was set aside instead of stored raw. */
@@ -24,23 +24,24 @@ export interface ExpiredReadingRow {
  */
 export async function insertExpiredReadings(
   db: pg.Pool | pg.PoolClient,
-  items: readonly StoredReadingInput[],
+  rows: ReadingsToStore,
   reason: ExpiryReason,
 ): Promise<number> {
-  if (items.length === 0) return 0;
+  const { readings } = rows;
+  if (readings.length === 0) return 0;
   const { rowCount } = await db.query(
     `INSERT INTO expired_readings (event_id, device_id, metric, event_time, reason, task_id, reading)
      SELECT e, d, m, t, $5, k, r
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $6::text[], $7::jsonb[]) AS u (e, d, m, t, k, r)
      ON CONFLICT (event_id) DO NOTHING`,
     [
-      items.map((i) => i.reading.event_id),
-      items.map((i) => i.reading.device_id),
-      items.map((i) => i.reading.metric),
-      items.map((i) => i.reading.event_time),
+      readings.map((r) => r.event_id),
+      readings.map((r) => r.device_id),
+      readings.map((r) => r.metric),
+      readings.map((r) => r.event_time),
       reason,
-      items.map((i) => i.taskId),
-      items.map((i) => JSON.stringify(i.reading)),
+      rows.taskIds,
+      readings.map((r) => JSON.stringify(r)),
     ],
   );
   return rowCount ?? 0;

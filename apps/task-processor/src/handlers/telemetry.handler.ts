@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
 import { tracer } from '@telemetryhub/service-kit';
 import type { Logger } from 'pino';
 import { TaskTypes, instantMs, type Reading } from '@telemetryhub/schemas';
-import { AddedEventIds, insertReadings } from '../store/raw.repo.js';
+import { AddedEventIds, NO_READINGS, insertReadings, type ReadingsToStore } from '../store/raw.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from '../alerts/alert-rules.js';
 import type { ParsedTask, TaskHandler } from '../domain/task.js';
@@ -13,7 +13,6 @@ import type { ProcessorMetrics } from '../metrics/processor-metrics.js';
 import { partitionMetrics } from '../store/partition-upkeep.js';
 import { EXPIRY_REASONS, insertExpiredReadings } from '../expired/expired.repo.js';
 import { insertTaskStatistics } from '../stats/task-statistics.repo.js';
-import type { StoredReadingInput } from '../store/raw.repo.js';
 import { DEFAULT_ALLOWED_LATENESS_MS, EventTimeWatermarks } from '../late/event-time-watermark.js';
 import {
   FOLD_STEP,
@@ -94,15 +93,9 @@ export function createTelemetryHandler(deps: {
     name: 'telemetry',
     async handle(tasks: readonly ParsedTask[]): Promise<void> {
       const stepsOf = eventSteps(tasks);
-      const all = tasks.flatMap((t) =>
-        t.readings.map((reading) => ({
-          reading,
-          taskId: t.header.id,
-          inRollups: (stepsOf(reading.event_id) & STEP_BIT.rollup) !== 0,
-        })),
-      );
+      const all = toStore(tasks, stepsOf);
       // Decoded readings carry canonical instants: read field by field, twice as fast as Date.parse.
-      const allMs = all.map((i) => instantMs(i.reading.event_time));
+      const allMs = all.readings.map((r) => instantMs(r.event_time));
       const { items, itemsMs, expired } = splitByHorizon(all, allMs, deps.expiryHorizonMs, now());
       // Rollup partitions are needed here only when this transaction folds; the deferred fold ensures its own.
       const anyRollup = !deps.fold && tasks.some((t) => stepBits(t.header.type) & STEP_BIT.rollup);
@@ -126,7 +119,7 @@ export function createTelemetryHandler(deps: {
         'commit',
         {
           kind: SpanKind.CLIENT,
-          attributes: { 'db.system.name': 'postgresql', 'telemetryhub.readings': items.length },
+          attributes: { 'db.system.name': 'postgresql', 'telemetryhub.readings': items.readings.length },
         },
         context.active(),
       );
@@ -142,7 +135,7 @@ export function createTelemetryHandler(deps: {
             });
             expiredAdded = await insertExpiredReadings(client, expired, EXPIRY_REASONS.beyondHorizon);
             statisticsRows = await insertTaskStatistics(client, withStatistics);
-            ({ fresh, freshMs } = uniqueAdded(items, itemsMs, added));
+            ({ fresh, freshMs } = uniqueAdded(items.readings, itemsMs, added));
             const work = foldWork(fresh, freshMs, stepsOf);
             // Minutes not sealed yet are rolled up by their seal, from these raw rows: held open until the commit.
             const minutes = rolledUpMinutes(work);
@@ -188,7 +181,7 @@ export function createTelemetryHandler(deps: {
       for (const a of changedAlerts) {
         deps.metrics.alerts.inc({ rule: a.rule, action: a.state === 'firing' ? 'fire' : 'resolve' });
       }
-      deps.metrics.duplicateReadings.inc(items.length - added.size);
+      deps.metrics.duplicateReadings.inc(items.readings.length - added.size);
       if (expiredAdded) deps.metrics.expiredReadings.inc({ reason: EXPIRY_REASONS.beyondHorizon }, expiredAdded);
       const lateCorrections = watermarks.observe(fresh, freshMs).filter(Boolean).length;
       if (lateCorrections) deps.metrics.lateCorrections.inc(lateCorrections);
@@ -199,41 +192,58 @@ export function createTelemetryHandler(deps: {
   };
 }
 
+/** The tasks' readings to store: each with its task's id, and whether its steps roll it up. */
+function toStore(tasks: readonly ParsedTask[], stepsOf: (eventId: string) => number): ReadingsToStore {
+  const readings: Reading[] = [];
+  const taskIds: string[] = [];
+  const inRollups: boolean[] = [];
+  for (const t of tasks) {
+    for (const r of t.readings) {
+      readings.push(r);
+      taskIds.push(t.header.id);
+      inRollups.push((stepsOf(r.event_id) & STEP_BIT.rollup) !== 0);
+    }
+  }
+  return { readings, taskIds, inRollups };
+}
+
 /** Splits readings into those to store and the expired ones, older than the horizon. */
 function splitByHorizon(
-  all: readonly StoredReadingInput[],
+  all: ReadingsToStore,
   allMs: readonly number[],
   horizonMs: number | undefined,
   nowMs: number,
-): { items: readonly StoredReadingInput[]; itemsMs: readonly number[]; expired: StoredReadingInput[] } {
-  if (horizonMs === undefined) return { items: all, itemsMs: allMs, expired: [] };
+): { items: ReadingsToStore; itemsMs: readonly number[]; expired: ReadingsToStore } {
+  if (horizonMs === undefined) return { items: all, itemsMs: allMs, expired: NO_READINGS };
   const cutoff = nowMs - horizonMs;
-  const items: StoredReadingInput[] = [];
+  // The common case, nothing expired: the batch as it is.
+  if (allMs.every((ms) => ms >= cutoff)) return { items: all, itemsMs: allMs, expired: NO_READINGS };
+  const items = { readings: [] as Reading[], taskIds: [] as string[], inRollups: [] as boolean[] };
   const itemsMs: number[] = [];
-  const expired: StoredReadingInput[] = [];
-  for (let i = 0; i < all.length; i++) {
-    if (allMs[i]! < cutoff) expired.push(all[i]!);
-    else {
-      items.push(all[i]!);
-      itemsMs.push(allMs[i]!);
-    }
+  const expired = { readings: [] as Reading[], taskIds: [] as string[], inRollups: [] as boolean[] };
+  for (let i = 0; i < all.readings.length; i++) {
+    const to = allMs[i]! < cutoff ? expired : items;
+    to.readings.push(all.readings[i]!);
+    to.taskIds.push(all.taskIds[i]!);
+    to.inRollups.push(all.inRollups[i]!);
+    if (to === items) itemsMs.push(allMs[i]!);
   }
   return { items, itemsMs, expired };
 }
 
 /** The readings whose event_id the insert added, each once (a batch may carry the same reading twice). */
 function uniqueAdded(
-  items: readonly StoredReadingInput[],
+  items: readonly Reading[],
   itemsMs: readonly number[],
   added: AddedEventIds,
 ): { fresh: Reading[]; freshMs: number[] } {
   // Every item added means every event_id was distinct: nothing to look up (the common case, a clean batch).
-  if (added.all) return { fresh: items.map((i) => i.reading), freshMs: itemsMs.slice() };
+  if (added.all) return { fresh: items.slice(), freshMs: itemsMs.slice() };
   const fresh: Reading[] = [];
   const freshMs: number[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < items.length; i++) {
-    const r = items[i]!.reading;
+    const r = items[i]!;
     if (!added.has(r.event_id) || seen.has(r.event_id)) continue;
     seen.add(r.event_id);
     fresh.push(r);

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { PostgresServer } from '@telemetryhub/testkit';
 import { createPgPool } from './pool.js';
 import { migrate } from '@telemetryhub/migrations';
-import { insertReadings, type StoredReadingInput } from './raw.repo.js';
+import { insertReadings, type ReadingsToStore } from './raw.repo.js';
 import { testReading } from '../app.test-support.js';
 import { PARTITIONED_TABLES, PartitionManager } from './partitions.js';
 
@@ -40,6 +40,18 @@ async function inTransaction<T>(fn: (c: pg.PoolClient) => Promise<T>, commit = t
   }
 }
 
+/** A reading with its task and rollup flag, as the tests write them; rowsOf makes them ReadingsToStore. */
+interface StoredReadingInput {
+  reading: ReturnType<typeof testReading>;
+  taskId: string;
+  inRollups: boolean;
+}
+const rowsOf = (items: readonly StoredReadingInput[]): ReadingsToStore => ({
+  readings: items.map((i) => i.reading),
+  taskIds: items.map((i) => i.taskId),
+  inRollups: items.map((i) => i.inRollups),
+});
+
 const item = (n: number, extra: Partial<Parameters<typeof testReading>[0]> = {}): StoredReadingInput => ({
   reading: testReading({
     event_id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
@@ -60,7 +72,7 @@ test('every value survives the insert: escapes, NULLs, unicode and extreme numbe
     item(3, { value: -5e-324, device_id: 'Gerät-ü', sequence_id: null }),
     item(4, { value: 0.1 + 0.2, site: 'NULL', region: '', firmware: 'a,"b"{c}' }),
   ];
-  const added = await inTransaction((c) => insertReadings(c, items));
+  const added = await inTransaction((c) => insertReadings(c, rowsOf(items)));
   assert.equal(added.size, 4);
   const { rows } = await pool.query<{
     device_id: string;
@@ -91,23 +103,41 @@ test('every value survives the insert: escapes, NULLs, unicode and extreme numbe
 });
 
 test('only new rows are reported added, and a rolled-back insert adds nothing', async () => {
-  const again = await inTransaction((c) => insertReadings(c, [item(1), item(5), item(5)]));
+  const again = await inTransaction((c) => insertReadings(c, rowsOf([item(1), item(5), item(5)])));
   assert.deepEqual([...again], ['00000000-0000-4000-8000-000000000005']);
-  await inTransaction((c) => insertReadings(c, [item(6)]), false);
-  const later = await inTransaction((c) => insertReadings(c, [item(7)]));
+  await inTransaction((c) => insertReadings(c, rowsOf([item(6)])), false);
+  const later = await inTransaction((c) => insertReadings(c, rowsOf([item(7)])));
   assert.deepEqual([...later], ['00000000-0000-4000-8000-000000000007']);
   const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM readings');
   assert.equal(rows[0]!.n, '6');
+});
+
+test('each row keeps its own task and rollup flag, whatever order the batch comes in, on either path', async () => {
+  // Out of event-id order (rows are written sorted), each with its own task and flag: a row written with another
+  // reading's task or flag would show here.
+  const batch = [305, 301, 304, 300, 302].map((n) => ({ ...item(n), inRollups: n % 2 === 0 }));
+  await inTransaction((c) => insertReadings(c, rowsOf(batch.slice(0, 3))));
+  // 305, 301 and 304 are stored now: this batch takes the ON CONFLICT path.
+  await inTransaction((c) => insertReadings(c, rowsOf([...batch.slice(3), ...batch.slice(0, 3)])));
+  const { rows } = await pool.query<{ value: number; task_id: string; in_rollups: boolean }>(
+    `SELECT value, task_id, in_rollups FROM readings WHERE task_id LIKE 'task-3__' ORDER BY value`,
+  );
+  assert.deepEqual(
+    rows,
+    [300, 301, 302, 304, 305].map((n) => ({ value: n, task_id: `task-${n}`, in_rollups: n % 2 === 0 })),
+  );
 });
 
 test('a batch meeting a stored row falls back to ON CONFLICT inside the same transaction: only new rows added', async () => {
   const fallbacks: number[] = [];
   const onCopyConflict = () => fallbacks.push(1);
   const fresh = [item(100), item(101)];
-  assert.equal((await inTransaction((c) => insertReadings(c, fresh, { onCopyConflict }))).size, 2);
+  assert.equal((await inTransaction((c) => insertReadings(c, rowsOf(fresh), { onCopyConflict }))).size, 2);
   assert.equal(fallbacks.length, 0, 'no conflict: the COPY path');
   const { added, stored } = await inTransaction(async (c) => {
-    const ids = await insertReadings(c, [item(99), item(100), item(102), item(101), item(103)], { onCopyConflict });
+    const ids = await insertReadings(c, rowsOf([item(99), item(100), item(102), item(101), item(103)]), {
+      onCopyConflict,
+    });
     // The transaction is still usable after the failed COPY was undone.
     const { rows } = await c.query<{ n: string }>(`SELECT count(*) AS n FROM readings WHERE task_id LIKE 'task-1__'`);
     return { added: ids, stored: rows[0]!.n };
@@ -124,7 +154,7 @@ test('two transactions inserting overlapping batches at once: each row once, eac
   const batch = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => item(1000 + from + k));
   const run = (items: StoredReadingInput[]) =>
     inTransaction(async (c) => {
-      const added = await insertReadings(c, items);
+      const added = await insertReadings(c, rowsOf(items));
       await new Promise((r) => setTimeout(r, 100)); // hold the row locks while the other one inserts
       return added;
     });
@@ -145,7 +175,7 @@ test('any text survives the COPY path byte for byte', async () => {
       fc.array(fc.tuple(text, fc.option(text, { nil: null })), { minLength: 1, maxLength: 5 }),
       async (rows) => {
         const items = rows.map(([site, firmware]) => item(++n, { site, firmware }));
-        assert.equal((await inTransaction((c) => insertReadings(c, items))).size, items.length);
+        assert.equal((await inTransaction((c) => insertReadings(c, rowsOf(items)))).size, items.length);
         const { rows: got } = await pool.query<{ site: string; firmware: string | null }>(
           `SELECT site, firmware FROM readings WHERE event_id = ANY($1::uuid[]) ORDER BY event_id`,
           [items.map((i) => i.reading.event_id)],

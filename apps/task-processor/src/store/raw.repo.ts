@@ -8,13 +8,20 @@ import { numberArrayLiteral, textArrayLiteral } from './pg-array.js';
 import { copyTextField } from './copy-text.js';
 import { inEventIdOrder } from './event-id-order.js';
 
-/** A reading with the task that carried it (kept for tracing a row back to its task). */
-export interface StoredReadingInput {
-  reading: Reading;
-  taskId: string;
-  /** Whether it counts in the rollups (its task type rolls up): what a minute's seal aggregates. */
-  inRollups: boolean;
+/**
+ * Readings to store, each with the task that carried it (kept for tracing a row back to its task) and whether it
+ * counts in the rollups (its task type rolls up: what a minute's seal aggregates) — three arrays of one length
+ * rather than an object per reading: a batch's readings stay alive while it is stored, and every object alive
+ * then is one more that the young-generation collector copies.
+ */
+export interface ReadingsToStore {
+  readonly readings: readonly Reading[];
+  readonly taskIds: readonly string[];
+  readonly inRollups: readonly boolean[];
 }
+
+/** No readings. */
+export const NO_READINGS: ReadingsToStore = { readings: [], taskIds: [], inRollups: [] };
 
 /**
  * The event ids an insert added. On the COPY path that is every id of its input, kept as the input itself: a Set
@@ -22,11 +29,11 @@ export interface StoredReadingInput {
  */
 export class AddedEventIds implements Iterable<string> {
   private constructor(
-    private readonly input: readonly StoredReadingInput[],
+    private readonly input: readonly Reading[],
     private readonly ids: ReadonlySet<string> | undefined,
   ) {}
 
-  static everyOf(input: readonly StoredReadingInput[]): AddedEventIds {
+  static everyOf(input: readonly Reading[]): AddedEventIds {
     return new AddedEventIds(input, undefined);
   }
 
@@ -50,7 +57,7 @@ export class AddedEventIds implements Iterable<string> {
 
   *[Symbol.iterator](): Iterator<string> {
     if (this.ids) yield* this.ids;
-    else for (const i of this.input) yield i.reading.event_id;
+    else for (const r of this.input) yield r.event_id;
   }
 }
 
@@ -75,24 +82,27 @@ export interface InsertReadingsOptions {
  */
 export async function insertReadings(
   db: pg.PoolClient,
-  items: readonly StoredReadingInput[],
+  rows: ReadingsToStore,
   opts: InsertReadingsOptions = {},
 ): Promise<AddedEventIds> {
-  if (items.length === 0) return AddedEventIds.everyOf(items);
-  const sorted = inEventIdOrder(items, (i) => i.reading.event_id);
-  if (!repeatsEventId(sorted)) {
+  const { readings } = rows;
+  if (readings.length === 0) return AddedEventIds.everyOf(readings);
+  // The rows' positions in event-id order (a permutation, not a sorted copy of the rows).
+  const positions = Array.from({ length: readings.length }, (_, i) => i);
+  const order = inEventIdOrder(positions, (i) => readings[i]!.event_id);
+  if (!repeatsEventId(readings, order)) {
     await db.query('SAVEPOINT insert_readings_copy');
     try {
-      await copyReadings(db, sorted);
+      await copyReadings(db, rows, order);
       await db.query('RELEASE SAVEPOINT insert_readings_copy');
-      return AddedEventIds.everyOf(sorted);
+      return AddedEventIds.everyOf(readings);
     } catch (err) {
       if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
       await db.query('ROLLBACK TO SAVEPOINT insert_readings_copy');
       opts.onCopyConflict?.();
     }
   }
-  return upsertReadings(db, sorted);
+  return upsertReadings(db, rows, order);
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -101,21 +111,23 @@ const COLUMNS =
 /** Rows per chunk written to the COPY stream (a chunk is one string, so memory stays bounded per chunk). */
 const COPY_CHUNK_ROWS = 1000;
 
-/** Input in event-id order: does any event_id appear twice? */
-function repeatsEventId(sorted: readonly StoredReadingInput[]): boolean {
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.reading.event_id === sorted[i - 1]!.reading.event_id) return true;
+/** Does any event_id appear twice? (`order`: the readings' positions in event-id order.) */
+function repeatsEventId(readings: readonly Reading[], order: readonly number[]): boolean {
+  for (let i = 1; i < order.length; i++) {
+    if (readings[order[i]!]!.event_id === readings[order[i - 1]!]!.event_id) return true;
   }
   return false;
 }
 
-async function copyReadings(db: pg.PoolClient, items: readonly StoredReadingInput[]): Promise<void> {
+async function copyReadings(db: pg.PoolClient, rows: ReadingsToStore, order: readonly number[]): Promise<void> {
   const chunks = function* () {
-    for (let i = 0; i < items.length; i += COPY_CHUNK_ROWS) {
+    for (let i = 0; i < order.length; i += COPY_CHUNK_ROWS) {
       let chunk = '';
-      const end = Math.min(i + COPY_CHUNK_ROWS, items.length);
-      for (let j = i; j < end; j++) chunk += readingCopyRow(items[j]!);
-      yield chunk;
+      const end = Math.min(i + COPY_CHUNK_ROWS, order.length);
+      for (let j = i; j < end; j++) chunk += readingCopyRow(rows, order[j]!);
+      // As bytes at once: chunks wait in the stream's buffer while PostgreSQL takes the ones before, and a
+      // Buffer waits outside the JavaScript heap (see ReadingsToStore on what the collector copies).
+      yield Buffer.from(chunk, 'utf8');
     }
   };
   await pipeline(Readable.from(chunks()), db.query(copyFrom(`COPY readings (${COLUMNS}) FROM STDIN`)));
@@ -126,13 +138,18 @@ async function copyReadings(db: pg.PoolClient, items: readonly StoredReadingInpu
  * allocated one array per row on the processor's busiest path. Text goes through copyTextField (escaped, `\N`
  * for null); the value and schema version are numbers.
  */
-function readingCopyRow({ reading: r, taskId, inRollups }: StoredReadingInput): string {
+function readingCopyRow(rows: ReadingsToStore, i: number): string {
   const f = copyTextField;
-  return `${f(r.event_id)}\t${f(r.device_id)}\t${f(r.metric)}\t${f(r.event_time)}\t${r.value}\t${f(r.unit)}\t${f(r.site)}\t${f(r.region)}\t${f(r.firmware)}\t${r.schema_version}\t${f(r.sequence_id)}\t${f(taskId)}\t${inRollups ? 't' : 'f'}\n`;
+  const r = rows.readings[i]!;
+  return `${f(r.event_id)}\t${f(r.device_id)}\t${f(r.metric)}\t${f(r.event_time)}\t${r.value}\t${f(r.unit)}\t${f(r.site)}\t${f(r.region)}\t${f(r.firmware)}\t${r.schema_version}\t${f(r.sequence_id)}\t${f(rows.taskIds[i]!)}\t${rows.inRollups[i] ? 't' : 'f'}\n`;
 }
 
 /** One `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING`: one round trip, one plan. */
-async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingInput[]): Promise<AddedEventIds> {
+async function upsertReadings(
+  db: pg.PoolClient,
+  rows: ReadingsToStore,
+  order: readonly number[],
+): Promise<AddedEventIds> {
   const cols = {
     event_id: [] as string[],
     device_id: [] as string[],
@@ -148,7 +165,8 @@ async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingI
     task_id: [] as string[],
     in_rollups: [] as string[],
   };
-  for (const { reading: r, taskId, inRollups } of sorted) {
+  for (const i of order) {
+    const r = rows.readings[i]!;
     cols.event_id.push(r.event_id);
     cols.device_id.push(r.device_id);
     cols.metric.push(r.metric);
@@ -160,10 +178,10 @@ async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingI
     cols.firmware.push(r.firmware);
     cols.schema_version.push(r.schema_version);
     cols.sequence_id.push(r.sequence_id);
-    cols.task_id.push(taskId);
-    cols.in_rollups.push(inRollups ? 't' : 'f');
+    cols.task_id.push(rows.taskIds[i]!);
+    cols.in_rollups.push(rows.inRollups[i] ? 't' : 'f');
   }
-  const { rows } = await db.query<{ event_id: string }>(
+  const { rows: added } = await db.query<{ event_id: string }>(
     `INSERT INTO readings (${COLUMNS})
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[],
                           $7::text[], $8::text[], $9::text[], $10::int2[], $11::int8[], $12::text[], $13::bool[])
@@ -185,7 +203,7 @@ async function upsertReadings(db: pg.PoolClient, sorted: readonly StoredReadingI
       textArrayLiteral(cols.in_rollups),
     ],
   );
-  return AddedEventIds.only(new Set(rows.map((r) => r.event_id)));
+  return AddedEventIds.only(new Set(added.map((r) => r.event_id)));
 }
 
 export interface LatestReading {

@@ -145,10 +145,11 @@ test('a minute sealed while a batch of it is being stored holds the batch’s re
   try {
     await storing.query('BEGIN');
     const batch = readings('MRACE', m + 5000, 12, 1);
-    await insertReadings(
-      storing,
-      batch.map((reading) => ({ reading, taskId: 't', inRollups: true })),
-    );
+    await insertReadings(storing, {
+      readings: batch,
+      taskIds: batch.map(() => 't'),
+      inRollups: batch.map(() => true),
+    });
     assert.equal(await sealShared(storing, '1m', [m / MINUTE_MS]), m, 'its minute is open');
     const seal = sealBuckets(db.pool, partitions(), '1m', m + MINUTE_MS, 1);
     await waiting(1);
