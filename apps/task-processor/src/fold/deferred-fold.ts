@@ -28,6 +28,7 @@ import { foldDue, type FoldSchedule } from './fold-schedule.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import type { LatestValues } from '../store/latest-values.js';
 import { KnownOutlierSeries } from '../outliers/outlier.repo.js';
+import { SeriesIndex } from '../domain/series-index.js';
 
 export interface DeferredFoldOptions extends FoldSchedule {
   /** A ledger batch older than this (ms) is folded from its raw rows by whichever processor sweeps first. */
@@ -83,6 +84,8 @@ export class DeferredFold {
   private readonly owner = randomUUID();
   /** Series whose outlier-state row exists: a fold creates only the others' rows. */
   private readonly knownOutliers = new KnownOutlierSeries();
+  /** The series' numbers the aggregates' per-series columns use, kept from fold to fold. */
+  private series = new SeriesIndex();
   private held: PendingBatch[] = [];
   private gathered: FoldAggregate;
   private heldReadings = 0;
@@ -280,8 +283,10 @@ export class DeferredFold {
     if (values && this.deps.latest) await this.deps.latest.write(values);
   }
 
+  /** A new aggregate, numbering series by the index kept across folds (a new index once that one is full). */
   private emptyAggregate(): FoldAggregate {
-    return new FoldAggregate(this.deps.settings, { latest: this.deps.latest !== undefined });
+    if (this.series.full) this.series = new SeriesIndex();
+    return new FoldAggregate(this.deps.settings, { latest: this.deps.latest !== undefined, series: this.series });
   }
 
   private counted(outcome: FoldOutcome, source: 'memory' | 'orphan', started: number): void {

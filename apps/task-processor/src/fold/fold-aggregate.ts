@@ -2,6 +2,7 @@ import { MinuteBuckets } from '../store/rollup-buckets.js';
 import { DevicesSeen } from '../devices/devices-seen.js';
 import { OutlierInputs } from '../outliers/outlier-inputs.js';
 import { LatestValues } from '../store/latest-values.js';
+import type { SeriesIndex } from '../domain/series-index.js';
 import { FOLD_STEP, type FoldSettings, type FoldWork } from './fold-work.js';
 
 /**
@@ -23,9 +24,13 @@ export class FoldAggregate {
   /** Whether the outlier detector is on (off, readings with that step are only rolled up and counted). */
   private readonly withOutliers: boolean;
 
-  constructor(settings: FoldSettings, opts: { latest?: boolean } = {}) {
+  /**
+   * `latest`: gather each series' newest reading for the cache; `series`: the index its per-series columns are
+   * numbered by (kept across folds by their owner; by default one of its own).
+   */
+  constructor(settings: FoldSettings, opts: { latest?: boolean; series?: SeriesIndex } = {}) {
     this.withOutliers = settings.outliers !== undefined;
-    this.latest = opts.latest ? new LatestValues() : undefined;
+    this.latest = opts.latest ? new LatestValues(opts.series) : undefined;
   }
 
   static of(work: FoldWork, settings: FoldSettings): FoldAggregate {

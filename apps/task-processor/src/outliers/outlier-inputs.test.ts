@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { OutlierInputs } from './outlier-inputs.js';
-import { uuidBytes, uuidText } from './uuid-bytes.js';
+import { uuidBytes, uuidText } from '../domain/uuid-bytes.js';
 
 /** Each series' readings as the detector walks them: `device/metric: [ms value id, …]` in event-time order. */
 function walk(inputs: OutlierInputs): Record<string, string[]> {

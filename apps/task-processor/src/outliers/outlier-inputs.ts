@@ -1,5 +1,5 @@
 import type { Reading } from '@telemetryhub/schemas';
-import { uuidBytes, uuidText } from './uuid-bytes.js';
+import { uuidBytes, uuidText } from '../domain/uuid-bytes.js';
 
 /** One series' place in the columns: its first and last reading (each reading links to the next of its series). */
 export interface SeriesInputs {

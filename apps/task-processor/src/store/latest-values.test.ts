@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { LatestValues } from './latest-values.js';
+import { SeriesIndex } from '../domain/series-index.js';
 
 const reading = fc.record({
   device_id: fc.constantFrom('a', 'b', 'c'),
@@ -26,10 +27,13 @@ function held(v: LatestValues): Record<string, string> {
 
 test('gathered in two parts and absorbed, each series keeps its newest reading, the first of equals, as one pass would', () => {
   fc.assert(
-    fc.property(fc.array(reading, { maxLength: 300 }), fc.nat(), (rs, cut) => {
+    fc.property(fc.array(reading, { maxLength: 300 }), fc.nat(), fc.boolean(), (rs, cut, shared) => {
       const k = rs.length ? cut % (rs.length + 1) : 0;
-      const first = new LatestValues();
-      const later = new LatestValues();
+      // Both parts numbering series by one index (as a fold's aggregates do), or each by its own (one gathered
+      // before its owner started a new index, the other after).
+      const index = new SeriesIndex();
+      const first = new LatestValues(shared ? index : new SeriesIndex());
+      const later = new LatestValues(shared ? index : new SeriesIndex());
       add(first, rs.slice(0, k));
       add(later, rs.slice(k));
       first.absorb(later);
@@ -47,4 +51,52 @@ test('gathered in two parts and absorbed, each series keeps its newest reading, 
       assert.equal(first.size, Object.keys(expected).length);
     }),
   );
+});
+
+test('a value comes back as it went in: event time, value, unit, event id, and the commit time of its batch', () => {
+  const v = new LatestValues();
+  const id = (n: number) => `0190a6f1-7c2e-7d3a-9b4c-${String(n).padStart(12, '0')}`;
+  const r = (metric: string, ms: number, n: number, unit: string | null) => ({
+    device_id: 'dev-1',
+    metric,
+    event_time: new Date(ms).toISOString(),
+    value: n / 10,
+    unit,
+    event_id: id(n),
+  });
+  v.add(r('t', Date.UTC(2026, 11, 7, 10, 0, 0, 5), 1, '°C'), Date.UTC(2026, 11, 7, 10, 0, 0, 5), 'batch-1');
+  v.add(r('p', Date.UTC(2026, 11, 7, 10, 0, 1), 2, null), Date.UTC(2026, 11, 7, 10, 0, 1), 'batch-1');
+  v.add(r('t', Date.UTC(2026, 11, 7, 10, 0, 2), 3, 'K'), Date.UTC(2026, 11, 7, 10, 0, 2), 'batch-2');
+  const [[device, metrics], ...rest] = [...v.devices()];
+  assert.equal(device, 'dev-1');
+  assert.equal(rest.length, 0);
+  assert.deepEqual(Object.fromEntries(metrics), {
+    t: {
+      ms: Date.UTC(2026, 11, 7, 10, 0, 2),
+      event_time: '2026-12-07T10:00:02.000Z',
+      value: 0.3,
+      unit: 'K',
+      event_id: id(3),
+      stored_at: 'batch-2',
+    },
+    p: {
+      ms: Date.UTC(2026, 11, 7, 10, 0, 1),
+      event_time: '2026-12-07T10:00:01.000Z',
+      value: 0.2,
+      unit: null,
+      event_id: id(2),
+      stored_at: 'batch-1',
+    },
+  });
+});
+
+test('a series index numbers each series once, and says when it holds its capacity', () => {
+  const index = new SeriesIndex(3);
+  assert.deepEqual(
+    [index.slot('a', 't'), index.slot('a', 'p'), index.slot('b', 't'), index.slot('a', 't')],
+    [0, 1, 2, 0],
+  );
+  assert.equal(index.size, 3);
+  assert.ok(index.full);
+  assert.deepEqual([index.device(2), index.metric(2)], ['b', 't']);
 });

@@ -1,4 +1,6 @@
 import type { Reading } from '@telemetryhub/schemas';
+import { SeriesIndex } from '../domain/series-index.js';
+import { uuidBytes, uuidText } from '../domain/uuid-bytes.js';
 
 /** The newest reading of one device and metric, as the latest-value cache keeps it. */
 export interface LatestValue {
@@ -12,15 +14,42 @@ export interface LatestValue {
   stored_at: string;
 }
 
+const INITIAL_CAPACITY = 1024;
+
 /**
  * The newest reading of each device and metric among readings gathered over one or more batches (a fold's, held
  * between folds): one entry per series, however many readings went in — what the latest-value cache is sent, so
  * a series reporting ten times between folds costs the cache one write, not ten. On equal event times the reading
  * added first stays, as in the cache itself (only a strictly newer reading replaces one).
+ *
+ * Held in columns indexed by the series' number in a SeriesIndex kept across folds (event time, value, the event
+ * id's 16 bytes, unit, which batch), not as an object per series and a map per device made for each fold: no
+ * reading's strings are kept. The event time is given back as its canonical text (what decoding and storage
+ * give every reading) made from the milliseconds.
  */
 export class LatestValues {
-  private readonly byDevice = new Map<string, Map<string, LatestValue>>();
-  private count = 0;
+  private times: Float64Array;
+  private values: Float64Array;
+  private ids: Uint8Array;
+  private units: Array<string | null>;
+  /** Which of `storedAts` each series' reading came with. */
+  private batches: Uint32Array;
+  /** Whether a series holds a reading (by series number). */
+  private held: Uint8Array;
+  /** The series holding a reading, in the order they were first added. */
+  private readonly slots: number[] = [];
+  private readonly storedAts: string[] = [];
+
+  constructor(readonly series: SeriesIndex = new SeriesIndex()) {
+    // Room for every series the index knows: a fleet's series come back fold after fold.
+    const n = Math.max(INITIAL_CAPACITY, series.size);
+    this.times = new Float64Array(n);
+    this.values = new Float64Array(n);
+    this.ids = new Uint8Array(n * 16);
+    this.units = new Array<string | null>(n).fill(null);
+    this.batches = new Uint32Array(n);
+    this.held = new Uint8Array(n);
+  }
 
   static of(readings: readonly Reading[], storedAt = new Date().toISOString()): LatestValues {
     const values = new LatestValues();
@@ -33,49 +62,86 @@ export class LatestValues {
     ms: number,
     storedAt: string,
   ): void {
-    let metrics = this.byDevice.get(r.device_id);
-    if (!metrics) {
-      metrics = new Map();
-      this.byDevice.set(r.device_id, metrics);
-    }
-    const seen = metrics.get(r.metric);
-    if (seen && seen.ms >= ms) return;
-    if (!seen) this.count++;
-    metrics.set(r.metric, {
-      ms,
-      event_time: r.event_time,
-      value: r.value,
-      unit: r.unit,
-      event_id: r.event_id,
-      stored_at: storedAt,
-    });
+    const s = this.series.slot(r.device_id, r.metric);
+    if (s >= this.held.length) this.grow(s + 1);
+    if (this.held[s] && this.times[s]! >= ms) return;
+    this.put(s, ms, r.value, r.unit, this.batchOf(storedAt));
+    uuidBytes(r.event_id, this.ids, s * 16);
   }
 
   /** Takes in `later`'s values, gathered after these (`later` is not to be used after). */
   absorb(later: LatestValues): void {
-    for (const [device, metrics] of later.byDevice) {
-      const mine = this.byDevice.get(device);
-      if (!mine) {
-        this.byDevice.set(device, metrics);
-        this.count += metrics.size;
-        continue;
-      }
-      for (const [metric, v] of metrics) {
-        const seen = mine.get(metric);
-        if (seen && seen.ms >= v.ms) continue;
-        if (!seen) this.count++;
-        mine.set(metric, v);
-      }
+    for (const t of later.slots) {
+      const s = later.series === this.series ? t : this.series.slot(later.series.device(t), later.series.metric(t));
+      if (s >= this.held.length) this.grow(s + 1);
+      if (this.held[s] && this.times[s]! >= later.times[t]!) continue;
+      this.put(
+        s,
+        later.times[t]!,
+        later.values[t]!,
+        later.units[t]!,
+        this.batchOf(later.storedAts[later.batches[t]!]!),
+      );
+      this.ids.set(later.ids.subarray(t * 16, t * 16 + 16), s * 16);
     }
   }
 
   /** Series held. */
   get size(): number {
-    return this.count;
+    return this.slots.length;
   }
 
-  /** Each device with its metrics' newest values. */
+  /** Each device with its metrics' newest values (made when asked: once per fold, by the cache's write). */
   devices(): IterableIterator<[string, ReadonlyMap<string, LatestValue>]> {
-    return this.byDevice.entries();
+    const byDevice = new Map<string, Map<string, LatestValue>>();
+    for (const s of this.slots) {
+      const device = this.series.device(s);
+      let metrics = byDevice.get(device);
+      if (!metrics) byDevice.set(device, (metrics = new Map()));
+      const ms = this.times[s]!;
+      metrics.set(this.series.metric(s), {
+        ms,
+        event_time: new Date(ms).toISOString(),
+        value: this.values[s]!,
+        unit: this.units[s]!,
+        event_id: uuidText(this.ids, s * 16),
+        stored_at: this.storedAts[this.batches[s]!]!,
+      });
+    }
+    return byDevice.entries();
+  }
+
+  private put(s: number, ms: number, value: number, unit: string | null, batch: number): void {
+    if (!this.held[s]) {
+      this.held[s] = 1;
+      this.slots.push(s);
+    }
+    this.times[s] = ms;
+    this.values[s] = value;
+    this.units[s] = unit;
+    this.batches[s] = batch;
+  }
+
+  /** The number of `storedAt` among the batches' commit times (readings come batch by batch: the last, mostly). */
+  private batchOf(storedAt: string): number {
+    const last = this.storedAts.length - 1;
+    if (last >= 0 && this.storedAts[last] === storedAt) return last;
+    this.storedAts.push(storedAt);
+    return last + 1;
+  }
+
+  private grow(needed: number): void {
+    const capacity = Math.max(needed, this.held.length * 2);
+    const grown = <T extends Float64Array | Uint8Array | Uint32Array>(a: T, make: (n: number) => T, per = 1): T => {
+      const b = make(capacity * per);
+      b.set(a);
+      return b;
+    };
+    this.times = grown(this.times, (n) => new Float64Array(n));
+    this.values = grown(this.values, (n) => new Float64Array(n));
+    this.ids = grown(this.ids, (n) => new Uint8Array(n), 16);
+    this.batches = grown(this.batches, (n) => new Uint32Array(n));
+    this.held = grown(this.held, (n) => new Uint8Array(n));
+    for (let i = this.units.length; i < capacity; i++) this.units.push(null);
   }
 }
