@@ -91,24 +91,33 @@ export class LatestValues {
     return this.slots.length;
   }
 
-  /** Each device with its metrics' newest values (made when asked: once per fold, by the cache's write). */
-  devices(): IterableIterator<[string, ReadonlyMap<string, LatestValue>]> {
-    const byDevice = new Map<string, Map<string, LatestValue>>();
+  /**
+   * Each device with its metrics' newest values, made one device at a time as the cache's write takes them (once
+   * per fold): made all at once, a large fleet's values would outlive the scavenges during their making.
+   */
+  *devices(): IterableIterator<[string, ReadonlyMap<string, LatestValue>]> {
+    const slotsOf = new Map<string, number[]>();
     for (const s of this.slots) {
       const device = this.series.device(s);
-      let metrics = byDevice.get(device);
-      if (!metrics) byDevice.set(device, (metrics = new Map()));
-      const ms = this.times[s]!;
-      metrics.set(this.series.metric(s), {
-        ms,
-        event_time: new Date(ms).toISOString(),
-        value: this.values[s]!,
-        unit: this.units[s]!,
-        event_id: uuidText(this.ids, s * 16),
-        stored_at: this.storedAts[this.batches[s]!]!,
-      });
+      const slots = slotsOf.get(device);
+      if (slots) slots.push(s);
+      else slotsOf.set(device, [s]);
     }
-    return byDevice.entries();
+    for (const [device, slots] of slotsOf) {
+      const metrics = new Map<string, LatestValue>();
+      for (const s of slots) {
+        const ms = this.times[s]!;
+        metrics.set(this.series.metric(s), {
+          ms,
+          event_time: new Date(ms).toISOString(),
+          value: this.values[s]!,
+          unit: this.units[s]!,
+          event_id: uuidText(this.ids, s * 16),
+          stored_at: this.storedAts[this.batches[s]!]!,
+        });
+      }
+      yield [device, metrics];
+    }
   }
 
   private put(s: number, ms: number, value: number, unit: string | null, batch: number): void {
