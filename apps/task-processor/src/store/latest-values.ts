@@ -1,6 +1,5 @@
 import type { Reading } from '@telemetryhub/schemas';
 import { SeriesIndex } from '../domain/series-index.js';
-import { uuidBytes, uuidText } from '../domain/uuid-bytes.js';
 
 /** The newest reading of one device and metric, as the latest-value cache keeps it. */
 export interface LatestValue {
@@ -22,15 +21,16 @@ const INITIAL_CAPACITY = 1024;
  * a series reporting ten times between folds costs the cache one write, not ten. On equal event times the reading
  * added first stays, as in the cache itself (only a strictly newer reading replaces one).
  *
- * Held in columns indexed by the series' number in a SeriesIndex kept across folds (event time, value, the event
- * id's 16 bytes, unit, which batch), not as an object per series and a map per device made for each fold: no
- * reading's strings are kept. The event time is given back as its canonical text (what decoding and storage
- * give every reading) made from the milliseconds.
+ * Held in columns indexed by the series' number in a SeriesIndex kept across folds (event time, value, event id,
+ * unit, which batch), not as an object per series and a map per device made for each fold. The columns hold the
+ * newest reading's own strings: made again for the cache's write (a UUID's and a time's text per series, every
+ * fold), they cost the collector more than the objects saved.
  */
 export class LatestValues {
   private times: Float64Array;
   private values: Float64Array;
-  private ids: Uint8Array;
+  private eventTimes: string[];
+  private eventIds: string[];
   private units: Array<string | null>;
   /** Which of `storedAts` each series' reading came with. */
   private batches: Uint32Array;
@@ -45,7 +45,8 @@ export class LatestValues {
     const n = Math.max(INITIAL_CAPACITY, series.size);
     this.times = new Float64Array(n);
     this.values = new Float64Array(n);
-    this.ids = new Uint8Array(n * 16);
+    this.eventTimes = new Array<string>(n).fill('');
+    this.eventIds = new Array<string>(n).fill('');
     this.units = new Array<string | null>(n).fill(null);
     this.batches = new Uint32Array(n);
     this.held = new Uint8Array(n);
@@ -65,8 +66,7 @@ export class LatestValues {
     const s = this.series.slot(r.device_id, r.metric);
     if (s >= this.held.length) this.grow(s + 1);
     if (this.held[s] && this.times[s]! >= ms) return;
-    this.put(s, ms, r.value, r.unit, this.batchOf(storedAt));
-    uuidBytes(r.event_id, this.ids, s * 16);
+    this.put(s, ms, r.event_time, r.value, r.unit, r.event_id, this.batchOf(storedAt));
   }
 
   /** Takes in `later`'s values, gathered after these (`later` is not to be used after). */
@@ -75,14 +75,16 @@ export class LatestValues {
       const s = later.series === this.series ? t : this.series.slot(later.series.device(t), later.series.metric(t));
       if (s >= this.held.length) this.grow(s + 1);
       if (this.held[s] && this.times[s]! >= later.times[t]!) continue;
+      const storedAt = later.storedAts[later.batches[t]!]!;
       this.put(
         s,
         later.times[t]!,
+        later.eventTimes[t]!,
         later.values[t]!,
         later.units[t]!,
-        this.batchOf(later.storedAts[later.batches[t]!]!),
+        later.eventIds[t]!,
+        this.batchOf(storedAt),
       );
-      this.ids.set(later.ids.subarray(t * 16, t * 16 + 16), s * 16);
     }
   }
 
@@ -106,13 +108,12 @@ export class LatestValues {
     for (const [device, slots] of slotsOf) {
       const metrics = new Map<string, LatestValue>();
       for (const s of slots) {
-        const ms = this.times[s]!;
         metrics.set(this.series.metric(s), {
-          ms,
-          event_time: new Date(ms).toISOString(),
+          ms: this.times[s]!,
+          event_time: this.eventTimes[s]!,
           value: this.values[s]!,
           unit: this.units[s]!,
-          event_id: uuidText(this.ids, s * 16),
+          event_id: this.eventIds[s]!,
           stored_at: this.storedAts[this.batches[s]!]!,
         });
       }
@@ -120,13 +121,23 @@ export class LatestValues {
     }
   }
 
-  private put(s: number, ms: number, value: number, unit: string | null, batch: number): void {
+  private put(
+    s: number,
+    ms: number,
+    eventTime: string,
+    value: number,
+    unit: string | null,
+    eventId: string,
+    batch: number,
+  ): void {
     if (!this.held[s]) {
       this.held[s] = 1;
       this.slots.push(s);
     }
     this.times[s] = ms;
+    this.eventTimes[s] = eventTime;
     this.values[s] = value;
+    this.eventIds[s] = eventId;
     this.units[s] = unit;
     this.batches[s] = batch;
   }
@@ -141,16 +152,19 @@ export class LatestValues {
 
   private grow(needed: number): void {
     const capacity = Math.max(needed, this.held.length * 2);
-    const grown = <T extends Float64Array | Uint8Array | Uint32Array>(a: T, make: (n: number) => T, per = 1): T => {
-      const b = make(capacity * per);
+    const grown = <T extends Float64Array | Uint8Array | Uint32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(capacity);
       b.set(a);
       return b;
     };
     this.times = grown(this.times, (n) => new Float64Array(n));
     this.values = grown(this.values, (n) => new Float64Array(n));
-    this.ids = grown(this.ids, (n) => new Uint8Array(n), 16);
     this.batches = grown(this.batches, (n) => new Uint32Array(n));
     this.held = grown(this.held, (n) => new Uint8Array(n));
-    for (let i = this.units.length; i < capacity; i++) this.units.push(null);
+    for (let i = this.units.length; i < capacity; i++) {
+      this.units.push(null);
+      this.eventTimes.push('');
+      this.eventIds.push('');
+    }
   }
 }
