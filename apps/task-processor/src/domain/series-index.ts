@@ -1,9 +1,10 @@
 /**
  * Numbers each series (device and metric) the processor meets, once, so that what is gathered per series between
- * folds can live in typed arrays indexed by that number instead of in objects and maps made anew for every fold —
- * at 50,000 series those were most of what the young-generation collector copied (docs/benchmarks.md, "The
- * collector"). A fleet's series are few and long-lived; the index holds up to `capacity` of them, and its owner
- * starts a new one once it is `full`, so that a fleet churning through devices cannot grow it without bound.
+ * folds can live in arrays indexed by that number instead of in objects and maps made anew for every fold — at
+ * 50,000 series a fold lasts seconds, and what it made outlived many scavenges, each copying it
+ * (docs/benchmarks.md, "The collector"). A fleet's series are few and long-lived; the index holds up to `capacity`
+ * of them, and its owner starts a new one once it is `full`, so that a fleet churning through devices cannot grow
+ * it without bound.
  */
 export class SeriesIndex {
   private readonly byDevice = new Map<string, Map<string, number>>();
