@@ -14,24 +14,7 @@ const shaOf = (script: string): string => {
 /** A script's argument: a key, a number, or a task's bytes (a string or a Buffer, sent as they are). */
 export type ScriptArg = string | number | Buffer;
 
-/**
- * Runs a Lua script by its SHA (EVALSHA: the server neither receives nor re-hashes the text), loading it with
- * EVAL when the server does not know it yet (first use, or after a restart flushed the script cache). Bulk
- * replies come back as strings.
- */
-export async function runScript(
-  redis: RedisClient,
-  script: string,
-  numKeys: number,
-  ...args: ScriptArg[]
-): Promise<unknown> {
-  try {
-    return await redis.evalsha(shaOf(script), numKeys, ...args);
-  } catch (err) {
-    if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-    return redis.eval(script, numKeys, ...args);
-  }
-}
+type Eval = (scriptOrSha: string, numKeys: number, ...args: ScriptArg[]) => Promise<unknown>;
 
 /**
  * ioredis defines a `…Buffer` variant of every command (bulk replies as Buffers); its typings leave out the
@@ -39,8 +22,37 @@ export async function runScript(
  * command's name from a `call`.)
  */
 interface ScriptsForBuffers {
-  evalshaBuffer(sha: string, numKeys: number, ...args: ScriptArg[]): Promise<unknown>;
-  evalBuffer(script: string, numKeys: number, ...args: ScriptArg[]): Promise<unknown>;
+  evalshaBuffer: Eval;
+  evalBuffer: Eval;
+}
+
+/**
+ * Runs a script by its SHA (EVALSHA: the server neither receives nor re-hashes the text), loading it with EVAL
+ * when the server does not know it yet (first use, or after a restart flushed the script cache).
+ */
+async function bySha(evalsha: Eval, evalText: Eval, script: string, numKeys: number, args: ScriptArg[]) {
+  try {
+    return await evalsha(shaOf(script), numKeys, ...args);
+  } catch (err) {
+    if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+    return evalText(script, numKeys, ...args);
+  }
+}
+
+/** Runs a Lua script (by its SHA, see bySha); bulk replies come back as strings. */
+export async function runScript(
+  redis: RedisClient,
+  script: string,
+  numKeys: number,
+  ...args: ScriptArg[]
+): Promise<unknown> {
+  return bySha(
+    (sha, n, ...a) => redis.evalsha(sha, n, ...a),
+    (text, n, ...a) => redis.eval(text, n, ...a),
+    script,
+    numKeys,
+    args,
+  );
 }
 
 /** runScript with its bulk replies as Buffers (tasks' bytes, kept off the JavaScript heap: see RawTask). */
@@ -51,10 +63,11 @@ export async function runScriptForBuffers(
   ...args: ScriptArg[]
 ): Promise<unknown> {
   const r = redis as unknown as ScriptsForBuffers;
-  try {
-    return await r.evalshaBuffer(shaOf(script), numKeys, ...args);
-  } catch (err) {
-    if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-    return r.evalBuffer(script, numKeys, ...args);
-  }
+  return bySha(
+    (sha, n, ...a) => r.evalshaBuffer(sha, n, ...a),
+    (text, n, ...a) => r.evalBuffer(text, n, ...a),
+    script,
+    numKeys,
+    args,
+  );
 }
