@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis-connection.js';
 import type { QueueConsumer } from '../driver.js';
 import { ReliableConsumer } from '../redis-list/consumer.js';
-import { newConsumerId, rawText, type DeadLetterRecord, type FetchedTask, type RawTask } from '../task.js';
+import { newConsumerId, type DeadLetterRecord, type FetchedTask, type RawTask } from '../task.js';
 
 export interface ShardedConsumerOptions {
   consumerId?: string;
@@ -193,11 +193,15 @@ export class ShardedConsumer implements QueueConsumer {
     return s;
   }
 
-  /** The key `raw` is held under: itself (as fetched), or a held task of the same bytes. */
+  /**
+   * The key `raw` is held under: itself (as fetched), or a held task of the same bytes — compared as bytes, so that
+   * a miss (a task the reaper took back) does not make a string of every task held.
+   */
   private heldKey(raw: RawTask): RawTask | undefined {
     if (this.heldIn.has(raw)) return raw;
-    const text = rawText(raw);
-    for (const key of this.heldIn.keys()) if (rawText(key) === text) return key;
+    const bytes = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    for (const key of this.heldIn.keys())
+      if ((typeof key === 'string' ? Buffer.from(key) : key).equals(bytes)) return key;
     return undefined;
   }
 }
