@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
 import { tracer } from '@telemetryhub/service-kit';
 import type { Logger } from 'pino';
 import { TaskTypes, instantMs, type Reading } from '@telemetryhub/schemas';
-import { AddedEventIds, NO_READINGS, insertReadings, type ReadingsToStore } from '../store/raw.repo.js';
+import { AddedEventIds, NO_READINGS, ReadingRows, insertReadings, type ReadingsToStore } from '../store/raw.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
 import { DEFAULT_RULES, evaluateRules, type ThresholdRule } from '../alerts/alert-rules.js';
 import type { ParsedTask, TaskHandler } from '../domain/task.js';
@@ -194,17 +194,11 @@ export function createTelemetryHandler(deps: {
 
 /** The tasks' readings to store: each with its task's id, and whether its steps roll it up. */
 function toStore(tasks: readonly ParsedTask[], stepsOf: (eventId: string) => number): ReadingsToStore {
-  const readings: Reading[] = [];
-  const taskIds: string[] = [];
-  const inRollups: boolean[] = [];
+  const rows = new ReadingRows();
   for (const t of tasks) {
-    for (const r of t.readings) {
-      readings.push(r);
-      taskIds.push(t.header.id);
-      inRollups.push((stepsOf(r.event_id) & STEP_BIT.rollup) !== 0);
-    }
+    for (const r of t.readings) rows.push(r, t.header.id, (stepsOf(r.event_id) & STEP_BIT.rollup) !== 0);
   }
-  return { readings, taskIds, inRollups };
+  return rows;
 }
 
 /** Splits readings into those to store and the expired ones, older than the horizon. */
@@ -218,14 +212,12 @@ function splitByHorizon(
   const cutoff = nowMs - horizonMs;
   // The common case, nothing expired: the batch as it is.
   if (allMs.every((ms) => ms >= cutoff)) return { items: all, itemsMs: allMs, expired: NO_READINGS };
-  const items = { readings: [] as Reading[], taskIds: [] as string[], inRollups: [] as boolean[] };
+  const items = new ReadingRows();
   const itemsMs: number[] = [];
-  const expired = { readings: [] as Reading[], taskIds: [] as string[], inRollups: [] as boolean[] };
+  const expired = new ReadingRows();
   for (let i = 0; i < all.readings.length; i++) {
     const to = allMs[i]! < cutoff ? expired : items;
-    to.readings.push(all.readings[i]!);
-    to.taskIds.push(all.taskIds[i]!);
-    to.inRollups.push(all.inRollups[i]!);
+    to.push(all.readings[i]!, all.taskIds[i]!, all.inRollups[i]!);
     if (to === items) itemsMs.push(allMs[i]!);
   }
   return { items, itemsMs, expired };

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { PostgresServer } from '@telemetryhub/testkit';
 import { createPgPool } from './pool.js';
 import { migrate } from '@telemetryhub/migrations';
-import { insertReadings, type ReadingsToStore } from './raw.repo.js';
+import { ReadingRows, insertReadings, type ReadingsToStore } from './raw.repo.js';
 import { testReading } from '../app.test-support.js';
 import { PARTITIONED_TABLES, PartitionManager } from './partitions.js';
 
@@ -46,11 +46,11 @@ interface StoredReadingInput {
   taskId: string;
   inRollups: boolean;
 }
-const rowsOf = (items: readonly StoredReadingInput[]): ReadingsToStore => ({
-  readings: items.map((i) => i.reading),
-  taskIds: items.map((i) => i.taskId),
-  inRollups: items.map((i) => i.inRollups),
-});
+function rowsOf(items: readonly StoredReadingInput[]): ReadingsToStore {
+  const rows = new ReadingRows();
+  for (const i of items) rows.push(i.reading, i.taskId, i.inRollups);
+  return rows;
+}
 
 const item = (n: number, extra: Partial<Parameters<typeof testReading>[0]> = {}): StoredReadingInput => ({
   reading: testReading({

@@ -20,8 +20,21 @@ export interface ReadingsToStore {
   readonly inRollups: readonly boolean[];
 }
 
+/** ReadingsToStore filled a reading at a time. */
+export class ReadingRows implements ReadingsToStore {
+  readonly readings: Reading[] = [];
+  readonly taskIds: string[] = [];
+  readonly inRollups: boolean[] = [];
+
+  push(reading: Reading, taskId: string, inRollups: boolean): void {
+    this.readings.push(reading);
+    this.taskIds.push(taskId);
+    this.inRollups.push(inRollups);
+  }
+}
+
 /** No readings. */
-export const NO_READINGS: ReadingsToStore = { readings: [], taskIds: [], inRollups: [] };
+export const NO_READINGS: ReadingsToStore = new ReadingRows();
 
 /**
  * The event ids an insert added. On the COPY path that is every id of its input, kept as the input itself: a Set

@@ -7,7 +7,7 @@ import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { randomUUID } from 'node:crypto';
 import { TaskTypes, type Reading } from '@telemetryhub/schemas';
 import { sleep } from '@telemetryhub/service-kit';
-import { insertReadings } from './raw.repo.js';
+import { ReadingRows, insertReadings } from './raw.repo.js';
 import { DeferredFold } from '../fold/deferred-fold.js';
 import { createProcessorMetrics } from '../metrics/processor-metrics.js';
 import { createTelemetryHandler } from '../handlers/telemetry.handler.js';
@@ -145,11 +145,9 @@ test('a minute sealed while a batch of it is being stored holds the batch’s re
   try {
     await storing.query('BEGIN');
     const batch = readings('MRACE', m + 5000, 12, 1);
-    await insertReadings(storing, {
-      readings: batch,
-      taskIds: batch.map(() => 't'),
-      inRollups: batch.map(() => true),
-    });
+    const rows = new ReadingRows();
+    for (const r of batch) rows.push(r, 't', true);
+    await insertReadings(storing, rows);
     assert.equal(await sealShared(storing, '1m', [m / MINUTE_MS]), m, 'its minute is open');
     const seal = sealBuckets(db.pool, partitions(), '1m', m + MINUTE_MS, 1);
     await waiting(1);
