@@ -1,5 +1,6 @@
 import type { Reading } from '@telemetryhub/schemas';
 import { uuidBytes, uuidText } from '../domain/uuid-bytes.js';
+import { grown } from '../domain/typed-arrays.js';
 
 /** One series' place in the columns: its first and last reading (each reading links to the next of its series). */
 export interface SeriesInputs {
@@ -119,18 +120,10 @@ export class OutlierInputs {
   }
 
   private grow(capacity: number): void {
-    const values = new Float64Array(capacity);
-    values.set(this.values);
-    const times = new Float64Array(capacity);
-    times.set(this.times);
-    const next = new Int32Array(capacity);
-    next.set(this.next);
-    const ids = new Uint8Array(capacity * 16);
-    ids.set(this.ids);
-    this.values = values;
-    this.times = times;
-    this.next = next;
-    this.ids = ids;
+    this.values = grown(this.values, capacity);
+    this.times = grown(this.times, capacity);
+    this.next = grown(this.next, capacity);
+    this.ids = grown(this.ids, capacity * 16);
   }
 }
 

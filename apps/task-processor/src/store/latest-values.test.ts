@@ -101,3 +101,33 @@ test('a series index numbers each series once, and says when it holds its capaci
   assert.ok(index.full);
   assert.deepEqual([index.device(2), index.metric(2)], ['b', 't']);
 });
+
+test('more series than the columns first hold: they grow, and every series keeps its own newest value', () => {
+  const v = new LatestValues();
+  const n = 3000;
+  for (let i = 0; i < n; i++) {
+    const ms = Date.UTC(2026, 11, 7) + i;
+    v.add(
+      {
+        device_id: `d${i % 700}`,
+        metric: `m${i}`,
+        event_time: new Date(ms).toISOString(),
+        value: i,
+        unit: null,
+        event_id: `id-${i}`,
+      },
+      ms,
+      `batch-${i % 3}`,
+    );
+  }
+  assert.equal(v.size, n);
+  const seen = new Map<string, number>();
+  for (const [device, metrics] of v.devices()) {
+    for (const [metric, x] of metrics) {
+      assert.equal(`d${x.value % 700}/m${x.value}`, `${device}/${metric}`);
+      assert.equal(x.stored_at, `batch-${x.value % 3}`);
+      seen.set(metric, x.value);
+    }
+  }
+  assert.equal(seen.size, n);
+});

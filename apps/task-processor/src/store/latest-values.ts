@@ -1,5 +1,6 @@
 import type { Reading } from '@telemetryhub/schemas';
 import { SeriesIndex } from '../domain/series-index.js';
+import { grown } from '../domain/typed-arrays.js';
 
 /** The newest reading of one device and metric, as the latest-value cache keeps it. */
 export interface LatestValue {
@@ -152,15 +153,10 @@ export class LatestValues {
 
   private grow(needed: number): void {
     const capacity = Math.max(needed, this.held.length * 2);
-    const grown = <T extends Float64Array | Uint8Array | Uint32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(capacity);
-      b.set(a);
-      return b;
-    };
-    this.times = grown(this.times, (n) => new Float64Array(n));
-    this.values = grown(this.values, (n) => new Float64Array(n));
-    this.batches = grown(this.batches, (n) => new Uint32Array(n));
-    this.held = grown(this.held, (n) => new Uint8Array(n));
+    this.times = grown(this.times, capacity);
+    this.values = grown(this.values, capacity);
+    this.batches = grown(this.batches, capacity);
+    this.held = grown(this.held, capacity);
     for (let i = this.units.length; i < capacity; i++) {
       this.units.push(null);
       this.eventTimes.push('');
