@@ -66,8 +66,8 @@ async function createMissing(client: pg.PoolClient, series: readonly SeriesKey[]
 /**
  * Locks and reads the rows of `series` (those that exist), in one row of arrays: each locked row's position in
  * `series` and its statistics. Not a row per series: at a large fleet that was a fold's tens of thousands of row
- * objects, each with its device and metric read back, all alive until the fold was done — more work for the
- * collector than any other part of the fold.
+ * objects, each with its device and metric read back, all alive until the fold was done, so copied by the
+ * young-generation collector (docs/benchmarks.md, "The collector").
  */
 async function lockRows(client: pg.PoolClient, series: readonly SeriesKey[]): Promise<Map<string, EwmaState>> {
   const { rows } = await client.query<{ at: number[]; samples: number[]; mean: number[]; variance: number[] }>(

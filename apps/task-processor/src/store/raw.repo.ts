@@ -121,7 +121,7 @@ export async function insertReadings(
 const UNIQUE_VIOLATION = '23505';
 const COLUMNS =
   'event_id, device_id, metric, event_time, value, unit, site, region, firmware, schema_version, sequence_id, task_id, in_rollups';
-/** Rows per chunk written to the COPY stream (a chunk is one string, so memory stays bounded per chunk). */
+/** Rows per chunk written to the COPY stream (a chunk is one Buffer, so memory stays bounded per chunk). */
 const COPY_CHUNK_ROWS = 1000;
 
 /** Does any event_id appear twice? (`order`: the readings' positions in event-id order.) */
