@@ -57,8 +57,8 @@ export interface DeadLetterRecord {
  * (BullMQ's, whose job data is parsed text already); every settling method takes either. The Redis-list driver
  * hands out Buffers because a fetched batch stays in hand as long as its readings are being stored: held as
  * strings — tens of KiB each, on the JavaScript heap — every task was copied twice by the young-generation
- * collector, about a third of its work in the processor (docs/benchmarks.md); a Buffer's bytes lie outside the
- * heap. They are also exactly the bytes Redis holds, so a task that is not valid UTF-8 is still acked by value.
+ * collector, a large part of its work in the processor (docs/benchmarks.md, "The collector"); a Buffer's bytes
+ * lie outside the heap. They are also exactly the bytes Redis holds, so a task that is not valid UTF-8 is still acked by value.
  */
 export type RawTask = string | Buffer;
 
