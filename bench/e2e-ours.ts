@@ -9,7 +9,7 @@ import { analyzeTasks, chunks, liveBodies, rowCount, type BenchEvent } from './e
 import { pacedLoad } from './paced-load.js';
 import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { postgresCpu, postgresCpuPerEvent } from './pg-cpu.js';
-import { expectRows, storedSoFar, waitForFolded, waitForStored } from './stored-rows.js';
+import { expectRows, foldSecondsSoFar, foldsSoFar, storedSoFar, waitForFolded, waitForStored } from './stored-rows.js';
 import { sealBuckets } from '../apps/task-processor/src/store/rollup-sealer.js';
 import { MINUTE_MS } from '../apps/task-processor/src/store/rollup-seal.repo.js';
 import { PartitionManager } from '../apps/task-processor/src/store/partitions.js';
@@ -65,10 +65,21 @@ export async function backlog(
   events: BenchEvent[],
   pid: number | undefined,
   postgresPid: number | undefined,
-): Promise<{ rate: number; rssMiB: number; cpuMicros: number; postgres: ReturnType<typeof postgresCpuPerEvent> }> {
+): Promise<{
+  rate: number;
+  rssMiB: number;
+  cpuMicros: number;
+  postgres: ReturnType<typeof postgresCpuPerEvent>;
+  /** Folds committed while it drained: each writes a row per series it saw, so their number drives the cost. */
+  folds: number;
+  /** Seconds those folds' transactions took. */
+  foldSeconds: number;
+}> {
   const redis = createRedis(redisUrl, { commandTimeoutMs: 60_000 });
   const before = await rowCount(db, 'readings');
   const storedBefore = await storedSoFar([processorUrl]);
+  const foldsBefore = await foldsSoFar([processorUrl]);
+  const foldSecondsBefore = await foldSecondsSoFar([processorUrl]);
   const tasks = analyzeTasks(events);
   let rssMiB = 0;
   const sampler = setInterval(() => {
@@ -89,6 +100,8 @@ export async function backlog(
       rssMiB,
       cpuMicros: perEvent((await processCpuSeconds(pid)) - cpu0),
       postgres: postgresCpuPerEvent(pgCpu0, await postgresCpu(db, postgresPid), events.length),
+      folds: (await foldsSoFar([processorUrl])) - foldsBefore,
+      foldSeconds: (await foldSecondsSoFar([processorUrl])) - foldSecondsBefore,
     };
     await expectRows(db, before + events.length);
     return result;

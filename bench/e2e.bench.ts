@@ -172,6 +172,8 @@ async function main(): Promise<void> {
         processorCpuMicros,
         backlog: drained.rate,
         backlogRssMiB: drained.rssMiB,
+        backlogFolds: drained.folds,
+        backlogFoldSeconds: drained.foldSeconds,
         backlogCpuMicros: drained.cpuMicros,
         backlogPostgresCpuMicros: drained.postgres.total,
         backlogPostgresClientCpuMicros: drained.postgres.client,
@@ -197,7 +199,7 @@ async function main(): Promise<void> {
       });
       progress(
         `  ours ${Math.round(e2e)}/s (processor alone from a backlog ${Math.round(drained.rate)}/s, ` +
-          `RSS ≤ ${Math.round(drained.rssMiB)} MiB), BullMQ batched ${Math.round(batched)}/s, per event ${Math.round(single)}/s, ` +
+          `RSS ≤ ${Math.round(drained.rssMiB)} MiB, ${drained.folds} folds taking ${drained.foldSeconds.toFixed(1)} s), BullMQ batched ${Math.round(batched)}/s, per event ${Math.round(single)}/s, ` +
           `LPUSH ${Math.round(lpush)}/s, COPY ${Math.round(copy)}/s, processor ${processorCpuMicros.toFixed(1)} µs CPU/event, ` +
           `steady p99 ${latency.p99Ms} ms`,
       );

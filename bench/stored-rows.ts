@@ -13,6 +13,16 @@ export function storedSoFar(processorUrls: readonly string[]): Promise<number> {
   return summed(processorUrls, 'telemetryhub_processor_db_rows_written_total', { table: 'readings' });
 }
 
+/** Folds the processors have committed so far (from memory or from orphans): how many a phase paid for. */
+export function foldsSoFar(processorUrls: readonly string[]): Promise<number> {
+  return summed(processorUrls, 'telemetryhub_processor_fold_runs_total', { outcome: 'done' });
+}
+
+/** Seconds the processors' fold transactions have taken so far. */
+export function foldSecondsSoFar(processorUrls: readonly string[]): Promise<number> {
+  return summed(processorUrls, 'telemetryhub_processor_fold_duration_seconds_sum');
+}
+
 /** A metric summed over the processors. */
 async function summed(processorUrls: readonly string[], name: string, labels: Record<string, string> = {}) {
   let sum = 0;
