@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createRedis } from '@telemetryhub/queue';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
+import { PARTITIONED_TABLES, PartitionManager } from '../apps/task-processor/src/store/partitions.js';
 
 /** Readings per task (as the hub publishes) and per BullMQ batched job. */
 export const PER_TASK = 500;
@@ -79,13 +80,22 @@ export async function rowCount(db: pg.Pool, table: string): Promise<number> {
 }
 
 /**
- * A plain table shaped like `readings` (not partitioned) for the references, with its key and its index by device,
- * metric and time: the one any query of a device's series needs, so a BullMQ script storing queryable telemetry
- * keeps it too, and `COPY` pays for it as our raw insert does.
+ * The references store into `readings` itself, as ours does: the same partitions, key and index by device, metric
+ * and time (the one any query of a series needs, so a script storing queryable telemetry keeps it too), and the same
+ * history — every phase's rows, ours and theirs, stay. A table made fresh for each reference's phase was measured to
+ * flatter it: after the checkpoint that ends each phase, the first change to each page of a long-lived index writes
+ * the whole page to the write-ahead log, and a fresh table has no old pages. At 50,000 series that grew our drain's
+ * PostgreSQL CPU per event from round to round (with the table) while the fresh-table reference's stayed flat
+ * (docs/benchmarks.md). Their rows count in no rollup (`in_rollups` is false) and reach no processor.
  */
-export async function freshTable(db: pg.Pool, name: string): Promise<void> {
-  await db.query(`DROP TABLE IF EXISTS ${name}`);
-  await db.query(`CREATE TABLE ${name} (LIKE readings INCLUDING DEFAULTS INCLUDING INDEXES)`);
+const REFERENCE_TABLE = 'readings';
+
+/** The `readings` partitions the events fall in (the processor makes its own; a reference may come first). */
+async function ensurePartitions(db: pg.Pool, events: readonly BenchEvent[]): Promise<void> {
+  await new PartitionManager(db).ensure(
+    PARTITIONED_TABLES.readings,
+    events.map((e) => Date.parse(e.event_time)),
+  );
 }
 
 /** BullMQ, one job per `perJob` events; the worker stores each job with one statement. Events/s. */
@@ -96,8 +106,9 @@ export async function bullmq(
   perJob: number,
   concurrency: number,
 ): Promise<number> {
-  const table = perJob === 1 ? 'bench_bullmq_single' : 'bench_bullmq_batched';
-  await freshTable(db, table);
+  const table = REFERENCE_TABLE;
+  await ensurePartitions(db, events);
+  const before = await rowCount(db, table);
   const name = `bench-${table}-${randomUUID().slice(0, 8)}`;
   // As a BullMQ user writes it: connection options, BullMQ makes its own clients (blocking ones included).
   const { hostname, port } = new URL(redisUrl);
@@ -141,7 +152,7 @@ export async function bullmq(
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
-  if ((await rowCount(db, table)) !== events.length) throw new Error(`${table}: rows missing`);
+  if ((await rowCount(db, table)) - before !== events.length) throw new Error(`${table}: rows missing`);
   return rate;
 }
 
@@ -175,9 +186,9 @@ export async function lpushLimit(redisUrl: string, events: BenchEvent[]): Promis
   return rate;
 }
 
-/** The database's ceiling: COPY of the same rows into a plain table shaped like `readings`. Rows/s. */
+/** The database's ceiling: COPY of the same rows into `readings` (REFERENCE_TABLE). Rows/s. */
 export async function copyLimit(db: pg.Pool, events: BenchEvent[]): Promise<number> {
-  await freshTable(db, 'bench_copy');
+  await ensurePartitions(db, events);
   const client = await db.connect();
   try {
     const lines = function* () {
@@ -207,7 +218,7 @@ export async function copyLimit(db: pg.Pool, events: BenchEvent[]): Promise<numb
       Readable.from(lines()),
       client.query(
         copyFrom(
-          'COPY bench_copy (event_id, device_id, metric, event_time, value, unit, site, region, firmware, schema_version, sequence_id, task_id) FROM STDIN',
+          `COPY ${REFERENCE_TABLE} (event_id, device_id, metric, event_time, value, unit, site, region, firmware, schema_version, sequence_id, task_id) FROM STDIN`,
         ),
       ),
     );

@@ -10,6 +10,8 @@
  * - BullMQ per event: one job per event (`addBulk`), a Worker with concurrency 100, one `INSERT … ON CONFLICT DO
  *   NOTHING` each (on `--per-event-events`, fewer: it is an order of magnitude slower);
  * - the ceilings: pipelined `LPUSH` of the same tasks into Redis, and `COPY` of the same rows into PostgreSQL.
+ * Every phase stores into `readings` itself, the references too, so that all write a table of the same size and
+ * history (e2e-references.ts says what a fresh table got wrong).
  * Ours is also measured as the processor alone, draining a backlog pushed straight into the queue (as the BullMQ
  * references start from jobs already in Redis), with its resident memory while it drains.
  * After each phase `VACUUM (ANALYZE)` and `CHECKPOINT` do the cleanup its writes left (measured, reported per
@@ -64,8 +66,9 @@ const RATE = Number(values.rate);
 const DURATION = Number(values.duration ?? (quick ? 10 : 30));
 const DEVICES = Math.max(1, Math.round(SERIES / FLEET_METRICS.length));
 /**
- * Our phases' devices, the same in every phase and round, as a running fleet's are: only the first phase meets its
- * series for the first time (outlier state, device rows), as bench:processor's first round does.
+ * The devices of every phase, ours and the references', the same in every round, as a running fleet's are: only the
+ * first phase meets its series for the first time (outlier state, device rows), as bench:processor's first round
+ * does, and every phase writes into the same series' pages of `readings` (e2e-references.ts, REFERENCE_TABLE).
  */
 const FLEET = 'fleet';
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
@@ -112,7 +115,8 @@ async function main(): Promise<void> {
       progress(`round ${r + 1}/${ROUNDS}: LPUSH and COPY ceilings (${EVENTS} events)`);
       const lpush = await lpushLimit(redis.url, events);
       let wal0 = await walSoFar(db);
-      const copy = await copyLimit(db, events);
+      // Rows of their own (ours would conflict with them): every phase stores the fleet's series, fresh event ids.
+      const copy = await copyLimit(db, fleetEvents(EVENTS, { series: SERIES, prefix: FLEET }));
       const copyWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       const copyCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours — HTTP → hub → Redis → processor → PostgreSQL`);
@@ -135,13 +139,7 @@ async function main(): Promise<void> {
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per ${PER_TASK} events, one multi-row INSERT each`);
       wal0 = await walSoFar(db);
       const batchedPgCpu0 = await postgresCpu(db, postgres.pid);
-      const batched = await bullmq(
-        redis.url,
-        db,
-        fleetEvents(EVENTS, { series: SERIES, prefix: `b${r}` }),
-        PER_TASK,
-        8,
-      );
+      const batched = await bullmq(redis.url, db, fleetEvents(EVENTS, { series: SERIES, prefix: FLEET }), PER_TASK, 8);
       const batchedPostgres = postgresCpuPerEvent(batchedPgCpu0, await postgresCpu(db, postgres.pid), EVENTS);
       const batchedWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       const batchedCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
@@ -149,7 +147,7 @@ async function main(): Promise<void> {
       const single = await bullmq(
         redis.url,
         db,
-        fleetEvents(PER_EVENT_EVENTS, { series: SERIES, prefix: `s${r}` }),
+        fleetEvents(PER_EVENT_EVENTS, { series: SERIES, prefix: FLEET }),
         1,
         100,
       );
