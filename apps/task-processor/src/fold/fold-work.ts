@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Reading } from '@telemetryhub/schemas';
 import { writeRollups } from '../store/rollup.repo.js';
 import { writeDevicesSeen } from '../devices/devices.repo.js';
-import { lockOutlierState, saveOutlierState, type KnownOutlierSeries } from '../outliers/outlier.repo.js';
+import { readOutlierState, saveOutlierState, type KnownOutlierSeries } from '../outliers/outlier.repo.js';
 import { applyAlertActions, firingAlerts, queueAlertNotifications, type AlertRow } from '../alerts/alert.repo.js';
 import { evaluateOutliers, type OutlierConfig } from '../outliers/outlier-rules.js';
 import type { FoldAggregate } from './fold-aggregate.js';
@@ -63,8 +63,8 @@ export interface FoldSettings {
 /**
  * Folds gathered readings into rollups, devices and the outlier state, in the caller's transaction. Call it with
  * readings the raw insert really added, each once: then every reading counts exactly once, whatever the retries.
- * Rows are locked table by table in a fixed order (rollups, devices, outlier state — each sorted), the same in
- * every transaction that folds, so two replicas folding overlapping series wait for each other instead of
+ * Locks are taken in a fixed order (rollup rows, device rows — each sorted — then the outlier-state lock), the same
+ * in every transaction that folds, so two replicas folding overlapping series wait for each other instead of
  * deadlocking.
  */
 export async function applyFold(
@@ -77,10 +77,11 @@ export async function applyFold(
   const deviceRows = await writeDevicesSeen(client, fold.devices);
   let changedAlerts: AlertRow[] = [];
   if (settings.outliers && fold.outliers.size) {
+    // Under the outlier-state lock (taken first): the alerts firing are read as the previous fold left them.
+    const read = await readOutlierState(client, fold.outliers, knownOutliers);
     const firing = await firingAlerts(client, fold.outliers.devices());
-    const states = await lockOutlierState(client, fold.outliers, knownOutliers);
-    const actions = evaluateOutliers(fold.outliers, states, firing, settings.outliers);
-    await saveOutlierState(client, states);
+    const actions = evaluateOutliers(fold.outliers, read.states, firing, settings.outliers);
+    await saveOutlierState(client, read);
     changedAlerts = await applyAlertActions(client, actions);
     await queueAlertNotifications(client, changedAlerts, settings.webhookUrls ?? []);
   }

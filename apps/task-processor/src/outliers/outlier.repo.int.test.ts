@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { useMigratedDatabase } from '../app.test-support.js';
 import { OutlierInputs } from './outlier-inputs.js';
-import { KnownOutlierSeries, lockOutlierState } from './outlier.repo.js';
+import { KnownOutlierSeries, OutlierStateMovedError, readOutlierState, saveOutlierState } from './outlier.repo.js';
 
 const db = useMigratedDatabase();
 
@@ -37,13 +37,13 @@ const inputsOf = (series: [string, string][]) => {
   return inputs;
 };
 
-/** Locks the state of `inputs` in a transaction of its own; returns what it locked and the statements it sent. */
-async function lockOnce(inputs: OutlierInputs, known?: KnownOutlierSeries) {
+/** Reads the state of `inputs` in a transaction of its own; returns what it read and the statements it sent. */
+async function readOnce(inputs: OutlierInputs, known?: KnownOutlierSeries) {
   const seen: string[] = [];
   const client = await db.pool.connect();
   try {
     await client.query('BEGIN');
-    const states = await lockOutlierState(recorded(client, seen), inputs, known);
+    const { states } = await readOutlierState(recorded(client, seen), inputs, known);
     await client.query('COMMIT');
     return { states, inserts: seen.filter((q) => q.includes('INSERT INTO outlier_state')).length };
   } finally {
@@ -57,16 +57,16 @@ test('a series whose row is known is not created again; a known row deleted by h
     ['OK-1', 'temperature'],
     ['OK-2', 'pressure'],
   ]);
-  const first = await lockOnce(inputs, known);
+  const first = await readOnce(inputs, known);
   assert.equal(first.states.size, 2);
   assert.equal(first.inserts, 1, 'new series: their rows created');
 
-  const second = await lockOnce(inputs, known);
+  const second = await readOnce(inputs, known);
   assert.equal(second.states.size, 2);
   assert.equal(second.inserts, 0, 'known series: no insert');
 
   await db.pool.query(`DELETE FROM outlier_state WHERE device_id = 'OK-2'`);
-  const third = await lockOnce(inputs, known);
+  const third = await readOnce(inputs, known);
   assert.deepEqual([...third.states.keys()].sort(), ['OK-1\u0000temperature', 'OK-2\u0000pressure']);
   assert.equal(third.inserts, 1, 'the row gone is created again');
   const { rows } = await db.pool.query(`SELECT device_id FROM outlier_state WHERE device_id LIKE 'OK-%' ORDER BY 1`);
@@ -75,7 +75,7 @@ test('a series whose row is known is not created again; a known row deleted by h
     ['OK-1', 'OK-2'],
   );
 
-  assert.equal((await lockOnce(inputs)).inserts, 1, 'without a known set, every fold creates what is missing');
+  assert.equal((await readOnce(inputs)).inserts, 1, 'without a known set, every fold creates what is missing');
 });
 
 test('the known set is bounded: past its size it starts over', () => {
@@ -87,4 +87,66 @@ test('the known set is bounded: past its size it starts over', () => {
     ['a', 'b', 'c'].map((k) => known.has(k)),
     [false, false, true],
   );
+});
+
+test('a row another writer changed between the read and the write: the write refuses, nothing is lost', async () => {
+  const inputs = inputsOf([
+    ['MOVED-1', 'temperature'],
+    ['MOVED-2', 'temperature'],
+  ]);
+  await readOnce(inputs); // the rows exist and are committed, as a fold finds a known series'
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const read = await readOutlierState(client, inputs);
+    for (const s of read.states.values()) s.samples++;
+    // A writer that does not take the lock (a replica still locking rows, in a rolling upgrade) folds one reading
+    // into MOVED-2 and commits first.
+    await db.pool.query(`UPDATE outlier_state SET samples = samples + 1 WHERE device_id = 'MOVED-2'`);
+    await assert.rejects(saveOutlierState(client, read), (err: unknown) => {
+      assert.ok(err instanceof OutlierStateMovedError);
+      assert.equal(err.series, 1);
+      return true;
+    });
+    await client.query('ROLLBACK');
+  } finally {
+    client.release();
+  }
+  const { rows } = await db.pool.query<{ device_id: string; samples: string }>(
+    `SELECT device_id, samples FROM outlier_state WHERE device_id LIKE 'MOVED-%' ORDER BY 1`,
+  );
+  assert.deepEqual(
+    rows.map((r) => [r.device_id, Number(r.samples)]),
+    [
+      ['MOVED-1', 0],
+      ['MOVED-2', 1],
+    ],
+    'the other writer’s reading kept, the rolled-back fold’s left to retry',
+  );
+});
+
+test('folds take the outlier-state lock: a second waits until the first has committed', async () => {
+  const inputs = inputsOf([['LOCKED-1', 'temperature']]);
+  await readOnce(inputs); // the row exists and is committed: only the lock can make the second wait
+  const first = await db.pool.connect();
+  const second = await db.pool.connect();
+  try {
+    await first.query('BEGIN');
+    await readOutlierState(first, inputs);
+    await second.query('BEGIN');
+    let secondRead = false;
+    const reading = readOutlierState(second, inputs).then((r) => ((secondRead = true), r));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(secondRead, false, 'the second fold waits for the lock');
+    const mine = await readOutlierState(first, inputs); // the lock is re-entrant within its holder's transaction
+    for (const s of mine.states.values()) s.samples++;
+    await saveOutlierState(first, mine);
+    await first.query('COMMIT');
+    const theirs = await reading;
+    assert.equal(theirs.states.get('LOCKED-1\u0000temperature')?.samples, 1, 'it reads what the first committed');
+    await second.query('COMMIT');
+  } finally {
+    first.release();
+    second.release();
+  }
 });
