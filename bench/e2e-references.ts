@@ -81,14 +81,20 @@ export async function rowCount(db: pg.Pool, table: string): Promise<number> {
 
 /**
  * The references store into `readings` itself, as ours does: the same partitions, key and index by device, metric
- * and time (the one any query of a series needs, so a script storing queryable telemetry keeps it too), and the same
- * history — every phase's rows, ours and theirs, stay. A table made fresh for each reference's phase was measured to
- * flatter it: after the checkpoint that ends each phase, the first change to each page of a long-lived index writes
- * the whole page to the write-ahead log, and a fresh table has no old pages. At 50,000 series that grew our drain's
- * PostgreSQL CPU per event from round to round (with the table) while the fresh-table reference's stayed flat
+ * and time (the one any query of a series needs, so a script storing queryable telemetry keeps it too). And every
+ * phase, ours and theirs, starts with it empty (emptyReadings): what a phase costs PostgreSQL depends on the table it
+ * writes — after the checkpoint that ends each phase, the first change to each page of a large index writes the whole
+ * page to the write-ahead log, and a larger table has more pages to touch. Measured: a table made fresh for each
+ * reference while ours kept growing flattered the references (at 50,000 series our drain's PostgreSQL CPU per event
+ * grew from round to round, theirs stayed flat); one table kept by every phase flattered whichever phase came first
  * (docs/benchmarks.md). Their rows count in no rollup (`in_rollups` is false) and reach no processor.
  */
 const REFERENCE_TABLE = 'readings';
+
+/** Empties `readings` (every partition; the partitions stay) so that the next phase writes what all phases do. */
+export async function emptyReadings(db: pg.Pool): Promise<void> {
+  await db.query(`TRUNCATE ${REFERENCE_TABLE}`);
+}
 
 /** The `readings` partitions the events fall in (the processor makes its own; a reference may come first). */
 async function ensurePartitions(db: pg.Pool, events: readonly BenchEvent[]): Promise<void> {

@@ -10,8 +10,8 @@
  * - BullMQ per event: one job per event (`addBulk`), a Worker with concurrency 100, one `INSERT … ON CONFLICT DO
  *   NOTHING` each (on `--per-event-events`, fewer: it is an order of magnitude slower);
  * - the ceilings: pipelined `LPUSH` of the same tasks into Redis, and `COPY` of the same rows into PostgreSQL.
- * Every phase stores into `readings` itself, the references too, so that all write a table of the same size and
- * history (e2e-references.ts says what a fresh table got wrong).
+ * Every phase stores into `readings` itself, the references too, and starts with it empty, so that all write a
+ * table of the same size and history (e2e-references.ts says what the alternatives got wrong).
  * Ours is also measured as the processor alone, draining a backlog pushed straight into the queue (as the BullMQ
  * references start from jobs already in Redis), with its resident memory while it drains.
  * After each phase `VACUUM (ANALYZE)` and `CHECKPOINT` do the cleanup its writes left (measured, reported per
@@ -26,7 +26,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PostgresServer, RedisServer, freePort, type ServerProcess } from '@telemetryhub/testkit';
-import { FLEET_METRICS, PER_TASK, bullmq, copyLimit, fleetEvents, lpushLimit } from './e2e-references.js';
+import {
+  FLEET_METRICS,
+  PER_TASK,
+  bullmq,
+  copyLimit,
+  emptyReadings,
+  fleetEvents,
+  lpushLimit,
+} from './e2e-references.js';
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
 import { backlog, latencyRun, ours } from './e2e-ours.js';
@@ -68,7 +76,7 @@ const DEVICES = Math.max(1, Math.round(SERIES / FLEET_METRICS.length));
 /**
  * The devices of every phase, ours and the references', the same in every round, as a running fleet's are: only the
  * first phase meets its series for the first time (outlier state, device rows), as bench:processor's first round
- * does, and every phase writes into the same series' pages of `readings` (e2e-references.ts, REFERENCE_TABLE).
+ * does.
  */
 const FLEET = 'fleet';
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
@@ -114,17 +122,20 @@ async function main(): Promise<void> {
       const events = fleetEvents(EVENTS, { series: SERIES, prefix: FLEET });
       progress(`round ${r + 1}/${ROUNDS}: LPUSH and COPY ceilings (${EVENTS} events)`);
       const lpush = await lpushLimit(redis.url, events);
+      await emptyReadings(db);
       let wal0 = await walSoFar(db);
       // Rows of their own (ours would conflict with them): every phase stores the fleet's series, fresh event ids.
       const copy = await copyLimit(db, fleetEvents(EVENTS, { series: SERIES, prefix: FLEET }));
       const copyWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       const copyCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours — HTTP → hub → Redis → processor → PostgreSQL`);
+      await emptyReadings(db);
       const cpuBefore = await processCpuSeconds(processor.pid);
       const e2e = await ours(db, hubUrl, processorUrl, events);
       const processorCpuMicros = ((await processCpuSeconds(processor.pid)) - cpuBefore) / EVENTS / 1e-6;
       const e2eCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours, the processor alone draining a backlog of ${EVENTS} events`);
+      await emptyReadings(db);
       wal0 = await walSoFar(db);
       const drained = await backlog(
         db,
@@ -137,6 +148,7 @@ async function main(): Promise<void> {
       const backlogWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       const backlogCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per ${PER_TASK} events, one multi-row INSERT each`);
+      await emptyReadings(db);
       wal0 = await walSoFar(db);
       const batchedPgCpu0 = await postgresCpu(db, postgres.pid);
       const batched = await bullmq(redis.url, db, fleetEvents(EVENTS, { series: SERIES, prefix: FLEET }), PER_TASK, 8);
@@ -144,6 +156,7 @@ async function main(): Promise<void> {
       const batchedWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       const batchedCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per event, concurrency 100 (${PER_EVENT_EVENTS} events)`);
+      await emptyReadings(db);
       const single = await bullmq(
         redis.url,
         db,
@@ -152,6 +165,7 @@ async function main(): Promise<void> {
         100,
       );
       await cleanUp(db); // not reported: the latency window starts on a clean server
+      await emptyReadings(db);
       // In every round, not once: one 30 s window's p99 moved by 2-3× between runs of the same code.
       progress(`round ${r + 1}/${ROUNDS}: latency, a steady ${RATE} events/s for ${DURATION} s through the hub`);
       const latency = await latencyRun(db, hubUrl, processorUrl, {
