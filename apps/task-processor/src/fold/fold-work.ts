@@ -80,7 +80,7 @@ export async function applyFold(
     // Under the outlier-state lock (taken first): the alerts firing are read as the previous fold left them.
     const read = await readOutlierState(client, fold.outliers, knownOutliers);
     const firing = await firingAlerts(client, fold.outliers.devices());
-    const actions = evaluateOutliers(fold.outliers, read.states, firing, settings.outliers);
+    const actions = evaluateOutliers(fold.outliers, read.series, read.states, firing, settings.outliers);
     await saveOutlierState(client, read);
     changedAlerts = await applyAlertActions(client, actions);
     await queueAlertNotifications(client, changedAlerts, settings.webhookUrls ?? []);

@@ -5,14 +5,36 @@ import { seededRandom } from '@telemetryhub/service-kit';
 import { type Reading } from '@telemetryhub/schemas';
 import { alertKey, type AlertAction } from '../alerts/alert-rules.js';
 import { OutlierInputs } from './outlier-inputs.js';
-import { evaluateOutliers as evaluate, foldEwma, type EwmaState, type OutlierConfig } from './outlier-rules.js';
+import {
+  EwmaColumns,
+  evaluateOutliers as evaluate,
+  foldEwma,
+  type EwmaState,
+  type OutlierConfig,
+} from './outlier-rules.js';
 
-const evaluateOutliers = (
+/**
+ * evaluateOutliers over `readings`, with the statistics kept between calls in `states` (by device and metric), as
+ * the outlier-state table keeps them between folds.
+ */
+function evaluateOutliers(
   readings: readonly Reading[],
   states: Map<string, EwmaState>,
   firing: ReadonlySet<string>,
   cfg: OutlierConfig,
-) => evaluate(OutlierInputs.of(readings), states, firing, cfg);
+): AlertAction[] {
+  const inputs = OutlierInputs.of(readings);
+  const held = [...inputs.series()];
+  const columns = new EwmaColumns(held.length);
+  const keyOf = (i: number) => `${held[i]!.device}/${held[i]!.metric}`;
+  held.forEach((_, i) => {
+    const s = states.get(keyOf(i));
+    if (s) columns.set(i, s);
+  });
+  const actions = evaluate(inputs, held, columns, firing, cfg);
+  held.forEach((_, i) => states.set(keyOf(i), columns.get(i)));
+  return actions;
+}
 
 const CFG: OutlierConfig = { z: 4, resolveZ: 2, alpha: 0.05, minSamples: 30 };
 const T0 = Date.parse('2026-01-27T12:00:00.000Z');

@@ -1,5 +1,5 @@
 import { alertKey, type AlertAction } from '../alerts/alert-rules.js';
-import type { OutlierInputs } from './outlier-inputs.js';
+import type { OutlierInputs, SeriesInputs } from './outlier-inputs.js';
 
 /** The statistical outlier detector's settings (config: OUTLIER_*). */
 export interface OutlierConfig {
@@ -22,7 +22,33 @@ export interface EwmaState {
   variance: number;
 }
 
-export const outlierStateKey = (device: string, metric: string): string => `${device}\u0000${metric}`;
+/**
+ * The running statistics of a fold's series in columns, by the series' position in the fold (OutlierInputs.series()
+ * order): at a large fleet a fold holds tens of thousands of series for seconds, and an object per series outlived
+ * many scavenges (docs/benchmarks.md, "The collector").
+ */
+export class EwmaColumns {
+  readonly samples: Float64Array;
+  readonly mean: Float64Array;
+  readonly variance: Float64Array;
+
+  /** `n` series, each with no samples yet. */
+  constructor(readonly n: number) {
+    this.samples = new Float64Array(n);
+    this.mean = new Float64Array(n);
+    this.variance = new Float64Array(n);
+  }
+
+  get(i: number): EwmaState {
+    return { samples: this.samples[i]!, mean: this.mean[i]!, variance: this.variance[i]! };
+  }
+
+  set(i: number, s: EwmaState): void {
+    this.samples[i] = s.samples;
+    this.mean[i] = s.mean;
+    this.variance[i] = s.variance;
+  }
+}
 
 /** Folds one value into the running mean and variance (West's incremental exponentially weighted form). */
 export function foldEwma(s: EwmaState, x: number, alpha: number): void {
@@ -43,23 +69,20 @@ export function foldEwma(s: EwmaState, x: number, alpha: number): void {
  * then folds it (so the state moves with the signal). Returns the alert changes: one `fire` when a stream starts
  * deviating (none while it keeps deviating), one `resolve` once a reading is back within `resolveZ` — a series'
  * changes in its order, series after series. A stream with no variance yet (a constant signal) is not judged: any
- * change would be infinitely many deviations. Updates `states` in place (missing keys are created); the caller
- * loads and stores them, in its transaction.
+ * change would be infinitely many deviations. `states` holds series[i]'s statistics at i and is updated in place;
+ * the caller loads and stores them, in its transaction.
  */
 export function evaluateOutliers(
   inputs: OutlierInputs,
-  states: Map<string, EwmaState>,
+  series: readonly SeriesInputs[],
+  states: EwmaColumns,
   firing: ReadonlySet<string>,
   cfg: OutlierConfig,
 ): AlertAction[] {
   const actions: AlertAction[] = [];
-  for (const s of inputs.series()) {
-    const key = outlierStateKey(s.device, s.metric);
-    let state = states.get(key);
-    if (!state) {
-      state = { samples: 0, mean: 0, variance: 0 };
-      states.set(key, state);
-    }
+  for (let k = 0; k < series.length; k++) {
+    const s = series[k]!;
+    const state = states.get(k); // short-lived: dies young, unlike the columns
     const alert = alertKey(s.device, s.metric, 'outlier');
     let open = firing.has(alert);
     for (const i of inputs.inEventTimeOrder(s)) {
@@ -83,6 +106,7 @@ export function evaluateOutliers(
       }
       foldEwma(state, value, cfg.alpha);
     }
+    states.set(k, state);
   }
   return actions;
 }

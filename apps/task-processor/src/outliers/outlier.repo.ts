@@ -1,25 +1,34 @@
 import type pg from 'pg';
-import { outlierStateKey, type EwmaState } from './outlier-rules.js';
-import type { OutlierInputs } from './outlier-inputs.js';
+import { EwmaColumns } from './outlier-rules.js';
+import type { OutlierInputs, SeriesInputs } from './outlier-inputs.js';
 import { numberArrayLiteral, textArrayLiteral } from '../store/pg-array.js';
 
 /**
- * Series whose outlier-state row a process has seen (created or locked), so that a fold does not ask PostgreSQL to
+ * Series whose outlier-state row a process has seen (created or read), so that a fold does not ask PostgreSQL to
  * create them again: with a large fleet that insert-if-missing, finding every row there, was a third of what the
- * outlier state cost a fold. Bounded: past `max` keys it starts over (the rows are then looked for again, no
- * harm). Rows are never deleted by the processor; one deleted behind its back (by hand) is created again.
+ * outlier state cost a fold. Kept by device, then metric, so that asking makes no key string. Bounded: past `max`
+ * series it starts over (the rows are then looked for again, no harm). Rows are never deleted by the processor;
+ * one deleted behind its back (by hand) is created again.
  */
 export class KnownOutlierSeries {
-  private readonly keys = new Set<string>();
+  private readonly byDevice = new Map<string, Set<string>>();
+  private size = 0;
   constructor(private readonly max = 1_000_000) {}
 
-  has(key: string): boolean {
-    return this.keys.has(key);
+  has(device: string, metric: string): boolean {
+    return this.byDevice.get(device)?.has(metric) ?? false;
   }
 
-  add(key: string): void {
-    if (this.keys.size >= this.max) this.keys.clear();
-    this.keys.add(key);
+  add(device: string, metric: string): void {
+    if (this.has(device, metric)) return;
+    if (this.size >= this.max) {
+      this.byDevice.clear();
+      this.size = 0;
+    }
+    let metrics = this.byDevice.get(device);
+    if (!metrics) this.byDevice.set(device, (metrics = new Set()));
+    metrics.add(metric);
+    this.size++;
   }
 }
 
@@ -41,11 +50,12 @@ export class OutlierStateMovedError extends Error {
   }
 }
 
-/** The running statistics a fold read, by series key, with the sample count each row had when read. */
+/** The running statistics a fold read: series[i]'s at i, with the sample count its row had when read. */
 export interface OutlierStates {
-  states: Map<string, EwmaState>;
+  series: SeriesInputs[];
+  states: EwmaColumns;
   /** Samples each row held when read: saveOutlierState writes a row only if it still holds as many. */
-  readSamples: Map<string, number>;
+  readSamples: Float64Array;
 }
 
 /**
@@ -60,59 +70,68 @@ export async function readOutlierState(
 ): Promise<OutlierStates> {
   await client.query('SELECT pg_advisory_xact_lock($1)', [OUTLIER_STATE_LOCK_KEY.toString()]);
   const series = [...inputs.series()];
-  const keys = series.map((s) => outlierStateKey(s.device, s.metric));
-  const unknown = known ? series.filter((_, i) => !known.has(keys[i]!)) : series;
-  if (unknown.length) await createMissing(client, unknown);
-  const read = await readRows(client, series);
-  if (read.states.size < series.length) {
-    const gone = series.filter((_, i) => !read.states.has(keys[i]!));
-    await createMissing(client, gone);
-    const again = await readRows(client, gone);
-    for (const [key, state] of again.states) read.states.set(key, state);
-    for (const [key, n] of again.readSamples) read.readSamples.set(key, n);
+  const read: OutlierStates = {
+    series,
+    states: new EwmaColumns(series.length),
+    readSamples: new Float64Array(series.length),
+  };
+  const all = series.map((_, i) => i);
+  const unknown = known ? all.filter((i) => !known.has(series[i]!.device, series[i]!.metric)) : all;
+  if (unknown.length) await createMissing(client, series, unknown);
+  const found = await readRows(client, read, all);
+  if (found.length < series.length) {
+    const seen = new Uint8Array(series.length);
+    for (const i of found) seen[i] = 1;
+    const gone = all.filter((i) => !seen[i]);
+    await createMissing(client, series, gone);
+    await readRows(client, read, gone);
   }
-  if (known) for (const key of keys) known.add(key);
+  if (known) for (const s of series) known.add(s.device, s.metric);
   return read;
 }
 
-type SeriesKey = { device: string; metric: string };
-
-/** Creates the empty rows of `series` that do not exist. */
-async function createMissing(client: pg.PoolClient, series: readonly SeriesKey[]): Promise<void> {
+/** Creates the empty rows of the series at `at` that do not exist. */
+async function createMissing(
+  client: pg.PoolClient,
+  series: readonly SeriesInputs[],
+  at: readonly number[],
+): Promise<void> {
   await client.query(
     `INSERT INTO outlier_state (device_id, metric, samples, mean, variance)
      SELECT d, m, 0, 0, 0 FROM unnest($1::text[], $2::text[]) AS k(d, m)
      ORDER BY d, m
      ON CONFLICT (device_id, metric) DO NOTHING`,
-    [textArrayLiteral(series.map((s) => s.device)), textArrayLiteral(series.map((s) => s.metric))],
+    [textArrayLiteral(at.map((i) => series[i]!.device)), textArrayLiteral(at.map((i) => series[i]!.metric))],
   );
 }
 
 /**
- * Reads the rows of `series` (those that exist), in one row of arrays: each row's position in `series` and its
- * statistics. Not a row per series: at a large fleet that was a fold's tens of thousands of row objects, each with
- * its device and metric read back, all alive until the fold was done, so copied by the young-generation collector
- * (docs/benchmarks.md, "The collector").
+ * Reads the rows of the series at `at` (those that exist) into `read`, in one row of arrays: each row's position and
+ * its statistics — not a row object per series, with its device and metric read back. Returns the positions found.
  */
-async function readRows(client: pg.PoolClient, series: readonly SeriesKey[]): Promise<OutlierStates> {
+async function readRows(client: pg.PoolClient, read: OutlierStates, at: readonly number[]): Promise<number[]> {
+  const { series, states, readSamples } = read;
   const { rows } = await client.query<{ at: number[]; samples: number[]; mean: number[]; variance: number[] }>(
     `SELECT coalesce(array_agg(k.at::int4), '{}') AS at, coalesce(array_agg(s.samples::float8), '{}') AS samples,
             coalesce(array_agg(s.mean), '{}') AS mean, coalesce(array_agg(s.variance), '{}') AS variance
        FROM outlier_state s
-       JOIN unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(d, m, at)
+       JOIN unnest($1::text[], $2::text[], $3::int4[]) AS k(d, m, at)
          ON s.device_id = k.d AND s.metric = k.m`,
-    [textArrayLiteral(series.map((s) => s.device)), textArrayLiteral(series.map((s) => s.metric))],
+    [
+      textArrayLiteral(at.map((i) => series[i]!.device)),
+      textArrayLiteral(at.map((i) => series[i]!.metric)),
+      numberArrayLiteral(at),
+    ],
   );
-  const { at, samples, mean, variance } = rows[0]!;
-  const states = new Map<string, EwmaState>();
-  const readSamples = new Map<string, number>();
-  for (let j = 0; j < at.length; j++) {
-    const s = series[at[j]! - 1]!;
-    const key = outlierStateKey(s.device, s.metric);
-    states.set(key, { samples: samples[j]!, mean: mean[j]!, variance: variance[j]! });
-    readSamples.set(key, samples[j]!);
+  const r = rows[0]!;
+  for (let j = 0; j < r.at.length; j++) {
+    const i = r.at[j]!;
+    states.samples[i] = r.samples[j]!;
+    states.mean[i] = r.mean[j]!;
+    states.variance[i] = r.variance[j]!;
+    readSamples[i] = r.samples[j]!;
   }
-  return { states, readSamples };
+  return r.at;
 }
 
 /**
@@ -123,23 +142,8 @@ async function readRows(client: pg.PoolClient, series: readonly SeriesKey[]): Pr
  * fold is retried, rather than one update lost.
  */
 export async function saveOutlierState(client: pg.PoolClient, read: OutlierStates): Promise<void> {
-  const { states, readSamples } = read;
-  if (!states.size) return;
-  const devices: string[] = [];
-  const metrics: string[] = [];
-  const was: number[] = [];
-  const samples: number[] = [];
-  const means: number[] = [];
-  const variances: number[] = [];
-  for (const [key, s] of states) {
-    const [device, metric] = key.split('\u0000') as [string, string];
-    devices.push(device);
-    metrics.push(metric);
-    was.push(readSamples.get(key) ?? 0);
-    samples.push(s.samples);
-    means.push(s.mean);
-    variances.push(s.variance);
-  }
+  const { series, states, readSamples } = read;
+  if (!series.length) return;
   const { rowCount } = await client.query(
     `UPDATE outlier_state AS s
         SET samples = k.n, mean = k.mean, variance = k.variance, updated_at = now()
@@ -147,14 +151,14 @@ export async function saveOutlierState(client: pg.PoolClient, read: OutlierState
             AS k(d, m, was, n, mean, variance)
       WHERE s.device_id = k.d AND s.metric = k.m AND s.samples = k.was`,
     [
-      textArrayLiteral(devices),
-      textArrayLiteral(metrics),
-      numberArrayLiteral(was),
-      numberArrayLiteral(samples),
-      numberArrayLiteral(means),
-      numberArrayLiteral(variances),
+      textArrayLiteral(series.map((s) => s.device)),
+      textArrayLiteral(series.map((s) => s.metric)),
+      numberArrayLiteral(readSamples),
+      numberArrayLiteral(states.samples),
+      numberArrayLiteral(states.mean),
+      numberArrayLiteral(states.variance),
     ],
   );
   const written = rowCount ?? 0;
-  if (written < states.size) throw new OutlierStateMovedError(states.size - written);
+  if (written < series.length) throw new OutlierStateMovedError(series.length - written);
 }

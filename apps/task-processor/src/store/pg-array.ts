@@ -18,7 +18,7 @@ export function textArrayLiteral(values: ReadonlyArray<string | null>): string {
 }
 
 /** `{1,-2.5,NULL}`: numbers as JavaScript prints them (exact for doubles: the shortest round-trip form). */
-export function numberArrayLiteral(values: ReadonlyArray<number | null>): string {
+export function numberArrayLiteral(values: ArrayLike<number | null>): string {
   let out = '{';
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
