@@ -2,7 +2,7 @@ import { MinuteBuckets } from '../store/rollup-buckets.js';
 import { DevicesSeen } from '../devices/devices-seen.js';
 import { OutlierInputs } from '../outliers/outlier-inputs.js';
 import { LatestValues } from '../store/latest-values.js';
-import type { SeriesIndex } from '../domain/series-index.js';
+import { SeriesIndex } from '../domain/series-index.js';
 import { FOLD_STEP, type FoldSettings, type FoldWork } from './fold-work.js';
 
 /**
@@ -15,7 +15,7 @@ import { FOLD_STEP, type FoldSettings, type FoldWork } from './fold-work.js';
 export class FoldAggregate {
   readonly minutes = new MinuteBuckets();
   readonly devices = new DevicesSeen();
-  readonly outliers = new OutlierInputs();
+  readonly outliers: OutlierInputs;
   /** Each series' newest reading, for the latest-value cache; absent when there is no cache to write. */
   readonly latest: LatestValues | undefined;
   /** Readings added (each counted once, whatever its steps). */
@@ -23,6 +23,8 @@ export class FoldAggregate {
 
   /** Whether the outlier detector is on (off, readings with that step are only rolled up and counted). */
   private readonly withOutliers: boolean;
+  /** The numbers of the series, shared by the outlier inputs and the latest values. */
+  private readonly series: SeriesIndex;
 
   /**
    * `latest`: gather each series' newest reading for the cache; `series`: the index its per-series columns are
@@ -30,7 +32,9 @@ export class FoldAggregate {
    */
   constructor(settings: FoldSettings, opts: { latest?: boolean; series?: SeriesIndex } = {}) {
     this.withOutliers = settings.outliers !== undefined;
-    this.latest = opts.latest ? new LatestValues(opts.series) : undefined;
+    this.series = opts.series ?? new SeriesIndex();
+    this.outliers = new OutlierInputs(this.series);
+    this.latest = opts.latest ? new LatestValues(this.series) : undefined;
   }
 
   static of(work: FoldWork, settings: FoldSettings): FoldAggregate {
@@ -47,15 +51,18 @@ export class FoldAggregate {
     const latest = this.latest;
     const storedAt = latest ? new Date(storedMs).toISOString() : '';
     const { readings, ms, steps } = work;
+    const outliers = this.withOutliers ? this.outliers : undefined;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
       const step = steps[i]!;
       if (step & FOLD_STEP.rollup) this.minutes.add(r.device_id, r.metric, ms[i]!, r.value);
       if (step & FOLD_STEP.devices) this.devices.add(r, ms[i]!);
-      if (step & FOLD_STEP.outliers && this.withOutliers) {
-        this.outliers.add(r.device_id, r.metric, ms[i]!, r.value, r.event_id);
-      }
-      latest?.add(r, ms[i]!, storedAt);
+      const toOutliers = outliers !== undefined && (step & FOLD_STEP.outliers) !== 0;
+      if (!toOutliers && !latest) continue;
+      // The series' number, looked up once for both.
+      const slot = this.series.slot(r.device_id, r.metric);
+      if (toOutliers) outliers.addAt(slot, ms[i]!, r.value, r.event_id);
+      latest?.addAt(slot, r, ms[i]!, storedAt);
     }
     this.readings += readings.length;
   }

@@ -1,6 +1,7 @@
 import type { Reading } from '@telemetryhub/schemas';
 import { uuidBytes, uuidText } from '../domain/uuid-bytes.js';
 import { grown } from '../domain/typed-arrays.js';
+import { SeriesIndex } from '../domain/series-index.js';
 
 /** One series' place in the columns: its first and last reading (each reading links to the next of its series). */
 export interface SeriesInputs {
@@ -15,18 +16,24 @@ const INITIAL_CAPACITY = 1024;
 /**
  * What the outlier detector needs of readings gathered over one or more batches (a fold's, held between folds):
  * each reading's value, event time and event id, in columns shared by every series (typed arrays, the id as its
- * 16 bytes), each series a chain through them in the order its readings were added. About 36 bytes a reading and
- * one small object a series, where the readings themselves (a dozen fields, the id a 36-character string) take
- * several hundred — so a fold can wait for many readings of a large fleet within the processor's heap.
+ * 16 bytes), each series a chain through them in the order its readings were added; each series' chain found by its
+ * number in a SeriesIndex (the fold's, kept across folds), not in maps of its own. About 36 bytes a reading and
+ * 8 bytes a series, where the readings themselves (a dozen fields, the id a 36-character string) take several
+ * hundred — so a fold can wait for many readings of a large fleet within the processor's heap.
  */
 export class OutlierInputs {
-  private readonly byDevice = new Map<string, Map<string, SeriesInputs>>();
   private values = new Float64Array(INITIAL_CAPACITY);
   private times = new Float64Array(INITIAL_CAPACITY);
   private next = new Int32Array(INITIAL_CAPACITY);
   private ids = new Uint8Array(INITIAL_CAPACITY * 16);
   private count = 0;
-  private seriesCount = 0;
+  /** By series number: its chain's first reading + 1 (0: no reading of it here), and its last. */
+  private heads = new Int32Array(0);
+  private tails = new Int32Array(0);
+  /** The series numbers with readings here, in the order each first came. */
+  private readonly held: number[] = [];
+
+  constructor(readonly index: SeriesIndex = new SeriesIndex()) {}
 
   static of(readings: readonly Reading[]): OutlierInputs {
     const inputs = new OutlierInputs();
@@ -36,6 +43,11 @@ export class OutlierInputs {
 
   /** Adds a reading (`eventId` a UUID, as every stored event id is). */
   add(device: string, metric: string, ms: number, value: number, eventId: string): void {
+    this.addAt(this.index.slot(device, metric), ms, value, eventId);
+  }
+
+  /** Adds a reading of the series numbered `slot` in `index` (a caller that has the number already). */
+  addAt(slot: number, ms: number, value: number, eventId: string): void {
     const i = this.count;
     if (i === this.values.length) this.grow(i * 2);
     this.values[i] = value;
@@ -43,7 +55,7 @@ export class OutlierInputs {
     this.next[i] = -1;
     uuidBytes(eventId, this.ids, i * 16);
     this.count++;
-    this.link(device, metric, i, i);
+    this.link(slot, i, i);
   }
 
   /** Takes in `other`'s readings, added after these (`other` is not to be used after). */
@@ -59,7 +71,11 @@ export class OutlierInputs {
       this.next[offset + i] = n < 0 ? -1 : n + offset;
     }
     this.count = total;
-    for (const s of seriesOf(other.byDevice)) this.link(s.device, s.metric, s.head + offset, s.tail + offset);
+    const same = other.index === this.index;
+    for (const t of other.held) {
+      const slot = same ? t : this.index.slot(other.index.device(t), other.index.metric(t));
+      this.link(slot, other.heads[t]! - 1 + offset, other.tails[t]! + offset);
+    }
   }
 
   /** Readings held. */
@@ -67,18 +83,28 @@ export class OutlierInputs {
     return this.count;
   }
 
-  /** Series held (each an outlier-state row the fold reads, locks and writes). */
+  /** Series held (each an outlier-state row the fold reads and writes). */
   get seriesHeld(): number {
-    return this.seriesCount;
+    return this.held.length;
   }
 
   /** The devices with readings. */
   devices(): string[] {
-    return [...this.byDevice.keys()];
+    const devices = new Set<string>();
+    for (const t of this.held) devices.add(this.index.device(t));
+    return [...devices];
   }
 
-  series(): IterableIterator<SeriesInputs> {
-    return seriesOf(this.byDevice);
+  /** The series held, in the order each first came (objects made here, for one fold's walk). */
+  *series(): IterableIterator<SeriesInputs> {
+    for (const t of this.held) {
+      yield {
+        device: this.index.device(t),
+        metric: this.index.metric(t),
+        head: this.heads[t]! - 1,
+        tail: this.tails[t]!,
+      };
+    }
   }
 
   value(i: number): number {
@@ -105,18 +131,20 @@ export class OutlierInputs {
     return sorted ? order : order.sort((a, b) => this.times[a]! - this.times[b]!);
   }
 
-  /** Appends the chain head…tail to its series (a new series starts with it). */
-  private link(device: string, metric: string, head: number, tail: number): void {
-    let byMetric = this.byDevice.get(device);
-    if (!byMetric) this.byDevice.set(device, (byMetric = new Map()));
-    const s = byMetric.get(metric);
-    if (!s) {
-      byMetric.set(metric, { device, metric, head, tail });
-      this.seriesCount++;
-    } else {
-      this.next[s.tail] = head;
-      s.tail = tail;
+  /** Appends the chain head…tail to the series numbered `slot` (a new series here starts with it). */
+  private link(slot: number, head: number, tail: number): void {
+    if (slot >= this.heads.length) {
+      const capacity = Math.max(slot + 1, this.heads.length * 2, 64);
+      this.heads = grown(this.heads, capacity);
+      this.tails = grown(this.tails, capacity);
     }
+    if (this.heads[slot] === 0) {
+      this.heads[slot] = head + 1;
+      this.held.push(slot);
+    } else {
+      this.next[this.tails[slot]!] = head;
+    }
+    this.tails[slot] = tail;
   }
 
   private grow(capacity: number): void {
@@ -125,8 +153,4 @@ export class OutlierInputs {
     this.next = grown(this.next, capacity);
     this.ids = grown(this.ids, capacity * 16);
   }
-}
-
-function* seriesOf(byDevice: Map<string, Map<string, SeriesInputs>>): IterableIterator<SeriesInputs> {
-  for (const byMetric of byDevice.values()) yield* byMetric.values();
 }

@@ -64,7 +64,11 @@ export class LatestValues {
     ms: number,
     storedAt: string,
   ): void {
-    const s = this.series.slot(r.device_id, r.metric);
+    this.addAt(this.series.slot(r.device_id, r.metric), r, ms, storedAt);
+  }
+
+  /** As add, for a reading of the series numbered `s` in `series` (a caller that has the number already). */
+  addAt(s: number, r: Pick<Reading, 'event_time' | 'value' | 'unit' | 'event_id'>, ms: number, storedAt: string): void {
     if (s >= this.held.length) this.grow(s + 1);
     if (this.held[s] && this.times[s]! >= ms) return;
     this.put(s, ms, r.event_time, r.value, r.unit, r.event_id, this.batchOf(storedAt));
