@@ -124,8 +124,7 @@ async function main(): Promise<void> {
       const lpush = await lpushLimit(redis.url, events);
       await emptyReadings(db);
       let wal0 = await walSoFar(db);
-      // Rows of their own (ours would conflict with them): every phase stores the fleet's series, fresh event ids.
-      const copy = await copyLimit(db, fleetEvents(EVENTS, { series: SERIES, prefix: FLEET }));
+      const copy = await copyLimit(db, events); // the rows ours then stores: emptied before it
       const copyWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       const copyCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours — HTTP → hub → Redis → processor → PostgreSQL`);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { useMigratedDatabase } from '../app.test-support.js';
+import { classifyDbError } from '../store/pg-errors.js';
 import { OutlierInputs } from './outlier-inputs.js';
 import { KnownOutlierSeries, OutlierStateMovedError, readOutlierState, saveOutlierState } from './outlier.repo.js';
 
@@ -108,6 +109,7 @@ test('a row another writer changed between the read and the write: the write ref
     await assert.rejects(saveOutlierState(client, read), (err: unknown) => {
       assert.ok(err instanceof OutlierStateMovedError);
       assert.equal(err.series, 1);
+      assert.equal(classifyDbError(err), 'transient', 'retried, as a serialization failure is');
       return true;
     });
     await client.query('ROLLBACK');

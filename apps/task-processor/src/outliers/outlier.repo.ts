@@ -42,8 +42,13 @@ export class KnownOutlierSeries {
  */
 export const OUTLIER_STATE_LOCK_KEY = 0x74682d6f75746cn;
 
-/** A series' row changed between the fold's read and its write: another writer did not take the lock. */
+/**
+ * A series' row changed between the fold's read and its write: another writer did not take the lock. It carries
+ * PostgreSQL's code for a serialization failure, which is what it is, so that whoever classifies database errors
+ * (store/pg-errors.ts) retries it as transient.
+ */
 export class OutlierStateMovedError extends Error {
+  readonly code = '40001';
   constructor(readonly series: number) {
     super(`outlier state of ${series} series changed while the fold held it; the fold is rolled back to retry`);
     this.name = 'OutlierStateMovedError';
