@@ -27,6 +27,14 @@ export class SeriesIndex {
     return n;
   }
 
+  /**
+   * The number here of the series numbered `slot` in `other`: the same number when `other` is this index, else
+   * found by its device and metric (columns gathered on an index since replaced).
+   */
+  slotOf(other: SeriesIndex, slot: number): number {
+    return other === this ? slot : this.slot(other.device(slot), other.metric(slot));
+  }
+
   device(slot: number): string {
     return this.deviceOf[slot]!;
   }

@@ -71,10 +71,8 @@ export class OutlierInputs {
       this.next[offset + i] = n < 0 ? -1 : n + offset;
     }
     this.count = total;
-    const same = other.index === this.index;
     for (const t of other.held) {
-      const slot = same ? t : this.index.slot(other.index.device(t), other.index.metric(t));
-      this.link(slot, other.heads[t]! - 1 + offset, other.tails[t]! + offset);
+      this.link(this.index.slotOf(other.index, t), other.heads[t]! - 1 + offset, other.tails[t]! + offset);
     }
   }
 

@@ -100,6 +100,11 @@ test('a series index numbers each series once, and says when it holds its capaci
   assert.equal(index.size, 3);
   assert.ok(index.full);
   assert.deepEqual([index.device(2), index.metric(2)], ['b', 't']);
+  const other = new SeriesIndex();
+  other.slot('z', 'z');
+  assert.equal(index.slotOf(index, 2), 2, 'the same index: the same number');
+  assert.equal(other.slotOf(index, 2), 1, 'another index: the series found, or numbered, there');
+  assert.equal(other.slotOf(index, 2), 1);
 });
 
 test('more series than the columns first hold: they grow, and every series keeps its own newest value', () => {

@@ -77,7 +77,7 @@ export class LatestValues {
   /** Takes in `later`'s values, gathered after these (`later` is not to be used after). */
   absorb(later: LatestValues): void {
     for (const t of later.slots) {
-      const s = later.series === this.series ? t : this.series.slot(later.series.device(t), later.series.metric(t));
+      const s = this.series.slotOf(later.series, t);
       if (s >= this.held.length) this.grow(s + 1);
       if (this.held[s] && this.times[s]! >= later.times[t]!) continue;
       const storedAt = later.storedAts[later.batches[t]!]!;
