@@ -2,11 +2,13 @@
  * Our side of the end-to-end bench (bench/e2e.bench.ts), as bench/e2e-references.ts is BullMQ's and the ceilings':
  * events over HTTP through the real hub and processor, the processor alone draining a backlog, and the latency run.
  */
+import http from 'node:http';
 import type pg from 'pg';
 import { sleep } from '@telemetryhub/service-kit';
 import { createRedis, queueKeys } from '@telemetryhub/queue';
 import { analyzeTasks, chunks, liveBodies, rowCount, type BenchEvent } from './e2e-references.js';
 import { pacedLoad } from './paced-load.js';
+import { postJson } from './http-post.js';
 import { processCpuSeconds, processMemoryMiB } from './process-stats.js';
 import { postgresCpu, postgresCpuPerEvent } from './pg-cpu.js';
 import { expectRows, foldSecondsSoFar, foldsSoFar, storedSoFar, waitForFolded, waitForStored } from './stored-rows.js';
@@ -20,36 +22,55 @@ const CONNECTIONS = 32;
 const progress = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 /**
- * Ours: POST every event to the hub (`CONNECTIONS` at once), until all are rows in `readings` and their complete
- * minutes sealed. Events/s.
+ * Ours: POST every event to the hub (`CONNECTIONS` at once, keep-alive), until all are rows in `readings` and their
+ * complete minutes sealed. Events/s, and the CPU per event the hub, the processor and this process's load generator
+ * spent meanwhile (the load generator stands in for the gateways, which run elsewhere: its share of the two cores is
+ * the bench's, reported so that it can be told apart).
  */
-export async function ours(db: pg.Pool, hubUrl: string, processorUrl: string, events: BenchEvent[]): Promise<number> {
+export async function ours(
+  db: pg.Pool,
+  hubUrl: string,
+  processorUrl: string,
+  events: BenchEvent[],
+  pids: { hub: number | undefined; processor: number | undefined },
+): Promise<{ rate: number; hubCpuMicros: number; processorCpuMicros: number; loadCpuMicros: number }> {
   const before = await rowCount(db, 'readings');
   const storedBefore = await storedSoFar([processorUrl]);
-  const bodies = chunks(events, PER_POST).map((c) => JSON.stringify(c));
+  const bodies = chunks(events, PER_POST).map((c) => Buffer.from(JSON.stringify(c)));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const hub0 = await processCpuSeconds(pids.hub);
+  const processor0 = await processCpuSeconds(pids.processor);
+  const load0 = process.cpuUsage();
   const t0 = performance.now();
   let next = 0;
   const client = async () => {
     while (next < bodies.length) {
       const body = bodies[next++]!;
       for (;;) {
-        const res = await fetch(`${hubUrl}/v1/telemetry`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-        });
-        await res.arrayBuffer();
-        if (res.status === 202) break;
-        await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000); // backpressure: resend
+        const answer = await postJson(agent, `${hubUrl}/v1/telemetry`, body, 60_000);
+        if (answer.status === 202) break;
+        await sleep(Number(answer.retryAfter ?? 1) * 1000); // backpressure: resend
       }
     }
   };
-  await Promise.all(Array.from({ length: CONNECTIONS }, client));
+  try {
+    await Promise.all(Array.from({ length: CONNECTIONS }, client));
+  } finally {
+    agent.destroy();
+  }
+  const load = process.cpuUsage(load0);
   await waitForStored([processorUrl], storedBefore + events.length);
   await sealMinutesOf(db, events, { newest: false });
   const rate = events.length / ((performance.now() - t0) / 1000);
+  const perEvent = (seconds: number) => (seconds * 1e6) / events.length;
+  const result = {
+    rate,
+    hubCpuMicros: perEvent((await processCpuSeconds(pids.hub)) - hub0),
+    processorCpuMicros: perEvent((await processCpuSeconds(pids.processor)) - processor0),
+    loadCpuMicros: perEvent((load.user + load.system) / 1e6),
+  };
   await expectRows(db, before + events.length);
-  return rate;
+  return result;
 }
 
 /**

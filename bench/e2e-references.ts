@@ -104,14 +104,17 @@ async function ensurePartitions(db: pg.Pool, events: readonly BenchEvent[]): Pro
   );
 }
 
-/** BullMQ, one job per `perJob` events; the worker stores each job with one statement. Events/s. */
+/**
+ * BullMQ, one job per `perJob` events; the worker stores each job with one statement. Events/s, and the CPU per
+ * event this process spent meanwhile: BullMQ's producer and worker, which both run here.
+ */
 export async function bullmq(
   redisUrl: string,
   db: pg.Pool,
   events: BenchEvent[],
   perJob: number,
   concurrency: number,
-): Promise<number> {
+): Promise<{ rate: number; cpuMicros: number }> {
   const table = REFERENCE_TABLE;
   await ensurePartitions(db, events);
   const before = await rowCount(db, table);
@@ -148,6 +151,7 @@ export async function bullmq(
     if (++done === jobs.length) finished();
   });
   worker.on('failed', (_job, err) => progress(`bullmq job failed: ${err.message}`));
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   void worker.run();
   for (const part of chunks(jobs, 1000)) {
@@ -155,11 +159,12 @@ export async function bullmq(
   }
   await allDone;
   const rate = events.length / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   if ((await rowCount(db, table)) - before !== events.length) throw new Error(`${table}: rows missing`);
-  return rate;
+  return { rate, cpuMicros: (cpu.user + cpu.system) / events.length };
 }
 
 /** The events as the hub publishes them: `telemetry.analyze` task JSON, `PER_TASK` readings a task. */

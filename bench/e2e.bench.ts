@@ -38,7 +38,7 @@ import {
 import { startAppProcess, waitReady } from '../scripts/local-pipeline.js';
 import { median } from './median.js';
 import { backlog, latencyRun, ours } from './e2e-ours.js';
-import { machine, processCpuSeconds, processMemoryMiB } from './process-stats.js';
+import { machine, processMemoryMiB } from './process-stats.js';
 import { walPerEvent, walSoFar } from './pg-wal.js';
 import { cleanUp, cleanupCpuMicrosPerEvent } from './pg-cleanup.js';
 import { postgresCpu, postgresCpuPerEvent } from './pg-cpu.js';
@@ -129,9 +129,10 @@ async function main(): Promise<void> {
       const copyCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours — HTTP → hub → Redis → processor → PostgreSQL`);
       await emptyReadings(db);
-      const cpuBefore = await processCpuSeconds(processor.pid);
-      const e2e = await ours(db, hubUrl, processorUrl, events);
-      const processorCpuMicros = ((await processCpuSeconds(processor.pid)) - cpuBefore) / EVENTS / 1e-6;
+      const { rate: e2e, ...oursCpu } = await ours(db, hubUrl, processorUrl, events, {
+        hub: hub.pid,
+        processor: processor.pid,
+      });
       const e2eCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: ours, the processor alone draining a backlog of ${EVENTS} events`);
       await emptyReadings(db);
@@ -150,13 +151,19 @@ async function main(): Promise<void> {
       await emptyReadings(db);
       wal0 = await walSoFar(db);
       const batchedPgCpu0 = await postgresCpu(db, postgres.pid);
-      const batched = await bullmq(redis.url, db, fleetEvents(EVENTS, { series: SERIES, prefix: FLEET }), PER_TASK, 8);
+      const { rate: batched, cpuMicros: batchedAppCpuMicros } = await bullmq(
+        redis.url,
+        db,
+        fleetEvents(EVENTS, { series: SERIES, prefix: FLEET }),
+        PER_TASK,
+        8,
+      );
       const batchedPostgres = postgresCpuPerEvent(batchedPgCpu0, await postgresCpu(db, postgres.pid), EVENTS);
       const batchedWal = walPerEvent(wal0, await walSoFar(db), EVENTS);
       const batchedCleanup = await cleanupCpuMicrosPerEvent(db, postgres.pid, EVENTS);
       progress(`round ${r + 1}/${ROUNDS}: BullMQ, one job per event, concurrency 100 (${PER_EVENT_EVENTS} events)`);
       await emptyReadings(db);
-      const single = await bullmq(
+      const { rate: single } = await bullmq(
         redis.url,
         db,
         fleetEvents(PER_EVENT_EVENTS, { series: SERIES, prefix: FLEET }),
@@ -180,7 +187,10 @@ async function main(): Promise<void> {
         single,
         lpush,
         copy,
-        processorCpuMicros,
+        processorCpuMicros: oursCpu.processorCpuMicros,
+        hubCpuMicros: oursCpu.hubCpuMicros,
+        loadCpuMicros: oursCpu.loadCpuMicros,
+        batchedAppCpuMicros,
         backlog: drained.rate,
         backlogRssMiB: drained.rssMiB,
         backlogFolds: drained.folds,
@@ -211,7 +221,7 @@ async function main(): Promise<void> {
       progress(
         `  ours ${Math.round(e2e)}/s (processor alone from a backlog ${Math.round(drained.rate)}/s, ` +
           `RSS ≤ ${Math.round(drained.rssMiB)} MiB, ${drained.folds} folds taking ${drained.foldSeconds.toFixed(1)} s), BullMQ batched ${Math.round(batched)}/s, per event ${Math.round(single)}/s, ` +
-          `LPUSH ${Math.round(lpush)}/s, COPY ${Math.round(copy)}/s, processor ${processorCpuMicros.toFixed(1)} µs CPU/event, ` +
+          `LPUSH ${Math.round(lpush)}/s, COPY ${Math.round(copy)}/s, hub + processor ${(oursCpu.hubCpuMicros + oursCpu.processorCpuMicros).toFixed(1)} µs CPU/event (BullMQ's producer + worker ${batchedAppCpuMicros.toFixed(1)}), ` +
           `steady p99 ${latency.p99Ms} ms`,
       );
     }
@@ -264,6 +274,14 @@ async function main(): Promise<void> {
         bullmq_batched: Number(med('batchedWalFullPages').toFixed(3)),
       },
       processor_cpu_us_per_event: med1('processorCpuMicros'),
+      // End to end, CPU per event outside PostgreSQL and Redis: ours (the hub, the processor) against BullMQ's
+      // producer and worker together; the HTTP load generator stands in for the gateways, which run elsewhere.
+      app_cpu_us_per_event: {
+        hub: med1('hubCpuMicros'),
+        processor: med1('processorCpuMicros'),
+        bullmq_batched_producer_and_worker: med1('batchedAppCpuMicros'),
+        load_generator: med1('loadCpuMicros'),
+      },
       processor_peak_rss_mib: Math.round((await processMemoryMiB(processor.pid)).peak),
       ratios: {
         e2e_vs_bullmq_batched: Number(ratio('e2e', 'batched').toFixed(2)),
@@ -327,9 +345,12 @@ async function main(): Promise<void> {
     console.log(
       `  steady ${RATE} events/s for ${DURATION} s in each round (kept ${k(result.steady_rate_kept_events_per_s)}, ${result.steady_rate_refused_requests} requests refused): visible p50 ${result.p50_visible_ms} ms, p99 ${result.p99_visible_ms} ms (target < 1000; rounds: ${rounds.map((r) => r.p99VisibleMs).join(', ')} ms)`,
     );
+    const app = result.app_cpu_us_per_event;
     console.log(
-      `  processor ${result.processor_cpu_us_per_event} µs CPU per event, peak RSS ${result.processor_peak_rss_mib} MiB`,
+      `  CPU per event end to end, outside PostgreSQL and Redis: hub ${app.hub} µs + processor ${app.processor} µs, ` +
+        `BullMQ batched's producer + worker ${app.bullmq_batched_producer_and_worker} µs; the HTTP load generator ${app.load_generator} µs`,
     );
+    console.log(`  processor peak RSS ${result.processor_peak_rss_mib} MiB`);
     console.log('  written to bench/results/latest.json');
   } catch (err) {
     // An app that died mid-run is why the bench failed: its last words say why (out of memory, a crash).

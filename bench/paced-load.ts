@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { postJson } from './http-post.js';
 
 export interface PacedLoadResult {
   requestsPerSecond: number;
@@ -39,34 +40,15 @@ export async function pacedLoad(
   const start = performance.now();
 
   const send = (dueAt: number) =>
-    new Promise<void>((resolve) => {
-      const payload = fixed ?? Buffer.from((body as () => string)());
-      const req = http.request(
-        url,
-        {
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/json', 'content-length': payload.length },
-          timeout: 30_000,
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            latencies.push(performance.now() - dueAt);
-            if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode > 299) {
-              count(non2xxByStatus, String(res.statusCode));
-            }
-            resolve();
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (err: NodeJS.ErrnoException) => {
+    postJson(agent, url, fixed ?? Buffer.from((body as () => string)()), 30_000).then(
+      (answer) => {
+        latencies.push(performance.now() - dueAt);
+        if (answer.status < 200 || answer.status > 299) count(non2xxByStatus, String(answer.status));
+      },
+      (err: NodeJS.ErrnoException) => {
         count(errorsByCode, err.code ?? err.message);
-        resolve();
-      });
-      req.end(payload);
-    });
+      },
+    );
 
   const inFlight: Array<Promise<void>> = [];
   await new Promise<void>((done) => {
