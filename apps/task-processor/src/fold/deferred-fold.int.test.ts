@@ -259,3 +259,75 @@ test('a fold that fails keeps what it gathered, and folds it with the later batc
     await shortPool.end();
   }
 });
+
+test('past the series index’s capacity a fold starts a new index: what each gathered is folded once, a failed fold’s too', async () => {
+  const m = metrics();
+  const fold = new DeferredFold({
+    pool,
+    partitions: new PartitionManager(pool),
+    metrics: m,
+    log,
+    settings: { outliers },
+    latest,
+    options: { intervalMs: 60_000, seriesCapacity: 8 },
+  });
+  const handler = createTelemetryHandler({ pool, log, metrics: m, outliers, fold });
+  const all = readings('DS', 240, 10, '2026-05-07T10:00:00Z'); // 20 series: more than an index holds here
+  const late = (r: Reading) => r.device_id === 'DS-8' || r.device_id === 'DS-9';
+  // The second batch: two devices only, newest first, so that the new index numbers its series otherwise than
+  // the first index did (a series mapped by its number instead of its name would land on another series).
+  const [first, second, third] = [
+    all.slice(0, 80),
+    all.slice(80, 160).filter(late).reverse(),
+    all.slice(160).filter((r) => !late(r)),
+  ];
+  await handler.handle([testTask(first)]); // numbered on the first index, which is now full
+  const locker = await pool.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE rollups_1m IN ACCESS EXCLUSIVE MODE');
+    const failing = fold.flush(); // hands what it holds to the fold, and gathers on a new index from now on
+    await handler.handle([testTask(second)]);
+    // The fold waits on the lock: cancel it, so it fails holding the first batch, the second gathered meanwhile.
+    const waitingFold = `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
+    for (let tries = 0; (await q(waitingFold)).length === 0; tries++) {
+      assert.ok(tries < 200, 'the fold never waited on the lock');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await q(`SELECT pg_cancel_backend(pid) FROM (${waitingFold}) AS w`);
+    await failing;
+    await locker.query('ROLLBACK');
+  } finally {
+    locker.release();
+  }
+  assert.equal((await m.foldRuns.get()).values.find((v) => v.labels.outcome === 'failed')?.value, 1);
+  assert.equal(await rollupRows('DS'), 0);
+  assert.equal(await pendingCount(pool), 2);
+
+  await handler.handle([testTask(third)]);
+  await fold.flush();
+  assert.equal(await pendingCount(pool), 0);
+  assert.deepEqual(await mismatches('DS', 'rollups_1m'), []);
+  assert.deepEqual(await mismatches('DS', 'rollups_1h_all'), []);
+  const stored = [...first, ...second, ...third];
+  const perSeries = new Map<string, number>();
+  for (const r of stored)
+    perSeries.set(`${r.device_id} ${r.metric}`, (perSeries.get(`${r.device_id} ${r.metric}`) ?? 0) + 1);
+  const samples = await q<{ series: string; samples: number }>(
+    `SELECT device_id || ' ' || metric AS series, samples FROM outlier_state WHERE device_id LIKE 'DS-%'`,
+  );
+  assert.deepEqual(
+    new Map(samples.map((s) => [s.series, Number(s.samples)])),
+    perSeries,
+    'each series’ readings through its own outlier state, once',
+  );
+  for (const [device, metric] of [
+    ['DS-0', 'temperature'], // newest in the third batch
+    ['DS-9', 'pressure'], // newest in the second, gathered on the new index
+    ['DS-8', 'temperature'],
+  ] as const) {
+    const newest = newestOf(stored.filter((r) => r.device_id === device && r.metric === metric));
+    const cached = await latest.get(device, metric);
+    assert.deepEqual([cached?.event_id, cached?.value], [newest.event_id, newest.value], `${device} ${metric}`);
+  }
+});

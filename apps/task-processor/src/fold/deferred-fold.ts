@@ -28,13 +28,15 @@ import { foldDue, type FoldSchedule } from './fold-schedule.js';
 import type { LatestCache } from '../store/latest.cache.js';
 import type { LatestValues } from '../store/latest-values.js';
 import { KnownOutlierSeries } from '../outliers/outlier.repo.js';
-import { SeriesIndex } from '../domain/series-index.js';
+import { DEFAULT_SERIES_CAPACITY, SeriesIndex } from '../domain/series-index.js';
 
 export interface DeferredFoldOptions extends FoldSchedule {
   /** A ledger batch older than this (ms) is folded from its raw rows by whichever processor sweeps first. */
   orphanAfterMs: number;
   /** Readings held in memory at most: past it, storing the next batch waits for a fold (backpressure). */
   maxReadings: number;
+  /** Series the index kept across folds numbers before a fold starts a new one (SeriesIndex: a bound on memory). */
+  seriesCapacity: number;
 }
 
 export const DEFAULT_FOLD_OPTIONS: DeferredFoldOptions = {
@@ -44,6 +46,7 @@ export const DEFAULT_FOLD_OPTIONS: DeferredFoldOptions = {
   smallFoldRows: 1000,
   orphanAfterMs: 30_000,
   maxReadings: 400_000,
+  seriesCapacity: DEFAULT_SERIES_CAPACITY,
 };
 
 /** A batch staged in its transaction, to hand to accept() once that transaction has committed. */
@@ -85,7 +88,7 @@ export class DeferredFold {
   /** Series whose outlier-state row exists: a fold creates only the others' rows. */
   private readonly knownOutliers = new KnownOutlierSeries();
   /** The series' numbers the aggregates' per-series columns use, kept from fold to fold. */
-  private series = new SeriesIndex();
+  private series: SeriesIndex;
   private held: PendingBatch[] = [];
   private gathered: FoldAggregate;
   private heldReadings = 0;
@@ -111,6 +114,7 @@ export class DeferredFold {
     },
   ) {
     this.options = { ...DEFAULT_FOLD_OPTIONS, ...deps.options };
+    this.series = new SeriesIndex(this.options.seriesCapacity);
     this.gathered = this.emptyAggregate();
   }
 
@@ -285,7 +289,7 @@ export class DeferredFold {
 
   /** A new aggregate, numbering series by the index kept across folds (a new index once that one is full). */
   private emptyAggregate(): FoldAggregate {
-    if (this.series.full) this.series = new SeriesIndex();
+    if (this.series.full) this.series = new SeriesIndex(this.options.seriesCapacity);
     return new FoldAggregate(this.deps.settings, { latest: this.deps.latest !== undefined, series: this.series });
   }
 
