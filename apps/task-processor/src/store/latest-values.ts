@@ -76,11 +76,14 @@ export class LatestValues {
 
   /** Takes in `later`'s values, gathered after these (`later` is not to be used after). */
   absorb(later: LatestValues): void {
+    // `later`'s batch numbers as numbers here, each commit time added once (its series come in no batch order).
+    const batchHere = new Int32Array(later.storedAts.length).fill(-1);
     for (const t of later.slots) {
       const s = this.series.slotOf(later.series, t);
       if (s >= this.held.length) this.grow(s + 1);
       if (this.held[s] && this.times[s]! >= later.times[t]!) continue;
-      const storedAt = later.storedAts[later.batches[t]!]!;
+      const b = later.batches[t]!;
+      if (batchHere[b] === -1) batchHere[b] = this.batchOf(later.storedAts[b]!);
       this.put(
         s,
         later.times[t]!,
@@ -88,7 +91,7 @@ export class LatestValues {
         later.values[t]!,
         later.units[t]!,
         later.eventIds[t]!,
-        this.batchOf(storedAt),
+        batchHere[b]!,
       );
     }
   }
