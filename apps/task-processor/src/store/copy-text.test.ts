@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { copyTextField, copyTextRow } from './copy-text.js';
+import { CopyTextWriter, copyTextField, copyTextRow, type CopyValue } from './copy-text.js';
 
 /** PostgreSQL's COPY text reader for one line (fields split on tab, `\N` is NULL, backslash escapes). */
 function parseCopyLine(line: string): Array<string | null> {
@@ -34,5 +34,30 @@ test('any row of strings and NULLs reads back as written', () => {
       assert.deepEqual(parseCopyLine(copyTextRow(values)), values);
     }),
     { numRuns: 500 },
+  );
+});
+
+test('the writer’s bytes are the rows’ text in UTF-8, chunk after chunk, whatever the values', () => {
+  const value: fc.Arbitrary<CopyValue> = fc.oneof(
+    fc.string({ unit: 'binary' }).filter((s) => !s.includes('\0')),
+    fc.string({ unit: fc.constantFrom('a', '\t', '\n', '\r', '\\', 'N', '.', 'é', '😀') }),
+    fc.double(),
+    fc.constant(null),
+  );
+  const rows = fc.array(fc.array(value, { minLength: 1, maxLength: 13 }), { minLength: 1, maxLength: 20 });
+  const writer = new CopyTextWriter(8); // tiny, so that it grows
+  fc.assert(
+    fc.property(rows, rows, (first, second) => {
+      for (const [i, chunk] of [first, second].entries()) {
+        for (const row of chunk) {
+          for (const v of row) writer.field(v);
+          writer.endRow();
+        }
+        const expected = Buffer.from(chunk.map(copyTextRow).join(''), 'utf8');
+        assert.deepEqual(writer.take(), expected, `chunk ${i}`);
+        assert.equal(writer.length, 0, 'starts over after take');
+      }
+    }),
+    { numRuns: 300 },
   );
 });

@@ -5,7 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Reading } from '@telemetryhub/schemas';
 import { isoUtc } from './sql-time.js';
 import { numberArrayLiteral, textArrayLiteral } from './pg-array.js';
-import { copyTextField } from './copy-text.js';
+import { CopyTextWriter } from './copy-text.js';
 import { inEventIdOrder } from './event-id-order.js';
 
 /**
@@ -134,27 +134,35 @@ function repeatsEventId(readings: readonly Reading[], order: readonly number[]):
 
 async function copyReadings(db: pg.PoolClient, rows: ReadingsToStore, order: readonly number[]): Promise<void> {
   const chunks = function* () {
+    const writer = new CopyTextWriter();
     for (let i = 0; i < order.length; i += COPY_CHUNK_ROWS) {
-      let chunk = '';
       const end = Math.min(i + COPY_CHUNK_ROWS, order.length);
-      for (let j = i; j < end; j++) chunk += readingCopyRow(rows, order[j]!);
-      // As bytes at once: chunks wait in the stream's buffer while PostgreSQL takes the ones before, and a
-      // Buffer waits outside the JavaScript heap (see ReadingsToStore on what the collector copies).
-      yield Buffer.from(chunk, 'utf8');
+      for (let j = i; j < end; j++) writeReadingRow(writer, rows, order[j]!);
+      // A Buffer of its own per chunk: chunks wait in the stream's buffer while PostgreSQL takes the ones before,
+      // outside the JavaScript heap (see ReadingsToStore on what the collector copies).
+      yield writer.take();
     }
   };
   await pipeline(Readable.from(chunks()), db.query(copyFrom(`COPY readings (${COLUMNS}) FROM STDIN`)));
 }
 
-/**
- * A reading as a COPY text row, in COLUMNS' order: written out rather than through copyTextRow's array, which
- * allocated one array per row on the processor's busiest path. Text goes through copyTextField (escaped, `\N`
- * for null); the value and schema version are numbers.
- */
-function readingCopyRow(rows: ReadingsToStore, i: number): string {
-  const f = copyTextField;
+/** A reading as a COPY text row, in COLUMNS' order. */
+function writeReadingRow(w: CopyTextWriter, rows: ReadingsToStore, i: number): void {
   const r = rows.readings[i]!;
-  return `${f(r.event_id)}\t${f(r.device_id)}\t${f(r.metric)}\t${f(r.event_time)}\t${r.value}\t${f(r.unit)}\t${f(r.site)}\t${f(r.region)}\t${f(r.firmware)}\t${r.schema_version}\t${f(r.sequence_id)}\t${f(rows.taskIds[i]!)}\t${rows.inRollups[i] ? 't' : 'f'}\n`;
+  w.field(r.event_id);
+  w.field(r.device_id);
+  w.field(r.metric);
+  w.field(r.event_time);
+  w.field(r.value);
+  w.field(r.unit);
+  w.field(r.site);
+  w.field(r.region);
+  w.field(r.firmware);
+  w.field(r.schema_version);
+  w.field(r.sequence_id);
+  w.field(rows.taskIds[i]!);
+  w.field(rows.inRollups[i] ? 't' : 'f');
+  w.endRow();
 }
 
 /** One `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING`: one round trip, one plan. */
