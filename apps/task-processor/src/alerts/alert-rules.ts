@@ -76,10 +76,13 @@ export function evaluateRules(
     const [device, metric] = key.split('\u0000');
     candidates.add(device!, metric!);
   }
-  for (const r of readings) {
+  // Index loops: this pass runs for every reading of a batch, and its for-of cost an iterator result per reading.
+  for (let i = 0; i < readings.length; i++) {
+    const r = readings[i]!;
     if (candidates.has(r.device_id, r.metric)) continue;
-    for (const rule of rulesFor(r.device_id, r.metric)) {
-      if (breaches(rule, r.value)) {
+    const ruled = rulesFor(r.device_id, r.metric);
+    for (let k = 0; k < ruled.length; k++) {
+      if (breaches(ruled[k]!, r.value)) {
         candidates.add(r.device_id, r.metric);
         break;
       }

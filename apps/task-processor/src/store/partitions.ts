@@ -92,22 +92,32 @@ export class PartitionManager {
 
   /** Makes sure the partitions holding each of these times exist; returns the names it created. */
   async ensure(scheme: PartitionScheme, times: Iterable<number>): Promise<string[]> {
-    const wanted = new Map<string, Partition>();
-    let lastFrom = NaN;
-    let lastTo = NaN;
-    for (const ms of times) {
-      if (ms >= lastFrom && ms < lastTo) continue; // most batches are one day: skip the date maths
-      const p = partitionFor(scheme, ms);
-      lastFrom = p.from.getTime();
-      lastTo = p.to.getTime();
-      if (!this.known.has(p.name)) wanted.set(p.name, p);
-    }
     const created: string[] = [];
-    for (const p of wanted.values()) {
+    for (const p of this.missing(scheme, times)) {
       if (await this.create(scheme, p)) created.push(p.name);
       this.known.add(p.name);
     }
     return created;
+  }
+
+  /**
+   * The partitions these times fall in that are not known to exist. Not in the async caller: for-of there cost an
+   * iterator result per time (a batch's tens of thousands).
+   */
+  private missing(scheme: PartitionScheme, times: Iterable<number>): Iterable<Partition> {
+    const wanted = new Map<string, Partition>();
+    let lastFrom = NaN;
+    let lastTo = NaN;
+    const see = (ms: number) => {
+      if (ms >= lastFrom && ms < lastTo) return; // most batches are one day: skip the date maths
+      const p = partitionFor(scheme, ms);
+      lastFrom = p.from.getTime();
+      lastTo = p.to.getTime();
+      if (!this.known.has(p.name)) wanted.set(p.name, p);
+    };
+    if (Array.isArray(times)) for (let i = 0; i < times.length; i++) see(times[i] as number);
+    else for (const ms of times) see(ms);
+    return wanted.values();
   }
 
   /**
