@@ -133,6 +133,7 @@ export function buildProcessor(
     options: {
       intervalMs: config.FOLD_INTERVAL_MS,
       maxDelayMs: config.FOLD_MAX_DELAY_MS,
+      readingsPerRow: config.FOLD_READINGS_PER_ROW,
       orphanAfterMs: config.FOLD_ORPHAN_AFTER_MS,
       maxReadings: config.FOLD_MAX_READINGS,
     },

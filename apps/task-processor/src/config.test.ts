@@ -96,3 +96,12 @@ test('the fold may hold batches at most half the orphan age, so a live processor
   const c = loadProcessorConfig({ env: { FOLD_MAX_DELAY_MS: '30000', FOLD_ORPHAN_AFTER_MS: '60000' } });
   assert.deepEqual([c.FOLD_MAX_DELAY_MS, c.FOLD_ORPHAN_AFTER_MS], [30_000, 60_000]);
 });
+
+test('a fold waits for FOLD_READINGS_PER_ROW readings per row (4 unless set); zero is refused by name', () => {
+  assert.equal(loadProcessorConfig({ env: {} }).FOLD_READINGS_PER_ROW, 4);
+  assert.equal(loadProcessorConfig({ env: { FOLD_READINGS_PER_ROW: '16' } }).FOLD_READINGS_PER_ROW, 16);
+  assert.throws(
+    () => loadProcessorConfig({ env: { FOLD_READINGS_PER_ROW: '0' } }),
+    (err: unknown) => err instanceof ConfigError && err.problems[0]!.startsWith('FOLD_READINGS_PER_ROW'),
+  );
+});

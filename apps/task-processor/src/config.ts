@@ -68,6 +68,9 @@ export const ProcessorConfigSchema = z.object({
   FOLD_MAX_DELAY_MS: positiveInt(DEFAULT_FOLD_OPTIONS.maxDelayMs).describe(
     'how long stored readings wait for their fold at most: a large fleet reporting slowly (few readings per series per interval) is folded this often, writing several readings per row instead of one; set it to `FOLD_INTERVAL_MS` to fold at every interval; at most half of `FOLD_ORPHAN_AFTER_MS`',
   ),
+  FOLD_READINGS_PER_ROW: positiveInt(DEFAULT_FOLD_OPTIONS.readingsPerRow).describe(
+    'readings held per row a fold writes (a series or a minute bucket) before a fold is due at a tick; more: fewer folds, each row write shared by more readings (less CPU per reading), the derived tables and the latest-value cache trailing longer — within `FOLD_MAX_DELAY_MS` ([Folding](storage-and-alerts.md#folding))',
+  ),
   FOLD_ORPHAN_AFTER_MS: positiveInt(DEFAULT_FOLD_OPTIONS.orphanAfterMs).describe(
     'a batch left unfolded this long (its processor died) is folded from its raw rows by any replica',
   ),
