@@ -55,7 +55,7 @@ function processor(options: Partial<DeferredFoldOptions> = {}) {
     latest,
     options: { intervalMs: 60_000, ...options },
   });
-  return { fold, handler: createTelemetryHandler({ pool, log, metrics: m, outliers, fold }) };
+  return { fold, metrics: m, handler: createTelemetryHandler({ pool, log, metrics: m, outliers, fold }) };
 }
 
 /** `n` readings of `devices` devices × 2 metrics, one a second from `start`. */
@@ -261,17 +261,7 @@ test('a fold that fails keeps what it gathered, and folds it with the later batc
 });
 
 test('past the series index’s capacity a fold starts a new index: what each gathered is folded once, a failed fold’s too', async () => {
-  const m = metrics();
-  const fold = new DeferredFold({
-    pool,
-    partitions: new PartitionManager(pool),
-    metrics: m,
-    log,
-    settings: { outliers },
-    latest,
-    options: { intervalMs: 60_000, seriesCapacity: 8 },
-  });
-  const handler = createTelemetryHandler({ pool, log, metrics: m, outliers, fold });
+  const { fold, handler, metrics: m } = processor({ seriesCapacity: 8 });
   const all = readings('DS', 240, 10, '2026-05-07T10:00:00Z'); // 20 series: more than an index holds here
   const late = (r: Reading) => r.device_id === 'DS-8' || r.device_id === 'DS-9';
   // The second batch: two devices only, newest first, so that the new index numbers its series otherwise than
