@@ -37,6 +37,7 @@ const { values } = parseArgs({
     'fold-interval': { type: 'string' },
     'fold-max-delay': { type: 'string' },
     'fold-max-readings': { type: 'string' },
+    'fold-readings-per-row': { type: 'string' },
     type: { type: 'string', default: 'telemetry.analyze' },
     'fast-postgres': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -44,7 +45,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    `npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (as CONSUMER_CONCURRENCY: ${DEFAULT_CONSUMER_CONCURRENCY})] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fold-interval MS (as FOLD_INTERVAL_MS)] [--fold-max-delay MS (as FOLD_MAX_DELAY_MS)] [--fold-max-readings N (as FOLD_MAX_READINGS)] [--fast-postgres (fsync, synchronous commit and full-page writes off, as the tests run it; default: durable, as users run it)] [--json]`,
+    `npm run bench:processor -- [--events N (200000)] [--series N (5000: devices × 5 metrics)] [--per-task N (500)] [--loops N (as CONSUMER_CONCURRENCY: ${DEFAULT_CONSUMER_CONCURRENCY})] [--rounds N (3): COPY then drain, paired; medians reported] [--threads N (as WORKER_THREADS: 0 up to 2 cores, else one per core; 0 = decode on the main thread)] [--type T (telemetry.analyze: store + rollups + alerts; telemetry.store: storage only)] [--fetch N tasks per fetch (100, as FETCH_BATCH_SIZE)] [--fold-interval MS (as FOLD_INTERVAL_MS)] [--fold-max-delay MS (as FOLD_MAX_DELAY_MS)] [--fold-max-readings N (as FOLD_MAX_READINGS)] [--fold-readings-per-row N (as FOLD_READINGS_PER_ROW)] [--fast-postgres (fsync, synchronous commit and full-page writes off, as the tests run it; default: durable, as users run it)] [--json]`,
   );
   process.exit(0);
 }
@@ -147,6 +148,7 @@ async function main(): Promise<void> {
         ...(values['fold-interval'] ? { FOLD_INTERVAL_MS: values['fold-interval'] } : {}),
         ...(values['fold-max-delay'] ? { FOLD_MAX_DELAY_MS: values['fold-max-delay'] } : {}),
         ...(values['fold-max-readings'] ? { FOLD_MAX_READINGS: values['fold-max-readings'] } : {}),
+        ...(values['fold-readings-per-row'] ? { FOLD_READINGS_PER_ROW: values['fold-readings-per-row'] } : {}),
       },
       log,
     });
@@ -243,7 +245,7 @@ async function main(): Promise<void> {
     else {
       const k = (x: number) => `${Math.round(x / 1000)}k`;
       console.log(
-        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (${values.type}), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s), ${ROUNDS} paired rounds, ${SERIES} series, fold looking every ${values['fold-interval'] ?? 'FOLD_INTERVAL_MS (default)'} ms, waiting up to ${values['fold-max-delay'] ?? 'FOLD_MAX_DELAY_MS (default)'} ms, holding at most ${values['fold-max-readings'] ?? 'FOLD_MAX_READINGS (default)'} readings, PostgreSQL ${values['fast-postgres'] ? 'with fsync, synchronous commit and full-page writes off' : 'durable (its defaults)'}\n`,
+        `\nProcessor drain, ${N} readings in tasks of ${PER_TASK} (${values.type}), ${LOOPS} consumer loop(s), ${THREADS} decode thread(s), ${ROUNDS} paired rounds, ${SERIES} series, fold looking every ${values['fold-interval'] ?? 'FOLD_INTERVAL_MS (default)'} ms, waiting up to ${values['fold-max-delay'] ?? 'FOLD_MAX_DELAY_MS (default)'} ms, holding at most ${values['fold-max-readings'] ?? 'FOLD_MAX_READINGS (default)'} readings, ${values['fold-readings-per-row'] ?? 'FOLD_READINGS_PER_ROW (default)'} readings per row, PostgreSQL ${values['fast-postgres'] ? 'with fsync, synchronous commit and full-page writes off' : 'durable (its defaults)'}\n`,
       );
       console.log(
         `${'PostgreSQL COPY into a table of the same shape'.padEnd(52)} ${Math.round(result.copy_rows_per_second).toString().padStart(8)} rows/s (median; each: ${rounds.map((x) => k(x.copy_rows_per_second)).join(', ')})`,
