@@ -1,4 +1,5 @@
 import type { Reading } from '@telemetryhub/schemas';
+import { SeriesSet } from '../domain/series-set.js';
 
 /**
  * A threshold rule: fire when a reading goes above `max` (or below `min`), resolve when it comes back past the
@@ -71,7 +72,7 @@ export function evaluateRules(
   firing: ReadonlySet<string>,
 ): AlertAction[] {
   const rulesFor = ruleIndex(rules);
-  const candidates = new NestedSet();
+  const candidates = new SeriesSet();
   for (const key of firing) {
     const [device, metric] = key.split('\u0000');
     candidates.add(device!, metric!);
@@ -106,23 +107,6 @@ export function evaluateRules(
     }
   }
   return actions;
-}
-
-/** A set of (device, metric) pairs in nested maps: a lookup by a reading's own two strings, no key built. */
-class NestedSet {
-  private readonly byDevice = new Map<string, Set<string>>();
-  size = 0;
-  add(device: string, metric: string): void {
-    let metrics = this.byDevice.get(device);
-    if (!metrics) this.byDevice.set(device, (metrics = new Set()));
-    if (!metrics.has(metric)) {
-      metrics.add(metric);
-      this.size++;
-    }
-  }
-  has(device: string, metric: string): boolean {
-    return this.byDevice.get(device)?.has(metric) ?? false;
-  }
 }
 
 /**

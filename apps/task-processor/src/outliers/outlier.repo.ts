@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { SeriesSet } from '../domain/series-set.js';
 import { EwmaColumns } from './outlier-rules.js';
 import type { OutlierInputs, SeriesInputs } from './outlier-inputs.js';
 import { numberArrayLiteral, textArrayLiteral } from '../store/pg-array.js';
@@ -11,24 +12,17 @@ import { numberArrayLiteral, textArrayLiteral } from '../store/pg-array.js';
  * one deleted behind its back (by hand) is created again.
  */
 export class KnownOutlierSeries {
-  private readonly byDevice = new Map<string, Set<string>>();
-  private size = 0;
+  private readonly series = new SeriesSet();
   constructor(private readonly max = 1_000_000) {}
 
   has(device: string, metric: string): boolean {
-    return this.byDevice.get(device)?.has(metric) ?? false;
+    return this.series.has(device, metric);
   }
 
   add(device: string, metric: string): void {
-    if (this.has(device, metric)) return;
-    if (this.size >= this.max) {
-      this.byDevice.clear();
-      this.size = 0;
-    }
-    let metrics = this.byDevice.get(device);
-    if (!metrics) this.byDevice.set(device, (metrics = new Set()));
-    metrics.add(metric);
-    this.size++;
+    if (this.series.has(device, metric)) return;
+    if (this.series.size >= this.max) this.series.clear();
+    this.series.add(device, metric);
   }
 }
 
