@@ -91,7 +91,7 @@ export class PartitionManager {
   ) {}
 
   /** Makes sure the partitions holding each of these times exist; returns the names it created. */
-  async ensure(scheme: PartitionScheme, times: Iterable<number>): Promise<string[]> {
+  async ensure(scheme: PartitionScheme, times: readonly number[]): Promise<string[]> {
     const created: string[] = [];
     for (const p of this.missing(scheme, times)) {
       if (await this.create(scheme, p)) created.push(p.name);
@@ -101,23 +101,22 @@ export class PartitionManager {
   }
 
   /**
-   * The partitions these times fall in that are not known to exist. Not in the async caller: for-of there cost an
-   * iterator result per time (a batch's tens of thousands).
+   * The partitions these times fall in that are not known to exist. Not in the async caller: a loop over a batch's
+   * tens of thousands of times there cost an iterator result each.
    */
-  private missing(scheme: PartitionScheme, times: Iterable<number>): Iterable<Partition> {
+  private missing(scheme: PartitionScheme, times: readonly number[]): Partition[] {
     const wanted = new Map<string, Partition>();
     let lastFrom = NaN;
     let lastTo = NaN;
-    const see = (ms: number) => {
-      if (ms >= lastFrom && ms < lastTo) return; // most batches are one day: skip the date maths
+    for (let i = 0; i < times.length; i++) {
+      const ms = times[i]!;
+      if (ms >= lastFrom && ms < lastTo) continue; // most batches are one day: skip the date maths
       const p = partitionFor(scheme, ms);
       lastFrom = p.from.getTime();
       lastTo = p.to.getTime();
       if (!this.known.has(p.name)) wanted.set(p.name, p);
-    };
-    if (Array.isArray(times)) for (let i = 0; i < times.length; i++) see(times[i] as number);
-    else for (const ms of times) see(ms);
-    return wanted.values();
+    }
+    return [...wanted.values()];
   }
 
   /**
