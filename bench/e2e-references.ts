@@ -10,6 +10,7 @@ import { Queue, Worker } from 'bullmq';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createRedis } from '@telemetryhub/queue';
+import { toColumns } from '@telemetryhub/schemas';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
 import { PARTITIONED_TABLES, PartitionManager } from '../apps/task-processor/src/store/partitions.js';
 
@@ -167,19 +168,22 @@ export async function bullmq(
   return { rate, cpuMicros: (cpu.user + cpu.system) / events.length };
 }
 
-/** The events as the hub publishes them: `telemetry.analyze` task JSON, `PER_TASK` readings a task. */
+/** The events as the hub publishes them: `telemetry.analyze` task JSON, `PER_TASK` readings a task, in columns. */
 export function analyzeTasks(events: BenchEvent[]): string[] {
-  return chunks(events, PER_TASK).map((readings) =>
+  return chunks(events, PER_TASK).map((chunk) =>
     JSON.stringify({
       id: randomUUID(),
       type: 'telemetry.analyze',
       priority: 50,
       created_at: new Date().toISOString(),
       attempts: 0,
-      payload: { readings },
+      payload: toColumns(chunk.map((e) => ({ ...e, ...NO_LABELS }))),
     }),
   );
 }
+
+/** What a bench event leaves at its default: the fields of the internal form it does not carry. */
+const NO_LABELS = { unit: null, site: null, region: null, firmware: null, schema_version: 3, sequence_id: null };
 
 /** The transport's ceiling: the same events as task JSON (500 per task), pipelined LPUSH. Events/s. */
 export async function lpushLimit(redisUrl: string, events: BenchEvent[]): Promise<number> {

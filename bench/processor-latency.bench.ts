@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { sleep } from '@telemetryhub/service-kit';
-import { type Reading } from '@telemetryhub/schemas';
+import { toColumns, type Reading } from '@telemetryhub/schemas';
 import { RedisListProducer, queueDepths } from '@telemetryhub/queue';
 import { DEFAULT_CONSUMER_CONCURRENCY } from '../apps/task-processor/src/config.js';
 import { DEFAULT_SERIES, benchReading, createBenchProcessor, startBenchStack } from './processor-harness.js';
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
           priority: 50,
           created_at: new Date().toISOString(),
           attempts: 0,
-          payload: { readings },
+          payload: toColumns(readings),
         });
       }
       if (tasks.length) await producer.enqueue(tasks);

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { sleep } from '@telemetryhub/service-kit';
-import { type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
+import { toColumns, type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
 import { RedisListProducer, queueDepths } from '@telemetryhub/queue';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
 import { DEFAULT_CONSUMER_CONCURRENCY } from '../apps/task-processor/src/config.js';
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
           priority: 50,
           created_at: new Date().toISOString(),
           attempts: 0,
-          payload: { readings: rows.slice(i, i + PER_TASK) },
+          payload: toColumns(rows.slice(i, i + PER_TASK)),
         });
       }
       for (let i = 0; i < tasks.length; i += 20) await producer.enqueue(tasks.slice(i, i + 20));

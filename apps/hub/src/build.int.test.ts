@@ -6,9 +6,11 @@ import { pino } from 'pino';
 import { createMetricsRegistry } from '@telemetryhub/service-kit';
 import { RedisServer, until } from '@telemetryhub/testkit';
 import { createRedis, type RedisClient } from '@telemetryhub/queue';
+import { eventsOf, parseEventsStrict, parseTaskEnvelope } from '@telemetryhub/schemas';
 import { devicesFromEnv, loadHubConfig, type HubConfig } from './config.js';
 import { buildHub } from './build.js';
 
+const deviceOf = (event: unknown) => (event as { device_id: string }).device_id;
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 let server: RedisServer;
 let redis: RedisClient;
@@ -33,9 +35,7 @@ test('buildHub, as main.ts runs it: a durable 202 means the reading is on the qu
   const listening = await hub.start();
   const url = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
   const tasks = async () =>
-    (await redis.lrange('hubbuilt:pending', 0, -1)).flatMap(
-      (raw) => (JSON.parse(raw) as { payload: { readings: Array<{ device_id: string }> } }).payload.readings,
-    );
+    (await redis.lrange('hubbuilt:pending', 0, -1)).flatMap((raw) => parseEventsStrict(parseTaskEnvelope(raw).payload));
   try {
     const res = await fetch(`${url}/v1/telemetry`, {
       method: 'POST',
@@ -64,13 +64,7 @@ test('buildHub with the simulator: its devices are registered, read and publishe
   try {
     await until('both simulated devices published', async () => {
       const raws = await redis.lrange('hubsim:pending', 0, -1);
-      const ids = new Set(
-        raws.flatMap((raw) =>
-          (JSON.parse(raw) as { payload: { readings: Array<{ device_id: string }> } }).payload.readings.map(
-            (r) => r.device_id,
-          ),
-        ),
-      );
+      const ids = new Set(raws.flatMap((raw) => eventsOf(parseTaskEnvelope(raw).payload).map(deviceOf)));
       return ids.has('sim-001') && ids.has('sim-002');
     });
   } finally {

@@ -123,6 +123,7 @@ export async function buildHub(
     metrics,
     log: log.child({ component: 'publisher' }),
     taskType: config.TASK_TYPE,
+    payloadFormat: config.TASK_PAYLOAD_FORMAT,
     batchMaxReadings: config.BATCH_MAX_READINGS,
     lingerMs: config.BATCH_LINGER_MS,
     ...(spool ? { spool } : {}),

@@ -168,6 +168,12 @@ export const HubConfigSchema = z.object({
       "what the hub does with such an event: `reject` it, or `clamp` its time to the hub's now; both counted in `telemetryhub_hub_clock_skew_events_total{action}` and per device at `GET /v1/clock-skew`",
     ),
   TASK_TYPE: z.string().default(TaskTypes.ANALYZE).describe('type of the tasks the hub publishes'),
+  TASK_PAYLOAD_FORMAT: z
+    .enum(['columns', 'readings'])
+    .default('columns')
+    .describe(
+      'how a task carries its readings: `columns` (one array per field, about 95 bytes a reading) or `readings` (one object per reading, about 245), which processors older than the columnar payload read; see the wire protocol in libs/queue/README.md',
+    ),
 });
 export type HubConfig = z.output<typeof HubConfigSchema>;
 

@@ -107,18 +107,63 @@ function eventId(v: unknown, optional: boolean): Field<string | undefined> {
 }
 
 function fastReading(o: Record<string, unknown>): Reading | undefined {
-  const id = eventId(o.event_id, false);
-  const version = schemaVersion(o.schema_version, 3);
-  return assemble(o, o.metric, o.event_time, id, label(o.site), label(o.region), label(o.firmware), version);
+  return fastReadingOf(
+    o.event_id,
+    o.device_id,
+    o.metric,
+    o.event_time,
+    o.value,
+    o.unit,
+    o.site,
+    o.region,
+    o.firmware,
+    o.schema_version,
+    o.sequence_id,
+  );
+}
+
+/**
+ * The internal reading form read from its fields' raw values (absent = undefined), for a shape that does not keep
+ * a reading in one object (the columnar payload); undefined when the schema must judge it.
+ */
+export function fastReadingOf(
+  eventIdValue: unknown,
+  deviceValue: unknown,
+  metricValue: unknown,
+  timeValue: unknown,
+  valueValue: unknown,
+  unitValue: unknown,
+  siteValue: unknown,
+  regionValue: unknown,
+  firmwareValue: unknown,
+  versionValue: unknown,
+  sequenceValue: unknown,
+): Reading | undefined {
+  return assemble(
+    deviceValue,
+    metricValue,
+    timeValue,
+    valueValue,
+    unitValue,
+    sequenceValue,
+    eventId(eventIdValue, false),
+    label(siteValue),
+    label(regionValue),
+    label(firmwareValue),
+    schemaVersion(versionValue, 3),
+  );
 }
 
 function fastEventV2(o: Record<string, unknown>): Reading | undefined {
   const id = eventId(o.event_id, true);
   const version = schemaVersion(o.schema_version, 2);
   return assemble(
-    o,
+    o.device_id,
     o.sensor_type,
     o.event_time,
+    o.value,
+    o.unit,
+    o.sequence_id,
     id,
     label(o.site),
     label(o.region),
@@ -143,30 +188,45 @@ function fastIngestEvent(o: Record<string, unknown>): Reading | undefined {
   const site = label(m.location);
   const region = label(m.region);
   const firmware = label(m.firmware_version);
-  return assemble(o, o.type, o.timestamp, id, site, region, firmware, LEGACY_SCHEMA_VERSION);
+  return assemble(
+    o.device_id,
+    o.type,
+    o.timestamp,
+    o.value,
+    o.unit,
+    o.sequence_id,
+    id,
+    site,
+    region,
+    firmware,
+    LEGACY_SCHEMA_VERSION,
+  );
 }
 
 /**
- * The fields every single-reading shape shares (device, value, unit, sequence), with the ones each shape names or
- * reads its own way passed in; one object literal for every shape, so the fast path's readings share one hidden
- * class.
+ * The fields every single-reading shape checks the same way (device, metric, time, value, unit, sequence) as raw
+ * values, with the ones each shape reads its own way already checked; one object literal for every shape, so the
+ * fast path's readings share one hidden class.
  */
 function assemble(
-  o: Record<string, unknown>,
+  deviceField: unknown,
   metricField: unknown,
   timeField: unknown,
+  valueField: unknown,
+  unitField: unknown,
+  sequenceField: unknown,
   id: Field<string | undefined>,
   site: Field<string | null>,
   region: Field<string | null>,
   firmware: Field<string | null>,
   version: Field<number>,
 ): Reading | undefined {
-  const device = trimmed(o.device_id, FIELD_LIMITS.deviceId);
+  const device = trimmed(deviceField, FIELD_LIMITS.deviceId);
   const metric = metricName(metricField);
   const time = instant(timeField);
-  const v = value(o.value);
-  const u = unit(o.unit);
-  const seq = sequenceId(o.sequence_id);
+  const v = value(valueField);
+  const u = unit(unitField);
+  const seq = sequenceId(sequenceField);
   if (
     id === UNSURE ||
     device === UNSURE ||

@@ -6,5 +6,6 @@ export * from './event-v2.schema.js';
 export * from './ingest-event.schema.js';
 export * from './gateway-sample.schema.js';
 export * from './event-shape.js';
+export * from './reading-columns.js';
 export * from './upcast.js';
 export * from './task-envelope.schema.js';

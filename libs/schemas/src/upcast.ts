@@ -5,7 +5,8 @@ import { EventV2Schema, eventV2ToReading } from './event-v2.schema.js';
 import { IngestEventSchema, ingestEventToReading } from './ingest-event.schema.js';
 import { GatewaySampleSchema, gatewaySampleToReadings } from './gateway-sample.schema.js';
 import { instantMs } from './primitives.js';
-import { fastUpcast } from './fast-upcast.js';
+import { fastReadingOf, fastUpcast } from './fast-upcast.js';
+import { columnRow, isColumnsPayload, readColumns, type ColumnArrays } from './reading-columns.js';
 import { detectShape, type EventShape } from './event-shape.js';
 
 /** Largest number of events one body or one task may carry: bounds the memory one input can claim. */
@@ -186,6 +187,11 @@ export interface ParsedEvents {
  */
 export function eventsOf(input: unknown): unknown[] {
   if (Array.isArray(input)) return input;
+  if (isColumnsPayload(input)) {
+    const read = readColumns(input, '');
+    if ('issue' in read) return [];
+    return Array.from({ length: read.length }, (_, i) => columnRow(read.columns, i));
+  }
   if (isBatchObject(input)) {
     const value = input['readings' in input ? 'readings' : 'events'];
     return Array.isArray(value) ? value : [];
@@ -193,20 +199,27 @@ export function eventsOf(input: unknown): unknown[] {
   return [input];
 }
 
+/** A payload refused whole: nothing read from it, one issue naming why. */
+function refused(issue: FieldIssue, events = 0): ParsedEvents {
+  return { readings: [], issues: [issue], events, rejected: [], rejectedIssues: [] };
+}
+
+/** A list of this many events is refused whole when empty or past MAX_EVENTS_PER_BATCH. */
+function listSizeIssue(length: number, path: string): FieldIssue | undefined {
+  if (length === 0) return { path, message: 'must hold at least one event' };
+  if (length <= MAX_EVENTS_PER_BATCH) return undefined;
+  return { path, message: `holds ${length} events; at most ${MAX_EVENTS_PER_BATCH} are accepted in one batch` };
+}
+
 /**
- * Parses a body or task payload holding events: one event, an array of events, or `{ "readings": [...] }` /
- * `{ "events": [...] }`. Collects the issues of every bad event rather than stopping at the first.
+ * Parses a body or task payload holding events: one event, an array of events, `{ "readings": [...] }` /
+ * `{ "events": [...] }`, or readings in columns (`{ "columns": {...} }`, reading-columns.ts). Collects the issues
+ * of every bad event rather than stopping at the first.
  */
 export function parseEvents(input: unknown, prefix = '', opts: ParseOptions = {}): ParsedEvents {
+  if (isColumnsPayload(input)) return parseColumns(input, prefix, opts);
   let listPrefix = prefix;
   const list = eventsOf(input);
-  const refused = (issue: FieldIssue, events = 0): ParsedEvents => ({
-    readings: [],
-    issues: [issue],
-    events,
-    rejected: [],
-    rejectedIssues: [],
-  });
   if (isBatchObject(input)) {
     const key = 'readings' in input ? 'readings' : 'events';
     listPrefix = formatPath([key], prefix);
@@ -223,11 +236,8 @@ export function parseEvents(input: unknown, prefix = '', opts: ParseOptions = {}
       ...(opts.withSources ? { sources: one.readings.map(() => 0) } : {}),
     };
   }
-  if (list.length === 0) return refused({ path: listPrefix, message: 'must hold at least one event' });
-  if (list.length > MAX_EVENTS_PER_BATCH) {
-    const message = `holds ${list.length} events; at most ${MAX_EVENTS_PER_BATCH} are accepted in one batch`;
-    return refused({ path: listPrefix, message }, list.length);
-  }
+  const sizeIssue = listSizeIssue(list.length, listPrefix);
+  if (sizeIssue) return refused(sizeIssue, list.length);
   const readings: Reading[] = [];
   const issues: FieldIssue[] = [];
   const rejected: number[] = [];
@@ -262,10 +272,79 @@ function fastLane(event: unknown, opts: ParseOptions): Reading | undefined {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return undefined;
   if (!opts.textHasNoNul && findNul(event) !== undefined) return undefined;
   const shape = detectShape(event as Record<string, unknown>);
-  const reading = shape ? fastUpcast(shape, event as Record<string, unknown>) : undefined;
+  return withinSkew(shape ? fastUpcast(shape, event as Record<string, unknown>) : undefined, opts);
+}
+
+/** The fast path's reading if the clock-skew guard lets it through as it is; else the full way decides. */
+function withinSkew(reading: Reading | undefined, opts: ParseOptions): Reading | undefined {
   if (!reading || opts.maxFutureSkewMs === undefined) return reading;
   const ahead = instantMs(reading.event_time) - (opts.now ?? Date.now)();
   return ahead <= opts.maxFutureSkewMs ? reading : undefined;
+}
+
+/**
+ * parseEvents of a columnar payload. Reading `i` takes the fast path straight from the columns (no object per
+ * reading before the reading itself); one it is unsure of is made an object of the internal form and judged by the
+ * schemas, its issues naming the column and the index (`payload.columns.value[3]`).
+ */
+function parseColumns(input: { columns: unknown }, prefix: string, opts: ParseOptions): ParsedEvents {
+  const read = readColumns(input, prefix);
+  if ('issue' in read) return refused(read.issue);
+  const { columns: c, length } = read;
+  const sizeIssue = listSizeIssue(length, formatPath(['columns'], prefix));
+  if (sizeIssue) return refused(sizeIssue, length);
+  const readings: Reading[] = [];
+  const issues: FieldIssue[] = [];
+  const rejected: number[] = [];
+  const rejectedIssues: FieldIssue[][] = [];
+  const sources: number[] | undefined = opts.withSources ? [] : undefined;
+  // Without the caller's word that the text holds no NUL, every reading goes the full way, which looks for one.
+  const fast = opts.textHasNoNul ? (i: number) => withinSkew(fastColumnReading(c, i), opts) : () => undefined;
+  for (let i = 0; i < length; i++) {
+    const reading = fast(i);
+    if (reading) {
+      readings.push(reading);
+      sources?.push(i);
+      continue;
+    }
+    const one = upcastEvent(columnRow(c, i), '', opts);
+    if (one.issues.length) {
+      const named = one.issues.map((issue) => ({
+        path: columnIssuePath(issue.path, i, prefix),
+        message: issue.message,
+      }));
+      rejected.push(i);
+      rejectedIssues.push(named);
+      issues.push(...named);
+    } else {
+      readings.push(...one.readings);
+      if (sources) for (let k = 0; k < one.readings.length; k++) sources.push(i);
+    }
+  }
+  return { readings, issues, events: length, rejected, rejectedIssues, ...(sources ? { sources } : {}) };
+}
+
+function fastColumnReading(c: ColumnArrays, i: number): Reading | undefined {
+  return fastReadingOf(
+    c.event_id![i],
+    c.device_id![i],
+    c.metric![i],
+    c.event_time![i],
+    c.value![i],
+    c.unit?.[i],
+    c.site?.[i],
+    c.region?.[i],
+    c.firmware?.[i],
+    c.schema_version?.[i],
+    c.sequence_id?.[i],
+  );
+}
+
+/** An issue of reading `i` judged as a row (`value`) named where it is in the columns (`payload.columns.value[3]`). */
+function columnIssuePath(rowPath: string, i: number, prefix: string): string {
+  const field = /^[A-Za-z_]+/.exec(rowPath)?.[0];
+  if (field === undefined) return `${formatPath(['columns'], prefix)}[${i}]`;
+  return formatPath(['columns', field, i], prefix) + rowPath.slice(field.length);
 }
 
 function isBatchObject(input: unknown): input is Record<'readings' | 'events', unknown> {

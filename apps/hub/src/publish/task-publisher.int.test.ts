@@ -21,7 +21,7 @@ before(async () => {
 });
 after(() => server.stop());
 
-function setup(queue: string, batchMaxReadings: number, lingerMs = 20) {
+function setup(queue: string, batchMaxReadings: number, lingerMs = 20, payloadFormat?: 'columns' | 'readings') {
   const metrics = createHubMetrics(
     createMetricsRegistry({ service: 'telemetryhub-hub', version: 't', defaultMetrics: false }),
   );
@@ -37,6 +37,7 @@ function setup(queue: string, batchMaxReadings: number, lingerMs = 20) {
     lingerMs,
     retryMinMs: 50,
     retryMaxMs: 200,
+    ...(payloadFormat ? { payloadFormat } : {}),
   });
   return { buffer, redis, publisher, metrics };
 }
@@ -71,6 +72,29 @@ test('publishes buffered readings as tasks of at most the batch size, in order',
   const check = createRedis(server.url);
   assert.equal(await check.llen('order:pending'), 11, '1050 readings in tasks of 100');
   check.disconnect();
+});
+
+test('publishes readings in columns unless told rows: the same readings either way', async () => {
+  const input = readings(150);
+  for (const [format, key] of [
+    [undefined, 'columns'],
+    ['columns', 'columns'],
+    ['readings', 'readings'],
+  ] as const) {
+    const queue = `format-${format ?? 'default'}`;
+    const { buffer, redis, publisher } = setup(queue, 100, 20, format);
+    publisher.start();
+    buffer.add(input);
+    assert.equal(await publisher.stop(5000), 0);
+    const raws = await redis.lrange(`${queue}:pending`, 0, -1);
+    redis.disconnect();
+    assert.deepEqual(
+      raws.map((raw) => Object.keys((JSON.parse(raw) as { payload: object }).payload)),
+      [[key], [key]],
+      `${format ?? 'default'}: the payload's one key`,
+    );
+    assert.deepEqual(await drainQueue(server.url, queue), input, `${format ?? 'default'}: every reading as it was`);
+  }
 });
 
 test('holds its batch through a Redis outage and delivers everything once Redis is back', async () => {

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { briefError } from '@telemetryhub/service-kit';
-import { PRIORITY_DEFAULT, type Reading, type TaskEnvelope } from '@telemetryhub/schemas';
+import {
+  PRIORITY_DEFAULT,
+  payloadReadings,
+  toColumns,
+  type ColumnsPayload,
+  type Reading,
+  type TaskEnvelope,
+} from '@telemetryhub/schemas';
 import { QueueFullError, type QueuedTask, type QueueProducer, shardIndex } from '@telemetryhub/queue';
 import type { ReadingBuffer } from '../buffer/reading-buffer.js';
 import { failAll, settleAll, type AckTicket } from '../buffer/ack-ticket.js';
@@ -17,6 +24,11 @@ export interface TaskPublisherOptions {
   metrics: HubMetrics;
   log: Logger;
   taskType: string;
+  /**
+   * How a task carries its readings: in columns (the default: about 95 bytes a reading against 245 in rows, less to
+   * serialise, push, hold in Redis and parse) or as reading objects, which processors older than columns read.
+   */
+  payloadFormat?: 'columns' | 'readings';
   /** Readings per task. */
   batchMaxReadings: number;
   /** How long the first reading of a batch may wait for the batch to fill. */
@@ -36,7 +48,7 @@ export interface TaskPublisherOptions {
   replayBatchTasks?: number;
 }
 
-type HeldTask = TaskEnvelope & { payload: { readings: Reading[] } };
+type HeldTask = TaskEnvelope & { payload: { readings: Reading[] } | ColumnsPayload };
 
 /**
  * Drains the buffer into tasks and LPUSHes them, several per round trip. A failed publish opens the circuit:
@@ -78,7 +90,7 @@ export class TaskPublisher {
 
   /** Readings taken from the buffer and not yet confirmed by Redis. */
   get heldReadings(): number {
-    return this.held.reduce((n, t) => n + t.payload.readings.length, 0);
+    return this.held.reduce((n, t) => n + payloadReadings(t.payload), 0);
   }
 
   /**
@@ -282,7 +294,7 @@ export class TaskPublisher {
     }
     this.countPublished(
       sent.length,
-      sent.reduce((n, t) => n + t.payload.readings.length, 0),
+      sent.reduce((n, t) => n + payloadReadings(t.payload), 0),
     );
     this.held = this.held.filter((_, i) => !pushed[i]);
     this.o.metrics.heldReadings.set(this.heldReadings);
@@ -347,7 +359,7 @@ export class TaskPublisher {
       priority: PRIORITY_DEFAULT,
       created_at: new Date().toISOString(),
       attempts: 0,
-      payload: { readings },
+      payload: this.o.payloadFormat === 'readings' ? { readings } : toColumns(readings),
     };
     if (tickets.some((t) => t !== undefined)) this.ticketsOf.set(task, tickets);
     if (origins) {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PRIORITY_URGENT_MIN, type TaskEnvelope } from '@telemetryhub/schemas';
+import { PRIORITY_URGENT_MIN, payloadReadings, type ColumnsPayload, type TaskEnvelope } from '@telemetryhub/schemas';
 import { RECORD_HEADER_BYTES, SegmentLog, type SpoolBatch, type SpoolRecord } from '@telemetryhub/spool';
 import { type SerializedTask } from '@telemetryhub/queue';
 import type { HubMetrics } from '../metrics/hub-metrics.js';
@@ -73,7 +73,9 @@ export class TaskSpool {
    * Writes tasks durably (one write and one fdatasync for the lot), oldest first; what the capacity policy refuses
    * is dropped and counted. Resolves with one flag per task: true = on disk, false = dropped.
    */
-  async store(tasks: ReadonlyArray<TaskEnvelope & { payload: { readings: unknown[] } }>): Promise<boolean[]> {
+  async store(
+    tasks: ReadonlyArray<TaskEnvelope & { payload: { readings: readonly unknown[] } | ColumnsPayload }>,
+  ): Promise<boolean[]> {
     const keep: SpoolRecord[] = [];
     const kept: boolean[] = [];
     let bytes = this.segments.pendingBytes;
@@ -84,11 +86,11 @@ export class TaskSpool {
       const recordBytes = RECORD_HEADER_BYTES + payload.length;
       kept.push(bytes + recordBytes <= limit);
       if (!kept.at(-1)) {
-        droppedReadings += task.payload.readings.length;
+        droppedReadings += payloadReadings(task.payload);
         continue;
       }
       bytes += recordBytes;
-      keep.push({ priority: task.priority, weight: task.payload.readings.length, payload });
+      keep.push({ priority: task.priority, weight: payloadReadings(task.payload), payload });
     }
     await this.segments.append(keep);
     this.o.metrics.spoolWrittenTasks.inc(keep.length);

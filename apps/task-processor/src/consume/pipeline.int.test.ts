@@ -250,6 +250,26 @@ test('events the decoder refuses beside good ones are dead-lettered alone, each 
   assert.equal(await p.consumer.inFlight(), 0);
 });
 
+test('a task in columns (as the hub publishes): a refused reading is dead-lettered alone as a row, naming its column and index; the rest is stored', async () => {
+  const p = pipeline();
+  const rows: Array<Record<string, unknown>> = Array.from({ length: 50 }, (_, i) => neighbourReading('NEIGH-C', i));
+  const yearZero = { ...neighbourReading('ODD-3', 3), event_time: '0000-01-01T00:00:00Z' };
+  rows.splice(7, 0, yearZero);
+  const fields = ['event_id', 'device_id', 'metric', 'event_time', 'value'];
+  const columns = Object.fromEntries(fields.map((f) => [f, rows.map((r) => r[f])]));
+  const task = mixedTask('telemetry.analyze', []);
+  const raw = JSON.stringify({ ...(JSON.parse(task.raw) as object), payload: { columns } });
+  await p.producer.enqueue([raw]);
+  const outcome = await p.runner.run(await p.consumer.fetch(10, 0), () => true);
+  assert.deepEqual(outcome, { acked: 1, retried: 0, deadLettered: 1, unsettled: 0 });
+  assert.equal((await rowsOf('NEIGH-C')).length, 50);
+  const [record, ...more] = await dlqRecords(p.queue);
+  assert.equal(more.length, 0);
+  assert.match(record!.message, /event 7 of task .*payload\.columns\.event_time\[7\]: must be from 1970/);
+  assert.deepEqual((JSON.parse(record!.raw) as { payload: unknown[] }).payload, [yearZero], 'the reading as a row');
+  assert.equal(await p.consumer.inFlight(), 0);
+});
+
 test('a duplicate send and a retried task leave exactly one row per event_id', async () => {
   const p = pipeline();
   const task = fixtureText('task-numeric-priority')

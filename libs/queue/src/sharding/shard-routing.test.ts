@@ -43,6 +43,8 @@ test('a task is routed by its first device in every shape producers send', () =>
   };
   assert.equal(taskRoutingKey(hubTask), 'd-7');
   assert.equal(taskRoutingKey({ json: JSON.stringify(hubTask), priority: 50 }), 'd-7', 'as spooled');
+  const inColumns = { ...hubTask, payload: { columns: { event_id: ['a', 'b'], device_id: ['d-9', 'd-8'] } } };
+  assert.equal(taskRoutingKey(inColumns), 'd-9', 'in columns');
   assert.equal(taskRoutingKey(JSON.stringify({ ...hubTask, payload: { n: 1 } })), 't1', 'no device: the id');
   assert.equal(taskRoutingKey('not json'), 'not json', 'unreadable: its bytes');
 });

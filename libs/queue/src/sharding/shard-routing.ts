@@ -26,7 +26,7 @@ export function shardIndex(key: string, shards: number): number {
 }
 
 /**
- * What a task is routed by: the device of its first reading (or of the payload itself), else its id, else its
+ * What a task is routed by: the device of its first reading (in rows or in columns, or of the payload itself), else its id, else its
  * bytes. The hub builds tasks of one shard's devices only, so routing by the first one keeps each device on
  * one shard; any other producer's task lands on some shard and is consumed all the same.
  */
@@ -41,6 +41,10 @@ export function taskRoutingKey(task: QueuedTask): string {
 
 function firstDevice(payload: unknown): string | undefined {
   if (!isObject(payload)) return undefined;
+  if (isObject(payload.columns) && Array.isArray(payload.columns.device_id)) {
+    const d: unknown = payload.columns.device_id[0];
+    if (typeof d === 'string') return d;
+  }
   for (const list of [payload.readings, payload.events, payload.samples]) {
     if (Array.isArray(list) && isObject(list[0])) {
       const d = deviceOf(list[0]);
