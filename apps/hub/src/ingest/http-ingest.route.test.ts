@@ -66,6 +66,37 @@ test('answers 400 problem+json naming each bad field, and takes none of the batc
   }
 });
 
+test('takes readings in columns as a body too: 202 with counts, or 400 naming the column and index', async () => {
+  const hub = buildTestHub();
+  const srv = await listen(hub.app);
+  try {
+    const columns = {
+      event_id: ['e-1', 'e-2'],
+      device_id: ['d-1', 'd-2'],
+      metric: ['temperature', 'humidity'],
+      event_time: ['2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z'],
+      value: [21.5, 40],
+    };
+    const ok = await post(`${srv.url}/v1/telemetry`, { columns });
+    assert.equal(ok.status, 202);
+    assert.deepEqual(ok.body, { accepted_events: 2, accepted_readings: 2 });
+    const bad = await post(`${srv.url}/v1/telemetry`, { columns: { ...columns, value: [21.5, 'warm'] } });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(
+      bad.body.errors.map((e) => e.path),
+      ['columns.value[1]'],
+    );
+    const ragged = await post(`${srv.url}/v1/telemetry`, { columns: { ...columns, value: [21.5] } });
+    assert.deepEqual(
+      ragged.body.errors.map((e) => e.path),
+      ['columns.value'],
+    );
+    assert.equal(hub.buffer.size, 2, 'only the good body was taken');
+  } finally {
+    await srv.close();
+  }
+});
+
 test('refuses a NUL character in any string of a good-looking event, naming the field (PostgreSQL refuses NUL)', async () => {
   const hub = buildTestHub();
   const srv = await listen(hub.app);
