@@ -5,6 +5,7 @@ import {
   READING_COLUMNS,
   REQUIRED_COLUMNS,
   payloadReadings,
+  readingsFromColumns,
   toColumns,
   type ReadingColumn,
 } from './reading-columns.js';
@@ -100,6 +101,7 @@ test('readings survive toColumns and JSON unchanged, with default-only columns l
       if (readings.length === 0) return;
       const payload = toColumns(readings);
       assert.equal(payloadReadings(payload), readings.length);
+      assert.deepEqual(readingsFromColumns(payload.columns), readings, 'a decode thread hands back what it decoded');
       const text = JSON.stringify(payload);
       const back = parseEvents(JSON.parse(text), 'payload', { textHasNoNul: !text.includes('\\u0000') });
       assert.deepEqual(back.issues, []);

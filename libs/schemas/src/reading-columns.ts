@@ -113,6 +113,31 @@ export function columnRow(columns: ColumnArrays, i: number): Record<string, unkn
   return row;
 }
 
+/**
+ * Readings back from columns this process's own code made with `toColumns` (a decode thread handing its readings
+ * to the main thread), without judging them again: for anything else, parseEvents.
+ */
+export function readingsFromColumns(c: ReadingColumns): Reading[] {
+  const n = c.event_id?.length ?? 0;
+  const out = new Array<Reading>(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = {
+      event_id: c.event_id![i]!,
+      device_id: c.device_id![i]!,
+      metric: c.metric![i]!,
+      event_time: c.event_time![i]!,
+      value: c.value![i]!,
+      unit: c.unit ? c.unit[i]! : null,
+      site: c.site ? c.site[i]! : null,
+      region: c.region ? c.region[i]! : null,
+      firmware: c.firmware ? c.firmware[i]! : null,
+      schema_version: c.schema_version ? c.schema_version[i]! : INTERNAL_SCHEMA_VERSION,
+      sequence_id: c.sequence_id ? c.sequence_id[i]! : null,
+    };
+  }
+  return out;
+}
+
 /** How many readings a payload the hub builds holds, in either shape. */
 export function payloadReadings(payload: { readings: readonly unknown[] } | ColumnsPayload): number {
   return 'readings' in payload ? payload.readings.length : (payload.columns.event_id?.length ?? 0);

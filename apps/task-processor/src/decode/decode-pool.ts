@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import { rawText, type RawTask } from '@telemetryhub/queue';
 import { createTaskDecoder, type DecodeOptions, type DecodedTask } from './task-decoder.js';
+import { fromHandedBack, type HandedBack } from './handed-back.js';
 import { DevicePseudonymizer } from '../privacy/device-pseudonymizer.js';
 
 /** Decodes fetched tasks (JSON, envelope, events, pseudonyms): in worker threads, or inline with none. */
@@ -68,7 +69,7 @@ export function createDecodePool(opts: DecodeOptions & { threads: number }): Tas
       for (let i = 0; i < raws.length; i += size) chunks.push(raws.slice(i, i + size).map(rawText));
       // Each chunk comes back as JSON text (see decode.worker.ts).
       const texts = await Promise.all(chunks.map((c) => pool.run(c)));
-      return texts.flatMap((text) => JSON.parse(text) as DecodedTask[]);
+      return texts.flatMap((text) => (JSON.parse(text) as HandedBack[]).map(fromHandedBack));
     },
     close: () => pool.destroy(),
   };
