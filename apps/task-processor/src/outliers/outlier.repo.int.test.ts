@@ -80,6 +80,24 @@ test('a series whose row is known is not created again; a known row deleted by h
   assert.equal((await readOnce(inputs)).inserts, 1, 'without a known set, every fold creates what is missing');
 });
 
+test('the state comes back exactly as stored, to the last bit of each double', async () => {
+  const stored: Array<[string, number, number, number]> = [
+    ['EXACT-1', 7, 0.1 + 0.2, 1 / 3],
+    ['EXACT-2', 123_456_789, -98_765.432_101_234_56, 1e-300],
+    ['EXACT-3', 1, 5e-324, 1.797_693_134_862_315_7e300],
+  ];
+  for (const [device, samples, mean, variance] of stored) {
+    await db.pool.query(
+      `INSERT INTO outlier_state (device_id, metric, samples, mean, variance) VALUES ($1, 'temperature', $2, $3, $4)`,
+      [device, samples, mean, variance],
+    );
+  }
+  const { states } = await readOnce(inputsOf(stored.map(([device]) => [device, 'temperature'])));
+  for (const [device, samples, mean, variance] of stored) {
+    assert.deepEqual(states.get(`${device}/temperature`), { samples, mean, variance }, device);
+  }
+});
+
 test('the known set is bounded: past its size it starts over', () => {
   const known = new KnownOutlierSeries(2);
   known.add('a', 'm');

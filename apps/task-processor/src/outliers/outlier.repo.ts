@@ -107,12 +107,15 @@ async function createMissing(
 /**
  * Reads the rows of the series at `at` (those that exist) into `read`, in one row of arrays: each row's position and
  * its statistics — not a row object per series, with its device and metric read back. Returns the positions found.
+ * The arrays come as JSON (parsed natively, into arrays of numbers) rather than PostgreSQL array text, which pg
+ * parses a character at a time in JavaScript (a string per element, then parseFloat): that parser was about a
+ * twentieth of what the processor allocated at 5,000 series. float8 prints the same digits either way.
  */
 async function readRows(client: pg.PoolClient, read: OutlierStates, at: readonly number[]): Promise<number[]> {
   const { series, states, readSamples } = read;
   const { rows } = await client.query<{ at: number[]; samples: number[]; mean: number[]; variance: number[] }>(
-    `SELECT coalesce(array_agg(k.at::int4), '{}') AS at, coalesce(array_agg(s.samples::float8), '{}') AS samples,
-            coalesce(array_agg(s.mean), '{}') AS mean, coalesce(array_agg(s.variance), '{}') AS variance
+    `SELECT coalesce(json_agg(k.at::int4), '[]') AS at, coalesce(json_agg(s.samples::float8), '[]') AS samples,
+            coalesce(json_agg(s.mean), '[]') AS mean, coalesce(json_agg(s.variance), '[]') AS variance
        FROM outlier_state s
        JOIN unnest($1::text[], $2::text[], $3::int4[]) AS k(d, m, at)
          ON s.device_id = k.d AND s.metric = k.m`,
