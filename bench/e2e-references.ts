@@ -10,7 +10,7 @@ import { Queue, Worker } from 'bullmq';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { createRedis } from '@telemetryhub/queue';
-import { toColumns } from '@telemetryhub/schemas';
+import { READING_DEFAULTS, toColumns } from '@telemetryhub/schemas';
 import { copyTextRow } from '../apps/task-processor/src/store/copy-text.js';
 import { PARTITIONED_TABLES, PartitionManager } from '../apps/task-processor/src/store/partitions.js';
 
@@ -177,13 +177,10 @@ export function analyzeTasks(events: BenchEvent[]): string[] {
       priority: 50,
       created_at: new Date().toISOString(),
       attempts: 0,
-      payload: toColumns(chunk.map((e) => ({ ...e, ...NO_LABELS }))),
+      payload: toColumns(chunk.map((e) => ({ ...e, ...READING_DEFAULTS }))),
     }),
   );
 }
-
-/** What a bench event leaves at its default: the fields of the internal form it does not carry. */
-const NO_LABELS = { unit: null, site: null, region: null, firmware: null, schema_version: 3, sequence_id: null };
 
 /** The transport's ceiling: the same events as task JSON (500 per task), pipelined LPUSH. Events/s. */
 export async function lpushLimit(redisUrl: string, events: BenchEvent[]): Promise<number> {

@@ -23,18 +23,19 @@ export const READING_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof Reading>;
 export type ReadingColumn = (typeof READING_COLUMNS)[number];
 
-/** Columns every columnar payload must carry; the others may be left out when every value is their default. */
-export const REQUIRED_COLUMNS: readonly ReadingColumn[] = ['event_id', 'device_id', 'metric', 'event_time', 'value'];
-
-/** The value a left-out column stands for: null, and the internal schema version. */
-const DEFAULT_OF: Partial<Record<ReadingColumn, unknown>> = {
+/** The fields a reading may leave at a default, and those defaults: a left-out column stands for its default. */
+export const READING_DEFAULTS = {
   unit: null,
   site: null,
   region: null,
   firmware: null,
   schema_version: INTERNAL_SCHEMA_VERSION,
   sequence_id: null,
-};
+} as const satisfies Partial<Reading>;
+const DEFAULT_OF: Partial<Record<ReadingColumn, unknown>> = READING_DEFAULTS;
+
+/** Columns every columnar payload must carry: those without a default. */
+export const REQUIRED_COLUMNS: readonly ReadingColumn[] = READING_COLUMNS.filter((name) => !(name in DEFAULT_OF));
 
 export type ReadingColumns = { [K in ReadingColumn]?: Array<Reading[K]> };
 export interface ColumnsPayload {
@@ -58,7 +59,7 @@ export function toColumns(readings: readonly Reading[]): ColumnsPayload {
   return { columns };
 }
 
-/** A payload in the columnar shape (judged by its key; whether its columns are sound is `columnsIssue`'s). */
+/** A payload in the columnar shape (judged by its key; whether its columns are sound is `readColumns`'s). */
 export function isColumnsPayload(input: unknown): input is { columns: unknown } {
   return typeof input === 'object' && input !== null && !Array.isArray(input) && 'columns' in input;
 }
@@ -127,18 +128,21 @@ export function readingsFromColumns(c: ReadingColumns): Reading[] {
       metric: c.metric![i]!,
       event_time: c.event_time![i]!,
       value: c.value![i]!,
-      unit: c.unit ? c.unit[i]! : null,
-      site: c.site ? c.site[i]! : null,
-      region: c.region ? c.region[i]! : null,
-      firmware: c.firmware ? c.firmware[i]! : null,
-      schema_version: c.schema_version ? c.schema_version[i]! : INTERNAL_SCHEMA_VERSION,
-      sequence_id: c.sequence_id ? c.sequence_id[i]! : null,
+      unit: c.unit ? c.unit[i]! : READING_DEFAULTS.unit,
+      site: c.site ? c.site[i]! : READING_DEFAULTS.site,
+      region: c.region ? c.region[i]! : READING_DEFAULTS.region,
+      firmware: c.firmware ? c.firmware[i]! : READING_DEFAULTS.firmware,
+      schema_version: c.schema_version ? c.schema_version[i]! : READING_DEFAULTS.schema_version,
+      sequence_id: c.sequence_id ? c.sequence_id[i]! : READING_DEFAULTS.sequence_id,
     };
   }
   return out;
 }
 
+/** A payload as the hub builds it: readings as objects, or in columns. */
+export type ReadingsPayload = { readings: readonly unknown[] } | ColumnsPayload;
+
 /** How many readings a payload the hub builds holds, in either shape. */
-export function payloadReadings(payload: { readings: readonly unknown[] } | ColumnsPayload): number {
+export function payloadReadings(payload: ReadingsPayload): number {
   return 'readings' in payload ? payload.readings.length : (payload.columns.event_id?.length ?? 0);
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PRIORITY_URGENT_MIN, payloadReadings, type ColumnsPayload, type TaskEnvelope } from '@telemetryhub/schemas';
+import { PRIORITY_URGENT_MIN, payloadReadings, type ReadingsPayload, type TaskEnvelope } from '@telemetryhub/schemas';
 import { RECORD_HEADER_BYTES, SegmentLog, type SpoolBatch, type SpoolRecord } from '@telemetryhub/spool';
 import { type SerializedTask } from '@telemetryhub/queue';
 import type { HubMetrics } from '../metrics/hub-metrics.js';
@@ -73,9 +73,7 @@ export class TaskSpool {
    * Writes tasks durably (one write and one fdatasync for the lot), oldest first; what the capacity policy refuses
    * is dropped and counted. Resolves with one flag per task: true = on disk, false = dropped.
    */
-  async store(
-    tasks: ReadonlyArray<TaskEnvelope & { payload: { readings: readonly unknown[] } | ColumnsPayload }>,
-  ): Promise<boolean[]> {
+  async store(tasks: ReadonlyArray<TaskEnvelope & { payload: ReadingsPayload }>): Promise<boolean[]> {
     const keep: SpoolRecord[] = [];
     const kept: boolean[] = [];
     let bytes = this.segments.pendingBytes;

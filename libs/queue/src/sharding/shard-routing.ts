@@ -26,9 +26,9 @@ export function shardIndex(key: string, shards: number): number {
 }
 
 /**
- * What a task is routed by: the device of its first reading (in rows or in columns, or of the payload itself), else its id, else its
- * bytes. The hub builds tasks of one shard's devices only, so routing by the first one keeps each device on
- * one shard; any other producer's task lands on some shard and is consumed all the same.
+ * What a task is routed by: the device of its first reading (in rows or in columns, or of the payload itself),
+ * else its id, else its bytes. The hub builds tasks of one shard's devices only, so routing by the first one keeps
+ * each device on one shard; any other producer's task lands on some shard and is consumed all the same.
  */
 export function taskRoutingKey(task: QueuedTask): string {
   const envelope = typeof task === 'string' ? parseOrNull(task) : 'json' in task ? parseOrNull(task.json) : task;
