@@ -53,6 +53,36 @@ test('buildHub, as main.ts runs it: a durable 202 means the reading is on the qu
   }
 });
 
+test('buildHub publishes in the TASK_PAYLOAD_FORMAT it is given: columns by default, readings when set', async () => {
+  for (const [format, key] of [
+    [undefined, 'columns'],
+    ['readings', 'readings'],
+  ] as const) {
+    const queue = `hubformat-${key}`;
+    const env = { REDIS_URL: server.url, QUEUE_NAME: queue, ...(format ? { TASK_PAYLOAD_FORMAT: format } : {}) };
+    const config: HubConfig = { ...loadHubConfig({ env }), HUB_PORT: 0 };
+    const registry = createMetricsRegistry({ service: 'telemetryhub-hub', version: 'test', defaultMetrics: false });
+    const hub = await buildHub(config, { devices: [] }, { log, registry });
+    const listening = await hub.start();
+    try {
+      const res = await fetch(`http://127.0.0.1:${(listening.address() as AddressInfo).port}/v1/telemetry`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: readFileSync(new URL('../../../fixtures/shapes/event-v2.json', import.meta.url), 'utf8'),
+      });
+      assert.equal(res.status, 202);
+      const raws = await redis.lrange(`${queue}:pending`, 0, -1);
+      assert.deepEqual(
+        raws.map((raw) => Object.keys(parseTaskEnvelope(raw).payload as object)),
+        [[key]],
+        `${format ?? 'default'}: the payload's one key`,
+      );
+    } finally {
+      for (const step of hub.shutdownSteps(5000)) await step.run();
+    }
+  }
+});
+
 test('buildHub with the simulator: its devices are registered, read and published once started', async () => {
   const config: HubConfig = {
     ...loadHubConfig({ env: { REDIS_URL: server.url, QUEUE_NAME: 'hubsim', SIM_DEVICES: '2', SIM_RATE_HZ: '50' } }),
